@@ -1,0 +1,1 @@
+//! The approdo command-line client: talks to the services over gRPC

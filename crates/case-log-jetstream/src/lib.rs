@@ -1,0 +1,21 @@
+//! The case log: the immutable record of everything that happened to every person,
+//! on NATS JetStream. This is the only crate that imports `async-nats`.
+//!
+//! - [`subject`]: the subject scheme (which aggregate lives where);
+//! - [`envelope`]: the commit envelope services append and projections read;
+//! - [`CaseLog`]: provisioning, [`CaseLog::append`] with optimistic concurrency,
+//!   [`CaseLog::execute`] (idempotent commands), histories, and [`CaseLog::follow`].
+
+mod config;
+pub mod envelope;
+mod error;
+mod follow;
+mod log;
+pub mod subject;
+
+pub use config::CaseLogConfig;
+pub use envelope::{Actor, NewCommit, NewEvent, PendingCommit, RecordedCommit};
+pub use error::LogError;
+pub use follow::{Delivery, Following};
+pub use log::{AppendReceipt, CaseLog, ExecuteError, Executed, HistoryBound};
+pub use subject::{AggregateAddress, HistoryScope, Producer, RootKind, TokenId};

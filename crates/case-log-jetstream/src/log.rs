@@ -1,0 +1,343 @@
+//! The case log on JetStream: provisioning, appends with optimistic concurrency
+//! and de-duplication, histories, and the idempotent command pipeline.
+
+use async_nats::HeaderMap;
+use async_nats::jetstream::{self, consumer, context::PublishErrorKind, stream};
+use futures::StreamExt;
+use prost::Message;
+use time::OffsetDateTime;
+
+use crate::config::CaseLogConfig;
+use crate::envelope::{NewCommit, PendingCommit, RecordedCommit};
+use crate::error::LogError;
+use crate::subject::{AggregateAddress, HistoryScope, SUBJECT_PREFIX};
+
+/// How many times a command is decided again after losing a race.
+const MAX_COMMAND_ATTEMPTS: usize = 8;
+
+/// Where a history stops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HistoryBound {
+    /// Everything appended so far.
+    All,
+    /// Commits with a stream sequence up to and including this one.
+    UpToSequence(u64),
+    /// Commits recorded by the server at or before this instant.
+    AsOf(OffsetDateTime),
+}
+
+impl HistoryBound {
+    fn admits(&self, commit: &RecordedCommit) -> bool {
+        match self {
+            HistoryBound::All => true,
+            HistoryBound::UpToSequence(last) => commit.sequence <= *last,
+            HistoryBound::AsOf(at) => commit.recorded_at <= *at,
+        }
+    }
+}
+
+/// The answer to an append.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AppendReceipt {
+    pub sequence: u64,
+    /// JetStream recognised the `Nats-Msg-Id` and stored nothing new.
+    pub duplicate: bool,
+    /// The commit as sent (with its ids); when `duplicate`, the stored one differs.
+    pub commit: contracts::log::v1::Commit,
+}
+
+/// The outcome of an idempotent command.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Executed {
+    /// The stream sequence of the commit that answers the request.
+    pub sequence: u64,
+    pub commit: contracts::log::v1::Commit,
+    /// True when the request id had already been executed: nothing was appended.
+    pub replayed: bool,
+}
+
+/// Why an idempotent command did not execute.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecuteError<E> {
+    /// The domain refused the command.
+    #[error(transparent)]
+    Rejected(E),
+    #[error(transparent)]
+    Log(#[from] LogError),
+}
+
+/// A handle on the case log. Cheap to clone.
+#[derive(Clone)]
+pub struct CaseLog {
+    context: jetstream::Context,
+    stream: stream::Stream,
+    config: CaseLogConfig,
+}
+
+impl CaseLog {
+    /// Connects to NATS and provisions the stream (idempotent: every service may call it).
+    pub async fn connect(config: &CaseLogConfig) -> Result<CaseLog, LogError> {
+        let mut options = async_nats::ConnectOptions::new()
+            .connection_timeout(config.request_timeout())
+            .request_timeout(Some(config.request_timeout()));
+        if let (Some(user), Some(password)) = (&config.user, &config.password) {
+            options = options.user_and_password(user.clone(), password.clone());
+        }
+        let client = options
+            .connect(config.url.as_str())
+            .await
+            .map_err(|e| LogError::unavailable("connect", e))?;
+        let context = jetstream::ContextBuilder::new()
+            .timeout(config.request_timeout())
+            .build(client);
+        let stream = provision(&context, config).await?;
+        Ok(CaseLog {
+            context,
+            stream,
+            config: config.clone(),
+        })
+    }
+
+    pub fn config(&self) -> &CaseLogConfig {
+        &self.config
+    }
+
+    /// Appends one command's events as one message, after `previous_sequence` on
+    /// the aggregate's subject. A stale expectation is [`LogError::Conflict`].
+    pub async fn append(&self, commit: &NewCommit) -> Result<AppendReceipt, LogError> {
+        if commit.pending.events.is_empty() {
+            return Err(LogError::EmptyCommit);
+        }
+        let subject = commit.address.subject();
+        let trace = telemetry::current_trace_context();
+        let wire = commit.to_proto(&trace);
+        let payload = wire.encode_to_vec();
+        let mut headers = HeaderMap::new();
+        if !trace.is_empty() {
+            headers.insert("traceparent", trace.traceparent.as_str());
+            if !trace.tracestate.is_empty() {
+                headers.insert("tracestate", trace.tracestate.as_str());
+            }
+        }
+        let publish = jetstream::message::PublishMessage::build()
+            .payload(payload.into())
+            .headers(headers)
+            .message_id(format!("{subject}/{}", commit.pending.request_id))
+            .expected_last_subject_sequence(commit.previous_sequence);
+        let ack = self
+            .context
+            .send_publish(subject, publish)
+            .await
+            .map_err(|e| LogError::unavailable("append", e))?
+            .await;
+        match ack {
+            Ok(ack) => Ok(AppendReceipt {
+                sequence: ack.sequence,
+                duplicate: ack.duplicate,
+                commit: wire,
+            }),
+            Err(error) if error.kind() == PublishErrorKind::WrongLastSequence => {
+                Err(LogError::Conflict {
+                    expected: commit.previous_sequence,
+                })
+            }
+            Err(error) => Err(LogError::unavailable("append", error)),
+        }
+    }
+
+    /// Runs a command idempotently against one aggregate:
+    /// read its history; if `request_id` was already executed, answer with that commit
+    /// and append nothing (at any time, not only within the duplicate window);
+    /// otherwise decide on the history and append; on a lost race, decide again.
+    pub async fn execute<E, F>(
+        &self,
+        address: &AggregateAddress,
+        request_id: &str,
+        mut decide: F,
+    ) -> Result<Executed, ExecuteError<E>>
+    where
+        F: FnMut(&[RecordedCommit]) -> Result<PendingCommit, E>,
+    {
+        let mut last_conflict = None;
+        for _ in 0..MAX_COMMAND_ATTEMPTS {
+            let history = self
+                .history(&HistoryScope::Aggregate(address.clone()), HistoryBound::All)
+                .await?;
+            if let Some(done) = history.iter().find(|c| c.request_id() == request_id) {
+                return Ok(Executed {
+                    sequence: done.sequence,
+                    commit: done.commit.clone(),
+                    replayed: true,
+                });
+            }
+            let previous_sequence = history.last().map_or(0, |c| c.sequence);
+            let mut pending = decide(&history).map_err(ExecuteError::Rejected)?;
+            pending.request_id = request_id.to_owned();
+            let commit = NewCommit {
+                address: address.clone(),
+                previous_sequence,
+                pending,
+            };
+            match self.append(&commit).await {
+                Ok(receipt) if receipt.duplicate => {
+                    // A concurrent attempt with the same request id won: answer with it.
+                    let original = self.commit_at(receipt.sequence).await?;
+                    return Ok(Executed {
+                        sequence: original.sequence,
+                        commit: original.commit,
+                        replayed: true,
+                    });
+                }
+                Ok(receipt) => {
+                    return Ok(Executed {
+                        sequence: receipt.sequence,
+                        commit: receipt.commit,
+                        replayed: false,
+                    });
+                }
+                Err(conflict @ LogError::Conflict { .. }) => {
+                    tracing::debug!(previous_sequence, "append lost a race, deciding again");
+                    last_conflict = Some(conflict);
+                }
+                Err(other) => return Err(other.into()),
+            }
+        }
+        Err(last_conflict
+            .unwrap_or(LogError::Conflict { expected: 0 })
+            .into())
+    }
+
+    /// The commit stored at a stream sequence.
+    pub async fn commit_at(&self, sequence: u64) -> Result<RecordedCommit, LogError> {
+        let message = self
+            .stream
+            .get_raw_message(sequence)
+            .await
+            .map_err(|e| LogError::unavailable("get", e))?;
+        RecordedCommit::decode(sequence, &message.subject, message.time, &message.payload)
+    }
+
+    /// A history, in log order: one aggregate, or everything that happened under a root.
+    pub async fn history(
+        &self,
+        scope: &HistoryScope,
+        bound: HistoryBound,
+    ) -> Result<Vec<RecordedCommit>, LogError> {
+        let consumer = self
+            .stream
+            .create_consumer(consumer::pull::OrderedConfig {
+                filter_subject: scope.filter_subject(),
+                deliver_policy: consumer::DeliverPolicy::All,
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| LogError::unavailable("read history", e))?;
+        let expected = consumer.cached_info().num_pending;
+        let name = consumer.cached_info().name.clone();
+        let mut commits = Vec::new();
+        if expected == 0 {
+            self.forget_consumer(&name).await;
+            return Ok(commits);
+        }
+        let mut messages = consumer
+            .messages()
+            .await
+            .map_err(|e| LogError::unavailable("read history", e))?;
+        while (commits.len() as u64) < expected {
+            let message = match messages.next().await {
+                Some(Ok(message)) => message,
+                Some(Err(e)) => return Err(LogError::unavailable("read history", e)),
+                None => break,
+            };
+            let info = message
+                .info()
+                .map_err(|e| LogError::unavailable("read history", e))?;
+            let commit = RecordedCommit::decode(
+                info.stream_sequence,
+                &message.subject,
+                info.published,
+                &message.payload,
+            )?;
+            if !bound.admits(&commit) {
+                break;
+            }
+            commits.push(commit);
+            if info.pending == 0 {
+                break;
+            }
+        }
+        drop(messages);
+        self.forget_consumer(&name).await;
+        Ok(commits)
+    }
+
+    /// Ephemeral consumers expire by themselves; deleting at once keeps the
+    /// server's consumer count flat under load. Failing to delete loses nothing.
+    async fn forget_consumer(&self, name: &str) {
+        if let Err(error) = self.stream.delete_consumer(name).await {
+            tracing::debug!(%error, "history consumer left to expire");
+        }
+    }
+
+    /// The sequence of the last commit in the log, 0 when it is empty.
+    pub async fn last_sequence(&self) -> Result<u64, LogError> {
+        let info = self
+            .stream
+            .get_info()
+            .await
+            .map_err(|e| LogError::unavailable("stream info", e))?;
+        Ok(info.state.last_sequence)
+    }
+
+    /// Follows the whole log from just after `position`, for a projection.
+    /// Each instance gets its own consumer; acknowledging a delivery acknowledges
+    /// every delivery before it.
+    pub async fn follow(
+        &self,
+        projection: &str,
+        position: u64,
+        batch: usize,
+    ) -> Result<crate::follow::Following, LogError> {
+        crate::follow::Following::start(&self.stream, projection, position, batch).await
+    }
+
+    /// The underlying stream name.
+    pub fn stream_name(&self) -> &str {
+        &self.config.stream
+    }
+}
+
+/// Creates or updates the stream so it matches the configuration, and checks
+/// that the log is immutable (architecture invariant 2).
+async fn provision(
+    context: &jetstream::Context,
+    config: &CaseLogConfig,
+) -> Result<stream::Stream, LogError> {
+    let wanted = stream::Config {
+        name: config.stream.clone(),
+        description: Some("Approdo case log: immutable, one commit per command".to_owned()),
+        subjects: vec![format!("{SUBJECT_PREFIX}.>")],
+        storage: stream::StorageType::File,
+        retention: stream::RetentionPolicy::Limits,
+        discard: stream::DiscardPolicy::New,
+        num_replicas: config.replicas,
+        duplicate_window: config.duplicate_window(),
+        deny_delete: true,
+        deny_purge: true,
+        allow_direct: true,
+        ..Default::default()
+    };
+    let info = context
+        .create_or_update_stream(wanted)
+        .await
+        .map_err(|e| LogError::unavailable("provision stream", e))?;
+    if !(info.config.deny_delete && info.config.deny_purge) {
+        return Err(LogError::NotImmutable {
+            stream: config.stream.clone(),
+        });
+    }
+    context
+        .get_stream(&config.stream)
+        .await
+        .map_err(|e| LogError::unavailable("provision stream", e))
+}

@@ -1,0 +1,242 @@
+//! The case log's contract, against a real nats-server with JetStream.
+
+use std::time::Duration;
+
+use case_log_jetstream::*;
+use nats_test_server::NatsServer;
+use time::OffsetDateTime;
+
+fn config(server: &NatsServer) -> CaseLogConfig {
+    CaseLogConfig {
+        url: server.url(),
+        ..CaseLogConfig::default()
+    }
+}
+
+fn case(id: &str, producer: Producer) -> AggregateAddress {
+    AggregateAddress::new(RootKind::Case, TokenId::parse(id).expect("id"), producer)
+}
+
+fn pending(request_id: &str, event_type: &str) -> PendingCommit {
+    PendingCommit {
+        request_id: request_id.to_owned(),
+        actor: Actor {
+            subject: "operator-1".to_owned(),
+            organisation_id: "org-1".to_owned(),
+            organisation_type: "reception_operator".to_owned(),
+            roles: vec!["operator".to_owned()],
+            province: "RM".to_owned(),
+        },
+        occurred_at: OffsetDateTime::now_utc(),
+        correlation_id: request_id.to_owned(),
+        causation_id: String::new(),
+        events: vec![NewEvent {
+            event_type: event_type.to_owned(),
+            schema_version: 1,
+            payload: event_type.as_bytes().to_vec(),
+        }],
+        reply: format!("reply to {request_id}").into_bytes(),
+    }
+}
+
+fn commit(address: &AggregateAddress, previous: u64, request_id: &str) -> NewCommit {
+    NewCommit {
+        address: address.clone(),
+        previous_sequence: previous,
+        pending: pending(request_id, "test.v1.Happened"),
+    }
+}
+
+#[tokio::test]
+async fn a_stale_expected_sequence_is_a_conflict_and_appends_nothing() {
+    let server = NatsServer::start();
+    let log = CaseLog::connect(&config(&server)).await.expect("connect");
+    let address = case("c1", Producer::Screening);
+
+    let first = log.append(&commit(&address, 0, "r1")).await.expect("first");
+    log.append(&commit(&address, first.sequence, "r2")).await.expect("second");
+
+    let stale = log.append(&commit(&address, first.sequence, "r3")).await;
+    assert!(matches!(stale, Err(LogError::Conflict { expected }) if expected == first.sequence));
+    let never_seen = log.append(&commit(&address, 0, "r4")).await;
+    assert!(matches!(never_seen, Err(LogError::Conflict { .. })));
+
+    assert_eq!(log.last_sequence().await.expect("last"), 2);
+}
+
+#[tokio::test]
+async fn of_two_concurrent_appends_on_one_aggregate_exactly_one_wins() {
+    let server = NatsServer::start();
+    let log = CaseLog::connect(&config(&server)).await.expect("connect");
+    let address = case("c2", Producer::Referral);
+    let base = log.append(&commit(&address, 0, "base")).await.expect("base").sequence;
+
+    for round in 0..10 {
+        let previous = log.last_sequence().await.expect("last");
+        let (first, second) = (
+            commit(&address, previous, &format!("a{round}")),
+            commit(&address, previous, &format!("b{round}")),
+        );
+        let (a, b) = tokio::join!(log.append(&first), log.append(&second));
+        let wins = [&a, &b].iter().filter(|r| r.is_ok()).count();
+        let conflicts = [&a, &b]
+            .iter()
+            .filter(|r| matches!(r, Err(LogError::Conflict { .. })))
+            .count();
+        assert_eq!((wins, conflicts), (1, 1), "round {round}: {a:?} {b:?}");
+    }
+    assert_eq!(log.last_sequence().await.expect("last"), base + 10);
+}
+
+#[tokio::test]
+async fn a_retried_request_after_the_duplicate_window_gets_the_first_reply_and_appends_nothing() {
+    let server = NatsServer::start();
+    let log = CaseLog::connect(&CaseLogConfig {
+        duplicate_window_secs: 1,
+        ..config(&server)
+    })
+    .await
+    .expect("connect");
+    let address = case("c3", Producer::Screening);
+    let mut decisions = 0;
+    let mut decide = |_: &[RecordedCommit]| -> Result<PendingCommit, std::convert::Infallible> {
+        decisions += 1;
+        Ok(pending("ignored", "test.v1.Opened"))
+    };
+
+    let first = log.execute(&address, "req-1", &mut decide).await.expect("first");
+    assert!(!first.replayed);
+    // Let JetStream's duplicate window pass: only the log itself can answer now.
+    tokio::time::sleep(Duration::from_millis(2_200)).await;
+    let retry = log.execute(&address, "req-1", &mut decide).await.expect("retry");
+
+    assert!(retry.replayed);
+    assert_eq!(retry.sequence, first.sequence);
+    assert_eq!(retry.commit, first.commit);
+    assert_eq!(retry.commit.reply, first.commit.reply);
+    assert_eq!(decisions, 1, "a replayed request is not decided again");
+    assert_eq!(log.last_sequence().await.expect("last"), 1);
+
+    // Inside the window too: the retry is answered, not appended.
+    let inside = log.execute(&address, "req-2", &mut decide).await.expect("req-2");
+    let again = log.execute(&address, "req-2", &mut decide).await.expect("req-2 again");
+    assert!(!inside.replayed && again.replayed);
+    assert_eq!(again.sequence, inside.sequence);
+    assert_eq!(log.last_sequence().await.expect("last"), 2);
+    assert_eq!(decisions, 2);
+}
+
+#[tokio::test]
+async fn concurrent_commands_on_one_aggregate_are_decided_on_fresh_state() {
+    let server = NatsServer::start();
+    let log = CaseLog::connect(&config(&server)).await.expect("connect");
+    let address = case("c4", Producer::Screening);
+    let run = |request: &'static str| {
+        let log = log.clone();
+        let address = address.clone();
+        async move {
+            log.execute(&address, request, |history: &[RecordedCommit]| {
+                let mut commit = pending(request, "test.v1.Counted");
+                // The decision depends on state: the count seen so far.
+                commit.reply = history.len().to_string().into_bytes();
+                Ok::<_, std::convert::Infallible>(commit)
+            })
+            .await
+        }
+    };
+    let results = futures::future::join_all(["a", "b", "c", "d", "e"].map(run)).await;
+    let mut seen: Vec<String> = results
+        .into_iter()
+        .map(|r| String::from_utf8(r.expect("executed").commit.reply).expect("utf8"))
+        .collect();
+    seen.sort();
+    assert_eq!(seen, ["0", "1", "2", "3", "4"], "each decided on the state before it");
+}
+
+#[tokio::test]
+async fn the_server_refuses_to_delete_a_message_or_purge_the_stream() {
+    let server = NatsServer::start();
+    let config = config(&server);
+    let log = CaseLog::connect(&config).await.expect("connect");
+    log.append(&commit(&case("c5", Producer::Screening), 0, "r1"))
+        .await
+        .expect("append");
+
+    // An independent client, as an operator with the NATS CLI would be.
+    let client = async_nats::connect(server.url()).await.expect("client");
+    let js = async_nats::jetstream::new(client);
+    let stream = js.get_stream(&config.stream).await.expect("stream");
+    assert!(stream.delete_message(1).await.is_err(), "delete must be refused");
+    assert!(stream.purge().await.is_err(), "purge must be refused");
+    assert!(
+        stream.purge().filter("approdo.case.c5.screening").await.is_err(),
+        "subject purge must be refused"
+    );
+    assert_eq!(log.last_sequence().await.expect("last"), 1);
+    assert_eq!(log.commit_at(1).await.expect("still there").request_id(), "r1");
+
+    // Re-provisioning (every service does it at start) keeps the stream immutable.
+    let again = CaseLog::connect(&config).await.expect("reconnect");
+    assert_eq!(again.last_sequence().await.expect("last"), 1);
+}
+
+#[tokio::test]
+async fn a_case_history_is_complete_and_in_order_also_as_of_the_past() {
+    let server = NatsServer::start();
+    let log = CaseLog::connect(&config(&server)).await.expect("connect");
+    let screening = case("c6", Producer::Screening);
+    let referral = case("c6", Producer::Referral).with_entity(TokenId::parse("r1").expect("id"));
+    let other = case("c7", Producer::Screening);
+
+    // Interleave two aggregates of the case with another case's commits.
+    let mut sequences = Vec::new();
+    let (mut last_screening, mut last_referral, mut last_other) = (0, 0, 0);
+    for i in 0..6 {
+        if i == 3 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let (target, previous) = if i % 2 == 0 {
+            (&screening, &mut last_screening)
+        } else {
+            (&referral, &mut last_referral)
+        };
+        let receipt = log
+            .append(&commit(target, *previous, &format!("req-{i}")))
+            .await
+            .expect("append");
+        *previous = receipt.sequence;
+        sequences.push(receipt.sequence);
+        last_other = log
+            .append(&commit(&other, last_other, &format!("other-{i}")))
+            .await
+            .expect("other case")
+            .sequence;
+    }
+
+    let scope = HistoryScope::Root {
+        kind: RootKind::Case,
+        id: TokenId::parse("c6").expect("id"),
+    };
+    let whole = log.history(&scope, HistoryBound::All).await.expect("history");
+    let got: Vec<u64> = whole.iter().map(|c| c.sequence).collect();
+    assert_eq!(got, sequences, "every commit of the case, in log order, and no other case's");
+    let requests: Vec<&str> = whole.iter().map(|c| c.request_id()).collect();
+    assert_eq!(requests, ["req-0", "req-1", "req-2", "req-3", "req-4", "req-5"]);
+
+    let as_of = whole[2].recorded_at;
+    let past = log.history(&scope, HistoryBound::AsOf(as_of)).await.expect("as of");
+    assert_eq!(past.len(), 3, "only what was recorded by then");
+
+    let upto = log
+        .history(&scope, HistoryBound::UpToSequence(sequences[3]))
+        .await
+        .expect("up to");
+    assert_eq!(upto.len(), 4);
+
+    let only_referral = log
+        .history(&HistoryScope::Aggregate(referral), HistoryBound::All)
+        .await
+        .expect("aggregate");
+    assert_eq!(only_referral.len(), 3);
+    assert!(only_referral.iter().all(|c| c.subject == "approdo.case.c6.referral.r1"));
+}

@@ -1,0 +1,17 @@
+//! The project's contracts, generated from `proto/`: gRPC services and the
+//! case log's event messages. Nothing here is written by hand but the module tree.
+
+/// The serialized `FileDescriptorSet` of every contract, for gRPC server reflection.
+pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/approdo_descriptor.bin"));
+
+pub mod log {
+    pub mod v1 {
+        tonic::include_proto!("approdo.log.v1");
+    }
+}
+
+pub mod admin {
+    pub mod v1 {
+        tonic::include_proto!("approdo.admin.v1");
+    }
+}

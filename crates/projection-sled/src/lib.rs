@@ -1,0 +1,1 @@
+//! The projection runner and its sled store (the only crate that imports sled)
