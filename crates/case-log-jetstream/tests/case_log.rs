@@ -98,9 +98,9 @@ async fn a_retried_request_after_the_duplicate_window_gets_the_first_reply_and_a
     .await
     .expect("connect");
     let address = case("c3", Producer::Screening);
-    let mut decisions = 0;
+    let decisions = std::cell::Cell::new(0);
     let mut decide = |_: &[RecordedCommit]| -> Result<PendingCommit, std::convert::Infallible> {
-        decisions += 1;
+        decisions.set(decisions.get() + 1);
         Ok(pending("ignored", "test.v1.Opened"))
     };
 
@@ -114,7 +114,7 @@ async fn a_retried_request_after_the_duplicate_window_gets_the_first_reply_and_a
     assert_eq!(retry.sequence, first.sequence);
     assert_eq!(retry.commit, first.commit);
     assert_eq!(retry.commit.reply, first.commit.reply);
-    assert_eq!(decisions, 1, "a replayed request is not decided again");
+    assert_eq!(decisions.get(), 1, "a replayed request is not decided again");
     assert_eq!(log.last_sequence().await.expect("last"), 1);
 
     // Inside the window too: the retry is answered, not appended.
@@ -123,7 +123,7 @@ async fn a_retried_request_after_the_duplicate_window_gets_the_first_reply_and_a
     assert!(!inside.replayed && again.replayed);
     assert_eq!(again.sequence, inside.sequence);
     assert_eq!(log.last_sequence().await.expect("last"), 2);
-    assert_eq!(decisions, 2);
+    assert_eq!(decisions.get(), 2);
 }
 
 #[tokio::test]
