@@ -1,1 +1,16 @@
-//! What every service shares at its edge: configuration, shutdown, serving with health and reflection, caller identity, error to gRPC status
+//! What every service shares at its edge: configuration, shutdown, serving
+//! (health, reflection, projection admin, load shedding), caller identity, and
+//! the mapping of errors to gRPC statuses. Domain code never sees any of it.
+
+pub mod admin;
+pub mod caller;
+pub mod config;
+pub mod entry;
+pub mod error;
+pub mod serve;
+pub mod shutdown;
+
+pub use caller::{Caller, CallerExtractor, OrganisationType};
+pub use config::ServiceConfig;
+pub use error::{FieldViolation, ServiceError};
+pub use serve::{ServeError, ServiceContext, ServiceSpec, run};

@@ -1,1 +1,28 @@
-//! The safe-space service
+//! Safe-space allocation: places in shelters and protected areas, reservations and waiting lists.
+//!
+//! `run` builds the service and serves until shutdown; `main.rs` only calls it.
+
+use projection_sled::Catalogue;
+use service_runtime::{ServeError, ServiceConfig, ServiceSpec};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+/// The service's name: its projection, its data folder, its configuration prefix.
+pub const NAME: &str = "safe-space";
+
+/// Serves the safe-space service on `listener` until `shutdown` is cancelled.
+pub async fn run(
+    config: ServiceConfig,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> Result<(), ServeError> {
+    let spec = ServiceSpec {
+        name: NAME,
+        projection: Catalogue::new(NAME),
+        grpc_services: vec!["approdo.admin.v1.ProjectionAdminService"],
+    };
+    service_runtime::run(spec, config, listener, shutdown, |_| {
+        tonic::service::Routes::default()
+    })
+    .await
+}

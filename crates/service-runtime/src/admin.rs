@@ -1,0 +1,88 @@
+//! `approdo.admin.v1.ProjectionAdminService`: a service's projection status and rebuild.
+
+use contracts::admin::v1 as api;
+use projection_sled::{ProjectionHandle, ProjectionState, ProjectionStatus};
+use tonic::{Request, Response, Status};
+
+use crate::caller::{CallerExtractor, OrganisationType};
+use crate::error::ServiceError;
+
+pub struct ProjectionAdmin {
+    projection: ProjectionHandle,
+    callers: CallerExtractor,
+}
+
+impl ProjectionAdmin {
+    pub fn new(projection: ProjectionHandle) -> Self {
+        ProjectionAdmin {
+            projection,
+            callers: CallerExtractor,
+        }
+    }
+
+    pub fn into_server(self) -> api::projection_admin_service_server::ProjectionAdminServiceServer<Self> {
+        api::projection_admin_service_server::ProjectionAdminServiceServer::new(self)
+    }
+
+    fn status(&self) -> Result<api::ProjectionStatus, ServiceError> {
+        let status = self.projection.status();
+        let digest = self.projection.store().content_digest().map_err(|error| {
+            tracing::error!(%error, "cannot compute projection digest");
+            ServiceError::Internal
+        })?;
+        Ok(to_proto(&status, digest))
+    }
+}
+
+fn to_proto(status: &ProjectionStatus, content_digest: String) -> api::ProjectionStatus {
+    let (state, failed_sequence, failed_event_type) = match &status.state {
+        ProjectionState::CatchingUp => (api::ProjectionState::CatchingUp, 0, String::new()),
+        ProjectionState::Live => (api::ProjectionState::Live, 0, String::new()),
+        ProjectionState::Failed { sequence, event_types, .. } => {
+            (api::ProjectionState::Failed, *sequence, event_types.clone())
+        }
+    };
+    api::ProjectionStatus {
+        name: status.name.to_owned(),
+        position: status.position,
+        lag: status.lag,
+        state: state as i32,
+        failed_sequence,
+        failed_event_type,
+        content_digest,
+    }
+}
+
+#[tonic::async_trait]
+impl api::projection_admin_service_server::ProjectionAdminService for ProjectionAdmin {
+    async fn get_projection_status(
+        &self,
+        request: Request<api::GetProjectionStatusRequest>,
+    ) -> Result<Response<api::GetProjectionStatusResponse>, Status> {
+        self.callers.caller(&request)?;
+        Ok(Response::new(api::GetProjectionStatusResponse {
+            status: Some(self.status()?),
+        }))
+    }
+
+    async fn rebuild_projection(
+        &self,
+        request: Request<api::RebuildProjectionRequest>,
+    ) -> Result<Response<api::RebuildProjectionResponse>, Status> {
+        let caller = self.callers.caller(&request)?;
+        if caller.organisation_type != OrganisationType::Administrator {
+            return Err(ServiceError::PermissionDenied(
+                "only an administrator may rebuild a projection".to_owned(),
+            )
+            .into());
+        }
+        self.projection
+            .rebuild()
+            .await
+            .map_err(|_| ServiceError::Unavailable("projection is shut down".to_owned()))?;
+        tracing::info!(subject = %caller.subject, "projection rebuild requested");
+        Ok(Response::new(api::RebuildProjectionResponse {
+            status: Some(self.status()?),
+        }))
+    }
+}

@@ -1,0 +1,156 @@
+//! Service configuration: defaults, then a TOML file, then environment variables.
+//!
+//! An environment variable `APPRODO_<SERVICE>__<SECTION>__<KEY>` overrides
+//! `[section] key` (for example `APPRODO_SCREENING__CASE_LOG__URL`). Tests build
+//! the struct directly and never use the environment.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use case_log_jetstream::CaseLogConfig;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use telemetry::TelemetryConfig;
+
+/// What every service is configured with.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServiceConfig {
+    /// gRPC listen address; port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// Where the service keeps its projection.
+    pub data_dir: PathBuf,
+    pub case_log: CaseLogConfig,
+    pub telemetry: TelemetryConfig,
+    /// RPCs served at once; more are refused with RESOURCE_EXHAUSTED, not queued.
+    pub concurrency_limit: usize,
+    /// How long a query waits for its minimum log sequence, in milliseconds.
+    pub read_patience_ms: u64,
+    /// How long in-flight RPCs may take to finish at shutdown, in milliseconds.
+    pub grace_period_ms: u64,
+    /// Commits applied per projection transaction.
+    pub projection_batch: usize,
+}
+
+impl Default for ServiceConfig {
+    fn default() -> Self {
+        ServiceConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            data_dir: PathBuf::from(".local/data"),
+            case_log: CaseLogConfig::default(),
+            telemetry: TelemetryConfig::default(),
+            concurrency_limit: 256,
+            read_patience_ms: 5_000,
+            grace_period_ms: 10_000,
+            projection_batch: 512,
+        }
+    }
+}
+
+impl ServiceConfig {
+    pub fn read_patience(&self) -> Duration {
+        Duration::from_millis(self.read_patience_ms)
+    }
+
+    pub fn grace_period(&self) -> Duration {
+        Duration::from_millis(self.grace_period_ms)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read configuration file {path}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+/// Loads `T` from its defaults, the optional TOML file, and `APPRODO_<SERVICE>__*` variables.
+pub fn load<T: DeserializeOwned>(service: &str, file: Option<&Path>) -> Result<T, ConfigError> {
+    let mut value = match file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.to_owned(),
+                source,
+            })?;
+            text.parse::<toml::Table>()
+                .map_err(|e| ConfigError::Invalid(e.to_string()))?
+        }
+        None => toml::Table::new(),
+    };
+    let prefix = format!("APPRODO_{}__", service.to_uppercase().replace('-', "_"));
+    apply_env(&mut value, &prefix, std::env::vars());
+    toml::Value::Table(value)
+        .try_into()
+        .map_err(|e: toml::de::Error| ConfigError::Invalid(e.to_string()))
+}
+
+fn apply_env(table: &mut toml::Table, prefix: &str, vars: impl Iterator<Item = (String, String)>) {
+    for (name, raw) in vars {
+        let Some(path) = name.strip_prefix(prefix) else { continue };
+        let keys: Vec<String> = path.split("__").map(str::to_lowercase).collect();
+        let Some((last, parents)) = keys.split_last() else { continue };
+        let mut node = &mut *table;
+        for key in parents {
+            let entry = node
+                .entry(key.clone())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            if !entry.is_table() {
+                *entry = toml::Value::Table(toml::Table::new());
+            }
+            let toml::Value::Table(next) = entry else { unreachable_table() };
+            node = next;
+        }
+        node.insert(last.clone(), scalar(&raw));
+    }
+}
+
+fn unreachable_table() -> ! {
+    panic!("entry was just made a table")
+}
+
+/// A variable's value as TOML: numbers and booleans as such, anything else a string.
+fn scalar(raw: &str) -> toml::Value {
+    format!("v = {raw}")
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .filter(|v| !v.is_table())
+        .unwrap_or_else(|| toml::Value::String(raw.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_then_environment_override_defaults() {
+        let mut table: toml::Table = "listen = \"127.0.0.1:7001\"\n[case_log]\nstream = \"FROM_FILE\"\n"
+            .parse()
+            .expect("toml");
+        let vars = [
+            ("APPRODO_SCREENING__CASE_LOG__URL".to_owned(), "nats://10.0.0.1:4222".to_owned()),
+            ("APPRODO_SCREENING__CONCURRENCY_LIMIT".to_owned(), "17".to_owned()),
+            ("APPRODO_REFERRAL__CONCURRENCY_LIMIT".to_owned(), "99".to_owned()),
+        ];
+        apply_env(&mut table, "APPRODO_SCREENING__", vars.into_iter());
+        let config: ServiceConfig = toml::Value::Table(table).try_into().expect("config");
+        assert_eq!(config.listen, SocketAddr::from(([127, 0, 0, 1], 7001)));
+        assert_eq!(config.case_log.stream, "FROM_FILE");
+        assert_eq!(config.case_log.url, "nats://10.0.0.1:4222");
+        assert_eq!(config.concurrency_limit, 17);
+        assert_eq!(config.read_patience_ms, ServiceConfig::default().read_patience_ms);
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let table: toml::Table = "listen_on = \"x\"".parse().expect("toml");
+        let parsed: Result<ServiceConfig, _> = toml::Value::Table(table).try_into();
+        assert!(parsed.is_err());
+    }
+}

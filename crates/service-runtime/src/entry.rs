@@ -1,0 +1,75 @@
+//! The `main` of every service binary: arguments, configuration, telemetry,
+//! listener, signal handling, exit code.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{self, ServiceConfig};
+use crate::serve::ServeError;
+
+/// Parses `[--config FILE]`, loads the configuration, and runs the service until
+/// SIGTERM or Ctrl-C. Exits non-zero with a one-line reason on failure.
+pub fn main<F, Fut>(name: &'static str, run: F) -> ExitCode
+where
+    F: FnOnce(ServiceConfig, TcpListener, CancellationToken) -> Fut,
+    Fut: Future<Output = Result<(), ServeError>>,
+{
+    let file = match config_argument() {
+        Ok(file) => file,
+        Err(usage) => {
+            eprintln!("{usage}");
+            return ExitCode::from(2);
+        }
+    };
+    let config: ServiceConfig = match config::load(name, file.as_deref()) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("{name}: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("{name}: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let _telemetry = match telemetry::init(name, &config.telemetry) {
+            Ok(guard) => guard,
+            Err(error) => {
+                eprintln!("{name}: {error}");
+                return ExitCode::from(2);
+            }
+        };
+        let listener = match TcpListener::bind(config.listen).await {
+            Ok(listener) => listener,
+            Err(error) => {
+                tracing::error!(%error, listen = %config.listen, "cannot listen");
+                return ExitCode::FAILURE;
+            }
+        };
+        let shutdown = crate::shutdown::on_signal();
+        match run(config, listener, shutdown).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                tracing::error!(error = %error, "service failed");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
+
+fn config_argument() -> Result<Option<PathBuf>, String> {
+    let mut args = std::env::args().skip(1);
+    match (args.next().as_deref(), args.next(), args.next()) {
+        (None, _, _) => Ok(None),
+        (Some("--config"), Some(path), None) => Ok(Some(PathBuf::from(path))),
+        _ => Err("usage: <service> [--config FILE]   (environment: APPRODO_<SERVICE>__<KEY>)".to_owned()),
+    }
+}

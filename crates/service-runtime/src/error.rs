@@ -1,0 +1,142 @@
+//! The small fixed set of errors every service answers with, and the one place
+//! they become gRPC statuses. Messages hold codes and field names, never case data.
+
+use case_log_jetstream::LogError;
+use projection_sled::WaitError;
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+
+/// A field of a request that is not valid, and why (in terms of the field only).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldViolation {
+    pub field: String,
+    pub description: String,
+}
+
+impl FieldViolation {
+    pub fn new(field: impl Into<String>, description: impl Into<String>) -> Self {
+        FieldViolation {
+            field: field.into(),
+            description: description.into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ServiceError {
+    /// The request is malformed: nothing was appended.
+    #[error("invalid request: {}", fields(.0))]
+    InvalidArgument(Vec<FieldViolation>),
+    /// A business rule refuses the command in the current state.
+    #[error("{0}")]
+    FailedPrecondition(String),
+    /// Lost a race with another command on the same aggregate; retry.
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{0}")]
+    PermissionDenied(String),
+    #[error("{0}")]
+    Unauthenticated(&'static str),
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("{0}")]
+    DeadlineExceeded(String),
+    #[error("internal error")]
+    Internal,
+}
+
+fn fields(violations: &[FieldViolation]) -> String {
+    violations
+        .iter()
+        .map(|v| v.field.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl From<ServiceError> for Status {
+    fn from(error: ServiceError) -> Status {
+        let message = error.to_string();
+        match error {
+            ServiceError::InvalidArgument(violations) => {
+                let mut details = ErrorDetails::new();
+                for violation in &violations {
+                    details.add_bad_request_violation(&violation.field, &violation.description);
+                }
+                Status::with_error_details(Code::InvalidArgument, message, details)
+            }
+            ServiceError::FailedPrecondition(_) => Status::failed_precondition(message),
+            ServiceError::Conflict(_) => Status::aborted(message),
+            ServiceError::NotFound(_) => Status::not_found(message),
+            ServiceError::PermissionDenied(_) => Status::permission_denied(message),
+            ServiceError::Unauthenticated(_) => Status::unauthenticated(message),
+            ServiceError::Unavailable(_) => Status::unavailable(message),
+            ServiceError::DeadlineExceeded(_) => Status::deadline_exceeded(message),
+            ServiceError::Internal => Status::internal(message),
+        }
+    }
+}
+
+impl From<LogError> for ServiceError {
+    fn from(error: LogError) -> Self {
+        match error {
+            LogError::Conflict { .. } => {
+                ServiceError::Conflict("the case changed concurrently; retry".to_owned())
+            }
+            LogError::Unavailable { .. } => ServiceError::Unavailable("case log unavailable".to_owned()),
+            other => {
+                tracing::error!(error = %other, "case log error");
+                ServiceError::Internal
+            }
+        }
+    }
+}
+
+impl From<WaitError> for ServiceError {
+    fn from(error: WaitError) -> Self {
+        match error {
+            WaitError::Timeout { .. } => ServiceError::DeadlineExceeded(
+                "projection has not yet applied the requested sequence".to_owned(),
+            ),
+            WaitError::Failed | WaitError::Stopped => {
+                ServiceError::Unavailable("projection is not serving".to_owned())
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_argument_names_every_offending_field() {
+        let status: Status = ServiceError::InvalidArgument(vec![
+            FieldViolation::new("arrival.place", "required"),
+            FieldViolation::new("urgency", "unknown code"),
+        ])
+        .into();
+        assert_eq!(status.code(), Code::InvalidArgument);
+        let details = status.get_error_details();
+        let bad = details.bad_request().expect("bad request details");
+        let names: Vec<&str> = bad.field_violations.iter().map(|v| v.field.as_str()).collect();
+        assert_eq!(names, ["arrival.place", "urgency"]);
+    }
+
+    #[test]
+    fn each_kind_maps_to_its_code() {
+        let cases = [
+            (ServiceError::FailedPrecondition("x".into()), Code::FailedPrecondition),
+            (ServiceError::Conflict("x".into()), Code::Aborted),
+            (ServiceError::NotFound("case"), Code::NotFound),
+            (ServiceError::PermissionDenied("x".into()), Code::PermissionDenied),
+            (ServiceError::Unauthenticated("x"), Code::Unauthenticated),
+            (ServiceError::Unavailable("x".into()), Code::Unavailable),
+            (ServiceError::Internal, Code::Internal),
+        ];
+        for (error, code) in cases {
+            assert_eq!(Status::from(error).code(), code);
+        }
+    }
+}

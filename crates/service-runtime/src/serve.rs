@@ -1,0 +1,173 @@
+//! Running a service: connect to the case log, keep the projection, serve gRPC
+//! with health, reflection and projection admin, and stop cleanly.
+//!
+//! Shutdown order: stop accepting RPCs and drain in-flight ones (within the
+//! grace period), then the projection stores its last batch and flushes.
+
+use std::time::Duration;
+
+use case_log_jetstream::CaseLog;
+use projection_sled::{Projection, ProjectionHandle, ProjectionState, ProjectionStore, RunnerConfig};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tonic::service::Routes;
+use tonic_health::ServingStatus;
+
+use crate::admin::ProjectionAdmin;
+use crate::config::ServiceConfig;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("cannot open the projection store")]
+    Store(#[from] projection_sled::StoreError),
+    #[error("cannot create the data directory")]
+    DataDir(#[source] std::io::Error),
+    #[error("gRPC server failed")]
+    Transport(#[from] tonic::transport::Error),
+    #[error("stopped before the case log was reachable")]
+    NeverConnected,
+}
+
+/// What a service gets to build its gRPC services with.
+pub struct ServiceContext {
+    pub log: CaseLog,
+    pub projection: ProjectionHandle,
+    pub config: ServiceConfig,
+}
+
+/// One service: its name, its projection, and its gRPC services.
+pub struct ServiceSpec<P> {
+    /// Short name: `screening`, `referral`, `safe-space`, `monitoring`.
+    pub name: &'static str,
+    pub projection: P,
+    /// Fully qualified names of its gRPC services, reported by health.
+    pub grpc_services: Vec<&'static str>,
+}
+
+/// Runs a service on `listener` until `shutdown` is cancelled.
+pub async fn run<P, F>(
+    spec: ServiceSpec<P>,
+    config: ServiceConfig,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+    routes: F,
+) -> Result<(), ServeError>
+where
+    P: Projection,
+    F: FnOnce(&ServiceContext) -> Routes,
+{
+    let Some(log) = connect_with_retry(&config, &shutdown).await else {
+        return Err(ServeError::NeverConnected);
+    };
+    let store_dir = config.data_dir.join(spec.name).join("projection");
+    std::fs::create_dir_all(&store_dir).map_err(ServeError::DataDir)?;
+    let store = ProjectionStore::open(&store_dir)?;
+    let projection_shutdown = CancellationToken::new();
+    let (projection, projection_task) = projection_sled::spawn(
+        log.clone(),
+        store,
+        spec.projection,
+        RunnerConfig {
+            batch: config.projection_batch,
+            ..RunnerConfig::default()
+        },
+        projection_shutdown.clone(),
+    )?;
+
+    let context = ServiceContext {
+        log,
+        projection: projection.clone(),
+        config: config.clone(),
+    };
+    let routes = routes(&context)
+        .add_service(ProjectionAdmin::new(projection.clone()).into_server());
+
+    let (health, health_service) = tonic_health::server::health_reporter();
+    let health_task = tokio::spawn(report_health(
+        health,
+        projection.clone(),
+        spec.grpc_services.clone(),
+        shutdown.clone(),
+    ));
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(contracts::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .map_err(|error| {
+            tracing::error!(%error, "reflection descriptors are invalid");
+            ServeError::NeverConnected
+        })?;
+
+    let address = listener.local_addr().map_err(ServeError::DataDir)?;
+    tracing::info!(service = spec.name, %address, "serving gRPC");
+    let server = tonic::transport::Server::builder()
+        .load_shed(true)
+        .layer(tower::load_shed::LoadShedLayer::new())
+        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(config.concurrency_limit))
+        .add_routes(routes.add_service(health_service).add_service(reflection))
+        .serve_with_incoming_shutdown(
+            tokio_stream::wrappers::TcpListenerStream::new(listener),
+            shutdown.clone().cancelled_owned(),
+        );
+
+    let grace = config.grace_period();
+    let served = tokio::select! {
+        served = server => served,
+        _ = past_grace(&shutdown, grace) => {
+            tracing::warn!(service = spec.name, ?grace, "in-flight RPCs cut off after the grace period");
+            Ok(())
+        }
+    };
+    projection_shutdown.cancel();
+    if projection_task.await.is_err() {
+        tracing::error!(service = spec.name, "projection task panicked");
+    }
+    health_task.abort();
+    tracing::info!(service = spec.name, "stopped");
+    Ok(served?)
+}
+
+async fn past_grace(shutdown: &CancellationToken, grace: Duration) {
+    shutdown.cancelled().await;
+    tokio::time::sleep(grace).await;
+}
+
+async fn connect_with_retry(config: &ServiceConfig, shutdown: &CancellationToken) -> Option<CaseLog> {
+    let mut delay = Duration::from_millis(100);
+    loop {
+        match CaseLog::connect(&config.case_log).await {
+            Ok(log) => return Some(log),
+            Err(error) => tracing::warn!(%error, ?delay, "case log not reachable yet"),
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return None,
+            _ = tokio::time::sleep(delay) => {}
+        }
+        delay = (delay * 2).min(Duration::from_secs(5));
+    }
+}
+
+/// SERVING while the projection is live, NOT_SERVING while it catches up or has failed.
+async fn report_health(
+    health: tonic_health::server::HealthReporter,
+    projection: ProjectionHandle,
+    services: Vec<&'static str>,
+    shutdown: CancellationToken,
+) {
+    let mut status = projection.watch();
+    loop {
+        let serving = match status.borrow_and_update().state {
+            ProjectionState::Live => ServingStatus::Serving,
+            _ => ServingStatus::NotServing,
+        };
+        health.set_service_status("", serving).await;
+        for service in &services {
+            health.set_service_status(*service, serving).await;
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            changed = status.changed() => if changed.is_err() { break },
+        }
+    }
+    health.set_service_status("", ServingStatus::NotServing).await;
+}
