@@ -63,7 +63,10 @@ async fn catch_up(log: &CaseLog, dir: &std::path::Path, until: u64) -> String {
     for i in 0..EVENTS_PER_COMMIT {
         let count = handle
             .store()
-            .get(catalogue::EVENT_TYPES, format!("crash.v1.Event{i}").as_bytes())
+            .get(
+                catalogue::EVENT_TYPES,
+                format!("crash.v1.Event{i}").as_bytes(),
+            )
             .expect("get")
             .map_or(0, |b| catalogue::decode_count(&b));
         assert_eq!(count, until, "each event applied exactly once");
@@ -93,7 +96,11 @@ async fn a_projection_killed_at_random_points_equals_a_clean_rebuild() {
     for kill in 0..KILLS {
         let batch = [1, 7, 64][kill % 3];
         let mut process = Command::new(&child)
-            .args([server.url(), crashed.path().display().to_string(), batch.to_string()])
+            .args([
+                server.url(),
+                crashed.path().display().to_string(),
+                batch.to_string(),
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -103,12 +110,18 @@ async fn a_projection_killed_at_random_points_equals_a_clean_rebuild() {
         tokio::time::sleep(Duration::from_millis(rng.random_range(5..120))).await;
         process.kill().expect("SIGKILL");
         let status = process.wait().expect("wait");
-        assert!(!status.success(), "kill {kill}: the child must have been killed, not exited");
+        assert!(
+            !status.success(),
+            "kill {kill}: the child must have been killed, not exited"
+        );
     }
     let end = log.last_sequence().await.expect("last");
     let after_crashes = catch_up(&log, crashed.path(), end).await;
 
     let clean = tempfile::tempdir().expect("dir");
     let rebuilt = catch_up(&log, clean.path(), end).await;
-    assert_eq!(after_crashes, rebuilt, "seed {seed}: crashed projection differs from a clean rebuild");
+    assert_eq!(
+        after_crashes, rebuilt,
+        "seed {seed}: crashed projection differs from a clean rebuild"
+    );
 }

@@ -41,7 +41,11 @@ async fn the_apply_span_is_a_child_of_the_command_span() {
 
     let command = tracing::info_span!("command.open_case");
     let command_context = command.context().span().span_context().clone();
-    let address = AggregateAddress::new(RootKind::Case, TokenId::parse("t1").expect("id"), Producer::Screening);
+    let address = AggregateAddress::new(
+        RootKind::Case,
+        TokenId::parse("t1").expect("id"),
+        Producer::Screening,
+    );
     let executed = log
         .execute(&address, "trace-req", |_| {
             Ok::<_, std::convert::Infallible>(PendingCommit {
@@ -50,7 +54,11 @@ async fn the_apply_span_is_a_child_of_the_command_span() {
                 occurred_at: time::OffsetDateTime::now_utc(),
                 correlation_id: "trace-req".to_owned(),
                 causation_id: String::new(),
-                events: vec![NewEvent { event_type: "trace.v1.Happened".to_owned(), schema_version: 1, payload: vec![] }],
+                events: vec![NewEvent {
+                    event_type: "trace.v1.Happened".to_owned(),
+                    schema_version: 1,
+                    payload: vec![],
+                }],
                 reply: vec![],
             })
         })
@@ -58,7 +66,10 @@ async fn the_apply_span_is_a_child_of_the_command_span() {
         .await
         .expect("execute");
     drop(command);
-    projection.wait_for(executed.sequence, Duration::from_secs(10)).await.expect("applied");
+    projection
+        .wait_for(executed.sequence, Duration::from_secs(10))
+        .await
+        .expect("applied");
 
     let apply = tokio::time::timeout(Duration::from_secs(10), async {
         loop {
@@ -74,7 +85,11 @@ async fn the_apply_span_is_a_child_of_the_command_span() {
     assert_eq!(apply.span_context.trace_id(), command_context.trace_id());
     assert_eq!(apply.parent_span_id, command_context.span_id());
     // The commit records the same trace context durably.
-    let traceparent = executed.commit.trace_context.expect("trace context").traceparent;
+    let traceparent = executed
+        .commit
+        .trace_context
+        .expect("trace context")
+        .traceparent;
     assert!(traceparent.contains(&command_context.trace_id().to_string()));
     shutdown.cancel();
 }

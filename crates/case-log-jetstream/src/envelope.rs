@@ -183,7 +183,13 @@ mod tests {
 
     #[test]
     fn timestamps_round_trip_before_and_after_the_epoch() {
-        for nanos in [0_i128, 1, -1, 1_700_000_000_123_456_789, -86_400_000_000_001] {
+        for nanos in [
+            0_i128,
+            1,
+            -1,
+            1_700_000_000_123_456_789,
+            -86_400_000_000_001,
+        ] {
             let at = OffsetDateTime::from_unix_timestamp_nanos(nanos).expect("valid");
             assert_eq!(from_timestamp(&timestamp(at)), Some(at));
         }

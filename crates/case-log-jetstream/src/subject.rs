@@ -65,7 +65,9 @@ impl Producer {
     }
 
     pub fn from_token(token: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|producer| producer.token() == token)
+        Self::ALL
+            .into_iter()
+            .find(|producer| producer.token() == token)
     }
 }
 
@@ -230,7 +232,10 @@ mod tests {
         let address = AggregateAddress::new(RootKind::Case, id("c-1"), Producer::Referral)
             .with_entity(id("r-9"));
         assert_eq!(address.subject(), "approdo.case.c-1.referral.r-9");
-        assert_eq!(AggregateAddress::from_subject(&address.subject()), Ok(address));
+        assert_eq!(
+            AggregateAddress::from_subject(&address.subject()),
+            Ok(address)
+        );
     }
 
     #[test]

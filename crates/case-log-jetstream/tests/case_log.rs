@@ -54,7 +54,9 @@ async fn a_stale_expected_sequence_is_a_conflict_and_appends_nothing() {
     let address = case("c1", Producer::Screening);
 
     let first = log.append(&commit(&address, 0, "r1")).await.expect("first");
-    log.append(&commit(&address, first.sequence, "r2")).await.expect("second");
+    log.append(&commit(&address, first.sequence, "r2"))
+        .await
+        .expect("second");
 
     let stale = log.append(&commit(&address, first.sequence, "r3")).await;
     assert!(matches!(stale, Err(LogError::Conflict { expected }) if expected == first.sequence));
@@ -69,7 +71,11 @@ async fn of_two_concurrent_appends_on_one_aggregate_exactly_one_wins() {
     let server = NatsServer::start();
     let log = CaseLog::connect(&config(&server)).await.expect("connect");
     let address = case("c2", Producer::Referral);
-    let base = log.append(&commit(&address, 0, "base")).await.expect("base").sequence;
+    let base = log
+        .append(&commit(&address, 0, "base"))
+        .await
+        .expect("base")
+        .sequence;
 
     for round in 0..10 {
         let previous = log.last_sequence().await.expect("last");
@@ -104,22 +110,38 @@ async fn a_retried_request_after_the_duplicate_window_gets_the_first_reply_and_a
         Ok(pending("ignored", "test.v1.Opened"))
     };
 
-    let first = log.execute(&address, "req-1", &mut decide).await.expect("first");
+    let first = log
+        .execute(&address, "req-1", &mut decide)
+        .await
+        .expect("first");
     assert!(!first.replayed);
     // Let JetStream's duplicate window pass: only the log itself can answer now.
     tokio::time::sleep(Duration::from_millis(2_200)).await;
-    let retry = log.execute(&address, "req-1", &mut decide).await.expect("retry");
+    let retry = log
+        .execute(&address, "req-1", &mut decide)
+        .await
+        .expect("retry");
 
     assert!(retry.replayed);
     assert_eq!(retry.sequence, first.sequence);
     assert_eq!(retry.commit, first.commit);
     assert_eq!(retry.commit.reply, first.commit.reply);
-    assert_eq!(decisions.get(), 1, "a replayed request is not decided again");
+    assert_eq!(
+        decisions.get(),
+        1,
+        "a replayed request is not decided again"
+    );
     assert_eq!(log.last_sequence().await.expect("last"), 1);
 
     // Inside the window too: the retry is answered, not appended.
-    let inside = log.execute(&address, "req-2", &mut decide).await.expect("req-2");
-    let again = log.execute(&address, "req-2", &mut decide).await.expect("req-2 again");
+    let inside = log
+        .execute(&address, "req-2", &mut decide)
+        .await
+        .expect("req-2");
+    let again = log
+        .execute(&address, "req-2", &mut decide)
+        .await
+        .expect("req-2 again");
     assert!(!inside.replayed && again.replayed);
     assert_eq!(again.sequence, inside.sequence);
     assert_eq!(log.last_sequence().await.expect("last"), 2);
@@ -150,7 +172,11 @@ async fn concurrent_commands_on_one_aggregate_are_decided_on_fresh_state() {
         .map(|r| String::from_utf8(r.expect("executed").commit.reply).expect("utf8"))
         .collect();
     seen.sort();
-    assert_eq!(seen, ["0", "1", "2", "3", "4"], "each decided on the state before it");
+    assert_eq!(
+        seen,
+        ["0", "1", "2", "3", "4"],
+        "each decided on the state before it"
+    );
 }
 
 #[tokio::test]
@@ -166,14 +192,24 @@ async fn the_server_refuses_to_delete_a_message_or_purge_the_stream() {
     let client = async_nats::connect(server.url()).await.expect("client");
     let js = async_nats::jetstream::new(client);
     let stream = js.get_stream(&config.stream).await.expect("stream");
-    assert!(stream.delete_message(1).await.is_err(), "delete must be refused");
+    assert!(
+        stream.delete_message(1).await.is_err(),
+        "delete must be refused"
+    );
     assert!(stream.purge().await.is_err(), "purge must be refused");
     assert!(
-        stream.purge().filter("approdo.case.c5.screening").await.is_err(),
+        stream
+            .purge()
+            .filter("approdo.case.c5.screening")
+            .await
+            .is_err(),
         "subject purge must be refused"
     );
     assert_eq!(log.last_sequence().await.expect("last"), 1);
-    assert_eq!(log.commit_at(1).await.expect("still there").request_id(), "r1");
+    assert_eq!(
+        log.commit_at(1).await.expect("still there").request_id(),
+        "r1"
+    );
 
     // Re-provisioning (every service does it at start) keeps the stream immutable.
     let again = CaseLog::connect(&config).await.expect("reconnect");
@@ -217,14 +253,26 @@ async fn a_case_history_is_complete_and_in_order_also_as_of_the_past() {
         kind: RootKind::Case,
         id: TokenId::parse("c6").expect("id"),
     };
-    let whole = log.history(&scope, HistoryBound::All).await.expect("history");
+    let whole = log
+        .history(&scope, HistoryBound::All)
+        .await
+        .expect("history");
     let got: Vec<u64> = whole.iter().map(|c| c.sequence).collect();
-    assert_eq!(got, sequences, "every commit of the case, in log order, and no other case's");
+    assert_eq!(
+        got, sequences,
+        "every commit of the case, in log order, and no other case's"
+    );
     let requests: Vec<&str> = whole.iter().map(|c| c.request_id()).collect();
-    assert_eq!(requests, ["req-0", "req-1", "req-2", "req-3", "req-4", "req-5"]);
+    assert_eq!(
+        requests,
+        ["req-0", "req-1", "req-2", "req-3", "req-4", "req-5"]
+    );
 
     let as_of = whole[2].recorded_at;
-    let past = log.history(&scope, HistoryBound::AsOf(as_of)).await.expect("as of");
+    let past = log
+        .history(&scope, HistoryBound::AsOf(as_of))
+        .await
+        .expect("as of");
     assert_eq!(past.len(), 3, "only what was recorded by then");
 
     let upto = log
@@ -238,5 +286,9 @@ async fn a_case_history_is_complete_and_in_order_also_as_of_the_past() {
         .await
         .expect("aggregate");
     assert_eq!(only_referral.len(), 3);
-    assert!(only_referral.iter().all(|c| c.subject == "approdo.case.c6.referral.r1"));
+    assert!(
+        only_referral
+            .iter()
+            .all(|c| c.subject == "approdo.case.c6.referral.r1")
+    );
 }

@@ -2,7 +2,8 @@
 //! case log's event messages. Nothing here is written by hand but the module tree.
 
 /// The serialized `FileDescriptorSet` of every contract, for gRPC server reflection.
-pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/approdo_descriptor.bin"));
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/approdo_descriptor.bin"));
 
 pub mod log {
     pub mod v1 {

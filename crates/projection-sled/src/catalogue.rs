@@ -48,7 +48,9 @@ impl Projection for Catalogue {
 }
 
 fn increment(rows: &mut Rows<'_>, table: &str, key: &[u8], by: u64) -> Result<(), ApplyError> {
-    let current = rows.get(table, key)?.map_or(0, |bytes| decode_count(&bytes));
+    let current = rows
+        .get(table, key)?
+        .map_or(0, |bytes| decode_count(&bytes));
     rows.put(table, key, &(current + by).to_be_bytes())?;
     Ok(())
 }

@@ -13,7 +13,9 @@ pub mod store;
 use case_log_jetstream::RecordedCommit;
 
 pub use catalogue::Catalogue;
-pub use runner::{ProjectionHandle, ProjectionState, ProjectionStatus, RunnerConfig, WaitError, spawn};
+pub use runner::{
+    ProjectionHandle, ProjectionState, ProjectionStatus, RunnerConfig, WaitError, spawn,
+};
 pub use store::{ProjectionStore, Rows, RowsError, StoreError};
 
 /// How one service's read model changes with each commit of the log.

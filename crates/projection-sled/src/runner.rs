@@ -9,8 +9,8 @@ use case_log_jetstream::{CaseLog, Delivery, RecordedCommit};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
-use crate::store::{ProjectionStore, StoreError};
 use crate::Projection;
+use crate::store::{ProjectionStore, StoreError};
 
 #[derive(Debug, Clone)]
 pub struct RunnerConfig {
@@ -202,7 +202,10 @@ impl<P: Projection> Runner<P> {
     }
 
     fn reset(&mut self) -> Result<(), String> {
-        tracing::info!(projection = self.projection.name(), "rebuilding projection from zero");
+        tracing::info!(
+            projection = self.projection.name(),
+            "rebuilding projection from zero"
+        );
         self.store.reset().map_err(|e| e.to_string())?;
         self.status.send_modify(|s| {
             s.position = 0;
@@ -297,10 +300,18 @@ impl<P: Projection> Runner<P> {
             let applied = tokio::task::spawn_blocking(move || {
                 match store.apply_batch(&*projection, &commits) {
                     // Keep what precedes the commit that cannot be applied, then stop there.
-                    Err(StoreError::Apply { sequence, event_types, reason }) => {
+                    Err(StoreError::Apply {
+                        sequence,
+                        event_types,
+                        reason,
+                    }) => {
                         commits.retain(|(commit, _)| commit.sequence < sequence);
                         store.apply_batch(&*projection, &commits)?;
-                        Err(StoreError::Apply { sequence, event_types, reason })
+                        Err(StoreError::Apply {
+                            sequence,
+                            event_types,
+                            reason,
+                        })
                     }
                     other => other,
                 }
@@ -308,7 +319,11 @@ impl<P: Projection> Runner<P> {
             .await;
             let position = match applied {
                 Ok(Ok(position)) => position,
-                Ok(Err(StoreError::Apply { sequence, event_types, reason })) => {
+                Ok(Err(StoreError::Apply {
+                    sequence,
+                    event_types,
+                    reason,
+                })) => {
                     if let Ok(position) = self.store.position() {
                         self.status.send_modify(|s| s.position = position);
                     }

@@ -66,6 +66,9 @@ pub enum StoreError {
     },
 }
 
+/// A row read back: its key within the table, and its value.
+pub type Row = (Vec<u8>, Vec<u8>);
+
 /// One projection's database.
 pub struct ProjectionStore {
     db: sled::Db,
@@ -172,7 +175,7 @@ impl ProjectionStore {
     }
 
     /// Every row of a table whose key starts with `prefix`, in key order.
-    pub fn scan(&self, table: &str, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    pub fn scan(&self, table: &str, prefix: &[u8]) -> Result<Vec<Row>, StoreError> {
         let table_len = table.len() + 1;
         self.rows()
             .scan_prefix(row_key(table, prefix))

@@ -6,7 +6,9 @@ use std::time::Duration;
 use case_log_jetstream::*;
 use nats_test_server::NatsServer;
 use projection_sled::catalogue::{self, Catalogue};
-use projection_sled::{ApplyError, Projection, ProjectionState, ProjectionStore, Rows, RunnerConfig};
+use projection_sled::{
+    ApplyError, Projection, ProjectionState, ProjectionStore, Rows, RunnerConfig,
+};
 use tokio_util::sync::CancellationToken;
 
 const PATIENCE: Duration = Duration::from_secs(10);
@@ -21,7 +23,11 @@ async fn connect(server: &NatsServer) -> CaseLog {
 }
 
 async fn append(log: &CaseLog, case: &str, event_type: &str, events: usize) -> u64 {
-    let address = AggregateAddress::new(RootKind::Case, TokenId::parse(case).expect("id"), Producer::Screening);
+    let address = AggregateAddress::new(
+        RootKind::Case,
+        TokenId::parse(case).expect("id"),
+        Producer::Screening,
+    );
     let request = uuid_like();
     log.execute(&address, &request, |_| {
         Ok::<_, std::convert::Infallible>(PendingCommit {
@@ -31,7 +37,11 @@ async fn append(log: &CaseLog, case: &str, event_type: &str, events: usize) -> u
             correlation_id: request.clone(),
             causation_id: String::new(),
             events: (0..events)
-                .map(|_| NewEvent { event_type: event_type.to_owned(), schema_version: 1, payload: vec![] })
+                .map(|_| NewEvent {
+                    event_type: event_type.to_owned(),
+                    schema_version: 1,
+                    payload: vec![],
+                })
                 .collect(),
             reply: vec![],
         })
@@ -44,7 +54,11 @@ async fn append(log: &CaseLog, case: &str, event_type: &str, events: usize) -> u
 fn uuid_like() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(0);
-    format!("req-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "req-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 fn count(store: &ProjectionStore, table: &str, key: &str) -> u64 {
@@ -68,12 +82,18 @@ async fn applies_resumes_after_restart_and_rebuilds_to_the_same_digest() {
         log.clone(),
         ProjectionStore::open(dir.path()).expect("open"),
         Catalogue::new("test"),
-        RunnerConfig { batch: 7, ..RunnerConfig::default() },
+        RunnerConfig {
+            batch: 7,
+            ..RunnerConfig::default()
+        },
         shutdown.clone(),
     )
     .expect("spawn");
     handle.wait_for(30, PATIENCE).await.expect("caught up");
-    assert_eq!(count(handle.store(), catalogue::EVENT_TYPES, "test.v1.A"), 60);
+    assert_eq!(
+        count(handle.store(), catalogue::EVENT_TYPES, "test.v1.A"),
+        60
+    );
     assert_eq!(handle.status().state, ProjectionState::Live);
     shutdown.cancel();
     task.await.expect("stopped");
@@ -93,15 +113,25 @@ async fn applies_resumes_after_restart_and_rebuilds_to_the_same_digest() {
     )
     .expect("spawn");
     handle.wait_for(35, PATIENCE).await.expect("resumed");
-    assert_eq!(count(handle.store(), catalogue::EVENT_TYPES, "test.v1.A"), 60, "nothing applied twice");
-    assert_eq!(count(handle.store(), catalogue::EVENT_TYPES, "test.v1.B"), 5);
+    assert_eq!(
+        count(handle.store(), catalogue::EVENT_TYPES, "test.v1.A"),
+        60,
+        "nothing applied twice"
+    );
+    assert_eq!(
+        count(handle.store(), catalogue::EVENT_TYPES, "test.v1.B"),
+        5
+    );
     assert_eq!(count(handle.store(), catalogue::ROOTS, "case.c9"), 5);
     let before = handle.store().content_digest().expect("digest");
 
     handle.rebuild().await.expect("rebuild");
     handle.wait_for(35, PATIENCE).await.expect("rebuilt");
     assert_eq!(handle.store().content_digest().expect("digest"), before);
-    assert_eq!(count(handle.store(), catalogue::EVENT_TYPES, "test.v1.A"), 60);
+    assert_eq!(
+        count(handle.store(), catalogue::EVENT_TYPES, "test.v1.A"),
+        60
+    );
     shutdown.cancel();
 }
 
@@ -123,10 +153,16 @@ async fn a_query_with_the_sequence_of_an_append_sees_that_append() {
         let case = format!("ryw{i}");
         let sequence = append(&log, &case, "test.v1.Seen", 1).await;
         handle.wait_for(sequence, PATIENCE).await.expect("applied");
-        assert_eq!(count(handle.store(), catalogue::ROOTS, &format!("case.{case}")), 1);
+        assert_eq!(
+            count(handle.store(), catalogue::ROOTS, &format!("case.{case}")),
+            1
+        );
     }
     let too_far = handle.wait_for(1_000, Duration::from_millis(100)).await;
-    assert!(matches!(too_far, Err(projection_sled::WaitError::Timeout { .. })));
+    assert!(matches!(
+        too_far,
+        Err(projection_sled::WaitError::Timeout { .. })
+    ));
     shutdown.cancel();
 }
 
@@ -173,13 +209,27 @@ async fn a_commit_that_cannot_be_applied_stops_the_projection_naming_it() {
     assert_eq!(waited, Err(projection_sled::WaitError::Failed));
     let status = handle.status();
     match status.state {
-        ProjectionState::Failed { sequence, event_types, .. } => {
+        ProjectionState::Failed {
+            sequence,
+            event_types,
+            ..
+        } => {
             assert_eq!(sequence, poison);
             assert_eq!(event_types, "test.v1.Poison");
         }
         other => panic!("expected failed, got {other:?}"),
     }
-    assert_eq!(status.position, poison - 1, "stopped before the poison, nothing skipped");
-    assert!(handle.store().get("seen", &(poison + 1).to_be_bytes()).expect("get").is_none());
+    assert_eq!(
+        status.position,
+        poison - 1,
+        "stopped before the poison, nothing skipped"
+    );
+    assert!(
+        handle
+            .store()
+            .get("seen", &(poison + 1).to_be_bytes())
+            .expect("get")
+            .is_none()
+    );
     shutdown.cancel();
 }

@@ -20,7 +20,9 @@ impl ProjectionAdmin {
         }
     }
 
-    pub fn into_server(self) -> api::projection_admin_service_server::ProjectionAdminServiceServer<Self> {
+    pub fn into_server(
+        self,
+    ) -> api::projection_admin_service_server::ProjectionAdminServiceServer<Self> {
         api::projection_admin_service_server::ProjectionAdminServiceServer::new(self)
     }
 
@@ -38,9 +40,11 @@ fn to_proto(status: &ProjectionStatus, content_digest: String) -> api::Projectio
     let (state, failed_sequence, failed_event_type) = match &status.state {
         ProjectionState::CatchingUp => (api::ProjectionState::CatchingUp, 0, String::new()),
         ProjectionState::Live => (api::ProjectionState::Live, 0, String::new()),
-        ProjectionState::Failed { sequence, event_types, .. } => {
-            (api::ProjectionState::Failed, *sequence, event_types.clone())
-        }
+        ProjectionState::Failed {
+            sequence,
+            event_types,
+            ..
+        } => (api::ProjectionState::Failed, *sequence, event_types.clone()),
     };
     api::ProjectionStatus {
         name: status.name.to_owned(),

@@ -105,12 +105,13 @@ impl CallerExtractor {
         let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(payload)
             .map_err(|_| unauthenticated("token payload is not base64url"))?;
-        let claims: Claims =
-            serde_json::from_slice(&json).map_err(|_| unauthenticated("token claims are invalid"))?;
+        let claims: Claims = serde_json::from_slice(&json)
+            .map_err(|_| unauthenticated("token claims are invalid"))?;
         if claims.exp <= now_unix {
             return Err(unauthenticated("token expired"));
         }
-        let valid_id = |s: &str| !s.is_empty() && s.len() <= 128 && !s.chars().any(char::is_control);
+        let valid_id =
+            |s: &str| !s.is_empty() && s.len() <= 128 && !s.chars().any(char::is_control);
         if !valid_id(&claims.sub) || !valid_id(&claims.org) {
             return Err(unauthenticated("token claims are invalid"));
         }
@@ -170,11 +171,23 @@ mod tests {
 
     #[test]
     fn reads_the_caller_from_a_bearer_token() {
-        let token = development_token("op-1", "cas-7", OrganisationType::ReceptionOperator, &["operator"], Some("RM"), 2_000);
-        let caller = CallerExtractor.extract(&metadata(&format!("Bearer {token}")), 1_000).expect("caller");
+        let token = development_token(
+            "op-1",
+            "cas-7",
+            OrganisationType::ReceptionOperator,
+            &["operator"],
+            Some("RM"),
+            2_000,
+        );
+        let caller = CallerExtractor
+            .extract(&metadata(&format!("Bearer {token}")), 1_000)
+            .expect("caller");
         assert_eq!(caller.subject, "op-1");
         assert_eq!(caller.organisation_id, "cas-7");
-        assert_eq!(caller.organisation_type, OrganisationType::ReceptionOperator);
+        assert_eq!(
+            caller.organisation_type,
+            OrganisationType::ReceptionOperator
+        );
         assert!(caller.has_role("operator"));
         assert_eq!(caller.province.as_deref(), Some("RM"));
     }

@@ -92,9 +92,13 @@ pub fn load<T: DeserializeOwned>(service: &str, file: Option<&Path>) -> Result<T
 
 fn apply_env(table: &mut toml::Table, prefix: &str, vars: impl Iterator<Item = (String, String)>) {
     for (name, raw) in vars {
-        let Some(path) = name.strip_prefix(prefix) else { continue };
+        let Some(path) = name.strip_prefix(prefix) else {
+            continue;
+        };
         let keys: Vec<String> = path.split("__").map(str::to_lowercase).collect();
-        let Some((last, parents)) = keys.split_last() else { continue };
+        let Some((last, parents)) = keys.split_last() else {
+            continue;
+        };
         let mut node = &mut *table;
         for key in parents {
             let entry = node
@@ -103,7 +107,9 @@ fn apply_env(table: &mut toml::Table, prefix: &str, vars: impl Iterator<Item = (
             if !entry.is_table() {
                 *entry = toml::Value::Table(toml::Table::new());
             }
-            let toml::Value::Table(next) = entry else { unreachable_table() };
+            let toml::Value::Table(next) = entry else {
+                unreachable_table()
+            };
             node = next;
         }
         node.insert(last.clone(), scalar(&raw));
@@ -130,13 +136,23 @@ mod tests {
 
     #[test]
     fn file_then_environment_override_defaults() {
-        let mut table: toml::Table = "listen = \"127.0.0.1:7001\"\n[case_log]\nstream = \"FROM_FILE\"\n"
-            .parse()
-            .expect("toml");
+        let mut table: toml::Table =
+            "listen = \"127.0.0.1:7001\"\n[case_log]\nstream = \"FROM_FILE\"\n"
+                .parse()
+                .expect("toml");
         let vars = [
-            ("APPRODO_SCREENING__CASE_LOG__URL".to_owned(), "nats://10.0.0.1:4222".to_owned()),
-            ("APPRODO_SCREENING__CONCURRENCY_LIMIT".to_owned(), "17".to_owned()),
-            ("APPRODO_REFERRAL__CONCURRENCY_LIMIT".to_owned(), "99".to_owned()),
+            (
+                "APPRODO_SCREENING__CASE_LOG__URL".to_owned(),
+                "nats://10.0.0.1:4222".to_owned(),
+            ),
+            (
+                "APPRODO_SCREENING__CONCURRENCY_LIMIT".to_owned(),
+                "17".to_owned(),
+            ),
+            (
+                "APPRODO_REFERRAL__CONCURRENCY_LIMIT".to_owned(),
+                "99".to_owned(),
+            ),
         ];
         apply_env(&mut table, "APPRODO_SCREENING__", vars.into_iter());
         let config: ServiceConfig = toml::Value::Table(table).try_into().expect("config");
@@ -144,7 +160,10 @@ mod tests {
         assert_eq!(config.case_log.stream, "FROM_FILE");
         assert_eq!(config.case_log.url, "nats://10.0.0.1:4222");
         assert_eq!(config.concurrency_limit, 17);
-        assert_eq!(config.read_patience_ms, ServiceConfig::default().read_patience_ms);
+        assert_eq!(
+            config.read_patience_ms,
+            ServiceConfig::default().read_patience_ms
+        );
     }
 
     #[test]

@@ -32,7 +32,10 @@ where
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("{name}: cannot start the async runtime: {error}");
@@ -70,6 +73,8 @@ fn config_argument() -> Result<Option<PathBuf>, String> {
     match (args.next().as_deref(), args.next(), args.next()) {
         (None, _, _) => Ok(None),
         (Some("--config"), Some(path), None) => Ok(Some(PathBuf::from(path))),
-        _ => Err("usage: <service> [--config FILE]   (environment: APPRODO_<SERVICE>__<KEY>)".to_owned()),
+        _ => Err(
+            "usage: <service> [--config FILE]   (environment: APPRODO_<SERVICE>__<KEY>)".to_owned(),
+        ),
     }
 }

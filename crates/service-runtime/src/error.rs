@@ -84,7 +84,9 @@ impl From<LogError> for ServiceError {
             LogError::Conflict { .. } => {
                 ServiceError::Conflict("the case changed concurrently; retry".to_owned())
             }
-            LogError::Unavailable { .. } => ServiceError::Unavailable("case log unavailable".to_owned()),
+            LogError::Unavailable { .. } => {
+                ServiceError::Unavailable("case log unavailable".to_owned())
+            }
             other => {
                 tracing::error!(error = %other, "case log error");
                 ServiceError::Internal
@@ -120,17 +122,27 @@ mod tests {
         assert_eq!(status.code(), Code::InvalidArgument);
         let details = status.get_error_details();
         let bad = details.bad_request().expect("bad request details");
-        let names: Vec<&str> = bad.field_violations.iter().map(|v| v.field.as_str()).collect();
+        let names: Vec<&str> = bad
+            .field_violations
+            .iter()
+            .map(|v| v.field.as_str())
+            .collect();
         assert_eq!(names, ["arrival.place", "urgency"]);
     }
 
     #[test]
     fn each_kind_maps_to_its_code() {
         let cases = [
-            (ServiceError::FailedPrecondition("x".into()), Code::FailedPrecondition),
+            (
+                ServiceError::FailedPrecondition("x".into()),
+                Code::FailedPrecondition,
+            ),
             (ServiceError::Conflict("x".into()), Code::Aborted),
             (ServiceError::NotFound("case"), Code::NotFound),
-            (ServiceError::PermissionDenied("x".into()), Code::PermissionDenied),
+            (
+                ServiceError::PermissionDenied("x".into()),
+                Code::PermissionDenied,
+            ),
             (ServiceError::Unauthenticated("x"), Code::Unauthenticated),
             (ServiceError::Unavailable("x".into()), Code::Unavailable),
             (ServiceError::Internal, Code::Internal),

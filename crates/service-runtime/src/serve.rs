@@ -7,7 +7,9 @@
 use std::time::Duration;
 
 use case_log_jetstream::CaseLog;
-use projection_sled::{Projection, ProjectionHandle, ProjectionState, ProjectionStore, RunnerConfig};
+use projection_sled::{
+    Projection, ProjectionHandle, ProjectionState, ProjectionStore, RunnerConfig,
+};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
@@ -79,8 +81,8 @@ where
         projection: projection.clone(),
         config: config.clone(),
     };
-    let routes = routes(&context)
-        .add_service(ProjectionAdmin::new(projection.clone()).into_server());
+    let routes =
+        routes(&context).add_service(ProjectionAdmin::new(projection.clone()).into_server());
 
     let (health, health_service) = tonic_health::server::health_reporter();
     let health_task = tokio::spawn(report_health(
@@ -103,7 +105,9 @@ where
     let server = tonic::transport::Server::builder()
         .load_shed(true)
         .layer(tower::load_shed::LoadShedLayer::new())
-        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(config.concurrency_limit))
+        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
+            config.concurrency_limit,
+        ))
         .add_routes(routes.add_service(health_service).add_service(reflection))
         .serve_with_incoming_shutdown(
             tokio_stream::wrappers::TcpListenerStream::new(listener),
@@ -132,7 +136,10 @@ async fn past_grace(shutdown: &CancellationToken, grace: Duration) {
     tokio::time::sleep(grace).await;
 }
 
-async fn connect_with_retry(config: &ServiceConfig, shutdown: &CancellationToken) -> Option<CaseLog> {
+async fn connect_with_retry(
+    config: &ServiceConfig,
+    shutdown: &CancellationToken,
+) -> Option<CaseLog> {
     let mut delay = Duration::from_millis(100);
     loop {
         match CaseLog::connect(&config.case_log).await {
@@ -169,5 +176,7 @@ async fn report_health(
             changed = status.changed() => if changed.is_err() { break },
         }
     }
-    health.set_service_status("", ServingStatus::NotServing).await;
+    health
+        .set_service_status("", ServingStatus::NotServing)
+        .await;
 }

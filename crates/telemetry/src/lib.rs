@@ -74,7 +74,10 @@ impl Drop for TelemetryGuard {
 
 /// Installs the global subscriber: an environment filter, JSON or text logs on
 /// stderr, and OTLP trace export when an endpoint is configured.
-pub fn init(service_name: &'static str, config: &TelemetryConfig) -> Result<TelemetryGuard, TelemetryError> {
+pub fn init(
+    service_name: &'static str,
+    config: &TelemetryConfig,
+) -> Result<TelemetryGuard, TelemetryError> {
     let filter = match std::env::var("RUST_LOG") {
         Ok(directives) if !directives.is_empty() => EnvFilter::try_new(directives),
         _ => EnvFilter::try_new(&config.filter),
@@ -104,9 +107,9 @@ pub fn init(service_name: &'static str, config: &TelemetryConfig) -> Result<Tele
         }
         None => None,
     };
-    let otel_layer = provider.as_ref().map(|provider| {
-        tracing_opentelemetry::layer().with_tracer(provider.tracer(service_name))
-    });
+    let otel_layer = provider
+        .as_ref()
+        .map(|provider| tracing_opentelemetry::layer().with_tracer(provider.tracer(service_name)));
 
     tracing_subscriber::registry()
         .with(filter)
@@ -200,7 +203,10 @@ mod tests {
             drop(command);
 
             let spans = exporter.get_finished_spans().expect("spans");
-            let apply = spans.iter().find(|s| s.name == "apply").expect("apply span");
+            let apply = spans
+                .iter()
+                .find(|s| s.name == "apply")
+                .expect("apply span");
             assert_eq!(apply.parent_span_id, command_span_id);
         });
     }
@@ -222,7 +228,10 @@ mod tests {
             );
             drop(apply);
             let spans = exporter.get_finished_spans().expect("spans");
-            assert_eq!(spans[0].parent_span_id, opentelemetry::trace::SpanId::INVALID);
+            assert_eq!(
+                spans[0].parent_span_id,
+                opentelemetry::trace::SpanId::INVALID
+            );
         });
     }
 }

@@ -1,1 +1,0 @@
-//! The approdo command-line client: talks to the services over gRPC

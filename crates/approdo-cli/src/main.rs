@@ -1,0 +1,232 @@
+//! `approdo`: the command-line client of the four services, over gRPC.
+//! Locally it needs no configuration: it finds the services on the ports of
+//! `deploy/local/` and signs in with development tokens.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use contracts::admin::v1 as admin;
+use service_runtime::caller::{OrganisationType, development_token};
+use tonic::transport::Channel;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+use tonic_reflection::pb::v1::{
+    ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
+    server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
+};
+
+const SERVICES: [(&str, u16); 4] = [
+    ("screening", 50051),
+    ("referral", 50052),
+    ("safe-space", 50053),
+    ("monitoring", 50054),
+];
+
+#[derive(Parser)]
+#[command(name = "approdo", about = "Approdo command-line client")]
+struct Cli {
+    /// Host where the services listen.
+    #[arg(long, default_value = "127.0.0.1", global = true)]
+    host: String,
+    #[command(subcommand)]
+    command: Commands,
+}
+
+#[derive(Subcommand)]
+enum Commands {
+    /// gRPC health of every service.
+    Health,
+    /// Projection status of every service: position in the case log, lag, digest.
+    Status,
+    /// Rebuilds a service's projection from zero (administrator).
+    Rebuild {
+        /// screening, referral, safe-space or monitoring
+        service: String,
+    },
+    /// Prints a development token (unsigned; for local use only).
+    Token {
+        #[arg(long, default_value = "administrator")]
+        org_type: String,
+        #[arg(long, default_value = "local-admin")]
+        org: String,
+        #[arg(long, default_value = "RM")]
+        province: String,
+    },
+    /// Waits for the system to be ready and shows what it serves.
+    Demo,
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Commands::Health => {
+            for (service, port) in SERVICES {
+                let status = match connect(&cli.host, port).await {
+                    Ok(channel) => health(channel).await,
+                    Err(_) => ServingStatus::Unknown,
+                };
+                println!("{service:<11} {}", status.as_str_name());
+            }
+        }
+        Commands::Status => {
+            for (service, port) in SERVICES {
+                let channel = connect(&cli.host, port).await?;
+                print_status(service, &projection_status(channel).await?);
+            }
+        }
+        Commands::Rebuild { service } => {
+            let Some((_, port)) = SERVICES.iter().find(|(name, _)| *name == service) else {
+                bail!("unknown service {service}");
+            };
+            let channel = connect(&cli.host, *port).await?;
+            let mut client =
+                admin::projection_admin_service_client::ProjectionAdminServiceClient::new(channel);
+            let status = client
+                .rebuild_projection(authorised(
+                    admin::RebuildProjectionRequest {},
+                    OrganisationType::Administrator,
+                ))
+                .await?
+                .into_inner()
+                .status
+                .context("no status")?;
+            print_status(&service, &status);
+        }
+        Commands::Token {
+            org_type,
+            org,
+            province,
+        } => {
+            let org_type = parse_org_type(&org_type)?;
+            println!("{}", token(org_type, &org, Some(&province)));
+        }
+        Commands::Demo => demo(&cli.host).await?,
+    }
+    Ok(())
+}
+
+fn parse_org_type(code: &str) -> Result<OrganisationType> {
+    [
+        OrganisationType::ReceptionOperator,
+        OrganisationType::Prefecture,
+        OrganisationType::Police,
+        OrganisationType::ReceivingService,
+        OrganisationType::Analyst,
+        OrganisationType::Administrator,
+    ]
+    .into_iter()
+    .find(|t| t.code() == code)
+    .with_context(|| format!("unknown organisation type {code}"))
+}
+
+fn token(org_type: OrganisationType, org: &str, province: Option<&str>) -> String {
+    let in_a_day = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+        + 86_400;
+    development_token("approdo-cli", org, org_type, &["admin"], province, in_a_day)
+}
+
+fn authorised<T>(message: T, org_type: OrganisationType) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    let bearer = format!("Bearer {}", token(org_type, "local-admin", None));
+    if let Ok(value) = bearer.parse() {
+        request.metadata_mut().insert("authorization", value);
+    }
+    request
+}
+
+async fn connect(host: &str, port: u16) -> Result<Channel> {
+    Channel::from_shared(format!("http://{host}:{port}"))?
+        .connect_timeout(Duration::from_secs(2))
+        .connect()
+        .await
+        .with_context(|| format!("nothing answers on {host}:{port}"))
+}
+
+async fn health(channel: Channel) -> ServingStatus {
+    HealthClient::new(channel)
+        .check(HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .map(|r| r.into_inner().status())
+        .unwrap_or(ServingStatus::Unknown)
+}
+
+async fn projection_status(channel: Channel) -> Result<admin::ProjectionStatus> {
+    admin::projection_admin_service_client::ProjectionAdminServiceClient::new(channel)
+        .get_projection_status(authorised(
+            admin::GetProjectionStatusRequest {},
+            OrganisationType::Administrator,
+        ))
+        .await?
+        .into_inner()
+        .status
+        .context("no status in answer")
+}
+
+fn print_status(service: &str, status: &admin::ProjectionStatus) {
+    println!(
+        "{service:<11} projection {:<11} state {:<11} position {:>6} lag {:>4} digest {}",
+        status.name,
+        status
+            .state()
+            .as_str_name()
+            .trim_start_matches("PROJECTION_STATE_"),
+        status.position,
+        status.lag,
+        &status.content_digest[..status.content_digest.len().min(16)],
+    );
+}
+
+async fn reflected(channel: Channel) -> Result<Vec<String>> {
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut answers = ServerReflectionClient::new(channel)
+        .server_reflection_info(tokio_stream::iter([request]))
+        .await?
+        .into_inner();
+    match answers.message().await?.and_then(|a| a.message_response) {
+        Some(MessageResponse::ListServicesResponse(list)) => {
+            Ok(list.service.into_iter().map(|s| s.name).collect())
+        }
+        _ => bail!("unexpected reflection answer"),
+    }
+}
+
+async fn demo(host: &str) -> Result<()> {
+    println!("\n== Approdo demo: the foundation ==");
+    for (service, port) in SERVICES {
+        let started = Instant::now();
+        let channel = loop {
+            match connect(host, port).await {
+                Ok(channel) if health(channel.clone()).await == ServingStatus::Serving => {
+                    break channel;
+                }
+                _ if started.elapsed() > Duration::from_secs(60) => {
+                    bail!("{service} is not serving after 60 s")
+                }
+                _ => tokio::time::sleep(Duration::from_millis(200)).await,
+            }
+        };
+        println!(
+            "\n{service} on {host}:{port}: SERVING after {:.1?}",
+            started.elapsed()
+        );
+        println!(
+            "  gRPC services: {}",
+            reflected(channel.clone()).await?.join(", ")
+        );
+        print!("  ");
+        print_status(service, &projection_status(channel).await?);
+    }
+    println!(
+        "\nEach service follows the case log (JetStream stream APPRODO_CASE_LOG) into its own sled projection."
+    );
+    Ok(())
+}

@@ -1,0 +1,160 @@
+//! The vocabulary of the referral pathway, shared by every domain crate:
+//! vulnerability categories (Reception Conditions Directive (EU) 2024/1346
+//! Art. 24, D.Lgs. 142/2015 art. 17), the status of a category on a case, and
+//! the urgency of a signal. Pure: no I/O, no clock, no randomness.
+//! Codes are those of `shared/design/domain.md`.
+
+use std::fmt;
+
+/// A code that is not part of the vocabulary.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {kind} code")]
+pub struct UnknownCode {
+    pub kind: &'static str,
+}
+
+macro_rules! vocabulary {
+    ($(#[$doc:meta])* $name:ident, $kind:literal, { $($(#[$vdoc:meta])* $variant:ident = $code:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum $name { $($(#[$vdoc])* $variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The code used in the API, the events and the exports.
+            pub fn code(self) -> &'static str {
+                match self { $($name::$variant => $code),+ }
+            }
+
+            pub fn from_code(code: &str) -> Result<Self, UnknownCode> {
+                match code {
+                    $($code => Ok($name::$variant),)+
+                    _ => Err(UnknownCode { kind: $kind }),
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.code())
+            }
+        }
+    };
+}
+
+vocabulary!(
+    /// A vulnerability category: the EU list is non-exhaustive, hence `Other`.
+    Category, "category", {
+    /// Minor, accompanied (Art. 24 a).
+    Minor = "MINOR",
+    /// Unaccompanied or separated minor (b).
+    UnaccompaniedMinor = "UNACCOMPANIED_MINOR",
+    /// Age disputed, presumed minor.
+    AgeDisputed = "AGE_DISPUTED",
+    /// Physical, sensory, intellectual or psychosocial disability (c).
+    Disability = "DISABILITY",
+    /// Elderly person (d).
+    Elderly = "ELDERLY",
+    /// Pregnant or recently gave birth (e).
+    Pregnant = "PREGNANT",
+    /// LGBTIQ person (f): special-category data, never in analyst views.
+    Lgbtiq = "LGBTIQ",
+    /// Single parent with minor children (g).
+    SingleParent = "SINGLE_PARENT",
+    /// Presumed or identified victim of trafficking (h).
+    Trafficking = "TRAFFICKING",
+    /// Serious illness (i).
+    SeriousIllness = "SERIOUS_ILLNESS",
+    /// Mental disorder, including PTSD (j).
+    MentalHealth = "MENTAL_HEALTH",
+    /// Survivor of torture (k).
+    Torture = "TORTURE",
+    /// Survivor of rape or serious sexual, physical or psychological violence (k).
+    Gbv = "GBV",
+    /// Female genital mutilation (k).
+    Fgm = "FGM",
+    /// Child or forced marriage (k).
+    ForcedMarriage = "FORCED_MARRIAGE",
+    /// Violence with a sexual, gender, racist or religious motive (k).
+    HateViolence = "HATE_VIOLENCE",
+    /// Other need, described by a reviewer.
+    Other = "OTHER",
+});
+
+impl Category {
+    /// Categories whose very presence is special-category data that must never
+    /// reach analyst or monitoring views in clear.
+    pub fn is_special_category(self) -> bool {
+        matches!(
+            self,
+            Category::Lgbtiq | Category::Gbv | Category::Fgm | Category::Trafficking
+        )
+    }
+
+    /// Minors and presumed minors: the best interests of the child apply.
+    pub fn concerns_a_minor(self) -> bool {
+        matches!(
+            self,
+            Category::Minor | Category::UnaccompaniedMinor | Category::AgeDisputed
+        )
+    }
+}
+
+vocabulary!(
+    /// Where a category stands on a case.
+    CategoryStatus, "category status", {
+    Suspected = "suspected",
+    Confirmed = "confirmed",
+    RuledOut = "ruled_out",
+});
+
+vocabulary!(
+    /// How soon a signal must be acted on. Ordered from most to least urgent.
+    Urgency, "urgency", {
+    /// Life or safety at risk.
+    Immediate = "immediate",
+    High = "high",
+    Standard = "standard",
+});
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_round_trips_and_codes_are_unique() {
+        let mut seen = std::collections::HashSet::new();
+        for category in Category::ALL {
+            assert_eq!(Category::from_code(category.code()), Ok(*category));
+            assert!(seen.insert(category.code()));
+        }
+        assert_eq!(Category::ALL.len(), 17);
+        for status in CategoryStatus::ALL {
+            assert_eq!(CategoryStatus::from_code(status.code()), Ok(*status));
+        }
+        for urgency in Urgency::ALL {
+            assert_eq!(Urgency::from_code(urgency.code()), Ok(*urgency));
+        }
+    }
+
+    #[test]
+    fn unknown_and_differently_cased_codes_are_refused() {
+        assert_eq!(
+            Category::from_code("gbv"),
+            Err(UnknownCode { kind: "category" })
+        );
+        assert!(Urgency::from_code("IMMEDIATE").is_err());
+        assert!(CategoryStatus::from_code("").is_err());
+    }
+
+    #[test]
+    fn urgency_orders_the_most_urgent_first() {
+        let mut urgencies = vec![Urgency::Standard, Urgency::Immediate, Urgency::High];
+        urgencies.sort();
+        assert_eq!(
+            urgencies,
+            [Urgency::Immediate, Urgency::High, Urgency::Standard]
+        );
+    }
+}

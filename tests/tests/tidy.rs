@@ -1,0 +1,164 @@
+//! Conventions the compiler cannot check, read from `cargo metadata` and the tree:
+//! - only `case-log-jetstream` depends on async-nats, only `projection-sled` on sled;
+//! - domain crates (`[package.metadata.approdo] layer = "domain"`) depend on nothing that does I/O;
+//! - crate folders are named after their crate; every `.rs` file starts with `//!`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+/// Crates that do I/O, talk to the network or a store, or carry a wire format.
+const IO_CRATES: &[&str] = &[
+    "tokio",
+    "async-nats",
+    "sled",
+    "tonic",
+    "prost",
+    "prost-types",
+    "hyper",
+    "reqwest",
+    "opentelemetry",
+    "tracing-subscriber",
+    "contracts",
+    "case-log-jetstream",
+    "projection-sled",
+    "service-runtime",
+    "telemetry",
+    "rand",
+    "uuid",
+    "time",
+];
+
+fn metadata() -> Value {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let output = Command::new(cargo)
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
+        .current_dir(workspace_root())
+        .output()
+        .expect("cargo metadata");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("metadata json")
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn packages(metadata: &Value) -> Vec<&Value> {
+    metadata["packages"]
+        .as_array()
+        .expect("packages")
+        .iter()
+        .collect()
+}
+
+fn dependency_names(package: &Value) -> Vec<String> {
+    package["dependencies"]
+        .as_array()
+        .expect("dependencies")
+        .iter()
+        .map(|d| d["name"].as_str().expect("name").to_owned())
+        .collect()
+}
+
+fn dependents_of(metadata: &Value, dependency: &str) -> Vec<String> {
+    packages(metadata)
+        .into_iter()
+        .filter(|p| dependency_names(p).iter().any(|d| d == dependency))
+        .map(|p| p["name"].as_str().expect("name").to_owned())
+        .collect()
+}
+
+#[test]
+fn only_the_log_crate_imports_async_nats_and_only_the_projection_crate_imports_sled() {
+    let metadata = metadata();
+    assert_eq!(
+        dependents_of(&metadata, "async-nats"),
+        ["case-log-jetstream"]
+    );
+    assert_eq!(dependents_of(&metadata, "sled"), ["projection-sled"]);
+}
+
+#[test]
+fn domain_crates_depend_on_nothing_that_does_io() {
+    let metadata = metadata();
+    let domain: Vec<&Value> = packages(&metadata)
+        .into_iter()
+        .filter(|p| p["metadata"]["approdo"]["layer"] == "domain")
+        .collect();
+    assert!(!domain.is_empty(), "no crate declares layer = \"domain\"");
+    for package in domain {
+        for dependency in dependency_names(package) {
+            assert!(
+                !IO_CRATES.contains(&dependency.as_str()),
+                "domain crate {} depends on {dependency}",
+                package["name"]
+            );
+        }
+    }
+}
+
+#[test]
+fn crate_folders_are_named_after_their_crate() {
+    let metadata = metadata();
+    for package in packages(&metadata) {
+        let manifest = PathBuf::from(package["manifest_path"].as_str().expect("path"));
+        let folder = manifest.parent().expect("folder");
+        let parent = folder
+            .parent()
+            .and_then(Path::file_name)
+            .and_then(|n| n.to_str());
+        if matches!(parent, Some("crates" | "services")) {
+            assert_eq!(
+                folder.file_name().and_then(|n| n.to_str()),
+                package["name"].as_str(),
+                "folder of {}",
+                package["name"]
+            );
+        }
+    }
+}
+
+#[test]
+fn every_rust_file_starts_with_a_doc_line_saying_what_it_is_for() {
+    let mut missing = Vec::new();
+    for top in ["crates", "services", "tests", "xtask"] {
+        visit(&workspace_root().join(top), &mut |file| {
+            let text = std::fs::read_to_string(file).unwrap_or_default();
+            if !text.trim_start().starts_with("//!") {
+                missing.push(file.display().to_string());
+            }
+        });
+    }
+    assert!(
+        missing.is_empty(),
+        "files without a leading //! line: {missing:#?}"
+    );
+}
+
+fn visit(dir: &Path, on_file: &mut dyn FnMut(&Path)) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            if path.file_name().is_some_and(|n| n != "target") {
+                visit(&path, on_file);
+            }
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            on_file(&path);
+        }
+    }
+}
