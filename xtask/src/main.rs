@@ -149,14 +149,57 @@ fn test() -> Result<()> {
         "build binaries",
         cargo().args(["build", "--workspace", "--bins", "--quiet"]),
     )?;
-    step(
-        "tests",
+    println!("==> tests");
+    let (passed, failed) = run_tests(
         cargo()
             .args(["test", "--workspace", "--no-fail-fast"])
             .env("NATS_SERVER_BIN", &tools.nats_server),
     )?;
-    println!("xtask test: all checks passed in {:.0?}", started.elapsed());
+    println!("xtask test: checks done in {:.0?}", started.elapsed());
+    println!("tests: {passed} passed, {failed} failed");
+    if failed > 0 || passed == 0 {
+        bail!("tests failed or none ran");
+    }
     Ok(())
+}
+
+/// Runs `cargo test`, echoing its output, and adds up its `test result:` lines.
+fn run_tests(command: &mut Command) -> Result<(u64, u64)> {
+    use std::io::{BufRead, BufReader};
+    let mut child = command
+        .stdout(Stdio::piped())
+        .spawn()
+        .context("cannot run cargo test")?;
+    let (mut passed, mut failed) = (0, 0);
+    if let Some(stdout) = child.stdout.take() {
+        for line in BufReader::new(stdout).lines() {
+            let line = line?;
+            println!("{line}");
+            if let Some(summary) = line.strip_prefix("test result: ") {
+                passed += count_before(summary, " passed");
+                failed += count_before(summary, " failed");
+            }
+        }
+    }
+    let status = child.wait()?;
+    if !status.success() && failed == 0 {
+        bail!("cargo test failed with {status}");
+    }
+    Ok((passed, failed))
+}
+
+/// In `ok. 5 passed; 0 failed; ...`, the number before `label`.
+fn count_before(summary: &str, label: &str) -> u64 {
+    summary
+        .split(';')
+        .find_map(|part| {
+            part.trim()
+                .trim_start_matches("ok. ")
+                .trim_start_matches("FAILED. ")
+                .strip_suffix(label.trim_start())
+        })
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0)
 }
 
 fn step(name: &str, command: &mut Command) -> Result<()> {
