@@ -16,3 +16,15 @@ pub mod admin {
         tonic::include_proto!("approdo.admin.v1");
     }
 }
+
+pub mod person {
+    pub mod v1 {
+        tonic::include_proto!("approdo.person.v1");
+    }
+}
+
+pub mod screening {
+    pub mod v1 {
+        tonic::include_proto!("approdo.screening.v1");
+    }
+}
