@@ -4,8 +4,6 @@
 //! the urgency of a signal. Pure: no I/O, no clock, no randomness.
 //! Codes are those of `shared/design/domain.md`.
 
-use std::fmt;
-
 /// A code that is not part of the vocabulary.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown {kind} code")]
@@ -13,6 +11,8 @@ pub struct UnknownCode {
     pub kind: &'static str,
 }
 
+/// Declares a closed set of codes: an enum with `ALL`, `code()`, `from_code()` and `Display`.
+#[macro_export]
 macro_rules! vocabulary {
     ($(#[$doc:meta])* $name:ident, $kind:literal, { $($(#[$vdoc:meta])* $variant:ident = $code:literal),+ $(,)? }) => {
         $(#[$doc])*
@@ -27,16 +27,16 @@ macro_rules! vocabulary {
                 match self { $($name::$variant => $code),+ }
             }
 
-            pub fn from_code(code: &str) -> Result<Self, UnknownCode> {
+            pub fn from_code(code: &str) -> Result<Self, $crate::UnknownCode> {
                 match code {
                     $($code => Ok($name::$variant),)+
-                    _ => Err(UnknownCode { kind: $kind }),
+                    _ => Err($crate::UnknownCode { kind: $kind }),
                 }
             }
         }
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 f.write_str(self.code())
             }
         }

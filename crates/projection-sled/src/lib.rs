@@ -42,3 +42,16 @@ pub enum ApplyError {
     #[error(transparent)]
     Rows(#[from] RowsError),
 }
+
+/// Two projections kept in the same store and the same transactions: a
+/// service's domain view beside its catalogue. Named after the first.
+impl<A: Projection, B: Projection> Projection for (A, B) {
+    fn name(&self) -> &'static str {
+        self.0.name()
+    }
+
+    fn apply(&self, rows: &mut Rows<'_>, commit: &RecordedCommit) -> Result<(), ApplyError> {
+        self.0.apply(rows, commit)?;
+        self.1.apply(rows, commit)
+    }
+}

@@ -31,6 +31,8 @@ pub struct ServiceConfig {
     pub grace_period_ms: u64,
     /// Commits applied per projection transaction.
     pub projection_batch: usize,
+    /// How often deadlines are checked against the clock, in milliseconds.
+    pub deadline_check_interval_ms: u64,
 }
 
 impl Default for ServiceConfig {
@@ -44,6 +46,7 @@ impl Default for ServiceConfig {
             read_patience_ms: 5_000,
             grace_period_ms: 10_000,
             projection_batch: 512,
+            deadline_check_interval_ms: 30_000,
         }
     }
 }
@@ -51,6 +54,10 @@ impl Default for ServiceConfig {
 impl ServiceConfig {
     pub fn read_patience(&self) -> Duration {
         Duration::from_millis(self.read_patience_ms)
+    }
+
+    pub fn deadline_check_interval(&self) -> Duration {
+        Duration::from_millis(self.deadline_check_interval_ms)
     }
 
     pub fn grace_period(&self) -> Duration {

@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod caller;
+pub mod clock;
 pub mod config;
 pub mod entry;
 pub mod error;
@@ -11,6 +12,7 @@ pub mod serve;
 pub mod shutdown;
 
 pub use caller::{Caller, CallerExtractor, OrganisationType};
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::ServiceConfig;
-pub use error::{FieldViolation, ServiceError};
+pub use error::{FieldViolation, ServiceError, Violations};
 pub use serve::{ServeError, ServiceContext, ServiceSpec, run};

@@ -35,6 +35,8 @@ pub struct ServiceContext {
     pub log: CaseLog,
     pub projection: ProjectionHandle,
     pub config: ServiceConfig,
+    /// Cancelled when the service stops: background tasks (deadline watchers) end with it.
+    pub shutdown: CancellationToken,
 }
 
 /// One service: its name, its projection, and its gRPC services.
@@ -80,6 +82,7 @@ where
         log,
         projection: projection.clone(),
         config: config.clone(),
+        shutdown: shutdown.clone(),
     };
     let routes =
         routes(&context).add_service(ProjectionAdmin::new(projection.clone()).into_server());

@@ -1,9 +1,25 @@
-//! Screening: where a person's case begins; arrivals, vulnerability checks, signals and assessments (domain features: issue 3).
+//! Screening: where a person's case begins; arrivals, preliminary vulnerability
+//! checks, vulnerability signals, assessments of special reception needs,
+//! placements and transfers, and the 7-day and 30-day deadlines.
 //!
 //! `run` builds the service and serves until shutdown; `main.rs` only calls it.
+//! Code map: `requests` (validation at the edge) -> `api` (decide on the case's
+//! history, append) -> `codec` (domain <-> wire events) -> `projection` (case
+//! views) -> `queries` (listing); `deadlines` (the watcher).
+
+pub mod api;
+pub mod codec;
+pub mod deadlines;
+pub mod projection;
+pub mod queries;
+pub mod requests;
+
+use std::sync::Arc;
 
 use projection_sled::Catalogue;
-use service_runtime::{ServeError, ServiceConfig, ServiceSpec};
+use service_runtime::{
+    CallerExtractor, Clock, ServeError, ServiceConfig, ServiceSpec, SystemClock,
+};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -16,13 +32,42 @@ pub async fn run(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), ServeError> {
+    run_with_clock(config, listener, shutdown, Arc::new(SystemClock)).await
+}
+
+/// As [`run`], with the clock that drives deadlines (tests move it by hand).
+pub async fn run_with_clock(
+    config: ServiceConfig,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+    clock: Arc<dyn Clock>,
+) -> Result<(), ServeError> {
     let spec = ServiceSpec {
         name: NAME,
-        projection: Catalogue::new(NAME),
-        grpc_services: vec!["approdo.admin.v1.ProjectionAdminService"],
+        projection: (projection::ScreeningProjection, Catalogue::new(NAME)),
+        grpc_services: vec![
+            "approdo.screening.v1.ScreeningService",
+            "approdo.admin.v1.ProjectionAdminService",
+        ],
     };
-    service_runtime::run(spec, config, listener, shutdown, |_| {
-        tonic::service::Routes::default()
+    service_runtime::run(spec, config, listener, shutdown, move |context| {
+        let api = Arc::new(api::ScreeningApi {
+            log: context.log.clone(),
+            projection: context.projection.clone(),
+            clock,
+            callers: CallerExtractor,
+            read_patience: context.config.read_patience(),
+        });
+        tokio::spawn(deadlines::watch(
+            api.clone(),
+            context.config.deadline_check_interval(),
+            context.shutdown.clone(),
+        ));
+        tonic::service::Routes::new(
+            contracts::screening::v1::screening_service_server::ScreeningServiceServer::from_arc(
+                api,
+            ),
+        )
     })
     .await
 }

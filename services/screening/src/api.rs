@@ -1,0 +1,385 @@
+//! `approdo.screening.v1.ScreeningService`: validate, decide on the case's
+//! history, append one commit; queries read the projection after waiting for
+//! the requested log sequence.
+
+use std::sync::Arc;
+
+use case_log_jetstream::envelope::timestamp;
+use case_log_jetstream::{
+    AggregateAddress, CaseLog, ExecuteError, HistoryBound, HistoryScope, PendingCommit, Producer,
+    RecordedCommit, RootKind, TokenId,
+};
+use case_screening::{CaseId, Command, Context, ScreeningError, State, decide};
+use contracts::screening::v1 as api;
+use projection_sled::ProjectionHandle;
+use service_runtime::{Caller, CallerExtractor, Clock, FieldViolation, ServiceError};
+use tonic::{Request, Response, Status};
+
+use crate::codec::{self, DecodeError, PersonalParts};
+use crate::projection;
+use crate::queries;
+use crate::requests;
+
+pub struct ScreeningApi {
+    pub(crate) log: CaseLog,
+    pub(crate) projection: ProjectionHandle,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) callers: CallerExtractor,
+    pub(crate) read_patience: std::time::Duration,
+}
+
+/// Why a command closure gave up.
+enum CommandError {
+    Domain(ScreeningError),
+    Corrupt(DecodeError),
+}
+
+/// The case aggregate of the screening service.
+pub fn address(case_id: &CaseId) -> Result<AggregateAddress, ServiceError> {
+    let id = TokenId::parse(case_id.as_str()).map_err(|_| ServiceError::Internal)?;
+    Ok(AggregateAddress::new(
+        RootKind::Case,
+        id,
+        Producer::Screening,
+    ))
+}
+
+/// The state of a case from its screening history.
+pub fn fold(history: &[RecordedCommit]) -> Result<State, DecodeError> {
+    let mut state = State::default();
+    for commit in history {
+        for event in &commit.commit.events {
+            state = state.evolve(&codec::decode(event)?);
+        }
+    }
+    Ok(state)
+}
+
+fn domain_error(error: ScreeningError) -> ServiceError {
+    match error {
+        ScreeningError::Invalid { field, reason } => {
+            ServiceError::InvalidArgument(vec![FieldViolation::new(field, reason)])
+        }
+        ScreeningError::CaseNotFound => ServiceError::NotFound("case"),
+        other => ServiceError::FailedPrecondition(other.to_string()),
+    }
+}
+
+impl ScreeningApi {
+    /// Runs one command against a case: idempotent by request id, decided on the
+    /// case's history, appended as one commit. Answers the log sequence.
+    pub(crate) async fn execute(
+        &self,
+        actor: case_log_jetstream::Actor,
+        request_id: &str,
+        case_id: &CaseId,
+        command: Command,
+        personal: &PersonalParts,
+    ) -> Result<u64, ServiceError> {
+        let now = self.clock.now();
+        let executed = self
+            .log
+            .execute(&address(case_id)?, request_id, |history| {
+                let state = fold(history).map_err(CommandError::Corrupt)?;
+                let events = decide(&state, command.clone(), &Context { now })
+                    .map_err(CommandError::Domain)?;
+                Ok(PendingCommit {
+                    request_id: request_id.to_owned(),
+                    actor: actor.clone(),
+                    occurred_at: now,
+                    correlation_id: request_id.to_owned(),
+                    causation_id: String::new(),
+                    events: events.iter().map(|e| codec::encode(e, personal)).collect(),
+                    reply: Vec::new(),
+                })
+            })
+            .await;
+        match executed {
+            Ok(executed) => {
+                if executed.replayed {
+                    tracing::info!(
+                        sequence = executed.sequence,
+                        "request already executed, answered from the log"
+                    );
+                }
+                Ok(executed.sequence)
+            }
+            Err(ExecuteError::Rejected(CommandError::Domain(error))) => Err(domain_error(error)),
+            Err(ExecuteError::Rejected(CommandError::Corrupt(error))) => {
+                tracing::error!(event_type = %error.event_type, reason = %error.reason, "case history cannot be decoded");
+                Err(ServiceError::Internal)
+            }
+            Err(ExecuteError::Log(error)) => Err(error.into()),
+        }
+    }
+
+    fn caller<T>(&self, request: &Request<T>) -> Result<Caller, ServiceError> {
+        self.callers.caller(request)
+    }
+
+    async fn command(
+        &self,
+        caller: Caller,
+        parsed: Result<(requests::Target, Command), ServiceError>,
+    ) -> Result<(String, u64), Status> {
+        let (target, command) = parsed?;
+        let sequence = self
+            .execute(
+                caller.actor(),
+                &target.request_id,
+                &target.case_id,
+                command,
+                &PersonalParts::default(),
+            )
+            .await?;
+        Ok((target.case_id.to_string(), sequence))
+    }
+
+    /// A case exists if the projection has it, or, if the projection lags, the log does.
+    async fn case_exists(&self, case_id: &CaseId) -> Result<bool, ServiceError> {
+        if projection::case(self.projection.store(), case_id.as_str())
+            .map_err(|_| ServiceError::Internal)?
+            .is_some()
+        {
+            return Ok(true);
+        }
+        let history = self
+            .log
+            .history(
+                &HistoryScope::Aggregate(address(case_id)?),
+                HistoryBound::All,
+            )
+            .await?;
+        Ok(!history.is_empty())
+    }
+
+    async fn wait_for(&self, sequence: u64) -> Result<(), ServiceError> {
+        if sequence > 0 {
+            self.projection
+                .wait_for(sequence, self.read_patience)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+/// Case ids are derived from the caller's organisation and request id, so that a
+/// retried `OpenCase` addresses the same case and is answered from its history.
+pub fn new_case_id(organisation_id: &str, request_id: &str) -> CaseId {
+    const NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x6a1f_57c4_8e0d_4d4b_9a57_0f3e_2c1b_a001);
+    let id = uuid::Uuid::new_v5(
+        &NAMESPACE,
+        format!("{organisation_id}/{request_id}").as_bytes(),
+    );
+    CaseId::parse(&id.to_string()).unwrap_or_else(|_| unreachable_uuid())
+}
+
+fn unreachable_uuid() -> CaseId {
+    panic!("a hyphenated lowercase UUID is a valid case id")
+}
+
+#[tonic::async_trait]
+impl api::screening_service_server::ScreeningService for ScreeningApi {
+    async fn open_case(
+        &self,
+        request: Request<api::OpenCaseRequest>,
+    ) -> Result<Response<api::OpenCaseResponse>, Status> {
+        let caller = self.caller(&request)?;
+        let request = request.into_inner();
+        let (request_id, open, personal) =
+            requests::open_case(&request, |rid| new_case_id(&caller.organisation_id, rid))?;
+        let mut unknown = Vec::new();
+        for (i, link) in open.family_links.iter().enumerate() {
+            if !self.case_exists(&link.case_id).await? {
+                unknown.push(FieldViolation::new(
+                    format!("family_links[{i}].case_id"),
+                    "no such case",
+                ));
+            }
+        }
+        if !unknown.is_empty() {
+            return Err(ServiceError::InvalidArgument(unknown).into());
+        }
+        let case_id = open.case_id.clone();
+        let sequence = self
+            .execute(
+                caller.actor(),
+                &request_id,
+                &case_id,
+                Command::Open(open),
+                &personal,
+            )
+            .await?;
+        Ok(Response::new(api::OpenCaseResponse {
+            case_id: case_id.to_string(),
+            log_sequence: sequence,
+        }))
+    }
+
+    async fn record_preliminary_check(
+        &self,
+        request: Request<api::RecordPreliminaryCheckRequest>,
+    ) -> Result<Response<api::RecordPreliminaryCheckResponse>, Status> {
+        let caller = self.caller(&request)?;
+        let (case_id, log_sequence) = self
+            .command(caller, requests::preliminary_check(request.get_ref()))
+            .await?;
+        Ok(Response::new(api::RecordPreliminaryCheckResponse {
+            case_id,
+            log_sequence,
+        }))
+    }
+
+    async fn raise_vulnerability_signal(
+        &self,
+        request: Request<api::RaiseVulnerabilitySignalRequest>,
+    ) -> Result<Response<api::RaiseVulnerabilitySignalResponse>, Status> {
+        let caller = self.caller(&request)?;
+        let parsed = requests::signal(request.get_ref(), &caller.organisation_id);
+        let (case_id, log_sequence) = self.command(caller, parsed).await?;
+        Ok(Response::new(api::RaiseVulnerabilitySignalResponse {
+            case_id,
+            log_sequence,
+        }))
+    }
+
+    async fn record_assessment(
+        &self,
+        request: Request<api::RecordAssessmentRequest>,
+    ) -> Result<Response<api::RecordAssessmentResponse>, Status> {
+        let caller = self.caller(&request)?;
+        let (case_id, log_sequence) = self
+            .command(caller, requests::assessment(request.get_ref()))
+            .await?;
+        Ok(Response::new(api::RecordAssessmentResponse {
+            case_id,
+            log_sequence,
+        }))
+    }
+
+    async fn record_application(
+        &self,
+        request: Request<api::RecordApplicationRequest>,
+    ) -> Result<Response<api::RecordApplicationResponse>, Status> {
+        let caller = self.caller(&request)?;
+        let (case_id, log_sequence) = self
+            .command(caller, requests::application(request.get_ref()))
+            .await?;
+        Ok(Response::new(api::RecordApplicationResponse {
+            case_id,
+            log_sequence,
+        }))
+    }
+
+    async fn place_case(
+        &self,
+        request: Request<api::PlaceCaseRequest>,
+    ) -> Result<Response<api::PlaceCaseResponse>, Status> {
+        let caller = self.caller(&request)?;
+        let (case_id, log_sequence) = self
+            .command(caller, requests::placement(request.get_ref()))
+            .await?;
+        Ok(Response::new(api::PlaceCaseResponse {
+            case_id,
+            log_sequence,
+        }))
+    }
+
+    async fn close_case(
+        &self,
+        request: Request<api::CloseCaseRequest>,
+    ) -> Result<Response<api::CloseCaseResponse>, Status> {
+        let caller = self.caller(&request)?;
+        let (case_id, log_sequence) = self
+            .command(caller, requests::close(request.get_ref()))
+            .await?;
+        Ok(Response::new(api::CloseCaseResponse {
+            case_id,
+            log_sequence,
+        }))
+    }
+
+    async fn get_case(
+        &self,
+        request: Request<api::GetCaseRequest>,
+    ) -> Result<Response<api::GetCaseResponse>, Status> {
+        self.caller(&request)?;
+        let request = request.into_inner();
+        let case_id = CaseId::parse(&request.case_id).map_err(|e| {
+            ServiceError::InvalidArgument(vec![FieldViolation::new("case_id", e.to_string())])
+        })?;
+        self.wait_for(request.min_log_sequence).await?;
+        let view = projection::case(self.projection.store(), case_id.as_str())
+            .map_err(|_| ServiceError::Internal)?
+            .ok_or(ServiceError::NotFound("case"))?;
+        Ok(Response::new(api::GetCaseResponse { case: Some(view) }))
+    }
+
+    async fn list_cases(
+        &self,
+        request: Request<api::ListCasesRequest>,
+    ) -> Result<Response<api::ListCasesResponse>, Status> {
+        self.caller(&request)?;
+        let request = request.into_inner();
+        let query = queries::ListQuery::parse(&request)?;
+        self.wait_for(request.min_log_sequence).await?;
+        let cases =
+            projection::all_cases(self.projection.store()).map_err(|_| ServiceError::Internal)?;
+        Ok(Response::new(query.run(cases)))
+    }
+
+    async fn get_case_history(
+        &self,
+        request: Request<api::GetCaseHistoryRequest>,
+    ) -> Result<Response<api::GetCaseHistoryResponse>, Status> {
+        self.caller(&request)?;
+        let request = request.into_inner();
+        let case_id = CaseId::parse(&request.case_id).map_err(|e| {
+            ServiceError::InvalidArgument(vec![FieldViolation::new("case_id", e.to_string())])
+        })?;
+        let id = TokenId::parse(case_id.as_str()).map_err(|_| ServiceError::Internal)?;
+        // Read from the log itself, which holds every acknowledged commit: any
+        // min_log_sequence the client got from a reply is already satisfied.
+        let history = self
+            .log
+            .history(
+                &HistoryScope::Root {
+                    kind: RootKind::Case,
+                    id,
+                },
+                HistoryBound::All,
+            )
+            .await
+            .map_err(ServiceError::from)?;
+        if history.is_empty() {
+            return Err(ServiceError::NotFound("case").into());
+        }
+        let entries = history
+            .iter()
+            .map(|commit| api::HistoryEntry {
+                log_sequence: commit.sequence,
+                producer: commit
+                    .commit
+                    .aggregate
+                    .as_ref()
+                    .map(|a| a.producer.clone())
+                    .unwrap_or_default(),
+                event_types: commit
+                    .commit
+                    .events
+                    .iter()
+                    .map(|e| e.event_type.clone())
+                    .collect(),
+                occurred_at: commit.commit.occurred_at,
+                recorded_at: Some(timestamp(commit.recorded_at)),
+                organisation_id: commit
+                    .commit
+                    .actor
+                    .as_ref()
+                    .map(|a| a.organisation_id.clone())
+                    .unwrap_or_default(),
+            })
+            .collect();
+        Ok(Response::new(api::GetCaseHistoryResponse { entries }))
+    }
+}

@@ -1,0 +1,361 @@
+//! The screening events between the domain and the wire: domain events become
+//! `approdo.screening.v1` messages in a commit, and back when state is rebuilt.
+
+use case_log_jetstream::NewEvent;
+use case_log_jetstream::envelope::{from_timestamp, timestamp};
+use case_screening::*;
+use contracts::log::v1 as log;
+use contracts::person::v1 as person;
+use contracts::screening::v1 as wire;
+use pathway::{Category, Urgency};
+use prost::Message;
+use time::{Date, OffsetDateTime};
+
+const SCHEMA_VERSION: u32 = 1;
+
+pub const CASE_OPENED: &str = "approdo.screening.v1.CaseOpened";
+pub const PRELIMINARY_CHECK_RECORDED: &str = "approdo.screening.v1.PreliminaryCheckRecorded";
+pub const SIGNAL_RAISED: &str = "approdo.screening.v1.VulnerabilitySignalRaised";
+pub const ASSESSMENT_RECORDED: &str = "approdo.screening.v1.AssessmentRecorded";
+pub const APPLICATION_RECORDED: &str = "approdo.screening.v1.ApplicationRecorded";
+pub const CASE_PLACED: &str = "approdo.screening.v1.CasePlaced";
+pub const CASE_CLOSED: &str = "approdo.screening.v1.CaseClosed";
+pub const SCREENING_DEADLINE_MISSED: &str = "approdo.screening.v1.ScreeningDeadlineMissed";
+pub const ASSESSMENT_DEADLINE_MISSED: &str = "approdo.screening.v1.AssessmentDeadlineMissed";
+
+/// Personal data carried beside the domain's `CaseOpened`, never inside the domain.
+#[derive(Debug, Clone, Default)]
+pub struct PersonalParts {
+    pub personal_data: Option<person::PersonalData>,
+    pub special_category_details: Option<person::SpecialCategoryDetails>,
+}
+
+/// A stored event that this code cannot read back: the log is corrupt or newer.
+#[derive(Debug, thiserror::Error)]
+#[error("event {event_type} cannot be decoded: {reason}")]
+pub struct DecodeError {
+    pub event_type: String,
+    pub reason: String,
+}
+
+pub fn date_to_wire(date: Option<Date>) -> String {
+    date.map(|d| d.to_string()).unwrap_or_default()
+}
+
+pub fn parse_date(raw: &str) -> Result<Date, &'static str> {
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    Date::parse(raw, &format).map_err(|_| "must be a date YYYY-MM-DD")
+}
+
+fn ts(at: OffsetDateTime) -> Option<prost_types::Timestamp> {
+    Some(timestamp(at))
+}
+
+fn suspicion_to_wire(s: &Suspicion) -> wire::SuspectedCategory {
+    wire::SuspectedCategory {
+        category: s.category.code().to_owned(),
+        indicators: s.indicators.iter().map(|c| c.to_string()).collect(),
+    }
+}
+
+/// Encodes a domain event (with the personal parts for `CaseOpened`).
+pub fn encode(event: &Event, personal: &PersonalParts) -> NewEvent {
+    match event {
+        Event::CaseOpened(open) => NewEvent::encode(
+            CASE_OPENED,
+            SCHEMA_VERSION,
+            &wire::CaseOpened {
+                case_id: open.case_id.to_string(),
+                arrival: Some(wire::Arrival {
+                    place: open.arrival_place.to_string(),
+                    arrived_at: ts(open.arrived_at),
+                }),
+                province: open.province.to_string(),
+                facility_id: open.facility_id.to_string(),
+                family_links: open
+                    .family_links
+                    .iter()
+                    .map(|l| wire::FamilyLink {
+                        case_id: l.case_id.to_string(),
+                        relation: l.relation.code().to_owned(),
+                    })
+                    .collect(),
+                application_date: date_to_wire(open.application_date),
+                identity: personal
+                    .personal_data
+                    .clone()
+                    .map(wire::case_opened::Identity::PersonalData),
+                special_category: personal
+                    .special_category_details
+                    .clone()
+                    .map(wire::case_opened::SpecialCategory::SpecialCategoryDetails),
+            },
+        ),
+        Event::PreliminaryCheckRecorded(check) => NewEvent::encode(
+            PRELIMINARY_CHECK_RECORDED,
+            SCHEMA_VERSION,
+            &wire::PreliminaryCheckRecorded {
+                suspected: check.suspected.iter().map(suspicion_to_wire).collect(),
+                urgent_care_needed: check.urgent_care_needed,
+                health_flags: check.health_flags.iter().map(|c| c.to_string()).collect(),
+                urgency: check.urgency.code().to_owned(),
+                place: check.place.to_string(),
+                checked_at: ts(check.checked_at),
+            },
+        ),
+        Event::VulnerabilitySignalRaised(signal) => NewEvent::encode(
+            SIGNAL_RAISED,
+            SCHEMA_VERSION,
+            &wire::VulnerabilitySignalRaised {
+                suspected: Some(suspicion_to_wire(&signal.suspected)),
+                urgency: signal.urgency.code().to_owned(),
+                raised_by_role: signal.raised_by_role.to_string(),
+                raised_by_organisation: signal.raised_by_organisation.clone(),
+                raised_at: ts(signal.raised_at),
+                gbv_disclosure: signal.gbv_disclosure,
+            },
+        ),
+        Event::AssessmentRecorded {
+            assessment,
+            reassessment,
+        } => NewEvent::encode(
+            ASSESSMENT_RECORDED,
+            SCHEMA_VERSION,
+            &wire::AssessmentRecorded {
+                outcomes: assessment
+                    .outcomes
+                    .iter()
+                    .map(|(category, outcome)| wire::CategoryOutcome {
+                        category: category.code().to_owned(),
+                        status: outcome.code().to_owned(),
+                    })
+                    .collect(),
+                special_reception_needs: assessment.special_reception_needs,
+                special_procedural_guarantees: assessment.special_procedural_guarantees,
+                assessed_at: ts(assessment.assessed_at),
+                reassessment: *reassessment,
+                assessor_role: assessment.assessor_role.to_string(),
+            },
+        ),
+        Event::ApplicationRecorded { application_date } => NewEvent::encode(
+            APPLICATION_RECORDED,
+            SCHEMA_VERSION,
+            &wire::ApplicationRecorded {
+                application_date: application_date.to_string(),
+            },
+        ),
+        Event::CasePlaced(placement) => NewEvent::encode(
+            CASE_PLACED,
+            SCHEMA_VERSION,
+            &wire::CasePlaced {
+                facility_id: placement.facility_id.to_string(),
+                province: placement.province.to_string(),
+                facility_kind: placement.facility_kind.code().to_owned(),
+                placed_at: ts(placement.placed_at),
+            },
+        ),
+        Event::CaseClosed { reason, closed_at } => NewEvent::encode(
+            CASE_CLOSED,
+            SCHEMA_VERSION,
+            &wire::CaseClosed {
+                reason: reason.code().to_owned(),
+                closed_at: ts(*closed_at),
+            },
+        ),
+        Event::ScreeningDeadlineMissed {
+            due_at,
+            detected_at,
+        } => NewEvent::encode(
+            SCREENING_DEADLINE_MISSED,
+            SCHEMA_VERSION,
+            &wire::ScreeningDeadlineMissed {
+                due_at: ts(*due_at),
+                detected_at: ts(*detected_at),
+            },
+        ),
+        Event::AssessmentDeadlineMissed {
+            due_at,
+            detected_at,
+        } => NewEvent::encode(
+            ASSESSMENT_DEADLINE_MISSED,
+            SCHEMA_VERSION,
+            &wire::AssessmentDeadlineMissed {
+                due_at: ts(*due_at),
+                detected_at: ts(*detected_at),
+            },
+        ),
+    }
+}
+
+/// A screening event read back from the log, as the wire message.
+pub enum WireEvent {
+    CaseOpened(wire::CaseOpened),
+    PreliminaryCheckRecorded(wire::PreliminaryCheckRecorded),
+    SignalRaised(wire::VulnerabilitySignalRaised),
+    AssessmentRecorded(wire::AssessmentRecorded),
+    ApplicationRecorded(wire::ApplicationRecorded),
+    CasePlaced(wire::CasePlaced),
+    CaseClosed(wire::CaseClosed),
+    ScreeningDeadlineMissed(wire::ScreeningDeadlineMissed),
+    AssessmentDeadlineMissed(wire::AssessmentDeadlineMissed),
+}
+
+pub fn decode_wire(event: &log::Event) -> Result<WireEvent, DecodeError> {
+    fn de<M: Message + Default>(event: &log::Event) -> Result<M, DecodeError> {
+        M::decode(event.payload.as_slice()).map_err(|e| DecodeError {
+            event_type: event.event_type.clone(),
+            reason: e.to_string(),
+        })
+    }
+    if event.schema_version != SCHEMA_VERSION {
+        return Err(DecodeError {
+            event_type: event.event_type.clone(),
+            reason: format!("unknown schema version {}", event.schema_version),
+        });
+    }
+    Ok(match event.event_type.as_str() {
+        CASE_OPENED => WireEvent::CaseOpened(de(event)?),
+        PRELIMINARY_CHECK_RECORDED => WireEvent::PreliminaryCheckRecorded(de(event)?),
+        SIGNAL_RAISED => WireEvent::SignalRaised(de(event)?),
+        ASSESSMENT_RECORDED => WireEvent::AssessmentRecorded(de(event)?),
+        APPLICATION_RECORDED => WireEvent::ApplicationRecorded(de(event)?),
+        CASE_PLACED => WireEvent::CasePlaced(de(event)?),
+        CASE_CLOSED => WireEvent::CaseClosed(de(event)?),
+        SCREENING_DEADLINE_MISSED => WireEvent::ScreeningDeadlineMissed(de(event)?),
+        ASSESSMENT_DEADLINE_MISSED => WireEvent::AssessmentDeadlineMissed(de(event)?),
+        other => {
+            return Err(DecodeError {
+                event_type: other.to_owned(),
+                reason: "unknown event type".to_owned(),
+            });
+        }
+    })
+}
+
+/// Reads a stored event back into the domain (to rebuild an aggregate's state).
+pub fn decode(event: &log::Event) -> Result<Event, DecodeError> {
+    let bad = |reason: &str| DecodeError {
+        event_type: event.event_type.clone(),
+        reason: reason.to_owned(),
+    };
+    let time = |t: &Option<prost_types::Timestamp>| {
+        t.as_ref()
+            .and_then(from_timestamp)
+            .ok_or_else(|| bad("missing time"))
+    };
+    let code = |raw: &str| Code::parse(raw).map_err(|_| bad("bad code"));
+    let category = |raw: &str| Category::from_code(raw).map_err(|_| bad("bad category"));
+    let urgency = |raw: &str| Urgency::from_code(raw).map_err(|_| bad("bad urgency"));
+    let suspicion = |s: &wire::SuspectedCategory| -> Result<Suspicion, DecodeError> {
+        Ok(Suspicion {
+            category: category(&s.category)?,
+            indicators: s
+                .indicators
+                .iter()
+                .map(|i| code(i))
+                .collect::<Result<_, _>>()?,
+        })
+    };
+    let optional_date = |raw: &str| {
+        if raw.is_empty() {
+            Ok(None)
+        } else {
+            parse_date(raw).map(Some).map_err(bad)
+        }
+    };
+    Ok(match decode_wire(event)? {
+        WireEvent::CaseOpened(e) => {
+            let arrival = e.arrival.as_ref().ok_or_else(|| bad("missing arrival"))?;
+            Event::CaseOpened(OpenCase {
+                case_id: CaseId::parse(&e.case_id).map_err(|_| bad("bad case id"))?,
+                arrival_place: PlaceCode::parse(&arrival.place).map_err(|_| bad("bad place"))?,
+                arrived_at: time(&arrival.arrived_at)?,
+                province: Province::parse(&e.province).map_err(|_| bad("bad province"))?,
+                facility_id: FacilityId::parse(&e.facility_id).map_err(|_| bad("bad facility"))?,
+                family_links: e
+                    .family_links
+                    .iter()
+                    .map(|l| {
+                        Ok(FamilyLink {
+                            case_id: CaseId::parse(&l.case_id).map_err(|_| bad("bad link"))?,
+                            relation: Relation::from_code(&l.relation)
+                                .map_err(|_| bad("bad relation"))?,
+                        })
+                    })
+                    .collect::<Result<_, DecodeError>>()?,
+                application_date: optional_date(&e.application_date)?,
+            })
+        }
+        WireEvent::PreliminaryCheckRecorded(e) => {
+            Event::PreliminaryCheckRecorded(PreliminaryCheck {
+                suspected: e
+                    .suspected
+                    .iter()
+                    .map(suspicion)
+                    .collect::<Result<_, _>>()?,
+                urgent_care_needed: e.urgent_care_needed,
+                health_flags: e
+                    .health_flags
+                    .iter()
+                    .map(|f| code(f))
+                    .collect::<Result<_, _>>()?,
+                urgency: urgency(&e.urgency)?,
+                place: PlaceCode::parse(&e.place).map_err(|_| bad("bad place"))?,
+                checked_at: time(&e.checked_at)?,
+            })
+        }
+        WireEvent::SignalRaised(e) => Event::VulnerabilitySignalRaised(Signal {
+            suspected: suspicion(
+                e.suspected
+                    .as_ref()
+                    .ok_or_else(|| bad("missing category"))?,
+            )?,
+            urgency: urgency(&e.urgency)?,
+            raised_by_role: code(&e.raised_by_role)?,
+            raised_by_organisation: e.raised_by_organisation.clone(),
+            raised_at: time(&e.raised_at)?,
+            gbv_disclosure: e.gbv_disclosure,
+        }),
+        WireEvent::AssessmentRecorded(e) => Event::AssessmentRecorded {
+            assessment: Assessment {
+                outcomes: e
+                    .outcomes
+                    .iter()
+                    .map(|o| {
+                        Ok((
+                            category(&o.category)?,
+                            Outcome::from_code(&o.status).map_err(|_| bad("bad outcome"))?,
+                        ))
+                    })
+                    .collect::<Result<_, DecodeError>>()?,
+                special_reception_needs: e.special_reception_needs,
+                special_procedural_guarantees: e.special_procedural_guarantees,
+                assessed_at: time(&e.assessed_at)?,
+                assessor_role: code(&e.assessor_role)?,
+            },
+            reassessment: e.reassessment,
+        },
+        WireEvent::ApplicationRecorded(e) => Event::ApplicationRecorded {
+            application_date: parse_date(&e.application_date).map_err(bad)?,
+        },
+        WireEvent::CasePlaced(e) => Event::CasePlaced(Placement {
+            facility_id: FacilityId::parse(&e.facility_id).map_err(|_| bad("bad facility"))?,
+            province: Province::parse(&e.province).map_err(|_| bad("bad province"))?,
+            facility_kind: FacilityKind::from_code(&e.facility_kind)
+                .map_err(|_| bad("bad kind"))?,
+            placed_at: time(&e.placed_at)?,
+        }),
+        WireEvent::CaseClosed(e) => Event::CaseClosed {
+            reason: CloseReason::from_code(&e.reason).map_err(|_| bad("bad reason"))?,
+            closed_at: time(&e.closed_at)?,
+        },
+        WireEvent::ScreeningDeadlineMissed(e) => Event::ScreeningDeadlineMissed {
+            due_at: time(&e.due_at)?,
+            detected_at: time(&e.detected_at)?,
+        },
+        WireEvent::AssessmentDeadlineMissed(e) => Event::AssessmentDeadlineMissed {
+            due_at: time(&e.due_at)?,
+            detected_at: time(&e.detected_at)?,
+        },
+    })
+}

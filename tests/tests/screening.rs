@@ -1,0 +1,847 @@
+//! The screening service end to end, in process, over gRPC against a real
+//! nats-server: a case's journey, idempotent retries, deadlines driven by an
+//! injected clock across restarts, projection rebuild, and a flood of invalid input.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use case_log_jetstream::{CaseLog, CaseLogConfig};
+use contracts::admin::v1 as admin;
+use contracts::person::v1 as person;
+use contracts::screening::v1 as api;
+use nats_test_server::NatsServer;
+use rand::{Rng, SeedableRng};
+use service_runtime::caller::{OrganisationType, development_token};
+use service_runtime::{ManualClock, ServiceConfig};
+use time::OffsetDateTime;
+use time::macros::datetime;
+use tokio_util::sync::CancellationToken;
+use tonic::Code;
+use tonic::transport::Channel;
+
+type Client = api::screening_service_client::ScreeningServiceClient<Channel>;
+
+const NOW: OffsetDateTime = datetime!(2026-06-20 10:00 UTC);
+
+struct Service {
+    address: std::net::SocketAddr,
+    shutdown: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Service {
+    async fn start(nats: &NatsServer, data: &std::path::Path, clock: &ManualClock) -> Service {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let address = listener.local_addr().expect("address");
+        let config = ServiceConfig {
+            data_dir: data.to_owned(),
+            case_log: CaseLogConfig {
+                url: nats.url(),
+                ..CaseLogConfig::default()
+            },
+            deadline_check_interval_ms: 50,
+            grace_period_ms: 2_000,
+            ..ServiceConfig::default()
+        };
+        let shutdown = CancellationToken::new();
+        let clock = Arc::new(clock.clone());
+        let task = tokio::spawn({
+            let shutdown = shutdown.clone();
+            async move {
+                screening::run_with_clock(config, listener, shutdown, clock)
+                    .await
+                    .expect("screening ran");
+            }
+        });
+        Service {
+            address,
+            shutdown,
+            task,
+        }
+    }
+
+    async fn client(&self) -> Client {
+        let started = Instant::now();
+        loop {
+            match Channel::from_shared(format!("http://{}", self.address))
+                .expect("uri")
+                .connect()
+                .await
+            {
+                Ok(channel) => return Client::new(channel),
+                Err(_) if started.elapsed() < Duration::from_secs(10) => {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Err(error) => panic!("screening never accepted: {error}"),
+            }
+        }
+    }
+
+    async fn admin(
+        &self,
+    ) -> admin::projection_admin_service_client::ProjectionAdminServiceClient<Channel> {
+        let channel = Channel::from_shared(format!("http://{}", self.address))
+            .expect("uri")
+            .connect()
+            .await
+            .expect("connect");
+        admin::projection_admin_service_client::ProjectionAdminServiceClient::new(channel)
+    }
+
+    async fn stop(self) {
+        self.shutdown.cancel();
+        self.task.await.expect("stopped cleanly");
+    }
+}
+
+fn token(org_type: OrganisationType, org: &str) -> String {
+    development_token(
+        "tester",
+        org,
+        org_type,
+        &["operator"],
+        Some("AG"),
+        i64::MAX / 2,
+    )
+}
+
+fn as_operator<T>(message: T) -> tonic::Request<T> {
+    with_token(
+        message,
+        &token(OrganisationType::ReceptionOperator, "cas-agrigento-1"),
+    )
+}
+
+fn with_token<T>(message: T, token: &str) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {token}").parse().expect("ascii"),
+    );
+    request
+}
+
+fn ts(at: OffsetDateTime) -> Option<prost_types::Timestamp> {
+    Some(case_log_jetstream::envelope::timestamp(at))
+}
+
+fn open_request(
+    request_id: &str,
+    arrived_at: OffsetDateTime,
+    application_date: &str,
+) -> api::OpenCaseRequest {
+    api::OpenCaseRequest {
+        request_id: request_id.to_owned(),
+        arrival: Some(api::Arrival {
+            place: "LAMPEDUSA".to_owned(),
+            arrived_at: ts(arrived_at),
+        }),
+        province: "AG".to_owned(),
+        facility_id: "hotspot-lampedusa".to_owned(),
+        family_links: vec![],
+        application_date: application_date.to_owned(),
+        personal_data: Some(person::PersonalData {
+            given_names: "Amina Zephyrine".to_owned(),
+            family_names: "Quellbrook".to_owned(),
+            date_of_birth: "1999-02-03".to_owned(),
+            nationalities: vec!["NGA".to_owned()],
+            languages: vec!["en".to_owned()],
+            sex: "female".to_owned(),
+            ..Default::default()
+        }),
+        special_category_details: None,
+    }
+}
+
+async fn connect_log(nats: &NatsServer) -> CaseLog {
+    CaseLog::connect(&CaseLogConfig {
+        url: nats.url(),
+        ..CaseLogConfig::default()
+    })
+    .await
+    .expect("log")
+}
+
+async fn history_types(client: &mut Client, case_id: &str) -> Vec<String> {
+    client
+        .get_case_history(as_operator(api::GetCaseHistoryRequest {
+            case_id: case_id.to_owned(),
+            min_log_sequence: 0,
+        }))
+        .await
+        .expect("history")
+        .into_inner()
+        .entries
+        .into_iter()
+        .flat_map(|e| e.event_types)
+        .map(|t| t.trim_start_matches("approdo.screening.v1.").to_owned())
+        .collect()
+}
+
+async fn get_case(client: &mut Client, case_id: &str, min: u64) -> api::CaseView {
+    client
+        .get_case(as_operator(api::GetCaseRequest {
+            case_id: case_id.to_owned(),
+            min_log_sequence: min,
+        }))
+        .await
+        .expect("get case")
+        .into_inner()
+        .case
+        .expect("case")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_case_is_opened_checked_signalled_assessed_and_read_back_in_order() {
+    let nats = NatsServer::start();
+    let data = tempfile::tempdir().expect("data");
+    let clock = ManualClock::new(NOW);
+    let service = Service::start(&nats, data.path(), &clock).await;
+    let mut client = service.client().await;
+    let log = connect_log(&nats).await;
+
+    let opened = client
+        .open_case(as_operator(open_request(
+            "open-1",
+            NOW - time::Duration::days(2),
+            "",
+        )))
+        .await
+        .expect("open")
+        .into_inner();
+    let case_id = opened.case_id.clone();
+
+    // A retry with the same request id: same case, same sequence, nothing appended.
+    let retried = client
+        .open_case(as_operator(open_request(
+            "open-1",
+            NOW - time::Duration::days(2),
+            "",
+        )))
+        .await
+        .expect("retry")
+        .into_inner();
+    assert_eq!(retried.case_id, case_id);
+    assert_eq!(retried.log_sequence, opened.log_sequence);
+    assert_eq!(
+        log.last_sequence().await.expect("last"),
+        opened.log_sequence
+    );
+
+    client
+        .record_preliminary_check(as_operator(api::RecordPreliminaryCheckRequest {
+            request_id: "check-1".to_owned(),
+            case_id: case_id.clone(),
+            suspected: vec![api::SuspectedCategory {
+                category: "GBV".to_owned(),
+                indicators: vec!["disclosure_to_staff".to_owned()],
+            }],
+            urgent_care_needed: false,
+            health_flags: vec![],
+            urgency: "high".to_owned(),
+            place: "LAMPEDUSA".to_owned(),
+            checked_at: ts(NOW - time::Duration::days(2) + time::Duration::hours(5)),
+        }))
+        .await
+        .expect("check");
+    client
+        .raise_vulnerability_signal(as_operator(api::RaiseVulnerabilitySignalRequest {
+            request_id: "signal-1".to_owned(),
+            case_id: case_id.clone(),
+            suspected: Some(api::SuspectedCategory {
+                category: "TRAFFICKING".to_owned(),
+                indicators: vec!["debt_bondage".to_owned()],
+            }),
+            urgency: "immediate".to_owned(),
+            raised_by_role: "cultural_mediator".to_owned(),
+            raised_at: ts(NOW - time::Duration::days(1)),
+            gbv_disclosure: false,
+        }))
+        .await
+        .expect("signal");
+    client
+        .record_application(as_operator(api::RecordApplicationRequest {
+            request_id: "application-1".to_owned(),
+            case_id: case_id.clone(),
+            application_date: "2026-06-19".to_owned(),
+        }))
+        .await
+        .expect("application");
+    let assessed = client
+        .record_assessment(as_operator(api::RecordAssessmentRequest {
+            request_id: "assessment-1".to_owned(),
+            case_id: case_id.clone(),
+            outcomes: vec![
+                api::CategoryOutcome {
+                    category: "GBV".to_owned(),
+                    status: "confirmed".to_owned(),
+                },
+                api::CategoryOutcome {
+                    category: "TRAFFICKING".to_owned(),
+                    status: "ruled_out".to_owned(),
+                },
+            ],
+            special_reception_needs: true,
+            special_procedural_guarantees: true,
+            assessed_at: ts(NOW),
+            assessor_role: "psychologist".to_owned(),
+        }))
+        .await
+        .expect("assessment")
+        .into_inner();
+
+    // Confirming a category twice is refused, and nothing is appended.
+    let twice = client
+        .record_assessment(as_operator(api::RecordAssessmentRequest {
+            request_id: "assessment-2".to_owned(),
+            case_id: case_id.clone(),
+            outcomes: vec![api::CategoryOutcome {
+                category: "GBV".to_owned(),
+                status: "confirmed".to_owned(),
+            }],
+            assessed_at: ts(NOW),
+            assessor_role: "psychologist".to_owned(),
+            ..Default::default()
+        }))
+        .await
+        .expect_err("confirmed twice");
+    assert_eq!(twice.code(), Code::FailedPrecondition);
+    assert_eq!(
+        log.last_sequence().await.expect("last"),
+        assessed.log_sequence
+    );
+
+    let view = get_case(&mut client, &case_id, assessed.log_sequence).await;
+    assert_eq!(view.current_urgency, "immediate");
+    assert!(view.special_reception_needs && view.special_procedural_guarantees);
+    let status = |code: &str| {
+        view.categories
+            .iter()
+            .find(|c| c.category == code)
+            .map(|c| {
+                (
+                    c.status.clone(),
+                    c.history
+                        .iter()
+                        .map(|h| h.status.clone())
+                        .collect::<Vec<_>>(),
+                )
+            })
+    };
+    assert_eq!(
+        status("GBV"),
+        Some((
+            "confirmed".to_owned(),
+            vec!["suspected".to_owned(), "confirmed".to_owned()]
+        ))
+    );
+    assert_eq!(
+        status("TRAFFICKING"),
+        Some((
+            "ruled_out".to_owned(),
+            vec!["suspected".to_owned(), "ruled_out".to_owned()]
+        ))
+    );
+    let screening = view.screening_deadline.expect("screening deadline");
+    assert!(screening.met_at.is_some() && !screening.missed);
+    assert_eq!(view.application_date, "2026-06-19");
+    assert!(
+        view.assessment_deadline
+            .expect("assessment deadline")
+            .met_at
+            .is_some()
+    );
+
+    assert_eq!(
+        history_types(&mut client, &case_id).await,
+        [
+            "CaseOpened",
+            "PreliminaryCheckRecorded",
+            "VulnerabilitySignalRaised",
+            "ApplicationRecorded",
+            "AssessmentRecorded"
+        ]
+    );
+
+    // The list finds it by province, category and status, and not by another province.
+    let listed = client
+        .list_cases(as_operator(api::ListCasesRequest {
+            province: "AG".to_owned(),
+            category: "GBV".to_owned(),
+            category_status: "confirmed".to_owned(),
+            ..Default::default()
+        }))
+        .await
+        .expect("list")
+        .into_inner();
+    assert_eq!(listed.cases.len(), 1);
+    let elsewhere = client
+        .list_cases(as_operator(api::ListCasesRequest {
+            province: "RM".to_owned(),
+            ..Default::default()
+        }))
+        .await
+        .expect("list")
+        .into_inner();
+    assert!(elsewhere.cases.is_empty());
+    service.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listing_in_priority_order_pages_most_urgent_and_minors_first() {
+    let nats = NatsServer::start();
+    let data = tempfile::tempdir().expect("data");
+    let clock = ManualClock::new(NOW);
+    let service = Service::start(&nats, data.path(), &clock).await;
+    let mut client = service.client().await;
+
+    // (request, hours since arrival, signal category, urgency)
+    let people = [
+        ("p-standard-old", 40, Some(("SERIOUS_ILLNESS", "standard"))),
+        ("p-none", 50, None),
+        ("p-immediate", 5, Some(("GBV", "immediate"))),
+        ("p-high-minor", 10, Some(("UNACCOMPANIED_MINOR", "high"))),
+        ("p-high-adult-old", 30, Some(("DISABILITY", "high"))),
+        ("p-standard-new", 20, Some(("ELDERLY", "standard"))),
+    ];
+    let mut ids = std::collections::HashMap::new();
+    let mut last = 0;
+    for (request, hours, signal) in people {
+        let arrived = NOW - time::Duration::hours(hours);
+        let opened = client
+            .open_case(as_operator(open_request(request, arrived, "")))
+            .await
+            .expect("open")
+            .into_inner();
+        last = opened.log_sequence;
+        if let Some((category, urgency)) = signal {
+            last = client
+                .raise_vulnerability_signal(as_operator(api::RaiseVulnerabilitySignalRequest {
+                    request_id: format!("{request}-signal"),
+                    case_id: opened.case_id.clone(),
+                    suspected: Some(api::SuspectedCategory {
+                        category: category.to_owned(),
+                        indicators: vec![],
+                    }),
+                    urgency: urgency.to_owned(),
+                    raised_by_role: "operator".to_owned(),
+                    raised_at: ts(arrived + time::Duration::hours(1)),
+                    gbv_disclosure: false,
+                }))
+                .await
+                .expect("signal")
+                .into_inner()
+                .log_sequence;
+        }
+        ids.insert(opened.case_id, request);
+    }
+    let mut order = Vec::new();
+    let mut token = String::new();
+    loop {
+        let page = client
+            .list_cases(as_operator(api::ListCasesRequest {
+                order: api::ListOrder::Priority as i32,
+                page_size: 4,
+                page_token: token.clone(),
+                min_log_sequence: last,
+                ..Default::default()
+            }))
+            .await
+            .expect("page")
+            .into_inner();
+        assert!(page.cases.len() <= 4);
+        order.extend(page.cases.iter().map(|c| ids[&c.case_id]));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    assert_eq!(
+        order,
+        [
+            "p-immediate",
+            "p-high-adult-old",
+            "p-high-minor",
+            "p-standard-old",
+            "p-standard-new",
+            "p-none"
+        ]
+    );
+    service.stop().await;
+}
+
+async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = Instant::now();
+    while !check().await {
+        assert!(started.elapsed() < Duration::from_secs(10), "never: {what}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+fn count(types: &[String], wanted: &str) -> usize {
+    types.iter().filter(|t| *t == wanted).count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_deadline_produces_exactly_one_missed_event_across_restarts() {
+    let nats = NatsServer::start();
+    let data = tempfile::tempdir().expect("data");
+    let clock = ManualClock::new(NOW);
+    let arrived = NOW - time::Duration::days(6) - time::Duration::hours(23);
+    // Application on 2026-05-22: the assessment is due 2026-06-21 00:00 UTC.
+    let service = Service::start(&nats, data.path(), &clock).await;
+    let mut client = service.client().await;
+    let opened = client
+        .open_case(as_operator(open_request(
+            "deadline-case",
+            arrived,
+            "2026-05-22",
+        )))
+        .await
+        .expect("open")
+        .into_inner();
+    let case_id = opened.case_id;
+    let view = get_case(&mut client, &case_id, opened.log_sequence).await;
+    assert!(!view.screening_deadline.expect("deadline").missed);
+
+    // Several ticks before the deadline: nothing.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let types = history_types(&mut client, &case_id).await;
+    assert_eq!(types, ["CaseOpened"]);
+
+    // Stop just before, move past the screening deadline while down, start again.
+    service.stop().await;
+    clock.advance(time::Duration::hours(2));
+    let service = Service::start(&nats, data.path(), &clock).await;
+    let client = service.client().await;
+    eventually("screening deadline missed", || {
+        let mut client = client.clone();
+        let case_id = case_id.clone();
+        async move {
+            count(
+                &history_types(&mut client, &case_id).await,
+                "ScreeningDeadlineMissed",
+            ) == 1
+        }
+    })
+    .await;
+    // Restart right after: still one.
+    service.stop().await;
+    let service = Service::start(&nats, data.path(), &clock).await;
+    let mut client = service.client().await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let types = history_types(&mut client, &case_id).await;
+    assert_eq!(count(&types, "ScreeningDeadlineMissed"), 1);
+    assert_eq!(
+        count(&types, "AssessmentDeadlineMissed"),
+        0,
+        "the assessment is due tomorrow"
+    );
+
+    // Past the assessment deadline: one event, also with two services racing.
+    clock.advance(time::Duration::days(1));
+    let second = Service::start(&nats, tempfile::tempdir().expect("data").path(), &clock).await;
+    eventually("assessment deadline missed", || {
+        let mut client = client.clone();
+        let case_id = case_id.clone();
+        async move {
+            count(
+                &history_types(&mut client, &case_id).await,
+                "AssessmentDeadlineMissed",
+            ) == 1
+        }
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let types = history_types(&mut client, &case_id).await;
+    assert_eq!(count(&types, "ScreeningDeadlineMissed"), 1);
+    assert_eq!(count(&types, "AssessmentDeadlineMissed"), 1);
+
+    let last = connect_log(&nats)
+        .await
+        .last_sequence()
+        .await
+        .expect("last");
+    let view = get_case(&mut client, &case_id, last).await;
+    let screening = view.screening_deadline.expect("screening");
+    assert!(screening.missed && screening.overdue);
+    let overdue = client
+        .list_cases(as_operator(api::ListCasesRequest {
+            overdue_only: true,
+            ..Default::default()
+        }))
+        .await
+        .expect("list")
+        .into_inner();
+    assert_eq!(overdue.cases.len(), 1);
+    second.stop().await;
+    service.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rebuilding_the_projection_from_zero_gives_the_same_content() {
+    let nats = NatsServer::start();
+    let data = tempfile::tempdir().expect("data");
+    let clock = ManualClock::new(NOW);
+    let service = Service::start(&nats, data.path(), &clock).await;
+    let mut client = service.client().await;
+    let mut last = 0;
+    for i in 0..12 {
+        let opened = client
+            .open_case(as_operator(open_request(
+                &format!("r-{i}"),
+                NOW - time::Duration::hours(i + 1),
+                "",
+            )))
+            .await
+            .expect("open")
+            .into_inner();
+        last = client
+            .raise_vulnerability_signal(as_operator(api::RaiseVulnerabilitySignalRequest {
+                request_id: format!("r-{i}-signal"),
+                case_id: opened.case_id,
+                suspected: Some(api::SuspectedCategory {
+                    category: "MENTAL_HEALTH".to_owned(),
+                    indicators: vec![],
+                }),
+                urgency: "standard".to_owned(),
+                raised_by_role: "nurse".to_owned(),
+                raised_at: ts(NOW - time::Duration::minutes(30)),
+                gbv_disclosure: false,
+            }))
+            .await
+            .expect("signal")
+            .into_inner()
+            .log_sequence;
+    }
+    let first = client_first_case(&mut client).await;
+    get_case(&mut client, &first, last).await;
+    let admin_token = token(OrganisationType::Administrator, "ministry");
+    let mut admin = service.admin().await;
+    let before = admin
+        .get_projection_status(with_token(
+            admin::GetProjectionStatusRequest {},
+            &admin_token,
+        ))
+        .await
+        .expect("status")
+        .into_inner()
+        .status
+        .expect("status");
+    assert_eq!(before.position, last);
+
+    let refused = admin
+        .rebuild_projection(as_operator(admin::RebuildProjectionRequest {}))
+        .await
+        .expect_err("operators may not rebuild");
+    assert_eq!(refused.code(), Code::PermissionDenied);
+
+    admin
+        .rebuild_projection(with_token(admin::RebuildProjectionRequest {}, &admin_token))
+        .await
+        .expect("rebuild");
+    // Queries wait for the rebuild to reach the sequence they ask for.
+    let first = client_first_case(&mut client).await;
+    get_case(&mut client, &first, last).await;
+    let after = admin
+        .get_projection_status(with_token(
+            admin::GetProjectionStatusRequest {},
+            &admin_token,
+        ))
+        .await
+        .expect("status")
+        .into_inner()
+        .status
+        .expect("status");
+    assert_eq!(after.position, last);
+    assert_eq!(after.content_digest, before.content_digest);
+    service.stop().await;
+}
+
+async fn client_first_case(client: &mut Client) -> String {
+    let started = Instant::now();
+    loop {
+        let listed = client
+            .list_cases(as_operator(api::ListCasesRequest {
+                page_size: 1,
+                ..Default::default()
+            }))
+            .await
+            .expect("list")
+            .into_inner();
+        if let Some(case) = listed.cases.first() {
+            return case.case_id.clone();
+        }
+        assert!(started.elapsed() < Duration::from_secs(10));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A random string that is never a valid id, code or date.
+fn garbage(rng: &mut impl Rng) -> String {
+    const PIECES: &[&str] = &[
+        "",
+        " ",
+        "Ω",
+        "..",
+        "*",
+        ">",
+        "\u{0}",
+        "DROP TABLE",
+        "2026-13-45",
+        "gbv",
+        "LONG",
+    ];
+    let mut s = String::new();
+    for _ in 0..rng.random_range(1..4) {
+        match PIECES[rng.random_range(0..PIECES.len())] {
+            "LONG" => s.push_str(&"x".repeat(300)),
+            piece => s.push_str(piece),
+        }
+    }
+    if s.is_empty() { "Ω".to_owned() } else { s }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_invalid_requests_is_refused_appends_nothing_and_the_service_keeps_serving() {
+    let nats = NatsServer::start();
+    let data = tempfile::tempdir().expect("data");
+    let clock = ManualClock::new(NOW);
+    let service = Service::start(&nats, data.path(), &clock).await;
+    let mut client = service.client().await;
+    let log = connect_log(&nats).await;
+    let opened = client
+        .open_case(as_operator(open_request(
+            "valid",
+            NOW - time::Duration::days(1),
+            "",
+        )))
+        .await
+        .expect("open")
+        .into_inner();
+    let before = log.last_sequence().await.expect("last");
+
+    let seed: u64 = rand::random();
+    println!("seed {seed}");
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    for round in 0..400 {
+        let bad = garbage(&mut rng);
+        let maybe = |rng: &mut rand::rngs::StdRng, good: &str| {
+            if rng.random_bool(0.5) {
+                good.to_owned()
+            } else {
+                garbage(rng)
+            }
+        };
+        let future = ts(NOW + time::Duration::days(rng.random_range(1..400)));
+        let result = match round % 6 {
+            0 => client
+                .open_case(as_operator(api::OpenCaseRequest {
+                    request_id: format!("flood-{round}"),
+                    arrival: Some(api::Arrival {
+                        place: bad.clone(),
+                        arrived_at: future,
+                    }),
+                    province: maybe(&mut rng, "AG"),
+                    facility_id: maybe(&mut rng, "cas-1"),
+                    application_date: maybe(&mut rng, "2026-01-01"),
+                    ..Default::default()
+                }))
+                .await
+                .map(|_| ()),
+            1 => client
+                .record_preliminary_check(as_operator(api::RecordPreliminaryCheckRequest {
+                    request_id: maybe(&mut rng, "req"),
+                    case_id: opened.case_id.clone(),
+                    suspected: vec![api::SuspectedCategory {
+                        category: bad.clone(),
+                        indicators: vec![garbage(&mut rng)],
+                    }],
+                    urgency: maybe(&mut rng, "high"),
+                    place: maybe(&mut rng, "LAMPEDUSA"),
+                    checked_at: ts(NOW),
+                    ..Default::default()
+                }))
+                .await
+                .map(|_| ()),
+            2 => client
+                .raise_vulnerability_signal(as_operator(api::RaiseVulnerabilitySignalRequest {
+                    request_id: format!("flood-{round}"),
+                    case_id: maybe(&mut rng, &opened.case_id),
+                    suspected: Some(api::SuspectedCategory {
+                        category: "GBV".to_owned(),
+                        indicators: vec![],
+                    }),
+                    urgency: bad.clone(),
+                    raised_by_role: maybe(&mut rng, "operator"),
+                    raised_at: if rng.random_bool(0.5) { future } else { None },
+                    gbv_disclosure: rng.random_bool(0.5),
+                }))
+                .await
+                .map(|_| ()),
+            3 => client
+                .record_assessment(as_operator(api::RecordAssessmentRequest {
+                    request_id: format!("flood-{round}"),
+                    case_id: opened.case_id.clone(),
+                    outcomes: vec![api::CategoryOutcome {
+                        category: maybe(&mut rng, "GBV"),
+                        status: bad.clone(),
+                    }],
+                    assessed_at: ts(NOW),
+                    assessor_role: maybe(&mut rng, "physician"),
+                    ..Default::default()
+                }))
+                .await
+                .map(|_| ()),
+            4 => client
+                .place_case(as_operator(api::PlaceCaseRequest {
+                    request_id: format!("flood-{round}"),
+                    case_id: bad.clone(),
+                    facility_id: maybe(&mut rng, "sai-1"),
+                    province: maybe(&mut rng, "RM"),
+                    facility_kind: maybe(&mut rng, "sai"),
+                    placed_at: ts(NOW),
+                }))
+                .await
+                .map(|_| ()),
+            _ => client
+                .close_case(as_operator(api::CloseCaseRequest {
+                    request_id: format!("flood-{round}"),
+                    case_id: opened.case_id.clone(),
+                    reason: bad.clone(),
+                    closed_at: if rng.random_bool(0.5) {
+                        future
+                    } else {
+                        ts(NOW)
+                    },
+                }))
+                .await
+                .map(|_| ()),
+        };
+        let status = result.expect_err("invalid input must be refused");
+        assert_eq!(
+            status.code(),
+            Code::InvalidArgument,
+            "round {round} (seed {seed}): {status:?}"
+        );
+        assert!(
+            !status.message().contains("Amina"),
+            "no personal data in errors"
+        );
+    }
+    assert_eq!(
+        log.last_sequence().await.expect("last"),
+        before,
+        "nothing appended"
+    );
+    // Still serving.
+    let view = get_case(&mut client, &opened.case_id, before).await;
+    assert_eq!(view.status, "open");
+    service.stop().await;
+}
