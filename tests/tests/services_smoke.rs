@@ -169,6 +169,15 @@ async fn the_services_serve_health_and_reflection_and_stop_on_sigterm() {
                 service.name
             );
         }
+        let serves_screening = names
+            .iter()
+            .any(|n| n == "approdo.screening.v1.ScreeningService");
+        assert_eq!(
+            serves_screening,
+            service.name == "screening",
+            "{}: {names:?}",
+            service.name
+        );
         let mut request = tonic::Request::new(admin::GetProjectionStatusRequest {});
         request.metadata_mut().insert(
             "authorization",

@@ -2,6 +2,8 @@
 //! Locally it needs no configuration: it finds the services on the ports of
 //! `deploy/local/` and signs in with development tokens.
 
+mod screening;
+
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -53,7 +55,12 @@ enum Commands {
         #[arg(long, default_value = "RM")]
         province: String,
     },
-    /// Waits for the system to be ready and shows what it serves.
+    /// Cases in the screening service.
+    Case {
+        #[command(subcommand)]
+        command: screening::CaseCommand,
+    },
+    /// Waits for the system to be ready, shows what it serves, and walks one case through screening.
     Demo,
 }
 
@@ -102,6 +109,7 @@ async fn main() -> Result<()> {
             let org_type = parse_org_type(&org_type)?;
             println!("{}", token(org_type, &org, Some(&province)));
         }
+        Commands::Case { command } => screening::run(&cli.host, command).await?,
         Commands::Demo => demo(&cli.host).await?,
     }
     Ok(())
@@ -129,7 +137,7 @@ fn token(org_type: OrganisationType, org: &str, province: Option<&str>) -> Strin
     development_token("approdo-cli", org, org_type, &["admin"], province, in_a_day)
 }
 
-fn authorised<T>(message: T, org_type: OrganisationType) -> tonic::Request<T> {
+pub(crate) fn authorised<T>(message: T, org_type: OrganisationType) -> tonic::Request<T> {
     let mut request = tonic::Request::new(message);
     let bearer = format!("Bearer {}", token(org_type, "local-admin", None));
     if let Ok(value) = bearer.parse() {
@@ -138,7 +146,7 @@ fn authorised<T>(message: T, org_type: OrganisationType) -> tonic::Request<T> {
     request
 }
 
-async fn connect(host: &str, port: u16) -> Result<Channel> {
+pub(crate) async fn connect(host: &str, port: u16) -> Result<Channel> {
     Channel::from_shared(format!("http://{host}:{port}"))?
         .connect_timeout(Duration::from_secs(2))
         .connect()
@@ -228,5 +236,6 @@ async fn demo(host: &str) -> Result<()> {
     println!(
         "\nEach service follows the case log (JetStream stream APPRODO_CASE_LOG) into its own sled projection."
     );
-    Ok(())
+    println!("\n== A case through screening ==");
+    screening::journey(host).await
 }

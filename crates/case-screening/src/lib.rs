@@ -5,6 +5,8 @@
 //!
 //! `decide(&State, Command, &Context) -> Result<Vec<Event>, ScreeningError>`,
 //! `State::evolve(&Event)`, and [`missed_deadlines`] for the deadline watcher.
+//! A missed deadline is always an event: the watcher records it when the due
+//! time passes, and a check or assessment done late records it in its own commit.
 //! Personal data never enters this crate: the service carries it beside the events.
 
 pub mod model;
@@ -314,7 +316,20 @@ pub fn decide(
                     ));
                 }
             }
-            Ok(vec![Event::PreliminaryCheckRecorded(check)])
+            // A check done after the deadline still records that the deadline was
+            // missed, in the same commit: a missed deadline is never silent.
+            let mut events = Vec::new();
+            if let Some(due_at) = state.screening_due_at()
+                && check.checked_at > due_at
+                && !state.screening_deadline_missed
+            {
+                events.push(Event::ScreeningDeadlineMissed {
+                    due_at,
+                    detected_at: now,
+                });
+            }
+            events.push(Event::PreliminaryCheckRecorded(check));
+            Ok(events)
         }
         Command::RaiseSignal(signal) => {
             within(signal.raised_at, arrived_at, now, "raised_at")?;
@@ -351,10 +366,22 @@ pub fn decide(
                 }
             }
             let reassessment = state.last_assessment_at.is_some();
-            Ok(vec![Event::AssessmentRecorded {
+            let mut events = Vec::new();
+            if let Some(due_at) = state.assessment_due_at()
+                && assessment.assessed_at > due_at
+                && !reassessment
+                && !state.assessment_deadline_missed
+            {
+                events.push(Event::AssessmentDeadlineMissed {
+                    due_at,
+                    detected_at: now,
+                });
+            }
+            events.push(Event::AssessmentRecorded {
                 assessment,
                 reassessment,
-            }])
+            });
+            Ok(events)
         }
         Command::RecordApplication { application_date } => {
             if state.application_date.is_some() {

@@ -94,7 +94,21 @@ where
         spec.grpc_services.clone(),
         shutdown.clone(),
     ));
-    let reflection = tonic_reflection::server::Builder::configure()
+    // Advertise only what this service serves, though every contract is registered.
+    let reflection = spec
+        .grpc_services
+        .iter()
+        .chain(
+            [
+                "grpc.health.v1.Health",
+                "grpc.reflection.v1.ServerReflection",
+            ]
+            .iter(),
+        )
+        .fold(
+            tonic_reflection::server::Builder::configure(),
+            |builder, service| builder.with_service_name(*service),
+        )
         .register_encoded_file_descriptor_set(contracts::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()

@@ -1,0 +1,468 @@
+//! `approdo case ...`: the screening service from the command line, and the
+//! scripted journey the demo runs.
+
+use anyhow::{Context, Result};
+use clap::Subcommand;
+use contracts::person::v1 as person;
+use contracts::screening::v1 as api;
+use service_runtime::caller::OrganisationType;
+use time::OffsetDateTime;
+use tonic::transport::Channel;
+
+use crate::{authorised, connect};
+
+type Client = api::screening_service_client::ScreeningServiceClient<Channel>;
+
+#[derive(Subcommand)]
+pub enum CaseCommand {
+    /// Opens a case (arrival now unless --hours-ago).
+    Open {
+        #[arg(long, default_value = "LAMPEDUSA")]
+        place: String,
+        #[arg(long, default_value = "AG")]
+        province: String,
+        #[arg(long, default_value = "hotspot-lampedusa")]
+        facility: String,
+        #[arg(long, default_value_t = 0)]
+        hours_ago: i64,
+        /// YYYY-MM-DD
+        #[arg(long, default_value = "")]
+        application_date: String,
+    },
+    /// Records the preliminary vulnerability check: CATEGORY[,CATEGORY...].
+    Check {
+        case_id: String,
+        #[arg(long, value_delimiter = ',')]
+        suspected: Vec<String>,
+        #[arg(long, default_value = "standard")]
+        urgency: String,
+        #[arg(long, default_value = "LAMPEDUSA")]
+        place: String,
+    },
+    /// Raises a vulnerability signal.
+    Signal {
+        case_id: String,
+        #[arg(long)]
+        category: String,
+        #[arg(long, default_value = "standard")]
+        urgency: String,
+        #[arg(long, default_value = "operator")]
+        role: String,
+        /// Records that a disclosure of gender-based violence happened (never its details).
+        #[arg(long)]
+        gbv_disclosure: bool,
+    },
+    /// Records an assessment: --confirm GBV --rule-out TRAFFICKING.
+    Assess {
+        case_id: String,
+        #[arg(long, value_delimiter = ',')]
+        confirm: Vec<String>,
+        #[arg(long, value_delimiter = ',')]
+        rule_out: Vec<String>,
+        #[arg(long)]
+        special_reception_needs: bool,
+        #[arg(long, default_value = "psychologist")]
+        role: String,
+    },
+    /// Shows the screening view of a case.
+    Show { case_id: String },
+    /// What happened to a case, in log order.
+    History { case_id: String },
+    /// Lists cases, in priority order with --priority.
+    List {
+        #[arg(long, default_value = "")]
+        province: String,
+        #[arg(long)]
+        priority: bool,
+        #[arg(long)]
+        overdue: bool,
+    },
+}
+
+fn now() -> OffsetDateTime {
+    OffsetDateTime::now_utc()
+}
+
+fn ts(at: OffsetDateTime) -> Option<prost_types::Timestamp> {
+    Some(case_log_jetstream::envelope::timestamp(at))
+}
+
+fn request_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+fn operator<T>(message: T) -> tonic::Request<T> {
+    authorised(message, OrganisationType::ReceptionOperator)
+}
+
+pub async fn client(host: &str) -> Result<Client> {
+    Ok(Client::new(connect(host, 50051).await?))
+}
+
+pub async fn run(host: &str, command: CaseCommand) -> Result<()> {
+    let mut client = client(host).await?;
+    match command {
+        CaseCommand::Open {
+            place,
+            province,
+            facility,
+            hours_ago,
+            application_date,
+        } => {
+            let answer = client
+                .open_case(operator(api::OpenCaseRequest {
+                    request_id: request_id(),
+                    arrival: Some(api::Arrival {
+                        place,
+                        arrived_at: ts(now() - time::Duration::hours(hours_ago)),
+                    }),
+                    province,
+                    facility_id: facility,
+                    application_date,
+                    ..Default::default()
+                }))
+                .await?
+                .into_inner();
+            println!(
+                "case {} opened at log sequence {}",
+                answer.case_id, answer.log_sequence
+            );
+        }
+        CaseCommand::Check {
+            case_id,
+            suspected,
+            urgency,
+            place,
+        } => {
+            let answer = client
+                .record_preliminary_check(operator(api::RecordPreliminaryCheckRequest {
+                    request_id: request_id(),
+                    case_id,
+                    suspected: suspected
+                        .into_iter()
+                        .map(|category| api::SuspectedCategory {
+                            category,
+                            indicators: vec![],
+                        })
+                        .collect(),
+                    urgency,
+                    place,
+                    checked_at: ts(now()),
+                    ..Default::default()
+                }))
+                .await?
+                .into_inner();
+            println!("check recorded at log sequence {}", answer.log_sequence);
+        }
+        CaseCommand::Signal {
+            case_id,
+            category,
+            urgency,
+            role,
+            gbv_disclosure,
+        } => {
+            let answer = client
+                .raise_vulnerability_signal(operator(api::RaiseVulnerabilitySignalRequest {
+                    request_id: request_id(),
+                    case_id,
+                    suspected: Some(api::SuspectedCategory {
+                        category,
+                        indicators: vec![],
+                    }),
+                    urgency,
+                    raised_by_role: role,
+                    raised_at: ts(now()),
+                    gbv_disclosure,
+                }))
+                .await?
+                .into_inner();
+            println!("signal recorded at log sequence {}", answer.log_sequence);
+        }
+        CaseCommand::Assess {
+            case_id,
+            confirm,
+            rule_out,
+            special_reception_needs,
+            role,
+        } => {
+            let outcomes = confirm
+                .into_iter()
+                .map(|category| api::CategoryOutcome {
+                    category,
+                    status: "confirmed".to_owned(),
+                })
+                .chain(rule_out.into_iter().map(|category| api::CategoryOutcome {
+                    category,
+                    status: "ruled_out".to_owned(),
+                }))
+                .collect();
+            let answer = client
+                .record_assessment(operator(api::RecordAssessmentRequest {
+                    request_id: request_id(),
+                    case_id,
+                    outcomes,
+                    special_reception_needs,
+                    assessed_at: ts(now()),
+                    assessor_role: role,
+                    ..Default::default()
+                }))
+                .await?
+                .into_inner();
+            println!(
+                "assessment recorded at log sequence {}",
+                answer.log_sequence
+            );
+        }
+        CaseCommand::Show { case_id } => print_case(&show(&mut client, &case_id, 0).await?),
+        CaseCommand::History { case_id } => print_history(&mut client, &case_id).await?,
+        CaseCommand::List {
+            province,
+            priority,
+            overdue,
+        } => {
+            let order = if priority {
+                api::ListOrder::Priority
+            } else {
+                api::ListOrder::Newest
+            };
+            let listed = client
+                .list_cases(operator(api::ListCasesRequest {
+                    province,
+                    overdue_only: overdue,
+                    order: order as i32,
+                    page_size: 100,
+                    ..Default::default()
+                }))
+                .await?
+                .into_inner();
+            for case in &listed.cases {
+                let categories: Vec<String> = case
+                    .categories
+                    .iter()
+                    .map(|c| format!("{}:{}", c.category, c.status))
+                    .collect();
+                println!(
+                    "{}  {}  {:<9} {:<20} {}",
+                    case.case_id,
+                    case.province,
+                    if case.current_urgency.is_empty() {
+                        "-"
+                    } else {
+                        &case.current_urgency
+                    },
+                    case.facility_id,
+                    categories.join(" ")
+                );
+            }
+            println!("{} case(s)", listed.cases.len());
+        }
+    }
+    Ok(())
+}
+
+async fn show(client: &mut Client, case_id: &str, min: u64) -> Result<api::CaseView> {
+    client
+        .get_case(operator(api::GetCaseRequest {
+            case_id: case_id.to_owned(),
+            min_log_sequence: min,
+        }))
+        .await?
+        .into_inner()
+        .case
+        .context("no case in answer")
+}
+
+fn print_case(case: &api::CaseView) {
+    println!(
+        "case {} ({}), province {}, facility {}",
+        case.case_id, case.status, case.province, case.facility_id
+    );
+    println!(
+        "  urgency: {}",
+        if case.current_urgency.is_empty() {
+            "-"
+        } else {
+            &case.current_urgency
+        }
+    );
+    println!(
+        "  special reception needs: {}, special procedural guarantees: {}",
+        case.special_reception_needs, case.special_procedural_guarantees
+    );
+    for category in &case.categories {
+        let history: Vec<&str> = category.history.iter().map(|h| h.status.as_str()).collect();
+        println!(
+            "  {:<20} {:<10} ({})",
+            category.category,
+            category.status,
+            history.join(" -> ")
+        );
+    }
+    let deadline = |name: &str, d: &Option<api::Deadline>| {
+        if let Some(d) = d {
+            let state = if d.met_at.is_some() {
+                "met"
+            } else if d.missed {
+                "MISSED"
+            } else {
+                "open"
+            };
+            println!("  {name} deadline: {state}");
+        }
+    };
+    deadline("screening (7 days)", &case.screening_deadline);
+    deadline("assessment (30 days)", &case.assessment_deadline);
+    println!(
+        "  signals: {}, GBV disclosures: {}, last log sequence: {}",
+        case.signals, case.gbv_disclosures, case.last_log_sequence
+    );
+}
+
+async fn print_history(client: &mut Client, case_id: &str) -> Result<()> {
+    let history = client
+        .get_case_history(operator(api::GetCaseHistoryRequest {
+            case_id: case_id.to_owned(),
+            min_log_sequence: 0,
+        }))
+        .await?
+        .into_inner();
+    for entry in history.entries {
+        println!(
+            "  #{:<6} {:<10} {}",
+            entry.log_sequence,
+            entry.producer,
+            entry.event_types.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// The demo's journey: a fictional person, from arrival to assessment.
+pub async fn journey(host: &str) -> Result<()> {
+    let mut client = client(host).await?;
+    let arrived = now() - time::Duration::days(3);
+    let request = request_id();
+    let opened = client
+        .open_case(operator(api::OpenCaseRequest {
+            request_id: request.clone(),
+            arrival: Some(api::Arrival {
+                place: "LAMPEDUSA".to_owned(),
+                arrived_at: ts(arrived),
+            }),
+            province: "AG".to_owned(),
+            facility_id: "hotspot-lampedusa".to_owned(),
+            application_date: (now() - time::Duration::days(1)).date().to_string(),
+            // A fictional person: identity goes in its own message, never into views or logs.
+            personal_data: Some(person::PersonalData {
+                given_names: "Demo".to_owned(),
+                family_names: "Person".to_owned(),
+                languages: vec!["fr".to_owned()],
+                sex: "female".to_owned(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }))
+        .await?
+        .into_inner();
+    let case_id = opened.case_id.clone();
+    println!(
+        "  opened case {case_id} (log sequence {})",
+        opened.log_sequence
+    );
+    let retry = client
+        .open_case(operator(api::OpenCaseRequest {
+            request_id: request,
+            arrival: Some(api::Arrival {
+                place: "LAMPEDUSA".to_owned(),
+                arrived_at: ts(arrived),
+            }),
+            province: "AG".to_owned(),
+            facility_id: "hotspot-lampedusa".to_owned(),
+            ..Default::default()
+        }))
+        .await?
+        .into_inner();
+    println!(
+        "  the same request retried: case {} at sequence {} (nothing appended)",
+        retry.case_id, retry.log_sequence
+    );
+    client
+        .record_preliminary_check(operator(api::RecordPreliminaryCheckRequest {
+            request_id: request_id(),
+            case_id: case_id.clone(),
+            suspected: vec![api::SuspectedCategory {
+                category: "GBV".to_owned(),
+                indicators: vec!["disclosure_to_staff".to_owned()],
+            }],
+            urgency: "high".to_owned(),
+            place: "LAMPEDUSA".to_owned(),
+            checked_at: ts(arrived + time::Duration::hours(6)),
+            ..Default::default()
+        }))
+        .await?;
+    println!("  preliminary check: GBV suspected, urgency high");
+    client
+        .raise_vulnerability_signal(operator(api::RaiseVulnerabilitySignalRequest {
+            request_id: request_id(),
+            case_id: case_id.clone(),
+            suspected: Some(api::SuspectedCategory {
+                category: "TRAFFICKING".to_owned(),
+                indicators: vec!["debt_bondage".to_owned()],
+            }),
+            urgency: "immediate".to_owned(),
+            raised_by_role: "cultural_mediator".to_owned(),
+            raised_at: ts(now() - time::Duration::hours(20)),
+            gbv_disclosure: false,
+        }))
+        .await?;
+    println!("  signal by a cultural mediator: TRAFFICKING suspected, urgency immediate");
+    let invalid = client
+        .raise_vulnerability_signal(operator(api::RaiseVulnerabilitySignalRequest {
+            request_id: request_id(),
+            case_id: case_id.clone(),
+            suspected: Some(api::SuspectedCategory {
+                category: "NOT_A_CATEGORY".to_owned(),
+                indicators: vec![],
+            }),
+            urgency: "soon".to_owned(),
+            raised_by_role: "operator".to_owned(),
+            raised_at: ts(now() + time::Duration::days(1)),
+            gbv_disclosure: false,
+        }))
+        .await;
+    if let Err(status) = invalid {
+        println!(
+            "  an invalid signal is refused: {:?}: {}",
+            status.code(),
+            status.message()
+        );
+    }
+    let assessed = client
+        .record_assessment(operator(api::RecordAssessmentRequest {
+            request_id: request_id(),
+            case_id: case_id.clone(),
+            outcomes: vec![
+                api::CategoryOutcome {
+                    category: "GBV".to_owned(),
+                    status: "confirmed".to_owned(),
+                },
+                api::CategoryOutcome {
+                    category: "TRAFFICKING".to_owned(),
+                    status: "ruled_out".to_owned(),
+                },
+            ],
+            special_reception_needs: true,
+            special_procedural_guarantees: true,
+            assessed_at: ts(now()),
+            assessor_role: "psychologist".to_owned(),
+        }))
+        .await?
+        .into_inner();
+    println!(
+        "  assessment: GBV confirmed, TRAFFICKING ruled out (log sequence {})\n",
+        assessed.log_sequence
+    );
+    print_case(&show(&mut client, &case_id, assessed.log_sequence).await?);
+    println!("\n  history of the case, from the log:");
+    print_history(&mut client, &case_id).await
+}
