@@ -683,29 +683,30 @@ async fn client_first_case(client: &mut Client) -> String {
     }
 }
 
-/// A random string that is never a valid id, code or date.
+/// A random string that is never a valid id, code or date: it always holds a
+/// character no id, code or date allows, among other plausible pieces.
 fn garbage(rng: &mut impl Rng) -> String {
+    const NEVER_VALID: &[&str] = &["Ω", " ", "*", ">", "\u{0}", "..", "é"];
     const PIECES: &[&str] = &[
         "",
-        " ",
-        "Ω",
-        "..",
-        "*",
-        ">",
-        "\u{0}",
-        "DROP TABLE",
-        "2026-13-45",
         "gbv",
+        "GBV",
+        "2026-13-45",
+        "DROP TABLE",
+        "case-1",
         "LONG",
     ];
     let mut s = String::new();
-    for _ in 0..rng.random_range(1..4) {
+    for _ in 0..rng.random_range(0..3) {
         match PIECES[rng.random_range(0..PIECES.len())] {
             "LONG" => s.push_str(&"x".repeat(300)),
             piece => s.push_str(piece),
         }
     }
-    if s.is_empty() { "Ω".to_owned() } else { s }
+    let at = rng.random_range(0..=s.len());
+    let at = (0..=at).rev().find(|i| s.is_char_boundary(*i)).unwrap_or(0);
+    s.insert_str(at, NEVER_VALID[rng.random_range(0..NEVER_VALID.len())]);
+    s
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
