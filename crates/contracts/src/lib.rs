@@ -28,3 +28,9 @@ pub mod screening {
         tonic::include_proto!("approdo.screening.v1");
     }
 }
+
+pub mod referral {
+    pub mod v1 {
+        tonic::include_proto!("approdo.referral.v1");
+    }
+}

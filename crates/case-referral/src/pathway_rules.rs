@@ -1,0 +1,93 @@
+//! Pathway rules: which service types to refer to for which categories.
+//! Versioned configuration; these are the defaults of the domain brief.
+
+use pathway::Category;
+
+use crate::ServiceType;
+
+/// A set of rules with its version (recorded with every suggestion).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathwayRules {
+    pub version: u32,
+    pub rules: Vec<(Category, Vec<ServiceType>)>,
+}
+
+impl PathwayRules {
+    /// The service types for `categories`, in rule order, without repeats.
+    pub fn service_types_for(&self, categories: &[Category]) -> Vec<ServiceType> {
+        let mut types = Vec::new();
+        for (category, services) in &self.rules {
+            if categories.contains(category) {
+                for service in services {
+                    if !types.contains(service) {
+                        types.push(*service);
+                    }
+                }
+            }
+        }
+        types
+    }
+}
+
+impl Default for PathwayRules {
+    fn default() -> Self {
+        use Category as C;
+        use ServiceType as S;
+        let gender_based = vec![S::AntiViolenceCentre, S::Shelter, S::HealthService];
+        let health = vec![S::HealthService, S::Sai];
+        PathwayRules {
+            version: 1,
+            rules: vec![
+                (C::Gbv, gender_based.clone()),
+                (C::Fgm, gender_based.clone()),
+                (C::ForcedMarriage, gender_based.clone()),
+                (C::HateViolence, gender_based),
+                (C::Trafficking, vec![S::AntiTrafficking]),
+                (
+                    C::UnaccompaniedMinor,
+                    vec![S::JuvenileCourt, S::Sai, S::SocialServices],
+                ),
+                (
+                    C::AgeDisputed,
+                    vec![S::JuvenileCourt, S::Sai, S::SocialServices],
+                ),
+                (C::Minor, vec![S::SocialServices]),
+                (C::Torture, vec![S::MentalHealth]),
+                (C::MentalHealth, vec![S::MentalHealth]),
+                (C::SeriousIllness, health.clone()),
+                (C::Pregnant, health.clone()),
+                (C::Disability, health.clone()),
+                (C::Elderly, health),
+                (C::SingleParent, vec![S::SocialServices, S::Sai]),
+                (C::Lgbtiq, vec![S::LgbtiqSupport, S::Sai]),
+                (C::Other, vec![S::SocialServices]),
+            ],
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_category_has_a_rule_and_gbv_goes_to_an_anti_violence_centre_first() {
+        let rules = PathwayRules::default();
+        for category in Category::ALL {
+            assert!(
+                !rules.service_types_for(&[*category]).is_empty(),
+                "{category}"
+            );
+        }
+        assert_eq!(
+            rules.service_types_for(&[Category::Gbv])[0],
+            ServiceType::AntiViolenceCentre
+        );
+        assert_eq!(
+            rules.service_types_for(&[Category::Trafficking]),
+            [ServiceType::AntiTrafficking]
+        );
+        let both = rules.service_types_for(&[Category::Gbv, Category::Fgm]);
+        assert_eq!(both.len(), 3, "no repeats: {both:?}");
+    }
+}

@@ -1,0 +1,696 @@
+//! `approdo.referral.v1.ReferralService`: the directory (administrators), the
+//! consent ledger and the referral lifecycle (decided on the case's referral
+//! history, one commit per command), and the queries and inbox.
+
+use std::pin::Pin;
+use std::sync::Arc;
+
+use case_log_jetstream::{
+    AggregateAddress, CaseLog, ExecuteError, Executed, HistoryBound, HistoryScope, NewEvent,
+    PendingCommit, Producer, RecordedCommit, RootKind, TokenId,
+};
+use case_referral::pathway_rules::PathwayRules;
+use case_referral::{
+    Actor, Command, ConsentId, Context, DeadlinePolicy, ReferralError, ReferralId, State, decide,
+};
+use contracts::referral::v1 as api;
+use projection_sled::ProjectionHandle;
+use prost::Message;
+use service_runtime::{
+    Caller, CallerExtractor, Clock, FieldViolation, OrganisationType, ServiceError, Violations,
+};
+use tokio_stream::Stream;
+use tokio_util::sync::CancellationToken;
+use tonic::{Request, Response, Status};
+
+use crate::case_facts::CaseFacts;
+use crate::codec::{self, DecodeError, WireEvent};
+use crate::{projection, requests};
+
+pub struct ReferralApi {
+    pub(crate) log: CaseLog,
+    pub(crate) projection: ProjectionHandle,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) callers: CallerExtractor,
+    pub(crate) read_patience: std::time::Duration,
+    pub(crate) deadlines: DeadlinePolicy,
+    pub(crate) rules: PathwayRules,
+    pub(crate) shutdown: CancellationToken,
+}
+
+enum CommandError {
+    Domain(ReferralError),
+    Corrupt(DecodeError),
+}
+
+fn token(raw: &str) -> Result<TokenId, ServiceError> {
+    TokenId::parse(raw).map_err(|_| ServiceError::Internal)
+}
+
+pub fn case_address(case_id: &str) -> Result<AggregateAddress, ServiceError> {
+    Ok(AggregateAddress::new(
+        RootKind::Case,
+        token(case_id)?,
+        Producer::Referral,
+    ))
+}
+
+fn fold(history: &[RecordedCommit]) -> Result<State, DecodeError> {
+    let mut state = State::default();
+    for commit in history {
+        for event in &commit.commit.events {
+            if let Some(event) = codec::decode(event)? {
+                state = state.evolve(&event);
+            }
+        }
+    }
+    Ok(state)
+}
+
+fn domain_error(error: ReferralError) -> ServiceError {
+    match error {
+        ReferralError::Invalid { field, reason } => {
+            ServiceError::InvalidArgument(vec![FieldViolation::new(field, reason)])
+        }
+        ReferralError::ReferralNotFound => ServiceError::NotFound("referral"),
+        ReferralError::ConsentNotFound => ServiceError::NotFound("consent"),
+        ReferralError::NotTheReceiver | ReferralError::NotTheReferrer => {
+            ServiceError::PermissionDenied(error.to_string())
+        }
+        other => ServiceError::FailedPrecondition(other.to_string()),
+    }
+}
+
+/// Ids of things a request creates are derived from the caller's organisation
+/// and request id, so that a retry addresses the same thing.
+pub fn derived_id(kind: &str, organisation_id: &str, request_id: &str) -> String {
+    const NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x6a1f_57c4_8e0d_4d4b_9a57_0f3e_2c1b_a002);
+    uuid::Uuid::new_v5(
+        &NAMESPACE,
+        format!("{kind}/{organisation_id}/{request_id}").as_bytes(),
+    )
+    .to_string()
+}
+
+fn parse_or_internal<T, E>(parsed: Result<T, E>) -> Result<T, ServiceError> {
+    parsed.map_err(|_| ServiceError::Internal)
+}
+
+impl ReferralApi {
+    /// The case as the screening service recorded it, read from the log itself.
+    async fn case_facts(&self, case_id: &str) -> Result<CaseFacts, ServiceError> {
+        let address = AggregateAddress::new(RootKind::Case, token(case_id)?, Producer::Screening);
+        let history = self
+            .log
+            .history(&HistoryScope::Aggregate(address), HistoryBound::All)
+            .await?;
+        CaseFacts::from_history(&history).ok_or(ServiceError::NotFound("case"))
+    }
+
+    /// Runs one command on a case's referral record (also used by the deadline watcher).
+    pub(crate) async fn execute(
+        &self,
+        actor: Actor,
+        recorded_actor: case_log_jetstream::Actor,
+        request_id: &str,
+        case_id: &str,
+        command: Command,
+    ) -> Result<Executed, ServiceError> {
+        let facts = self.case_facts(case_id).await?;
+        let context = Context {
+            now: self.clock.now(),
+            actor,
+            case_concerns_a_minor: facts.concerns_a_minor(),
+            deadlines: self.deadlines.clone(),
+        };
+        let executed = self
+            .log
+            .execute(&case_address(case_id)?, request_id, |history| {
+                let state = fold(history).map_err(CommandError::Corrupt)?;
+                let events =
+                    decide(&state, command.clone(), &context).map_err(CommandError::Domain)?;
+                Ok(PendingCommit {
+                    request_id: request_id.to_owned(),
+                    actor: recorded_actor.clone(),
+                    occurred_at: context.now,
+                    correlation_id: request_id.to_owned(),
+                    causation_id: String::new(),
+                    events: events
+                        .iter()
+                        .map(|e| codec::encode(e, &facts.province))
+                        .collect(),
+                    reply: Vec::new(),
+                })
+            })
+            .await;
+        match executed {
+            Ok(executed) => Ok(executed),
+            Err(ExecuteError::Rejected(CommandError::Domain(error))) => Err(domain_error(error)),
+            Err(ExecuteError::Rejected(CommandError::Corrupt(error))) => {
+                tracing::error!(event_type = %error.event_type, reason = %error.reason, "referral history cannot be decoded");
+                Err(ServiceError::Internal)
+            }
+            Err(ExecuteError::Log(error)) => Err(error.into()),
+        }
+    }
+
+    async fn caller_command(
+        &self,
+        caller: &Caller,
+        request_id: &str,
+        case_id: &str,
+        command: Command,
+    ) -> Result<Executed, ServiceError> {
+        let org = parse_or_internal(case_referral::OrganisationId::parse(
+            &caller.organisation_id,
+        ))
+        .map_err(|_| {
+            ServiceError::PermissionDenied(
+                "the caller's organisation id is not a valid organisation id".to_owned(),
+            )
+        })?;
+        self.execute(
+            Actor::Organisation(org),
+            caller.actor(),
+            request_id,
+            case_id,
+            command,
+        )
+        .await
+    }
+
+    async fn wait_for(&self, sequence: u64) -> Result<(), ServiceError> {
+        if sequence > 0 {
+            self.projection
+                .wait_for(sequence, self.read_patience)
+                .await?;
+        }
+        Ok(())
+    }
+
+    fn require_administrator(caller: &Caller) -> Result<(), ServiceError> {
+        if caller.organisation_type == OrganisationType::Administrator {
+            Ok(())
+        } else {
+            Err(ServiceError::PermissionDenied(
+                "only an administrator keeps the directory".to_owned(),
+            ))
+        }
+    }
+
+    async fn record_profile(
+        &self,
+        caller: &Caller,
+        request_id: &str,
+        profile: api::OrganisationProfile,
+        register: bool,
+    ) -> Result<u64, ServiceError> {
+        let address = AggregateAddress::new(
+            RootKind::Organisation,
+            token(&profile.organisation_id)?,
+            Producer::Referral,
+        );
+        let now = self.clock.now();
+        let executed = self
+            .log
+            .execute(&address, request_id, |history| {
+                match (register, history.is_empty()) {
+                    (true, false) => {
+                        return Err(ServiceError::FailedPrecondition(
+                            "organisation already registered".to_owned(),
+                        ));
+                    }
+                    (false, true) => return Err(ServiceError::NotFound("organisation")),
+                    _ => {}
+                }
+                let event = if register {
+                    NewEvent::encode(
+                        "approdo.referral.v1.OrganisationRegistered",
+                        1,
+                        &api::OrganisationRegistered {
+                            profile: Some(profile.clone()),
+                        },
+                    )
+                } else {
+                    NewEvent::encode(
+                        "approdo.referral.v1.OrganisationUpdated",
+                        1,
+                        &api::OrganisationUpdated {
+                            profile: Some(profile.clone()),
+                        },
+                    )
+                };
+                Ok(PendingCommit {
+                    request_id: request_id.to_owned(),
+                    actor: caller.actor(),
+                    occurred_at: now,
+                    correlation_id: request_id.to_owned(),
+                    causation_id: String::new(),
+                    events: vec![event],
+                    reply: Vec::new(),
+                })
+            })
+            .await;
+        match executed {
+            Ok(executed) => Ok(executed.sequence),
+            Err(ExecuteError::Rejected(error)) => Err(error),
+            Err(ExecuteError::Log(error)) => Err(error.into()),
+        }
+    }
+
+    /// What a caller may see of a case's referrals: a receiving service only
+    /// what is addressed to it and no consents; others everything.
+    fn visible(
+        caller: &Caller,
+        mut case: api::GetCaseReferralsResponse,
+    ) -> api::GetCaseReferralsResponse {
+        if caller.organisation_type == OrganisationType::ReceivingService {
+            case.referrals.retain(|r| {
+                r.receiver_organisation_id == caller.organisation_id && r.state != "draft"
+            });
+            case.consents.clear();
+        }
+        case
+    }
+}
+
+fn state_of(commit: &contracts::log::v1::Commit, referral_id: &str) -> String {
+    let mut state = String::new();
+    for event in &commit.events {
+        if let Ok(wire) = codec::decode_wire(event) {
+            let next = match wire {
+                WireEvent::ReferralDrafted(e) if e.referral_id == referral_id => "draft",
+                WireEvent::ReferralSent(e) if e.referral_id == referral_id => "sent",
+                WireEvent::ReferralReceived(e) if e.referral_id == referral_id => "received",
+                WireEvent::ReferralAccepted(e) if e.referral_id == referral_id => "accepted",
+                WireEvent::ReferralDeclined(e) if e.referral_id == referral_id => {
+                    if e.redirect_to_organisation_id.is_empty() {
+                        "declined"
+                    } else {
+                        "redirected"
+                    }
+                }
+                WireEvent::TakenIntoCare(e) if e.referral_id == referral_id => "in_care",
+                WireEvent::PutOnHold(e) if e.referral_id == referral_id => "on_hold",
+                WireEvent::Resumed(e) if e.referral_id == referral_id => "in_care",
+                WireEvent::ReferralCompleted(e) if e.referral_id == referral_id => "completed",
+                WireEvent::ReferralCancelled(e) if e.referral_id == referral_id => "cancelled",
+                WireEvent::ReferralRevoked(e) if e.referral_id == referral_id => "revoked",
+                WireEvent::ReferralExpired(e) if e.referral_id == referral_id => "expired",
+                WireEvent::ReferralFailed(e) if e.referral_id == referral_id => "failed",
+                _ => continue,
+            };
+            state = next.to_owned();
+        }
+    }
+    state
+}
+
+type WatchStream = Pin<Box<dyn Stream<Item = Result<api::WatchInboxResponse, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl api::referral_service_server::ReferralService for ReferralApi {
+    async fn register_organisation(
+        &self,
+        request: Request<api::RegisterOrganisationRequest>,
+    ) -> Result<Response<api::RegisterOrganisationResponse>, Status> {
+        let caller = self.callers.caller(&request)?;
+        Self::require_administrator(&caller)?;
+        let r = request.into_inner();
+        let mut v = Violations::default();
+        let request_id = requests::request_id(&mut v, &r.request_id);
+        let profile = requests::profile(&mut v, r.profile.as_ref());
+        v.finish()?;
+        let profile = profile.ok_or(ServiceError::Internal)?;
+        let organisation_id = profile.organisation_id.clone();
+        let log_sequence = self
+            .record_profile(&caller, &request_id, profile, true)
+            .await?;
+        Ok(Response::new(api::RegisterOrganisationResponse {
+            organisation_id,
+            log_sequence,
+        }))
+    }
+
+    async fn update_organisation(
+        &self,
+        request: Request<api::UpdateOrganisationRequest>,
+    ) -> Result<Response<api::UpdateOrganisationResponse>, Status> {
+        let caller = self.callers.caller(&request)?;
+        Self::require_administrator(&caller)?;
+        let r = request.into_inner();
+        let mut v = Violations::default();
+        let request_id = requests::request_id(&mut v, &r.request_id);
+        let profile = requests::profile(&mut v, r.profile.as_ref());
+        v.finish()?;
+        let profile = profile.ok_or(ServiceError::Internal)?;
+        let organisation_id = profile.organisation_id.clone();
+        let log_sequence = self
+            .record_profile(&caller, &request_id, profile, false)
+            .await?;
+        Ok(Response::new(api::UpdateOrganisationResponse {
+            organisation_id,
+            log_sequence,
+        }))
+    }
+
+    async fn list_organisations(
+        &self,
+        request: Request<api::ListOrganisationsRequest>,
+    ) -> Result<Response<api::ListOrganisationsResponse>, Status> {
+        self.callers.caller(&request)?;
+        let r = request.into_inner();
+        self.wait_for(r.min_log_sequence).await?;
+        let organisations = projection::organisations(self.projection.store())
+            .map_err(|_| ServiceError::Internal)?
+            .into_iter()
+            .filter(|o| r.service_type.is_empty() || o.service_types.contains(&r.service_type))
+            .filter(|o| r.province.is_empty() || o.provinces.contains(&r.province))
+            .filter(|o| r.language.is_empty() || o.languages.contains(&r.language))
+            .filter(|o| !r.active_only || o.active)
+            .collect();
+        Ok(Response::new(api::ListOrganisationsResponse {
+            organisations,
+        }))
+    }
+
+    async fn suggest_receivers(
+        &self,
+        request: Request<api::SuggestReceiversRequest>,
+    ) -> Result<Response<api::SuggestReceiversResponse>, Status> {
+        self.callers.caller(&request)?;
+        let r = request.into_inner();
+        let mut v = Violations::default();
+        let case_id = requests::case_id(&mut v, &r.case_id);
+        let only = if r.service_type.is_empty() {
+            None
+        } else {
+            v.check(
+                "service_type",
+                case_referral::ServiceType::from_code(&r.service_type),
+            )
+        };
+        v.finish()?;
+        let case_id = case_id.ok_or(ServiceError::Internal)?;
+        self.wait_for(r.min_log_sequence).await?;
+        let facts = self.case_facts(&case_id).await?;
+        let province = if r.province.is_empty() {
+            facts.province.clone()
+        } else {
+            r.province.clone()
+        };
+        let categories = facts.live_categories();
+        let organisations = projection::organisations(self.projection.store())
+            .map_err(|_| ServiceError::Internal)?;
+        let mut suggestions = Vec::new();
+        for service_type in self.rules.service_types_for(&categories) {
+            if only.is_some_and(|t| t != service_type) {
+                continue;
+            }
+            let because_of: Vec<String> = categories
+                .iter()
+                .filter(|c| self.rules.service_types_for(&[**c]).contains(&service_type))
+                .map(|c| c.code().to_owned())
+                .collect();
+            let mut matching: Vec<&api::OrganisationProfile> = organisations
+                .iter()
+                .filter(|o| o.active && o.availability != "full")
+                .filter(|o| o.service_types.iter().any(|t| t == service_type.code()))
+                .filter(|o| o.provinces.contains(&province))
+                .collect();
+            matching.sort_by_key(|o| {
+                (
+                    !o.languages.contains(&r.language),
+                    o.availability != "available",
+                    o.name.clone(),
+                )
+            });
+            for organisation in matching {
+                suggestions.push(api::Suggestion {
+                    organisation: Some(organisation.clone()),
+                    service_type: service_type.code().to_owned(),
+                    because_of: because_of.clone(),
+                    speaks_language: !r.language.is_empty()
+                        && organisation.languages.contains(&r.language),
+                });
+            }
+        }
+        Ok(Response::new(api::SuggestReceiversResponse {
+            suggestions,
+            rules_version: self.rules.version,
+        }))
+    }
+
+    async fn give_consent(
+        &self,
+        request: Request<api::GiveConsentRequest>,
+    ) -> Result<Response<api::GiveConsentResponse>, Status> {
+        let caller = self.callers.caller(&request)?;
+        let organisation = caller.organisation_id.clone();
+        let (request_id, case_id, command) = requests::give_consent(request.get_ref(), |rid| {
+            ConsentId::parse(&derived_id("consent", &organisation, rid))
+                .unwrap_or_else(|_| unreachable_id())
+        })?;
+        let Command::GiveConsent { consent_id, .. } = &command else {
+            return Err(ServiceError::Internal.into());
+        };
+        let consent_id = consent_id.to_string();
+        let executed = self
+            .caller_command(&caller, &request_id, &case_id, command)
+            .await?;
+        Ok(Response::new(api::GiveConsentResponse {
+            consent_id,
+            log_sequence: executed.sequence,
+        }))
+    }
+
+    async fn withdraw_consent(
+        &self,
+        request: Request<api::WithdrawConsentRequest>,
+    ) -> Result<Response<api::WithdrawConsentResponse>, Status> {
+        let caller = self.callers.caller(&request)?;
+        let (request_id, case_id, command) = requests::withdraw_consent(request.get_ref())?;
+        let executed = self
+            .caller_command(&caller, &request_id, &case_id, command)
+            .await?;
+        let revoked_referral_ids = executed
+            .commit
+            .events
+            .iter()
+            .filter(|e| e.event_type == "approdo.referral.v1.ReferralRevoked")
+            .filter_map(|e| api::ReferralRevoked::decode(e.payload.as_slice()).ok())
+            .map(|e| e.referral_id)
+            .collect();
+        Ok(Response::new(api::WithdrawConsentResponse {
+            revoked_referral_ids,
+            log_sequence: executed.sequence,
+        }))
+    }
+
+    async fn create_referral(
+        &self,
+        request: Request<api::CreateReferralRequest>,
+    ) -> Result<Response<api::CreateReferralResponse>, Status> {
+        let caller = self.callers.caller(&request)?;
+        if matches!(
+            caller.organisation_type,
+            OrganisationType::Analyst | OrganisationType::ReceivingService
+        ) {
+            return Err(ServiceError::PermissionDenied(
+                "referrals are made by reception operators, prefectures, police".to_owned(),
+            )
+            .into());
+        }
+        let organisation = caller.organisation_id.clone();
+        let (request_id, case_id, command) = requests::create_referral(request.get_ref(), |rid| {
+            ReferralId::parse(&derived_id("referral", &organisation, rid))
+                .unwrap_or_else(|_| unreachable_id())
+        })?;
+        let Command::CreateReferral {
+            referral_id,
+            receiver,
+            ..
+        } = &command
+        else {
+            return Err(ServiceError::Internal.into());
+        };
+        let referral_id = referral_id.to_string();
+        if projection::organisation(self.projection.store(), receiver.as_str())
+            .map_err(|_| ServiceError::Internal)?
+            .is_none_or(|o| !o.active)
+        {
+            return Err(ServiceError::InvalidArgument(vec![FieldViolation::new(
+                "receiver_organisation_id",
+                "not an active organisation of the directory",
+            )])
+            .into());
+        }
+        let executed = self
+            .caller_command(&caller, &request_id, &case_id, command)
+            .await?;
+        Ok(Response::new(api::CreateReferralResponse {
+            state: state_of(&executed.commit, &referral_id),
+            referral_id,
+            log_sequence: executed.sequence,
+        }))
+    }
+
+    async fn update_referral(
+        &self,
+        request: Request<api::UpdateReferralRequest>,
+    ) -> Result<Response<api::UpdateReferralResponse>, Status> {
+        let caller = self.callers.caller(&request)?;
+        let referral_id = request.get_ref().referral_id.clone();
+        let (request_id, case_id, command) = requests::update_referral(request.get_ref())?;
+        let executed = self
+            .caller_command(&caller, &request_id, &case_id, command)
+            .await?;
+        Ok(Response::new(api::UpdateReferralResponse {
+            state: state_of(&executed.commit, &referral_id),
+            referral_id,
+            log_sequence: executed.sequence,
+        }))
+    }
+
+    async fn get_case_referrals(
+        &self,
+        request: Request<api::GetCaseReferralsRequest>,
+    ) -> Result<Response<api::GetCaseReferralsResponse>, Status> {
+        let caller = self.callers.caller(&request)?;
+        let r = request.into_inner();
+        let mut v = Violations::default();
+        let case_id = requests::case_id(&mut v, &r.case_id);
+        v.finish()?;
+        self.wait_for(r.min_log_sequence).await?;
+        let case = projection::case_referrals(
+            self.projection.store(),
+            &case_id.ok_or(ServiceError::Internal)?,
+        )
+        .map_err(|_| ServiceError::Internal)?
+        .unwrap_or_default();
+        Ok(Response::new(Self::visible(&caller, case)))
+    }
+
+    async fn list_referrals(
+        &self,
+        request: Request<api::ListReferralsRequest>,
+    ) -> Result<Response<api::ListReferralsResponse>, Status> {
+        let caller = self.callers.caller(&request)?;
+        let r = request.into_inner();
+        let mut v = Violations::default();
+        if !r.state.is_empty() {
+            v.check("state", case_referral::ReferralState::from_code(&r.state));
+        }
+        if !r.service_type.is_empty() {
+            v.check(
+                "service_type",
+                case_referral::ServiceType::from_code(&r.service_type),
+            );
+        }
+        // A prefecture sees its own province.
+        if caller.organisation_type == OrganisationType::Prefecture
+            && !r.province.is_empty()
+            && caller.province.as_deref() != Some(r.province.as_str())
+        {
+            return Err(ServiceError::PermissionDenied(
+                "a prefecture sees the referrals of its own province".to_owned(),
+            )
+            .into());
+        }
+        v.finish()?;
+        let province = match (caller.organisation_type, &caller.province) {
+            (OrganisationType::Prefecture, Some(own)) => own.clone(),
+            _ => r.province.clone(),
+        };
+        self.wait_for(r.min_log_sequence).await?;
+        let referrals = projection::all_referrals(self.projection.store())
+            .map_err(|_| ServiceError::Internal)?
+            .into_iter()
+            .filter(|x| {
+                caller.organisation_type != OrganisationType::ReceivingService
+                    || x.receiver_organisation_id == caller.organisation_id
+            })
+            .filter(|x| province.is_empty() || x.province == province)
+            .filter(|x| r.service_type.is_empty() || x.service_type == r.service_type)
+            .filter(|x| r.state.is_empty() || x.state == r.state)
+            .filter(|x| {
+                !r.open_only
+                    || case_referral::ReferralState::from_code(&x.state)
+                        .is_ok_and(|s| !s.is_terminal())
+            })
+            .filter(|x| !r.overdue_only || !x.missed_deadlines.is_empty())
+            .collect();
+        Ok(Response::new(api::ListReferralsResponse { referrals }))
+    }
+
+    async fn list_inbox(
+        &self,
+        request: Request<api::ListInboxRequest>,
+    ) -> Result<Response<api::ListInboxResponse>, Status> {
+        let caller = self.callers.caller(&request)?;
+        let r = request.into_inner();
+        self.wait_for(r.min_log_sequence).await?;
+        let store = self.projection.store();
+        let cursor = projection::inbox_head(store, &caller.organisation_id)
+            .map_err(|_| ServiceError::Internal)?;
+        let referrals = projection::all_referrals(store)
+            .map_err(|_| ServiceError::Internal)?
+            .into_iter()
+            .filter(|x| x.receiver_organisation_id == caller.organisation_id && x.state != "draft")
+            .filter(|x| r.state.is_empty() || x.state == r.state)
+            .collect();
+        Ok(Response::new(api::ListInboxResponse { referrals, cursor }))
+    }
+
+    type WatchInboxStream = WatchStream;
+
+    async fn watch_inbox(
+        &self,
+        request: Request<api::WatchInboxRequest>,
+    ) -> Result<Response<Self::WatchInboxStream>, Status> {
+        let caller = self.callers.caller(&request)?;
+        let organisation = caller.organisation_id;
+        let mut cursor = request.into_inner().after_cursor;
+        let projection = self.projection.clone();
+        let shutdown = self.shutdown.clone();
+        let (sender, receiver) = tokio::sync::mpsc::channel(64);
+        tokio::spawn(async move {
+            let mut applied = projection.watch();
+            loop {
+                let changes =
+                    match projection::inbox_after(projection.store(), &organisation, cursor) {
+                        Ok(changes) => changes,
+                        Err(_) => {
+                            let _ = sender.send(Err(Status::internal("internal error"))).await;
+                            return;
+                        }
+                    };
+                for (at, referral) in changes {
+                    cursor = at;
+                    if sender
+                        .send(Ok(api::WatchInboxResponse {
+                            cursor: at,
+                            referral: Some(referral),
+                        }))
+                        .await
+                        .is_err()
+                    {
+                        return; // the client went away
+                    }
+                }
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    _ = sender.closed() => return,
+                    changed = applied.changed() => if changed.is_err() { return },
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::ReceiverStream::new(receiver),
+        )))
+    }
+}
+
+fn unreachable_id() -> ! {
+    panic!("a hyphenated lowercase UUID is a valid id")
+}

@@ -1,0 +1,532 @@
+//! Referral events between the domain and the wire (`approdo.referral.v1`).
+
+use case_log_jetstream::NewEvent;
+use case_log_jetstream::envelope::{from_timestamp, timestamp};
+use case_referral::*;
+use contracts::log::v1 as log;
+use contracts::referral::v1 as wire;
+use pathway::{Category, Urgency};
+use prost::Message;
+use time::OffsetDateTime;
+
+const SCHEMA_VERSION: u32 = 1;
+const PREFIX: &str = "approdo.referral.v1.";
+
+/// A stored event that this code cannot read back.
+#[derive(Debug, thiserror::Error)]
+#[error("event {event_type} cannot be decoded: {reason}")]
+pub struct DecodeError {
+    pub event_type: String,
+    pub reason: String,
+}
+
+fn ts(at: OffsetDateTime) -> Option<prost_types::Timestamp> {
+    Some(timestamp(at))
+}
+
+fn encode_one<M: Message>(name: &str, message: &M) -> NewEvent {
+    NewEvent::encode(&format!("{PREFIX}{name}"), SCHEMA_VERSION, message)
+}
+
+pub fn recipient_to_wire(recipient: &Recipient) -> wire::Recipient {
+    wire::Recipient {
+        recipient: Some(match recipient {
+            Recipient::Organisation(org) => {
+                wire::recipient::Recipient::OrganisationId(org.to_string())
+            }
+            Recipient::ServiceType(t) => {
+                wire::recipient::Recipient::ServiceType(t.code().to_owned())
+            }
+        }),
+    }
+}
+
+pub fn dataset_to_wire(dataset: &Dataset) -> wire::MinimumDataset {
+    wire::MinimumDataset {
+        categories: dataset
+            .categories
+            .iter()
+            .map(|c| c.code().to_owned())
+            .collect(),
+        urgency: dataset
+            .urgency
+            .map(|u| u.code().to_owned())
+            .unwrap_or_default(),
+        languages: dataset
+            .languages
+            .iter()
+            .map(|l| l.as_str().to_owned())
+            .collect(),
+        communication_needs: dataset
+            .communication_needs
+            .iter()
+            .map(|c| c.to_string())
+            .collect(),
+        safety_instructions: dataset
+            .safety_instructions
+            .iter()
+            .map(|c| c.to_string())
+            .collect(),
+    }
+}
+
+/// Encodes a domain event. `province` is the case's province, recorded with
+/// escalations so that the prefecture that must act is in the event itself.
+pub fn encode(event: &Event, province: &str) -> NewEvent {
+    match event {
+        Event::ConsentGiven {
+            consent_id,
+            recipient,
+            basis,
+            given_at,
+        } => encode_one(
+            "ConsentGiven",
+            &wire::ConsentGiven {
+                consent_id: consent_id.to_string(),
+                recipient: Some(recipient_to_wire(recipient)),
+                basis: Some(match basis {
+                    Basis::Consent {
+                        purpose,
+                        scopes,
+                        valid_until,
+                        grantor,
+                    } => {
+                        let (grantor, child_assent, of_consent_age) = match grantor {
+                            Grantor::Person { of_consent_age } => {
+                                ("person", false, *of_consent_age)
+                            }
+                            Grantor::Guardian { child_assent } => {
+                                ("guardian", *child_assent, false)
+                            }
+                        };
+                        wire::consent_given::Basis::Consent(wire::ConsentBasis {
+                            purpose: purpose.to_string(),
+                            scopes: scopes.iter().map(|s| s.code().to_owned()).collect(),
+                            valid_until: ts(*valid_until),
+                            grantor: grantor.to_owned(),
+                            child_assent,
+                            of_consent_age,
+                        })
+                    }
+                    Basis::Exception { reason, authority } => {
+                        wire::consent_given::Basis::Exception(wire::ExceptionBasis {
+                            reason: reason.code().to_owned(),
+                            authority: authority.to_string(),
+                        })
+                    }
+                }),
+                given_at: ts(*given_at),
+            },
+        ),
+        Event::ConsentWithdrawn {
+            consent_id,
+            withdrawn_at,
+        } => encode_one(
+            "ConsentWithdrawn",
+            &wire::ConsentWithdrawn {
+                consent_id: consent_id.to_string(),
+                withdrawn_at: ts(*withdrawn_at),
+            },
+        ),
+        Event::ReferralDrafted {
+            referral_id,
+            referrer,
+            receiver,
+            service_type,
+            consent_id,
+            dataset,
+        } => encode_one(
+            "ReferralDrafted",
+            &wire::ReferralDrafted {
+                referral_id: referral_id.to_string(),
+                referrer_organisation_id: referrer.to_string(),
+                receiver_organisation_id: receiver.to_string(),
+                service_type: service_type.code().to_owned(),
+                consent_id: consent_id.to_string(),
+                dataset: Some(wire::referral_drafted::Dataset::MinimumDataset(
+                    dataset_to_wire(dataset),
+                )),
+            },
+        ),
+        Event::ReferralSent {
+            referral_id,
+            sent_at,
+            acknowledge_by,
+            answer_by,
+        } => encode_one(
+            "ReferralSent",
+            &wire::ReferralSent {
+                referral_id: referral_id.to_string(),
+                sent_at: ts(*sent_at),
+                acknowledge_by: ts(*acknowledge_by),
+                answer_by: ts(*answer_by),
+            },
+        ),
+        Event::ReferralReceived { referral_id, at } => encode_one(
+            "ReferralReceived",
+            &wire::ReferralReceived {
+                referral_id: referral_id.to_string(),
+                at: ts(*at),
+            },
+        ),
+        Event::ReferralAccepted {
+            referral_id,
+            at,
+            take_charge_by,
+        } => encode_one(
+            "ReferralAccepted",
+            &wire::ReferralAccepted {
+                referral_id: referral_id.to_string(),
+                at: ts(*at),
+                take_charge_by: ts(*take_charge_by),
+            },
+        ),
+        Event::ReferralDeclined {
+            referral_id,
+            at,
+            reason,
+            redirect_to,
+        } => encode_one(
+            "ReferralDeclined",
+            &wire::ReferralDeclined {
+                referral_id: referral_id.to_string(),
+                at: ts(*at),
+                reason: reason.code().to_owned(),
+                redirect_to_organisation_id: redirect_to
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_default(),
+            },
+        ),
+        Event::TakenIntoCare { referral_id, at } => encode_one(
+            "TakenIntoCare",
+            &wire::TakenIntoCare {
+                referral_id: referral_id.to_string(),
+                at: ts(*at),
+            },
+        ),
+        Event::PutOnHold { referral_id, at } => encode_one(
+            "PutOnHold",
+            &wire::PutOnHold {
+                referral_id: referral_id.to_string(),
+                at: ts(*at),
+            },
+        ),
+        Event::Resumed { referral_id, at } => encode_one(
+            "Resumed",
+            &wire::Resumed {
+                referral_id: referral_id.to_string(),
+                at: ts(*at),
+            },
+        ),
+        Event::ReferralCompleted {
+            referral_id,
+            at,
+            outcome,
+        } => encode_one(
+            "ReferralCompleted",
+            &wire::ReferralCompleted {
+                referral_id: referral_id.to_string(),
+                at: ts(*at),
+                outcome: outcome.code().to_owned(),
+            },
+        ),
+        Event::ReferralCancelled { referral_id, at } => encode_one(
+            "ReferralCancelled",
+            &wire::ReferralCancelled {
+                referral_id: referral_id.to_string(),
+                at: ts(*at),
+            },
+        ),
+        Event::ReferralRevoked {
+            referral_id,
+            at,
+            consent_id,
+        } => encode_one(
+            "ReferralRevoked",
+            &wire::ReferralRevoked {
+                referral_id: referral_id.to_string(),
+                at: ts(*at),
+                consent_id: consent_id.to_string(),
+            },
+        ),
+        Event::ReferralExpired { referral_id, at } => encode_one(
+            "ReferralExpired",
+            &wire::ReferralExpired {
+                referral_id: referral_id.to_string(),
+                at: ts(*at),
+            },
+        ),
+        Event::ReferralFailed { referral_id, at } => encode_one(
+            "ReferralFailed",
+            &wire::ReferralFailed {
+                referral_id: referral_id.to_string(),
+                at: ts(*at),
+            },
+        ),
+        Event::DeadlineMissed {
+            referral_id,
+            kind,
+            due_at,
+            detected_at,
+        } => encode_one(
+            "ReferralDeadlineMissed",
+            &wire::ReferralDeadlineMissed {
+                referral_id: referral_id.to_string(),
+                deadline: kind.code().to_owned(),
+                due_at: ts(*due_at),
+                detected_at: ts(*detected_at),
+                escalated_to_province: province.to_owned(),
+            },
+        ),
+    }
+}
+
+/// A referral event read back as its wire message.
+pub enum WireEvent {
+    OrganisationRegistered(wire::OrganisationRegistered),
+    OrganisationUpdated(wire::OrganisationUpdated),
+    ConsentGiven(wire::ConsentGiven),
+    ConsentWithdrawn(wire::ConsentWithdrawn),
+    ReferralDrafted(wire::ReferralDrafted),
+    ReferralSent(wire::ReferralSent),
+    ReferralReceived(wire::ReferralReceived),
+    ReferralAccepted(wire::ReferralAccepted),
+    ReferralDeclined(wire::ReferralDeclined),
+    TakenIntoCare(wire::TakenIntoCare),
+    PutOnHold(wire::PutOnHold),
+    Resumed(wire::Resumed),
+    ReferralCompleted(wire::ReferralCompleted),
+    ReferralCancelled(wire::ReferralCancelled),
+    ReferralRevoked(wire::ReferralRevoked),
+    ReferralExpired(wire::ReferralExpired),
+    ReferralFailed(wire::ReferralFailed),
+    ReferralDeadlineMissed(wire::ReferralDeadlineMissed),
+}
+
+pub fn decode_wire(event: &log::Event) -> Result<WireEvent, DecodeError> {
+    fn de<M: Message + Default>(event: &log::Event) -> Result<M, DecodeError> {
+        M::decode(event.payload.as_slice()).map_err(|e| DecodeError {
+            event_type: event.event_type.clone(),
+            reason: e.to_string(),
+        })
+    }
+    let unknown = |reason: &str| DecodeError {
+        event_type: event.event_type.clone(),
+        reason: reason.to_owned(),
+    };
+    if event.schema_version != SCHEMA_VERSION {
+        return Err(unknown("unknown schema version"));
+    }
+    let name = event
+        .event_type
+        .strip_prefix(PREFIX)
+        .ok_or_else(|| unknown("not a referral event"))?;
+    Ok(match name {
+        "OrganisationRegistered" => WireEvent::OrganisationRegistered(de(event)?),
+        "OrganisationUpdated" => WireEvent::OrganisationUpdated(de(event)?),
+        "ConsentGiven" => WireEvent::ConsentGiven(de(event)?),
+        "ConsentWithdrawn" => WireEvent::ConsentWithdrawn(de(event)?),
+        "ReferralDrafted" => WireEvent::ReferralDrafted(de(event)?),
+        "ReferralSent" => WireEvent::ReferralSent(de(event)?),
+        "ReferralReceived" => WireEvent::ReferralReceived(de(event)?),
+        "ReferralAccepted" => WireEvent::ReferralAccepted(de(event)?),
+        "ReferralDeclined" => WireEvent::ReferralDeclined(de(event)?),
+        "TakenIntoCare" => WireEvent::TakenIntoCare(de(event)?),
+        "PutOnHold" => WireEvent::PutOnHold(de(event)?),
+        "Resumed" => WireEvent::Resumed(de(event)?),
+        "ReferralCompleted" => WireEvent::ReferralCompleted(de(event)?),
+        "ReferralCancelled" => WireEvent::ReferralCancelled(de(event)?),
+        "ReferralRevoked" => WireEvent::ReferralRevoked(de(event)?),
+        "ReferralExpired" => WireEvent::ReferralExpired(de(event)?),
+        "ReferralFailed" => WireEvent::ReferralFailed(de(event)?),
+        "ReferralDeadlineMissed" => WireEvent::ReferralDeadlineMissed(de(event)?),
+        _ => return Err(unknown("unknown event type")),
+    })
+}
+
+pub fn recipient_from_wire(raw: Option<&wire::Recipient>) -> Result<Recipient, &'static str> {
+    match raw.and_then(|r| r.recipient.as_ref()) {
+        Some(wire::recipient::Recipient::OrganisationId(id)) => OrganisationId::parse(id)
+            .map(Recipient::Organisation)
+            .map_err(|e| e.0),
+        Some(wire::recipient::Recipient::ServiceType(t)) => ServiceType::from_code(t)
+            .map(Recipient::ServiceType)
+            .map_err(|_| "unknown service type"),
+        None => Err("is required"),
+    }
+}
+
+pub fn dataset_from_wire(raw: &wire::MinimumDataset) -> Result<Dataset, (String, &'static str)> {
+    let field = |name: &str, i: usize| format!("dataset.{name}[{i}]");
+    Ok(Dataset {
+        categories: raw
+            .categories
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                Category::from_code(c)
+                    .map_err(|_| (field("categories", i), "unknown category code"))
+            })
+            .collect::<Result<_, _>>()?,
+        urgency: if raw.urgency.is_empty() {
+            None
+        } else {
+            Some(
+                Urgency::from_code(&raw.urgency)
+                    .map_err(|_| ("dataset.urgency".to_owned(), "unknown urgency code"))?,
+            )
+        },
+        languages: raw
+            .languages
+            .iter()
+            .enumerate()
+            .map(|(i, l)| Language::parse(l).map_err(|e| (field("languages", i), e.0)))
+            .collect::<Result<_, _>>()?,
+        communication_needs: raw
+            .communication_needs
+            .iter()
+            .enumerate()
+            .map(|(i, c)| Code::parse(c).map_err(|e| (field("communication_needs", i), e.0)))
+            .collect::<Result<_, _>>()?,
+        safety_instructions: raw
+            .safety_instructions
+            .iter()
+            .enumerate()
+            .map(|(i, c)| Code::parse(c).map_err(|e| (field("safety_instructions", i), e.0)))
+            .collect::<Result<_, _>>()?,
+    })
+}
+
+/// Reads a stored case-referral event back into the domain.
+pub fn decode(event: &log::Event) -> Result<Option<Event>, DecodeError> {
+    let bad = |reason: &str| DecodeError {
+        event_type: event.event_type.clone(),
+        reason: reason.to_owned(),
+    };
+    let time = |t: &Option<prost_types::Timestamp>| {
+        t.as_ref()
+            .and_then(from_timestamp)
+            .ok_or_else(|| bad("missing time"))
+    };
+    let rid = |raw: &str| ReferralId::parse(raw).map_err(|_| bad("bad referral id"));
+    let cid = |raw: &str| ConsentId::parse(raw).map_err(|_| bad("bad consent id"));
+    let org = |raw: &str| OrganisationId::parse(raw).map_err(|_| bad("bad organisation id"));
+    Ok(Some(match decode_wire(event)? {
+        WireEvent::OrganisationRegistered(_) | WireEvent::OrganisationUpdated(_) => {
+            return Ok(None);
+        }
+        WireEvent::ConsentGiven(e) => Event::ConsentGiven {
+            consent_id: cid(&e.consent_id)?,
+            recipient: recipient_from_wire(e.recipient.as_ref()).map_err(bad)?,
+            basis: match e.basis.ok_or_else(|| bad("missing basis"))? {
+                wire::consent_given::Basis::Consent(c) => Basis::Consent {
+                    purpose: Code::parse(&c.purpose).map_err(|_| bad("bad purpose"))?,
+                    scopes: c
+                        .scopes
+                        .iter()
+                        .map(|s| DataScope::from_code(s).map_err(|_| bad("bad scope")))
+                        .collect::<Result<_, _>>()?,
+                    valid_until: time(&c.valid_until)?,
+                    grantor: if c.grantor == "guardian" {
+                        Grantor::Guardian {
+                            child_assent: c.child_assent,
+                        }
+                    } else {
+                        Grantor::Person {
+                            of_consent_age: c.of_consent_age,
+                        }
+                    },
+                },
+                wire::consent_given::Basis::Exception(x) => Basis::Exception {
+                    reason: ExceptionReason::from_code(&x.reason).map_err(|_| bad("bad reason"))?,
+                    authority: Code::parse(&x.authority).map_err(|_| bad("bad authority"))?,
+                },
+            },
+            given_at: time(&e.given_at)?,
+        },
+        WireEvent::ConsentWithdrawn(e) => Event::ConsentWithdrawn {
+            consent_id: cid(&e.consent_id)?,
+            withdrawn_at: time(&e.withdrawn_at)?,
+        },
+        WireEvent::ReferralDrafted(e) => Event::ReferralDrafted {
+            referral_id: rid(&e.referral_id)?,
+            referrer: org(&e.referrer_organisation_id)?,
+            receiver: org(&e.receiver_organisation_id)?,
+            service_type: ServiceType::from_code(&e.service_type)
+                .map_err(|_| bad("bad service type"))?,
+            consent_id: cid(&e.consent_id)?,
+            dataset: match &e.dataset {
+                Some(wire::referral_drafted::Dataset::MinimumDataset(d)) => {
+                    dataset_from_wire(d).map_err(|(_, r)| bad(r))?
+                }
+                _ => return Err(bad("dataset is not readable")),
+            },
+        },
+        WireEvent::ReferralSent(e) => Event::ReferralSent {
+            referral_id: rid(&e.referral_id)?,
+            sent_at: time(&e.sent_at)?,
+            acknowledge_by: time(&e.acknowledge_by)?,
+            answer_by: time(&e.answer_by)?,
+        },
+        WireEvent::ReferralReceived(e) => Event::ReferralReceived {
+            referral_id: rid(&e.referral_id)?,
+            at: time(&e.at)?,
+        },
+        WireEvent::ReferralAccepted(e) => Event::ReferralAccepted {
+            referral_id: rid(&e.referral_id)?,
+            at: time(&e.at)?,
+            take_charge_by: time(&e.take_charge_by)?,
+        },
+        WireEvent::ReferralDeclined(e) => Event::ReferralDeclined {
+            referral_id: rid(&e.referral_id)?,
+            at: time(&e.at)?,
+            reason: DeclineReason::from_code(&e.reason).map_err(|_| bad("bad reason"))?,
+            redirect_to: if e.redirect_to_organisation_id.is_empty() {
+                None
+            } else {
+                Some(org(&e.redirect_to_organisation_id)?)
+            },
+        },
+        WireEvent::TakenIntoCare(e) => Event::TakenIntoCare {
+            referral_id: rid(&e.referral_id)?,
+            at: time(&e.at)?,
+        },
+        WireEvent::PutOnHold(e) => Event::PutOnHold {
+            referral_id: rid(&e.referral_id)?,
+            at: time(&e.at)?,
+        },
+        WireEvent::Resumed(e) => Event::Resumed {
+            referral_id: rid(&e.referral_id)?,
+            at: time(&e.at)?,
+        },
+        WireEvent::ReferralCompleted(e) => Event::ReferralCompleted {
+            referral_id: rid(&e.referral_id)?,
+            at: time(&e.at)?,
+            outcome: CareOutcome::from_code(&e.outcome).map_err(|_| bad("bad outcome"))?,
+        },
+        WireEvent::ReferralCancelled(e) => Event::ReferralCancelled {
+            referral_id: rid(&e.referral_id)?,
+            at: time(&e.at)?,
+        },
+        WireEvent::ReferralRevoked(e) => Event::ReferralRevoked {
+            referral_id: rid(&e.referral_id)?,
+            at: time(&e.at)?,
+            consent_id: cid(&e.consent_id)?,
+        },
+        WireEvent::ReferralExpired(e) => Event::ReferralExpired {
+            referral_id: rid(&e.referral_id)?,
+            at: time(&e.at)?,
+        },
+        WireEvent::ReferralFailed(e) => Event::ReferralFailed {
+            referral_id: rid(&e.referral_id)?,
+            at: time(&e.at)?,
+        },
+        WireEvent::ReferralDeadlineMissed(e) => Event::DeadlineMissed {
+            referral_id: rid(&e.referral_id)?,
+            kind: DeadlineKind::from_code(&e.deadline).map_err(|_| bad("bad deadline"))?,
+            due_at: time(&e.due_at)?,
+            detected_at: time(&e.detected_at)?,
+        },
+    }))
+}

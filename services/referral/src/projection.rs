@@ -1,0 +1,432 @@
+//! The referral projection: the directory, each case's consents and referrals
+//! with their timelines, the case facts from screening, and each receiving
+//! organisation's inbox feed (one row per change, keyed by a cursor).
+
+use case_log_jetstream::RecordedCommit;
+use contracts::referral::v1 as wire;
+use projection_sled::{ApplyError, Projection, ProjectionStore, Rows, StoreError};
+use prost::Message;
+
+use crate::case_facts::CaseFacts;
+use crate::codec::{WireEvent, decode_wire};
+
+pub const ORGANISATIONS: &str = "referral.organisation";
+pub const CASES: &str = "referral.case";
+pub const CASE_FACTS: &str = "referral.case_facts";
+pub const INBOX: &str = "referral.inbox";
+pub const INBOX_HEAD: &str = "referral.inbox_head";
+
+/// Changes within one commit get consecutive cursors: `sequence * 256 + index`.
+pub fn cursor(sequence: u64, index: usize) -> u64 {
+    sequence * 256 + index.min(255) as u64
+}
+
+pub fn inbox_key(organisation: &str, cursor: u64) -> Vec<u8> {
+    format!("{organisation}/{cursor:020}").into_bytes()
+}
+
+pub struct ReferralProjection;
+
+fn corrupt(what: &str) -> impl Fn(prost::DecodeError) -> ApplyError + '_ {
+    move |e| ApplyError::Inconsistent(format!("stored {what} cannot be decoded: {e}"))
+}
+
+impl Projection for ReferralProjection {
+    fn name(&self) -> &'static str {
+        "referral"
+    }
+
+    fn apply(&self, rows: &mut Rows<'_>, commit: &RecordedCommit) -> Result<(), ApplyError> {
+        let Some(aggregate) = &commit.commit.aggregate else {
+            return Ok(());
+        };
+        match (aggregate.root_kind.as_str(), aggregate.producer.as_str()) {
+            ("case", "screening") => apply_screening(rows, &aggregate.root_id, commit),
+            ("organisation", "referral") => apply_directory(rows, commit),
+            ("case", "referral") => apply_case(rows, &aggregate.root_id, commit),
+            _ => Ok(()),
+        }
+    }
+}
+
+fn apply_screening(
+    rows: &mut Rows<'_>,
+    case_id: &str,
+    commit: &RecordedCommit,
+) -> Result<(), ApplyError> {
+    let mut facts: Option<CaseFacts> = rows
+        .get(CASE_FACTS, case_id.as_bytes())?
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok());
+    for event in &commit.commit.events {
+        CaseFacts::apply(&mut facts, &event.event_type, &event.payload);
+    }
+    if let Some(facts) = facts {
+        let bytes =
+            serde_json::to_vec(&facts).map_err(|e| ApplyError::Inconsistent(e.to_string()))?;
+        rows.put(CASE_FACTS, case_id.as_bytes(), &bytes)?;
+    }
+    Ok(())
+}
+
+fn decode(event: &contracts::log::v1::Event) -> Result<WireEvent, ApplyError> {
+    decode_wire(event).map_err(|e| ApplyError::Decode {
+        event_type: e.event_type,
+        reason: e.reason,
+    })
+}
+
+fn apply_directory(rows: &mut Rows<'_>, commit: &RecordedCommit) -> Result<(), ApplyError> {
+    for event in &commit.commit.events {
+        let profile = match decode(event)? {
+            WireEvent::OrganisationRegistered(e) => e.profile,
+            WireEvent::OrganisationUpdated(e) => e.profile,
+            _ => None,
+        };
+        if let Some(profile) = profile {
+            rows.put(
+                ORGANISATIONS,
+                profile.organisation_id.as_bytes(),
+                &profile.encode_to_vec(),
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn apply_case(
+    rows: &mut Rows<'_>,
+    case_id: &str,
+    commit: &RecordedCommit,
+) -> Result<(), ApplyError> {
+    let mut case = match rows.get(CASES, case_id.as_bytes())? {
+        Some(bytes) => wire::GetCaseReferralsResponse::decode(bytes.as_slice())
+            .map_err(corrupt("case referrals"))?,
+        None => wire::GetCaseReferralsResponse::default(),
+    };
+    let province = rows
+        .get(CASE_FACTS, case_id.as_bytes())?
+        .and_then(|bytes| serde_json::from_slice::<CaseFacts>(&bytes).ok())
+        .map(|f| f.province)
+        .unwrap_or_default();
+    let actor = commit.commit.actor.clone().unwrap_or_default();
+    let entry = |state: &str, at: Option<prost_types::Timestamp>| wire::TimelineEntry {
+        state: state.to_owned(),
+        at,
+        organisation_id: actor.organisation_id.clone(),
+        role: actor.roles.first().cloned().unwrap_or_default(),
+        log_sequence: commit.sequence,
+    };
+    let mut changed: Vec<String> = Vec::new();
+    for event in &commit.commit.events {
+        let touched = apply_case_event(&mut case, decode(event)?, case_id, &province, &entry);
+        for id in touched {
+            if !changed.contains(&id) {
+                changed.push(id);
+            }
+        }
+    }
+    for referral in &mut case.referrals {
+        if changed.contains(&referral.referral_id) {
+            referral.last_log_sequence = commit.sequence;
+        }
+    }
+    // Each change addressed to a receiver goes to its inbox feed (drafts are the referrer's own).
+    for (index, referral_id) in changed.iter().enumerate() {
+        let Some(view) = case
+            .referrals
+            .iter()
+            .find(|r| &r.referral_id == referral_id)
+        else {
+            continue;
+        };
+        if view.state == "draft" {
+            continue;
+        }
+        let at = cursor(commit.sequence, index);
+        rows.put(
+            INBOX,
+            &inbox_key(&view.receiver_organisation_id, at),
+            &view.encode_to_vec(),
+        )?;
+        rows.put(
+            INBOX_HEAD,
+            view.receiver_organisation_id.as_bytes(),
+            &at.to_be_bytes(),
+        )?;
+    }
+    rows.put(CASES, case_id.as_bytes(), &case.encode_to_vec())?;
+    Ok(())
+}
+
+/// Moves one referral to `state`, recording who and when; returns its id if found.
+fn transition(
+    referrals: &mut [wire::ReferralView],
+    entry: &dyn Fn(&str, Option<prost_types::Timestamp>) -> wire::TimelineEntry,
+    id: &str,
+    state: &str,
+    at: Option<prost_types::Timestamp>,
+) -> Vec<String> {
+    match referrals.iter_mut().find(|r| r.referral_id == id) {
+        Some(view) => {
+            view.state = state.to_owned();
+            view.timeline.push(entry(state, at));
+            vec![id.to_owned()]
+        }
+        None => Vec::new(),
+    }
+}
+
+/// Applies one event to a case's referrals and consents; returns the referral ids it changed.
+fn apply_case_event(
+    case: &mut wire::GetCaseReferralsResponse,
+    event: WireEvent,
+    case_id: &str,
+    province: &str,
+    entry: &dyn Fn(&str, Option<prost_types::Timestamp>) -> wire::TimelineEntry,
+) -> Vec<String> {
+    match event {
+        WireEvent::ConsentGiven(e) => {
+            let mut view = wire::ConsentView {
+                consent_id: e.consent_id,
+                recipient: e.recipient,
+                given_at: e.given_at,
+                ..Default::default()
+            };
+            match e.basis {
+                Some(contracts::referral::v1::consent_given::Basis::Consent(c)) => {
+                    view.kind = "consent".to_owned();
+                    view.scopes = c.scopes;
+                    view.valid_until = c.valid_until;
+                }
+                Some(contracts::referral::v1::consent_given::Basis::Exception(x)) => {
+                    view.kind = "exception".to_owned();
+                    view.exception_reason = x.reason;
+                    view.authority = x.authority;
+                }
+                None => {}
+            }
+            case.consents.push(view);
+            Vec::new()
+        }
+        WireEvent::ConsentWithdrawn(e) => {
+            if let Some(consent) = case
+                .consents
+                .iter_mut()
+                .find(|c| c.consent_id == e.consent_id)
+            {
+                consent.withdrawn_at = e.withdrawn_at;
+            }
+            // The receiver loses access to what was shared under it.
+            let mut touched = Vec::new();
+            for referral in case
+                .referrals
+                .iter_mut()
+                .filter(|r| r.consent_id == e.consent_id)
+            {
+                referral.dataset = None;
+                referral.dataset_access_revoked = true;
+                touched.push(referral.referral_id.clone());
+            }
+            touched
+        }
+        WireEvent::ReferralDrafted(e) => {
+            let dataset = match e.dataset {
+                Some(contracts::referral::v1::referral_drafted::Dataset::MinimumDataset(d)) => {
+                    Some(d)
+                }
+                _ => None,
+            };
+            case.referrals.push(wire::ReferralView {
+                referral_id: e.referral_id.clone(),
+                case_id: case_id.to_owned(),
+                province: province.to_owned(),
+                referrer_organisation_id: e.referrer_organisation_id,
+                receiver_organisation_id: e.receiver_organisation_id,
+                service_type: e.service_type,
+                consent_id: e.consent_id,
+                state: "draft".to_owned(),
+                dataset,
+                timeline: vec![entry("draft", None)],
+                ..Default::default()
+            });
+            vec![e.referral_id]
+        }
+        WireEvent::ReferralSent(e) => {
+            if let Some(view) = case
+                .referrals
+                .iter_mut()
+                .find(|r| r.referral_id == e.referral_id)
+            {
+                view.acknowledge_by = e.acknowledge_by;
+                view.answer_by = e.answer_by;
+            }
+            transition(
+                &mut case.referrals,
+                entry,
+                &e.referral_id,
+                "sent",
+                e.sent_at,
+            )
+        }
+        WireEvent::ReferralReceived(e) => {
+            transition(&mut case.referrals, entry, &e.referral_id, "received", e.at)
+        }
+        WireEvent::ReferralAccepted(e) => {
+            if let Some(view) = case
+                .referrals
+                .iter_mut()
+                .find(|r| r.referral_id == e.referral_id)
+            {
+                view.take_charge_by = e.take_charge_by;
+            }
+            transition(&mut case.referrals, entry, &e.referral_id, "accepted", e.at)
+        }
+        WireEvent::ReferralDeclined(e) => {
+            let state = if e.redirect_to_organisation_id.is_empty() {
+                "declined"
+            } else {
+                "redirected"
+            };
+            if let Some(view) = case
+                .referrals
+                .iter_mut()
+                .find(|r| r.referral_id == e.referral_id)
+            {
+                view.decline_reason = e.reason.clone();
+                view.redirect_to_organisation_id = e.redirect_to_organisation_id.clone();
+            }
+            transition(&mut case.referrals, entry, &e.referral_id, state, e.at)
+        }
+        WireEvent::TakenIntoCare(e) => {
+            transition(&mut case.referrals, entry, &e.referral_id, "in_care", e.at)
+        }
+        WireEvent::PutOnHold(e) => {
+            transition(&mut case.referrals, entry, &e.referral_id, "on_hold", e.at)
+        }
+        WireEvent::Resumed(e) => {
+            transition(&mut case.referrals, entry, &e.referral_id, "in_care", e.at)
+        }
+        WireEvent::ReferralCompleted(e) => {
+            if let Some(view) = case
+                .referrals
+                .iter_mut()
+                .find(|r| r.referral_id == e.referral_id)
+            {
+                view.outcome = e.outcome.clone();
+            }
+            transition(
+                &mut case.referrals,
+                entry,
+                &e.referral_id,
+                "completed",
+                e.at,
+            )
+        }
+        WireEvent::ReferralCancelled(e) => transition(
+            &mut case.referrals,
+            entry,
+            &e.referral_id,
+            "cancelled",
+            e.at,
+        ),
+        WireEvent::ReferralRevoked(e) => {
+            transition(&mut case.referrals, entry, &e.referral_id, "revoked", e.at)
+        }
+        WireEvent::ReferralExpired(e) => {
+            transition(&mut case.referrals, entry, &e.referral_id, "expired", e.at)
+        }
+        WireEvent::ReferralFailed(e) => {
+            transition(&mut case.referrals, entry, &e.referral_id, "failed", e.at)
+        }
+        WireEvent::ReferralDeadlineMissed(e) => {
+            if let Some(view) = case
+                .referrals
+                .iter_mut()
+                .find(|r| r.referral_id == e.referral_id)
+            {
+                view.missed_deadlines.push(e.deadline.clone());
+                view.timeline.push(entry(
+                    &format!("deadline_missed:{}", e.deadline),
+                    e.detected_at,
+                ));
+                return vec![e.referral_id];
+            }
+            Vec::new()
+        }
+        WireEvent::OrganisationRegistered(_) | WireEvent::OrganisationUpdated(_) => Vec::new(),
+    }
+}
+
+pub fn organisation(
+    store: &ProjectionStore,
+    id: &str,
+) -> Result<Option<wire::OrganisationProfile>, StoreError> {
+    Ok(store
+        .get(ORGANISATIONS, id.as_bytes())?
+        .and_then(|bytes| wire::OrganisationProfile::decode(bytes.as_slice()).ok()))
+}
+
+pub fn organisations(
+    store: &ProjectionStore,
+) -> Result<Vec<wire::OrganisationProfile>, StoreError> {
+    Ok(store
+        .scan(ORGANISATIONS, b"")?
+        .into_iter()
+        .filter_map(|(_, bytes)| wire::OrganisationProfile::decode(bytes.as_slice()).ok())
+        .collect())
+}
+
+pub fn case_referrals(
+    store: &ProjectionStore,
+    case_id: &str,
+) -> Result<Option<wire::GetCaseReferralsResponse>, StoreError> {
+    Ok(store
+        .get(CASES, case_id.as_bytes())?
+        .and_then(|bytes| wire::GetCaseReferralsResponse::decode(bytes.as_slice()).ok()))
+}
+
+pub fn all_referrals(store: &ProjectionStore) -> Result<Vec<wire::ReferralView>, StoreError> {
+    Ok(store
+        .scan(CASES, b"")?
+        .into_iter()
+        .filter_map(|(_, bytes)| wire::GetCaseReferralsResponse::decode(bytes.as_slice()).ok())
+        .flat_map(|case| case.referrals)
+        .collect())
+}
+
+pub fn case_facts(store: &ProjectionStore, case_id: &str) -> Result<Option<CaseFacts>, StoreError> {
+    Ok(store
+        .get(CASE_FACTS, case_id.as_bytes())?
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok()))
+}
+
+/// The changes addressed to `organisation` after `after` (a cursor), in order.
+pub fn inbox_after(
+    store: &ProjectionStore,
+    organisation: &str,
+    after: u64,
+) -> Result<Vec<(u64, wire::ReferralView)>, StoreError> {
+    let prefix = format!("{organisation}/");
+    Ok(store
+        .scan(INBOX, prefix.as_bytes())?
+        .into_iter()
+        .filter_map(|(key, bytes)| {
+            let cursor: u64 = std::str::from_utf8(&key[prefix.len()..])
+                .ok()?
+                .parse()
+                .ok()?;
+            (cursor > after).then(|| {
+                wire::ReferralView::decode(bytes.as_slice())
+                    .ok()
+                    .map(|v| (cursor, v))
+            })?
+        })
+        .collect())
+}
+
+pub fn inbox_head(store: &ProjectionStore, organisation: &str) -> Result<u64, StoreError> {
+    Ok(store
+        .get(INBOX_HEAD, organisation.as_bytes())?
+        .and_then(|bytes| bytes.try_into().ok().map(u64::from_be_bytes))
+        .unwrap_or(0))
+}

@@ -1,0 +1,317 @@
+//! Validation at the edge: requests become domain commands, or INVALID_ARGUMENT
+//! naming every offending field (never echoing values).
+
+use std::collections::BTreeSet;
+
+use case_log_jetstream::envelope::from_timestamp;
+use case_referral::*;
+use contracts::referral::v1 as api;
+use service_runtime::{ServiceError, Violations};
+use time::OffsetDateTime;
+
+use crate::codec::{dataset_from_wire, recipient_from_wire};
+
+pub fn request_id(v: &mut Violations, raw: &str) -> String {
+    let valid = !raw.is_empty()
+        && raw.len() <= 128
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'));
+    if !valid {
+        v.add(
+            "request_id",
+            "must be 1 to 128 characters of [A-Za-z0-9._:-]",
+        );
+    }
+    raw.to_owned()
+}
+
+fn time(
+    v: &mut Violations,
+    field: &str,
+    raw: &Option<prost_types::Timestamp>,
+) -> Option<OffsetDateTime> {
+    match raw.as_ref() {
+        None => {
+            v.add(field, "is required");
+            None
+        }
+        Some(t) if (0..1_000_000_000).contains(&t.nanos) => {
+            let at = from_timestamp(t);
+            if at.is_none() {
+                v.add(field, "is not a valid time");
+            }
+            at
+        }
+        Some(_) => {
+            v.add(field, "is not a valid time");
+            None
+        }
+    }
+}
+
+/// A case id as the screening service makes them.
+pub fn case_id(v: &mut Violations, raw: &str) -> Option<String> {
+    let valid = !raw.is_empty()
+        && raw.len() <= 64
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if valid {
+        Some(raw.to_owned())
+    } else {
+        v.add("case_id", "must be 1 to 64 characters of [a-z0-9-]");
+        None
+    }
+}
+
+pub fn profile(
+    v: &mut Violations,
+    raw: Option<&api::OrganisationProfile>,
+) -> Option<api::OrganisationProfile> {
+    let Some(p) = raw else {
+        v.add("profile", "is required");
+        return None;
+    };
+    v.check(
+        "profile.organisation_id",
+        OrganisationId::parse(&p.organisation_id),
+    );
+    if p.name.trim().is_empty()
+        || p.name.chars().count() > 200
+        || p.name.chars().any(char::is_control)
+    {
+        v.add(
+            "profile.name",
+            "must be 1 to 200 characters without control characters",
+        );
+    }
+    if p.service_types.is_empty() {
+        v.add("profile.service_types", "at least one service type");
+    }
+    for (i, t) in p.service_types.iter().enumerate() {
+        v.check(
+            &format!("profile.service_types[{i}]"),
+            ServiceType::from_code(t),
+        );
+    }
+    if p.provinces.is_empty() {
+        v.add("profile.provinces", "at least one province");
+    }
+    for (i, province) in p.provinces.iter().enumerate() {
+        if province.len() != 2 || !province.bytes().all(|b| b.is_ascii_uppercase()) {
+            v.add(
+                format!("profile.provinces[{i}]"),
+                "must be two capital letters",
+            );
+        }
+    }
+    for (i, l) in p.languages.iter().enumerate() {
+        v.check(&format!("profile.languages[{i}]"), Language::parse(l));
+    }
+    for (i, a) in p.accessibility.iter().enumerate() {
+        v.check(&format!("profile.accessibility[{i}]"), Code::parse(a));
+    }
+    if p.opening_hours.chars().count() > 200 || p.opening_hours.chars().any(char::is_control) {
+        v.add(
+            "profile.opening_hours",
+            "at most 200 characters without control characters",
+        );
+    }
+    if !p.intake_channel.is_empty() {
+        v.check("profile.intake_channel", Code::parse(&p.intake_channel));
+    }
+    if !matches!(p.availability.as_str(), "available" | "limited" | "full") {
+        v.add("profile.availability", "must be available, limited or full");
+    }
+    Some(p.clone())
+}
+
+pub fn give_consent(
+    r: &api::GiveConsentRequest,
+    consent_id: impl FnOnce(&str) -> ConsentId,
+) -> Result<(String, String, Command), ServiceError> {
+    let mut v = Violations::default();
+    let request_id = request_id(&mut v, &r.request_id);
+    let case = case_id(&mut v, &r.case_id);
+    let recipient = v.check("recipient", recipient_from_wire(r.recipient.as_ref()));
+    let given_at = time(&mut v, "given_at", &r.given_at);
+    let basis = match &r.basis {
+        Some(api::give_consent_request::Basis::Consent(c)) => {
+            let purpose = v.check("consent.purpose", Code::parse(&c.purpose));
+            let scopes: BTreeSet<DataScope> = c
+                .scopes
+                .iter()
+                .enumerate()
+                .filter_map(|(i, s)| {
+                    v.check(&format!("consent.scopes[{i}]"), DataScope::from_code(s))
+                })
+                .collect();
+            let valid_until = time(&mut v, "consent.valid_until", &c.valid_until);
+            let grantor = match c.grantor.as_str() {
+                "person" => Some(Grantor::Person {
+                    of_consent_age: c.of_consent_age,
+                }),
+                "guardian" => Some(Grantor::Guardian {
+                    child_assent: c.child_assent,
+                }),
+                _ => {
+                    v.add("consent.grantor", "must be person or guardian");
+                    None
+                }
+            };
+            (|| {
+                Some(Basis::Consent {
+                    purpose: purpose?,
+                    scopes,
+                    valid_until: valid_until?,
+                    grantor: grantor?,
+                })
+            })()
+        }
+        Some(api::give_consent_request::Basis::Exception(x)) => {
+            let reason = v.check("exception.reason", ExceptionReason::from_code(&x.reason));
+            let authority = v.check("exception.authority", Code::parse(&x.authority));
+            (|| {
+                Some(Basis::Exception {
+                    reason: reason?,
+                    authority: authority?,
+                })
+            })()
+        }
+        None => {
+            v.add("basis", "a consent or an exception is required");
+            None
+        }
+    };
+    v.finish()?;
+    match (case, recipient, basis, given_at) {
+        (Some(case), Some(recipient), Some(basis), Some(given_at)) => {
+            let command = Command::GiveConsent {
+                consent_id: consent_id(&request_id),
+                recipient,
+                basis,
+                given_at,
+            };
+            Ok((request_id, case, command))
+        }
+        _ => Err(ServiceError::Internal),
+    }
+}
+
+pub fn withdraw_consent(
+    r: &api::WithdrawConsentRequest,
+) -> Result<(String, String, Command), ServiceError> {
+    let mut v = Violations::default();
+    let request_id = request_id(&mut v, &r.request_id);
+    let case = case_id(&mut v, &r.case_id);
+    let consent_id = v.check("consent_id", ConsentId::parse(&r.consent_id));
+    v.finish()?;
+    match (case, consent_id) {
+        (Some(case), Some(consent_id)) => {
+            Ok((request_id, case, Command::WithdrawConsent { consent_id }))
+        }
+        _ => Err(ServiceError::Internal),
+    }
+}
+
+pub fn create_referral(
+    r: &api::CreateReferralRequest,
+    referral_id: impl FnOnce(&str) -> ReferralId,
+) -> Result<(String, String, Command), ServiceError> {
+    let mut v = Violations::default();
+    let request_id = request_id(&mut v, &r.request_id);
+    let case = case_id(&mut v, &r.case_id);
+    let receiver = v.check(
+        "receiver_organisation_id",
+        OrganisationId::parse(&r.receiver_organisation_id),
+    );
+    let service_type = v.check("service_type", ServiceType::from_code(&r.service_type));
+    let consent_id = v.check("consent_id", ConsentId::parse(&r.consent_id));
+    let dataset = match &r.dataset {
+        Some(d) => match dataset_from_wire(d) {
+            Ok(dataset) => Some(dataset),
+            Err((field, reason)) => {
+                v.add(field, reason);
+                None
+            }
+        },
+        None => {
+            v.add("dataset", "is required");
+            None
+        }
+    };
+    v.finish()?;
+    match (case, receiver, service_type, consent_id, dataset) {
+        (Some(case), Some(receiver), Some(service_type), Some(consent_id), Some(dataset)) => Ok((
+            request_id.clone(),
+            case,
+            Command::CreateReferral {
+                referral_id: referral_id(&request_id),
+                receiver,
+                service_type,
+                consent_id,
+                dataset,
+                send: r.send,
+            },
+        )),
+        _ => Err(ServiceError::Internal),
+    }
+}
+
+pub fn update_referral(
+    r: &api::UpdateReferralRequest,
+) -> Result<(String, String, Command), ServiceError> {
+    use api::update_referral_request::Action;
+    let mut v = Violations::default();
+    let request_id = request_id(&mut v, &r.request_id);
+    let case = case_id(&mut v, &r.case_id);
+    let referral_id = v.check("referral_id", ReferralId::parse(&r.referral_id));
+    let command = match (&r.action, referral_id) {
+        (None, _) => {
+            v.add("action", "is required");
+            None
+        }
+        (_, None) => None,
+        (Some(action), Some(referral_id)) => match action {
+            Action::Send(_) => Some(Command::Send { referral_id }),
+            Action::Receive(_) => Some(Command::Receive { referral_id }),
+            Action::Accept(_) => Some(Command::Accept { referral_id }),
+            Action::Decline(d) => {
+                let reason = v.check("decline.reason", DeclineReason::from_code(&d.reason));
+                let redirect_to = if d.redirect_to_organisation_id.is_empty() {
+                    Some(None)
+                } else {
+                    v.check(
+                        "decline.redirect_to_organisation_id",
+                        OrganisationId::parse(&d.redirect_to_organisation_id),
+                    )
+                    .map(Some)
+                };
+                (|| {
+                    Some(Command::Decline {
+                        referral_id,
+                        reason: reason?,
+                        redirect_to: redirect_to?,
+                    })
+                })()
+            }
+            Action::TakeCharge(_) => Some(Command::TakeCharge { referral_id }),
+            Action::Hold(_) => Some(Command::Hold { referral_id }),
+            Action::Resume(_) => Some(Command::Resume { referral_id }),
+            Action::Complete(c) => v
+                .check("complete.outcome", CareOutcome::from_code(&c.outcome))
+                .map(|outcome| Command::Complete {
+                    referral_id,
+                    outcome,
+                }),
+            Action::Cancel(_) => Some(Command::Cancel { referral_id }),
+            Action::MarkFailed(_) => Some(Command::MarkFailed { referral_id }),
+        },
+    };
+    v.finish()?;
+    match (case, command) {
+        (Some(case), Some(command)) => Ok((request_id, case, command)),
+        _ => Err(ServiceError::Internal),
+    }
+}
