@@ -744,12 +744,15 @@ pub fn decide(
             }])
         }
         Command::Cancel { referral_id } => {
+            // Once the receiver has accepted, the referral is theirs to carry on:
+            // the referrer can no longer cancel it (so an accept and a cancel
+            // racing on the same referral have exactly one winner).
             transition(
                 state,
                 &referral_id,
                 actor,
                 Party::Referrer,
-                &[S::Draft, S::Sent, S::Received, S::Accepted],
+                &[S::Draft, S::Sent, S::Received],
             )?;
             Ok(vec![Event::ReferralCancelled {
                 referral_id,

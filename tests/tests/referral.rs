@@ -1,0 +1,1051 @@
+//! The referral service end to end, in process, over gRPC against a real
+//! nats-server, with the screening service beside it: the GBV journey from
+//! screening to completed care, consent rules, withdrawal, the accept/cancel
+//! race, inbox isolation and a resumable watch, deadlines across restarts,
+//! projection rebuild, and invalid input.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use case_log_jetstream::{CaseLog, CaseLogConfig, HistoryBound, HistoryScope, RootKind, TokenId};
+use contracts::admin::v1 as admin;
+use contracts::referral::v1 as api;
+use contracts::screening::v1 as screening_api;
+use nats_test_server::NatsServer;
+use service_runtime::ManualClock;
+use service_runtime::caller::OrganisationType;
+use support::{Running, eventually, token, ts, with_token};
+use time::OffsetDateTime;
+use time::macros::datetime;
+use tonic::Code;
+use tonic::transport::Channel;
+use update::Action;
+
+use api::update_referral_request as update;
+
+type Referrals = api::referral_service_client::ReferralServiceClient<Channel>;
+type Screening = screening_api::screening_service_client::ScreeningServiceClient<Channel>;
+
+const NOW: OffsetDateTime = datetime!(2026-06-20 10:00 UTC);
+const OPERATOR: &str = "cas-agrigento-1";
+const CAV: &str = "differenza-donna";
+const OTHER_CAV: &str = "cav-palermo";
+
+fn operator<T>(message: T) -> tonic::Request<T> {
+    with_token(
+        message,
+        &token(OrganisationType::ReceptionOperator, OPERATOR, Some("AG")),
+    )
+}
+
+fn admin<T>(message: T) -> tonic::Request<T> {
+    with_token(
+        message,
+        &token(OrganisationType::Administrator, "ministry", None),
+    )
+}
+
+fn receiver<T>(organisation: &str, message: T) -> tonic::Request<T> {
+    with_token(
+        message,
+        &token(OrganisationType::ReceivingService, organisation, Some("RM")),
+    )
+}
+
+struct System {
+    nats: NatsServer,
+    clock: ManualClock,
+    data: tempfile::TempDir,
+    screening: Running,
+    referral: Running,
+}
+
+impl System {
+    async fn start() -> System {
+        let nats = NatsServer::start();
+        let clock = ManualClock::new(NOW);
+        let data = tempfile::tempdir().expect("data");
+        let screening = Running::start(screening::run_with_clock, &nats, data.path(), &clock).await;
+        let referral = Running::start(referral::run_with_clock, &nats, data.path(), &clock).await;
+        System {
+            nats,
+            clock,
+            data,
+            screening,
+            referral,
+        }
+    }
+
+    async fn referrals(&self) -> Referrals {
+        Referrals::new(self.referral.channel().await)
+    }
+
+    async fn restart_referral(&mut self) {
+        let fresh = Running::start(
+            referral::run_with_clock,
+            &self.nats,
+            self.data.path(),
+            &self.clock,
+        )
+        .await;
+        let old = std::mem::replace(&mut self.referral, fresh);
+        old.stop().await;
+    }
+
+    async fn log(&self) -> CaseLog {
+        CaseLog::connect(&CaseLogConfig {
+            url: self.nats.url(),
+            ..CaseLogConfig::default()
+        })
+        .await
+        .expect("log")
+    }
+
+    /// A case screened with GBV confirmed (and, if asked, a minor).
+    async fn screened_case(&self, request: &str, minor: bool) -> String {
+        let mut screening = Screening::new(self.screening.channel().await);
+        let arrived = NOW - time::Duration::days(3);
+        let opened = screening
+            .open_case(operator(screening_api::OpenCaseRequest {
+                request_id: request.to_owned(),
+                arrival: Some(screening_api::Arrival {
+                    place: "LAMPEDUSA".to_owned(),
+                    arrived_at: ts(arrived),
+                }),
+                province: "AG".to_owned(),
+                facility_id: "hotspot-lampedusa".to_owned(),
+                ..Default::default()
+            }))
+            .await
+            .expect("open")
+            .into_inner();
+        let mut suspected = vec![screening_api::SuspectedCategory {
+            category: "GBV".to_owned(),
+            indicators: vec![],
+        }];
+        if minor {
+            suspected.push(screening_api::SuspectedCategory {
+                category: "UNACCOMPANIED_MINOR".to_owned(),
+                indicators: vec![],
+            });
+        }
+        screening
+            .record_preliminary_check(operator(screening_api::RecordPreliminaryCheckRequest {
+                request_id: format!("{request}-check"),
+                case_id: opened.case_id.clone(),
+                suspected,
+                urgency: "high".to_owned(),
+                place: "LAMPEDUSA".to_owned(),
+                checked_at: ts(arrived + time::Duration::hours(4)),
+                ..Default::default()
+            }))
+            .await
+            .expect("check");
+        screening
+            .record_assessment(operator(screening_api::RecordAssessmentRequest {
+                request_id: format!("{request}-assessment"),
+                case_id: opened.case_id.clone(),
+                outcomes: vec![screening_api::CategoryOutcome {
+                    category: "GBV".to_owned(),
+                    status: "confirmed".to_owned(),
+                }],
+                special_reception_needs: true,
+                assessed_at: ts(NOW - time::Duration::hours(1)),
+                assessor_role: "psychologist".to_owned(),
+                ..Default::default()
+            }))
+            .await
+            .expect("assessment");
+        opened.case_id
+    }
+
+    async fn register(&self, organisation: &str, provinces: &[&str]) -> u64 {
+        self.referrals()
+            .await
+            .register_organisation(admin(api::RegisterOrganisationRequest {
+                request_id: format!("register-{organisation}"),
+                profile: Some(api::OrganisationProfile {
+                    organisation_id: organisation.to_owned(),
+                    name: format!("Centro {organisation}"),
+                    service_types: vec!["anti_violence_centre".to_owned(), "shelter".to_owned()],
+                    provinces: provinces.iter().map(|p| (*p).to_owned()).collect(),
+                    languages: vec!["it".to_owned(), "en".to_owned(), "fr".to_owned()],
+                    accessibility: vec!["female_staff_only".to_owned()],
+                    opening_hours: "Mon-Fri 9-18, helpline 24/7".to_owned(),
+                    intake_channel: "approdo".to_owned(),
+                    availability: "available".to_owned(),
+                    active: true,
+                }),
+            }))
+            .await
+            .expect("register")
+            .into_inner()
+            .log_sequence
+    }
+
+    async fn consent_to(&self, case_id: &str, request: &str, organisation: &str) -> String {
+        self.referrals()
+            .await
+            .give_consent(operator(api::GiveConsentRequest {
+                request_id: request.to_owned(),
+                case_id: case_id.to_owned(),
+                recipient: Some(api::Recipient {
+                    recipient: Some(api::recipient::Recipient::OrganisationId(
+                        organisation.to_owned(),
+                    )),
+                }),
+                basis: Some(api::give_consent_request::Basis::Consent(
+                    api::ConsentBasis {
+                        purpose: "protection_and_support".to_owned(),
+                        scopes: vec![
+                            "categories".to_owned(),
+                            "urgency".to_owned(),
+                            "communication".to_owned(),
+                        ],
+                        valid_until: ts(NOW + time::Duration::days(90)),
+                        grantor: "person".to_owned(),
+                        ..Default::default()
+                    },
+                )),
+                given_at: ts(NOW - time::Duration::minutes(5)),
+            }))
+            .await
+            .expect("consent")
+            .into_inner()
+            .consent_id
+    }
+
+    async fn refer(
+        &self,
+        case_id: &str,
+        request: &str,
+        organisation: &str,
+        consent_id: &str,
+        urgency: &str,
+    ) -> Result<api::CreateReferralResponse, tonic::Status> {
+        self.referrals()
+            .await
+            .create_referral(operator(api::CreateReferralRequest {
+                request_id: request.to_owned(),
+                case_id: case_id.to_owned(),
+                receiver_organisation_id: organisation.to_owned(),
+                service_type: "anti_violence_centre".to_owned(),
+                consent_id: consent_id.to_owned(),
+                dataset: Some(api::MinimumDataset {
+                    categories: vec!["GBV".to_owned()],
+                    urgency: urgency.to_owned(),
+                    languages: vec!["fr".to_owned()],
+                    ..Default::default()
+                }),
+                send: true,
+            }))
+            .await
+            .map(|r| r.into_inner())
+    }
+
+    async fn act(
+        &self,
+        by: tonic::Request<()>,
+        case_id: &str,
+        referral_id: &str,
+        request: &str,
+        action: Action,
+    ) -> Result<api::UpdateReferralResponse, tonic::Status> {
+        let (metadata, extensions, ()) = by.into_parts();
+        let message = api::UpdateReferralRequest {
+            request_id: request.to_owned(),
+            case_id: case_id.to_owned(),
+            referral_id: referral_id.to_owned(),
+            action: Some(action),
+        };
+        self.referrals()
+            .await
+            .update_referral(tonic::Request::from_parts(metadata, extensions, message))
+            .await
+            .map(|r| r.into_inner())
+    }
+
+    async fn case_referrals(&self, case_id: &str, min: u64) -> api::GetCaseReferralsResponse {
+        self.referrals()
+            .await
+            .get_case_referrals(operator(api::GetCaseReferralsRequest {
+                case_id: case_id.to_owned(),
+                min_log_sequence: min,
+            }))
+            .await
+            .expect("case referrals")
+            .into_inner()
+    }
+}
+
+fn by_receiver(organisation: &str) -> tonic::Request<()> {
+    receiver(organisation, ())
+}
+
+fn by_operator() -> tonic::Request<()> {
+    operator(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gbv_case_is_referred_with_consent_accepted_taken_into_care_and_completed() {
+    let system = System::start().await;
+    let case_id = system.screened_case("journey", false).await;
+    let registered = system.register(CAV, &["AG", "RM"]).await;
+    system.register(OTHER_CAV, &["PA"]).await;
+
+    // The pathway rules suggest the anti-violence centre serving the case's province.
+    let suggested = system
+        .referrals()
+        .await
+        .suggest_receivers(operator(api::SuggestReceiversRequest {
+            case_id: case_id.clone(),
+            service_type: "anti_violence_centre".to_owned(),
+            language: "fr".to_owned(),
+            min_log_sequence: registered + 1,
+            ..Default::default()
+        }))
+        .await
+        .expect("suggest")
+        .into_inner();
+    let names: Vec<String> = suggested
+        .suggestions
+        .iter()
+        .filter_map(|s| s.organisation.as_ref().map(|o| o.organisation_id.clone()))
+        .collect();
+    assert_eq!(names, [CAV], "only the centre serving AG");
+    assert_eq!(suggested.suggestions[0].because_of, ["GBV"]);
+    assert!(suggested.suggestions[0].speaks_language);
+
+    let consent_id = system.consent_to(&case_id, "consent-1", CAV).await;
+    let created = system
+        .refer(&case_id, "refer-1", CAV, &consent_id, "high")
+        .await
+        .expect("referral");
+    assert_eq!(created.state, "sent");
+    let id = created.referral_id.clone();
+
+    for (request, action, state) in [
+        ("r1", Action::Receive(update::Receive {}), "received"),
+        ("r2", Action::Accept(update::Accept {}), "accepted"),
+        ("r3", Action::TakeCharge(update::TakeCharge {}), "in_care"),
+        (
+            "r4",
+            Action::Complete(update::Complete {
+                outcome: "goals_met".to_owned(),
+            }),
+            "completed",
+        ),
+    ] {
+        let answer = system
+            .act(by_receiver(CAV), &case_id, &id, request, action)
+            .await
+            .expect(state);
+        assert_eq!(answer.state, state);
+    }
+    // The referrer cannot move the receiver's states.
+    let refused = system
+        .act(
+            by_operator(),
+            &case_id,
+            &id,
+            "r5",
+            Action::Receive(update::Receive {}),
+        )
+        .await
+        .expect_err("not the receiver");
+    assert_eq!(refused.code(), Code::PermissionDenied);
+
+    let last = system.log().await.last_sequence().await.expect("last");
+    let case = system.case_referrals(&case_id, last).await;
+    let referral = &case.referrals[0];
+    let timeline: Vec<&str> = referral.timeline.iter().map(|t| t.state.as_str()).collect();
+    assert_eq!(
+        timeline,
+        [
+            "draft",
+            "sent",
+            "received",
+            "accepted",
+            "in_care",
+            "completed"
+        ]
+    );
+    assert_eq!(
+        referral.timeline[2].organisation_id, CAV,
+        "who made each transition is recorded"
+    );
+    assert_eq!(referral.timeline[1].organisation_id, OPERATOR);
+    assert_eq!(
+        referral.dataset.as_ref().expect("dataset").categories,
+        ["GBV"]
+    );
+
+    // The case's history shows every step, screening and referral, in order.
+    let history = system
+        .log()
+        .await
+        .history(
+            &HistoryScope::Root {
+                kind: RootKind::Case,
+                id: TokenId::parse(&case_id).expect("id"),
+            },
+            HistoryBound::All,
+        )
+        .await
+        .expect("history");
+    let types: Vec<String> = history
+        .iter()
+        .flat_map(|c| {
+            c.commit.events.iter().map(|e| {
+                e.event_type
+                    .rsplit('.')
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned()
+            })
+        })
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "CaseOpened",
+            "PreliminaryCheckRecorded",
+            "AssessmentRecorded",
+            "ConsentGiven",
+            "ReferralDrafted",
+            "ReferralSent",
+            "ReferralReceived",
+            "ReferralAccepted",
+            "TakenIntoCare",
+            "ReferralCompleted"
+        ]
+    );
+    let sequences: Vec<u64> = history.iter().map(|c| c.sequence).collect();
+    assert!(sequences.windows(2).all(|w| w[0] < w[1]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sending_needs_a_valid_consent_or_a_recorded_exception() {
+    let system = System::start().await;
+    let case_id = system.screened_case("consent-rules", false).await;
+    system.register(CAV, &["AG"]).await;
+    system.register(OTHER_CAV, &["AG"]).await;
+    let log = system.log().await;
+
+    // Consent to another centre does not cover this one: refused, nothing appended.
+    let consent_other = system
+        .consent_to(&case_id, "consent-other", OTHER_CAV)
+        .await;
+    let before = log.last_sequence().await.expect("last");
+    let refused = system
+        .refer(&case_id, "refer-x", CAV, &consent_other, "high")
+        .await
+        .expect_err("no consent");
+    assert_eq!(refused.code(), Code::FailedPrecondition);
+    assert_eq!(log.last_sequence().await.expect("last"), before);
+
+    // An exception (risk to life) decided by an authority allows it, and is in the history.
+    let exception = system
+        .referrals()
+        .await
+        .give_consent(operator(api::GiveConsentRequest {
+            request_id: "exception-1".to_owned(),
+            case_id: case_id.clone(),
+            recipient: Some(api::Recipient {
+                recipient: Some(api::recipient::Recipient::ServiceType(
+                    "anti_violence_centre".to_owned(),
+                )),
+            }),
+            basis: Some(api::give_consent_request::Basis::Exception(
+                api::ExceptionBasis {
+                    reason: "risk_to_life".to_owned(),
+                    authority: "questura_agrigento".to_owned(),
+                },
+            )),
+            given_at: ts(NOW),
+        }))
+        .await
+        .expect("exception")
+        .into_inner();
+    let sent = system
+        .refer(&case_id, "refer-y", CAV, &exception.consent_id, "immediate")
+        .await
+        .expect("sent on exception");
+    assert_eq!(sent.state, "sent");
+    let case = system.case_referrals(&case_id, sent.log_sequence).await;
+    let recorded = case
+        .consents
+        .iter()
+        .find(|c| c.consent_id == exception.consent_id)
+        .expect("exception recorded");
+    assert_eq!(
+        (
+            recorded.kind.as_str(),
+            recorded.exception_reason.as_str(),
+            recorded.authority.as_str()
+        ),
+        ("exception", "risk_to_life", "questura_agrigento")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_minor_needs_the_guardian_with_the_childs_assent() {
+    let system = System::start().await;
+    let case_id = system.screened_case("minor", true).await;
+    let by_person = system
+        .referrals()
+        .await
+        .give_consent(operator(api::GiveConsentRequest {
+            request_id: "minor-consent".to_owned(),
+            case_id: case_id.clone(),
+            recipient: Some(api::Recipient {
+                recipient: Some(api::recipient::Recipient::ServiceType(
+                    "anti_violence_centre".to_owned(),
+                )),
+            }),
+            basis: Some(api::give_consent_request::Basis::Consent(
+                api::ConsentBasis {
+                    purpose: "protection".to_owned(),
+                    scopes: vec!["categories".to_owned()],
+                    valid_until: ts(NOW + time::Duration::days(30)),
+                    grantor: "person".to_owned(),
+                    ..Default::default()
+                },
+            )),
+            given_at: ts(NOW),
+        }))
+        .await
+        .expect_err("a minor's own consent below the consent age");
+    assert_eq!(by_person.code(), Code::FailedPrecondition);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn withdrawal_revokes_the_open_referrals_that_relied_on_it_and_no_others() {
+    let system = System::start().await;
+    let case_id = system.screened_case("withdrawal", false).await;
+    system.register(CAV, &["AG"]).await;
+    system.register(OTHER_CAV, &["AG"]).await;
+    let consent_a = system.consent_to(&case_id, "consent-a", CAV).await;
+    let consent_b = system.consent_to(&case_id, "consent-b", OTHER_CAV).await;
+    let open_on_a = system
+        .refer(&case_id, "ref-open-a", CAV, &consent_a, "high")
+        .await
+        .expect("a")
+        .referral_id;
+    let done_on_a = system
+        .refer(&case_id, "ref-done-a", CAV, &consent_a, "high")
+        .await
+        .expect("a2")
+        .referral_id;
+    system
+        .act(
+            by_receiver(CAV),
+            &case_id,
+            &done_on_a,
+            "d1",
+            Action::Decline(update::Decline {
+                reason: "no_capacity".to_owned(),
+                ..Default::default()
+            }),
+        )
+        .await
+        .expect("declined");
+    let open_on_b = system
+        .refer(&case_id, "ref-open-b", OTHER_CAV, &consent_b, "high")
+        .await
+        .expect("b")
+        .referral_id;
+
+    let withdrawn = system
+        .referrals()
+        .await
+        .withdraw_consent(operator(api::WithdrawConsentRequest {
+            request_id: "withdraw-a".to_owned(),
+            case_id: case_id.clone(),
+            consent_id: consent_a.clone(),
+        }))
+        .await
+        .expect("withdraw")
+        .into_inner();
+    assert_eq!(withdrawn.revoked_referral_ids, [open_on_a.clone()]);
+
+    let case = system
+        .case_referrals(&case_id, withdrawn.log_sequence)
+        .await;
+    let state = |id: &str| {
+        case.referrals
+            .iter()
+            .find(|r| r.referral_id == id)
+            .map(|r| {
+                (
+                    r.state.clone(),
+                    r.dataset_access_revoked,
+                    r.dataset.is_some(),
+                )
+            })
+    };
+    assert_eq!(state(&open_on_a), Some(("revoked".to_owned(), true, false)));
+    assert_eq!(
+        state(&done_on_a),
+        Some(("declined".to_owned(), true, false)),
+        "access withdrawn, state kept"
+    );
+    assert_eq!(state(&open_on_b), Some(("sent".to_owned(), false, true)));
+
+    // The receiver's inbox no longer shows the data shared under the withdrawn consent.
+    let inbox = system
+        .referrals()
+        .await
+        .list_inbox(receiver(
+            CAV,
+            api::ListInboxRequest {
+                min_log_sequence: withdrawn.log_sequence,
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("inbox")
+        .into_inner();
+    assert!(
+        inbox
+            .referrals
+            .iter()
+            .all(|r| r.dataset.is_none() && r.dataset_access_revoked)
+    );
+    // Sending again on the withdrawn consent is refused.
+    let again = system
+        .refer(&case_id, "ref-again", CAV, &consent_a, "high")
+        .await
+        .expect_err("withdrawn");
+    assert_eq!(again.code(), Code::FailedPrecondition);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accept_and_cancel_racing_on_one_referral_have_exactly_one_winner() {
+    let system = System::start().await;
+    let case_id = system.screened_case("race", false).await;
+    system.register(CAV, &["AG"]).await;
+    let consent = system.consent_to(&case_id, "consent-race", CAV).await;
+    for round in 0..8 {
+        let id = system
+            .refer(
+                &case_id,
+                &format!("race-{round}"),
+                CAV,
+                &consent,
+                "standard",
+            )
+            .await
+            .expect("sent")
+            .referral_id;
+        system
+            .act(
+                by_receiver(CAV),
+                &case_id,
+                &id,
+                &format!("rcv-{round}"),
+                Action::Receive(update::Receive {}),
+            )
+            .await
+            .expect("received");
+        let (accept_id, cancel_id) = (format!("acc-{round}"), format!("can-{round}"));
+        let (accept, cancel) = tokio::join!(
+            system.act(
+                by_receiver(CAV),
+                &case_id,
+                &id,
+                &accept_id,
+                Action::Accept(update::Accept {})
+            ),
+            system.act(
+                by_operator(),
+                &case_id,
+                &id,
+                &cancel_id,
+                Action::Cancel(update::Cancel {})
+            ),
+        );
+        let winners = [accept.is_ok(), cancel.is_ok()]
+            .iter()
+            .filter(|w| **w)
+            .count();
+        assert_eq!(winners, 1, "round {round}: {accept:?} / {cancel:?}");
+        let loser = accept.err().or(cancel.err()).expect("one error");
+        assert_eq!(
+            loser.code(),
+            Code::FailedPrecondition,
+            "round {round}: {loser:?}"
+        );
+        assert!(
+            loser.message().contains("transition not allowed"),
+            "{}",
+            loser.message()
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_inbox_and_its_watch_hold_only_the_organisations_referrals_and_resume_without_gaps_or_repeats()
+ {
+    let system = System::start().await;
+    let case_id = system.screened_case("inbox", false).await;
+    system.register(CAV, &["AG"]).await;
+    system.register(OTHER_CAV, &["AG"]).await;
+    let to_cav = system.consent_to(&case_id, "c-cav", CAV).await;
+    let to_other = system.consent_to(&case_id, "c-other", OTHER_CAV).await;
+
+    let mut watch = system
+        .referrals()
+        .await
+        .watch_inbox(receiver(CAV, api::WatchInboxRequest { after_cursor: 0 }))
+        .await
+        .expect("watch")
+        .into_inner();
+    let mut expected = BTreeSet::new();
+    for i in 0..3 {
+        expected.insert(
+            system
+                .refer(&case_id, &format!("in-{i}"), CAV, &to_cav, "high")
+                .await
+                .expect("cav")
+                .referral_id,
+        );
+        system
+            .refer(&case_id, &format!("out-{i}"), OTHER_CAV, &to_other, "high")
+            .await
+            .expect("other");
+    }
+    let mut seen = Vec::new();
+    let mut cursor = 0;
+    while seen.len() < 3 {
+        let change = tokio::time::timeout(Duration::from_secs(10), watch.message())
+            .await
+            .expect("in time")
+            .expect("stream")
+            .expect("change");
+        assert!(change.cursor > cursor, "cursors increase");
+        cursor = change.cursor;
+        let referral = change.referral.expect("referral");
+        assert_eq!(
+            referral.receiver_organisation_id, CAV,
+            "never another organisation's referral"
+        );
+        seen.push(referral.referral_id);
+    }
+    drop(watch); // disconnect
+
+    // While disconnected: a change to one of ours and more for the other centre.
+    let first = seen[0].clone();
+    system
+        .act(
+            by_receiver(CAV),
+            &case_id,
+            &first,
+            "ack-0",
+            Action::Receive(update::Receive {}),
+        )
+        .await
+        .expect("received");
+    system
+        .refer(&case_id, "out-late", OTHER_CAV, &to_other, "high")
+        .await
+        .expect("other");
+    let late = system
+        .refer(&case_id, "in-late", CAV, &to_cav, "high")
+        .await
+        .expect("cav")
+        .referral_id;
+
+    let mut resumed = system
+        .referrals()
+        .await
+        .watch_inbox(receiver(
+            CAV,
+            api::WatchInboxRequest {
+                after_cursor: cursor,
+            },
+        ))
+        .await
+        .expect("watch")
+        .into_inner();
+    let mut after = Vec::new();
+    while after.len() < 2 {
+        let change = tokio::time::timeout(Duration::from_secs(10), resumed.message())
+            .await
+            .expect("in time")
+            .expect("stream")
+            .expect("change");
+        assert!(change.cursor > cursor);
+        let referral = change.referral.expect("referral");
+        assert_eq!(referral.receiver_organisation_id, CAV);
+        after.push((referral.referral_id, referral.state));
+    }
+    assert_eq!(
+        after,
+        [(first, "received".to_owned()), (late, "sent".to_owned())],
+        "exactly what was missed, once, in order"
+    );
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), resumed.message())
+            .await
+            .is_err(),
+        "nothing repeated"
+    );
+
+    let inbox = system
+        .referrals()
+        .await
+        .list_inbox(receiver(OTHER_CAV, api::ListInboxRequest::default()))
+        .await
+        .expect("inbox")
+        .into_inner();
+    assert_eq!(inbox.referrals.len(), 4);
+    assert!(
+        inbox
+            .referrals
+            .iter()
+            .all(|r| r.receiver_organisation_id == OTHER_CAV)
+    );
+    assert!(seen.iter().all(|id| expected.contains(id)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deadlines_fire_once_each_and_escalate_to_the_province_also_across_restarts() {
+    let mut system = System::start().await;
+    let case_id = system.screened_case("deadlines", false).await;
+    system.register(CAV, &["AG"]).await;
+    let consent = system.consent_to(&case_id, "c-deadline", CAV).await;
+    // Immediate: acknowledge within 4 h, answer within 8 h.
+    let sent = system
+        .refer(&case_id, "urgent", CAV, &consent, "immediate")
+        .await
+        .expect("sent");
+    let id = sent.referral_id.clone();
+    let log = system.log().await;
+    let scope = HistoryScope::Root {
+        kind: RootKind::Case,
+        id: TokenId::parse(&case_id).expect("id"),
+    };
+    let count = |history: &[case_log_jetstream::RecordedCommit], wanted: &str| {
+        history
+            .iter()
+            .flat_map(|c| c.commit.events.iter())
+            .filter(|e| e.event_type.ends_with(wanted))
+            .count()
+    };
+
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        count(
+            &log.history(&scope, HistoryBound::All).await.expect("h"),
+            "ReferralDeadlineMissed"
+        ),
+        0
+    );
+
+    system.clock.advance(time::Duration::hours(5));
+    eventually("acknowledgement escalated", || {
+        let log = log.clone();
+        let scope = scope.clone();
+        async move {
+            count(
+                &log.history(&scope, HistoryBound::All).await.expect("h"),
+                "ReferralDeadlineMissed",
+            ) == 1
+        }
+    })
+    .await;
+    system.restart_referral().await;
+    system.clock.advance(time::Duration::hours(4));
+    eventually("answer missed and referral expired", || {
+        let log = log.clone();
+        let scope = scope.clone();
+        async move {
+            count(
+                &log.history(&scope, HistoryBound::All).await.expect("h"),
+                "ReferralExpired",
+            ) == 1
+        }
+    })
+    .await;
+    system.restart_referral().await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let history = log
+        .history(&scope, HistoryBound::All)
+        .await
+        .expect("history");
+    assert_eq!(
+        count(&history, "ReferralDeadlineMissed"),
+        2,
+        "acknowledgement and answer, once each"
+    );
+    assert_eq!(count(&history, "ReferralExpired"), 1);
+    let escalations: Vec<api::ReferralDeadlineMissed> = history
+        .iter()
+        .flat_map(|c| c.commit.events.iter())
+        .filter(|e| e.event_type.ends_with("ReferralDeadlineMissed"))
+        .map(|e| prost::Message::decode(e.payload.as_slice()).expect("decode"))
+        .collect();
+    assert!(escalations.iter().all(|e| e.escalated_to_province == "AG"));
+    let last = log.last_sequence().await.expect("last");
+    let case = system.case_referrals(&case_id, last).await;
+    let referral = case
+        .referrals
+        .iter()
+        .find(|r| r.referral_id == id)
+        .expect("referral");
+    assert_eq!(referral.state, "expired");
+    assert_eq!(referral.missed_deadlines, ["acknowledgement", "answer"]);
+    let overdue = system
+        .referrals()
+        .await
+        .list_referrals(with_token(
+            api::ListReferralsRequest {
+                overdue_only: true,
+                min_log_sequence: last,
+                ..Default::default()
+            },
+            &token(OrganisationType::Prefecture, "prefettura-ag", Some("AG")),
+        ))
+        .await
+        .expect("prefecture list")
+        .into_inner();
+    assert_eq!(overdue.referrals.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rebuilding_the_referral_projection_gives_the_same_content() {
+    let system = System::start().await;
+    let case_id = system.screened_case("rebuild", false).await;
+    system.register(CAV, &["AG"]).await;
+    let consent = system.consent_to(&case_id, "c-rebuild", CAV).await;
+    let mut last = 0;
+    for i in 0..5 {
+        let id = system
+            .refer(&case_id, &format!("rb-{i}"), CAV, &consent, "high")
+            .await
+            .expect("sent")
+            .referral_id;
+        last = system
+            .act(
+                by_receiver(CAV),
+                &case_id,
+                &id,
+                &format!("rb-acc-{i}"),
+                Action::Accept(update::Accept {}),
+            )
+            .await
+            .expect("accept")
+            .log_sequence;
+    }
+    system.case_referrals(&case_id, last).await;
+    let mut projection = admin::projection_admin_service_client::ProjectionAdminServiceClient::new(
+        system.referral.channel().await,
+    );
+    let status = |s: tonic::Response<admin::GetProjectionStatusResponse>| {
+        s.into_inner().status.expect("status")
+    };
+    let before = status(
+        projection
+            .get_projection_status(admin(admin::GetProjectionStatusRequest {}))
+            .await
+            .expect("status"),
+    );
+    projection
+        .rebuild_projection(admin(admin::RebuildProjectionRequest {}))
+        .await
+        .expect("rebuild");
+    system.case_referrals(&case_id, last).await;
+    let after = status(
+        projection
+            .get_projection_status(admin(admin::GetProjectionStatusRequest {}))
+            .await
+            .expect("status"),
+    );
+    assert_eq!(after.position, before.position);
+    assert_eq!(after.content_digest, before.content_digest);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_requests_are_refused_with_their_fields_and_append_nothing() {
+    let system = System::start().await;
+    let case_id = system.screened_case("invalid", false).await;
+    system.register(CAV, &["AG"]).await;
+    let log = system.log().await;
+    let before = log.last_sequence().await.expect("last");
+    let mut client = system.referrals().await;
+    let bad_consent = client
+        .give_consent(operator(api::GiveConsentRequest {
+            request_id: "bad consent".to_owned(),
+            case_id: case_id.clone(),
+            recipient: None,
+            basis: Some(api::give_consent_request::Basis::Consent(
+                api::ConsentBasis {
+                    purpose: "Protection!".to_owned(),
+                    scopes: vec!["everything".to_owned()],
+                    grantor: "neighbour".to_owned(),
+                    ..Default::default()
+                },
+            )),
+            given_at: None,
+        }))
+        .await
+        .expect_err("invalid");
+    assert_eq!(bad_consent.code(), Code::InvalidArgument);
+    for field in [
+        "request_id",
+        "recipient",
+        "consent.purpose",
+        "consent.scopes[0]",
+        "consent.grantor",
+        "given_at",
+    ] {
+        assert!(
+            bad_consent.message().contains(field),
+            "{field} in {}",
+            bad_consent.message()
+        );
+    }
+    let bad_referral = client
+        .create_referral(operator(api::CreateReferralRequest {
+            request_id: "r-1".to_owned(),
+            case_id: "NOT A CASE".to_owned(),
+            receiver_organisation_id: CAV.to_owned(),
+            service_type: "spa".to_owned(),
+            consent_id: "x".to_owned(),
+            dataset: Some(api::MinimumDataset {
+                categories: vec!["gbv".to_owned()],
+                urgency: "asap".to_owned(),
+                ..Default::default()
+            }),
+            send: true,
+        }))
+        .await
+        .expect_err("invalid");
+    assert_eq!(bad_referral.code(), Code::InvalidArgument);
+    let no_action = client
+        .update_referral(operator(api::UpdateReferralRequest {
+            request_id: "u-1".to_owned(),
+            case_id: case_id.clone(),
+            referral_id: "r".to_owned(),
+            action: None,
+        }))
+        .await
+        .expect_err("invalid");
+    assert_eq!(no_action.code(), Code::InvalidArgument);
+    let not_admin = client
+        .register_organisation(operator(api::RegisterOrganisationRequest {
+            request_id: "reg".to_owned(),
+            profile: None,
+        }))
+        .await
+        .expect_err("not an administrator");
+    assert_eq!(not_admin.code(), Code::PermissionDenied);
+    assert_eq!(
+        log.last_sequence().await.expect("last"),
+        before,
+        "nothing appended"
+    );
+}
