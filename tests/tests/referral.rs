@@ -569,7 +569,7 @@ async fn withdrawal_revokes_the_open_referrals_that_relied_on_it_and_no_others()
         .await
         .expect("withdraw")
         .into_inner();
-    assert_eq!(withdrawn.revoked_referral_ids, [open_on_a.clone()]);
+    assert_eq!(withdrawn.revoked_referral_ids, std::slice::from_ref(&open_on_a));
 
     let case = system
         .case_referrals(&case_id, withdrawn.log_sequence)
