@@ -569,7 +569,10 @@ async fn withdrawal_revokes_the_open_referrals_that_relied_on_it_and_no_others()
         .await
         .expect("withdraw")
         .into_inner();
-    assert_eq!(withdrawn.revoked_referral_ids, std::slice::from_ref(&open_on_a));
+    assert_eq!(
+        withdrawn.revoked_referral_ids,
+        std::slice::from_ref(&open_on_a)
+    );
 
     let case = system
         .case_referrals(&case_id, withdrawn.log_sequence)
@@ -1048,4 +1051,91 @@ async fn invalid_requests_are_refused_with_their_fields_and_append_nothing() {
         before,
         "nothing appended"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn published_pathway_rules_are_versioned_and_drive_the_suggestions() {
+    let system = System::start().await;
+    let case_id = system.screened_case("rules", false).await;
+    let registered = system.register(CAV, &["AG"]).await;
+    let mut client = system.referrals().await;
+
+    let built_in = client
+        .get_pathway_rules(operator(api::GetPathwayRulesRequest::default()))
+        .await
+        .expect("rules")
+        .into_inner();
+    assert_eq!(built_in.version, 1);
+    let suggest = |min: u64| api::SuggestReceiversRequest {
+        case_id: case_id.clone(),
+        min_log_sequence: min,
+        ..Default::default()
+    };
+    let before = client
+        .suggest_receivers(operator(suggest(registered)))
+        .await
+        .expect("suggest")
+        .into_inner();
+    assert_eq!(before.rules_version, 1);
+    assert_eq!(
+        before
+            .suggestions
+            .iter()
+            .map(|s| s.service_type.as_str())
+            .collect::<Vec<_>>(),
+        ["anti_violence_centre", "shelter"]
+    );
+
+    // GBV now goes to shelters only.
+    let mut rules = built_in.rules.clone();
+    for rule in rules.iter_mut().filter(|r| r.category == "GBV") {
+        rule.service_types = vec!["shelter".to_owned()];
+    }
+    let refused = client
+        .publish_pathway_rules(operator(api::PublishPathwayRulesRequest {
+            request_id: "rules-by-operator".to_owned(),
+            rules: rules.clone(),
+        }))
+        .await
+        .expect_err("only administrators");
+    assert_eq!(refused.code(), Code::PermissionDenied);
+    let incomplete = client
+        .publish_pathway_rules(admin(api::PublishPathwayRulesRequest {
+            request_id: "rules-incomplete".to_owned(),
+            rules: rules[1..].to_vec(),
+        }))
+        .await
+        .expect_err("every category needs a rule");
+    assert_eq!(incomplete.code(), Code::InvalidArgument);
+    let published = client
+        .publish_pathway_rules(admin(api::PublishPathwayRulesRequest {
+            request_id: "rules-v2".to_owned(),
+            rules,
+        }))
+        .await
+        .expect("published")
+        .into_inner();
+    assert_eq!(published.version, 2);
+    let after = client
+        .suggest_receivers(operator(suggest(published.log_sequence)))
+        .await
+        .expect("suggest")
+        .into_inner();
+    assert_eq!(after.rules_version, 2);
+    assert_eq!(
+        after
+            .suggestions
+            .iter()
+            .map(|s| s.service_type.as_str())
+            .collect::<Vec<_>>(),
+        ["shelter"]
+    );
+    let current = client
+        .get_pathway_rules(operator(api::GetPathwayRulesRequest {
+            min_log_sequence: published.log_sequence,
+        }))
+        .await
+        .expect("rules")
+        .into_inner();
+    assert_eq!(current.version, 2);
 }

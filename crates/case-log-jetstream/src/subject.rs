@@ -20,16 +20,24 @@ pub enum RootKind {
     Facility,
     /// A receiving organisation in the directory.
     Organisation,
+    /// Versioned configuration kept in the log (for example the pathway rules).
+    Configuration,
 }
 
 impl RootKind {
-    pub const ALL: [RootKind; 3] = [RootKind::Case, RootKind::Facility, RootKind::Organisation];
+    pub const ALL: [RootKind; 4] = [
+        RootKind::Case,
+        RootKind::Facility,
+        RootKind::Organisation,
+        RootKind::Configuration,
+    ];
 
     pub fn token(self) -> &'static str {
         match self {
             RootKind::Case => "case",
             RootKind::Facility => "facility",
             RootKind::Organisation => "organisation",
+            RootKind::Configuration => "configuration",
         }
     }
 
@@ -258,6 +266,6 @@ mod tests {
     fn producer_subjects_name_only_that_producer() {
         let subjects = producer_publish_subjects(Producer::SafeSpace);
         assert!(subjects.iter().all(|s| s.contains(".safe-space")));
-        assert_eq!(subjects.len(), 6);
+        assert_eq!(subjects.len(), 8);
     }
 }

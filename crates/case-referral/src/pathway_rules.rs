@@ -12,7 +12,40 @@ pub struct PathwayRules {
     pub rules: Vec<(Category, Vec<ServiceType>)>,
 }
 
+/// Why a set of rules cannot be published.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidRules {
+    #[error("category {0} has no rule: every category must lead somewhere")]
+    Missing(&'static str),
+    #[error("category {0} has two rules")]
+    Duplicate(&'static str),
+    #[error("the rule for {0} names no service type")]
+    Empty(&'static str),
+}
+
 impl PathwayRules {
+    /// Checks a new set of rules: one non-empty rule per category, no more.
+    pub fn new(
+        version: u32,
+        rules: Vec<(Category, Vec<ServiceType>)>,
+    ) -> Result<PathwayRules, InvalidRules> {
+        for (i, (category, services)) in rules.iter().enumerate() {
+            if rules[..i].iter().any(|(c, _)| c == category) {
+                return Err(InvalidRules::Duplicate(category.code()));
+            }
+            if services.is_empty() {
+                return Err(InvalidRules::Empty(category.code()));
+            }
+        }
+        if let Some(missing) = Category::ALL
+            .iter()
+            .find(|c| !rules.iter().any(|(r, _)| r == *c))
+        {
+            return Err(InvalidRules::Missing(missing.code()));
+        }
+        Ok(PathwayRules { version, rules })
+    }
+
     /// The service types for `categories`, in rule order, without repeats.
     pub fn service_types_for(&self, categories: &[Category]) -> Vec<ServiceType> {
         let mut types = Vec::new();
@@ -69,6 +102,30 @@ impl Default for PathwayRules {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn new_rules_must_cover_every_category_once_and_lead_somewhere() {
+        let defaults = PathwayRules::default();
+        assert_eq!(
+            PathwayRules::new(2, defaults.rules.clone()).map(|r| r.version),
+            Ok(2)
+        );
+        let mut missing = defaults.rules.clone();
+        missing.retain(|(c, _)| *c != Category::Trafficking);
+        assert_eq!(
+            PathwayRules::new(2, missing),
+            Err(InvalidRules::Missing("TRAFFICKING"))
+        );
+        let mut twice = defaults.rules.clone();
+        twice.push((Category::Gbv, vec![ServiceType::Shelter]));
+        assert_eq!(
+            PathwayRules::new(2, twice),
+            Err(InvalidRules::Duplicate("GBV"))
+        );
+        let mut empty = defaults.rules;
+        empty[0].1.clear();
+        assert_eq!(PathwayRules::new(2, empty), Err(InvalidRules::Empty("GBV")));
+    }
 
     #[test]
     fn every_category_has_a_rule_and_gbv_goes_to_an_anti_violence_centre_first() {

@@ -34,7 +34,8 @@ pub struct ReferralApi {
     pub(crate) callers: CallerExtractor,
     pub(crate) read_patience: std::time::Duration,
     pub(crate) deadlines: DeadlinePolicy,
-    pub(crate) rules: PathwayRules,
+    /// The built-in rules (version 1), in force until rules are published.
+    pub(crate) default_rules: PathwayRules,
     pub(crate) shutdown: CancellationToken,
 }
 
@@ -258,6 +259,18 @@ impl ReferralApi {
         }
     }
 
+    /// The rules in force: the last published, or the built-in ones.
+    fn rules(&self) -> Result<PathwayRules, ServiceError> {
+        match projection::published_rules(self.projection.store())
+            .map_err(|_| ServiceError::Internal)?
+        {
+            Some(published) => {
+                codec::rules_from_wire(&published).map_err(|_| ServiceError::Internal)
+            }
+            None => Ok(self.default_rules.clone()),
+        }
+    }
+
     /// What a caller may see of a case's referrals: a receiving service only
     /// what is addressed to it and no consents; others everything.
     fn visible(
@@ -374,6 +387,99 @@ impl api::referral_service_server::ReferralService for ReferralApi {
         }))
     }
 
+    async fn publish_pathway_rules(
+        &self,
+        request: Request<api::PublishPathwayRulesRequest>,
+    ) -> Result<Response<api::PublishPathwayRulesResponse>, Status> {
+        let caller = self.callers.caller(&request)?;
+        Self::require_administrator(&caller)?;
+        let r = request.into_inner();
+        let mut v = Violations::default();
+        let request_id = requests::request_id(&mut v, &r.request_id);
+        let mut rules = Vec::new();
+        for (i, rule) in r.rules.iter().enumerate() {
+            let category = v.check(
+                &format!("rules[{i}].category"),
+                pathway::Category::from_code(&rule.category),
+            );
+            let services: Vec<_> = rule
+                .service_types
+                .iter()
+                .enumerate()
+                .filter_map(|(j, t)| {
+                    v.check(
+                        &format!("rules[{i}].service_types[{j}]"),
+                        case_referral::ServiceType::from_code(t),
+                    )
+                })
+                .collect();
+            if let Some(category) = category {
+                rules.push((category, services));
+            }
+        }
+        v.check("rules", PathwayRules::new(0, rules.clone()));
+        v.finish()?;
+        let address = AggregateAddress::new(
+            RootKind::Configuration,
+            token("pathway-rules")?,
+            Producer::Referral,
+        );
+        let now = self.clock.now();
+        let executed: Result<Executed, ExecuteError<ServiceError>> = self
+            .log
+            .execute(&address, &request_id, |history| {
+                // The built-in rules are version 1; each publication is the next.
+                let version = history.len() as u32 + 2;
+                let published = PathwayRules::new(version, rules.clone())
+                    .map_err(|_| ServiceError::Internal)?;
+                Ok(PendingCommit {
+                    request_id: request_id.clone(),
+                    actor: caller.actor(),
+                    occurred_at: now,
+                    correlation_id: request_id.clone(),
+                    causation_id: String::new(),
+                    events: vec![NewEvent::encode(
+                        "approdo.referral.v1.PathwayRulesPublished",
+                        1,
+                        &api::PathwayRulesPublished {
+                            version,
+                            rules: codec::rules_to_wire(&published),
+                        },
+                    )],
+                    reply: Vec::new(),
+                })
+            })
+            .await;
+        let executed = match executed {
+            Ok(executed) => executed,
+            Err(ExecuteError::Rejected(error)) => return Err(error.into()),
+            Err(ExecuteError::Log(error)) => return Err(ServiceError::from(error).into()),
+        };
+        let version = executed
+            .commit
+            .events
+            .first()
+            .and_then(|e| api::PathwayRulesPublished::decode(e.payload.as_slice()).ok())
+            .map_or(0, |p| p.version);
+        Ok(Response::new(api::PublishPathwayRulesResponse {
+            version,
+            log_sequence: executed.sequence,
+        }))
+    }
+
+    async fn get_pathway_rules(
+        &self,
+        request: Request<api::GetPathwayRulesRequest>,
+    ) -> Result<Response<api::GetPathwayRulesResponse>, Status> {
+        self.callers.caller(&request)?;
+        self.wait_for(request.get_ref().min_log_sequence).await?;
+        let rules = self.rules()?;
+        Ok(Response::new(api::GetPathwayRulesResponse {
+            version: rules.version,
+            rules: codec::rules_to_wire(&rules),
+        }))
+    }
+
     async fn suggest_receivers(
         &self,
         request: Request<api::SuggestReceiversRequest>,
@@ -400,16 +506,17 @@ impl api::referral_service_server::ReferralService for ReferralApi {
             r.province.clone()
         };
         let categories = facts.live_categories();
+        let rules = self.rules()?;
         let organisations = projection::organisations(self.projection.store())
             .map_err(|_| ServiceError::Internal)?;
         let mut suggestions = Vec::new();
-        for service_type in self.rules.service_types_for(&categories) {
+        for service_type in rules.service_types_for(&categories) {
             if only.is_some_and(|t| t != service_type) {
                 continue;
             }
             let because_of: Vec<String> = categories
                 .iter()
-                .filter(|c| self.rules.service_types_for(&[**c]).contains(&service_type))
+                .filter(|c| rules.service_types_for(&[**c]).contains(&service_type))
                 .map(|c| c.code().to_owned())
                 .collect();
             let mut matching: Vec<&api::OrganisationProfile> = organisations
@@ -437,7 +544,7 @@ impl api::referral_service_server::ReferralService for ReferralApi {
         }
         Ok(Response::new(api::SuggestReceiversResponse {
             suggestions,
-            rules_version: self.rules.version,
+            rules_version: rules.version,
         }))
     }
 

@@ -302,6 +302,7 @@ pub enum WireEvent {
     ReferralExpired(wire::ReferralExpired),
     ReferralFailed(wire::ReferralFailed),
     ReferralDeadlineMissed(wire::ReferralDeadlineMissed),
+    PathwayRulesPublished(wire::PathwayRulesPublished),
 }
 
 pub fn decode_wire(event: &log::Event) -> Result<WireEvent, DecodeError> {
@@ -341,6 +342,7 @@ pub fn decode_wire(event: &log::Event) -> Result<WireEvent, DecodeError> {
         "ReferralExpired" => WireEvent::ReferralExpired(de(event)?),
         "ReferralFailed" => WireEvent::ReferralFailed(de(event)?),
         "ReferralDeadlineMissed" => WireEvent::ReferralDeadlineMissed(de(event)?),
+        "PathwayRulesPublished" => WireEvent::PathwayRulesPublished(de(event)?),
         _ => return Err(unknown("unknown event type")),
     })
 }
@@ -413,7 +415,9 @@ pub fn decode(event: &log::Event) -> Result<Option<Event>, DecodeError> {
     let cid = |raw: &str| ConsentId::parse(raw).map_err(|_| bad("bad consent id"));
     let org = |raw: &str| OrganisationId::parse(raw).map_err(|_| bad("bad organisation id"));
     Ok(Some(match decode_wire(event)? {
-        WireEvent::OrganisationRegistered(_) | WireEvent::OrganisationUpdated(_) => {
+        WireEvent::OrganisationRegistered(_)
+        | WireEvent::OrganisationUpdated(_)
+        | WireEvent::PathwayRulesPublished(_) => {
             return Ok(None);
         }
         WireEvent::ConsentGiven(e) => Event::ConsentGiven {
@@ -529,4 +533,36 @@ pub fn decode(event: &log::Event) -> Result<Option<Event>, DecodeError> {
             detected_at: time(&e.detected_at)?,
         },
     }))
+}
+
+/// Reads published rules back (the projection keeps the wire form).
+pub fn rules_from_wire(
+    published: &wire::PathwayRulesPublished,
+) -> Result<case_referral::pathway_rules::PathwayRules, String> {
+    let rules = published
+        .rules
+        .iter()
+        .map(|rule| {
+            let category = Category::from_code(&rule.category).map_err(|e| e.to_string())?;
+            let services = rule
+                .service_types
+                .iter()
+                .map(|t| ServiceType::from_code(t).map_err(|e| e.to_string()))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok((category, services))
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    case_referral::pathway_rules::PathwayRules::new(published.version, rules)
+        .map_err(|e| e.to_string())
+}
+
+pub fn rules_to_wire(rules: &case_referral::pathway_rules::PathwayRules) -> Vec<wire::PathwayRule> {
+    rules
+        .rules
+        .iter()
+        .map(|(category, services)| wire::PathwayRule {
+            category: category.code().to_owned(),
+            service_types: services.iter().map(|s| s.code().to_owned()).collect(),
+        })
+        .collect()
 }

@@ -61,7 +61,7 @@ pub async fn run_with_clock(
             callers: CallerExtractor,
             read_patience: context.config.read_patience(),
             deadlines: DeadlinePolicy::default(),
-            rules: PathwayRules::default(),
+            default_rules: PathwayRules::default(),
             shutdown: context.shutdown.clone(),
         });
         tokio::spawn(deadlines::watch(

@@ -15,6 +15,8 @@ pub const CASES: &str = "referral.case";
 pub const CASE_FACTS: &str = "referral.case_facts";
 pub const INBOX: &str = "referral.inbox";
 pub const INBOX_HEAD: &str = "referral.inbox_head";
+pub const PATHWAY_RULES: &str = "referral.pathway_rules";
+const CURRENT: &[u8] = b"current";
 
 /// Changes within one commit get consecutive cursors: `sequence * 256 + index`.
 pub fn cursor(sequence: u64, index: usize) -> u64 {
@@ -44,6 +46,7 @@ impl Projection for ReferralProjection {
             ("case", "screening") => apply_screening(rows, &aggregate.root_id, commit),
             ("organisation", "referral") => apply_directory(rows, commit),
             ("case", "referral") => apply_case(rows, &aggregate.root_id, commit),
+            ("configuration", "referral") => apply_configuration(rows, commit),
             _ => Ok(()),
         }
     }
@@ -73,6 +76,15 @@ fn decode(event: &contracts::log::v1::Event) -> Result<WireEvent, ApplyError> {
         event_type: e.event_type,
         reason: e.reason,
     })
+}
+
+fn apply_configuration(rows: &mut Rows<'_>, commit: &RecordedCommit) -> Result<(), ApplyError> {
+    for event in &commit.commit.events {
+        if let WireEvent::PathwayRulesPublished(published) = decode(event)? {
+            rows.put(PATHWAY_RULES, CURRENT, &published.encode_to_vec())?;
+        }
+    }
+    Ok(())
 }
 
 fn apply_directory(rows: &mut Rows<'_>, commit: &RecordedCommit) -> Result<(), ApplyError> {
@@ -353,7 +365,9 @@ fn apply_case_event(
             }
             Vec::new()
         }
-        WireEvent::OrganisationRegistered(_) | WireEvent::OrganisationUpdated(_) => Vec::new(),
+        WireEvent::OrganisationRegistered(_)
+        | WireEvent::OrganisationUpdated(_)
+        | WireEvent::PathwayRulesPublished(_) => Vec::new(),
     }
 }
 
@@ -429,4 +443,13 @@ pub fn inbox_head(store: &ProjectionStore, organisation: &str) -> Result<u64, St
         .get(INBOX_HEAD, organisation.as_bytes())?
         .and_then(|bytes| bytes.try_into().ok().map(u64::from_be_bytes))
         .unwrap_or(0))
+}
+
+/// The pathway rules last published, if any.
+pub fn published_rules(
+    store: &ProjectionStore,
+) -> Result<Option<wire::PathwayRulesPublished>, StoreError> {
+    Ok(store
+        .get(PATHWAY_RULES, CURRENT)?
+        .and_then(|bytes| wire::PathwayRulesPublished::decode(bytes.as_slice()).ok()))
 }
