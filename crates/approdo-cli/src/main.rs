@@ -2,6 +2,7 @@
 //! Locally it needs no configuration: it finds the services on the ports of
 //! `deploy/local/` and signs in with development tokens.
 
+mod referral;
 mod screening;
 
 use std::time::{Duration, Instant};
@@ -60,7 +61,12 @@ enum Commands {
         #[command(subcommand)]
         command: screening::CaseCommand,
     },
-    /// Waits for the system to be ready, shows what it serves, and walks one case through screening.
+    /// The directory, consents, referrals and inboxes of the referral service.
+    Referral {
+        #[command(subcommand)]
+        command: referral::ReferralCommand,
+    },
+    /// Waits for the system to be ready, shows what it serves, and walks one case through screening and referral.
     Demo,
 }
 
@@ -110,6 +116,7 @@ async fn main() -> Result<()> {
             println!("{}", token(org_type, &org, Some(&province)));
         }
         Commands::Case { command } => screening::run(&cli.host, command).await?,
+        Commands::Referral { command } => referral::run(&cli.host, command).await?,
         Commands::Demo => demo(&cli.host).await?,
     }
     Ok(())
@@ -237,5 +244,9 @@ async fn demo(host: &str) -> Result<()> {
         "\nEach service follows the case log (JetStream stream APPRODO_CASE_LOG) into its own sled projection."
     );
     println!("\n== A case through screening ==");
-    screening::journey(host).await
+    let case_id = screening::journey(host).await?;
+    println!("\n== The case referred to an anti-violence centre ==");
+    referral::journey(host, &case_id).await?;
+    println!("\n== Everything that happened to the person, in log order, across services ==");
+    screening::print_history(&mut screening::client(host).await?, &case_id).await
 }

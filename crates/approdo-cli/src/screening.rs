@@ -318,7 +318,7 @@ fn print_case(case: &api::CaseView) {
     );
 }
 
-async fn print_history(client: &mut Client, case_id: &str) -> Result<()> {
+pub(crate) async fn print_history(client: &mut Client, case_id: &str) -> Result<()> {
     let history = client
         .get_case_history(operator(api::GetCaseHistoryRequest {
             case_id: case_id.to_owned(),
@@ -337,8 +337,8 @@ async fn print_history(client: &mut Client, case_id: &str) -> Result<()> {
     Ok(())
 }
 
-/// The demo's journey: a fictional person, from arrival to assessment.
-pub async fn journey(host: &str) -> Result<()> {
+/// The demo's journey: a fictional person, from arrival to assessment. Returns the case id.
+pub async fn journey(host: &str) -> Result<String> {
     let mut client = client(host).await?;
     let arrived = now() - time::Duration::days(3);
     let request = request_id();
@@ -464,5 +464,6 @@ pub async fn journey(host: &str) -> Result<()> {
     );
     print_case(&show(&mut client, &case_id, assessed.log_sequence).await?);
     println!("\n  history of the case, from the log:");
-    print_history(&mut client, &case_id).await
+    print_history(&mut client, &case_id).await?;
+    Ok(case_id)
 }

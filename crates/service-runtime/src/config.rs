@@ -33,6 +33,34 @@ pub struct ServiceConfig {
     pub projection_batch: usize,
     /// How often deadlines are checked against the clock, in milliseconds.
     pub deadline_check_interval_ms: u64,
+    /// Deadlines to answer and take charge of referrals (the referral service).
+    pub referral_deadlines: ReferralDeadlines,
+}
+
+/// Deadlines to answer a referral, by urgency, and to take charge after
+/// accepting it. Defaults from the domain brief; each prefecture may set its own.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReferralDeadlines {
+    pub acknowledge_immediate_hours: u32,
+    pub acknowledge_high_hours: u32,
+    pub acknowledge_standard_hours: u32,
+    /// The answer (accept or decline) is due this many acknowledgement windows after sending;
+    /// a referral still unanswered then expires.
+    pub answer_windows: u32,
+    pub take_charge_days: u32,
+}
+
+impl Default for ReferralDeadlines {
+    fn default() -> Self {
+        ReferralDeadlines {
+            acknowledge_immediate_hours: 4,
+            acknowledge_high_hours: 24,
+            acknowledge_standard_hours: 72,
+            answer_windows: 2,
+            take_charge_days: 7,
+        }
+    }
 }
 
 impl Default for ServiceConfig {
@@ -47,6 +75,7 @@ impl Default for ServiceConfig {
             grace_period_ms: 10_000,
             projection_batch: 512,
             deadline_check_interval_ms: 30_000,
+            referral_deadlines: ReferralDeadlines::default(),
         }
     }
 }

@@ -13,6 +13,6 @@ pub mod shutdown;
 
 pub use caller::{Caller, CallerExtractor, OrganisationType};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use config::ServiceConfig;
+pub use config::{ReferralDeadlines, ServiceConfig};
 pub use error::{FieldViolation, ServiceError, Violations};
 pub use serve::{ServeError, ServiceContext, ServiceSpec, run};

@@ -29,6 +29,17 @@ use tokio_util::sync::CancellationToken;
 /// The service's name: its projection, its data folder, its configuration prefix.
 pub const NAME: &str = "referral";
 
+fn deadline_policy(config: &service_runtime::ReferralDeadlines) -> DeadlinePolicy {
+    let hours = |h: u32| time::Duration::hours(i64::from(h));
+    DeadlinePolicy {
+        acknowledge_immediate: hours(config.acknowledge_immediate_hours),
+        acknowledge_high: hours(config.acknowledge_high_hours),
+        acknowledge_standard: hours(config.acknowledge_standard_hours),
+        answer_windows: i32::try_from(config.answer_windows.max(1)).unwrap_or(i32::MAX),
+        take_charge: time::Duration::days(i64::from(config.take_charge_days)),
+    }
+}
+
 /// Serves the referral service on `listener` until `shutdown` is cancelled.
 pub async fn run(
     config: ServiceConfig,
@@ -60,7 +71,7 @@ pub async fn run_with_clock(
             clock,
             callers: CallerExtractor,
             read_patience: context.config.read_patience(),
-            deadlines: DeadlinePolicy::default(),
+            deadlines: deadline_policy(&context.config.referral_deadlines),
             default_rules: PathwayRules::default(),
             shutdown: context.shutdown.clone(),
         });
@@ -74,4 +85,35 @@ pub async fn run_with_clock(
         )
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn configured_deadlines_replace_the_defaults() {
+        let configured = service_runtime::ReferralDeadlines {
+            acknowledge_immediate_hours: 1,
+            acknowledge_high_hours: 12,
+            acknowledge_standard_hours: 48,
+            answer_windows: 3,
+            take_charge_days: 5,
+        };
+        let policy = deadline_policy(&configured);
+        assert_eq!(
+            policy.acknowledge_within(pathway::Urgency::Immediate),
+            time::Duration::hours(1)
+        );
+        assert_eq!(
+            policy.acknowledge_within(pathway::Urgency::Standard),
+            time::Duration::hours(48)
+        );
+        assert_eq!(policy.answer_windows, 3);
+        assert_eq!(policy.take_charge, time::Duration::days(5));
+        assert_eq!(
+            deadline_policy(&Default::default()),
+            DeadlinePolicy::default()
+        );
+    }
 }
