@@ -87,6 +87,16 @@ pub enum Grantor {
     Guardian { child_assent: bool },
 }
 
+impl Grantor {
+    /// For a minor: the guardian with the child's assent, or the child of consent age.
+    pub fn valid_for_a_minor(self) -> bool {
+        match self {
+            Grantor::Person { of_consent_age } => of_consent_age,
+            Grantor::Guardian { child_assent } => child_assent,
+        }
+    }
+}
+
 /// The legal basis of a referral: a consent, or an exception with its reason.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Basis {
@@ -304,6 +314,10 @@ pub enum ReferralError {
     NotTheReferrer,
     #[error("the deadline has not passed, or was met or already marked")]
     DeadlineNotMissed,
+    #[error(
+        "only the service's deadline watcher marks deadlines; consents are recorded by organisations"
+    )]
+    NotAllowedForActor,
 }
 
 fn invalid(field: impl Into<String>, reason: &'static str) -> ReferralError {
@@ -499,8 +513,12 @@ enum Party {
 }
 
 fn check_party(referral: &Referral, actor: &Actor, party: Party) -> Result<(), ReferralError> {
+    // The service itself only marks deadlines; every transition is a party's.
     let Actor::Organisation(org) = actor else {
-        return Ok(());
+        return Err(match party {
+            Party::Referrer => ReferralError::NotTheReferrer,
+            Party::Receiver | Party::Either => ReferralError::NotTheReceiver,
+        });
     };
     match party {
         Party::Receiver if *org != referral.receiver => Err(ReferralError::NotTheReceiver),
@@ -546,6 +564,9 @@ pub fn decide(
             basis,
             given_at,
         } => {
+            if *actor == Actor::System {
+                return Err(ReferralError::NotAllowedForActor);
+            }
             if state.consents.contains_key(&consent_id) {
                 return Err(ReferralError::AlreadyExists);
             }
@@ -565,11 +586,7 @@ pub fn decide(
                 if *valid_until <= now {
                     return Err(invalid("valid_until", "is not in the future"));
                 }
-                let minor_ok = match grantor {
-                    Grantor::Person { of_consent_age } => *of_consent_age,
-                    Grantor::Guardian { child_assent } => *child_assent,
-                };
-                if context.case_concerns_a_minor && !minor_ok {
+                if context.case_concerns_a_minor && !grantor.valid_for_a_minor() {
                     return Err(ReferralError::MinorConsentRequired);
                 }
             }
@@ -581,6 +598,9 @@ pub fn decide(
             }])
         }
         Command::WithdrawConsent { consent_id } => {
+            if *actor == Actor::System {
+                return Err(ReferralError::NotAllowedForActor);
+            }
             let entry = state
                 .consents
                 .get(&consent_id)
@@ -655,11 +675,13 @@ pub fn decide(
             send_events(state, &referral_id, context)
         }
         Command::Receive { referral_id } => {
-            transition(state, &referral_id, actor, Party::Receiver, &[S::Sent])?;
-            Ok(vec![Event::ReferralReceived {
+            let referral = transition(state, &referral_id, actor, Party::Receiver, &[S::Sent])?;
+            let mut events = late(&referral, &referral_id, DeadlineKind::Acknowledgement, now);
+            events.push(Event::ReferralReceived {
                 referral_id,
                 at: now,
-            }])
+            });
+            Ok(events)
         }
         Command::Accept { referral_id } => {
             transition(
@@ -669,13 +691,7 @@ pub fn decide(
                 Party::Receiver,
                 &[S::Sent, S::Received],
             )?;
-            let mut events = Vec::new();
-            if state.referrals[&referral_id].state == S::Sent {
-                events.push(Event::ReferralReceived {
-                    referral_id: referral_id.clone(),
-                    at: now,
-                });
-            }
+            let mut events = answer_events(&state.referrals[&referral_id], &referral_id, now);
             events.push(Event::ReferralAccepted {
                 referral_id,
                 at: now,
@@ -704,19 +720,23 @@ pub fn decide(
                     "cannot redirect to the same organisation",
                 ));
             }
-            Ok(vec![Event::ReferralDeclined {
+            let mut events = answer_events(&referral, &referral_id, now);
+            events.push(Event::ReferralDeclined {
                 referral_id,
                 at: now,
                 reason,
                 redirect_to,
-            }])
+            });
+            Ok(events)
         }
         Command::TakeCharge { referral_id } => {
-            transition(state, &referral_id, actor, Party::Receiver, &[S::Accepted])?;
-            Ok(vec![Event::TakenIntoCare {
+            let referral = transition(state, &referral_id, actor, Party::Receiver, &[S::Accepted])?;
+            let mut events = late(&referral, &referral_id, DeadlineKind::TakingCharge, now);
+            events.push(Event::TakenIntoCare {
                 referral_id,
                 at: now,
-            }])
+            });
+            Ok(events)
         }
         Command::Hold { referral_id } => {
             transition(state, &referral_id, actor, Party::Receiver, &[S::InCare])?;
@@ -773,6 +793,9 @@ pub fn decide(
             }])
         }
         Command::MarkDeadlineMissed { referral_id, kind } => {
+            if *actor != Actor::System {
+                return Err(ReferralError::NotAllowedForActor);
+            }
             let referral = state
                 .referrals
                 .get(&referral_id)
@@ -800,6 +823,45 @@ pub fn decide(
     }
 }
 
+/// A deadline that passed unmarked before a late action: recorded in the same
+/// commit, so that a missed deadline is never silent.
+fn late(
+    referral: &Referral,
+    referral_id: &ReferralId,
+    kind: DeadlineKind,
+    now: OffsetDateTime,
+) -> Vec<Event> {
+    match due(referral, kind) {
+        Some(due_at) if due_at <= now => vec![Event::DeadlineMissed {
+            referral_id: referral_id.clone(),
+            kind,
+            due_at,
+            detected_at: now,
+        }],
+        _ => Vec::new(),
+    }
+}
+
+/// What precedes an answer (accept or decline): the receipt when the receiver
+/// answers straight from `sent`, and any deadline it answers after.
+fn answer_events(referral: &Referral, referral_id: &ReferralId, now: OffsetDateTime) -> Vec<Event> {
+    let mut events = Vec::new();
+    if referral.state == ReferralState::Sent {
+        events.extend(late(
+            referral,
+            referral_id,
+            DeadlineKind::Acknowledgement,
+            now,
+        ));
+        events.push(Event::ReferralReceived {
+            referral_id: referral_id.clone(),
+            at: now,
+        });
+    }
+    events.extend(late(referral, referral_id, DeadlineKind::Answer, now));
+    events
+}
+
 fn send_events(
     state: &State,
     referral_id: &ReferralId,
@@ -820,6 +882,13 @@ fn send_events(
         context.now,
     ) {
         return Err(ReferralError::NoValidConsent);
+    }
+    // The case may have been found to concern a minor after the consent was given.
+    if let Basis::Consent { grantor, .. } = &entry.basis
+        && context.case_concerns_a_minor
+        && !grantor.valid_for_a_minor()
+    {
+        return Err(ReferralError::MinorConsentRequired);
     }
     let urgency = referral.dataset.urgency.unwrap_or(Urgency::Standard);
     let window = context.deadlines.acknowledge_within(urgency);

@@ -506,12 +506,19 @@ impl Kind {
                     vec![accepted]
                 }
             }
-            Kind::Decline => vec![Event::ReferralDeclined {
-                referral_id,
-                at,
-                reason: DeclineReason::NoCapacity,
-                redirect_to: None,
-            }],
+            Kind::Decline => {
+                let declined = Event::ReferralDeclined {
+                    referral_id: referral_id.clone(),
+                    at,
+                    reason: DeclineReason::NoCapacity,
+                    redirect_to: None,
+                };
+                if from == ReferralState::Sent {
+                    vec![Event::ReferralReceived { referral_id, at }, declined]
+                } else {
+                    vec![declined]
+                }
+            }
             Kind::TakeCharge => vec![Event::TakenIntoCare { referral_id, at }],
             Kind::Hold => vec![Event::PutOnHold { referral_id, at }],
             Kind::Resume => vec![Event::Resumed { referral_id, at }],
@@ -1118,16 +1125,21 @@ fn decline_with_a_redirect_ends_redirected_and_without_declined() {
             redirect_to: Some(org(OTHER_CAV)),
         };
         let events = when(&state, redirect, &by(RECEIVER, NOW));
-        assert_eq!(
-            events,
-            Ok(vec![Event::ReferralDeclined {
+        let mut expected = Vec::new();
+        if from == ReferralState::Sent {
+            // Answering straight from sent records the receipt too.
+            expected.push(Event::ReferralReceived {
                 referral_id: rid(REFERRAL),
                 at: NOW,
-                reason: DeclineReason::OutOfScope,
-                redirect_to: Some(org(OTHER_CAV)),
-            }]),
-            "from {from}"
-        );
+            });
+        }
+        expected.push(Event::ReferralDeclined {
+            referral_id: rid(REFERRAL),
+            at: NOW,
+            reason: DeclineReason::OutOfScope,
+            redirect_to: Some(org(OTHER_CAV)),
+        });
+        assert_eq!(events, Ok(expected), "from {from}");
         let redirected = apply(state.clone(), &events.expect("accepted"));
         assert_eq!(state_of(&redirected, REFERRAL), ReferralState::Redirected);
 
@@ -2366,4 +2378,165 @@ proptest! {
             }
         }
     }
+}
+
+// ---------------------------------------------------------------------------
+// Review follow-ups: the service acts only on deadlines, late answers record
+// the missed deadline, the minor rule holds at send.
+// ---------------------------------------------------------------------------
+
+#[test]
+fn the_service_itself_may_only_mark_deadlines() {
+    for from in [
+        ReferralState::Sent,
+        ReferralState::Received,
+        ReferralState::Accepted,
+    ] {
+        let state = given(&referral_in(from));
+        for command in [
+            Command::Receive {
+                referral_id: rid(REFERRAL),
+            },
+            Command::Accept {
+                referral_id: rid(REFERRAL),
+            },
+            Command::Cancel {
+                referral_id: rid(REFERRAL),
+            },
+            Command::TakeCharge {
+                referral_id: rid(REFERRAL),
+            },
+            Command::MarkFailed {
+                referral_id: rid(REFERRAL),
+            },
+        ] {
+            let refused = decide(
+                &state,
+                command.clone(),
+                &Context {
+                    actor: Actor::System,
+                    ..by(RECEIVER, NOW)
+                },
+            );
+            assert!(
+                matches!(
+                    refused,
+                    Err(ReferralError::NotTheReceiver | ReferralError::NotTheReferrer)
+                ),
+                "{command:?} from {from}: {refused:?}"
+            );
+        }
+    }
+    let state = given(&referral_in(ReferralState::Sent));
+    let by_an_organisation = when(
+        &state,
+        Command::MarkDeadlineMissed {
+            referral_id: rid(REFERRAL),
+            kind: DeadlineKind::Answer,
+        },
+        &by(RECEIVER, NOW + Duration::days(30)),
+    );
+    assert_eq!(by_an_organisation, Err(ReferralError::NotAllowedForActor));
+}
+
+#[test]
+fn a_late_acknowledgement_records_the_missed_deadline_in_its_commit() {
+    let state = given(&referral_in(ReferralState::Sent));
+    let late = NOW + Duration::hours(30);
+    let events = when(
+        &state,
+        Command::Receive {
+            referral_id: rid(REFERRAL),
+        },
+        &by(RECEIVER, late),
+    )
+    .expect("received");
+    assert!(
+        matches!(
+            events.as_slice(),
+            [
+                Event::DeadlineMissed {
+                    kind: DeadlineKind::Acknowledgement,
+                    ..
+                },
+                Event::ReferralReceived { .. }
+            ]
+        ),
+        "{events:?}"
+    );
+    let on_time = when(
+        &state,
+        Command::Receive {
+            referral_id: rid(REFERRAL),
+        },
+        &by(RECEIVER, NOW + Duration::hours(1)),
+    )
+    .expect("received");
+    assert!(matches!(
+        on_time.as_slice(),
+        [Event::ReferralReceived { .. }]
+    ));
+}
+
+#[test]
+fn a_late_answer_records_the_missed_deadlines_but_is_accepted() {
+    let state = given(&referral_in(ReferralState::Sent));
+    let late = NOW + Duration::hours(60);
+    let events = when(
+        &state,
+        Command::Accept {
+            referral_id: rid(REFERRAL),
+        },
+        &by(RECEIVER, late),
+    )
+    .expect("accepted");
+    let kinds: Vec<DeadlineKind> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::DeadlineMissed { kind, .. } => Some(*kind),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(kinds, [DeadlineKind::Acknowledgement, DeadlineKind::Answer]);
+    assert!(matches!(
+        events.last(),
+        Some(Event::ReferralAccepted { .. })
+    ));
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, Event::ReferralExpired { .. }))
+    );
+}
+
+#[test]
+fn an_adults_consent_does_not_cover_sending_once_the_case_concerns_a_minor() {
+    let adults_consent = consent_given(
+        CONSENT,
+        Recipient::Organisation(org(RECEIVER)),
+        Basis::Consent {
+            purpose: code("gbv_support"),
+            scopes: all_scopes(),
+            valid_until: VALID_UNTIL,
+            grantor: Grantor::Person {
+                of_consent_age: false,
+            },
+        },
+    );
+    let state = given(&[adults_consent, drafted(REFERRAL, CONSENT)]);
+    let send = Command::Send {
+        referral_id: rid(REFERRAL),
+    };
+    assert!(
+        when(&state, send.clone(), &by(REFERRER, NOW)).is_ok(),
+        "an adult's own consent covers it"
+    );
+    let minor = Context {
+        case_concerns_a_minor: true,
+        ..by(REFERRER, NOW)
+    };
+    assert_eq!(
+        when(&state, send, &minor),
+        Err(ReferralError::MinorConsentRequired)
+    );
 }
