@@ -2,6 +2,8 @@
 //! nats-server: a case's journey, idempotent retries, deadlines driven by an
 //! injected clock across restarts, projection rebuild, and a flood of invalid input.
 
+mod support;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -11,7 +13,7 @@ use contracts::person::v1 as person;
 use contracts::screening::v1 as api;
 use nats_test_server::NatsServer;
 use rand::{Rng, SeedableRng};
-use service_runtime::caller::{OrganisationType, development_token};
+use service_runtime::caller::OrganisationType;
 use service_runtime::{ManualClock, ServiceConfig};
 use time::OffsetDateTime;
 use time::macros::datetime;
@@ -43,6 +45,9 @@ impl Service {
             },
             deadline_check_interval_ms: 50,
             grace_period_ms: 2_000,
+            auth: service_runtime::config::AuthConfig {
+                issuers: vec![support::issuer().config()],
+            },
             ..ServiceConfig::default()
         };
         let shutdown = CancellationToken::new();
@@ -97,14 +102,7 @@ impl Service {
 }
 
 fn token(org_type: OrganisationType, org: &str) -> String {
-    development_token(
-        "tester",
-        org,
-        org_type,
-        &["operator"],
-        Some("AG"),
-        i64::MAX / 2,
-    )
+    support::token(org_type, org, Some("AG"))
 }
 
 fn as_operator<T>(message: T) -> tonic::Request<T> {
@@ -844,5 +842,57 @@ async fn a_flood_of_invalid_requests_is_refused_appends_nothing_and_the_service_
     // Still serving.
     let view = get_case(&mut client, &opened.case_id, before).await;
     assert_eq!(view.status, "open");
+    service.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_without_a_token_signed_by_a_trusted_issuer_are_unauthenticated() {
+    let nats = NatsServer::start();
+    let data = tempfile::tempdir().expect("data");
+    let clock = ManualClock::new(NOW);
+    let service = Service::start(&nats, data.path(), &clock).await;
+    let mut client = service.client().await;
+    let stranger = service_runtime::TokenIssuer::generate("approdo-tests");
+    let forged = stranger.token(
+        "x",
+        "cas-1",
+        OrganisationType::Administrator,
+        &[],
+        None,
+        i64::MAX / 2,
+    );
+    let unsigned = {
+        let real = token(OrganisationType::ReceptionOperator, "cas-1");
+        let payload = real.split('.').nth(1).expect("payload").to_owned();
+        format!("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{payload}.")
+    };
+    for bad in [forged, unsigned, "garbage".to_owned()] {
+        let refused = client
+            .open_case(with_token(
+                open_request("unauthenticated", NOW - time::Duration::hours(1), ""),
+                &bad,
+            ))
+            .await
+            .expect_err("refused");
+        assert_eq!(refused.code(), Code::Unauthenticated);
+    }
+    let missing = client
+        .open_case(tonic::Request::new(open_request(
+            "no-token",
+            NOW - time::Duration::hours(1),
+            "",
+        )))
+        .await
+        .expect_err("refused");
+    assert_eq!(missing.code(), Code::Unauthenticated);
+    assert_eq!(
+        connect_log(&nats)
+            .await
+            .last_sequence()
+            .await
+            .expect("last"),
+        0,
+        "nothing appended"
+    );
     service.stop().await;
 }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use contracts::admin::v1 as admin;
 use nats_test_server::NatsServer;
-use service_runtime::caller::{OrganisationType, development_token};
+use service_runtime::caller::{OrganisationType, TokenIssuer};
 use tokio_stream_shim::next;
 use tonic::transport::Channel;
 use tonic_health::pb::health_check_response::ServingStatus;
@@ -39,7 +39,12 @@ struct Running {
     child: Child,
 }
 
-fn start(name: &'static str, nats: &NatsServer, data: &std::path::Path) -> Running {
+fn start(
+    name: &'static str,
+    nats: &NatsServer,
+    data: &std::path::Path,
+    issuer: &TokenIssuer,
+) -> Running {
     let port = free_port();
     let prefix = format!("APPRODO_{}__", name.to_uppercase().replace('-', "_"));
     let child = Command::new(end_to_end::binary(name))
@@ -47,6 +52,14 @@ fn start(name: &'static str, nats: &NatsServer, data: &std::path::Path) -> Runni
         .env(format!("{prefix}DATA_DIR"), data)
         .env(format!("{prefix}CASE_LOG__URL"), nats.url())
         .env(format!("{prefix}GRACE_PERIOD_MS"), "3000")
+        .env(
+            format!("{prefix}AUTH__ISSUERS"),
+            format!(
+                "[{{ issuer = \"{}\", public_key = \"{}\" }}]",
+                issuer.issuer(),
+                issuer.public_key_hex()
+            ),
+        )
         .env_remove("RUST_LOG")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -137,12 +150,13 @@ fn terminate(running: &mut Running) -> Duration {
 async fn the_services_serve_health_and_reflection_and_stop_on_sigterm() {
     let nats = NatsServer::start();
     let data = tempfile::tempdir().expect("data");
+    let issuer = TokenIssuer::generate("smoke-test");
     let mut running: Vec<Running> = SERVICES
         .iter()
-        .map(|name| start(name, &nats, data.path()))
+        .map(|name| start(name, &nats, data.path(), &issuer))
         .collect();
 
-    let token = development_token(
+    let token = issuer.token(
         "ops-1",
         "ministry",
         OrganisationType::Administrator,

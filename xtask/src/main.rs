@@ -243,6 +243,10 @@ fn up() -> Result<()> {
     let local = root.join(".local");
     std::fs::create_dir_all(local.join("logs"))?;
     let bin = root.join("target/debug");
+    // The local token issuer's keys: services trust its public key, the CLI signs with it.
+    run(Command::new(bin.join("approdo"))
+        .arg("keys")
+        .current_dir(&root))?;
 
     let mut children = Vec::new();
     let nats_log = std::fs::File::create(local.join("logs/nats-server.log"))?;

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use contracts::admin::v1 as admin;
-use service_runtime::caller::{OrganisationType, development_token};
+use service_runtime::caller::{OrganisationType, TokenIssuer};
 use tonic::transport::Channel;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
@@ -47,7 +47,9 @@ enum Commands {
         /// screening, referral, safe-space or monitoring
         service: String,
     },
-    /// Prints a development token (unsigned; for local use only).
+    /// Creates the local token issuer's key pair in .local/keys (once).
+    Keys,
+    /// Prints a token signed by the local issuer (for grpcurl and other clients).
     Token {
         #[arg(long, default_value = "administrator")]
         org_type: String,
@@ -107,6 +109,7 @@ async fn main() -> Result<()> {
                 .context("no status")?;
             print_status(&service, &status);
         }
+        Commands::Keys => init_keys()?,
         Commands::Token {
             org_type,
             org,
@@ -123,17 +126,52 @@ async fn main() -> Result<()> {
 }
 
 fn parse_org_type(code: &str) -> Result<OrganisationType> {
-    [
-        OrganisationType::ReceptionOperator,
-        OrganisationType::Prefecture,
-        OrganisationType::Police,
-        OrganisationType::ReceivingService,
-        OrganisationType::Analyst,
-        OrganisationType::Administrator,
-    ]
-    .into_iter()
-    .find(|t| t.code() == code)
-    .with_context(|| format!("unknown organisation type {code}"))
+    OrganisationType::from_code(code).with_context(|| format!("unknown organisation type {code}"))
+}
+
+/// The local issuer: its name and where `approdo keys` keeps its secret seed.
+pub(crate) const LOCAL_ISSUER: &str = "approdo-local";
+
+fn keys_dir() -> std::path::PathBuf {
+    std::env::var_os("APPRODO_KEYS_DIR").map_or_else(
+        || std::path::PathBuf::from(".local/keys"),
+        std::path::PathBuf::from,
+    )
+}
+
+/// Creates the local issuer's key pair if it does not exist yet.
+fn init_keys() -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let dir = keys_dir();
+    let seed = dir.join(format!("{LOCAL_ISSUER}.seed"));
+    if seed.is_file() {
+        println!("keys exist in {}", dir.display());
+        return Ok(());
+    }
+    std::fs::create_dir_all(&dir)?;
+    let issuer = TokenIssuer::generate(LOCAL_ISSUER);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&seed)?;
+    std::io::Write::write_all(&mut file, issuer.seed_hex().as_bytes())?;
+    std::fs::write(
+        dir.join(format!("{LOCAL_ISSUER}.pub")),
+        issuer.public_key_hex(),
+    )?;
+    println!("created the local token issuer's keys in {}", dir.display());
+    Ok(())
+}
+
+pub(crate) fn local_issuer() -> Result<TokenIssuer> {
+    let seed = keys_dir().join(format!("{LOCAL_ISSUER}.seed"));
+    TokenIssuer::from_seed_file(LOCAL_ISSUER, &seed).with_context(|| {
+        format!(
+            "no local signing key at {} (run `approdo keys` or `cargo xtask up`)",
+            seed.display()
+        )
+    })
 }
 
 fn token(org_type: OrganisationType, org: &str, province: Option<&str>) -> String {
@@ -141,7 +179,13 @@ fn token(org_type: OrganisationType, org: &str, province: Option<&str>) -> Strin
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64)
         + 86_400;
-    development_token("approdo-cli", org, org_type, &["admin"], province, in_a_day)
+    match local_issuer() {
+        Ok(issuer) => issuer.token("approdo-cli", org, org_type, &["admin"], province, in_a_day),
+        Err(error) => {
+            eprintln!("{error:#}");
+            String::new()
+        }
+    }
 }
 
 pub(crate) fn authorised<T>(message: T, org_type: OrganisationType) -> tonic::Request<T> {

@@ -4,7 +4,7 @@
 use anyhow::{Context, Result};
 use clap::Subcommand;
 use contracts::referral::v1 as api;
-use service_runtime::caller::{OrganisationType, development_token};
+use service_runtime::caller::OrganisationType;
 use time::OffsetDateTime;
 use tonic::transport::Channel;
 
@@ -98,14 +98,18 @@ fn as_org<T>(
     province: Option<&str>,
 ) -> tonic::Request<T> {
     let mut request = tonic::Request::new(message);
-    let token = development_token(
-        "approdo-cli",
-        organisation,
-        org_type,
-        &["operator"],
-        province,
-        in_a_day(),
-    );
+    let token = crate::local_issuer()
+        .map(|issuer| {
+            issuer.token(
+                "approdo-cli",
+                organisation,
+                org_type,
+                &["operator"],
+                province,
+                in_a_day(),
+            )
+        })
+        .unwrap_or_default();
     if let Ok(value) = format!("Bearer {token}").parse() {
         request.metadata_mut().insert("authorization", value);
     }

@@ -13,10 +13,10 @@ pub struct ProjectionAdmin {
 }
 
 impl ProjectionAdmin {
-    pub fn new(projection: ProjectionHandle) -> Self {
+    pub fn new(projection: ProjectionHandle, callers: CallerExtractor) -> Self {
         ProjectionAdmin {
             projection,
-            callers: CallerExtractor,
+            callers,
         }
     }
 

@@ -35,6 +35,15 @@ pub struct ServiceConfig {
     pub deadline_check_interval_ms: u64,
     /// Deadlines to answer and take charge of referrals (the referral service).
     pub referral_deadlines: ReferralDeadlines,
+    /// Whose tokens are accepted.
+    pub auth: AuthConfig,
+}
+
+/// The issuers whose signed tokens the service accepts.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    pub issuers: Vec<crate::caller::IssuerConfig>,
 }
 
 /// Deadlines to answer a referral, by urgency, and to take charge after
@@ -76,6 +85,7 @@ impl Default for ServiceConfig {
             projection_batch: 512,
             deadline_check_interval_ms: 30_000,
             referral_deadlines: ReferralDeadlines::default(),
+            auth: AuthConfig::default(),
         }
     }
 }

@@ -11,7 +11,7 @@ pub mod error;
 pub mod serve;
 pub mod shutdown;
 
-pub use caller::{Caller, CallerExtractor, OrganisationType};
+pub use caller::{Caller, CallerExtractor, IssuerConfig, OrganisationType, TokenIssuer};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{ReferralDeadlines, ServiceConfig};
 pub use error::{FieldViolation, ServiceError, Violations};

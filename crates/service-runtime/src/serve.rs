@@ -16,6 +16,7 @@ use tonic::service::Routes;
 use tonic_health::ServingStatus;
 
 use crate::admin::ProjectionAdmin;
+use crate::caller::CallerExtractor;
 use crate::config::ServiceConfig;
 
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +29,8 @@ pub enum ServeError {
     Transport(#[from] tonic::transport::Error),
     #[error("stopped before the case log was reachable")]
     NeverConnected,
+    #[error("token issuers are misconfigured")]
+    Auth(#[from] crate::caller::KeyError),
 }
 
 /// What a service gets to build its gRPC services with.
@@ -37,6 +40,8 @@ pub struct ServiceContext {
     pub config: ServiceConfig,
     /// Cancelled when the service stops: background tasks (deadline watchers) end with it.
     pub shutdown: CancellationToken,
+    /// Verifies callers' tokens against the configured issuers.
+    pub callers: CallerExtractor,
 }
 
 /// One service: its name, its projection, and its gRPC services.
@@ -60,6 +65,13 @@ where
     P: Projection,
     F: FnOnce(&ServiceContext) -> Routes,
 {
+    let callers = CallerExtractor::from_config(&config.auth.issuers)?;
+    if config.auth.issuers.is_empty() {
+        tracing::warn!(
+            service = spec.name,
+            "no token issuer configured: every RPC will be refused"
+        );
+    }
     let Some(log) = connect_with_retry(&config, &shutdown).await else {
         return Err(ServeError::NeverConnected);
     };
@@ -83,9 +95,10 @@ where
         projection: projection.clone(),
         config: config.clone(),
         shutdown: shutdown.clone(),
+        callers: callers.clone(),
     };
-    let routes =
-        routes(&context).add_service(ProjectionAdmin::new(projection.clone()).into_server());
+    let routes = routes(&context)
+        .add_service(ProjectionAdmin::new(projection.clone(), callers).into_server());
 
     let (health, health_service) = tonic_health::server::health_reporter();
     let health_task = tokio::spawn(report_health(

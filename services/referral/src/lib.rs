@@ -20,9 +20,7 @@ use std::sync::Arc;
 use case_referral::DeadlinePolicy;
 use case_referral::pathway_rules::PathwayRules;
 use projection_sled::Catalogue;
-use service_runtime::{
-    CallerExtractor, Clock, ServeError, ServiceConfig, ServiceSpec, SystemClock,
-};
+use service_runtime::{Clock, ServeError, ServiceConfig, ServiceSpec, SystemClock};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -69,7 +67,7 @@ pub async fn run_with_clock(
             log: context.log.clone(),
             projection: context.projection.clone(),
             clock,
-            callers: CallerExtractor,
+            callers: context.callers.clone(),
             read_patience: context.config.read_patience(),
             deadlines: deadline_policy(&context.config.referral_deadlines),
             default_rules: PathwayRules::default(),

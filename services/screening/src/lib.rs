@@ -17,9 +17,7 @@ pub mod requests;
 use std::sync::Arc;
 
 use projection_sled::Catalogue;
-use service_runtime::{
-    CallerExtractor, Clock, ServeError, ServiceConfig, ServiceSpec, SystemClock,
-};
+use service_runtime::{Clock, ServeError, ServiceConfig, ServiceSpec, SystemClock};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -55,7 +53,7 @@ pub async fn run_with_clock(
             log: context.log.clone(),
             projection: context.projection.clone(),
             clock,
-            callers: CallerExtractor,
+            callers: context.callers.clone(),
             read_patience: context.config.read_patience(),
         });
         tokio::spawn(deadlines::watch(

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use case_log_jetstream::CaseLogConfig;
 use nats_test_server::NatsServer;
-use service_runtime::caller::{OrganisationType, development_token};
+use service_runtime::caller::{OrganisationType, TokenIssuer};
 use service_runtime::{Clock, ManualClock, ServeError, ServiceConfig};
 use time::OffsetDateTime;
 use tokio::net::TcpListener;
@@ -45,6 +45,9 @@ impl Running {
             },
             deadline_check_interval_ms: 50,
             grace_period_ms: 2_000,
+            auth: service_runtime::config::AuthConfig {
+                issuers: vec![issuer().config()],
+            },
             ..ServiceConfig::default()
         };
         let shutdown = CancellationToken::new();
@@ -96,8 +99,14 @@ where
     }
 }
 
+/// The identity provider of this test process: services trust it, tokens are signed by it.
+pub fn issuer() -> &'static TokenIssuer {
+    static ISSUER: std::sync::OnceLock<TokenIssuer> = std::sync::OnceLock::new();
+    ISSUER.get_or_init(|| TokenIssuer::generate("approdo-tests"))
+}
+
 pub fn token(org_type: OrganisationType, organisation: &str, province: Option<&str>) -> String {
-    development_token(
+    issuer().token(
         "tester",
         organisation,
         org_type,
