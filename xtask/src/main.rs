@@ -248,11 +248,22 @@ fn up() -> Result<()> {
         .arg("keys")
         .current_dir(&root))?;
 
+    // Each service's NATS user gets a fresh password for this run
+    // (deploy/local/nats-permissions.conf reads them from the environment).
+    let passwords: Vec<(&str, String)> = SERVICES
+        .iter()
+        .map(|(service, _)| Ok((*service, random_hex()?)))
+        .collect::<Result<_>>()?;
     let mut children = Vec::new();
     let nats_log = std::fs::File::create(local.join("logs/nats-server.log"))?;
     children.push((
         "nats-server",
         Command::new(&tools.nats_server)
+            .envs(
+                passwords
+                    .iter()
+                    .map(|(service, password)| (nats_password_variable(service), password)),
+            )
             .arg("-c")
             .arg(root.join("deploy/local/nats-server.conf"))
             .arg("--store_dir")
@@ -270,7 +281,18 @@ fn up() -> Result<()> {
 
     for (service, port) in SERVICES {
         let log = std::fs::File::create(local.join(format!("logs/{service}.log")))?;
+        let prefix = format!(
+            "APPRODO_{}__CASE_LOG__",
+            service.to_uppercase().replace('-', "_")
+        );
+        let password = passwords
+            .iter()
+            .find(|(name, _)| *name == service)
+            .map(|(_, password)| password.clone())
+            .unwrap_or_default();
         let child = Command::new(bin.join(service))
+            .env(format!("{prefix}USER"), service)
+            .env(format!("{prefix}PASSWORD"), password)
             .arg("--config")
             .arg(root.join(format!("deploy/local/{service}.toml")))
             .current_dir(&root)
@@ -300,6 +322,22 @@ fn up() -> Result<()> {
     wait_for_interrupt(&signal);
     stop(&mut children);
     Ok(())
+}
+
+/// The environment variable deploy/local/nats-permissions.conf reads a service's password from.
+fn nats_password_variable(service: &str) -> String {
+    format!(
+        "APPRODO_NATS_{}_PASSWORD",
+        service.to_uppercase().replace('-', "_")
+    )
+}
+
+/// 16 random bytes, hex.
+fn random_hex() -> Result<String> {
+    use std::io::Read;
+    let mut bytes = [0_u8; 16];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 fn wait_for_port(port: u16) -> Result<()> {

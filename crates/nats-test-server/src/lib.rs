@@ -59,6 +59,11 @@ pub struct ServerOptions {
     pub extra_config: String,
     /// Listen on this port instead of a free one (to restart a server in place).
     pub port: Option<u16>,
+    /// Environment of the server process (configuration variables such as passwords).
+    pub env: Vec<(String, String)>,
+    /// Configuration files to include (copied beside the generated file, since
+    /// nats-server resolves includes relative to it).
+    pub include: Vec<PathBuf>,
 }
 
 /// A running nats-server. Dropping it kills the process and removes its store.
@@ -100,10 +105,16 @@ impl NatsServer {
             std::fs::remove_file(stale?.path())?;
         }
         let config = self.dir.path().join("nats.conf");
+        let mut includes = String::new();
+        for (i, file) in self.options.include.iter().enumerate() {
+            let name = format!("include-{i}.conf");
+            std::fs::copy(file, self.dir.path().join(&name))?;
+            includes.push_str(&format!("include \"{name}\"\n"));
+        }
         std::fs::write(
             &config,
             format!(
-                "jetstream {{\n  store_dir: {store:?}\n  sync_interval: always\n}}\n{}\n",
+                "jetstream {{\n  store_dir: {store:?}\n  sync_interval: always\n}}\n{}\n{includes}",
                 self.options.extra_config
             ),
         )?;
@@ -114,6 +125,7 @@ impl NatsServer {
             .arg(&config)
             .args(["-a", "127.0.0.1", "-p", &port, "--ports_file_dir"])
             .arg(&ports_dir)
+            .envs(self.options.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::from(log))
