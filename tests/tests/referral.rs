@@ -59,7 +59,7 @@ struct System {
     clock: ManualClock,
     data: tempfile::TempDir,
     screening: Running,
-    referral: Running,
+    referral: Option<Running>,
 }
 
 impl System {
@@ -74,15 +74,23 @@ impl System {
             clock,
             data,
             screening,
-            referral,
+            referral: Some(referral),
         }
     }
 
     async fn referrals(&self) -> Referrals {
-        Referrals::new(self.referral.channel().await)
+        Referrals::new(self.referral().channel().await)
     }
 
+    fn referral(&self) -> &Running {
+        self.referral.as_ref().expect("the referral service runs")
+    }
+
+    /// Stops the referral service (it releases its projection store), then starts it again.
     async fn restart_referral(&mut self) {
+        if let Some(old) = self.referral.take() {
+            old.stop().await;
+        }
         let fresh = Running::start(
             referral::run_with_clock,
             &self.nats,
@@ -90,8 +98,7 @@ impl System {
             &self.clock,
         )
         .await;
-        let old = std::mem::replace(&mut self.referral, fresh);
-        old.stop().await;
+        self.referral = Some(fresh);
     }
 
     async fn log(&self) -> CaseLog {
@@ -945,7 +952,7 @@ async fn rebuilding_the_referral_projection_gives_the_same_content() {
     }
     system.case_referrals(&case_id, last).await;
     let mut projection = admin::projection_admin_service_client::ProjectionAdminServiceClient::new(
-        system.referral.channel().await,
+        system.referral().channel().await,
     );
     let status = |s: tonic::Response<admin::GetProjectionStatusResponse>| {
         s.into_inner().status.expect("status")

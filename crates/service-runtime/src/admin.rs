@@ -4,8 +4,21 @@ use contracts::admin::v1 as api;
 use projection_sled::{ProjectionHandle, ProjectionState, ProjectionStatus};
 use tonic::{Request, Response, Status};
 
+use crate::authorisation::Rule;
 use crate::caller::{CallerExtractor, OrganisationType};
 use crate::error::ServiceError;
+
+/// Who may call the projection admin API (every service serves it).
+pub const AUTHORISATION: &[Rule] = &[
+    Rule {
+        rpc: "/approdo.admin.v1.ProjectionAdminService/GetProjectionStatus",
+        allowed: &[OrganisationType::Administrator],
+    },
+    Rule {
+        rpc: "/approdo.admin.v1.ProjectionAdminService/RebuildProjection",
+        allowed: &[OrganisationType::Administrator],
+    },
+];
 
 pub struct ProjectionAdmin {
     projection: ProjectionHandle,

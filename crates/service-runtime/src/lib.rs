@@ -3,6 +3,7 @@
 //! the mapping of errors to gRPC statuses. Domain code never sees any of it.
 
 pub mod admin;
+pub mod authorisation;
 pub mod caller;
 pub mod clock;
 pub mod config;
@@ -11,6 +12,7 @@ pub mod error;
 pub mod serve;
 pub mod shutdown;
 
+pub use authorisation::{AuthorisationTable, Rule};
 pub use caller::{Caller, CallerExtractor, IssuerConfig, OrganisationType, TokenIssuer};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{ReferralDeadlines, ServiceConfig};

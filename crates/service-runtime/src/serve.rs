@@ -51,6 +51,8 @@ pub struct ServiceSpec<P> {
     pub projection: P,
     /// Fully qualified names of its gRPC services, reported by health.
     pub grpc_services: Vec<&'static str>,
+    /// Who may call which of its RPCs (the projection admin API's rules are added).
+    pub authorisation: &'static [crate::authorisation::Rule],
 }
 
 /// Runs a service on `listener` until `shutdown` is cancelled.
@@ -98,7 +100,8 @@ where
         callers: callers.clone(),
     };
     let routes = routes(&context)
-        .add_service(ProjectionAdmin::new(projection.clone(), callers).into_server());
+        .add_service(ProjectionAdmin::new(projection.clone(), callers.clone()).into_server());
+    let callers_for_layer = callers;
 
     let (health, health_service) = tonic_health::server::health_reporter();
     let health_task = tokio::spawn(report_health(
@@ -132,8 +135,19 @@ where
 
     let address = listener.local_addr().map_err(ServeError::DataDir)?;
     tracing::info!(service = spec.name, %address, "serving gRPC");
+    let table = crate::authorisation::AuthorisationTable::new(
+        spec.authorisation
+            .iter()
+            .chain(crate::admin::AUTHORISATION)
+            .copied()
+            .collect(),
+    );
     let server = tonic::transport::Server::builder()
         .load_shed(true)
+        .layer(crate::authorisation::AuthorisationLayer::new(
+            table,
+            callers_for_layer,
+        ))
         .layer(tower::load_shed::LoadShedLayer::new())
         .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
             config.concurrency_limit,

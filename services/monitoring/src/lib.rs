@@ -20,6 +20,8 @@ pub async fn run(
         name: NAME,
         projection: Catalogue::new(NAME),
         grpc_services: vec!["approdo.admin.v1.ProjectionAdminService"],
+        // No domain RPCs yet: only the projection admin API, whose rules the runtime adds.
+        authorisation: &[],
     };
     service_runtime::run(spec, config, listener, shutdown, |_| {
         tonic::service::Routes::default()

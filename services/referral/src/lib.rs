@@ -20,12 +20,89 @@ use std::sync::Arc;
 use case_referral::DeadlinePolicy;
 use case_referral::pathway_rules::PathwayRules;
 use projection_sled::Catalogue;
-use service_runtime::{Clock, ServeError, ServiceConfig, ServiceSpec, SystemClock};
+use service_runtime::{
+    Clock, OrganisationType, Rule, ServeError, ServiceConfig, ServiceSpec, SystemClock,
+};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 /// The service's name: its projection, its data folder, its configuration prefix.
 pub const NAME: &str = "referral";
+
+/// Who may call which RPC of the referral service (ARCHITECTURE.md, authorisation).
+/// Handlers narrow further: receivers act on and see only what is addressed to them,
+/// prefectures list their own province.
+pub const AUTHORISATION: &[Rule] = {
+    use OrganisationType::*;
+    const REFERRERS: &[OrganisationType] = &[ReceptionOperator, Prefecture, Police];
+    const PARTIES: &[OrganisationType] = &[ReceptionOperator, Prefecture, Police, ReceivingService];
+    const EVERYONE: &[OrganisationType] = &[
+        ReceptionOperator,
+        Prefecture,
+        Police,
+        ReceivingService,
+        Analyst,
+        Administrator,
+    ];
+    &[
+        Rule {
+            rpc: "/approdo.referral.v1.ReferralService/RegisterOrganisation",
+            allowed: &[Administrator],
+        },
+        Rule {
+            rpc: "/approdo.referral.v1.ReferralService/UpdateOrganisation",
+            allowed: &[Administrator],
+        },
+        Rule {
+            rpc: "/approdo.referral.v1.ReferralService/ListOrganisations",
+            allowed: EVERYONE,
+        },
+        Rule {
+            rpc: "/approdo.referral.v1.ReferralService/PublishPathwayRules",
+            allowed: &[Administrator],
+        },
+        Rule {
+            rpc: "/approdo.referral.v1.ReferralService/GetPathwayRules",
+            allowed: EVERYONE,
+        },
+        Rule {
+            rpc: "/approdo.referral.v1.ReferralService/SuggestReceivers",
+            allowed: REFERRERS,
+        },
+        Rule {
+            rpc: "/approdo.referral.v1.ReferralService/GiveConsent",
+            allowed: PARTIES,
+        },
+        Rule {
+            rpc: "/approdo.referral.v1.ReferralService/WithdrawConsent",
+            allowed: PARTIES,
+        },
+        Rule {
+            rpc: "/approdo.referral.v1.ReferralService/CreateReferral",
+            allowed: REFERRERS,
+        },
+        Rule {
+            rpc: "/approdo.referral.v1.ReferralService/UpdateReferral",
+            allowed: PARTIES,
+        },
+        Rule {
+            rpc: "/approdo.referral.v1.ReferralService/GetCaseReferrals",
+            allowed: PARTIES,
+        },
+        Rule {
+            rpc: "/approdo.referral.v1.ReferralService/ListReferrals",
+            allowed: PARTIES,
+        },
+        Rule {
+            rpc: "/approdo.referral.v1.ReferralService/ListInbox",
+            allowed: &[ReceivingService],
+        },
+        Rule {
+            rpc: "/approdo.referral.v1.ReferralService/WatchInbox",
+            allowed: &[ReceivingService],
+        },
+    ]
+};
 
 fn deadline_policy(config: &service_runtime::ReferralDeadlines) -> DeadlinePolicy {
     let hours = |h: u32| time::Duration::hours(i64::from(h));
@@ -61,6 +138,7 @@ pub async fn run_with_clock(
             "approdo.referral.v1.ReferralService",
             "approdo.admin.v1.ProjectionAdminService",
         ],
+        authorisation: AUTHORISATION,
     };
     service_runtime::run(spec, config, listener, shutdown, move |context| {
         let api = Arc::new(api::ReferralApi {

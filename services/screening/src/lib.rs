@@ -17,12 +17,64 @@ pub mod requests;
 use std::sync::Arc;
 
 use projection_sled::Catalogue;
-use service_runtime::{Clock, ServeError, ServiceConfig, ServiceSpec, SystemClock};
+use service_runtime::{
+    Clock, OrganisationType, Rule, ServeError, ServiceConfig, ServiceSpec, SystemClock,
+};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 /// The service's name: its projection, its data folder, its configuration prefix.
 pub const NAME: &str = "screening";
+
+/// Who may call which RPC of the screening service (ARCHITECTURE.md, authorisation).
+pub const AUTHORISATION: &[Rule] = {
+    use OrganisationType::*;
+    &[
+        Rule {
+            rpc: "/approdo.screening.v1.ScreeningService/OpenCase",
+            allowed: &[ReceptionOperator, Police, Prefecture],
+        },
+        Rule {
+            rpc: "/approdo.screening.v1.ScreeningService/RecordPreliminaryCheck",
+            allowed: &[ReceptionOperator, Police],
+        },
+        // Any front-line actor may raise a signal.
+        Rule {
+            rpc: "/approdo.screening.v1.ScreeningService/RaiseVulnerabilitySignal",
+            allowed: &[ReceptionOperator, Police, Prefecture, ReceivingService],
+        },
+        // Specialists: in reception, or of a receiving service (health, anti-trafficking).
+        Rule {
+            rpc: "/approdo.screening.v1.ScreeningService/RecordAssessment",
+            allowed: &[ReceptionOperator, ReceivingService],
+        },
+        Rule {
+            rpc: "/approdo.screening.v1.ScreeningService/RecordApplication",
+            allowed: &[Police, ReceptionOperator, Prefecture],
+        },
+        Rule {
+            rpc: "/approdo.screening.v1.ScreeningService/PlaceCase",
+            allowed: &[Prefecture, ReceptionOperator],
+        },
+        Rule {
+            rpc: "/approdo.screening.v1.ScreeningService/CloseCase",
+            allowed: &[Prefecture, ReceptionOperator],
+        },
+        Rule {
+            rpc: "/approdo.screening.v1.ScreeningService/GetCase",
+            allowed: &[ReceptionOperator, Prefecture, Police],
+        },
+        Rule {
+            rpc: "/approdo.screening.v1.ScreeningService/ListCases",
+            allowed: &[ReceptionOperator, Prefecture],
+        },
+        // Event types and times only: analysts may replay it.
+        Rule {
+            rpc: "/approdo.screening.v1.ScreeningService/GetCaseHistory",
+            allowed: &[ReceptionOperator, Prefecture, Analyst],
+        },
+    ]
+};
 
 /// Serves the screening service on `listener` until `shutdown` is cancelled.
 pub async fn run(
@@ -47,6 +99,7 @@ pub async fn run_with_clock(
             "approdo.screening.v1.ScreeningService",
             "approdo.admin.v1.ProjectionAdminService",
         ],
+        authorisation: AUTHORISATION,
     };
     service_runtime::run(spec, config, listener, shutdown, move |context| {
         let api = Arc::new(api::ScreeningApi {

@@ -1,0 +1,138 @@
+//! The authorisation tables, checked against the running services: every RPC the
+//! contracts declare has a rule (a new RPC without one fails here), and for every
+//! RPC each organisation type allowed gets past authorisation while each type
+//! not allowed gets PERMISSION_DENIED. Generated from the same tables the
+//! services enforce.
+
+mod support;
+
+use contracts::FILE_DESCRIPTOR_SET;
+use nats_test_server::NatsServer;
+use prost::Message;
+use service_runtime::authorisation::Rule;
+use service_runtime::{ManualClock, OrganisationType};
+use support::{Running, token};
+use tonic::Code;
+use tonic::codegen::http::uri::PathAndQuery;
+use tonic::transport::Channel;
+
+/// `/package.Service/Method` of every RPC of `service`, and whether it streams answers.
+fn rpcs(service: &str) -> Vec<(String, bool)> {
+    let set = prost_types::FileDescriptorSet::decode(FILE_DESCRIPTOR_SET).expect("descriptors");
+    let mut found = Vec::new();
+    for file in &set.file {
+        for declared in &file.service {
+            if format!("{}.{}", file.package(), declared.name()) == service {
+                for method in &declared.method {
+                    found.push((
+                        format!("/{service}/{}", method.name()),
+                        method.server_streaming(),
+                    ));
+                }
+            }
+        }
+    }
+    assert!(!found.is_empty(), "{service} declares no RPC");
+    found
+}
+
+/// Calls an RPC with an empty message as `org_type`; the status code, if any.
+async fn call(
+    channel: Channel,
+    path: &str,
+    streaming: bool,
+    org_type: OrganisationType,
+) -> Option<Code> {
+    let mut grpc = tonic::client::Grpc::new(channel);
+    grpc.ready().await.expect("ready");
+    let mut request = tonic::Request::new(());
+    let bearer = format!("Bearer {}", token(org_type, "org-under-test", Some("AG")));
+    request
+        .metadata_mut()
+        .insert("authorization", bearer.parse().expect("ascii"));
+    let path = PathAndQuery::try_from(path.to_owned()).expect("path");
+    let codec = tonic_prost::ProstCodec::<(), ()>::default();
+    if streaming {
+        grpc.server_streaming(request, path, codec)
+            .await
+            .err()
+            .map(|s| s.code())
+    } else {
+        grpc.unary(request, path, codec)
+            .await
+            .err()
+            .map(|s| s.code())
+    }
+}
+
+async fn check(service: &Running, grpc_services: &[&str], table: &[Rule]) {
+    let rules: Vec<Rule> = table
+        .iter()
+        .chain(service_runtime::admin::AUTHORISATION)
+        .copied()
+        .collect();
+    for grpc_service in grpc_services {
+        for (path, streaming) in rpcs(grpc_service) {
+            let rule = rules
+                .iter()
+                .find(|r| r.rpc == path)
+                .unwrap_or_else(|| panic!("{path} has no authorisation rule"));
+            for org_type in OrganisationType::ALL {
+                let code = call(service.channel().await, &path, streaming, org_type).await;
+                if rule.allowed.contains(&org_type) {
+                    assert!(
+                        !matches!(code, Some(Code::PermissionDenied | Code::Unauthenticated)),
+                        "{path}: {} is allowed but got {code:?}",
+                        org_type.code()
+                    );
+                } else {
+                    assert_eq!(
+                        code,
+                        Some(Code::PermissionDenied),
+                        "{path}: {} is not allowed",
+                        org_type.code()
+                    );
+                }
+            }
+        }
+    }
+    // Rules name only RPCs that exist.
+    for rule in table {
+        assert!(
+            grpc_services
+                .iter()
+                .any(|s| rpcs(s).iter().any(|(path, _)| path == rule.rpc)),
+            "rule for unknown RPC {}",
+            rule.rpc
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_rpc_of_every_service_follows_its_authorisation_table() {
+    let nats = NatsServer::start();
+    let data = tempfile::tempdir().expect("data");
+    let clock = ManualClock::new(time::OffsetDateTime::now_utc());
+    let screening = Running::start(screening::run_with_clock, &nats, data.path(), &clock).await;
+    let referral = Running::start(referral::run_with_clock, &nats, data.path(), &clock).await;
+    check(
+        &screening,
+        &[
+            "approdo.screening.v1.ScreeningService",
+            "approdo.admin.v1.ProjectionAdminService",
+        ],
+        screening::AUTHORISATION,
+    )
+    .await;
+    check(
+        &referral,
+        &[
+            "approdo.referral.v1.ReferralService",
+            "approdo.admin.v1.ProjectionAdminService",
+        ],
+        referral::AUTHORISATION,
+    )
+    .await;
+    screening.stop().await;
+    referral.stop().await;
+}
