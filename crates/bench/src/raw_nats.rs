@@ -85,9 +85,8 @@ impl RawClient {
         self.requests += 1;
         let reply = format!("{}.{}", self.inbox, self.requests);
         let mut message = Vec::with_capacity(subject.len() + reply.len() + payload.len() + 32);
-        message.extend_from_slice(
-            format!("PUB {subject} {reply} {}\r\n", payload.len()).as_bytes(),
-        );
+        message
+            .extend_from_slice(format!("PUB {subject} {reply} {}\r\n", payload.len()).as_bytes());
         message.extend_from_slice(payload);
         message.extend_from_slice(b"\r\n");
         self.writer.write_all(&message).await?;
@@ -169,7 +168,10 @@ impl RawClient {
         ensure!(len <= MAX_FRAME, "payload of {len} bytes is too large");
         self.frame.resize(len + 2, 0);
         self.reader.read_exact(&mut self.frame).await?;
-        ensure!(self.frame.ends_with(b"\r\n"), "payload not followed by CRLF");
+        ensure!(
+            self.frame.ends_with(b"\r\n"),
+            "payload not followed by CRLF"
+        );
         Ok(&self.frame[..len])
     }
 }
@@ -184,7 +186,12 @@ fn parse_len(token: &str) -> Result<usize> {
 fn header_status(headers: &[u8]) -> Option<u16> {
     let first = headers.split(|b| *b == b'\n').next()?;
     let first = std::str::from_utf8(first).ok()?.trim();
-    first.strip_prefix("NATS/1.0")?.split_whitespace().next()?.parse().ok()
+    first
+        .strip_prefix("NATS/1.0")?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// `{"stream":"...","seq":N}` or `{"error":{"code":...,"description":"..."}}`.

@@ -78,6 +78,9 @@ impl Run {
 #[derive(Debug, Clone, Copy)]
 pub struct Summary {
     pub rate: f64,
+    /// Lowest and highest rate of the runs: how noisy the machine was.
+    pub rate_min: f64,
+    pub rate_max: f64,
     pub p50: Duration,
     pub p99: Duration,
     /// Smallest number of items in one run (to show how many samples stand behind the figures).
@@ -89,11 +92,17 @@ impl Summary {
     pub fn of(runs: &[Run]) -> Summary {
         Summary {
             rate: median(runs.iter().map(Run::rate).collect()),
+            rate_min: runs.iter().map(Run::rate).fold(f64::INFINITY, f64::min),
+            rate_max: runs.iter().map(Run::rate).fold(0.0, f64::max),
             p50: Duration::from_secs_f64(median(
-                runs.iter().map(|r| r.percentile(0.50).as_secs_f64()).collect(),
+                runs.iter()
+                    .map(|r| r.percentile(0.50).as_secs_f64())
+                    .collect(),
             )),
             p99: Duration::from_secs_f64(median(
-                runs.iter().map(|r| r.percentile(0.99).as_secs_f64()).collect(),
+                runs.iter()
+                    .map(|r| r.percentile(0.99).as_secs_f64())
+                    .collect(),
             )),
             min_items: runs.iter().map(|r| r.items).min().unwrap_or(0),
             min_ops: runs.iter().map(|r| r.latencies.len()).min().unwrap_or(0),
@@ -134,7 +143,11 @@ mod tests {
         assert_eq!(median(vec![3.0, 1.0, 2.0]), 2.0);
         assert_eq!(median(vec![4.0, 1.0, 2.0, 3.0]), 2.5);
         let ms = Duration::from_millis;
-        let run = Run::new(100, Duration::from_secs(2), (1..=100).rev().map(ms).collect());
+        let run = Run::new(
+            100,
+            Duration::from_secs(2),
+            (1..=100).rev().map(ms).collect(),
+        );
         assert_eq!(run.rate(), 50.0);
         assert_eq!(run.percentile(0.50), ms(50));
         assert_eq!(run.percentile(0.99), ms(99));

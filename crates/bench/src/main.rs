@@ -1,0 +1,210 @@
+//! approdo-bench: measures the case log and the projections against the raw
+//! NATS and plain-store baselines in the same run, and prints ratios.
+//!
+//! Run it with `cargo run --release -p bench --bin approdo-bench`; what each
+//! figure means is in BENCHMARKS.md. It starts its own nats-server (JetStream,
+//! `sync_interval: always`) on 127.0.0.1 and keeps every store in a temporary folder.
+
+mod apply;
+mod catch_up;
+mod publish;
+mod raw_nats;
+mod stats;
+mod workload;
+
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+
+use crate::stats::{Summary, millis};
+
+/// Runs of each measurement; every figure is the median of these.
+const RUNS: usize = 3;
+
+const PUBLISH: publish::Limits = publish::Limits {
+    runs: RUNS,
+    publish_ops: 3_000,
+    publish_time: Duration::from_secs(5),
+    execute_ops: 1_000,
+    execute_time: Duration::from_secs(6),
+};
+
+/// Commits built in memory for phase 2, and the batch sizes compared.
+const APPLY_COMMITS: usize = 20_000;
+const APPLY_BATCHES: [usize; 2] = [512, 1];
+const APPLY: apply::Limits = apply::Limits {
+    runs: RUNS,
+    time: Duration::from_secs(5),
+};
+
+const CATCH_UP: catch_up::Limits = catch_up::Limits {
+    runs: RUNS,
+    commits: 20_000,
+    patience: Duration::from_secs(60),
+    fill_time: Duration::from_secs(90),
+};
+
+fn main() -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(run())
+}
+
+async fn run() -> Result<()> {
+    let started = Instant::now();
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let date = time::OffsetDateTime::now_utc().date();
+    println!("approdo-bench {date}, {cores} cores, medians of {RUNS} runs");
+    println!("load average at start: {}", load_average());
+    println!();
+
+    eprintln!("phase 1: writing to the case log");
+    let written = publish::measure(PUBLISH).await?;
+    print_publish(&written);
+
+    eprintln!("phase 2: projection apply (store only)");
+    let commits = workload::recorded_commits(APPLY_COMMITS)?;
+    let applied =
+        tokio::task::spawn_blocking(move || apply::measure(&commits, &APPLY_BATCHES, APPLY))
+            .await??;
+    print_apply(&applied);
+
+    eprintln!("phase 3: catch-up through the runner");
+    let caught_up = catch_up::measure(CATCH_UP).await?;
+    print_catch_up(&caught_up);
+
+    println!("load average at end: {}", load_average());
+    println!(
+        "total time {:.0} s (including preparation that is not measured)",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// The 1, 5 and 15 minute load averages (Linux), to judge how quiet the machine was.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .map(|text| {
+            text.split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// Lowest and highest rate of the runs.
+fn spread(s: &Summary) -> String {
+    format!("{:.0}-{:.0}", s.rate_min, s.rate_max)
+}
+
+/// `ours / baseline`, two decimals.
+fn ratio(ours: f64, baseline: f64) -> String {
+    if baseline > 0.0 {
+        format!("{:.2}x", ours / baseline)
+    } else {
+        "-".to_owned()
+    }
+}
+
+fn print_publish(figures: &publish::Figures) {
+    println!(
+        "(1) writing to the case log, one request at a time; payload {} B \
+         (a commit with one such event is {} B encoded)",
+        workload::PAYLOAD_BYTES,
+        figures.commit_bytes
+    );
+    println!();
+    println!(
+        "| operation | ops/s | runs' ops/s | p50 ms | p99 ms | rate / baseline | p50 / baseline | ops per run |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+    let base = figures.raw;
+    let row = |name: &str, s: &Summary| {
+        println!(
+            "| {name} | {:.0} | {} | {} | {} | {} | {} | {} |",
+            s.rate,
+            spread(s),
+            millis(s.p50),
+            millis(s.p99),
+            ratio(s.rate, base.rate),
+            ratio(s.p50.as_secs_f64(), base.p50.as_secs_f64()),
+            s.min_ops,
+        );
+    };
+    row("raw PUB + await PubAck (baseline)", &figures.raw);
+    row("CaseLog::append", &figures.append);
+    row(
+        &format!(
+            "CaseLog::execute ({} prior commits)",
+            publish::PRIOR_COMMITS
+        ),
+        &figures.execute,
+    );
+    row(
+        &format!(
+            "of which CaseLog::history ({} commits), alone",
+            publish::PRIOR_COMMITS
+        ),
+        &figures.history,
+    );
+    println!();
+}
+
+fn print_apply(figures: &[apply::Figures]) {
+    println!(
+        "(2) projection apply, ProjectionStore::apply_batch, {APPLY_COMMITS} commits in memory \
+         (one transaction per batch)"
+    );
+    println!();
+    println!(
+        "| projection | batch | commits/s | runs' commits/s | p50 txn ms | p99 txn ms | rate / baseline | commits per run |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+    for f in figures {
+        for (name, s) in [
+            ("one row (baseline)", &f.one_row),
+            ("catalogue", &f.catalogue),
+        ] {
+            println!(
+                "| {name} | {} | {:.0} | {} | {} | {} | {} | {} |",
+                f.batch,
+                s.rate,
+                spread(s),
+                millis(s.p50),
+                millis(s.p99),
+                ratio(s.rate, f.one_row.rate),
+                s.min_items,
+            );
+        }
+    }
+    println!();
+}
+
+fn print_catch_up(f: &catch_up::Figures) {
+    println!(
+        "(3) catch-up through projection_sled::spawn: {} pre-appended commits (appended in {:.1} s, \
+         not measured), runner batch {}, from spawn to wait_for(last sequence)",
+        f.commits,
+        f.fill.as_secs_f64(),
+        f.batch
+    );
+    println!();
+    println!("| projection | time s | commits/s | runs' commits/s | rate / baseline |");
+    println!("|---|---:|---:|---:|---:|");
+    for (name, s) in [
+        ("one row (baseline)", &f.one_row),
+        ("catalogue", &f.catalogue),
+    ] {
+        println!(
+            "| {name} | {:.2} | {:.0} | {} | {} |",
+            s.p50.as_secs_f64(),
+            s.rate,
+            spread(s),
+            ratio(s.rate, f.one_row.rate)
+        );
+    }
+    println!();
+}
