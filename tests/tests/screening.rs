@@ -45,6 +45,10 @@ impl Service {
             },
             deadline_check_interval_ms: 50,
             grace_period_ms: 2_000,
+            encryption: service_runtime::config::EncryptionConfig {
+                key_encryption_key_file: Some(kek_file()),
+                ..Default::default()
+            },
             auth: service_runtime::config::AuthConfig {
                 issuers: vec![support::issuer().config()],
             },
@@ -99,6 +103,17 @@ impl Service {
         self.shutdown.cancel();
         self.task.await.expect("stopped cleanly");
     }
+}
+
+/// One key-encryption key for this test process, in a file (as deployed).
+fn kek_file() -> std::path::PathBuf {
+    static FILE: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    FILE.get_or_init(|| {
+        let path = std::env::temp_dir().join(format!("approdo-test-kek-{}", std::process::id()));
+        std::fs::write(&path, person_crypto::KeyEncryptionKey::generate_hex()).expect("kek file");
+        path
+    })
+    .clone()
 }
 
 fn token(org_type: OrganisationType, org: &str) -> String {

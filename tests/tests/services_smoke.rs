@@ -44,6 +44,7 @@ fn start(
     nats: &NatsServer,
     data: &std::path::Path,
     issuer: &TokenIssuer,
+    kek: &str,
 ) -> Running {
     let port = free_port();
     let prefix = format!("APPRODO_{}__", name.to_uppercase().replace('-', "_"));
@@ -52,6 +53,7 @@ fn start(
         .env(format!("{prefix}DATA_DIR"), data)
         .env(format!("{prefix}CASE_LOG__URL"), nats.url())
         .env(format!("{prefix}GRACE_PERIOD_MS"), "3000")
+        .env(format!("{prefix}ENCRYPTION__KEY_ENCRYPTION_KEY"), kek)
         .env(
             format!("{prefix}AUTH__ISSUERS"),
             format!(
@@ -151,9 +153,10 @@ async fn the_services_serve_health_and_reflection_and_stop_on_sigterm() {
     let nats = NatsServer::start();
     let data = tempfile::tempdir().expect("data");
     let issuer = TokenIssuer::generate("smoke-test");
+    let kek = person_crypto::KeyEncryptionKey::generate_hex();
     let mut running: Vec<Running> = SERVICES
         .iter()
-        .map(|name| start(name, &nats, data.path(), &issuer))
+        .map(|name| start(name, &nats, data.path(), &issuer, &kek))
         .collect();
 
     let token = issuer.token(

@@ -141,27 +141,45 @@ fn keys_dir() -> std::path::PathBuf {
 
 /// Creates the local issuer's key pair if it does not exist yet.
 fn init_keys() -> Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
     let dir = keys_dir();
-    let seed = dir.join(format!("{LOCAL_ISSUER}.seed"));
-    if seed.is_file() {
-        println!("keys exist in {}", dir.display());
-        return Ok(());
-    }
     std::fs::create_dir_all(&dir)?;
-    let issuer = TokenIssuer::generate(LOCAL_ISSUER);
+    let seed = dir.join(format!("{LOCAL_ISSUER}.seed"));
+    if !seed.is_file() {
+        let issuer = TokenIssuer::generate(LOCAL_ISSUER);
+        write_secret(&seed, &issuer.seed_hex())?;
+        std::fs::write(
+            dir.join(format!("{LOCAL_ISSUER}.pub")),
+            issuer.public_key_hex(),
+        )?;
+        println!("created the local token issuer's keys in {}", dir.display());
+    }
+    let kek = dir.join("key-encryption.key");
+    if !kek.is_file() {
+        write_secret(&kek, &hex_key())?;
+        println!("created the local key-encryption key in {}", dir.display());
+    }
+    Ok(())
+}
+
+/// Writes a secret to a new file only its owner can read.
+fn write_secret(path: &std::path::Path, text: &str) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
-        .open(&seed)?;
-    std::io::Write::write_all(&mut file, issuer.seed_hex().as_bytes())?;
-    std::fs::write(
-        dir.join(format!("{LOCAL_ISSUER}.pub")),
-        issuer.public_key_hex(),
-    )?;
-    println!("created the local token issuer's keys in {}", dir.display());
+        .open(path)?;
+    std::io::Write::write_all(&mut file, text.as_bytes())?;
     Ok(())
+}
+
+/// 32 random bytes, hex: the local key-encryption key.
+fn hex_key() -> String {
+    let mut bytes = [0_u8; 32];
+    if let Ok(mut random) = std::fs::File::open("/dev/urandom") {
+        let _ = std::io::Read::read_exact(&mut random, &mut bytes);
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 pub(crate) fn local_issuer() -> Result<TokenIssuer> {

@@ -10,6 +10,7 @@ mod config;
 pub mod envelope;
 mod error;
 mod follow;
+pub mod key_store;
 mod log;
 pub mod subject;
 
@@ -17,5 +18,6 @@ pub use config::CaseLogConfig;
 pub use envelope::{Actor, NewCommit, NewEvent, PendingCommit, RecordedCommit};
 pub use error::LogError;
 pub use follow::{Delivery, Following};
+pub use key_store::KeyStore;
 pub use log::{AppendReceipt, CaseLog, ExecuteError, Executed, HistoryBound};
 pub use subject::{AggregateAddress, HistoryScope, Producer, RootKind, TokenId};

@@ -301,6 +301,11 @@ impl CaseLog {
         crate::follow::Following::start(&self.stream, projection, position, batch).await
     }
 
+    /// The person key store, on the same connection (its own stream).
+    pub async fn key_store(&self, stream: &str) -> Result<crate::KeyStore, LogError> {
+        crate::KeyStore::open(self.context.clone(), stream, self.config.replicas).await
+    }
+
     /// The underlying stream name.
     pub fn stream_name(&self) -> &str {
         &self.config.stream

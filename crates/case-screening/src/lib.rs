@@ -109,6 +109,14 @@ pub enum Command {
     MarkScreeningDeadlineMissed,
     /// From the deadline watcher: assessment not completed within 30 days.
     MarkAssessmentDeadlineMissed,
+    /// Erase the person's personal data (their key is destroyed by the service).
+    ErasePersonalData {
+        reason: ErasureReason,
+    },
+    /// Record that identifying data was read, and why.
+    RecordIdentityRead {
+        purpose: ReadPurpose,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -136,6 +144,14 @@ pub enum Event {
         due_at: OffsetDateTime,
         detected_at: OffsetDateTime,
     },
+    PersonalDataErased {
+        reason: ErasureReason,
+        erased_at: OffsetDateTime,
+    },
+    IdentityRead {
+        purpose: ReadPurpose,
+        read_at: OffsetDateTime,
+    },
 }
 
 /// Why a command is refused. Messages name fields and rules, never case data.
@@ -160,6 +176,8 @@ pub enum ScreeningError {
     AlreadyPlacedThere,
     #[error("the deadline has not passed, or was met or already marked")]
     DeadlineNotMissed,
+    #[error("the person's personal data is erased")]
+    PersonalDataErased,
 }
 
 fn invalid(field: impl Into<String>, reason: &'static str) -> ScreeningError {
@@ -181,6 +199,7 @@ pub struct State {
     pub placement: Option<Placement>,
     pub screening_deadline_missed: bool,
     pub assessment_deadline_missed: bool,
+    pub personal_data_erased: bool,
 }
 
 impl State {
@@ -216,6 +235,8 @@ impl State {
             Event::CaseClosed { .. } => self.closed = true,
             Event::ScreeningDeadlineMissed { .. } => self.screening_deadline_missed = true,
             Event::AssessmentDeadlineMissed { .. } => self.assessment_deadline_missed = true,
+            Event::PersonalDataErased { .. } => self.personal_data_erased = true,
+            Event::IdentityRead { .. } => {}
         }
         self
     }
@@ -294,6 +315,28 @@ pub fn decide(
     let Some(opened) = &state.opened else {
         return Err(ScreeningError::CaseNotFound);
     };
+    // Erasure and the access log apply to closed cases too.
+    match command {
+        Command::ErasePersonalData { reason } => {
+            if state.personal_data_erased {
+                return Err(ScreeningError::PersonalDataErased);
+            }
+            return Ok(vec![Event::PersonalDataErased {
+                reason,
+                erased_at: now,
+            }]);
+        }
+        Command::RecordIdentityRead { purpose } => {
+            if state.personal_data_erased {
+                return Err(ScreeningError::PersonalDataErased);
+            }
+            return Ok(vec![Event::IdentityRead {
+                purpose,
+                read_at: now,
+            }]);
+        }
+        _ => {}
+    }
     if state.closed {
         return Err(ScreeningError::CaseClosed);
     }
@@ -420,6 +463,9 @@ pub fn decide(
             }
             _ => Err(ScreeningError::DeadlineNotMissed),
         },
+        Command::ErasePersonalData { .. } | Command::RecordIdentityRead { .. } => {
+            Err(ScreeningError::PersonalDataErased)
+        }
         Command::MarkAssessmentDeadlineMissed => match state.assessment_due_at() {
             Some(due_at)
                 if due_at <= now

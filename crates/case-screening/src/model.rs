@@ -132,3 +132,20 @@ mod tests {
         assert!(Code::parse("").is_err());
     }
 }
+
+vocabulary!(
+    /// Why a person's personal data is erased.
+    ErasureReason, "erasure reason", {
+    PersonRequest = "person_request",
+    RetentionExpired = "retention_expired",
+    AuthorityOrder = "authority_order",
+});
+
+vocabulary!(
+    /// Why identifying data is read (recorded in the access log).
+    ReadPurpose, "purpose", {
+    ContactPerson = "contact_person",
+    Transfer = "transfer",
+    LegalObligation = "legal_obligation",
+    Safeguarding = "safeguarding",
+});

@@ -37,6 +37,49 @@ pub struct ServiceConfig {
     pub referral_deadlines: ReferralDeadlines,
     /// Whose tokens are accepted.
     pub auth: AuthConfig,
+    /// Per-person encryption of personal data (the services that hold it).
+    pub encryption: EncryptionConfig,
+}
+
+/// The key-encryption key that wraps every person's data key, and where the
+/// wrapped keys are kept.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct EncryptionConfig {
+    /// 32 bytes of hex; or use `key_encryption_key_file`.
+    pub key_encryption_key: Option<String>,
+    pub key_encryption_key_file: Option<PathBuf>,
+    /// The JetStream stream of wrapped person keys.
+    pub key_store_stream: String,
+}
+
+impl Default for EncryptionConfig {
+    fn default() -> Self {
+        EncryptionConfig {
+            key_encryption_key: None,
+            key_encryption_key_file: None,
+            key_store_stream: "APPRODO_PERSON_KEYS".to_owned(),
+        }
+    }
+}
+
+impl EncryptionConfig {
+    /// The key-encryption key as hex, from the value or the file.
+    pub fn key_encryption_key_hex(&self) -> Result<String, ConfigError> {
+        match (&self.key_encryption_key, &self.key_encryption_key_file) {
+            (Some(key), _) => Ok(key.clone()),
+            (None, Some(file)) => {
+                std::fs::read_to_string(file).map_err(|source| ConfigError::Read {
+                    path: file.clone(),
+                    source,
+                })
+            }
+            (None, None) => Err(ConfigError::Invalid(
+                "encryption.key_encryption_key or encryption.key_encryption_key_file is required"
+                    .to_owned(),
+            )),
+        }
+    }
 }
 
 /// The issuers whose signed tokens the service accepts.
@@ -86,6 +129,7 @@ impl Default for ServiceConfig {
             deadline_check_interval_ms: 30_000,
             referral_deadlines: ReferralDeadlines::default(),
             auth: AuthConfig::default(),
+            encryption: EncryptionConfig::default(),
         }
     }
 }

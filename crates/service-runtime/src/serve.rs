@@ -31,6 +31,8 @@ pub enum ServeError {
     NeverConnected,
     #[error("token issuers are misconfigured")]
     Auth(#[from] crate::caller::KeyError),
+    #[error("encryption is misconfigured: {0}")]
+    Encryption(String),
 }
 
 /// What a service gets to build its gRPC services with.

@@ -20,7 +20,15 @@ use crate::projection;
 use crate::queries;
 use crate::requests;
 
+/// The person keys: wrapped in the key store, unwrapped with the key-encryption key.
+pub struct PersonKeys {
+    pub(crate) store: tokio::sync::OnceCell<case_log_jetstream::KeyStore>,
+    pub(crate) stream: String,
+    pub(crate) kek: person_crypto::KeyEncryptionKey,
+}
+
 pub struct ScreeningApi {
+    pub(crate) keys: PersonKeys,
     pub(crate) log: CaseLog,
     pub(crate) projection: ProjectionHandle,
     pub(crate) clock: Arc<dyn Clock>,
@@ -135,6 +143,45 @@ impl ScreeningApi {
         Ok((target.case_id.to_string(), sequence))
     }
 
+    async fn key_store(&self) -> Result<&case_log_jetstream::KeyStore, ServiceError> {
+        self.keys
+            .store
+            .get_or_try_init(|| self.log.key_store(&self.keys.stream))
+            .await
+            .map_err(ServiceError::from)
+    }
+
+    /// The person's data key, created on first use.
+    async fn data_key(&self, case_id: &CaseId) -> Result<person_crypto::DataKey, ServiceError> {
+        let id = TokenId::parse(case_id.as_str()).map_err(|_| ServiceError::Internal)?;
+        let fresh = self
+            .keys
+            .kek
+            .wrap(case_id.as_str(), &person_crypto::DataKey::generate());
+        let wrapped = self.key_store().await?.get_or_put(&id, fresh).await?;
+        self.keys.kek.unwrap(case_id.as_str(), &wrapped).map_err(|_| {
+            tracing::error!(case_id = %case_id, "a stored person key cannot be unwrapped with the configured key-encryption key");
+            ServiceError::Internal
+        })
+    }
+
+    /// The person's data key if it still exists (None once erased).
+    async fn existing_data_key(
+        &self,
+        case_id: &CaseId,
+    ) -> Result<Option<person_crypto::DataKey>, ServiceError> {
+        let id = TokenId::parse(case_id.as_str()).map_err(|_| ServiceError::Internal)?;
+        match self.key_store().await?.get(&id).await? {
+            Some(wrapped) => self
+                .keys
+                .kek
+                .unwrap(case_id.as_str(), &wrapped)
+                .map(Some)
+                .map_err(|_| ServiceError::Internal),
+            None => Ok(None),
+        }
+    }
+
     /// A case exists if the projection has it, or, if the projection lags, the log does.
     async fn case_exists(&self, case_id: &CaseId) -> Result<bool, ServiceError> {
         if projection::case(self.projection.store(), case_id.as_str())
@@ -186,8 +233,16 @@ impl api::screening_service_server::ScreeningService for ScreeningApi {
     ) -> Result<Response<api::OpenCaseResponse>, Status> {
         let caller = self.caller(&request)?;
         let request = request.into_inner();
-        let (request_id, open, personal) =
+        let (request_id, open) =
             requests::open_case(&request, |rid| new_case_id(&caller.organisation_id, rid))?;
+        // Personal data reaches the log only sealed with the person's own key.
+        let key = self.data_key(&open.case_id).await?;
+        let personal = PersonalParts::sealed(
+            &key,
+            open.case_id.as_str(),
+            request.personal_data.as_ref(),
+            request.special_category_details.as_ref(),
+        );
         let mut unknown = Vec::new();
         for (i, link) in open.family_links.iter().enumerate() {
             if !self.case_exists(&link.case_id).await? {
@@ -295,6 +350,131 @@ impl api::screening_service_server::ScreeningService for ScreeningApi {
             .await?;
         Ok(Response::new(api::CloseCaseResponse {
             case_id,
+            log_sequence,
+        }))
+    }
+
+    async fn get_case_identity(
+        &self,
+        request: Request<api::GetCaseIdentityRequest>,
+    ) -> Result<Response<api::GetCaseIdentityResponse>, Status> {
+        let caller = self.caller(&request)?;
+        let request = request.into_inner();
+        let mut v = service_runtime::Violations::default();
+        let case_id = v.check("case_id", CaseId::parse(&request.case_id));
+        let purpose = v.check(
+            "purpose",
+            case_screening::ReadPurpose::from_code(&request.purpose),
+        );
+        v.finish()?;
+        let (Some(case_id), Some(purpose)) = (case_id, purpose) else {
+            return Err(ServiceError::Internal.into());
+        };
+        let history = self
+            .log
+            .history(
+                &HistoryScope::Aggregate(address(&case_id)?),
+                HistoryBound::All,
+            )
+            .await
+            .map_err(ServiceError::from)?;
+        let opened = history
+            .iter()
+            .flat_map(|c| c.commit.events.iter())
+            .find(|e| e.event_type == codec::CASE_OPENED)
+            .ok_or(ServiceError::NotFound("case"))?;
+        let opened = <contracts::screening::v1::CaseOpened as prost::Message>::decode(
+            opened.payload.as_slice(),
+        )
+        .map_err(|_| ServiceError::Internal)?;
+        // Every read of identifying data is recorded first: no record, no read.
+        let read_id = format!("identity-read.{}", uuid::Uuid::now_v7());
+        let log_sequence = self
+            .execute(
+                caller.actor(),
+                &read_id,
+                &case_id,
+                Command::RecordIdentityRead { purpose },
+                &PersonalParts::default(),
+            )
+            .await?;
+        let key = self.existing_data_key(&case_id).await?.ok_or_else(|| {
+            ServiceError::FailedPrecondition("the person's personal data is erased".to_owned())
+        })?;
+        let open = |sealed: &contracts::person::v1::EncryptedMessage, kind: &str| {
+            key.open(
+                &codec::seal_context(case_id.as_str(), kind),
+                &sealed.nonce,
+                &sealed.ciphertext,
+            )
+            .map_err(|_| ServiceError::Internal)
+        };
+        use contracts::screening::v1::case_opened::{Identity, SpecialCategory};
+        let personal_data = match &opened.identity {
+            Some(Identity::EncryptedPersonalData(sealed)) => Some(
+                <contracts::person::v1::PersonalData as prost::Message>::decode(
+                    open(sealed, "identity")?.as_slice(),
+                )
+                .map_err(|_| ServiceError::Internal)?,
+            ),
+            Some(Identity::PersonalData(clear)) => Some(clear.clone()),
+            None => None,
+        };
+        let special_category_details = match &opened.special_category {
+            Some(SpecialCategory::EncryptedSpecialCategoryDetails(sealed)) => Some(
+                <contracts::person::v1::SpecialCategoryDetails as prost::Message>::decode(
+                    open(sealed, "special_category")?.as_slice(),
+                )
+                .map_err(|_| ServiceError::Internal)?,
+            ),
+            Some(SpecialCategory::SpecialCategoryDetails(clear)) => Some(clear.clone()),
+            None => None,
+        };
+        tracing::info!(case_id = %case_id, purpose = purpose.code(), sequence = log_sequence, "identity read");
+        Ok(Response::new(api::GetCaseIdentityResponse {
+            personal_data,
+            special_category_details,
+            log_sequence,
+        }))
+    }
+
+    async fn erase_case(
+        &self,
+        request: Request<api::EraseCaseRequest>,
+    ) -> Result<Response<api::EraseCaseResponse>, Status> {
+        let caller = self.caller(&request)?;
+        let request = request.into_inner();
+        let mut v = service_runtime::Violations::default();
+        let request_id = requests::request_id(&mut v, &request.request_id);
+        let case_id = v.check("case_id", CaseId::parse(&request.case_id));
+        let reason = v.check(
+            "reason",
+            case_screening::ErasureReason::from_code(&request.reason),
+        );
+        v.finish()?;
+        let (Some(case_id), Some(reason)) = (case_id, reason) else {
+            return Err(ServiceError::Internal.into());
+        };
+        // Record the erasure, then destroy the key: both idempotent, so a retry
+        // after a failure between them completes it.
+        let log_sequence = self
+            .execute(
+                caller.actor(),
+                &request_id,
+                &case_id,
+                Command::ErasePersonalData { reason },
+                &PersonalParts::default(),
+            )
+            .await?;
+        let id = TokenId::parse(case_id.as_str()).map_err(|_| ServiceError::Internal)?;
+        self.key_store()
+            .await?
+            .destroy(&id)
+            .await
+            .map_err(ServiceError::from)?;
+        tracing::info!(case_id = %case_id, sequence = log_sequence, "personal data erased");
+        Ok(Response::new(api::EraseCaseResponse {
+            case_id: case_id.to_string(),
             log_sequence,
         }))
     }

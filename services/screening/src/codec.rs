@@ -22,12 +22,54 @@ pub const CASE_PLACED: &str = "approdo.screening.v1.CasePlaced";
 pub const CASE_CLOSED: &str = "approdo.screening.v1.CaseClosed";
 pub const SCREENING_DEADLINE_MISSED: &str = "approdo.screening.v1.ScreeningDeadlineMissed";
 pub const ASSESSMENT_DEADLINE_MISSED: &str = "approdo.screening.v1.AssessmentDeadlineMissed";
+pub const PERSONAL_DATA_ERASED: &str = "approdo.screening.v1.PersonalDataErased";
+pub const IDENTITY_READ: &str = "approdo.screening.v1.IdentityRead";
 
-/// Personal data carried beside the domain's `CaseOpened`, never inside the domain.
+/// Personal data carried beside the domain's `CaseOpened`, never inside the
+/// domain: sealed with the person's key before it reaches the log.
 #[derive(Debug, Clone, Default)]
 pub struct PersonalParts {
-    pub personal_data: Option<person::PersonalData>,
-    pub special_category_details: Option<person::SpecialCategoryDetails>,
+    pub identity: Option<wire::case_opened::Identity>,
+    pub special_category: Option<wire::case_opened::SpecialCategory>,
+}
+
+/// The context string a sealed message is bound to (key id and message kind).
+pub fn seal_context(case_id: &str, kind: &str) -> String {
+    format!("{case_id}/{kind}")
+}
+
+impl PersonalParts {
+    /// Seals the request's personal data with the person's key.
+    pub fn sealed(
+        key: &person_crypto::DataKey,
+        case_id: &str,
+        personal_data: Option<&person::PersonalData>,
+        special: Option<&person::SpecialCategoryDetails>,
+    ) -> PersonalParts {
+        let seal = |kind: &str, bytes: Vec<u8>| {
+            let (nonce, ciphertext) = key.seal(&seal_context(case_id, kind), &bytes);
+            person::EncryptedMessage {
+                key_id: case_id.to_owned(),
+                algorithm: person_crypto::ALGORITHM.to_owned(),
+                nonce,
+                ciphertext,
+            }
+        };
+        PersonalParts {
+            identity: personal_data.map(|p| {
+                wire::case_opened::Identity::EncryptedPersonalData(seal(
+                    "identity",
+                    p.encode_to_vec(),
+                ))
+            }),
+            special_category: special.map(|s| {
+                wire::case_opened::SpecialCategory::EncryptedSpecialCategoryDetails(seal(
+                    "special_category",
+                    s.encode_to_vec(),
+                ))
+            }),
+        }
+    }
 }
 
 /// A stored event that this code cannot read back: the log is corrupt or newer.
@@ -81,14 +123,8 @@ pub fn encode(event: &Event, personal: &PersonalParts) -> NewEvent {
                     })
                     .collect(),
                 application_date: date_to_wire(open.application_date),
-                identity: personal
-                    .personal_data
-                    .clone()
-                    .map(wire::case_opened::Identity::PersonalData),
-                special_category: personal
-                    .special_category_details
-                    .clone()
-                    .map(wire::case_opened::SpecialCategory::SpecialCategoryDetails),
+                identity: personal.identity.clone(),
+                special_category: personal.special_category.clone(),
             },
         ),
         Event::PreliminaryCheckRecorded(check) => NewEvent::encode(
@@ -173,6 +209,22 @@ pub fn encode(event: &Event, personal: &PersonalParts) -> NewEvent {
                 detected_at: ts(*detected_at),
             },
         ),
+        Event::PersonalDataErased { reason, erased_at } => NewEvent::encode(
+            PERSONAL_DATA_ERASED,
+            SCHEMA_VERSION,
+            &wire::PersonalDataErased {
+                reason: reason.code().to_owned(),
+                erased_at: ts(*erased_at),
+            },
+        ),
+        Event::IdentityRead { purpose, read_at } => NewEvent::encode(
+            IDENTITY_READ,
+            SCHEMA_VERSION,
+            &wire::IdentityRead {
+                purpose: purpose.code().to_owned(),
+                read_at: ts(*read_at),
+            },
+        ),
         Event::AssessmentDeadlineMissed {
             due_at,
             detected_at,
@@ -198,6 +250,8 @@ pub enum WireEvent {
     CaseClosed(wire::CaseClosed),
     ScreeningDeadlineMissed(wire::ScreeningDeadlineMissed),
     AssessmentDeadlineMissed(wire::AssessmentDeadlineMissed),
+    PersonalDataErased(wire::PersonalDataErased),
+    IdentityRead(wire::IdentityRead),
 }
 
 pub fn decode_wire(event: &log::Event) -> Result<WireEvent, DecodeError> {
@@ -223,6 +277,8 @@ pub fn decode_wire(event: &log::Event) -> Result<WireEvent, DecodeError> {
         CASE_CLOSED => WireEvent::CaseClosed(de(event)?),
         SCREENING_DEADLINE_MISSED => WireEvent::ScreeningDeadlineMissed(de(event)?),
         ASSESSMENT_DEADLINE_MISSED => WireEvent::AssessmentDeadlineMissed(de(event)?),
+        PERSONAL_DATA_ERASED => WireEvent::PersonalDataErased(de(event)?),
+        IDENTITY_READ => WireEvent::IdentityRead(de(event)?),
         other => {
             return Err(DecodeError {
                 event_type: other.to_owned(),
@@ -356,6 +412,14 @@ pub fn decode(event: &log::Event) -> Result<Event, DecodeError> {
         WireEvent::AssessmentDeadlineMissed(e) => Event::AssessmentDeadlineMissed {
             due_at: time(&e.due_at)?,
             detected_at: time(&e.detected_at)?,
+        },
+        WireEvent::PersonalDataErased(e) => Event::PersonalDataErased {
+            reason: ErasureReason::from_code(&e.reason).map_err(|_| bad("bad reason"))?,
+            erased_at: time(&e.erased_at)?,
+        },
+        WireEvent::IdentityRead(e) => Event::IdentityRead {
+            purpose: ReadPurpose::from_code(&e.purpose).map_err(|_| bad("bad purpose"))?,
+            read_at: time(&e.read_at)?,
         },
     })
 }

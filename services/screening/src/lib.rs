@@ -68,6 +68,14 @@ pub const AUTHORISATION: &[Rule] = {
             rpc: "/approdo.screening.v1.ScreeningService/ListCases",
             allowed: &[ReceptionOperator, Prefecture],
         },
+        Rule {
+            rpc: "/approdo.screening.v1.ScreeningService/GetCaseIdentity",
+            allowed: &[ReceptionOperator, Prefecture, Police],
+        },
+        Rule {
+            rpc: "/approdo.screening.v1.ScreeningService/EraseCase",
+            allowed: &[Prefecture, Administrator],
+        },
         // Event types and times only: analysts may replay it.
         Rule {
             rpc: "/approdo.screening.v1.ScreeningService/GetCaseHistory",
@@ -101,8 +109,22 @@ pub async fn run_with_clock(
         ],
         authorisation: AUTHORISATION,
     };
+    let kek = config
+        .encryption
+        .key_encryption_key_hex()
+        .map_err(|e| ServeError::Encryption(e.to_string()))
+        .and_then(|hex| {
+            person_crypto::KeyEncryptionKey::from_hex(&hex)
+                .map_err(|e| ServeError::Encryption(e.to_string()))
+        })?;
+    let keys = api::PersonKeys {
+        store: tokio::sync::OnceCell::new(),
+        stream: config.encryption.key_store_stream.clone(),
+        kek,
+    };
     service_runtime::run(spec, config, listener, shutdown, move |context| {
         let api = Arc::new(api::ScreeningApi {
+            keys,
             log: context.log.clone(),
             projection: context.projection.clone(),
             clock,

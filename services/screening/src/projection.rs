@@ -131,6 +131,8 @@ fn apply_event(
                 deadline.overdue = deadline.met_at.is_none();
             }
         }
+        WireEvent::PersonalDataErased(_) => view.personal_data_erased = true,
+        WireEvent::IdentityRead(_) => {}
         WireEvent::AssessmentDeadlineMissed(_) => {
             if let Some(deadline) = view.assessment_deadline.as_mut() {
                 deadline.missed = true;

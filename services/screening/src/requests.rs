@@ -10,7 +10,7 @@ use pathway::{Category, Urgency};
 use service_runtime::{ServiceError, Violations};
 use time::OffsetDateTime;
 
-use crate::codec::{PersonalParts, parse_date};
+use crate::codec::parse_date;
 
 /// A client request id: 1 to 128 characters of `[A-Za-z0-9._:-]`.
 pub fn request_id(violations: &mut Violations, raw: &str) -> String {
@@ -141,10 +141,11 @@ fn special_category(violations: &mut Violations, raw: &person::SpecialCategoryDe
     }
 }
 
+/// Validates an `OpenCase` request; its personal data is sealed by the caller.
 pub fn open_case(
     request: &api::OpenCaseRequest,
     new_case_id: impl FnOnce(&str) -> CaseId,
-) -> Result<(String, OpenCase, PersonalParts), ServiceError> {
+) -> Result<(String, OpenCase), ServiceError> {
     let mut v = Violations::default();
     let request_id = request_id(&mut v, &request.request_id);
     let (place, arrived_at) = match &request.arrival {
@@ -207,11 +208,7 @@ pub fn open_case(
         family_links,
         application_date,
     };
-    let personal = PersonalParts {
-        personal_data: request.personal_data.clone(),
-        special_category_details: request.special_category_details.clone(),
-    };
-    Ok((request_id, open, personal))
+    Ok((request_id, open))
 }
 
 /// The parts every command on an existing case has.

@@ -45,6 +45,10 @@ impl Running {
             },
             deadline_check_interval_ms: 50,
             grace_period_ms: 2_000,
+            encryption: service_runtime::config::EncryptionConfig {
+                key_encryption_key: Some(person_crypto::KeyEncryptionKey::generate_hex()),
+                ..Default::default()
+            },
             auth: service_runtime::config::AuthConfig {
                 issuers: vec![issuer().config()],
             },

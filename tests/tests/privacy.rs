@@ -1,0 +1,250 @@
+//! Privacy end to end, against a real nats-server: personal data reaches the log
+//! only sealed with the person's key, so no file of the NATS store or of the
+//! service's projection ever holds it in clear; reading it is recorded; erasure
+//! destroys the key, after which neither the key (wrapped) nor the data can be
+//! found anywhere on disk, while other people's data stays readable.
+
+mod support;
+
+use std::path::Path;
+
+use case_log_jetstream::{CaseLog, CaseLogConfig, TokenId};
+use contracts::person::v1 as person;
+use contracts::screening::v1 as api;
+use nats_test_server::NatsServer;
+use service_runtime::{ManualClock, OrganisationType};
+use support::{Running, token, ts, with_token};
+use tonic::Code;
+
+type Client = api::screening_service_client::ScreeningServiceClient<tonic::transport::Channel>;
+
+struct Person {
+    name: &'static str,
+    family: &'static str,
+    born: &'static str,
+    health: &'static str,
+}
+
+const A: Person = Person {
+    name: "Zephyrine",
+    family: "Quellbrook-Amadi",
+    born: "1987-04-13",
+    health: "marker-Xq7-zephyr-health",
+};
+const B: Person = Person {
+    name: "Ottoline",
+    family: "Brackenridge",
+    born: "1991-11-02",
+    health: "marker-Vw3-ottoline-health",
+};
+
+fn operator<T>(message: T) -> tonic::Request<T> {
+    with_token(
+        message,
+        &token(OrganisationType::ReceptionOperator, "cas-1", Some("AG")),
+    )
+}
+
+/// Every file below `dir` holding `needle`.
+fn files_containing(dir: &Path, needle: &[u8]) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(next) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&next) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if std::fs::read(&path)
+                .is_ok_and(|bytes| bytes.windows(needle.len()).any(|w| w == needle))
+            {
+                found.push(path.display().to_string());
+            }
+        }
+    }
+    found
+}
+
+fn assert_nowhere(dirs: &[&Path], person: &Person, when: &str) {
+    for needle in [person.name, person.family, person.born, person.health] {
+        for dir in dirs {
+            let found = files_containing(dir, needle.as_bytes());
+            assert!(found.is_empty(), "{when}: plaintext found in {found:?}");
+        }
+    }
+}
+
+async fn open(client: &mut Client, request: &str, person: &Person) -> String {
+    client
+        .open_case(operator(api::OpenCaseRequest {
+            request_id: request.to_owned(),
+            arrival: Some(api::Arrival {
+                place: "LAMPEDUSA".to_owned(),
+                arrived_at: ts(time::OffsetDateTime::now_utc() - time::Duration::days(1)),
+            }),
+            province: "AG".to_owned(),
+            facility_id: "hotspot-lampedusa".to_owned(),
+            personal_data: Some(person::PersonalData {
+                given_names: person.name.to_owned(),
+                family_names: person.family.to_owned(),
+                date_of_birth: person.born.to_owned(),
+                ..Default::default()
+            }),
+            special_category_details: Some(person::SpecialCategoryDetails {
+                health_notes: person.health.to_owned(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }))
+        .await
+        .expect("open")
+        .into_inner()
+        .case_id
+}
+
+async fn identity(
+    client: &mut Client,
+    case_id: &str,
+) -> Result<api::GetCaseIdentityResponse, tonic::Status> {
+    client
+        .get_case_identity(operator(api::GetCaseIdentityRequest {
+            case_id: case_id.to_owned(),
+            purpose: "contact_person".to_owned(),
+        }))
+        .await
+        .map(|r| r.into_inner())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn personal_data_is_sealed_read_on_record_and_erased_everywhere() {
+    let nats = NatsServer::start();
+    let data = tempfile::tempdir().expect("data");
+    let clock = ManualClock::new(time::OffsetDateTime::now_utc());
+    let service = Running::start(screening::run_with_clock, &nats, data.path(), &clock).await;
+    let mut client = Client::new(service.channel().await);
+    let dirs = [nats.store_dir(), data.path().to_path_buf()];
+    let dirs: Vec<&Path> = dirs.iter().map(|d| d.as_path()).collect();
+
+    let case_a = open(&mut client, "privacy-a", &A).await;
+    let case_b = open(&mut client, "privacy-b", &B).await;
+
+    // The data is there, sealed: readable through the service, absent from every file.
+    let read = identity(&mut client, &case_a).await.expect("identity of A");
+    assert_eq!(
+        read.personal_data.as_ref().map(|p| p.family_names.as_str()),
+        Some(A.family)
+    );
+    assert_eq!(
+        read.special_category_details
+            .as_ref()
+            .map(|s| s.health_notes.as_str()),
+        Some(A.health)
+    );
+    assert_nowhere(&dirs, &A, "before erasure");
+    assert_nowhere(&dirs, &B, "before erasure");
+
+    // The read is in the case's history.
+    let history = client
+        .get_case_history(operator(api::GetCaseHistoryRequest {
+            case_id: case_a.clone(),
+            min_log_sequence: 0,
+        }))
+        .await
+        .expect("history")
+        .into_inner();
+    assert!(
+        history
+            .entries
+            .iter()
+            .any(|e| e.event_types.iter().any(|t| t.ends_with("IdentityRead")))
+    );
+
+    // The wrapped key as stored, to look for it after erasure.
+    let log = CaseLog::connect(&CaseLogConfig {
+        url: nats.url(),
+        ..CaseLogConfig::default()
+    })
+    .await
+    .expect("log");
+    let keys = log
+        .key_store("APPRODO_PERSON_KEYS")
+        .await
+        .expect("key store");
+    let wrapped = keys
+        .get(&TokenId::parse(&case_a).expect("id"))
+        .await
+        .expect("get")
+        .expect("A has a key");
+    assert!(
+        !files_containing(dirs[0], &wrapped).is_empty(),
+        "the wrapped key is on disk before erasure"
+    );
+
+    // Erasure: operators may not, a prefecture may.
+    let refused = client
+        .erase_case(operator(api::EraseCaseRequest {
+            request_id: "erase-a".to_owned(),
+            case_id: case_a.clone(),
+            reason: "person_request".to_owned(),
+        }))
+        .await
+        .expect_err("operators may not erase");
+    assert_eq!(refused.code(), Code::PermissionDenied);
+    let prefecture = token(OrganisationType::Prefecture, "prefettura-ag", Some("AG"));
+    let erased = client
+        .erase_case(with_token(
+            api::EraseCaseRequest {
+                request_id: "erase-a".to_owned(),
+                case_id: case_a.clone(),
+                reason: "person_request".to_owned(),
+            },
+            &prefecture,
+        ))
+        .await
+        .expect("erased")
+        .into_inner();
+
+    let after = identity(&mut client, &case_a)
+        .await
+        .expect_err("A's data is gone");
+    assert_eq!(after.code(), Code::FailedPrecondition);
+    assert!(
+        keys.get(&TokenId::parse(&case_a).expect("id"))
+            .await
+            .expect("get")
+            .is_none()
+    );
+    let found = files_containing(dirs[0], &wrapped);
+    assert!(
+        found.is_empty(),
+        "the wrapped key survives on disk in {found:?}"
+    );
+    for dir in &dirs {
+        assert!(files_containing(dir, &wrapped).is_empty());
+    }
+    assert_nowhere(&dirs, &A, "after erasure");
+
+    // Other people's data is intact.
+    let other = identity(&mut client, &case_b).await.expect("B is intact");
+    assert_eq!(
+        other.personal_data.map(|p| p.family_names),
+        Some(B.family.to_owned())
+    );
+
+    // The view says so; errors never carried the names.
+    let view = client
+        .get_case(operator(api::GetCaseRequest {
+            case_id: case_a.clone(),
+            min_log_sequence: erased.log_sequence,
+        }))
+        .await
+        .expect("view")
+        .into_inner()
+        .case
+        .expect("case");
+    assert!(view.personal_data_erased);
+    assert!(!after.message().contains(A.family));
+    service.stop().await;
+}
