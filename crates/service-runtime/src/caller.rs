@@ -436,6 +436,24 @@ mod tests {
         assert!(extractor.extract(&bearer(&valid), 1_000).is_ok());
     }
 
+    proptest::proptest! {
+        /// Arbitrary authorization headers are refused cleanly, never accepted, never a panic.
+        #[test]
+        fn arbitrary_tokens_are_refused_without_panicking(
+            header in "[ -~]{0,300}",
+            parts in proptest::collection::vec("[A-Za-z0-9_-]{0,80}", 0..5),
+        ) {
+            let extractor = TokenIssuer::generate("fuzz").extractor();
+            if let Ok(value) = header.parse() {
+                let mut map = MetadataMap::new();
+                map.insert("authorization", value);
+                proptest::prop_assert!(extractor.extract(&map, 1_000).is_err());
+            }
+            let token = parts.join(".");
+            proptest::prop_assert!(extractor.extract(&bearer(&token), 1_000).is_err());
+        }
+    }
+
     #[test]
     fn keys_round_trip_through_their_hex_files() {
         let issuer = TokenIssuer::generate("local");

@@ -423,3 +423,64 @@ pub fn decode(event: &log::Event) -> Result<Event, DecodeError> {
         },
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const TYPES: [&str; 11] = [
+        CASE_OPENED,
+        PRELIMINARY_CHECK_RECORDED,
+        SIGNAL_RAISED,
+        ASSESSMENT_RECORDED,
+        APPLICATION_RECORDED,
+        CASE_PLACED,
+        CASE_CLOSED,
+        SCREENING_DEADLINE_MISSED,
+        ASSESSMENT_DEADLINE_MISSED,
+        PERSONAL_DATA_ERASED,
+        IDENTITY_READ,
+    ];
+
+    proptest! {
+        /// Stored bytes that are not what they claim: decoding answers an error, never panics.
+        #[test]
+        fn decoding_malformed_events_never_panics(
+            kind in 0..TYPES.len(),
+            version in 0_u32..3,
+            payload in proptest::collection::vec(any::<u8>(), 0..256),
+        ) {
+            let event = log::Event {
+                event_id: "e".to_owned(),
+                event_type: TYPES[kind].to_owned(),
+                schema_version: version,
+                payload,
+            };
+            let _ = decode(&event);
+            let _ = decode_wire(&event);
+        }
+
+        /// Well-formed messages with arbitrary field contents are refused cleanly when invalid.
+        #[test]
+        fn decoding_events_with_arbitrary_fields_never_panics(
+            category in ".{0,12}", urgency in ".{0,10}", seconds in any::<i64>(), nanos in any::<i32>(),
+        ) {
+            let message = wire::VulnerabilitySignalRaised {
+                suspected: Some(wire::SuspectedCategory { category, indicators: vec![] }),
+                urgency,
+                raised_by_role: "operator".to_owned(),
+                raised_by_organisation: "org".to_owned(),
+                raised_at: Some(prost_types::Timestamp { seconds, nanos }),
+                gbv_disclosure: false,
+            };
+            let event = log::Event {
+                event_id: "e".to_owned(),
+                event_type: SIGNAL_RAISED.to_owned(),
+                schema_version: 1,
+                payload: message.encode_to_vec(),
+            };
+            let _ = decode(&event);
+        }
+    }
+}
