@@ -144,6 +144,14 @@ fn test() -> Result<()> {
         Command::new(&tools.buf).arg("lint").current_dir(root()),
     )?;
     buf_breaking(&tools.buf)?;
+    step(
+        "deploy manifests (deploy/validate.sh)",
+        Command::new("bash")
+            .arg("deploy/validate.sh")
+            .env("DEPLOY_TOOLS", root().join(".tools/deploy"))
+            .env("NATS_SERVER_BIN", &tools.nats_server)
+            .current_dir(root()),
+    )?;
     // The end-to-end tests run the real service binaries: build them first.
     step(
         "build binaries",

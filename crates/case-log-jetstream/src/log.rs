@@ -83,8 +83,15 @@ impl CaseLog {
         if let (Some(user), Some(password)) = (&config.user, &config.password) {
             options = options.user_and_password(user.clone(), password.clone());
         }
+        // `url` may list several servers, comma separated.
+        let servers = config
+            .url
+            .split(',')
+            .map(|url| url.trim().parse::<async_nats::ServerAddr>())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| LogError::unavailable("connect", e))?;
         let client = options
-            .connect(config.url.as_str())
+            .connect(servers)
             .await
             .map_err(|e| LogError::unavailable("connect", e))?;
         let context = jetstream::ContextBuilder::new()

@@ -292,3 +292,15 @@ async fn a_case_history_is_complete_and_in_order_also_as_of_the_past() {
             .all(|c| c.subject == "approdo.case.c6.referral.r1")
     );
 }
+
+#[tokio::test]
+async fn the_url_may_list_several_servers() {
+    let server = NatsServer::start();
+    let log = CaseLog::connect(&CaseLogConfig {
+        url: format!("{}, {}", server.url(), server.url()),
+        ..CaseLogConfig::default()
+    })
+    .await
+    .expect("a comma separated list connects");
+    assert_eq!(log.last_sequence().await.expect("last"), 0);
+}
