@@ -169,7 +169,7 @@ async fn personal_data_is_sealed_read_on_record_and_erased_everywhere() {
     .await
     .expect("log");
     let keys = log
-        .key_store("APPRODO_PERSON_KEYS")
+        .key_store("APPRODO_PERSON_KEYS", "approdo.case.*.screening")
         .await
         .expect("key store");
     let wrapped = keys
@@ -247,4 +247,64 @@ async fn personal_data_is_sealed_read_on_record_and_erased_everywhere() {
     assert!(view.personal_data_erased);
     assert!(!after.message().contains(A.family));
     service.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_key_store_is_never_silent() {
+    let mut nats = NatsServer::start();
+    let data = tempfile::tempdir().expect("data");
+    let clock = ManualClock::new(time::OffsetDateTime::now_utc());
+    let service = Running::start(screening::run_with_clock, &nats, data.path(), &clock).await;
+    let mut client = Client::new(service.channel().await);
+    open(&mut client, "before-the-loss", &A).await;
+    service.stop().await;
+
+    // The key store's files are lost (a lost volume), the case log's are not.
+    nats.kill();
+    let lost =
+        find_dir(&nats.store_dir(), "APPRODO_PERSON_KEYS").expect("the key store's directory");
+    std::fs::remove_dir_all(&lost).expect("remove");
+    nats.restart().expect("restart");
+
+    let log = CaseLog::connect(&CaseLogConfig {
+        url: nats.url(),
+        ..CaseLogConfig::default()
+    })
+    .await
+    .expect("log");
+    let refused = log
+        .key_store("APPRODO_PERSON_KEYS", "approdo.case.*.screening")
+        .await;
+    assert!(
+        refused.is_err(),
+        "an empty key store must not be created silently over sealed data"
+    );
+    // On a log without sealed data, a new key store is fine.
+    let fresh = NatsServer::start();
+    let empty = CaseLog::connect(&CaseLogConfig {
+        url: fresh.url(),
+        ..CaseLogConfig::default()
+    })
+    .await
+    .expect("log");
+    empty
+        .key_store("APPRODO_PERSON_KEYS", "approdo.case.*.screening")
+        .await
+        .expect("created on an empty log");
+}
+
+fn find_dir(root: &Path, name: &str) -> Option<std::path::PathBuf> {
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).ok()?.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                if path.file_name().is_some_and(|n| n == name) {
+                    return Some(path);
+                }
+                stack.push(path);
+            }
+        }
+    }
+    None
 }

@@ -309,8 +309,38 @@ impl CaseLog {
     }
 
     /// The person key store, on the same connection (its own stream).
-    pub async fn key_store(&self, stream: &str) -> Result<crate::KeyStore, LogError> {
+    /// Losing it is never silent: if its stream is missing while the case log
+    /// already holds commits of `guarded_subjects` (data sealed with its keys),
+    /// opening refuses instead of starting an empty store.
+    pub async fn key_store(
+        &self,
+        stream: &str,
+        guarded_subjects: &str,
+    ) -> Result<crate::KeyStore, LogError> {
+        let exists = self.context.get_stream(stream).await.is_ok();
+        if !exists && self.holds(guarded_subjects).await? {
+            return Err(LogError::Refused {
+                operation: "open key store",
+                description: format!(
+                    "the key store {stream} is missing although the case log holds sealed personal data: restore it from backup"
+                ),
+            });
+        }
         crate::KeyStore::open(self.context.clone(), stream, self.config.replicas).await
+    }
+
+    /// Whether any commit is stored on subjects matching `filter`.
+    pub async fn holds(&self, filter: &str) -> Result<bool, LogError> {
+        let mut subjects = self
+            .stream
+            .info_with_subjects(filter)
+            .await
+            .map_err(|e| LogError::unavailable("stream info", e))?;
+        match subjects.next().await {
+            Some(Ok(_)) => Ok(true),
+            Some(Err(e)) => Err(LogError::unavailable("stream info", e)),
+            None => Ok(false),
+        }
     }
 
     /// The underlying stream name.

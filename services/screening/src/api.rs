@@ -146,7 +146,10 @@ impl ScreeningApi {
     async fn key_store(&self) -> Result<&case_log_jetstream::KeyStore, ServiceError> {
         self.keys
             .store
-            .get_or_try_init(|| self.log.key_store(&self.keys.stream))
+            .get_or_try_init(|| {
+                self.log
+                    .key_store(&self.keys.stream, "approdo.case.*.screening")
+            })
             .await
             .map_err(ServiceError::from)
     }
