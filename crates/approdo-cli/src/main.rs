@@ -309,6 +309,8 @@ async fn demo(host: &str) -> Result<()> {
     let case_id = screening::journey(host).await?;
     println!("\n== The case referred to an anti-violence centre ==");
     referral::journey(host, &case_id).await?;
+    println!("\n== The person's identity: read on record, then erased on request ==");
+    screening::erasure(host, &case_id).await?;
     println!("\n== Everything that happened to the person, in log order, across services ==");
     screening::print_history(&mut screening::client(host).await?, &case_id).await
 }

@@ -66,6 +66,19 @@ pub enum CaseCommand {
     },
     /// Shows the screening view of a case.
     Show { case_id: String },
+    /// Reads the person's identity (decrypted); the read is recorded in the case's history.
+    Identity {
+        case_id: String,
+        /// contact_person, transfer, legal_obligation, safeguarding
+        #[arg(long, default_value = "contact_person")]
+        purpose: String,
+    },
+    /// Erases the person's personal data (as the prefecture): their key is destroyed.
+    Erase {
+        case_id: String,
+        #[arg(long, default_value = "person_request")]
+        reason: String,
+    },
     /// What happened to a case, in log order.
     History { case_id: String },
     /// Lists cases, in priority order with --priority.
@@ -214,6 +227,10 @@ pub async fn run(host: &str, command: CaseCommand) -> Result<()> {
             );
         }
         CaseCommand::Show { case_id } => print_case(&show(&mut client, &case_id, 0).await?),
+        CaseCommand::Identity { case_id, purpose } => {
+            print_identity(&mut client, &case_id, &purpose).await?
+        }
+        CaseCommand::Erase { case_id, reason } => erase(&mut client, &case_id, &reason).await?,
         CaseCommand::History { case_id } => print_history(&mut client, &case_id).await?,
         CaseCommand::List {
             province,
@@ -256,6 +273,66 @@ pub async fn run(host: &str, command: CaseCommand) -> Result<()> {
             }
             println!("{} case(s)", listed.cases.len());
         }
+    }
+    Ok(())
+}
+
+async fn print_identity(client: &mut Client, case_id: &str, purpose: &str) -> Result<()> {
+    let identity = client
+        .get_case_identity(operator(api::GetCaseIdentityRequest {
+            case_id: case_id.to_owned(),
+            purpose: purpose.to_owned(),
+        }))
+        .await?
+        .into_inner();
+    let person = identity.personal_data.unwrap_or_default();
+    println!(
+        "  identity: {} {} (languages {}), read for {purpose}, recorded at log sequence {}",
+        person.given_names,
+        person.family_names,
+        person.languages.join(","),
+        identity.log_sequence
+    );
+    Ok(())
+}
+
+async fn erase(client: &mut Client, case_id: &str, reason: &str) -> Result<()> {
+    let erased = client
+        .erase_case(crate::authorised(
+            api::EraseCaseRequest {
+                request_id: request_id(),
+                case_id: case_id.to_owned(),
+                reason: reason.to_owned(),
+            },
+            OrganisationType::Prefecture,
+        ))
+        .await?
+        .into_inner();
+    println!(
+        "  personal data erased (log sequence {}): the person's key is destroyed",
+        erased.log_sequence
+    );
+    Ok(())
+}
+
+/// The end of the demo: the identity is read on record, then erased on the person's request.
+pub async fn erasure(host: &str, case_id: &str) -> Result<()> {
+    let mut client = client(host).await?;
+    print_identity(&mut client, case_id, "contact_person").await?;
+    erase(&mut client, case_id, "person_request").await?;
+    match client
+        .get_case_identity(operator(api::GetCaseIdentityRequest {
+            case_id: case_id.to_owned(),
+            purpose: "contact_person".to_owned(),
+        }))
+        .await
+    {
+        Err(status) => println!(
+            "  reading it again: {:?}: {}",
+            status.code(),
+            status.message()
+        ),
+        Ok(_) => anyhow::bail!("the identity was still readable after erasure"),
     }
     Ok(())
 }
