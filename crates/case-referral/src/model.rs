@@ -3,88 +3,20 @@
 
 use pathway::vocabulary;
 
-/// Why a value could not be built; names the rule, never the value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct InvalidValue(pub &'static str);
+pub use pathway::{Code, InvalidValue};
 
-fn is_token(raw: &str) -> bool {
-    !raw.is_empty()
-        && raw.len() <= 64
-        && raw
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-}
-
-macro_rules! id_type {
-    ($(#[$doc:meta])* $name:ident) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub struct $name(String);
-
-        impl $name {
-            pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
-                if is_token(raw) {
-                    Ok($name(raw.to_owned()))
-                } else {
-                    Err(InvalidValue("must be 1 to 64 characters of [a-z0-9-]"))
-                }
-            }
-
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
-        }
-
-        impl std::fmt::Display for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
-    };
-}
-
-id_type!(
+pathway::validated_string!(
     /// A referral within a case.
-    ReferralId
+    ReferralId, "must be 1 to 64 characters of [a-z0-9-]", pathway::is_id_token
 );
-id_type!(
+pathway::validated_string!(
     /// An organisation: a referrer (reception operator, prefecture) or a receiving service.
-    OrganisationId
+    OrganisationId, "must be 1 to 64 characters of [a-z0-9-]", pathway::is_id_token
 );
-id_type!(
+pathway::validated_string!(
     /// A consent or a recorded exception in the case's ledger.
-    ConsentId
+    ConsentId, "must be 1 to 64 characters of [a-z0-9-]", pathway::is_id_token
 );
-
-/// A short code: a purpose, a safety instruction, an authority (`[a-z0-9_]{1,64}`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Code(String);
-
-impl Code {
-    pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
-        let valid = !raw.is_empty()
-            && raw.len() <= 64
-            && raw
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
-        if valid {
-            Ok(Code(raw.to_owned()))
-        } else {
-            Err(InvalidValue("must be 1 to 64 characters of [a-z0-9_]"))
-        }
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Display for Code {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
 
 /// An ISO 639 language code (`en`, `fr`, `tir`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -3,64 +3,31 @@
 
 use pathway::vocabulary;
 
-/// Why a value could not be built; names the rule, never the value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct InvalidValue(pub &'static str);
+pub use pathway::{Code, InvalidValue};
 
 fn token(raw: &str, max: usize, allowed: impl Fn(u8) -> bool) -> bool {
     !raw.is_empty() && raw.len() <= max && raw.bytes().all(allowed)
 }
 
-macro_rules! id_type {
-    ($(#[$doc:meta])* $name:ident, $rule:literal, $check:expr) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub struct $name(String);
-
-        impl $name {
-            pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
-                let check: fn(&str) -> bool = $check;
-                if check(raw) { Ok($name(raw.to_owned())) } else { Err(InvalidValue($rule)) }
-            }
-
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
-        }
-
-        impl std::fmt::Display for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
-    };
-}
-
-id_type!(
+pathway::validated_string!(
     /// Pseudonymous case id: lowercase letters, digits and `-`, at most 64 (a UUID in practice).
     CaseId, "must be 1 to 64 characters of [a-z0-9-]",
     |raw| token(raw, 64, |b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 );
-id_type!(
+pathway::validated_string!(
     /// A reception facility's id.
     FacilityId, "must be 1 to 64 characters of [a-z0-9-]",
     |raw| token(raw, 64, |b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 );
-id_type!(
+pathway::validated_string!(
     /// Province (prefecture) code: two capital letters, as on Italian number plates (`AG`, `RM`).
     Province, "must be two capital letters",
     |raw| raw.len() == 2 && raw.bytes().all(|b| b.is_ascii_uppercase())
 );
-id_type!(
+pathway::validated_string!(
     /// A place of arrival or screening (`LAMPEDUSA`, `POZZALLO_HOTSPOT`).
     PlaceCode, "must be 1 to 64 characters of [A-Z0-9_]",
     |raw| token(raw, 64, |b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
-);
-id_type!(
-    /// A short code: an indicator seen, a health flag, a role (`visible_injury`, `psychologist`).
-    Code, "must be 1 to 64 characters of [a-z0-9_]",
-    |raw| token(raw, 64, |b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 );
 
 vocabulary!(

@@ -11,6 +11,62 @@ pub struct UnknownCode {
     pub kind: &'static str,
 }
 
+/// Why a value could not be built; names the rule, never the value (it may be personal data).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidValue(pub &'static str);
+
+/// `[a-z0-9-]{1,64}`: pseudonymous ids (UUIDs in practice), usable as subject tokens.
+pub fn is_id_token(raw: &str) -> bool {
+    !raw.is_empty()
+        && raw.len() <= 64
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// `[a-z0-9_]{1,64}`: short codes (an indicator, a role, a purpose).
+pub fn is_code_token(raw: &str) -> bool {
+    !raw.is_empty()
+        && raw.len() <= 64
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+/// Declares a string value object valid by construction: `parse` checks `$check`
+/// and answers [`InvalidValue`] with `$rule`.
+#[macro_export]
+macro_rules! validated_string {
+    ($(#[$doc:meta])* $name:ident, $rule:literal, $check:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn parse(raw: &str) -> Result<Self, $crate::InvalidValue> {
+                let check: fn(&str) -> bool = $check;
+                if check(raw) { Ok($name(raw.to_owned())) } else { Err($crate::InvalidValue($rule)) }
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+validated_string!(
+    /// A short code: an indicator seen, a health flag, a role, a purpose (`visible_injury`, `psychologist`).
+    Code, "must be 1 to 64 characters of [a-z0-9_]", is_code_token
+);
+
 /// Declares a closed set of codes: an enum with `ALL`, `code()`, `from_code()` and `Display`.
 #[macro_export]
 macro_rules! vocabulary {
