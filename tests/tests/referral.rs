@@ -1146,3 +1146,61 @@ async fn published_pathway_rules_are_versioned_and_drive_the_suggestions() {
         .into_inner();
     assert_eq!(current.version, 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prefecture_reads_the_referrals_of_its_own_province_only() {
+    let system = System::start().await;
+    let case_id = system.screened_case("province-scope", false).await;
+    system.register(CAV, &["AG"]).await;
+    let consent = system.consent_to(&case_id, "c-scope", CAV).await;
+    let sent = system
+        .refer(&case_id, "scope-1", CAV, &consent, "high")
+        .await
+        .expect("sent");
+    let agrigento = token(OrganisationType::Prefecture, "prefettura-ag", Some("AG"));
+    let rome = token(OrganisationType::Prefecture, "prefettura-rm", Some("RM"));
+    let own = system
+        .referrals()
+        .await
+        .get_case_referrals(with_token(
+            api::GetCaseReferralsRequest {
+                case_id: case_id.clone(),
+                min_log_sequence: sent.log_sequence,
+            },
+            &agrigento,
+        ))
+        .await
+        .expect("own province")
+        .into_inner();
+    assert_eq!(own.referrals.len(), 1);
+    let other = system
+        .referrals()
+        .await
+        .get_case_referrals(with_token(
+            api::GetCaseReferralsRequest {
+                case_id: case_id.clone(),
+                min_log_sequence: 0,
+            },
+            &rome,
+        ))
+        .await
+        .expect_err("another province");
+    assert_eq!(other.code(), Code::PermissionDenied);
+    let listed = system
+        .referrals()
+        .await
+        .list_referrals(with_token(
+            api::ListReferralsRequest {
+                min_log_sequence: sent.log_sequence,
+                ..Default::default()
+            },
+            &rome,
+        ))
+        .await
+        .expect("list")
+        .into_inner();
+    assert!(
+        listed.referrals.is_empty(),
+        "Rome sees none of Agrigento's referrals"
+    );
+}

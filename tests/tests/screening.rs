@@ -390,15 +390,47 @@ async fn a_case_is_opened_checked_signalled_assessed_and_read_back_in_order() {
         .expect("list")
         .into_inner();
     assert_eq!(listed.cases.len(), 1);
+    // Reads are limited to the caller's province.
     let elsewhere = client
         .list_cases(as_operator(api::ListCasesRequest {
             province: "RM".to_owned(),
             ..Default::default()
         }))
         .await
+        .expect_err("another province");
+    assert_eq!(elsewhere.code(), Code::PermissionDenied);
+    let rome = support::token(OrganisationType::Prefecture, "prefettura-rm", Some("RM"));
+    let not_theirs = client
+        .get_case(with_token(
+            api::GetCaseRequest {
+                case_id: case_id.clone(),
+                min_log_sequence: 0,
+            },
+            &rome,
+        ))
+        .await
+        .expect_err("a case of Agrigento");
+    assert_eq!(not_theirs.code(), Code::PermissionDenied);
+    let rome_list = client
+        .list_cases(with_token(api::ListCasesRequest::default(), &rome))
+        .await
         .expect("list")
         .into_inner();
-    assert!(elsewhere.cases.is_empty());
+    assert!(
+        rome_list.cases.is_empty(),
+        "Rome's prefecture sees none of Agrigento's cases"
+    );
+    let rome_identity = client
+        .get_case_identity(with_token(
+            api::GetCaseIdentityRequest {
+                case_id: case_id.clone(),
+                purpose: "transfer".to_owned(),
+            },
+            &rome,
+        ))
+        .await
+        .expect_err("identity of another province");
+    assert_eq!(rome_identity.code(), Code::PermissionDenied);
     service.stop().await;
 }
 

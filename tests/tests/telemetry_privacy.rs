@@ -89,7 +89,7 @@ async fn logs_and_traces_of_a_whole_scenario_hold_no_personal_data() {
                 place: "POZZALLO".to_owned(),
                 arrived_at: ts(time::OffsetDateTime::now_utc() - time::Duration::hours(5)),
             }),
-            province: "RG".to_owned(),
+            province: "AG".to_owned(),
             facility_id: "hotspot-pozzallo".to_owned(),
             personal_data: Some(person::PersonalData {
                 given_names: SEEDED[0].to_owned(),

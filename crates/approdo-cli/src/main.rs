@@ -208,7 +208,9 @@ fn token(org_type: OrganisationType, org: &str, province: Option<&str>) -> Strin
 
 pub(crate) fn authorised<T>(message: T, org_type: OrganisationType) -> tonic::Request<T> {
     let mut request = tonic::Request::new(message);
-    let bearer = format!("Bearer {}", token(org_type, "local-admin", None));
+    // Reads of cases are limited to the caller's province (AG in the demo; APPRODO_PROVINCE sets it).
+    let province = std::env::var("APPRODO_PROVINCE").unwrap_or_else(|_| "AG".to_owned());
+    let bearer = format!("Bearer {}", token(org_type, "local-admin", Some(&province)));
     if let Ok(value) = bearer.parse() {
         request.metadata_mut().insert("authorization", value);
     }

@@ -287,6 +287,16 @@ impl ReferralApi {
     }
 }
 
+/// The province a caller's reads are limited to (prefectures, reception operators, police).
+fn province_scope(caller: &Caller) -> Option<String> {
+    match caller.organisation_type {
+        OrganisationType::Prefecture
+        | OrganisationType::ReceptionOperator
+        | OrganisationType::Police => Some(caller.province.clone().unwrap_or_default()),
+        _ => None,
+    }
+}
+
 fn state_of(commit: &contracts::log::v1::Commit, referral_id: &str) -> String {
     let mut state = String::new();
     for event in &commit.events {
@@ -668,13 +678,19 @@ impl api::referral_service_server::ReferralService for ReferralApi {
         let mut v = Violations::default();
         let case_id = requests::case_id(&mut v, &r.case_id);
         v.finish()?;
+        let case_id = case_id.ok_or(ServiceError::Internal)?;
+        if let Some(own) = province_scope(&caller)
+            && self.case_facts(&case_id).await?.province != own
+        {
+            return Err(ServiceError::PermissionDenied(
+                "this case is outside the caller's province".to_owned(),
+            )
+            .into());
+        }
         self.wait_for(r.min_log_sequence).await?;
-        let case = projection::case_referrals(
-            self.projection.store(),
-            &case_id.ok_or(ServiceError::Internal)?,
-        )
-        .map_err(|_| ServiceError::Internal)?
-        .unwrap_or_default();
+        let case = projection::case_referrals(self.projection.store(), &case_id)
+            .map_err(|_| ServiceError::Internal)?
+            .unwrap_or_default();
         Ok(Response::new(Self::visible(&caller, case)))
     }
 
@@ -694,21 +710,19 @@ impl api::referral_service_server::ReferralService for ReferralApi {
                 case_referral::ServiceType::from_code(&r.service_type),
             );
         }
-        // A prefecture sees its own province.
-        if caller.organisation_type == OrganisationType::Prefecture
+        // Prefectures, reception operators and police see their own province.
+        let scope = province_scope(&caller);
+        if let Some(own) = &scope
             && !r.province.is_empty()
-            && caller.province.as_deref() != Some(r.province.as_str())
+            && r.province != *own
         {
             return Err(ServiceError::PermissionDenied(
-                "a prefecture sees the referrals of its own province".to_owned(),
+                "the caller sees the referrals of its own province only".to_owned(),
             )
             .into());
         }
         v.finish()?;
-        let province = match (caller.organisation_type, &caller.province) {
-            (OrganisationType::Prefecture, Some(own)) => own.clone(),
-            _ => r.province.clone(),
-        };
+        let province = scope.unwrap_or_else(|| r.province.clone());
         self.wait_for(r.min_log_sequence).await?;
         let referrals = projection::all_referrals(self.projection.store())
             .map_err(|_| ServiceError::Internal)?

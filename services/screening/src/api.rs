@@ -213,6 +213,49 @@ impl ScreeningApi {
     }
 }
 
+/// The province a caller's reads are limited to: prefectures, reception
+/// operators and police see the cases of their own province; analysts (event
+/// types only), administrators and receiving services are not scoped here, their
+/// RPCs being limited by the authorisation table.
+pub fn province_scope(caller: &Caller) -> Option<String> {
+    use service_runtime::OrganisationType::*;
+    match caller.organisation_type {
+        Prefecture | ReceptionOperator | Police => {
+            Some(caller.province.clone().unwrap_or_default())
+        }
+        Analyst | Administrator | ReceivingService => None,
+    }
+}
+
+fn check_scope(caller: &Caller, province: &str) -> Result<(), ServiceError> {
+    match province_scope(caller) {
+        Some(own) if own != province => Err(ServiceError::PermissionDenied(
+            "this case is outside the caller's province".to_owned(),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The province a case is in now, from its screening commits.
+fn province_of(history: &[RecordedCommit]) -> Result<String, ServiceError> {
+    let screening: Vec<RecordedCommit> = history
+        .iter()
+        .filter(|c| {
+            c.commit
+                .aggregate
+                .as_ref()
+                .is_some_and(|a| a.producer == "screening")
+        })
+        .cloned()
+        .collect();
+    let state = fold(&screening).map_err(|_| ServiceError::Internal)?;
+    Ok(match (&state.placement, &state.opened) {
+        (Some(placement), _) => placement.province.to_string(),
+        (None, Some(opened)) => opened.province.to_string(),
+        (None, None) => String::new(),
+    })
+}
+
 /// Case ids are derived from the caller's organisation and request id, so that a
 /// retried `OpenCase` addresses the same case and is answered from its history.
 pub fn new_case_id(organisation_id: &str, request_id: &str) -> CaseId {
@@ -386,6 +429,7 @@ impl api::screening_service_server::ScreeningService for ScreeningApi {
             .flat_map(|c| c.commit.events.iter())
             .find(|e| e.event_type == codec::CASE_OPENED)
             .ok_or(ServiceError::NotFound("case"))?;
+        check_scope(&caller, &province_of(&history)?)?;
         let opened = <contracts::screening::v1::CaseOpened as prost::Message>::decode(
             opened.payload.as_slice(),
         )
@@ -486,7 +530,7 @@ impl api::screening_service_server::ScreeningService for ScreeningApi {
         &self,
         request: Request<api::GetCaseRequest>,
     ) -> Result<Response<api::GetCaseResponse>, Status> {
-        self.caller(&request)?;
+        let caller = self.caller(&request)?;
         let request = request.into_inner();
         let case_id = CaseId::parse(&request.case_id).map_err(|e| {
             ServiceError::InvalidArgument(vec![FieldViolation::new("case_id", e.to_string())])
@@ -495,6 +539,7 @@ impl api::screening_service_server::ScreeningService for ScreeningApi {
         let view = projection::case(self.projection.store(), case_id.as_str())
             .map_err(|_| ServiceError::Internal)?
             .ok_or(ServiceError::NotFound("case"))?;
+        check_scope(&caller, &view.province)?;
         Ok(Response::new(api::GetCaseResponse { case: Some(view) }))
     }
 
@@ -502,8 +547,17 @@ impl api::screening_service_server::ScreeningService for ScreeningApi {
         &self,
         request: Request<api::ListCasesRequest>,
     ) -> Result<Response<api::ListCasesResponse>, Status> {
-        self.caller(&request)?;
-        let request = request.into_inner();
+        let caller = self.caller(&request)?;
+        let mut request = request.into_inner();
+        if let Some(own) = province_scope(&caller) {
+            if !request.province.is_empty() && request.province != own {
+                return Err(ServiceError::PermissionDenied(
+                    "the caller may list the cases of its own province only".to_owned(),
+                )
+                .into());
+            }
+            request.province = own;
+        }
         let query = queries::ListQuery::parse(&request)?;
         self.wait_for(request.min_log_sequence).await?;
         let cases =
@@ -515,7 +569,7 @@ impl api::screening_service_server::ScreeningService for ScreeningApi {
         &self,
         request: Request<api::GetCaseHistoryRequest>,
     ) -> Result<Response<api::GetCaseHistoryResponse>, Status> {
-        self.caller(&request)?;
+        let caller = self.caller(&request)?;
         let request = request.into_inner();
         let case_id = CaseId::parse(&request.case_id).map_err(|e| {
             ServiceError::InvalidArgument(vec![FieldViolation::new("case_id", e.to_string())])
@@ -537,6 +591,7 @@ impl api::screening_service_server::ScreeningService for ScreeningApi {
         if history.is_empty() {
             return Err(ServiceError::NotFound("case").into());
         }
+        check_scope(&caller, &province_of(&history)?)?;
         let entries = history
             .iter()
             .map(|commit| api::HistoryEntry {
