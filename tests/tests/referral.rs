@@ -819,6 +819,40 @@ async fn an_inbox_and_its_watch_hold_only_the_organisations_referrals_and_resume
             .all(|r| r.receiver_organisation_id == OTHER_CAV)
     );
     assert!(seen.iter().all(|id| expected.contains(id)));
+
+    // Every delivery of a dataset to a receiver is in the access log, by that receiver.
+    let history = system
+        .log()
+        .await
+        .history(
+            &HistoryScope::Root {
+                kind: RootKind::Case,
+                id: TokenId::parse(&case_id).expect("id"),
+            },
+            HistoryBound::All,
+        )
+        .await
+        .expect("history");
+    let readers: BTreeSet<String> = history
+        .iter()
+        .filter(|c| {
+            c.commit
+                .events
+                .iter()
+                .any(|e| e.event_type.ends_with("ReferralDatasetRead"))
+        })
+        .map(|c| {
+            c.commit
+                .actor
+                .as_ref()
+                .map(|a| a.organisation_id.clone())
+                .unwrap_or_default()
+        })
+        .collect();
+    assert_eq!(
+        readers,
+        BTreeSet::from([CAV.to_owned(), OTHER_CAV.to_owned()])
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -201,6 +201,10 @@ pub enum Command {
         referral_id: ReferralId,
         kind: DeadlineKind,
     },
+    /// Record that the receiver read the minimum dataset of these referrals.
+    RecordDatasetRead {
+        referral_ids: Vec<ReferralId>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -284,6 +288,11 @@ pub enum Event {
         kind: DeadlineKind,
         due_at: OffsetDateTime,
         detected_at: OffsetDateTime,
+    },
+    /// The access log: the receiver read these referrals' minimum dataset.
+    DatasetRead {
+        referral_ids: Vec<ReferralId>,
+        read_at: OffsetDateTime,
     },
 }
 
@@ -493,6 +502,7 @@ impl State {
             Event::ReferralRevoked { referral_id, .. } => set(referral_id, ReferralState::Revoked),
             Event::ReferralExpired { referral_id, .. } => set(referral_id, ReferralState::Expired),
             Event::ReferralFailed { referral_id, .. } => set(referral_id, ReferralState::Failed),
+            Event::DatasetRead { .. } => {}
             Event::DeadlineMissed {
                 referral_id, kind, ..
             } => {
@@ -790,6 +800,25 @@ pub fn decide(
             Ok(vec![Event::ReferralFailed {
                 referral_id,
                 at: now,
+            }])
+        }
+        Command::RecordDatasetRead { referral_ids } => {
+            if referral_ids.is_empty() {
+                return Err(invalid(
+                    "referral_ids",
+                    "a read names at least one referral",
+                ));
+            }
+            for referral_id in &referral_ids {
+                let referral = state
+                    .referrals
+                    .get(referral_id)
+                    .ok_or(ReferralError::ReferralNotFound)?;
+                check_party(referral, actor, Party::Receiver)?;
+            }
+            Ok(vec![Event::DatasetRead {
+                referral_ids,
+                read_at: now,
             }])
         }
         Command::MarkDeadlineMissed { referral_id, kind } => {

@@ -2183,7 +2183,9 @@ fn advance() -> impl Strategy<Value = Duration> {
 /// The referral an event is about, if any.
 fn referral_of(event: &Event) -> Option<&ReferralId> {
     match event {
-        Event::ConsentGiven { .. } | Event::ConsentWithdrawn { .. } => None,
+        Event::ConsentGiven { .. } | Event::ConsentWithdrawn { .. } | Event::DatasetRead { .. } => {
+            None
+        }
         Event::ReferralDrafted { referral_id, .. }
         | Event::ReferralSent { referral_id, .. }
         | Event::ReferralReceived { referral_id, .. }
@@ -2289,7 +2291,8 @@ fn lifecycle_target(command: &Command) -> Option<&ReferralId> {
         Command::GiveConsent { .. }
         | Command::WithdrawConsent { .. }
         | Command::CreateReferral { .. }
-        | Command::MarkDeadlineMissed { .. } => None,
+        | Command::MarkDeadlineMissed { .. }
+        | Command::RecordDatasetRead { .. } => None,
     }
 }
 
@@ -2539,4 +2542,31 @@ fn an_adults_consent_does_not_cover_sending_once_the_case_concerns_a_minor() {
         when(&state, send, &minor),
         Err(ReferralError::MinorConsentRequired)
     );
+}
+
+#[test]
+fn only_the_receiver_may_record_reading_the_dataset() {
+    let state = given(&referral_in(ReferralState::Sent));
+    let read = Command::RecordDatasetRead {
+        referral_ids: vec![rid(REFERRAL)],
+    };
+    assert!(matches!(
+        when(&state, read.clone(), &by(RECEIVER, NOW)).as_deref(),
+        Ok([Event::DatasetRead { .. }])
+    ));
+    assert_eq!(
+        when(&state, read.clone(), &by(REFERRER, NOW)),
+        Err(ReferralError::NotTheReceiver)
+    );
+    assert_eq!(
+        when(&state, read, &system(NOW)),
+        Err(ReferralError::NotTheReceiver)
+    );
+    let none = Command::RecordDatasetRead {
+        referral_ids: vec![],
+    };
+    assert!(matches!(
+        when(&state, none, &by(RECEIVER, NOW)),
+        Err(ReferralError::Invalid { .. })
+    ));
 }

@@ -27,6 +27,7 @@ use crate::case_facts::CaseFacts;
 use crate::codec::{self, DecodeError, WireEvent};
 use crate::{projection, requests};
 
+#[derive(Clone)]
 pub struct ReferralApi {
     pub(crate) log: CaseLog,
     pub(crate) projection: ProjectionHandle,
@@ -269,6 +270,36 @@ impl ReferralApi {
             }
             None => Ok(self.default_rules.clone()),
         }
+    }
+
+    /// The access log: a receiving service's read of minimum datasets is recorded,
+    /// one event per case, before the data is returned.
+    async fn record_dataset_reads(
+        &self,
+        caller: &Caller,
+        views: &[api::ReferralView],
+    ) -> Result<(), ServiceError> {
+        if caller.organisation_type != OrganisationType::ReceivingService {
+            return Ok(());
+        }
+        let mut by_case: std::collections::BTreeMap<&str, Vec<ReferralId>> =
+            std::collections::BTreeMap::new();
+        for view in views.iter().filter(|v| v.dataset.is_some()) {
+            if let Ok(id) = ReferralId::parse(&view.referral_id) {
+                by_case.entry(view.case_id.as_str()).or_default().push(id);
+            }
+        }
+        for (case_id, referral_ids) in by_case {
+            let request_id = format!("dataset-read.{}", uuid::Uuid::now_v7());
+            self.caller_command(
+                caller,
+                &request_id,
+                case_id,
+                Command::RecordDatasetRead { referral_ids },
+            )
+            .await?;
+        }
+        Ok(())
     }
 
     /// What a caller may see of a case's referrals: a receiving service only
@@ -754,12 +785,13 @@ impl api::referral_service_server::ReferralService for ReferralApi {
         let store = self.projection.store();
         let cursor = projection::inbox_head(store, &caller.organisation_id)
             .map_err(|_| ServiceError::Internal)?;
-        let referrals = projection::all_referrals(store)
+        let referrals: Vec<api::ReferralView> = projection::all_referrals(store)
             .map_err(|_| ServiceError::Internal)?
             .into_iter()
             .filter(|x| x.receiver_organisation_id == caller.organisation_id && x.state != "draft")
             .filter(|x| r.state.is_empty() || x.state == r.state)
             .collect();
+        self.record_dataset_reads(&caller, &referrals).await?;
         Ok(Response::new(api::ListInboxResponse { referrals, cursor }))
     }
 
@@ -770,10 +802,11 @@ impl api::referral_service_server::ReferralService for ReferralApi {
         request: Request<api::WatchInboxRequest>,
     ) -> Result<Response<Self::WatchInboxStream>, Status> {
         let caller = self.callers.caller(&request)?;
-        let organisation = caller.organisation_id;
+        let organisation = caller.organisation_id.clone();
         let mut cursor = request.into_inner().after_cursor;
         let projection = self.projection.clone();
         let shutdown = self.shutdown.clone();
+        let api = self.clone();
         let (sender, receiver) = tokio::sync::mpsc::channel(64);
         tokio::spawn(async move {
             let mut applied = projection.watch();
@@ -786,6 +819,13 @@ impl api::referral_service_server::ReferralService for ReferralApi {
                             return;
                         }
                     };
+                // No record, no read: the datasets delivered are in the access log first.
+                let views: Vec<api::ReferralView> =
+                    changes.iter().map(|(_, view)| view.clone()).collect();
+                if let Err(error) = api.record_dataset_reads(&caller, &views).await {
+                    let _ = sender.send(Err(Status::from(error))).await;
+                    return;
+                }
                 for (at, referral) in changes {
                     cursor = at;
                     if sender

@@ -264,6 +264,16 @@ pub fn encode(event: &Event, province: &str) -> NewEvent {
                 at: ts(*at),
             },
         ),
+        Event::DatasetRead {
+            referral_ids,
+            read_at,
+        } => encode_one(
+            "ReferralDatasetRead",
+            &wire::ReferralDatasetRead {
+                referral_ids: referral_ids.iter().map(ToString::to_string).collect(),
+                read_at: ts(*read_at),
+            },
+        ),
         Event::DeadlineMissed {
             referral_id,
             kind,
@@ -303,6 +313,7 @@ pub enum WireEvent {
     ReferralFailed(wire::ReferralFailed),
     ReferralDeadlineMissed(wire::ReferralDeadlineMissed),
     PathwayRulesPublished(wire::PathwayRulesPublished),
+    ReferralDatasetRead(wire::ReferralDatasetRead),
 }
 
 pub fn decode_wire(event: &log::Event) -> Result<WireEvent, DecodeError> {
@@ -343,6 +354,7 @@ pub fn decode_wire(event: &log::Event) -> Result<WireEvent, DecodeError> {
         "ReferralFailed" => WireEvent::ReferralFailed(de(event)?),
         "ReferralDeadlineMissed" => WireEvent::ReferralDeadlineMissed(de(event)?),
         "PathwayRulesPublished" => WireEvent::PathwayRulesPublished(de(event)?),
+        "ReferralDatasetRead" => WireEvent::ReferralDatasetRead(de(event)?),
         _ => return Err(unknown("unknown event type")),
     })
 }
@@ -525,6 +537,14 @@ pub fn decode(event: &log::Event) -> Result<Option<Event>, DecodeError> {
         WireEvent::ReferralFailed(e) => Event::ReferralFailed {
             referral_id: rid(&e.referral_id)?,
             at: time(&e.at)?,
+        },
+        WireEvent::ReferralDatasetRead(e) => Event::DatasetRead {
+            referral_ids: e
+                .referral_ids
+                .iter()
+                .map(|id| rid(id))
+                .collect::<Result<_, _>>()?,
+            read_at: time(&e.read_at)?,
         },
         WireEvent::ReferralDeadlineMissed(e) => Event::DeadlineMissed {
             referral_id: rid(&e.referral_id)?,
