@@ -39,6 +39,21 @@ pub struct ServiceConfig {
     pub auth: AuthConfig,
     /// Per-person encryption of personal data (the services that hold it).
     pub encryption: EncryptionConfig,
+    /// TLS for the gRPC server; with a client CA, mutual TLS.
+    pub tls: Option<TlsConfig>,
+}
+
+/// The gRPC server's certificate, and optionally the CA whose client certificates
+/// it requires (mutual TLS for service-to-service and integrator connections).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM certificate chain of the server.
+    pub cert_file: PathBuf,
+    /// PEM private key of the server.
+    pub key_file: PathBuf,
+    /// PEM CA certificate(s); when set, clients must present a certificate it signed.
+    pub client_ca_file: Option<PathBuf>,
 }
 
 /// The key-encryption key that wraps every person's data key, and where the
@@ -130,6 +145,7 @@ impl Default for ServiceConfig {
             referral_deadlines: ReferralDeadlines::default(),
             auth: AuthConfig::default(),
             encryption: EncryptionConfig::default(),
+            tls: None,
         }
     }
 }

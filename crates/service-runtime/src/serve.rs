@@ -33,6 +33,8 @@ pub enum ServeError {
     Auth(#[from] crate::caller::KeyError),
     #[error("encryption is misconfigured: {0}")]
     Encryption(String),
+    #[error("TLS is misconfigured: cannot read {0}")]
+    Tls(std::path::PathBuf, #[source] std::io::Error),
 }
 
 /// What a service gets to build its gRPC services with.
@@ -144,7 +146,16 @@ where
             .copied()
             .collect(),
     );
-    let server = tonic::transport::Server::builder()
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(tls) = &config.tls {
+        builder = builder.tls_config(server_tls(tls)?)?;
+        tracing::info!(
+            service = spec.name,
+            mutual = tls.client_ca_file.is_some(),
+            "serving over TLS"
+        );
+    }
+    let server = builder
         .load_shed(true)
         .layer(crate::authorisation::AuthorisationLayer::new(
             table,
@@ -175,6 +186,21 @@ where
     health_task.abort();
     tracing::info!(service = spec.name, "stopped");
     Ok(served?)
+}
+
+fn server_tls(
+    tls: &crate::config::TlsConfig,
+) -> Result<tonic::transport::ServerTlsConfig, ServeError> {
+    let read = |path: &std::path::Path| {
+        std::fs::read(path).map_err(|e| ServeError::Tls(path.to_owned(), e))
+    };
+    let identity =
+        tonic::transport::Identity::from_pem(read(&tls.cert_file)?, read(&tls.key_file)?);
+    let mut config = tonic::transport::ServerTlsConfig::new().identity(identity);
+    if let Some(ca) = &tls.client_ca_file {
+        config = config.client_ca_root(tonic::transport::Certificate::from_pem(read(ca)?));
+    }
+    Ok(config)
 }
 
 async fn past_grace(shutdown: &CancellationToken, grace: Duration) {
