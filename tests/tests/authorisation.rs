@@ -133,6 +133,60 @@ async fn every_rpc_of_every_service_follows_its_authorisation_table() {
         referral::AUTHORISATION,
     )
     .await;
+
+    // Every refusal is recorded in the log, on the refused organisation's subjects.
+    let log = case_log_jetstream::CaseLog::connect(&case_log_jetstream::CaseLogConfig {
+        url: nats.url(),
+        ..Default::default()
+    })
+    .await
+    .expect("log");
+    let scope = case_log_jetstream::HistoryScope::Root {
+        kind: case_log_jetstream::RootKind::Organisation,
+        id: case_log_jetstream::TokenId::parse("org-under-test").expect("id"),
+    };
+    support::eventually("refusals recorded", || {
+        let log = log.clone();
+        let scope = scope.clone();
+        async move {
+            let history = log
+                .history(&scope, case_log_jetstream::HistoryBound::All)
+                .await
+                .expect("history");
+            let refused: Vec<contracts::access::v1::AccessRefused> = history
+                .iter()
+                .flat_map(|c| c.commit.events.iter())
+                .filter(|e| e.event_type == "approdo.access.v1.AccessRefused")
+                .filter_map(|e| {
+                    contracts::access::v1::AccessRefused::decode(e.payload.as_slice()).ok()
+                })
+                .collect();
+            refused.iter().any(|r| {
+                r.rpc == "/approdo.referral.v1.ReferralService/RegisterOrganisation"
+                    && r.organisation_type == "analyst"
+            }) && refused
+                .iter()
+                .any(|r| r.rpc == "/approdo.screening.v1.ScreeningService/EraseCase")
+        }
+    })
+    .await;
+    // Recording refusals never stops a projection: both services still serve.
+    for service in [&screening, &referral] {
+        let mut health =
+            tonic_health::pb::health_client::HealthClient::new(service.channel().await);
+        let status = health
+            .check(tonic_health::pb::HealthCheckRequest {
+                service: String::new(),
+            })
+            .await
+            .expect("health")
+            .into_inner()
+            .status();
+        assert_eq!(
+            status,
+            tonic_health::pb::health_check_response::ServingStatus::Serving
+        );
+    }
     screening.stop().await;
     referral.stop().await;
 }

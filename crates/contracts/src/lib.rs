@@ -34,3 +34,9 @@ pub mod referral {
         tonic::include_proto!("approdo.referral.v1");
     }
 }
+
+pub mod access {
+    pub mod v1 {
+        tonic::include_proto!("approdo.access.v1");
+    }
+}

@@ -16,6 +16,14 @@ use tonic::metadata::MetadataMap;
 use crate::caller::{CallerExtractor, OrganisationType};
 use crate::error::ServiceError;
 
+/// A refused call, to be recorded in the log by the service that refused it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub rpc: String,
+    pub organisation_id: String,
+    pub organisation_type: OrganisationType,
+}
+
 /// One RPC (`/package.Service/Method`) and the organisation types allowed to call it.
 #[derive(Debug, Clone, Copy)]
 pub struct Rule {
@@ -60,6 +68,7 @@ impl AuthorisationTable {
         callers: &CallerExtractor,
         path: &str,
         metadata: &MetadataMap,
+        refusals: Option<&tokio::sync::mpsc::Sender<Refusal>>,
     ) -> Result<(), ServiceError> {
         if OPEN_PREFIXES.iter().any(|prefix| path.starts_with(prefix)) {
             return Ok(());
@@ -77,6 +86,18 @@ impl AuthorisationTable {
             organisation_type = caller.organisation_type.code(),
             "access refused"
         );
+        // Recorded in the log by a background task; a full queue (a flood of
+        // refusals) drops the record, never blocks or fails the answer.
+        if let Some(refusals) = refusals {
+            let refusal = Refusal {
+                rpc: path.to_owned(),
+                organisation_id: caller.organisation_id.clone(),
+                organisation_type: caller.organisation_type,
+            };
+            if refusals.try_send(refusal).is_err() {
+                tracing::warn!(rpc = path, "access refusal not recorded: queue full");
+            }
+        }
         Err(ServiceError::PermissionDenied(format!(
             "{} may not call this RPC",
             caller.organisation_type.code()
@@ -89,11 +110,22 @@ impl AuthorisationTable {
 pub struct AuthorisationLayer {
     table: AuthorisationTable,
     callers: CallerExtractor,
+    refusals: Option<tokio::sync::mpsc::Sender<Refusal>>,
 }
 
 impl AuthorisationLayer {
     pub fn new(table: AuthorisationTable, callers: CallerExtractor) -> Self {
-        AuthorisationLayer { table, callers }
+        AuthorisationLayer {
+            table,
+            callers,
+            refusals: None,
+        }
+    }
+
+    /// Sends every refusal to `refusals`, to be recorded in the log.
+    pub fn recording(mut self, refusals: tokio::sync::mpsc::Sender<Refusal>) -> Self {
+        self.refusals = Some(refusals);
+        self
     }
 }
 
@@ -105,6 +137,7 @@ impl<S> tower::Layer<S> for AuthorisationLayer {
             inner,
             table: self.table.clone(),
             callers: self.callers.clone(),
+            refusals: self.refusals.clone(),
         }
     }
 }
@@ -114,6 +147,7 @@ pub struct Authorised<S> {
     inner: S,
     table: AuthorisationTable,
     callers: CallerExtractor,
+    refusals: Option<tokio::sync::mpsc::Sender<Refusal>>,
 }
 
 type BoxFuture<T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send>>;
@@ -135,10 +169,12 @@ where
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
         let metadata = MetadataMap::from_headers(request.headers().clone());
-        match self
-            .table
-            .decide(&self.callers, request.uri().path(), &metadata)
-        {
+        match self.table.decide(
+            &self.callers,
+            request.uri().path(),
+            &metadata,
+            self.refusals.as_ref(),
+        ) {
             Ok(()) => {
                 // The clone is ready-polled lazily: swap so the polled one serves this call.
                 let clone = self.inner.clone();

@@ -88,7 +88,13 @@ fn apply_configuration(rows: &mut Rows<'_>, commit: &RecordedCommit) -> Result<(
 }
 
 fn apply_directory(rows: &mut Rows<'_>, commit: &RecordedCommit) -> Result<(), ApplyError> {
-    for event in &commit.commit.events {
+    // The organisation's subjects also carry the access log's refusals: not the directory's.
+    for event in commit
+        .commit
+        .events
+        .iter()
+        .filter(|e| !e.event_type.starts_with("approdo.access."))
+    {
         let profile = match decode(event)? {
             WireEvent::OrganisationRegistered(e) => e.profile,
             WireEvent::OrganisationUpdated(e) => e.profile,
