@@ -43,14 +43,7 @@ impl KeyStore {
             allow_direct: true,
             ..Default::default()
         };
-        context
-            .create_or_update_stream(config)
-            .await
-            .map_err(|e| LogError::unavailable("provision key store", e))?;
-        let stream = context
-            .get_stream(name)
-            .await
-            .map_err(|e| LogError::unavailable("provision key store", e))?;
+        let stream = crate::log::create_or_get(&context, config, "provision key store").await?;
         Ok(KeyStore { context, stream })
     }
 

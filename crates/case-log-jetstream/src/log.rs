@@ -369,8 +369,9 @@ async fn provision(
         allow_direct: true,
         ..Default::default()
     };
-    let info = context
-        .create_or_update_stream(wanted)
+    let mut stream = create_or_get(context, wanted.clone(), "provision stream").await?;
+    let info = stream
+        .info()
         .await
         .map_err(|e| LogError::unavailable("provision stream", e))?;
     if !(info.config.deny_delete && info.config.deny_purge) {
@@ -378,8 +379,36 @@ async fn provision(
             stream: config.stream.clone(),
         });
     }
-    context
-        .get_stream(&config.stream)
-        .await
-        .map_err(|e| LogError::unavailable("provision stream", e))
+    if info.config.num_replicas != wanted.num_replicas
+        || info.config.duplicate_window != wanted.duplicate_window
+        || info.config.max_age != wanted.max_age
+        || info.config.max_messages != wanted.max_messages
+        || info.config.max_bytes != wanted.max_bytes
+    {
+        // Services may create the stream but never change it (no STREAM.UPDATE
+        // permission): a different configuration is an operator's change to review.
+        tracing::warn!(stream = %config.stream, "the case log stream's configuration differs from this service's");
+    }
+    Ok(stream)
+}
+
+/// Creates a stream, or opens it when it exists: never updates it, so a
+/// service's credentials need no permission to change a stream's limits.
+pub(crate) async fn create_or_get(
+    context: &jetstream::Context,
+    wanted: stream::Config,
+    operation: &'static str,
+) -> Result<stream::Stream, LogError> {
+    if let Ok(stream) = context.get_stream(&wanted.name).await {
+        return Ok(stream);
+    }
+    let name = wanted.name.clone();
+    match context.create_stream(wanted).await {
+        Ok(stream) => Ok(stream),
+        // Created meanwhile by another service: open it.
+        Err(_) => context
+            .get_stream(&name)
+            .await
+            .map_err(|e| LogError::unavailable(operation, e)),
+    }
 }

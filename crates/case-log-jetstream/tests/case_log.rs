@@ -304,3 +304,55 @@ async fn the_url_may_list_several_servers() {
     .expect("a comma separated list connects");
     assert_eq!(log.last_sequence().await.expect("last"), 0);
 }
+
+#[tokio::test]
+async fn a_services_nats_user_cannot_change_the_case_logs_limits() {
+    let users = [
+        ("APPRODO_NATS_SCREENING_PASSWORD", "screening-secret"),
+        ("APPRODO_NATS_REFERRAL_PASSWORD", "referral-secret"),
+        ("APPRODO_NATS_SAFE_SPACE_PASSWORD", "safe-space-secret"),
+        ("APPRODO_NATS_MONITORING_PASSWORD", "monitoring-secret"),
+    ];
+    let server = NatsServer::start_with(nats_test_server::ServerOptions {
+        include: vec![
+            nats_test_server::workspace_root().join("deploy/local/nats-permissions.conf"),
+        ],
+        env: users
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+        ..Default::default()
+    })
+    .expect("server with the local permissions");
+    let config = CaseLogConfig {
+        url: server.url(),
+        user: Some("screening".to_owned()),
+        password: Some("screening-secret".to_owned()),
+        request_timeout_ms: 1_000,
+        ..CaseLogConfig::default()
+    };
+    // The service creates the stream when it is missing, and opens it afterwards.
+    CaseLog::connect(&config).await.expect("created");
+    CaseLog::connect(&config).await.expect("opened");
+
+    // An independent client with the same credentials tries to let old commits expire.
+    let client = async_nats::ConnectOptions::with_user_and_password(
+        "screening".to_owned(),
+        "screening-secret".to_owned(),
+    )
+    .connect(server.url())
+    .await
+    .expect("client");
+    let js = async_nats::jetstream::ContextBuilder::new()
+        .timeout(Duration::from_millis(800))
+        .build(client);
+    let mut stream = js.get_stream("APPRODO_CASE_LOG").await.expect("stream");
+    let mut changed = stream.info().await.expect("info").config.clone();
+    changed.max_age = Duration::from_secs(60);
+    assert!(
+        js.update_stream(changed).await.is_err(),
+        "a service may not change the stream"
+    );
+    let info = stream.info().await.expect("info");
+    assert_eq!(info.config.max_age, Duration::ZERO);
+}
