@@ -47,6 +47,22 @@ impl Violations {
         self.0.push(FieldViolation::new(field, description));
     }
 
+    /// A client request id: 1 to 128 characters of `[A-Za-z0-9._:-]`.
+    pub fn request_id(&mut self, raw: &str) -> String {
+        let valid = !raw.is_empty()
+            && raw.len() <= 128
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'));
+        if !valid {
+            self.add(
+                "request_id",
+                "must be 1 to 128 characters of [A-Za-z0-9._:-]",
+            );
+        }
+        raw.to_owned()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

@@ -231,7 +231,7 @@ async fn record_refusals(
             organisation_type: refusal.organisation_type.code().to_owned(),
             refused_at: Some(case_log_jetstream::envelope::timestamp(now)),
         };
-        let request_id = format!("access-refused.{}", uuid_like(now));
+        let request_id = format!("access-refused.{}", uuid::Uuid::now_v7());
         let recorded = log
             .execute(&address, &request_id, |_| {
                 Ok::<_, std::convert::Infallible>(PendingCommit {
@@ -259,15 +259,6 @@ async fn record_refusals(
             tracing::warn!(%error, rpc = %refusal.rpc, "access refusal not recorded");
         }
     }
-}
-
-/// A unique enough request id for a refusal record: time and a random part.
-fn uuid_like(now: time::OffsetDateTime) -> String {
-    format!(
-        "{}-{:016x}",
-        now.unix_timestamp_nanos(),
-        rand::random::<u64>()
-    )
 }
 
 async fn past_grace(shutdown: &CancellationToken, grace: Duration) {

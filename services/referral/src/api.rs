@@ -190,14 +190,25 @@ impl ReferralApi {
         Ok(())
     }
 
-    fn require_administrator(caller: &Caller) -> Result<(), ServiceError> {
-        if caller.organisation_type == OrganisationType::Administrator {
-            Ok(())
-        } else {
-            Err(ServiceError::PermissionDenied(
-                "only an administrator keeps the directory".to_owned(),
-            ))
-        }
+    /// Validates a profile and records it (registration or update). Only
+    /// administrators reach this: the authorisation table says so.
+    async fn profile_command(
+        &self,
+        caller: &Caller,
+        raw_request_id: &str,
+        raw_profile: Option<&api::OrganisationProfile>,
+        register: bool,
+    ) -> Result<(String, u64), ServiceError> {
+        let mut v = Violations::default();
+        let request_id = requests::request_id(&mut v, raw_request_id);
+        let profile = requests::profile(&mut v, raw_profile);
+        v.finish()?;
+        let profile = profile.ok_or(ServiceError::Internal)?;
+        let organisation_id = profile.organisation_id.clone();
+        let log_sequence = self
+            .record_profile(caller, &request_id, profile, register)
+            .await?;
+        Ok((organisation_id, log_sequence))
     }
 
     async fn record_profile(
@@ -369,16 +380,9 @@ impl api::referral_service_server::ReferralService for ReferralApi {
         request: Request<api::RegisterOrganisationRequest>,
     ) -> Result<Response<api::RegisterOrganisationResponse>, Status> {
         let caller = self.callers.caller(&request)?;
-        Self::require_administrator(&caller)?;
         let r = request.into_inner();
-        let mut v = Violations::default();
-        let request_id = requests::request_id(&mut v, &r.request_id);
-        let profile = requests::profile(&mut v, r.profile.as_ref());
-        v.finish()?;
-        let profile = profile.ok_or(ServiceError::Internal)?;
-        let organisation_id = profile.organisation_id.clone();
-        let log_sequence = self
-            .record_profile(&caller, &request_id, profile, true)
+        let (organisation_id, log_sequence) = self
+            .profile_command(&caller, &r.request_id, r.profile.as_ref(), true)
             .await?;
         Ok(Response::new(api::RegisterOrganisationResponse {
             organisation_id,
@@ -391,16 +395,9 @@ impl api::referral_service_server::ReferralService for ReferralApi {
         request: Request<api::UpdateOrganisationRequest>,
     ) -> Result<Response<api::UpdateOrganisationResponse>, Status> {
         let caller = self.callers.caller(&request)?;
-        Self::require_administrator(&caller)?;
         let r = request.into_inner();
-        let mut v = Violations::default();
-        let request_id = requests::request_id(&mut v, &r.request_id);
-        let profile = requests::profile(&mut v, r.profile.as_ref());
-        v.finish()?;
-        let profile = profile.ok_or(ServiceError::Internal)?;
-        let organisation_id = profile.organisation_id.clone();
-        let log_sequence = self
-            .record_profile(&caller, &request_id, profile, false)
+        let (organisation_id, log_sequence) = self
+            .profile_command(&caller, &r.request_id, r.profile.as_ref(), false)
             .await?;
         Ok(Response::new(api::UpdateOrganisationResponse {
             organisation_id,
@@ -433,7 +430,6 @@ impl api::referral_service_server::ReferralService for ReferralApi {
         request: Request<api::PublishPathwayRulesRequest>,
     ) -> Result<Response<api::PublishPathwayRulesResponse>, Status> {
         let caller = self.callers.caller(&request)?;
-        Self::require_administrator(&caller)?;
         let r = request.into_inner();
         let mut v = Violations::default();
         let request_id = requests::request_id(&mut v, &r.request_id);
@@ -639,16 +635,8 @@ impl api::referral_service_server::ReferralService for ReferralApi {
         &self,
         request: Request<api::CreateReferralRequest>,
     ) -> Result<Response<api::CreateReferralResponse>, Status> {
+        // Who may refer is the authorisation table's (reception operators, prefectures, police).
         let caller = self.callers.caller(&request)?;
-        if matches!(
-            caller.organisation_type,
-            OrganisationType::Analyst | OrganisationType::ReceivingService
-        ) {
-            return Err(ServiceError::PermissionDenied(
-                "referrals are made by reception operators, prefectures, police".to_owned(),
-            )
-            .into());
-        }
         let organisation = caller.organisation_id.clone();
         let (request_id, case_id, command) = requests::create_referral(request.get_ref(), |rid| {
             ReferralId::parse(&derived_id("referral", &organisation, rid))

@@ -11,19 +11,9 @@ use time::OffsetDateTime;
 
 use crate::codec::{dataset_from_wire, recipient_from_wire};
 
-pub fn request_id(v: &mut Violations, raw: &str) -> String {
-    let valid = !raw.is_empty()
-        && raw.len() <= 128
-        && raw
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'));
-    if !valid {
-        v.add(
-            "request_id",
-            "must be 1 to 128 characters of [A-Za-z0-9._:-]",
-        );
-    }
-    raw.to_owned()
+/// A client request id (the rule is the runtime's, shared by every service).
+pub fn request_id(violations: &mut Violations, raw: &str) -> String {
+    violations.request_id(raw)
 }
 
 fn time(

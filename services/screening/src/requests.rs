@@ -13,19 +13,9 @@ use time::OffsetDateTime;
 use crate::codec::parse_date;
 
 /// A client request id: 1 to 128 characters of `[A-Za-z0-9._:-]`.
+/// A client request id (the rule is the runtime's, shared by every service).
 pub fn request_id(violations: &mut Violations, raw: &str) -> String {
-    let valid = !raw.is_empty()
-        && raw.len() <= 128
-        && raw
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'));
-    if !valid {
-        violations.add(
-            "request_id",
-            "must be 1 to 128 characters of [A-Za-z0-9._:-]",
-        );
-    }
-    raw.to_owned()
+    violations.request_id(raw)
 }
 
 pub fn case_id(violations: &mut Violations, raw: &str) -> Option<CaseId> {
