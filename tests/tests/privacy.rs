@@ -10,10 +10,11 @@ use std::path::Path;
 
 use case_log_jetstream::{CaseLog, CaseLogConfig, TokenId};
 use contracts::person::v1 as person;
+use contracts::referral::v1 as referral_api;
 use contracts::screening::v1 as api;
 use nats_test_server::NatsServer;
 use service_runtime::{ManualClock, OrganisationType};
-use support::{Running, token, ts, with_token};
+use support::{Running, eventually, token, ts, with_token};
 use tonic::Code;
 
 type Client = api::screening_service_client::ScreeningServiceClient<tonic::transport::Channel>;
@@ -307,4 +308,273 @@ fn find_dir(root: &Path, name: &str) -> Option<std::path::PathBuf> {
         }
     }
     None
+}
+
+type Referrals = contracts::referral::v1::referral_service_client::ReferralServiceClient<
+    tonic::transport::Channel,
+>;
+
+/// A referral's minimum dataset, distinctive enough to be searched for on disk.
+fn dataset(marker: &str) -> referral_api::MinimumDataset {
+    referral_api::MinimumDataset {
+        categories: vec!["GBV".to_owned()],
+        urgency: "high".to_owned(),
+        languages: vec!["ti".to_owned()],
+        communication_needs: vec![format!("{marker}_interpreter")],
+        safety_instructions: vec![format!("{marker}_contact_via_sister")],
+    }
+}
+
+async fn refer(
+    referrals: &mut Referrals,
+    case_id: &str,
+    marker: &str,
+) -> referral_api::CreateReferralResponse {
+    let consent = referrals
+        .give_consent(operator(referral_api::GiveConsentRequest {
+            request_id: format!("consent-{case_id}"),
+            case_id: case_id.to_owned(),
+            recipient: Some(referral_api::Recipient {
+                recipient: Some(referral_api::recipient::Recipient::OrganisationId(
+                    CAV.to_owned(),
+                )),
+            }),
+            basis: Some(referral_api::give_consent_request::Basis::Consent(
+                referral_api::ConsentBasis {
+                    purpose: "protection_and_support".to_owned(),
+                    scopes: [
+                        "categories",
+                        "urgency",
+                        "communication",
+                        "safety_instructions",
+                    ]
+                    .map(str::to_owned)
+                    .to_vec(),
+                    valid_until: ts(time::OffsetDateTime::now_utc() + time::Duration::days(90)),
+                    grantor: "person".to_owned(),
+                    ..Default::default()
+                },
+            )),
+            given_at: ts(time::OffsetDateTime::now_utc() - time::Duration::minutes(5)),
+        }))
+        .await
+        .expect("consent")
+        .into_inner()
+        .consent_id;
+    referrals
+        .create_referral(operator(referral_api::CreateReferralRequest {
+            request_id: format!("refer-{case_id}"),
+            case_id: case_id.to_owned(),
+            receiver_organisation_id: CAV.to_owned(),
+            service_type: "anti_violence_centre".to_owned(),
+            consent_id: consent,
+            dataset: Some(dataset(marker)),
+            send: true,
+        }))
+        .await
+        .expect("referral")
+        .into_inner()
+}
+
+const CAV: &str = "differenza-donna";
+
+fn centre<T>(message: T) -> tonic::Request<T> {
+    with_token(
+        message,
+        &token(OrganisationType::ReceivingService, CAV, None),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn referral_datasets_are_sealed_opened_on_record_and_dropped_on_erasure() {
+    let nats = NatsServer::start();
+    let data = tempfile::tempdir().expect("data");
+    let clock = ManualClock::new(time::OffsetDateTime::now_utc());
+    let screening = Running::start(screening::run_with_clock, &nats, data.path(), &clock).await;
+    let referral = Running::start(referral::run_with_clock, &nats, data.path(), &clock).await;
+    let mut cases = Client::new(screening.channel().await);
+    let mut referrals = Referrals::new(referral.channel().await);
+    let dirs = [nats.store_dir(), data.path().to_path_buf()];
+    let dirs: Vec<&Path> = dirs.iter().map(|d| d.as_path()).collect();
+    let markers_nowhere = |marker: &str, when: &str| {
+        for dir in &dirs {
+            let found = files_containing(dir, marker.as_bytes());
+            assert!(found.is_empty(), "{when}: dataset plaintext in {found:?}");
+        }
+    };
+
+    referrals
+        .register_organisation(with_token(
+            referral_api::RegisterOrganisationRequest {
+                request_id: "register-cav".to_owned(),
+                profile: Some(referral_api::OrganisationProfile {
+                    organisation_id: CAV.to_owned(),
+                    name: "Differenza Donna".to_owned(),
+                    service_types: vec!["anti_violence_centre".to_owned()],
+                    provinces: vec!["AG".to_owned()],
+                    languages: vec!["it".to_owned()],
+                    intake_channel: "approdo".to_owned(),
+                    availability: "available".to_owned(),
+                    active: true,
+                    ..Default::default()
+                }),
+            },
+            &token(OrganisationType::Administrator, "ministry", None),
+        ))
+        .await
+        .expect("register");
+    let case_a = open(&mut cases, "dataset-a", &A).await;
+    let case_b = open(&mut cases, "dataset-b", &B).await;
+    let referral_a = refer(&mut referrals, &case_a, "zqa7").await;
+    let referral_b = refer(&mut referrals, &case_b, "zqb8").await;
+
+    // The receiver reads both datasets, opened for it; the read is recorded first.
+    let inbox = referrals
+        .list_inbox(centre(referral_api::ListInboxRequest {
+            min_log_sequence: referral_b.log_sequence,
+            ..Default::default()
+        }))
+        .await
+        .expect("inbox")
+        .into_inner();
+    let of = |referral_id: &str, views: &[referral_api::ReferralView]| {
+        views
+            .iter()
+            .find(|v| v.referral_id == referral_id)
+            .cloned()
+            .expect("the referral is listed")
+    };
+    assert_eq!(
+        of(&referral_a.referral_id, &inbox.referrals).dataset,
+        Some(dataset("zqa7"))
+    );
+    assert_eq!(
+        of(&referral_b.referral_id, &inbox.referrals).dataset,
+        Some(dataset("zqb8"))
+    );
+    let log = CaseLog::connect(&CaseLogConfig {
+        url: nats.url(),
+        ..CaseLogConfig::default()
+    })
+    .await
+    .expect("log");
+    let history = log
+        .history(
+            &case_log_jetstream::HistoryScope::Root {
+                kind: case_log_jetstream::RootKind::Case,
+                id: TokenId::parse(&case_a).expect("id"),
+            },
+            case_log_jetstream::HistoryBound::All,
+        )
+        .await
+        .expect("history");
+    assert!(
+        history
+            .iter()
+            .flat_map(|c| c.commit.events.iter())
+            .any(|e| e.event_type == "approdo.referral.v1.ReferralDatasetRead"),
+        "the receiver's read is in the access log"
+    );
+    // Never in clear on disk: not in the log, not in the projection.
+    markers_nowhere("zqa7", "before erasure");
+    markers_nowhere("zqb8", "before erasure");
+
+    let erased = cases
+        .erase_case(with_token(
+            api::EraseCaseRequest {
+                request_id: "erase-dataset-a".to_owned(),
+                case_id: case_a.clone(),
+                reason: "person_request".to_owned(),
+            },
+            &token(OrganisationType::Prefecture, "prefettura-ag", Some("AG")),
+        ))
+        .await
+        .expect("erased")
+        .into_inner();
+    let case_referrals = |min_log_sequence: u64| {
+        let mut referrals = referrals.clone();
+        let case_id = case_a.clone();
+        async move {
+            referrals
+                .get_case_referrals(operator(referral_api::GetCaseReferralsRequest {
+                    case_id,
+                    min_log_sequence,
+                }))
+                .await
+                .expect("case referrals")
+                .into_inner()
+        }
+    };
+    eventually("the referral projection applies the erasure", || async {
+        case_referrals(erased.log_sequence)
+            .await
+            .referrals
+            .iter()
+            .all(|r| r.personal_data_erased)
+    })
+    .await;
+    let after = case_referrals(0).await;
+    let view = of(&referral_a.referral_id, &after.referrals);
+    assert_eq!(view.dataset, None);
+    assert!(view.personal_data_erased);
+    // The receiver's inbox no longer opens it; the other person's is intact.
+    let inbox = referrals
+        .list_inbox(centre(referral_api::ListInboxRequest::default()))
+        .await
+        .expect("inbox")
+        .into_inner();
+    assert_eq!(of(&referral_a.referral_id, &inbox.referrals).dataset, None);
+    assert_eq!(
+        of(&referral_b.referral_id, &inbox.referrals).dataset,
+        Some(dataset("zqb8"))
+    );
+    markers_nowhere("zqa7", "after erasure");
+    // A new referral for the erased person cannot carry a dataset.
+    let consent_after = referrals
+        .give_consent(operator(referral_api::GiveConsentRequest {
+            request_id: "consent-after-erasure".to_owned(),
+            case_id: case_a.clone(),
+            recipient: Some(referral_api::Recipient {
+                recipient: Some(referral_api::recipient::Recipient::OrganisationId(
+                    CAV.to_owned(),
+                )),
+            }),
+            basis: Some(referral_api::give_consent_request::Basis::Consent(
+                referral_api::ConsentBasis {
+                    purpose: "protection_and_support".to_owned(),
+                    scopes: [
+                        "categories",
+                        "urgency",
+                        "communication",
+                        "safety_instructions",
+                    ]
+                    .map(str::to_owned)
+                    .to_vec(),
+                    valid_until: ts(time::OffsetDateTime::now_utc() + time::Duration::days(90)),
+                    grantor: "person".to_owned(),
+                    ..Default::default()
+                },
+            )),
+            given_at: ts(time::OffsetDateTime::now_utc() - time::Duration::minutes(1)),
+        }))
+        .await
+        .expect("consent")
+        .into_inner()
+        .consent_id;
+    let refused = referrals
+        .create_referral(operator(referral_api::CreateReferralRequest {
+            request_id: "refer-after-erasure".to_owned(),
+            case_id: case_a.clone(),
+            receiver_organisation_id: CAV.to_owned(),
+            service_type: "anti_violence_centre".to_owned(),
+            consent_id: consent_after,
+            dataset: Some(dataset("zqa9")),
+            send: true,
+        }))
+        .await
+        .expect_err("nothing can be sealed for an erased person");
+    assert_eq!(refused.code(), Code::FailedPrecondition);
+    markers_nowhere("zqa9", "after a refused referral");
+    referral.stop().await;
+    screening.stop().await;
 }

@@ -47,6 +47,11 @@ impl KeyStore {
         Ok(KeyStore { context, stream })
     }
 
+    /// A store whose stream was found (readers never create it).
+    pub(crate) fn existing(context: jetstream::Context, stream: stream::Stream) -> KeyStore {
+        KeyStore { context, stream }
+    }
+
     /// The wrapped key stored for `key_id`, if any.
     pub async fn get(&self, key_id: &TokenId) -> Result<Option<Vec<u8>>, LogError> {
         match self

@@ -329,6 +329,29 @@ impl CaseLog {
         crate::KeyStore::open(self.context.clone(), stream, self.config.replicas).await
     }
 
+    /// The person key store for a service that reads keys and never keeps
+    /// or destroys them: it must already exist (the screening service creates
+    /// it with the first case), and a missing store is an error, never an empty one.
+    pub async fn key_store_reader(&self, stream: &str) -> Result<crate::KeyStore, LogError> {
+        match self.context.get_stream(stream).await {
+            Ok(found) => Ok(crate::KeyStore::existing(self.context.clone(), found)),
+            Err(error)
+                if matches!(
+                    error.kind(),
+                    async_nats::jetstream::context::GetStreamErrorKind::JetStream(_)
+                ) =>
+            {
+                Err(LogError::Refused {
+                    operation: "open key store",
+                    description: format!(
+                        "the key store {stream} is missing: it is created with the first case, or must be restored from backup"
+                    ),
+                })
+            }
+            Err(error) => Err(LogError::unavailable("open key store", error)),
+        }
+    }
+
     /// Whether any commit is stored on subjects matching `filter`.
     pub async fn holds(&self, filter: &str) -> Result<bool, LogError> {
         let mut subjects = self

@@ -225,7 +225,9 @@ pub enum Event {
         receiver: OrganisationId,
         service_type: ServiceType,
         consent_id: ConsentId,
-        dataset: Dataset,
+        /// `None` when read back after the person's data was erased: the
+        /// dataset was sealed with their key and cannot be opened any more.
+        dataset: Option<Dataset>,
     },
     ReferralSent {
         referral_id: ReferralId,
@@ -327,6 +329,8 @@ pub enum ReferralError {
         "only the service's deadline watcher marks deadlines; consents are recorded by organisations"
     )]
     NotAllowedForActor,
+    #[error("the person's personal data is erased: the referral's dataset cannot be sent")]
+    PersonalDataErased,
 }
 
 fn invalid(field: impl Into<String>, reason: &'static str) -> ReferralError {
@@ -375,7 +379,8 @@ pub struct Referral {
     pub receiver: OrganisationId,
     pub service_type: ServiceType,
     pub consent_id: ConsentId,
-    pub dataset: Dataset,
+    /// `None` once the person's data is erased.
+    pub dataset: Option<Dataset>,
     pub state: ReferralState,
     pub acknowledge_by: Option<OffsetDateTime>,
     pub answer_by: Option<OffsetDateTime>,
@@ -668,7 +673,7 @@ pub fn decide(
                 receiver,
                 service_type,
                 consent_id,
-                dataset,
+                dataset: Some(dataset),
             }];
             if send {
                 let drafted = State::from_events([]).evolve(&events[0]);
@@ -904,10 +909,14 @@ fn send_events(
         .consents
         .get(&referral.consent_id)
         .ok_or(ReferralError::ConsentNotFound)?;
+    let dataset = referral
+        .dataset
+        .as_ref()
+        .ok_or(ReferralError::PersonalDataErased)?;
     if !entry.covers(
         &referral.receiver,
         referral.service_type,
-        &referral.dataset,
+        dataset,
         context.now,
     ) {
         return Err(ReferralError::NoValidConsent);
@@ -919,7 +928,7 @@ fn send_events(
     {
         return Err(ReferralError::MinorConsentRequired);
     }
-    let urgency = referral.dataset.urgency.unwrap_or(Urgency::Standard);
+    let urgency = dataset.urgency.unwrap_or(Urgency::Standard);
     let window = context.deadlines.acknowledge_within(urgency);
     Ok(vec![Event::ReferralSent {
         referral_id: referral_id.clone(),

@@ -134,7 +134,7 @@ fn drafted_with(referral_id: &str, consent_id: &str, receiver: &str, dataset: Da
         receiver: org(receiver),
         service_type: ServiceType::AntiViolenceCentre,
         consent_id: cid(consent_id),
-        dataset,
+        dataset: Some(dataset),
     }
 }
 
@@ -723,6 +723,24 @@ fn create_without_sending_records_only_a_draft() {
     assert_eq!(referral.state, ReferralState::Draft);
     assert_eq!(referral.acknowledge_by, None);
     assert_eq!(referral.answer_by, None);
+}
+
+#[test]
+fn a_draft_whose_dataset_was_erased_cannot_be_sent_but_can_be_cancelled() {
+    let erased = Event::ReferralDrafted {
+        referral_id: rid(REFERRAL),
+        referrer: org(REFERRER),
+        receiver: org(RECEIVER),
+        service_type: ServiceType::AntiViolenceCentre,
+        consent_id: cid(CONSENT),
+        dataset: None,
+    };
+    let state = given(&[consent_to_receiver(CONSENT), erased]);
+    assert_eq!(
+        when(&state, Kind::Send.command(REFERRAL), &by(REFERRER, NOW)),
+        Err(ReferralError::PersonalDataErased)
+    );
+    assert!(when(&state, Kind::Cancel.command(REFERRAL), &by(REFERRER, NOW)).is_ok());
 }
 
 #[test]

@@ -17,19 +17,22 @@ use contracts::referral::v1 as api;
 use projection_sled::ProjectionHandle;
 use prost::Message;
 use service_runtime::{
-    Caller, CallerExtractor, Clock, FieldViolation, OrganisationType, ServiceError, Violations,
+    Caller, CallerExtractor, Clock, FieldViolation, OrganisationType, PersonKeys, ServiceError,
+    Violations,
 };
 use tokio_stream::Stream;
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
 use crate::case_facts::CaseFacts;
-use crate::codec::{self, DecodeError, WireEvent};
+use crate::codec::{self, CaseKey, DecodeError, WireEvent};
 use crate::{projection, requests};
 
 #[derive(Clone)]
 pub struct ReferralApi {
     pub(crate) log: CaseLog,
+    /// Person keys, read only: the screening service keeps them.
+    pub(crate) keys: Arc<PersonKeys>,
     pub(crate) projection: ProjectionHandle,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) callers: CallerExtractor,
@@ -43,6 +46,7 @@ pub struct ReferralApi {
 enum CommandError {
     Domain(ReferralError),
     Corrupt(DecodeError),
+    Erased,
 }
 
 fn token(raw: &str) -> Result<TokenId, ServiceError> {
@@ -57,11 +61,11 @@ pub fn case_address(case_id: &str) -> Result<AggregateAddress, ServiceError> {
     ))
 }
 
-fn fold(history: &[RecordedCommit]) -> Result<State, DecodeError> {
+fn fold(history: &[RecordedCommit], key: CaseKey<'_>) -> Result<State, DecodeError> {
     let mut state = State::default();
     for commit in history {
         for event in &commit.commit.events {
-            if let Some(event) = codec::decode(event)? {
+            if let Some(event) = codec::decode(event, key)? {
                 state = state.evolve(&event);
             }
         }
@@ -119,6 +123,11 @@ impl ReferralApi {
         command: Command,
     ) -> Result<Executed, ServiceError> {
         let facts = self.case_facts(case_id).await?;
+        let data_key = self.keys.existing(&self.log, case_id).await?;
+        let key = CaseKey {
+            case_id,
+            key: data_key.as_ref(),
+        };
         let context = Context {
             now: self.clock.now(),
             actor,
@@ -128,7 +137,7 @@ impl ReferralApi {
         let executed = self
             .log
             .execute(&case_address(case_id)?, request_id, |history| {
-                let state = fold(history).map_err(CommandError::Corrupt)?;
+                let state = fold(history, key).map_err(CommandError::Corrupt)?;
                 let events =
                     decide(&state, command.clone(), &context).map_err(CommandError::Domain)?;
                 Ok(PendingCommit {
@@ -139,8 +148,9 @@ impl ReferralApi {
                     causation_id: String::new(),
                     events: events
                         .iter()
-                        .map(|e| codec::encode(e, &facts.province))
-                        .collect(),
+                        .map(|e| codec::encode(e, &facts.province, key))
+                        .collect::<Result<_, _>>()
+                        .map_err(|_| CommandError::Erased)?,
                     reply: Vec::new(),
                 })
             })
@@ -148,6 +158,9 @@ impl ReferralApi {
         match executed {
             Ok(executed) => Ok(executed),
             Err(ExecuteError::Rejected(CommandError::Domain(error))) => Err(domain_error(error)),
+            Err(ExecuteError::Rejected(CommandError::Erased)) => {
+                Err(domain_error(ReferralError::PersonalDataErased))
+            }
             Err(ExecuteError::Rejected(CommandError::Corrupt(error))) => {
                 tracing::error!(event_type = %error.event_type, reason = %error.reason, "referral history cannot be decoded");
                 Err(ServiceError::Internal)
@@ -283,32 +296,72 @@ impl ReferralApi {
         }
     }
 
-    /// The access log: a receiving service's read of minimum datasets is recorded,
-    /// one event per case, before the data is returned.
-    async fn record_dataset_reads(
+    /// Opens the minimum datasets of `views` for `caller`. A receiving
+    /// service's read is recorded first, one event per case (no record, no
+    /// read). A dataset whose consent was withdrawn stays empty; one whose
+    /// person was erased stays empty and says so.
+    async fn reveal_datasets(
         &self,
         caller: &Caller,
-        views: &[api::ReferralView],
+        views: &mut [api::ReferralView],
     ) -> Result<(), ServiceError> {
-        if caller.organisation_type != OrganisationType::ReceivingService {
-            return Ok(());
-        }
-        let mut by_case: std::collections::BTreeMap<&str, Vec<ReferralId>> =
+        let store = self.projection.store();
+        let mut keys: std::collections::BTreeMap<String, Option<person_crypto::DataKey>> =
             std::collections::BTreeMap::new();
-        for view in views.iter().filter(|v| v.dataset.is_some()) {
-            if let Ok(id) = ReferralId::parse(&view.referral_id) {
-                by_case.entry(view.case_id.as_str()).or_default().push(id);
+        let mut sealed = Vec::new();
+        for (index, view) in views.iter().enumerate() {
+            let Some(dataset) = projection::sealed_dataset(store, &view.case_id, &view.referral_id)
+                .map_err(|_| ServiceError::Internal)?
+            else {
+                continue;
+            };
+            if !keys.contains_key(&view.case_id) {
+                let key = self.keys.existing(&self.log, &view.case_id).await?;
+                keys.insert(view.case_id.clone(), key);
+            }
+            sealed.push((index, dataset));
+        }
+        let readable = |index: usize| keys.get(&views[index].case_id).is_some_and(Option::is_some);
+        if caller.organisation_type == OrganisationType::ReceivingService {
+            let mut by_case: std::collections::BTreeMap<&str, Vec<ReferralId>> =
+                std::collections::BTreeMap::new();
+            // Datasets recorded before sealing are in the projection in clear.
+            let clear = views
+                .iter()
+                .enumerate()
+                .filter(|(_, v)| v.dataset.is_some());
+            let opened = sealed.iter().filter(|(index, _)| readable(*index));
+            for index in clear.map(|(i, _)| i).chain(opened.map(|(i, _)| *i)) {
+                let view = &views[index];
+                by_case
+                    .entry(view.case_id.as_str())
+                    .or_default()
+                    .push(parse_or_internal(ReferralId::parse(&view.referral_id))?);
+            }
+            for (case_id, referral_ids) in by_case {
+                let request_id = format!("dataset-read.{}", uuid::Uuid::now_v7());
+                self.caller_command(
+                    caller,
+                    &request_id,
+                    case_id,
+                    Command::RecordDatasetRead { referral_ids },
+                )
+                .await?;
             }
         }
-        for (case_id, referral_ids) in by_case {
-            let request_id = format!("dataset-read.{}", uuid::Uuid::now_v7());
-            self.caller_command(
-                caller,
-                &request_id,
-                case_id,
-                Command::RecordDatasetRead { referral_ids },
-            )
-            .await?;
+        for (index, dataset) in sealed {
+            let view = &mut views[index];
+            match keys.get(&view.case_id).and_then(Option::as_ref) {
+                Some(key) => {
+                    view.dataset = Some(service_runtime::person_keys::open(
+                        key,
+                        &view.case_id,
+                        &codec::dataset_kind(&view.referral_id),
+                        &dataset,
+                    )?);
+                }
+                None => view.personal_data_erased = true,
+            }
         }
         Ok(())
     }
@@ -710,7 +763,9 @@ impl api::referral_service_server::ReferralService for ReferralApi {
         let case = projection::case_referrals(self.projection.store(), &case_id)
             .map_err(|_| ServiceError::Internal)?
             .unwrap_or_default();
-        Ok(Response::new(Self::visible(&caller, case)))
+        let mut case = Self::visible(&caller, case);
+        self.reveal_datasets(&caller, &mut case.referrals).await?;
+        Ok(Response::new(case))
     }
 
     async fn list_referrals(
@@ -743,23 +798,26 @@ impl api::referral_service_server::ReferralService for ReferralApi {
         v.finish()?;
         let province = scope.unwrap_or_else(|| r.province.clone());
         self.wait_for(r.min_log_sequence).await?;
-        let referrals = projection::all_referrals(self.projection.store())
-            .map_err(|_| ServiceError::Internal)?
-            .into_iter()
-            .filter(|x| {
-                caller.organisation_type != OrganisationType::ReceivingService
-                    || x.receiver_organisation_id == caller.organisation_id
-            })
-            .filter(|x| province.is_empty() || x.province == province)
-            .filter(|x| r.service_type.is_empty() || x.service_type == r.service_type)
-            .filter(|x| r.state.is_empty() || x.state == r.state)
-            .filter(|x| {
-                !r.open_only
-                    || case_referral::ReferralState::from_code(&x.state)
-                        .is_ok_and(|s| !s.is_terminal())
-            })
-            .filter(|x| !r.overdue_only || !x.missed_deadlines.is_empty())
-            .collect();
+        let mut referrals: Vec<api::ReferralView> =
+            projection::all_referrals(self.projection.store())
+                .map_err(|_| ServiceError::Internal)?
+                .into_iter()
+                .filter(|x| {
+                    caller.organisation_type != OrganisationType::ReceivingService
+                        || (x.receiver_organisation_id == caller.organisation_id
+                            && x.state != "draft")
+                })
+                .filter(|x| province.is_empty() || x.province == province)
+                .filter(|x| r.service_type.is_empty() || x.service_type == r.service_type)
+                .filter(|x| r.state.is_empty() || x.state == r.state)
+                .filter(|x| {
+                    !r.open_only
+                        || case_referral::ReferralState::from_code(&x.state)
+                            .is_ok_and(|s| !s.is_terminal())
+                })
+                .filter(|x| !r.overdue_only || !x.missed_deadlines.is_empty())
+                .collect();
+        self.reveal_datasets(&caller, &mut referrals).await?;
         Ok(Response::new(api::ListReferralsResponse { referrals }))
     }
 
@@ -773,13 +831,13 @@ impl api::referral_service_server::ReferralService for ReferralApi {
         let store = self.projection.store();
         let cursor = projection::inbox_head(store, &caller.organisation_id)
             .map_err(|_| ServiceError::Internal)?;
-        let referrals: Vec<api::ReferralView> = projection::all_referrals(store)
+        let mut referrals: Vec<api::ReferralView> = projection::all_referrals(store)
             .map_err(|_| ServiceError::Internal)?
             .into_iter()
             .filter(|x| x.receiver_organisation_id == caller.organisation_id && x.state != "draft")
             .filter(|x| r.state.is_empty() || x.state == r.state)
             .collect();
-        self.record_dataset_reads(&caller, &referrals).await?;
+        self.reveal_datasets(&caller, &mut referrals).await?;
         Ok(Response::new(api::ListInboxResponse { referrals, cursor }))
     }
 
@@ -808,13 +866,13 @@ impl api::referral_service_server::ReferralService for ReferralApi {
                         }
                     };
                 // No record, no read: the datasets delivered are in the access log first.
-                let views: Vec<api::ReferralView> =
-                    changes.iter().map(|(_, view)| view.clone()).collect();
-                if let Err(error) = api.record_dataset_reads(&caller, &views).await {
+                let (cursors, mut views): (Vec<u64>, Vec<api::ReferralView>) =
+                    changes.into_iter().unzip();
+                if let Err(error) = api.reveal_datasets(&caller, &mut views).await {
                     let _ = sender.send(Err(Status::from(error))).await;
                     return;
                 }
-                for (at, referral) in changes {
+                for (at, referral) in cursors.into_iter().zip(views) {
                     cursor = at;
                     if sender
                         .send(Ok(api::WatchInboxResponse {

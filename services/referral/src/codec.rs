@@ -70,10 +70,31 @@ pub fn dataset_to_wire(dataset: &Dataset) -> wire::MinimumDataset {
     }
 }
 
+/// The person's key for one case: `key` is `None` once their data is erased.
+#[derive(Clone, Copy)]
+pub struct CaseKey<'a> {
+    pub case_id: &'a str,
+    pub key: Option<&'a person_crypto::DataKey>,
+}
+
+/// What a referral's sealed dataset is, in its seal context.
+pub fn dataset_kind(referral_id: &str) -> String {
+    format!("referral_dataset/{referral_id}")
+}
+
+/// A domain event that needs the person's key to be recorded, after erasure.
+#[derive(Debug)]
+pub struct PersonalDataErased;
+
 /// Encodes a domain event. `province` is the case's province, recorded with
 /// escalations so that the prefecture that must act is in the event itself.
-pub fn encode(event: &Event, province: &str) -> NewEvent {
-    match event {
+/// A referral's minimum dataset is sealed with the person's key.
+pub fn encode(
+    event: &Event,
+    province: &str,
+    key: CaseKey<'_>,
+) -> Result<NewEvent, PersonalDataErased> {
+    Ok(match event {
         Event::ConsentGiven {
             consent_id,
             recipient,
@@ -143,9 +164,19 @@ pub fn encode(event: &Event, province: &str) -> NewEvent {
                 receiver_organisation_id: receiver.to_string(),
                 service_type: service_type.code().to_owned(),
                 consent_id: consent_id.to_string(),
-                dataset: Some(wire::referral_drafted::Dataset::MinimumDataset(
-                    dataset_to_wire(dataset),
-                )),
+                dataset: match (dataset, key.key) {
+                    (Some(dataset), Some(data_key)) => {
+                        Some(wire::referral_drafted::Dataset::EncryptedMinimumDataset(
+                            service_runtime::person_keys::seal(
+                                data_key,
+                                key.case_id,
+                                &dataset_kind(referral_id.as_str()),
+                                &dataset_to_wire(dataset),
+                            ),
+                        ))
+                    }
+                    _ => return Err(PersonalDataErased),
+                },
             },
         ),
         Event::ReferralSent {
@@ -289,7 +320,7 @@ pub fn encode(event: &Event, province: &str) -> NewEvent {
                 escalated_to_province: province.to_owned(),
             },
         ),
-    }
+    })
 }
 
 /// A referral event read back as its wire message.
@@ -412,8 +443,9 @@ pub fn dataset_from_wire(raw: &wire::MinimumDataset) -> Result<Dataset, (String,
     })
 }
 
-/// Reads a stored case-referral event back into the domain.
-pub fn decode(event: &log::Event) -> Result<Option<Event>, DecodeError> {
+/// Reads a stored case-referral event back into the domain, opening sealed
+/// datasets with the person's key (a dataset is `None` once they are erased).
+pub fn decode(event: &log::Event, key: CaseKey<'_>) -> Result<Option<Event>, DecodeError> {
     let bad = |reason: &str| DecodeError {
         event_type: event.event_type.clone(),
         reason: reason.to_owned(),
@@ -472,11 +504,26 @@ pub fn decode(event: &log::Event) -> Result<Option<Event>, DecodeError> {
             service_type: ServiceType::from_code(&e.service_type)
                 .map_err(|_| bad("bad service type"))?,
             consent_id: cid(&e.consent_id)?,
-            dataset: match &e.dataset {
-                Some(wire::referral_drafted::Dataset::MinimumDataset(d)) => {
-                    dataset_from_wire(d).map_err(|(_, r)| bad(r))?
+            dataset: match (&e.dataset, key.key) {
+                (
+                    Some(wire::referral_drafted::Dataset::EncryptedMinimumDataset(sealed)),
+                    Some(data_key),
+                ) => {
+                    let opened: wire::MinimumDataset = service_runtime::person_keys::open(
+                        data_key,
+                        key.case_id,
+                        &dataset_kind(&e.referral_id),
+                        sealed,
+                    )
+                    .map_err(|_| bad("sealed dataset does not open with the person's key"))?;
+                    Some(dataset_from_wire(&opened).map_err(|(_, r)| bad(r))?)
                 }
-                _ => return Err(bad("dataset is not readable")),
+                (Some(wire::referral_drafted::Dataset::EncryptedMinimumDataset(_)), None) => None,
+                // Written before datasets were sealed.
+                (Some(wire::referral_drafted::Dataset::MinimumDataset(d)), _) => {
+                    Some(dataset_from_wire(d).map_err(|(_, r)| bad(r))?)
+                }
+                (None, _) => return Err(bad("missing dataset")),
             },
         },
         WireEvent::ReferralSent(e) => Event::ReferralSent {

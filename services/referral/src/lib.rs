@@ -140,9 +140,14 @@ pub async fn run_with_clock(
         ],
         authorisation: AUTHORISATION,
     };
+    let keys = Arc::new(service_runtime::PersonKeys::from_config(
+        &config.encryption,
+        service_runtime::KeyAccess::Reader,
+    )?);
     service_runtime::run(spec, config, listener, shutdown, move |context| {
         let api = Arc::new(api::ReferralApi {
             log: context.log.clone(),
+            keys,
             projection: context.projection.clone(),
             clock,
             callers: context.callers.clone(),

@@ -16,11 +16,18 @@ pub const CASE_FACTS: &str = "referral.case_facts";
 pub const INBOX: &str = "referral.inbox";
 pub const INBOX_HEAD: &str = "referral.inbox_head";
 pub const PATHWAY_RULES: &str = "referral.pathway_rules";
+/// Each referral's minimum dataset, still sealed with the person's key
+/// (`case_id/referral_id`): opened only when read, unreadable after erasure.
+pub const SEALED_DATASETS: &str = "referral.sealed_dataset";
 const CURRENT: &[u8] = b"current";
 
 /// Changes within one commit get consecutive cursors: `sequence * 256 + index`.
 pub fn cursor(sequence: u64, index: usize) -> u64 {
     sequence * 256 + index.min(255) as u64
+}
+
+fn sealed_key(case_id: &str, referral_id: &str) -> Vec<u8> {
+    format!("{case_id}/{referral_id}").into_bytes()
 }
 
 pub fn inbox_key(organisation: &str, cursor: u64) -> Vec<u8> {
@@ -62,12 +69,34 @@ fn apply_screening(
         .and_then(|bytes| serde_json::from_slice(&bytes).ok());
     for event in &commit.commit.events {
         CaseFacts::apply(&mut facts, &event.event_type, &event.payload);
+        if event.event_type == PERSONAL_DATA_ERASED {
+            drop_personal_data(rows, case_id)?;
+        }
     }
     if let Some(facts) = facts {
         let bytes =
             serde_json::to_vec(&facts).map_err(|e| ApplyError::Inconsistent(e.to_string()))?;
         rows.put(CASE_FACTS, case_id.as_bytes(), &bytes)?;
     }
+    Ok(())
+}
+
+const PERSONAL_DATA_ERASED: &str = "approdo.screening.v1.PersonalDataErased";
+
+/// The person's data was erased: their referrals' sealed datasets go, and the
+/// views say so.
+fn drop_personal_data(rows: &mut Rows<'_>, case_id: &str) -> Result<(), ApplyError> {
+    let Some(bytes) = rows.get(CASES, case_id.as_bytes())? else {
+        return Ok(());
+    };
+    let mut case = wire::GetCaseReferralsResponse::decode(bytes.as_slice())
+        .map_err(corrupt("case referrals"))?;
+    for referral in &mut case.referrals {
+        rows.delete(SEALED_DATASETS, &sealed_key(case_id, &referral.referral_id))?;
+        referral.dataset = None;
+        referral.personal_data_erased = true;
+    }
+    rows.put(CASES, case_id.as_bytes(), &case.encode_to_vec())?;
     Ok(())
 }
 
@@ -136,7 +165,18 @@ fn apply_case(
     };
     let mut changed: Vec<String> = Vec::new();
     for event in &commit.commit.events {
-        let touched = apply_case_event(&mut case, decode(event)?, case_id, &province, &entry);
+        let event = decode(event)?;
+        if let WireEvent::ReferralDrafted(drafted) = &event
+            && let Some(wire::referral_drafted::Dataset::EncryptedMinimumDataset(sealed)) =
+                &drafted.dataset
+        {
+            rows.put(
+                SEALED_DATASETS,
+                &sealed_key(case_id, &drafted.referral_id),
+                &sealed.encode_to_vec(),
+            )?;
+        }
+        let touched = apply_case_event(&mut case, event, case_id, &province, &entry);
         for id in touched {
             if !changed.contains(&id) {
                 changed.push(id);
@@ -171,6 +211,10 @@ fn apply_case(
             view.receiver_organisation_id.as_bytes(),
             &at.to_be_bytes(),
         )?;
+    }
+    // A withdrawn consent takes the datasets shared under it.
+    for referral in case.referrals.iter().filter(|r| r.dataset_access_revoked) {
+        rows.delete(SEALED_DATASETS, &sealed_key(case_id, &referral.referral_id))?;
     }
     rows.put(CASES, case_id.as_bytes(), &case.encode_to_vec())?;
     Ok(())
@@ -414,6 +458,17 @@ pub fn all_referrals(store: &ProjectionStore) -> Result<Vec<wire::ReferralView>,
         .filter_map(|(_, bytes)| wire::GetCaseReferralsResponse::decode(bytes.as_slice()).ok())
         .flat_map(|case| case.referrals)
         .collect())
+}
+
+/// A referral's minimum dataset, sealed with the person's key, if it may still be read.
+pub fn sealed_dataset(
+    store: &ProjectionStore,
+    case_id: &str,
+    referral_id: &str,
+) -> Result<Option<contracts::person::v1::EncryptedMessage>, StoreError> {
+    Ok(store
+        .get(SEALED_DATASETS, &sealed_key(case_id, referral_id))?
+        .and_then(|bytes| contracts::person::v1::EncryptedMessage::decode(bytes.as_slice()).ok()))
 }
 
 pub fn case_facts(store: &ProjectionStore, case_id: &str) -> Result<Option<CaseFacts>, StoreError> {

@@ -12,7 +12,7 @@ use case_log_jetstream::{
 use case_screening::{CaseId, Command, Context, ScreeningError, State, decide};
 use contracts::screening::v1 as api;
 use projection_sled::ProjectionHandle;
-use service_runtime::{Caller, CallerExtractor, Clock, FieldViolation, ServiceError};
+use service_runtime::{Caller, CallerExtractor, Clock, FieldViolation, ServiceError, person_keys};
 use tonic::{Request, Response, Status};
 
 use crate::codec::{self, DecodeError, PersonalParts};
@@ -20,15 +20,8 @@ use crate::projection;
 use crate::queries;
 use crate::requests;
 
-/// The person keys: wrapped in the key store, unwrapped with the key-encryption key.
-pub struct PersonKeys {
-    pub(crate) store: tokio::sync::OnceCell<case_log_jetstream::KeyStore>,
-    pub(crate) stream: String,
-    pub(crate) kek: person_crypto::KeyEncryptionKey,
-}
-
 pub struct ScreeningApi {
-    pub(crate) keys: PersonKeys,
+    pub(crate) keys: service_runtime::PersonKeys,
     pub(crate) log: CaseLog,
     pub(crate) projection: ProjectionHandle,
     pub(crate) clock: Arc<dyn Clock>,
@@ -143,29 +136,9 @@ impl ScreeningApi {
         Ok((target.case_id.to_string(), sequence))
     }
 
-    async fn key_store(&self) -> Result<&case_log_jetstream::KeyStore, ServiceError> {
-        self.keys
-            .store
-            .get_or_try_init(|| {
-                self.log
-                    .key_store(&self.keys.stream, "approdo.case.*.screening")
-            })
-            .await
-            .map_err(ServiceError::from)
-    }
-
     /// The person's data key, created on first use.
     async fn data_key(&self, case_id: &CaseId) -> Result<person_crypto::DataKey, ServiceError> {
-        let id = TokenId::parse(case_id.as_str()).map_err(|_| ServiceError::Internal)?;
-        let fresh = self
-            .keys
-            .kek
-            .wrap(case_id.as_str(), &person_crypto::DataKey::generate());
-        let wrapped = self.key_store().await?.get_or_put(&id, fresh).await?;
-        self.keys.kek.unwrap(case_id.as_str(), &wrapped).map_err(|_| {
-            tracing::error!(case_id = %case_id, "a stored person key cannot be unwrapped with the configured key-encryption key");
-            ServiceError::Internal
-        })
+        self.keys.create_or_get(&self.log, case_id.as_str()).await
     }
 
     /// The person's data key if it still exists (None once erased).
@@ -173,16 +146,7 @@ impl ScreeningApi {
         &self,
         case_id: &CaseId,
     ) -> Result<Option<person_crypto::DataKey>, ServiceError> {
-        let id = TokenId::parse(case_id.as_str()).map_err(|_| ServiceError::Internal)?;
-        match self.key_store().await?.get(&id).await? {
-            Some(wrapped) => self
-                .keys
-                .kek
-                .unwrap(case_id.as_str(), &wrapped)
-                .map(Some)
-                .map_err(|_| ServiceError::Internal),
-            None => Ok(None),
-        }
+        self.keys.existing(&self.log, case_id.as_str()).await
     }
 
     /// A case exists if the projection has it, or, if the projection lags, the log does.
@@ -448,31 +412,20 @@ impl api::screening_service_server::ScreeningService for ScreeningApi {
         let key = self.existing_data_key(&case_id).await?.ok_or_else(|| {
             ServiceError::FailedPrecondition("the person's personal data is erased".to_owned())
         })?;
-        let open = |sealed: &contracts::person::v1::EncryptedMessage, kind: &str| {
-            key.open(
-                &codec::seal_context(case_id.as_str(), kind),
-                &sealed.nonce,
-                &sealed.ciphertext,
-            )
-            .map_err(|_| ServiceError::Internal)
-        };
         use contracts::screening::v1::case_opened::{Identity, SpecialCategory};
         let personal_data = match &opened.identity {
-            Some(Identity::EncryptedPersonalData(sealed)) => Some(
-                <contracts::person::v1::PersonalData as prost::Message>::decode(
-                    open(sealed, "identity")?.as_slice(),
-                )
-                .map_err(|_| ServiceError::Internal)?,
-            ),
+            Some(Identity::EncryptedPersonalData(sealed)) => Some(person_keys::open(
+                &key,
+                case_id.as_str(),
+                codec::IDENTITY,
+                sealed,
+            )?),
             Some(Identity::PersonalData(clear)) => Some(clear.clone()),
             None => None,
         };
         let special_category_details = match &opened.special_category {
             Some(SpecialCategory::EncryptedSpecialCategoryDetails(sealed)) => Some(
-                <contracts::person::v1::SpecialCategoryDetails as prost::Message>::decode(
-                    open(sealed, "special_category")?.as_slice(),
-                )
-                .map_err(|_| ServiceError::Internal)?,
+                person_keys::open(&key, case_id.as_str(), codec::SPECIAL_CATEGORY, sealed)?,
             ),
             Some(SpecialCategory::SpecialCategoryDetails(clear)) => Some(clear.clone()),
             None => None,
@@ -513,12 +466,7 @@ impl api::screening_service_server::ScreeningService for ScreeningApi {
                 &PersonalParts::default(),
             )
             .await?;
-        let id = TokenId::parse(case_id.as_str()).map_err(|_| ServiceError::Internal)?;
-        self.key_store()
-            .await?
-            .destroy(&id)
-            .await
-            .map_err(ServiceError::from)?;
+        self.keys.destroy(&self.log, case_id.as_str()).await?;
         tracing::info!(case_id = %case_id, sequence = log_sequence, "personal data erased");
         Ok(Response::new(api::EraseCaseResponse {
             case_id: case_id.to_string(),

@@ -33,10 +33,9 @@ pub struct PersonalParts {
     pub special_category: Option<wire::case_opened::SpecialCategory>,
 }
 
-/// The context string a sealed message is bound to (key id and message kind).
-pub fn seal_context(case_id: &str, kind: &str) -> String {
-    format!("{case_id}/{kind}")
-}
+/// What the sealed messages of `CaseOpened` are, in their seal context.
+pub const IDENTITY: &str = "identity";
+pub const SPECIAL_CATEGORY: &str = "special_category";
 
 impl PersonalParts {
     /// Seals the request's personal data with the person's key.
@@ -46,26 +45,17 @@ impl PersonalParts {
         personal_data: Option<&person::PersonalData>,
         special: Option<&person::SpecialCategoryDetails>,
     ) -> PersonalParts {
-        let seal = |kind: &str, bytes: Vec<u8>| {
-            let (nonce, ciphertext) = key.seal(&seal_context(case_id, kind), &bytes);
-            person::EncryptedMessage {
-                key_id: case_id.to_owned(),
-                algorithm: person_crypto::ALGORITHM.to_owned(),
-                nonce,
-                ciphertext,
-            }
-        };
+        use service_runtime::person_keys::seal;
         PersonalParts {
             identity: personal_data.map(|p| {
-                wire::case_opened::Identity::EncryptedPersonalData(seal(
-                    "identity",
-                    p.encode_to_vec(),
-                ))
+                wire::case_opened::Identity::EncryptedPersonalData(seal(key, case_id, IDENTITY, p))
             }),
             special_category: special.map(|s| {
                 wire::case_opened::SpecialCategory::EncryptedSpecialCategoryDetails(seal(
-                    "special_category",
-                    s.encode_to_vec(),
+                    key,
+                    case_id,
+                    SPECIAL_CATEGORY,
+                    s,
                 ))
             }),
         }

@@ -109,19 +109,12 @@ pub async fn run_with_clock(
         ],
         authorisation: AUTHORISATION,
     };
-    let kek = config
-        .encryption
-        .key_encryption_key_hex()
-        .map_err(|e| ServeError::Encryption(e.to_string()))
-        .and_then(|hex| {
-            person_crypto::KeyEncryptionKey::from_hex(&hex)
-                .map_err(|e| ServeError::Encryption(e.to_string()))
-        })?;
-    let keys = api::PersonKeys {
-        store: tokio::sync::OnceCell::new(),
-        stream: config.encryption.key_store_stream.clone(),
-        kek,
-    };
+    let keys = service_runtime::PersonKeys::from_config(
+        &config.encryption,
+        service_runtime::KeyAccess::Keeper {
+            guarded_subjects: "approdo.case.*.screening",
+        },
+    )?;
     service_runtime::run(spec, config, listener, shutdown, move |context| {
         let api = Arc::new(api::ScreeningApi {
             keys,

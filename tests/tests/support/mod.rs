@@ -46,7 +46,7 @@ impl Running {
             deadline_check_interval_ms: 50,
             grace_period_ms: 2_000,
             encryption: service_runtime::config::EncryptionConfig {
-                key_encryption_key: Some(person_crypto::KeyEncryptionKey::generate_hex()),
+                key_encryption_key: Some(key_encryption_key().to_owned()),
                 ..Default::default()
             },
             auth: service_runtime::config::AuthConfig {
@@ -101,6 +101,13 @@ where
             panic!("service failed: {error}");
         }
     }
+}
+
+/// One key-encryption key for every service of this test process: the
+/// screening service wraps person keys with it and the referral service unwraps them.
+pub fn key_encryption_key() -> &'static str {
+    static KEY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    KEY.get_or_init(person_crypto::KeyEncryptionKey::generate_hex)
 }
 
 /// The identity provider of this test process: services trust it, tokens are signed by it.

@@ -1,0 +1,198 @@
+//! Person data keys at a service's edge (architecture invariant 12): wrapped in
+//! the key store, unwrapped with the configured key-encryption key, and the one
+//! place messages are sealed with a person's key or opened again.
+//!
+//! The screening service keeps the keys: it creates a person's key when their
+//! case opens and destroys it on erasure. Other services only read them, to seal
+//! or open the personal parts of their own events; a missing key means erased.
+
+use case_log_jetstream::{CaseLog, KeyStore, TokenId};
+use contracts::person::v1::EncryptedMessage;
+use person_crypto::{DataKey, KeyEncryptionKey};
+
+use crate::config::EncryptionConfig;
+use crate::{ServeError, ServiceError};
+
+/// What a service may do with the key store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyAccess {
+    /// Creates keys and destroys them. Opening refuses an empty store when the
+    /// case log already holds commits on `guarded_subjects` (data sealed with
+    /// keys that would be lost).
+    Keeper { guarded_subjects: &'static str },
+    /// Reads keys only; the store must exist.
+    Reader,
+}
+
+pub struct PersonKeys {
+    store: tokio::sync::OnceCell<KeyStore>,
+    stream: String,
+    kek: KeyEncryptionKey,
+    access: KeyAccess,
+}
+
+impl std::fmt::Debug for PersonKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PersonKeys")
+            .field("stream", &self.stream)
+            .field("access", &self.access)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PersonKeys {
+    /// Reads the key-encryption key from configuration: a service that cannot
+    /// unwrap keys does not start.
+    pub fn from_config(config: &EncryptionConfig, access: KeyAccess) -> Result<Self, ServeError> {
+        let hex = config
+            .key_encryption_key_hex()
+            .map_err(|e| ServeError::Encryption(e.to_string()))?;
+        let kek =
+            KeyEncryptionKey::from_hex(&hex).map_err(|e| ServeError::Encryption(e.to_string()))?;
+        Ok(PersonKeys {
+            store: tokio::sync::OnceCell::new(),
+            stream: config.key_store_stream.clone(),
+            kek,
+            access,
+        })
+    }
+
+    async fn store(&self, log: &CaseLog) -> Result<&KeyStore, ServiceError> {
+        self.store
+            .get_or_try_init(|| async {
+                match self.access {
+                    KeyAccess::Keeper { guarded_subjects } => {
+                        log.key_store(&self.stream, guarded_subjects).await
+                    }
+                    KeyAccess::Reader => log.key_store_reader(&self.stream).await,
+                }
+            })
+            .await
+            .map_err(ServiceError::from)
+    }
+
+    /// The person's data key, created on first use (keepers only).
+    pub async fn create_or_get(
+        &self,
+        log: &CaseLog,
+        key_id: &str,
+    ) -> Result<DataKey, ServiceError> {
+        if self.access == KeyAccess::Reader {
+            tracing::error!("a key reader asked to create a person key");
+            return Err(ServiceError::Internal);
+        }
+        let id = token(key_id)?;
+        let fresh = self.kek.wrap(key_id, &DataKey::generate());
+        let wrapped = self.store(log).await?.get_or_put(&id, fresh).await?;
+        self.unwrap(key_id, &wrapped)
+    }
+
+    /// The person's data key if it still exists: `None` once erased.
+    pub async fn existing(
+        &self,
+        log: &CaseLog,
+        key_id: &str,
+    ) -> Result<Option<DataKey>, ServiceError> {
+        let id = token(key_id)?;
+        match self.store(log).await?.get(&id).await? {
+            Some(wrapped) => self.unwrap(key_id, &wrapped).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Destroys the person's key (keepers only); false if it was already gone.
+    pub async fn destroy(&self, log: &CaseLog, key_id: &str) -> Result<bool, ServiceError> {
+        if self.access == KeyAccess::Reader {
+            tracing::error!("a key reader asked to destroy a person key");
+            return Err(ServiceError::Internal);
+        }
+        let id = token(key_id)?;
+        Ok(self.store(log).await?.destroy(&id).await?)
+    }
+
+    fn unwrap(&self, key_id: &str, wrapped: &[u8]) -> Result<DataKey, ServiceError> {
+        self.kek.unwrap(key_id, wrapped).map_err(|_| {
+            tracing::error!(
+                key_id,
+                "a stored person key cannot be unwrapped with the configured key-encryption key"
+            );
+            ServiceError::Internal
+        })
+    }
+}
+
+fn token(key_id: &str) -> Result<TokenId, ServiceError> {
+    TokenId::parse(key_id).map_err(|_| ServiceError::Internal)
+}
+
+/// The context a sealed message is bound to: the key id and what the message is
+/// (for example `identity`, `referral_dataset/<referral id>`), so a ciphertext
+/// cannot be moved to another person or another field.
+pub fn seal_context(key_id: &str, kind: &str) -> String {
+    format!("{key_id}/{kind}")
+}
+
+/// Seals `message` with the person's key.
+pub fn seal(
+    key: &DataKey,
+    key_id: &str,
+    kind: &str,
+    message: &impl prost::Message,
+) -> EncryptedMessage {
+    let (nonce, ciphertext) = key.seal(&seal_context(key_id, kind), &message.encode_to_vec());
+    EncryptedMessage {
+        key_id: key_id.to_owned(),
+        algorithm: person_crypto::ALGORITHM.to_owned(),
+        nonce,
+        ciphertext,
+    }
+}
+
+/// Opens a message sealed by [`seal`] with the same key id and kind.
+pub fn open<M: prost::Message + Default>(
+    key: &DataKey,
+    key_id: &str,
+    kind: &str,
+    sealed: &EncryptedMessage,
+) -> Result<M, ServiceError> {
+    let bytes = key
+        .open(
+            &seal_context(key_id, kind),
+            &sealed.nonce,
+            &sealed.ciphertext,
+        )
+        .map_err(|_| {
+            tracing::error!(
+                key_id,
+                kind,
+                "a sealed message does not open with its person's key"
+            );
+            ServiceError::Internal
+        })?;
+    M::decode(bytes.as_slice()).map_err(|_| {
+        tracing::error!(key_id, kind, "an opened message cannot be decoded");
+        ServiceError::Internal
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use contracts::person::v1::PersonalData;
+
+    #[test]
+    fn a_sealed_message_opens_only_as_what_it_was_sealed_for() {
+        let key = DataKey::generate();
+        let data = PersonalData {
+            given_names: "Zainab".to_owned(),
+            ..Default::default()
+        };
+        let sealed = seal(&key, "case-1", "identity", &data);
+        assert!(!sealed.ciphertext.windows(6).any(|w| w == b"Zainab"));
+        let opened: PersonalData = open(&key, "case-1", "identity", &sealed).expect("opens");
+        assert_eq!(opened, data);
+        assert!(open::<PersonalData>(&key, "case-2", "identity", &sealed).is_err());
+        assert!(open::<PersonalData>(&key, "case-1", "special_category", &sealed).is_err());
+        assert!(open::<PersonalData>(&DataKey::generate(), "case-1", "identity", &sealed).is_err());
+    }
+}
