@@ -42,7 +42,11 @@ const B: Person = Person {
 fn operator<T>(message: T) -> tonic::Request<T> {
     with_token(
         message,
-        &token(OrganisationType::ReceptionOperator, "cas-1", Some("AG")),
+        &token(
+            OrganisationType::ReceptionOperator,
+            "hotspot-lampedusa",
+            Some("AG"),
+        ),
     )
 }
 

@@ -29,7 +29,7 @@ type Referrals = api::referral_service_client::ReferralServiceClient<Channel>;
 type Screening = screening_api::screening_service_client::ScreeningServiceClient<Channel>;
 
 const NOW: OffsetDateTime = datetime!(2026-06-20 10:00 UTC);
-const OPERATOR: &str = "cas-agrigento-1";
+const OPERATOR: &str = "hotspot-lampedusa";
 const CAV: &str = "differenza-donna";
 const OTHER_CAV: &str = "cav-palermo";
 
@@ -1238,4 +1238,41 @@ async fn a_prefecture_reads_the_referrals_of_its_own_province_only() {
         listed.referrals.is_empty(),
         "Rome sees none of Agrigento's referrals"
     );
+    // A reception operator of another facility in the same province neither
+    // sees the case's referrals nor acts on it.
+    let neighbour = token(
+        OrganisationType::ReceptionOperator,
+        "cas-agrigento-2",
+        Some("AG"),
+    );
+    let listed = system
+        .referrals()
+        .await
+        .list_referrals(with_token(api::ListReferralsRequest::default(), &neighbour))
+        .await
+        .expect("list")
+        .into_inner();
+    assert!(listed.referrals.is_empty(), "{listed:?}");
+    let mine = system
+        .referrals()
+        .await
+        .list_referrals(operator(api::ListReferralsRequest::default()))
+        .await
+        .expect("list")
+        .into_inner();
+    assert_eq!(mine.referrals.len(), 1, "the case's own facility sees it");
+    let refused = system
+        .referrals()
+        .await
+        .withdraw_consent(with_token(
+            api::WithdrawConsentRequest {
+                request_id: "neighbour-withdraws".to_owned(),
+                case_id: case_id.clone(),
+                consent_id: consent.clone(),
+            },
+            &neighbour,
+        ))
+        .await
+        .expect_err("another facility's case");
+    assert_eq!(refused.code(), Code::PermissionDenied);
 }

@@ -123,7 +123,7 @@ fn token(org_type: OrganisationType, org: &str) -> String {
 fn as_operator<T>(message: T) -> tonic::Request<T> {
     with_token(
         message,
-        &token(OrganisationType::ReceptionOperator, "cas-agrigento-1"),
+        &token(OrganisationType::ReceptionOperator, "hotspot-lampedusa"),
     )
 }
 
@@ -390,15 +390,55 @@ async fn a_case_is_opened_checked_signalled_assessed_and_read_back_in_order() {
         .expect("list")
         .into_inner();
     assert_eq!(listed.cases.len(), 1);
-    // Reads are limited to the caller's province.
+    // A reception operator reads the cases of its own facility only.
     let elsewhere = client
         .list_cases(as_operator(api::ListCasesRequest {
-            province: "RM".to_owned(),
+            facility_id: "cas-elsewhere".to_owned(),
             ..Default::default()
         }))
         .await
-        .expect_err("another province");
+        .expect_err("another facility");
     assert_eq!(elsewhere.code(), Code::PermissionDenied);
+    let neighbour = support::token(
+        OrganisationType::ReceptionOperator,
+        "cas-agrigento-2",
+        Some("AG"),
+    );
+    let theirs = client
+        .list_cases(support::with_token(
+            api::ListCasesRequest::default(),
+            &neighbour,
+        ))
+        .await
+        .expect("their own list")
+        .into_inner();
+    assert!(
+        theirs.cases.is_empty(),
+        "same province, another facility: {theirs:?}"
+    );
+    let refused = client
+        .get_case(support::with_token(
+            api::GetCaseRequest {
+                case_id: case_id.clone(),
+                min_log_sequence: 0,
+            },
+            &neighbour,
+        ))
+        .await
+        .expect_err("another facility's case");
+    assert_eq!(refused.code(), Code::PermissionDenied);
+    let refused = client
+        .record_application(support::with_token(
+            api::RecordApplicationRequest {
+                request_id: "neighbour-writes".to_owned(),
+                case_id: case_id.clone(),
+                application_date: "2026-01-01".to_owned(),
+            },
+            &neighbour,
+        ))
+        .await
+        .expect_err("another facility's case is not theirs to write");
+    assert_eq!(refused.code(), Code::PermissionDenied);
     let rome = support::token(OrganisationType::Prefecture, "prefettura-rm", Some("RM"));
     let not_theirs = client
         .get_case(with_token(

@@ -52,7 +52,11 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
 fn operator<T>(message: T) -> tonic::Request<T> {
     with_token(
         message,
-        &token(OrganisationType::ReceptionOperator, "cas-1", Some("AG")),
+        &token(
+            OrganisationType::ReceptionOperator,
+            "hotspot-pozzallo",
+            Some("AG"),
+        ),
     )
 }
 
@@ -89,7 +93,7 @@ async fn logs_and_traces_of_a_whole_scenario_hold_no_personal_data() {
                 place: "POZZALLO".to_owned(),
                 arrived_at: ts(time::OffsetDateTime::now_utc() - time::Duration::hours(5)),
             }),
-            province: "AG".to_owned(),
+            province: "RG".to_owned(),
             facility_id: "hotspot-pozzallo".to_owned(),
             personal_data: Some(person::PersonalData {
                 given_names: SEEDED[0].to_owned(),

@@ -206,11 +206,22 @@ fn token(org_type: OrganisationType, org: &str, province: Option<&str>) -> Strin
     }
 }
 
+/// The facility a reception operator works in: its organisation id, and the
+/// only facility whose cases it may act on (APPRODO_FACILITY, default the demo's hotspot).
+pub(crate) fn operator_facility() -> String {
+    std::env::var("APPRODO_FACILITY").unwrap_or_else(|_| "hotspot-lampedusa".to_owned())
+}
+
 pub(crate) fn authorised<T>(message: T, org_type: OrganisationType) -> tonic::Request<T> {
     let mut request = tonic::Request::new(message);
-    // Reads of cases are limited to the caller's province (AG in the demo; APPRODO_PROVINCE sets it).
+    // Cases are limited to the caller's province (AG in the demo; APPRODO_PROVINCE sets it),
+    // and for a reception operator to its facility.
     let province = std::env::var("APPRODO_PROVINCE").unwrap_or_else(|_| "AG".to_owned());
-    let bearer = format!("Bearer {}", token(org_type, "local-admin", Some(&province)));
+    let organisation = match org_type {
+        OrganisationType::ReceptionOperator => operator_facility(),
+        _ => "local-admin".to_owned(),
+    };
+    let bearer = format!("Bearer {}", token(org_type, &organisation, Some(&province)));
     if let Ok(value) = bearer.parse() {
         request.metadata_mut().insert("authorization", value);
     }

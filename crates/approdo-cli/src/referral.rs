@@ -120,7 +120,7 @@ fn operator<T>(message: T) -> tonic::Request<T> {
     as_org(
         message,
         OrganisationType::ReceptionOperator,
-        "cas-agrigento-1",
+        &crate::operator_facility(),
         Some("AG"),
     )
 }

@@ -21,8 +21,10 @@ pub enum CaseCommand {
         place: String,
         #[arg(long, default_value = "AG")]
         province: String,
-        #[arg(long, default_value = "hotspot-lampedusa")]
-        facility: String,
+        /// The facility the person is in; a reception operator opens cases for its
+        /// own facility only (default: APPRODO_FACILITY, else hotspot-lampedusa).
+        #[arg(long)]
+        facility: Option<String>,
         #[arg(long, default_value_t = 0)]
         hours_ago: i64,
         /// YYYY-MM-DD
@@ -130,7 +132,7 @@ pub async fn run(host: &str, command: CaseCommand) -> Result<()> {
                         arrived_at: ts(now() - time::Duration::hours(hours_ago)),
                     }),
                     province,
-                    facility_id: facility,
+                    facility_id: facility.unwrap_or_else(crate::operator_facility),
                     application_date,
                     ..Default::default()
                 }))
@@ -427,7 +429,7 @@ pub async fn journey(host: &str) -> Result<String> {
                 arrived_at: ts(arrived),
             }),
             province: "AG".to_owned(),
-            facility_id: "hotspot-lampedusa".to_owned(),
+            facility_id: crate::operator_facility(),
             application_date: (now() - time::Duration::days(1)).date().to_string(),
             // A fictional person: identity goes in its own message, never into views or logs.
             personal_data: Some(person::PersonalData {
@@ -454,7 +456,7 @@ pub async fn journey(host: &str) -> Result<String> {
                 arrived_at: ts(arrived),
             }),
             province: "AG".to_owned(),
-            facility_id: "hotspot-lampedusa".to_owned(),
+            facility_id: crate::operator_facility(),
             ..Default::default()
         }))
         .await?

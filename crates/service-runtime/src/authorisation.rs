@@ -13,7 +13,7 @@ use std::task::{Context, Poll};
 
 use tonic::metadata::MetadataMap;
 
-use crate::caller::{CallerExtractor, OrganisationType};
+use crate::caller::{Caller, CallerExtractor, OrganisationType};
 use crate::error::ServiceError;
 
 /// A refused call, to be recorded in the log by the service that refused it.
@@ -63,46 +63,65 @@ impl AuthorisationTable {
             .is_some_and(|rule| rule.allowed.contains(&org_type))
     }
 
+    /// The caller, if the table lets it call `path` (`None` for open paths).
     fn decide(
         &self,
         callers: &CallerExtractor,
         path: &str,
         metadata: &MetadataMap,
         refusals: Option<&tokio::sync::mpsc::Sender<Refusal>>,
-    ) -> Result<(), ServiceError> {
+    ) -> Result<Option<Caller>, ServiceError> {
         if OPEN_PREFIXES.iter().any(|prefix| path.starts_with(prefix)) {
-            return Ok(());
+            return Ok(None);
         }
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64);
         let caller = callers.extract(metadata, now)?;
         if self.allows(path, caller.organisation_type) {
-            return Ok(());
+            return Ok(Some(caller));
         }
-        tracing::warn!(
-            rpc = path,
-            organisation_id = %caller.organisation_id,
-            organisation_type = caller.organisation_type.code(),
-            "access refused"
-        );
-        // Recorded in the log by a background task; a full queue (a flood of
-        // refusals) drops the record, never blocks or fails the answer.
-        if let Some(refusals) = refusals {
-            let refusal = Refusal {
-                rpc: path.to_owned(),
-                organisation_id: caller.organisation_id.clone(),
-                organisation_type: caller.organisation_type,
-            };
-            if refusals.try_send(refusal).is_err() {
-                tracing::warn!(rpc = path, "access refusal not recorded: queue full");
-            }
-        }
+        record_refusal(refusals, path, &caller);
         Err(ServiceError::PermissionDenied(format!(
             "{} may not call this RPC",
             caller.organisation_type.code()
         )))
     }
+}
+
+/// Logs a refusal and queues it to be recorded in the log by a background
+/// task; a full queue (a flood of refusals) drops the record, never blocks or
+/// fails the answer.
+fn record_refusal(
+    refusals: Option<&tokio::sync::mpsc::Sender<Refusal>>,
+    path: &str,
+    caller: &Caller,
+) {
+    tracing::warn!(
+        rpc = path,
+        organisation_id = %caller.organisation_id,
+        organisation_type = caller.organisation_type.code(),
+        "access refused"
+    );
+    if let Some(refusals) = refusals {
+        let refusal = Refusal {
+            rpc: path.to_owned(),
+            organisation_id: caller.organisation_id.clone(),
+            organisation_type: caller.organisation_type,
+        };
+        if refusals.try_send(refusal).is_err() {
+            tracing::warn!(rpc = path, "access refusal not recorded: queue full");
+        }
+    }
+}
+
+/// Whether a handler answered `PERMISSION_DENIED` (a rule on data: another
+/// province's case, another facility's, a referral addressed to someone else).
+fn refused_by_handler<R>(response: &http::Response<R>) -> bool {
+    response
+        .headers()
+        .get("grpc-status")
+        .is_some_and(|status| status.as_bytes() == b"7")
 }
 
 /// The tower layer that enforces an [`AuthorisationTable`].
@@ -175,11 +194,22 @@ where
             &metadata,
             self.refusals.as_ref(),
         ) {
-            Ok(()) => {
+            Ok(caller) => {
                 // The clone is ready-polled lazily: swap so the polled one serves this call.
                 let clone = self.inner.clone();
                 let mut inner = std::mem::replace(&mut self.inner, clone);
-                Box::pin(async move { inner.call(request).await })
+                let refusals = self.refusals.clone();
+                let path = request.uri().path().to_owned();
+                Box::pin(async move {
+                    let response = inner.call(request).await?;
+                    // Refusals on data are recorded like refusals by the table.
+                    if let Some(caller) = caller
+                        && refused_by_handler(&response)
+                    {
+                        record_refusal(refusals.as_ref(), &path, &caller);
+                    }
+                    Ok(response)
+                })
             }
             Err(error) => {
                 let response = tonic::Status::from(error).into_http();
@@ -259,5 +289,62 @@ mod tests {
             Some("16")
         );
         assert_eq!(call("/grpc.health.v1.Health/Check", None).await, None);
+    }
+
+    #[tokio::test]
+    async fn a_handler_refusal_is_recorded_like_a_table_refusal() {
+        let issuer = TokenIssuer::generate("t");
+        let (sender, mut recorded) = tokio::sync::mpsc::channel(4);
+        let layer =
+            AuthorisationLayer::new(AuthorisationTable::new(RULES.to_vec()), issuer.extractor())
+                .recording(sender);
+        // The handler refuses on data (for example a case of another facility).
+        let refusing = tower::service_fn(|_: http::Request<()>| async {
+            Ok::<_, std::convert::Infallible>(
+                tonic::Status::permission_denied("not yours").into_http::<()>(),
+            )
+        });
+        let token = issuer.token(
+            "s",
+            "cas-1",
+            OrganisationType::ReceptionOperator,
+            &[],
+            None,
+            i64::MAX / 2,
+        );
+        let request = http::Request::builder()
+            .uri("http://x/approdo.test.v1.TestService/Write")
+            .header("authorization", format!("Bearer {token}"))
+            .body(())
+            .expect("request");
+        let response = layer
+            .layer(refusing)
+            .oneshot(request)
+            .await
+            .expect("response");
+        assert_eq!(
+            response.headers().get("grpc-status").map(|v| v.as_bytes()),
+            Some(&b"7"[..])
+        );
+        let refusal = recorded
+            .try_recv()
+            .expect("the refusal is queued for the log");
+        assert_eq!(refusal.organisation_id, "cas-1");
+        assert_eq!(refusal.rpc, "/approdo.test.v1.TestService/Write");
+        // An answer that is not a refusal records nothing.
+        let serving = tower::service_fn(|_: http::Request<()>| async {
+            Ok::<_, std::convert::Infallible>(http::Response::new(()))
+        });
+        let request = http::Request::builder()
+            .uri("http://x/approdo.test.v1.TestService/Write")
+            .header("authorization", format!("Bearer {token}"))
+            .body(())
+            .expect("request");
+        layer
+            .layer(serving)
+            .oneshot(request)
+            .await
+            .expect("response");
+        assert!(recorded.try_recv().is_err());
     }
 }

@@ -9,6 +9,7 @@ pub mod clock;
 pub mod config;
 pub mod entry;
 pub mod error;
+pub mod jurisdiction;
 pub mod person_keys;
 pub mod serve;
 pub mod shutdown;
@@ -18,5 +19,6 @@ pub use caller::{Caller, CallerExtractor, IssuerConfig, OrganisationType, TokenI
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{ReferralDeadlines, ServiceConfig};
 pub use error::{FieldViolation, ServiceError, Violations};
+pub use jurisdiction::{Jurisdiction, Whereabouts};
 pub use person_keys::{KeyAccess, PersonKeys};
 pub use serve::{ServeError, ServiceContext, ServiceSpec, run};

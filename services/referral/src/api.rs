@@ -17,8 +17,8 @@ use contracts::referral::v1 as api;
 use projection_sled::ProjectionHandle;
 use prost::Message;
 use service_runtime::{
-    Caller, CallerExtractor, Clock, FieldViolation, OrganisationType, PersonKeys, ServiceError,
-    Violations,
+    Caller, CallerExtractor, Clock, FieldViolation, Jurisdiction, OrganisationType, PersonKeys,
+    ServiceError, Violations,
 };
 use tokio_stream::Stream;
 use tokio_util::sync::CancellationToken;
@@ -113,16 +113,19 @@ impl ReferralApi {
         CaseFacts::from_history(&history).ok_or(ServiceError::NotFound("case"))
     }
 
-    /// Runs one command on a case's referral record (also used by the deadline watcher).
+    /// Runs one command on a case's referral record (also used by the deadline
+    /// watcher). The case must be within `jurisdiction`.
     pub(crate) async fn execute(
         &self,
         actor: Actor,
         recorded_actor: case_log_jetstream::Actor,
+        jurisdiction: &Jurisdiction,
         request_id: &str,
         case_id: &str,
         command: Command,
     ) -> Result<Executed, ServiceError> {
         let facts = self.case_facts(case_id).await?;
+        jurisdiction.check(&facts.whereabouts())?;
         let data_key = self.keys.existing(&self.log, case_id).await?;
         let key = CaseKey {
             case_id,
@@ -187,6 +190,7 @@ impl ReferralApi {
         self.execute(
             Actor::Organisation(org),
             caller.actor(),
+            &Jurisdiction::of(caller),
             request_id,
             case_id,
             command,
@@ -379,16 +383,6 @@ impl ReferralApi {
             case.consents.clear();
         }
         case
-    }
-}
-
-/// The province a caller's reads are limited to (prefectures, reception operators, police).
-fn province_scope(caller: &Caller) -> Option<String> {
-    match caller.organisation_type {
-        OrganisationType::Prefecture
-        | OrganisationType::ReceptionOperator
-        | OrganisationType::Police => Some(caller.province.clone().unwrap_or_default()),
-        _ => None,
     }
 }
 
@@ -751,14 +745,7 @@ impl api::referral_service_server::ReferralService for ReferralApi {
         let case_id = requests::case_id(&mut v, &r.case_id);
         v.finish()?;
         let case_id = case_id.ok_or(ServiceError::Internal)?;
-        if let Some(own) = province_scope(&caller)
-            && self.case_facts(&case_id).await?.province != own
-        {
-            return Err(ServiceError::PermissionDenied(
-                "this case is outside the caller's province".to_owned(),
-            )
-            .into());
-        }
+        Jurisdiction::of(&caller).check(&self.case_facts(&case_id).await?.whereabouts())?;
         self.wait_for(r.min_log_sequence).await?;
         let case = projection::case_referrals(self.projection.store(), &case_id)
             .map_err(|_| ServiceError::Internal)?
@@ -784,9 +771,10 @@ impl api::referral_service_server::ReferralService for ReferralApi {
                 case_referral::ServiceType::from_code(&r.service_type),
             );
         }
-        // Prefectures, reception operators and police see their own province.
-        let scope = province_scope(&caller);
-        if let Some(own) = &scope
+        // Prefectures and police see their own province, reception operators
+        // the cases in their own facility.
+        let jurisdiction = Jurisdiction::of(&caller);
+        if let Jurisdiction::Province(own) = &jurisdiction
             && !r.province.is_empty()
             && r.province != *own
         {
@@ -796,8 +784,28 @@ impl api::referral_service_server::ReferralService for ReferralApi {
             .into());
         }
         v.finish()?;
-        let province = scope.unwrap_or_else(|| r.province.clone());
+        let province = r.province.clone();
         self.wait_for(r.min_log_sequence).await?;
+        let store = self.projection.store();
+        let mut whereabouts: std::collections::BTreeMap<
+            String,
+            Option<service_runtime::Whereabouts>,
+        > = std::collections::BTreeMap::new();
+        let mut within = |case_id: &str| -> bool {
+            if jurisdiction == Jurisdiction::Unplaced {
+                return true;
+            }
+            whereabouts
+                .entry(case_id.to_owned())
+                .or_insert_with(|| {
+                    projection::case_facts(store, case_id)
+                        .ok()
+                        .flatten()
+                        .map(|f| f.whereabouts())
+                })
+                .as_ref()
+                .is_some_and(|at| jurisdiction.covers(at))
+        };
         let mut referrals: Vec<api::ReferralView> =
             projection::all_referrals(self.projection.store())
                 .map_err(|_| ServiceError::Internal)?
@@ -808,6 +816,7 @@ impl api::referral_service_server::ReferralService for ReferralApi {
                             && x.state != "draft")
                 })
                 .filter(|x| province.is_empty() || x.province == province)
+                .filter(|x| within(&x.case_id))
                 .filter(|x| r.service_type.is_empty() || x.service_type == r.service_type)
                 .filter(|x| r.state.is_empty() || x.state == r.state)
                 .filter(|x| {

@@ -13,6 +13,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CaseFacts {
     pub province: String,
+    /// The facility the person is in now (where the case opened or was last placed).
+    #[serde(default)]
+    pub facility_id: String,
     /// Category code -> "suspected", "confirmed" or "ruled_out".
     pub categories: BTreeMap<String, String>,
     /// The most urgent urgency seen.
@@ -39,6 +42,7 @@ impl CaseFacts {
                 if let Ok(e) = screening::CaseOpened::decode(payload) {
                     *facts = Some(CaseFacts {
                         province: e.province,
+                        facility_id: e.facility_id,
                         ..CaseFacts::default()
                     });
                 }
@@ -46,6 +50,7 @@ impl CaseFacts {
             "approdo.screening.v1.CasePlaced" => {
                 if let (Some(f), Ok(e)) = (facts.as_mut(), screening::CasePlaced::decode(payload)) {
                     f.province = e.province;
+                    f.facility_id = e.facility_id;
                 }
             }
             "approdo.screening.v1.PreliminaryCheckRecorded" => {
@@ -111,6 +116,14 @@ impl CaseFacts {
             .filter(|(_, status)| *status != "ruled_out")
             .filter_map(|(code, _)| Category::from_code(code).ok())
             .collect()
+    }
+
+    /// Where the case is, for the caller's jurisdiction.
+    pub fn whereabouts(&self) -> service_runtime::Whereabouts {
+        service_runtime::Whereabouts {
+            province: self.province.clone(),
+            facility_id: self.facility_id.clone(),
+        }
     }
 
     pub fn concerns_a_minor(&self) -> bool {

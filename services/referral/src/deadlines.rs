@@ -78,6 +78,7 @@ pub async fn check_once(api: &ReferralApi) -> Result<usize, ServiceError> {
                 .execute(
                     Actor::System,
                     watcher(),
+                    &service_runtime::Jurisdiction::Unplaced,
                     &request_id,
                     &referral.case_id,
                     command,

@@ -12,7 +12,10 @@ use case_log_jetstream::{
 use case_screening::{CaseId, Command, Context, ScreeningError, State, decide};
 use contracts::screening::v1 as api;
 use projection_sled::ProjectionHandle;
-use service_runtime::{Caller, CallerExtractor, Clock, FieldViolation, ServiceError, person_keys};
+use service_runtime::{
+    Caller, CallerExtractor, Clock, FieldViolation, Jurisdiction, ServiceError, Whereabouts,
+    person_keys,
+};
 use tonic::{Request, Response, Status};
 
 use crate::codec::{self, DecodeError, PersonalParts};
@@ -33,6 +36,8 @@ pub struct ScreeningApi {
 enum CommandError {
     Domain(ScreeningError),
     Corrupt(DecodeError),
+    /// The case is outside the caller's facility or province.
+    Outside(ServiceError),
 }
 
 /// The case aggregate of the screening service.
@@ -68,10 +73,13 @@ fn domain_error(error: ScreeningError) -> ServiceError {
 
 impl ScreeningApi {
     /// Runs one command against a case: idempotent by request id, decided on the
-    /// case's history, appended as one commit. Answers the log sequence.
+    /// case's history, appended as one commit. Answers the log sequence. The case
+    /// (or the one being opened) must be within `jurisdiction`, checked on the
+    /// same history the command is decided on.
     pub(crate) async fn execute(
         &self,
         actor: case_log_jetstream::Actor,
+        jurisdiction: &Jurisdiction,
         request_id: &str,
         case_id: &CaseId,
         command: Command,
@@ -82,6 +90,17 @@ impl ScreeningApi {
             .log
             .execute(&address(case_id)?, request_id, |history| {
                 let state = fold(history).map_err(CommandError::Corrupt)?;
+                let at = match (&command, whereabouts(&state)) {
+                    (_, Some(at)) => Some(at),
+                    (Command::Open(open), None) => Some(Whereabouts {
+                        province: open.province.to_string(),
+                        facility_id: open.facility_id.to_string(),
+                    }),
+                    (_, None) => None,
+                };
+                if let Some(at) = at {
+                    jurisdiction.check(&at).map_err(CommandError::Outside)?;
+                }
                 let events = decide(&state, command.clone(), &Context { now })
                     .map_err(CommandError::Domain)?;
                 Ok(PendingCommit {
@@ -106,6 +125,7 @@ impl ScreeningApi {
                 Ok(executed.sequence)
             }
             Err(ExecuteError::Rejected(CommandError::Domain(error))) => Err(domain_error(error)),
+            Err(ExecuteError::Rejected(CommandError::Outside(error))) => Err(error),
             Err(ExecuteError::Rejected(CommandError::Corrupt(error))) => {
                 tracing::error!(event_type = %error.event_type, reason = %error.reason, "case history cannot be decoded");
                 Err(ServiceError::Internal)
@@ -127,6 +147,7 @@ impl ScreeningApi {
         let sequence = self
             .execute(
                 caller.actor(),
+                &Jurisdiction::of(&caller),
                 &target.request_id,
                 &target.case_id,
                 command,
@@ -181,27 +202,9 @@ impl ScreeningApi {
 /// operators and police see the cases of their own province; analysts (event
 /// types only), administrators and receiving services are not scoped here, their
 /// RPCs being limited by the authorisation table.
-pub fn province_scope(caller: &Caller) -> Option<String> {
-    use service_runtime::OrganisationType::*;
-    match caller.organisation_type {
-        Prefecture | ReceptionOperator | Police => {
-            Some(caller.province.clone().unwrap_or_default())
-        }
-        Analyst | Administrator | ReceivingService => None,
-    }
-}
-
-fn check_scope(caller: &Caller, province: &str) -> Result<(), ServiceError> {
-    match province_scope(caller) {
-        Some(own) if own != province => Err(ServiceError::PermissionDenied(
-            "this case is outside the caller's province".to_owned(),
-        )),
-        _ => Ok(()),
-    }
-}
-
-/// The province a case is in now, from its screening commits.
-fn province_of(history: &[RecordedCommit]) -> Result<String, ServiceError> {
+/// Where a case is now, from its screening commits (the history may hold
+/// other producers' commits too).
+fn whereabouts_of(history: &[RecordedCommit]) -> Result<Whereabouts, ServiceError> {
     let screening: Vec<RecordedCommit> = history
         .iter()
         .filter(|c| {
@@ -213,11 +216,22 @@ fn province_of(history: &[RecordedCommit]) -> Result<String, ServiceError> {
         .cloned()
         .collect();
     let state = fold(&screening).map_err(|_| ServiceError::Internal)?;
-    Ok(match (&state.placement, &state.opened) {
-        (Some(placement), _) => placement.province.to_string(),
-        (None, Some(opened)) => opened.province.to_string(),
-        (None, None) => String::new(),
-    })
+    whereabouts(&state).ok_or(ServiceError::NotFound("case"))
+}
+
+/// Where the case is: where it was last placed, or where it opened.
+fn whereabouts(state: &State) -> Option<Whereabouts> {
+    match (&state.placement, &state.opened) {
+        (Some(placement), _) => Some(Whereabouts {
+            province: placement.province.to_string(),
+            facility_id: placement.facility_id.to_string(),
+        }),
+        (None, Some(opened)) => Some(Whereabouts {
+            province: opened.province.to_string(),
+            facility_id: opened.facility_id.to_string(),
+        }),
+        (None, None) => None,
+    }
 }
 
 /// Case ids are derived from the caller's organisation and request id, so that a
@@ -269,6 +283,7 @@ impl api::screening_service_server::ScreeningService for ScreeningApi {
         let sequence = self
             .execute(
                 caller.actor(),
+                &Jurisdiction::of(&caller),
                 &request_id,
                 &case_id,
                 Command::Open(open),
@@ -393,7 +408,7 @@ impl api::screening_service_server::ScreeningService for ScreeningApi {
             .flat_map(|c| c.commit.events.iter())
             .find(|e| e.event_type == codec::CASE_OPENED)
             .ok_or(ServiceError::NotFound("case"))?;
-        check_scope(&caller, &province_of(&history)?)?;
+        Jurisdiction::of(&caller).check(&whereabouts_of(&history)?)?;
         let opened = <contracts::screening::v1::CaseOpened as prost::Message>::decode(
             opened.payload.as_slice(),
         )
@@ -403,6 +418,7 @@ impl api::screening_service_server::ScreeningService for ScreeningApi {
         let log_sequence = self
             .execute(
                 caller.actor(),
+                &Jurisdiction::of(&caller),
                 &read_id,
                 &case_id,
                 Command::RecordIdentityRead { purpose },
@@ -460,6 +476,7 @@ impl api::screening_service_server::ScreeningService for ScreeningApi {
         let log_sequence = self
             .execute(
                 caller.actor(),
+                &Jurisdiction::of(&caller),
                 &request_id,
                 &case_id,
                 Command::ErasePersonalData { reason },
@@ -487,7 +504,10 @@ impl api::screening_service_server::ScreeningService for ScreeningApi {
         let view = projection::case(self.projection.store(), case_id.as_str())
             .map_err(|_| ServiceError::Internal)?
             .ok_or(ServiceError::NotFound("case"))?;
-        check_scope(&caller, &view.province)?;
+        Jurisdiction::of(&caller).check(&Whereabouts {
+            province: view.province.clone(),
+            facility_id: view.facility_id.clone(),
+        })?;
         Ok(Response::new(api::GetCaseResponse { case: Some(view) }))
     }
 
@@ -497,14 +517,20 @@ impl api::screening_service_server::ScreeningService for ScreeningApi {
     ) -> Result<Response<api::ListCasesResponse>, Status> {
         let caller = self.caller(&request)?;
         let mut request = request.into_inner();
-        if let Some(own) = province_scope(&caller) {
-            if !request.province.is_empty() && request.province != own {
-                return Err(ServiceError::PermissionDenied(
-                    "the caller may list the cases of its own province only".to_owned(),
-                )
+        // Each caller lists the cases of its own facility or province.
+        let (what, own, requested) = match Jurisdiction::of(&caller) {
+            Jurisdiction::Facility(own) => (Some("facility"), own, &mut request.facility_id),
+            Jurisdiction::Province(own) => (Some("province"), own, &mut request.province),
+            Jurisdiction::Unplaced => (None, String::new(), &mut request.province),
+        };
+        if let Some(what) = what {
+            if own.is_empty() || (!requested.is_empty() && *requested != own) {
+                return Err(ServiceError::PermissionDenied(format!(
+                    "the caller may list the cases of its own {what} only"
+                ))
                 .into());
             }
-            request.province = own;
+            *requested = own;
         }
         let query = queries::ListQuery::parse(&request)?;
         self.wait_for(request.min_log_sequence).await?;
@@ -539,7 +565,7 @@ impl api::screening_service_server::ScreeningService for ScreeningApi {
         if history.is_empty() {
             return Err(ServiceError::NotFound("case").into());
         }
-        check_scope(&caller, &province_of(&history)?)?;
+        Jurisdiction::of(&caller).check(&whereabouts_of(&history)?)?;
         let entries = history
             .iter()
             .map(|commit| api::HistoryEntry {

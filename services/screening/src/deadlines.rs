@@ -69,6 +69,7 @@ pub async fn check_once(api: &ScreeningApi) -> Result<usize, ServiceError> {
             match api
                 .execute(
                     watcher(),
+                    &service_runtime::Jurisdiction::Unplaced,
                     &request_id,
                     &case_id,
                     command,
