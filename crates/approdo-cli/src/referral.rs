@@ -367,6 +367,9 @@ pub async fn run(host: &str, command: ReferralCommand) -> Result<()> {
 fn print_referral(r: &api::ReferralView) {
     let dataset = match (&r.dataset, r.dataset_access_revoked) {
         (_, true) => "(dataset withdrawn with the consent)".to_owned(),
+        (_, false) if r.personal_data_erased => {
+            "(dataset erased with the person's data)".to_owned()
+        }
         (Some(d), false) => format!("{} {}", d.categories.join(","), d.urgency),
         (None, false) => String::new(),
     };
