@@ -2563,22 +2563,30 @@ fn an_adults_consent_does_not_cover_sending_once_the_case_concerns_a_minor() {
 }
 
 #[test]
-fn only_the_receiver_may_record_reading_the_dataset() {
+fn every_organisations_read_of_a_dataset_is_recorded_and_the_system_never_reads() {
     let state = given(&referral_in(ReferralState::Sent));
     let read = Command::RecordDatasetRead {
         referral_ids: vec![rid(REFERRAL)],
     };
-    assert!(matches!(
-        when(&state, read.clone(), &by(RECEIVER, NOW)).as_deref(),
-        Ok([Event::DatasetRead { .. }])
-    ));
-    assert_eq!(
-        when(&state, read.clone(), &by(REFERRER, NOW)),
-        Err(ReferralError::NotTheReceiver)
-    );
+    for reader in [RECEIVER, REFERRER, THIRD] {
+        assert!(matches!(
+            when(&state, read.clone(), &by(reader, NOW)).as_deref(),
+            Ok([Event::DatasetRead { .. }])
+        ));
+    }
     assert_eq!(
         when(&state, read, &system(NOW)),
-        Err(ReferralError::NotTheReceiver)
+        Err(ReferralError::NotAllowedForActor)
+    );
+    assert_eq!(
+        when(
+            &state,
+            Command::RecordDatasetRead {
+                referral_ids: vec![rid("a2f5c6e0-0000-4000-8000-000000000099")],
+            },
+            &by(RECEIVER, NOW)
+        ),
+        Err(ReferralError::ReferralNotFound)
     );
     let none = Command::RecordDatasetRead {
         referral_ids: vec![],

@@ -300,8 +300,8 @@ impl ReferralApi {
         }
     }
 
-    /// Opens the minimum datasets of `views` for `caller`. A receiving
-    /// service's read is recorded first, one event per case (no record, no
+    /// Opens the minimum datasets of `views` for `caller`. The read is
+    /// recorded first, one event per case, whoever reads (no record, no
     /// read). A dataset whose consent was withdrawn stays empty; one whose
     /// person was erased stays empty and says so.
     async fn reveal_datasets(
@@ -326,32 +326,30 @@ impl ReferralApi {
             sealed.push((index, dataset));
         }
         let readable = |index: usize| keys.get(&views[index].case_id).is_some_and(Option::is_some);
-        if caller.organisation_type == OrganisationType::ReceivingService {
-            let mut by_case: std::collections::BTreeMap<&str, Vec<ReferralId>> =
-                std::collections::BTreeMap::new();
-            // Datasets recorded before sealing are in the projection in clear.
-            let clear = views
-                .iter()
-                .enumerate()
-                .filter(|(_, v)| v.dataset.is_some());
-            let opened = sealed.iter().filter(|(index, _)| readable(*index));
-            for index in clear.map(|(i, _)| i).chain(opened.map(|(i, _)| *i)) {
-                let view = &views[index];
-                by_case
-                    .entry(view.case_id.as_str())
-                    .or_default()
-                    .push(parse_or_internal(ReferralId::parse(&view.referral_id))?);
-            }
-            for (case_id, referral_ids) in by_case {
-                let request_id = format!("dataset-read.{}", uuid::Uuid::now_v7());
-                self.caller_command(
-                    caller,
-                    &request_id,
-                    case_id,
-                    Command::RecordDatasetRead { referral_ids },
-                )
-                .await?;
-            }
+        let mut by_case: std::collections::BTreeMap<&str, Vec<ReferralId>> =
+            std::collections::BTreeMap::new();
+        // Datasets recorded before sealing are in the projection in clear.
+        let clear = views
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| v.dataset.is_some());
+        let opened = sealed.iter().filter(|(index, _)| readable(*index));
+        for index in clear.map(|(i, _)| i).chain(opened.map(|(i, _)| *i)) {
+            let view = &views[index];
+            by_case
+                .entry(view.case_id.as_str())
+                .or_default()
+                .push(parse_or_internal(ReferralId::parse(&view.referral_id))?);
+        }
+        for (case_id, referral_ids) in by_case {
+            let request_id = format!("dataset-read.{}", uuid::Uuid::now_v7());
+            self.caller_command(
+                caller,
+                &request_id,
+                case_id,
+                Command::RecordDatasetRead { referral_ids },
+            )
+            .await?;
         }
         for (index, dataset) in sealed {
             let view = &mut views[index];
