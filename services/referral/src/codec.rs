@@ -633,3 +633,146 @@ pub fn rules_to_wire(rules: &case_referral::pathway_rules::PathwayRules) -> Vec<
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const TYPES: [&str; 20] = [
+        "OrganisationRegistered",
+        "OrganisationUpdated",
+        "ConsentGiven",
+        "ConsentWithdrawn",
+        "ReferralDrafted",
+        "ReferralSent",
+        "ReferralReceived",
+        "ReferralAccepted",
+        "ReferralDeclined",
+        "TakenIntoCare",
+        "PutOnHold",
+        "Resumed",
+        "ReferralCompleted",
+        "ReferralCancelled",
+        "ReferralRevoked",
+        "ReferralExpired",
+        "ReferralFailed",
+        "ReferralDeadlineMissed",
+        "PathwayRulesPublished",
+        "ReferralDatasetRead",
+    ];
+
+    fn drafted(dataset: Option<wire::referral_drafted::Dataset>) -> log::Event {
+        log::Event {
+            event_id: "e".to_owned(),
+            event_type: format!("{PREFIX}ReferralDrafted"),
+            schema_version: 1,
+            payload: wire::ReferralDrafted {
+                referral_id: "r-1".to_owned(),
+                referrer_organisation_id: "cas-1".to_owned(),
+                receiver_organisation_id: "cav-1".to_owned(),
+                service_type: "anti_violence_centre".to_owned(),
+                consent_id: "c-1".to_owned(),
+                dataset,
+            }
+            .encode_to_vec(),
+        }
+    }
+
+    fn sealed(
+        key: &person_crypto::DataKey,
+        case_id: &str,
+        referral_id: &str,
+    ) -> wire::referral_drafted::Dataset {
+        wire::referral_drafted::Dataset::EncryptedMinimumDataset(
+            service_runtime::person_keys::seal(
+                key,
+                case_id,
+                &dataset_kind(referral_id),
+                &wire::MinimumDataset {
+                    categories: vec!["GBV".to_owned()],
+                    urgency: "high".to_owned(),
+                    ..Default::default()
+                },
+            ),
+        )
+    }
+
+    #[test]
+    fn a_sealed_dataset_opens_with_its_key_reads_as_erased_without_and_is_corrupt_elsewhere() {
+        let key = person_crypto::DataKey::generate();
+        let event = drafted(Some(sealed(&key, "case-1", "r-1")));
+        let with_key = CaseKey {
+            case_id: "case-1",
+            key: Some(&key),
+        };
+        match decode(&event, with_key) {
+            Ok(Some(Event::ReferralDrafted {
+                dataset: Some(d), ..
+            })) => {
+                assert_eq!(d.categories, [Category::Gbv]);
+            }
+            other => panic!("opened: {other:?}"),
+        }
+        let erased = CaseKey {
+            case_id: "case-1",
+            key: None,
+        };
+        assert!(matches!(
+            decode(&event, erased),
+            Ok(Some(Event::ReferralDrafted { dataset: None, .. }))
+        ));
+        // Moved to another case or another referral, it does not open.
+        let elsewhere = CaseKey {
+            case_id: "case-2",
+            key: Some(&key),
+        };
+        assert!(decode(&event, elsewhere).is_err());
+        let other_referral = drafted(Some(sealed(&key, "case-1", "r-2")));
+        assert!(decode(&other_referral, with_key).is_err());
+        assert!(decode(&drafted(None), with_key).is_err());
+    }
+
+    proptest! {
+        /// Stored bytes that are not what they claim: decoding answers an error, never panics,
+        /// with or without the person's key.
+        #[test]
+        fn decoding_malformed_events_never_panics(
+            kind in 0..TYPES.len(),
+            payload in proptest::collection::vec(any::<u8>(), 0..256),
+            with_key in any::<bool>(),
+        ) {
+            let event = log::Event {
+                event_id: "e".to_owned(),
+                event_type: format!("{PREFIX}{}", TYPES[kind]),
+                schema_version: 1,
+                payload,
+            };
+            let key = person_crypto::DataKey::generate();
+            let key = CaseKey { case_id: "case-1", key: with_key.then_some(&key) };
+            let _ = decode(&event, key);
+            let _ = decode_wire(&event);
+        }
+
+        /// A sealed dataset whose bytes were tampered with never opens and never panics.
+        #[test]
+        fn a_tampered_sealed_dataset_is_refused(
+            flip in 0_usize..64, nonce in proptest::collection::vec(any::<u8>(), 0..30),
+        ) {
+            let key = person_crypto::DataKey::generate();
+            let Some(wire::referral_drafted::Dataset::EncryptedMinimumDataset(mut message)) =
+                Some(sealed(&key, "case-1", "r-1"))
+            else {
+                unreachable!("sealed() seals");
+            };
+            let at = flip % message.ciphertext.len();
+            message.ciphertext[at] ^= 0x01;
+            if nonce.len() != message.nonce.len() {
+                message.nonce = nonce;
+            }
+            let event = drafted(Some(wire::referral_drafted::Dataset::EncryptedMinimumDataset(message)));
+            let with_key = CaseKey { case_id: "case-1", key: Some(&key) };
+            prop_assert!(decode(&event, with_key).is_err());
+        }
+    }
+}
