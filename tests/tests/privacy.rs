@@ -329,14 +329,11 @@ fn dataset(marker: &str) -> referral_api::MinimumDataset {
     }
 }
 
-async fn refer(
-    referrals: &mut Referrals,
-    case_id: &str,
-    marker: &str,
-) -> referral_api::CreateReferralResponse {
-    let consent = referrals
+/// The person's consent to refer every part of the dataset to the centre.
+async fn consent(referrals: &mut Referrals, case_id: &str, request_id: &str) -> String {
+    referrals
         .give_consent(operator(referral_api::GiveConsentRequest {
-            request_id: format!("consent-{case_id}"),
+            request_id: request_id.to_owned(),
             case_id: case_id.to_owned(),
             recipient: Some(referral_api::Recipient {
                 recipient: Some(referral_api::recipient::Recipient::OrganisationId(
@@ -364,7 +361,15 @@ async fn refer(
         .await
         .expect("consent")
         .into_inner()
-        .consent_id;
+        .consent_id
+}
+
+async fn refer(
+    referrals: &mut Referrals,
+    case_id: &str,
+    marker: &str,
+) -> referral_api::CreateReferralResponse {
+    let consent = consent(referrals, case_id, &format!("consent-{case_id}")).await;
     referrals
         .create_referral(operator(referral_api::CreateReferralRequest {
             request_id: format!("refer-{case_id}"),
@@ -534,37 +539,7 @@ async fn referral_datasets_are_sealed_opened_on_record_and_dropped_on_erasure() 
     );
     markers_nowhere("zqa7", "after erasure");
     // A new referral for the erased person cannot carry a dataset.
-    let consent_after = referrals
-        .give_consent(operator(referral_api::GiveConsentRequest {
-            request_id: "consent-after-erasure".to_owned(),
-            case_id: case_a.clone(),
-            recipient: Some(referral_api::Recipient {
-                recipient: Some(referral_api::recipient::Recipient::OrganisationId(
-                    CAV.to_owned(),
-                )),
-            }),
-            basis: Some(referral_api::give_consent_request::Basis::Consent(
-                referral_api::ConsentBasis {
-                    purpose: "protection_and_support".to_owned(),
-                    scopes: [
-                        "categories",
-                        "urgency",
-                        "communication",
-                        "safety_instructions",
-                    ]
-                    .map(str::to_owned)
-                    .to_vec(),
-                    valid_until: ts(time::OffsetDateTime::now_utc() + time::Duration::days(90)),
-                    grantor: "person".to_owned(),
-                    ..Default::default()
-                },
-            )),
-            given_at: ts(time::OffsetDateTime::now_utc() - time::Duration::minutes(1)),
-        }))
-        .await
-        .expect("consent")
-        .into_inner()
-        .consent_id;
+    let consent_after = consent(&mut referrals, &case_a, "consent-after-erasure").await;
     let refused = referrals
         .create_referral(operator(referral_api::CreateReferralRequest {
             request_id: "refer-after-erasure".to_owned(),

@@ -126,7 +126,14 @@ impl ReferralApi {
     ) -> Result<Executed, ServiceError> {
         let facts = self.case_facts(case_id).await?;
         jurisdiction.check(&facts.whereabouts())?;
-        let data_key = self.keys.existing(&self.log, case_id).await?;
+        // Only drafting (to seal) and sending (to check the consent covers the
+        // dataset) need the datasets: other commands spare the key store a read.
+        let data_key = match command {
+            Command::CreateReferral { .. } | Command::Send { .. } => {
+                self.keys.existing(&self.log, case_id).await?
+            }
+            _ => None,
+        };
         let key = CaseKey {
             case_id,
             key: data_key.as_ref(),
@@ -782,7 +789,6 @@ impl api::referral_service_server::ReferralService for ReferralApi {
             .into());
         }
         v.finish()?;
-        let province = r.province.clone();
         self.wait_for(r.min_log_sequence).await?;
         let store = self.projection.store();
         let mut whereabouts: std::collections::BTreeMap<
@@ -813,7 +819,7 @@ impl api::referral_service_server::ReferralService for ReferralApi {
                         || (x.receiver_organisation_id == caller.organisation_id
                             && x.state != "draft")
                 })
-                .filter(|x| province.is_empty() || x.province == province)
+                .filter(|x| r.province.is_empty() || x.province == r.province)
                 .filter(|x| within(&x.case_id))
                 .filter(|x| r.service_type.is_empty() || x.service_type == r.service_type)
                 .filter(|x| r.state.is_empty() || x.state == r.state)

@@ -70,7 +70,8 @@ pub fn dataset_to_wire(dataset: &Dataset) -> wire::MinimumDataset {
     }
 }
 
-/// The person's key for one case: `key` is `None` once their data is erased.
+/// The person's key for one case: `key` is `None` once their data is erased
+/// (or when the caller does not need the datasets opened: they read as `None`).
 #[derive(Clone, Copy)]
 pub struct CaseKey<'a> {
     pub case_id: &'a str,

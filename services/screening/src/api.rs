@@ -92,10 +92,7 @@ impl ScreeningApi {
                 let state = fold(history).map_err(CommandError::Corrupt)?;
                 let at = match (&command, whereabouts(&state)) {
                     (_, Some(at)) => Some(at),
-                    (Command::Open(open), None) => Some(Whereabouts {
-                        province: open.province.to_string(),
-                        facility_id: open.facility_id.to_string(),
-                    }),
+                    (Command::Open(open), None) => Some(opened_at(open)),
                     (_, None) => None,
                 };
                 if let Some(at) = at {
@@ -157,19 +154,6 @@ impl ScreeningApi {
         Ok((target.case_id.to_string(), sequence))
     }
 
-    /// The person's data key, created on first use.
-    async fn data_key(&self, case_id: &CaseId) -> Result<person_crypto::DataKey, ServiceError> {
-        self.keys.create_or_get(&self.log, case_id.as_str()).await
-    }
-
-    /// The person's data key if it still exists (None once erased).
-    async fn existing_data_key(
-        &self,
-        case_id: &CaseId,
-    ) -> Result<Option<person_crypto::DataKey>, ServiceError> {
-        self.keys.existing(&self.log, case_id.as_str()).await
-    }
-
     /// A case exists if the projection has it, or, if the projection lags, the log does.
     async fn case_exists(&self, case_id: &CaseId) -> Result<bool, ServiceError> {
         if projection::case(self.projection.store(), case_id.as_str())
@@ -219,6 +203,18 @@ fn whereabouts_of(history: &[RecordedCommit]) -> Result<Whereabouts, ServiceErro
     whereabouts(&state).ok_or(ServiceError::NotFound("case"))
 }
 
+/// Sets a list filter to the caller's own facility or province; asking for
+/// another one (or having none) is refused.
+fn confine(filter: &mut String, own: String, what: &str) -> Result<(), ServiceError> {
+    if own.is_empty() || (!filter.is_empty() && *filter != own) {
+        return Err(ServiceError::PermissionDenied(format!(
+            "the caller may list the cases of its own {what} only"
+        )));
+    }
+    *filter = own;
+    Ok(())
+}
+
 /// Where the case is: where it was last placed, or where it opened.
 fn whereabouts(state: &State) -> Option<Whereabouts> {
     match (&state.placement, &state.opened) {
@@ -226,11 +222,15 @@ fn whereabouts(state: &State) -> Option<Whereabouts> {
             province: placement.province.to_string(),
             facility_id: placement.facility_id.to_string(),
         }),
-        (None, Some(opened)) => Some(Whereabouts {
-            province: opened.province.to_string(),
-            facility_id: opened.facility_id.to_string(),
-        }),
+        (None, Some(opened)) => Some(opened_at(opened)),
         (None, None) => None,
+    }
+}
+
+fn opened_at(open: &case_screening::OpenCase) -> Whereabouts {
+    Whereabouts {
+        province: open.province.to_string(),
+        facility_id: open.facility_id.to_string(),
     }
 }
 
@@ -260,7 +260,10 @@ impl api::screening_service_server::ScreeningService for ScreeningApi {
         let (request_id, open) =
             requests::open_case(&request, |rid| new_case_id(&caller.organisation_id, rid))?;
         // Personal data reaches the log only sealed with the person's own key.
-        let key = self.data_key(&open.case_id).await?;
+        let key = self
+            .keys
+            .create_or_get(&self.log, open.case_id.as_str())
+            .await?;
         let personal = PersonalParts::sealed(
             &key,
             open.case_id.as_str(),
@@ -425,9 +428,13 @@ impl api::screening_service_server::ScreeningService for ScreeningApi {
                 &PersonalParts::default(),
             )
             .await?;
-        let key = self.existing_data_key(&case_id).await?.ok_or_else(|| {
-            ServiceError::FailedPrecondition("the person's personal data is erased".to_owned())
-        })?;
+        let key = self
+            .keys
+            .existing(&self.log, case_id.as_str())
+            .await?
+            .ok_or_else(|| {
+                ServiceError::FailedPrecondition("the person's personal data is erased".to_owned())
+            })?;
         use contracts::screening::v1::case_opened::{Identity, SpecialCategory};
         let personal_data = match &opened.identity {
             Some(Identity::EncryptedPersonalData(sealed)) => Some(person_keys::open(
@@ -518,19 +525,10 @@ impl api::screening_service_server::ScreeningService for ScreeningApi {
         let caller = self.caller(&request)?;
         let mut request = request.into_inner();
         // Each caller lists the cases of its own facility or province.
-        let (what, own, requested) = match Jurisdiction::of(&caller) {
-            Jurisdiction::Facility(own) => (Some("facility"), own, &mut request.facility_id),
-            Jurisdiction::Province(own) => (Some("province"), own, &mut request.province),
-            Jurisdiction::Unplaced => (None, String::new(), &mut request.province),
-        };
-        if let Some(what) = what {
-            if own.is_empty() || (!requested.is_empty() && *requested != own) {
-                return Err(ServiceError::PermissionDenied(format!(
-                    "the caller may list the cases of its own {what} only"
-                ))
-                .into());
-            }
-            *requested = own;
+        match Jurisdiction::of(&caller) {
+            Jurisdiction::Facility(own) => confine(&mut request.facility_id, own, "facility")?,
+            Jurisdiction::Province(own) => confine(&mut request.province, own, "province")?,
+            Jurisdiction::Unplaced => {}
         }
         let query = queries::ListQuery::parse(&request)?;
         self.wait_for(request.min_log_sequence).await?;
