@@ -9,6 +9,7 @@
 //! time passes, and a check or assessment done late records it in its own commit.
 //! Personal data never enters this crate: the service carries it beside the events.
 
+mod decide;
 pub mod model;
 
 use std::collections::BTreeMap;
@@ -16,6 +17,7 @@ use std::collections::BTreeMap;
 use pathway::{Category, CategoryStatus, Urgency};
 use time::{Date, Duration, OffsetDateTime, Time};
 
+pub use decide::{decide, missed_deadlines};
 pub use model::*;
 
 /// Screening ends within 7 days of arrival (Screening Regulation Art. 8(3)).
@@ -29,7 +31,7 @@ pub struct Context {
     pub now: OffsetDateTime,
 }
 
-/// Who made a change: organisation id and role, recorded in category histories.
+/// A relative whose case is linked to this one, so that a family is kept together.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FamilyLink {
     pub case_id: CaseId,
@@ -180,13 +182,6 @@ pub enum ScreeningError {
     PersonalDataErased,
 }
 
-fn invalid(field: impl Into<String>, reason: &'static str) -> ScreeningError {
-    ScreeningError::Invalid {
-        field: field.into(),
-        reason,
-    }
-}
-
 /// The screening record as decided so far.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct State {
@@ -274,253 +269,4 @@ impl State {
     pub fn assessment_done(&self) -> bool {
         self.last_assessment_at.is_some()
     }
-}
-
-/// The single decision function of the screening record.
-pub fn decide(
-    state: &State,
-    command: Command,
-    context: &Context,
-) -> Result<Vec<Event>, ScreeningError> {
-    let now = context.now;
-    if let Command::Open(open) = command {
-        if state.opened.is_some() {
-            return Err(ScreeningError::AlreadyOpened);
-        }
-        not_after(open.arrived_at, now, "arrival.arrived_at")?;
-        if let Some(date) = open.application_date
-            && date > now.date()
-        {
-            return Err(invalid("application_date", "is in the future"));
-        }
-        for (i, link) in open.family_links.iter().enumerate() {
-            if link.case_id == open.case_id {
-                return Err(invalid(
-                    format!("family_links[{i}].case_id"),
-                    "links the case to itself",
-                ));
-            }
-            if open.family_links[..i]
-                .iter()
-                .any(|other| other.case_id == link.case_id)
-            {
-                return Err(invalid(
-                    format!("family_links[{i}].case_id"),
-                    "is linked twice",
-                ));
-            }
-        }
-        return Ok(vec![Event::CaseOpened(open)]);
-    }
-    let Some(opened) = &state.opened else {
-        return Err(ScreeningError::CaseNotFound);
-    };
-    // Erasure and the access log apply to closed cases too.
-    match command {
-        Command::ErasePersonalData { reason } => {
-            if state.personal_data_erased {
-                return Err(ScreeningError::PersonalDataErased);
-            }
-            return Ok(vec![Event::PersonalDataErased {
-                reason,
-                erased_at: now,
-            }]);
-        }
-        Command::RecordIdentityRead { purpose } => {
-            if state.personal_data_erased {
-                return Err(ScreeningError::PersonalDataErased);
-            }
-            return Ok(vec![Event::IdentityRead {
-                purpose,
-                read_at: now,
-            }]);
-        }
-        _ => {}
-    }
-    if state.closed {
-        return Err(ScreeningError::CaseClosed);
-    }
-    let arrived_at = opened.arrived_at;
-    match command {
-        Command::Open(_) => Err(ScreeningError::AlreadyOpened),
-        Command::RecordPreliminaryCheck(check) => {
-            if state.preliminary_check_at.is_some() {
-                return Err(ScreeningError::PreliminaryCheckAlreadyRecorded);
-            }
-            within(check.checked_at, arrived_at, now, "checked_at")?;
-            for (i, suspicion) in check.suspected.iter().enumerate() {
-                if check.suspected[..i]
-                    .iter()
-                    .any(|s| s.category == suspicion.category)
-                {
-                    return Err(invalid(
-                        format!("suspected[{i}].category"),
-                        "is listed twice",
-                    ));
-                }
-            }
-            // A check done after the deadline still records that the deadline was
-            // missed, in the same commit: a missed deadline is never silent.
-            let mut events = Vec::new();
-            if let Some(due_at) = state.screening_due_at()
-                && check.checked_at > due_at
-                && !state.screening_deadline_missed
-            {
-                events.push(Event::ScreeningDeadlineMissed {
-                    due_at,
-                    detected_at: now,
-                });
-            }
-            events.push(Event::PreliminaryCheckRecorded(check));
-            Ok(events)
-        }
-        Command::RaiseSignal(signal) => {
-            within(signal.raised_at, arrived_at, now, "raised_at")?;
-            if signal.gbv_disclosure && !is_gender_based(signal.suspected.category) {
-                return Err(invalid(
-                    "suspected.category",
-                    "a disclosure of gender-based violence needs GBV, FGM, FORCED_MARRIAGE or HATE_VIOLENCE",
-                ));
-            }
-            Ok(vec![Event::VulnerabilitySignalRaised(signal)])
-        }
-        Command::RecordAssessment(assessment) => {
-            within(assessment.assessed_at, arrived_at, now, "assessed_at")?;
-            if let Some(date) = state.application_date
-                && assessment.assessed_at.date() < date
-            {
-                return Err(invalid("assessed_at", "is before the application date"));
-            }
-            if assessment.outcomes.is_empty()
-                && !assessment.special_reception_needs
-                && !assessment.special_procedural_guarantees
-            {
-                return Err(invalid("outcomes", "an assessment must conclude something"));
-            }
-            for (i, (category, outcome)) in assessment.outcomes.iter().enumerate() {
-                if assessment.outcomes[..i].iter().any(|(c, _)| c == category) {
-                    return Err(invalid(
-                        format!("outcomes[{i}].category"),
-                        "is listed twice",
-                    ));
-                }
-                if state.categories.get(category) == Some(&outcome.status()) {
-                    return Err(ScreeningError::CategoryAlreadyInStatus);
-                }
-            }
-            let reassessment = state.last_assessment_at.is_some();
-            let mut events = Vec::new();
-            if let Some(due_at) = state.assessment_due_at()
-                && assessment.assessed_at > due_at
-                && !reassessment
-                && !state.assessment_deadline_missed
-            {
-                events.push(Event::AssessmentDeadlineMissed {
-                    due_at,
-                    detected_at: now,
-                });
-            }
-            events.push(Event::AssessmentRecorded {
-                assessment,
-                reassessment,
-            });
-            Ok(events)
-        }
-        Command::RecordApplication { application_date } => {
-            if state.application_date.is_some() {
-                return Err(ScreeningError::ApplicationAlreadyRecorded);
-            }
-            if application_date > now.date() {
-                return Err(invalid("application_date", "is in the future"));
-            }
-            Ok(vec![Event::ApplicationRecorded { application_date }])
-        }
-        Command::Place(placement) => {
-            within(placement.placed_at, arrived_at, now, "placed_at")?;
-            let current = state
-                .placement
-                .as_ref()
-                .map_or(&opened.facility_id, |p| &p.facility_id);
-            if *current == placement.facility_id {
-                return Err(ScreeningError::AlreadyPlacedThere);
-            }
-            Ok(vec![Event::CasePlaced(placement)])
-        }
-        Command::Close { reason, closed_at } => {
-            within(closed_at, arrived_at, now, "closed_at")?;
-            Ok(vec![Event::CaseClosed { reason, closed_at }])
-        }
-        Command::MarkScreeningDeadlineMissed => match state.screening_due_at() {
-            Some(due_at)
-                if due_at <= now
-                    && state.preliminary_check_at.is_none()
-                    && !state.screening_deadline_missed =>
-            {
-                Ok(vec![Event::ScreeningDeadlineMissed {
-                    due_at,
-                    detected_at: now,
-                }])
-            }
-            _ => Err(ScreeningError::DeadlineNotMissed),
-        },
-        Command::ErasePersonalData { .. } | Command::RecordIdentityRead { .. } => {
-            Err(ScreeningError::PersonalDataErased)
-        }
-        Command::MarkAssessmentDeadlineMissed => match state.assessment_due_at() {
-            Some(due_at)
-                if due_at <= now
-                    && !state.assessment_done()
-                    && !state.assessment_deadline_missed =>
-            {
-                Ok(vec![Event::AssessmentDeadlineMissed {
-                    due_at,
-                    detected_at: now,
-                }])
-            }
-            _ => Err(ScreeningError::DeadlineNotMissed),
-        },
-    }
-}
-
-/// The deadline commands that are due now: what the watcher must try.
-pub fn missed_deadlines(state: &State, now: OffsetDateTime) -> Vec<Command> {
-    let context = Context { now };
-    [
-        Command::MarkScreeningDeadlineMissed,
-        Command::MarkAssessmentDeadlineMissed,
-    ]
-    .into_iter()
-    .filter(|command| decide(state, command.clone(), &context).is_ok())
-    .collect()
-}
-
-fn is_gender_based(category: Category) -> bool {
-    matches!(
-        category,
-        Category::Gbv | Category::Fgm | Category::ForcedMarriage | Category::HateViolence
-    )
-}
-
-fn not_after(
-    at: OffsetDateTime,
-    now: OffsetDateTime,
-    field: &'static str,
-) -> Result<(), ScreeningError> {
-    if at > now {
-        return Err(invalid(field, "is in the future"));
-    }
-    Ok(())
-}
-
-fn within(
-    at: OffsetDateTime,
-    arrived_at: OffsetDateTime,
-    now: OffsetDateTime,
-    field: &'static str,
-) -> Result<(), ScreeningError> {
-    not_after(at, now, field)?;
-    if at < arrived_at {
-        return Err(invalid(field, "is before the arrival"));
-    }
-    Ok(())
 }

@@ -1,0 +1,58 @@
+//! The screening and assessment deadlines, as the deadline watcher marks them
+//! when they pass unmet.
+
+use time::OffsetDateTime;
+
+use super::open_case;
+use crate::{Command, Context, Event, ScreeningError, State, decide};
+
+pub(super) fn mark_screening_missed(
+    state: &State,
+    now: OffsetDateTime,
+) -> Result<Vec<Event>, ScreeningError> {
+    open_case(state)?;
+    match state.screening_due_at() {
+        Some(due_at)
+            if due_at <= now
+                && state.preliminary_check_at.is_none()
+                && !state.screening_deadline_missed =>
+        {
+            Ok(vec![Event::ScreeningDeadlineMissed {
+                due_at,
+                detected_at: now,
+            }])
+        }
+        _ => Err(ScreeningError::DeadlineNotMissed),
+    }
+}
+
+pub(super) fn mark_assessment_missed(
+    state: &State,
+    now: OffsetDateTime,
+) -> Result<Vec<Event>, ScreeningError> {
+    open_case(state)?;
+    match state.assessment_due_at() {
+        Some(due_at)
+            if due_at <= now && !state.assessment_done() && !state.assessment_deadline_missed =>
+        {
+            Ok(vec![Event::AssessmentDeadlineMissed {
+                due_at,
+                detected_at: now,
+            }])
+        }
+        _ => Err(ScreeningError::DeadlineNotMissed),
+    }
+}
+
+/// The deadline commands that are due now: what the watcher must try.
+pub fn missed_deadlines(state: &State, now: OffsetDateTime) -> Vec<Command> {
+    // Asking `decide` keeps one definition of "due" for the watcher and the command.
+    let context = Context { now };
+    [
+        Command::MarkScreeningDeadlineMissed,
+        Command::MarkAssessmentDeadlineMissed,
+    ]
+    .into_iter()
+    .filter(|command| decide(state, command.clone(), &context).is_ok())
+    .collect()
+}

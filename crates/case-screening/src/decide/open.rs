@@ -1,0 +1,41 @@
+//! Opening a case: the arrival, where the screening record begins.
+
+use time::OffsetDateTime;
+
+use super::{invalid, not_after};
+use crate::{Event, OpenCase, ScreeningError, State};
+
+pub(super) fn open(
+    state: &State,
+    open: OpenCase,
+    now: OffsetDateTime,
+) -> Result<Vec<Event>, ScreeningError> {
+    // Even a closed case stays opened: its id is never reused.
+    if state.opened.is_some() {
+        return Err(ScreeningError::AlreadyOpened);
+    }
+    not_after(open.arrived_at, now, "arrival.arrived_at")?;
+    if let Some(date) = open.application_date
+        && date > now.date()
+    {
+        return Err(invalid("application_date", "is in the future"));
+    }
+    for (i, link) in open.family_links.iter().enumerate() {
+        if link.case_id == open.case_id {
+            return Err(invalid(
+                format!("family_links[{i}].case_id"),
+                "links the case to itself",
+            ));
+        }
+        if open.family_links[..i]
+            .iter()
+            .any(|other| other.case_id == link.case_id)
+        {
+            return Err(invalid(
+                format!("family_links[{i}].case_id"),
+                "is linked twice",
+            ));
+        }
+    }
+    Ok(vec![Event::CaseOpened(open)])
+}
