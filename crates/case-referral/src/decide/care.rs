@@ -4,8 +4,7 @@
 use super::deadlines::late;
 use super::{Party, transition};
 use crate::{
-    CareOutcome, Context, DeadlineKind, Event, ReferralError, ReferralId, ReferralState as S,
-    State,
+    CareOutcome, Context, DeadlineKind, Event, ReferralError, ReferralId, ReferralState as S, State,
 };
 
 pub(super) fn take_charge(
