@@ -1,0 +1,18 @@
+//! Domain tests of the screening record, one binary: given events, when a
+//! command, then events or an error; one module per command, the shared
+//! fixtures in `support`, property tests in `properties`.
+
+mod close;
+mod every_command;
+mod evolve;
+mod mark_assessment_deadline_missed;
+mod mark_screening_deadline_missed;
+mod missed_deadlines;
+mod open;
+mod place;
+mod properties;
+mod raise_signal;
+mod record_application;
+mod record_assessment;
+mod record_preliminary_check;
+mod support;

@@ -1,0 +1,140 @@
+//! `MarkAssessmentDeadlineMissed`: the watcher marks no assessment within 30 days of the application.
+
+use super::support::*;
+
+#[test]
+fn assessment_is_due_thirty_days_after_midnight_utc_of_the_application_date() {
+    assert_eq!(
+        given(&[opened_with_application(APPLIED_ON)]).assessment_due_at(),
+        Some(ASSESSMENT_DUE)
+    );
+    assert_eq!(
+        given(&[
+            opened(),
+            Event::ApplicationRecorded {
+                application_date: APPLIED_ON
+            }
+        ])
+        .assessment_due_at(),
+        Some(APPLIED_ON.with_time(Time::MIDNIGHT).assume_utc() + Duration::days(30))
+    );
+    assert_eq!(given(&[opened()]).assessment_due_at(), None);
+}
+
+#[test]
+fn assessment_deadline_is_not_missed_one_nanosecond_before_it_is_due() {
+    assert_eq!(
+        when(
+            &given(&[opened_with_application(APPLIED_ON)]),
+            Command::MarkAssessmentDeadlineMissed,
+            ASSESSMENT_DUE - Duration::NANOSECOND
+        ),
+        Err(ScreeningError::DeadlineNotMissed)
+    );
+}
+
+#[test]
+fn assessment_deadline_is_missed_when_it_is_due() {
+    for history in [
+        vec![opened_with_application(APPLIED_ON)],
+        vec![
+            opened(),
+            Event::ApplicationRecorded {
+                application_date: APPLIED_ON,
+            },
+        ],
+    ] {
+        assert_eq!(
+            when(
+                &given(&history),
+                Command::MarkAssessmentDeadlineMissed,
+                ASSESSMENT_DUE
+            ),
+            Ok(vec![Event::AssessmentDeadlineMissed {
+                due_at: ASSESSMENT_DUE,
+                detected_at: ASSESSMENT_DUE,
+            }])
+        );
+        let later = ASSESSMENT_DUE + Duration::days(4);
+        assert_eq!(
+            when(
+                &given(&history),
+                Command::MarkAssessmentDeadlineMissed,
+                later
+            ),
+            Ok(vec![Event::AssessmentDeadlineMissed {
+                due_at: ASSESSMENT_DUE,
+                detected_at: later,
+            }])
+        );
+    }
+}
+
+#[test]
+fn assessment_deadline_needs_an_application_date() {
+    assert_eq!(
+        when(
+            &given(&[opened()]),
+            Command::MarkAssessmentDeadlineMissed,
+            ARRIVAL + Duration::days(365)
+        ),
+        Err(ScreeningError::DeadlineNotMissed)
+    );
+}
+
+#[test]
+fn assessment_deadline_is_not_missed_when_an_assessment_was_recorded() {
+    let state = given(&[
+        opened_with_application(APPLIED_ON),
+        Event::AssessmentRecorded {
+            assessment: assessment(&[(Category::Minor, Outcome::Confirmed)], NOW),
+            reassessment: false,
+        },
+    ]);
+    assert_eq!(
+        when(
+            &state,
+            Command::MarkAssessmentDeadlineMissed,
+            ASSESSMENT_DUE + Duration::days(10)
+        ),
+        Err(ScreeningError::DeadlineNotMissed)
+    );
+}
+
+#[test]
+fn assessment_deadline_is_marked_only_once() {
+    let state = given(&[opened_with_application(APPLIED_ON)]);
+    let events = when(
+        &state,
+        Command::MarkAssessmentDeadlineMissed,
+        ASSESSMENT_DUE,
+    )
+    .expect("missed");
+    let state = apply(state, &events);
+    assert!(state.assessment_deadline_missed);
+    assert_eq!(
+        when(
+            &state,
+            Command::MarkAssessmentDeadlineMissed,
+            ASSESSMENT_DUE + Duration::days(1)
+        ),
+        Err(ScreeningError::DeadlineNotMissed)
+    );
+}
+
+#[test]
+fn assessment_deadline_on_a_case_not_opened_or_closed_is_refused() {
+    let later = ASSESSMENT_DUE + Duration::days(1);
+    assert_eq!(
+        when(&given(&[]), Command::MarkAssessmentDeadlineMissed, later),
+        Err(ScreeningError::CaseNotFound)
+    );
+    assert_eq!(
+        when(
+            &given(&[opened_with_application(APPLIED_ON), closed(NOW)]),
+            Command::MarkAssessmentDeadlineMissed,
+            later
+        ),
+        Err(ScreeningError::CaseClosed)
+    );
+}

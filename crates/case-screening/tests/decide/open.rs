@@ -1,0 +1,150 @@
+//! `Open`: a case begins with the arrival.
+
+use super::support::*;
+
+#[test]
+fn open_on_a_new_case_records_case_opened() {
+    let open = OpenCase {
+        family_links: vec![FamilyLink {
+            case_id: case_id("sister-case"),
+            relation: Relation::Sibling,
+        }],
+        ..open_case()
+    };
+    assert_eq!(
+        when(&given(&[]), Command::Open(open.clone()), NOW),
+        Ok(vec![Event::CaseOpened(open)])
+    );
+}
+
+#[test]
+fn open_with_arrival_and_application_date_of_now_is_accepted() {
+    let open = OpenCase {
+        arrived_at: NOW,
+        application_date: Some(NOW.date()),
+        ..open_case()
+    };
+    let events = when(&given(&[]), Command::Open(open.clone()), NOW).expect("accepted");
+    assert_eq!(events, vec![Event::CaseOpened(open.clone())]);
+    let state = apply(given(&[]), &events);
+    assert_eq!(state.opened, Some(open));
+    assert_eq!(state.application_date, Some(NOW.date()));
+    assert!(!state.closed);
+}
+
+#[test]
+fn open_twice_is_refused() {
+    assert_eq!(
+        when(&given(&[opened()]), Command::Open(open_case()), NOW),
+        Err(ScreeningError::AlreadyOpened)
+    );
+}
+
+#[test]
+fn open_on_a_closed_case_is_refused_as_already_opened() {
+    // A closed case still exists: opening it again is AlreadyOpened, checked before CaseClosed.
+    assert_eq!(
+        when(
+            &given(&[opened(), closed(NOW)]),
+            Command::Open(open_case()),
+            NOW
+        ),
+        Err(ScreeningError::AlreadyOpened)
+    );
+}
+
+#[test]
+fn open_with_arrival_in_the_future_is_invalid() {
+    let open = OpenCase {
+        arrived_at: NOW + Duration::SECOND,
+        ..open_case()
+    };
+    assert_invalid(
+        when(&given(&[]), Command::Open(open), NOW),
+        "arrival.arrived_at",
+    );
+}
+
+#[test]
+fn open_with_application_date_in_the_future_is_invalid() {
+    let open = OpenCase {
+        application_date: Some(NOW.date().next_day().expect("a next day")),
+        ..open_case()
+    };
+    assert_invalid(
+        when(&given(&[]), Command::Open(open), NOW),
+        "application_date",
+    );
+}
+
+#[test]
+fn open_with_a_family_link_to_itself_is_invalid() {
+    let itself = FamilyLink {
+        case_id: case_id(CASE),
+        relation: Relation::Parent,
+    };
+    let other = FamilyLink {
+        case_id: case_id("mother-case"),
+        relation: Relation::Parent,
+    };
+    let open = OpenCase {
+        family_links: vec![itself.clone()],
+        ..open_case()
+    };
+    assert_invalid(
+        when(&given(&[]), Command::Open(open), NOW),
+        "family_links[0].case_id",
+    );
+    let open = OpenCase {
+        family_links: vec![other, itself],
+        ..open_case()
+    };
+    assert_invalid(
+        when(&given(&[]), Command::Open(open), NOW),
+        "family_links[1].case_id",
+    );
+}
+
+#[test]
+fn open_with_the_same_case_linked_twice_is_invalid() {
+    let links = vec![
+        FamilyLink {
+            case_id: case_id("child-case"),
+            relation: Relation::Child,
+        },
+        FamilyLink {
+            case_id: case_id("spouse-case"),
+            relation: Relation::Spouse,
+        },
+        // Same case, even with another relation.
+        FamilyLink {
+            case_id: case_id("child-case"),
+            relation: Relation::OtherRelative,
+        },
+    ];
+    let open = OpenCase {
+        family_links: links.clone(),
+        ..open_case()
+    };
+    assert_invalid(
+        when(&given(&[]), Command::Open(open), NOW),
+        "family_links[2].case_id",
+    );
+    let open = OpenCase {
+        family_links: vec![links[1].clone(), links[1].clone()],
+        ..open_case()
+    };
+    assert_invalid(
+        when(&given(&[]), Command::Open(open), NOW),
+        "family_links[1].case_id",
+    );
+
+    let open = OpenCase {
+        family_links: links[..2].to_vec(),
+        ..open_case()
+    };
+    assert_eq!(
+        when(&given(&[]), Command::Open(open.clone()), NOW),
+        Ok(vec![Event::CaseOpened(open)])
+    );
+}

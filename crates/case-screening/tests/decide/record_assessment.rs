@@ -1,0 +1,365 @@
+//! `RecordAssessment`: the assessment of special reception needs, reassessments, and the missed deadline a late first assessment records with it.
+
+use super::support::*;
+
+#[test]
+fn first_assessment_is_recorded_as_not_a_reassessment() {
+    let state = given(&[
+        opened(),
+        Event::VulnerabilitySignalRaised(signal(Category::Torture, ARRIVAL)),
+    ]);
+    let assessed = assessment(
+        &[
+            (Category::Torture, Outcome::Confirmed),
+            (Category::Pregnant, Outcome::RuledOut),
+        ],
+        NOW,
+    );
+    assert_eq!(
+        when(&state, Command::RecordAssessment(assessed.clone()), NOW),
+        Ok(vec![Event::AssessmentRecorded {
+            assessment: assessed,
+            reassessment: false,
+        }])
+    );
+}
+
+#[test]
+fn second_assessment_is_a_reassessment() {
+    let state = given(&[
+        opened(),
+        Event::AssessmentRecorded {
+            assessment: assessment(&[(Category::Torture, Outcome::Confirmed)], ARRIVAL),
+            reassessment: false,
+        },
+    ]);
+    let assessed = assessment(&[(Category::MentalHealth, Outcome::Confirmed)], NOW);
+    assert_eq!(
+        when(&state, Command::RecordAssessment(assessed.clone()), NOW),
+        Ok(vec![Event::AssessmentRecorded {
+            assessment: assessed,
+            reassessment: true,
+        }])
+    );
+}
+
+#[test]
+fn assessment_without_outcomes_but_with_a_special_need_is_accepted() {
+    for (reception, procedural) in [(true, false), (false, true), (true, true)] {
+        let assessed = Assessment {
+            special_reception_needs: reception,
+            special_procedural_guarantees: procedural,
+            ..assessment(&[], NOW)
+        };
+        assert_eq!(
+            when(
+                &given(&[opened()]),
+                Command::RecordAssessment(assessed.clone()),
+                NOW
+            ),
+            Ok(vec![Event::AssessmentRecorded {
+                assessment: assessed,
+                reassessment: false,
+            }])
+        );
+    }
+}
+
+#[test]
+fn assessment_on_a_case_not_opened_is_case_not_found() {
+    assert_eq!(
+        when(
+            &given(&[]),
+            Command::RecordAssessment(assessment(&[(Category::Minor, Outcome::Confirmed)], NOW)),
+            NOW
+        ),
+        Err(ScreeningError::CaseNotFound)
+    );
+}
+
+#[test]
+fn assessment_on_a_closed_case_is_case_closed() {
+    assert_eq!(
+        when(
+            &given(&[opened(), closed(NOW)]),
+            Command::RecordAssessment(assessment(&[(Category::Minor, Outcome::Confirmed)], NOW)),
+            NOW
+        ),
+        Err(ScreeningError::CaseClosed)
+    );
+}
+
+#[test]
+fn assessment_in_the_future_is_invalid() {
+    assert_invalid(
+        when(
+            &given(&[opened()]),
+            Command::RecordAssessment(assessment(
+                &[(Category::Minor, Outcome::Confirmed)],
+                NOW + Duration::NANOSECOND,
+            )),
+            NOW,
+        ),
+        "assessed_at",
+    );
+}
+
+#[test]
+fn assessment_before_arrival_is_invalid() {
+    assert_invalid(
+        when(
+            &given(&[opened()]),
+            Command::RecordAssessment(assessment(
+                &[(Category::Minor, Outcome::Confirmed)],
+                ARRIVAL - Duration::NANOSECOND,
+            )),
+            NOW,
+        ),
+        "assessed_at",
+    );
+}
+
+#[test]
+fn assessment_dated_before_the_application_date_is_invalid() {
+    let outcomes = [(Category::Minor, Outcome::Confirmed)];
+    let application_day = date!(2026 - 03 - 04);
+    let last_instant_before = datetime!(2026-03-03 23:59:59.999999999 UTC);
+    let first_instant_of = datetime!(2026-03-04 00:00 UTC);
+    // The application date known from the opening or recorded later: the same rule.
+    for history in [
+        vec![opened_with_application(application_day)],
+        vec![
+            opened(),
+            Event::ApplicationRecorded {
+                application_date: application_day,
+            },
+        ],
+    ] {
+        let state = given(&history);
+        assert_invalid(
+            when(
+                &state,
+                Command::RecordAssessment(assessment(&outcomes, last_instant_before)),
+                NOW,
+            ),
+            "assessed_at",
+        );
+        assert!(
+            when(
+                &state,
+                Command::RecordAssessment(assessment(&outcomes, first_instant_of)),
+                NOW
+            )
+            .is_ok(),
+            "an assessment on the day of the application is on time"
+        );
+    }
+}
+
+#[test]
+fn assessment_that_concludes_nothing_is_invalid() {
+    assert_invalid(
+        when(
+            &given(&[opened()]),
+            Command::RecordAssessment(assessment(&[], NOW)),
+            NOW,
+        ),
+        "outcomes",
+    );
+}
+
+#[test]
+fn assessment_listing_a_category_twice_is_invalid() {
+    // Twice even with different outcomes.
+    let outcomes = [
+        (Category::Torture, Outcome::Confirmed),
+        (Category::Torture, Outcome::RuledOut),
+    ];
+    assert_invalid(
+        when(
+            &given(&[opened()]),
+            Command::RecordAssessment(assessment(&outcomes, NOW)),
+            NOW,
+        ),
+        "outcomes[1].category",
+    );
+}
+
+#[test]
+fn confirming_a_confirmed_category_is_refused() {
+    let state = given(&[
+        opened(),
+        Event::AssessmentRecorded {
+            assessment: assessment(&[(Category::Torture, Outcome::Confirmed)], ARRIVAL),
+            reassessment: false,
+        },
+    ]);
+    let outcomes = [
+        (Category::MentalHealth, Outcome::Confirmed),
+        (Category::Torture, Outcome::Confirmed),
+    ];
+    assert_eq!(
+        when(
+            &state,
+            Command::RecordAssessment(assessment(&outcomes, NOW)),
+            NOW
+        ),
+        Err(ScreeningError::CategoryAlreadyInStatus)
+    );
+}
+
+#[test]
+fn ruling_out_a_ruled_out_category_is_refused() {
+    let state = given(&[
+        opened(),
+        Event::AssessmentRecorded {
+            assessment: assessment(&[(Category::Trafficking, Outcome::RuledOut)], ARRIVAL),
+            reassessment: false,
+        },
+    ]);
+    assert_eq!(
+        when(
+            &state,
+            Command::RecordAssessment(assessment(
+                &[(Category::Trafficking, Outcome::RuledOut)],
+                NOW
+            )),
+            NOW
+        ),
+        Err(ScreeningError::CategoryAlreadyInStatus)
+    );
+}
+
+#[test]
+fn a_category_may_change_status_between_assessments() {
+    let state = given(&[
+        opened(),
+        Event::AssessmentRecorded {
+            assessment: assessment(
+                &[
+                    (Category::Trafficking, Outcome::RuledOut),
+                    (Category::Torture, Outcome::Confirmed),
+                ],
+                ARRIVAL,
+            ),
+            reassessment: false,
+        },
+    ]);
+    let assessed = assessment(
+        &[
+            (Category::Trafficking, Outcome::Confirmed),
+            (Category::Torture, Outcome::RuledOut),
+        ],
+        NOW,
+    );
+    let events = when(&state, Command::RecordAssessment(assessed.clone()), NOW).expect("accepted");
+    assert_eq!(
+        events,
+        vec![Event::AssessmentRecorded {
+            assessment: assessed,
+            reassessment: true,
+        }]
+    );
+    let state = apply(state, &events);
+    assert_eq!(
+        state.categories.get(&Category::Trafficking),
+        Some(&CategoryStatus::Confirmed)
+    );
+    assert_eq!(
+        state.categories.get(&Category::Torture),
+        Some(&CategoryStatus::RuledOut)
+    );
+}
+
+#[test]
+fn a_ruled_out_category_suspected_again_may_be_ruled_out_again() {
+    let state = given(&[
+        opened(),
+        Event::AssessmentRecorded {
+            assessment: assessment(&[(Category::Gbv, Outcome::RuledOut)], ARRIVAL),
+            reassessment: false,
+        },
+        Event::VulnerabilitySignalRaised(gbv_disclosure(Category::Gbv, NOW)),
+    ]);
+    assert!(
+        when(
+            &state,
+            Command::RecordAssessment(assessment(&[(Category::Gbv, Outcome::RuledOut)], NOW)),
+            NOW
+        )
+        .is_ok()
+    );
+}
+
+#[test]
+fn a_confirmed_category_signalled_again_cannot_be_confirmed_again() {
+    let state = given(&[
+        opened(),
+        Event::AssessmentRecorded {
+            assessment: assessment(&[(Category::Gbv, Outcome::Confirmed)], ARRIVAL),
+            reassessment: false,
+        },
+        Event::VulnerabilitySignalRaised(gbv_disclosure(Category::Gbv, NOW)),
+    ]);
+    assert_eq!(
+        when(
+            &state,
+            Command::RecordAssessment(assessment(&[(Category::Gbv, Outcome::Confirmed)], NOW)),
+            NOW
+        ),
+        Err(ScreeningError::CategoryAlreadyInStatus)
+    );
+}
+
+#[test]
+fn an_assessment_done_after_the_assessment_deadline_records_the_miss_with_it() {
+    let late = ASSESSMENT_DUE + Duration::days(1);
+    let outcomes = [(Category::Gbv, Outcome::Confirmed)];
+    let events = when(
+        &given(&[opened_with_application(APPLIED_ON)]),
+        Command::RecordAssessment(assessment(&outcomes, late)),
+        late,
+    )
+    .expect("accepted");
+    assert_eq!(events.len(), 2);
+    assert_eq!(
+        events[0],
+        Event::AssessmentDeadlineMissed {
+            due_at: ASSESSMENT_DUE,
+            detected_at: late
+        }
+    );
+    assert!(matches!(
+        events[1],
+        Event::AssessmentRecorded {
+            reassessment: false,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn a_late_reassessment_records_no_miss_when_the_first_assessment_was_on_time() {
+    let first = ASSESSMENT_DUE - Duration::days(1);
+    let late = ASSESSMENT_DUE + Duration::days(3);
+    let state = given(&[
+        opened_with_application(APPLIED_ON),
+        Event::AssessmentRecorded {
+            assessment: assessment(&[(Category::Gbv, Outcome::Confirmed)], first),
+            reassessment: false,
+        },
+    ]);
+    let events = when(
+        &state,
+        Command::RecordAssessment(assessment(&[(Category::Gbv, Outcome::RuledOut)], late)),
+        late,
+    )
+    .expect("accepted");
+    assert!(matches!(
+        events.as_slice(),
+        [Event::AssessmentRecorded {
+            reassessment: true,
+            ..
+        }]
+    ));
+}

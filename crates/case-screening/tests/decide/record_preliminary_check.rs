@@ -1,0 +1,163 @@
+//! `RecordPreliminaryCheck`: the preliminary vulnerability check at screening, and the missed screening deadline a late check records with it.
+
+use super::support::*;
+
+#[test]
+fn preliminary_check_is_recorded() {
+    let recorded = check(&[Category::Pregnant, Category::Torture], NOW);
+    assert_eq!(
+        when(
+            &given(&[opened()]),
+            Command::RecordPreliminaryCheck(recorded.clone()),
+            NOW
+        ),
+        Ok(vec![Event::PreliminaryCheckRecorded(recorded)])
+    );
+}
+
+#[test]
+fn preliminary_check_at_arrival_and_without_suspicions_is_accepted() {
+    let recorded = check(&[], ARRIVAL);
+    assert_eq!(
+        when(
+            &given(&[opened()]),
+            Command::RecordPreliminaryCheck(recorded.clone()),
+            NOW
+        ),
+        Ok(vec![Event::PreliminaryCheckRecorded(recorded)])
+    );
+}
+
+#[test]
+fn preliminary_check_on_a_case_not_opened_is_case_not_found() {
+    assert_eq!(
+        when(
+            &given(&[]),
+            Command::RecordPreliminaryCheck(check(&[], NOW)),
+            NOW
+        ),
+        Err(ScreeningError::CaseNotFound)
+    );
+}
+
+#[test]
+fn preliminary_check_on_a_closed_case_is_case_closed() {
+    assert_eq!(
+        when(
+            &given(&[opened(), closed(NOW)]),
+            Command::RecordPreliminaryCheck(check(&[], NOW)),
+            NOW
+        ),
+        Err(ScreeningError::CaseClosed)
+    );
+}
+
+#[test]
+fn preliminary_check_twice_is_refused() {
+    let state = given(&[
+        opened(),
+        Event::PreliminaryCheckRecorded(check(&[Category::Pregnant], ARRIVAL)),
+    ]);
+    assert_eq!(
+        when(
+            &state,
+            Command::RecordPreliminaryCheck(check(&[Category::Torture], NOW)),
+            NOW
+        ),
+        Err(ScreeningError::PreliminaryCheckAlreadyRecorded)
+    );
+}
+
+#[test]
+fn preliminary_check_in_the_future_is_invalid() {
+    assert_invalid(
+        when(
+            &given(&[opened()]),
+            Command::RecordPreliminaryCheck(check(&[], NOW + Duration::NANOSECOND)),
+            NOW,
+        ),
+        "checked_at",
+    );
+}
+
+#[test]
+fn preliminary_check_before_arrival_is_invalid() {
+    assert_invalid(
+        when(
+            &given(&[opened()]),
+            Command::RecordPreliminaryCheck(check(&[], ARRIVAL - Duration::NANOSECOND)),
+            NOW,
+        ),
+        "checked_at",
+    );
+}
+
+#[test]
+fn preliminary_check_listing_a_category_twice_is_invalid() {
+    let categories = [Category::Pregnant, Category::Torture, Category::Pregnant];
+    assert_invalid(
+        when(
+            &given(&[opened()]),
+            Command::RecordPreliminaryCheck(check(&categories, NOW)),
+            NOW,
+        ),
+        "suspected[2].category",
+    );
+}
+
+#[test]
+fn a_check_done_after_the_screening_deadline_records_the_miss_with_it() {
+    let late = SCREENING_DUE + Duration::hours(1);
+    let now = late + Duration::hours(1);
+    let events = when(
+        &given(&[opened()]),
+        Command::RecordPreliminaryCheck(check(&[], late)),
+        now,
+    )
+    .expect("accepted");
+    assert_eq!(
+        events,
+        [
+            Event::ScreeningDeadlineMissed {
+                due_at: SCREENING_DUE,
+                detected_at: now
+            },
+            Event::PreliminaryCheckRecorded(check(&[], late)),
+        ]
+    );
+}
+
+#[test]
+fn a_check_done_on_time_but_recorded_later_records_no_miss() {
+    let on_time = SCREENING_DUE - Duration::hours(1);
+    let now = SCREENING_DUE + Duration::days(2);
+    let events = when(
+        &given(&[opened()]),
+        Command::RecordPreliminaryCheck(check(&[], on_time)),
+        now,
+    )
+    .expect("accepted");
+    assert_eq!(
+        events,
+        [Event::PreliminaryCheckRecorded(check(&[], on_time))]
+    );
+}
+
+#[test]
+fn a_late_check_after_the_watcher_marked_the_miss_does_not_mark_it_again() {
+    let late = SCREENING_DUE + Duration::hours(1);
+    let state = given(&[
+        opened(),
+        Event::ScreeningDeadlineMissed {
+            due_at: SCREENING_DUE,
+            detected_at: SCREENING_DUE,
+        },
+    ]);
+    let events = when(
+        &state,
+        Command::RecordPreliminaryCheck(check(&[], late)),
+        late,
+    )
+    .expect("accepted");
+    assert_eq!(events, [Event::PreliminaryCheckRecorded(check(&[], late))]);
+}
