@@ -1,0 +1,19 @@
+//! Domain tests of the referral record, one binary: given events, when a
+//! command by an actor, then events or an error; one module per command, the
+//! shared fixtures in `support`, property tests in `properties`.
+
+mod accept;
+mod create_referral;
+mod decline;
+mod give_consent;
+mod lifecycle;
+mod mark_deadline_missed;
+mod mark_failed;
+mod missed_deadlines;
+mod parties;
+mod properties;
+mod receive;
+mod record_dataset_read;
+mod send;
+mod support;
+mod withdraw_consent;

@@ -1,0 +1,28 @@
+//! `MarkFailed`: either party records that the person was lost to follow-up.
+
+use super::support::*;
+
+#[test]
+fn mark_failed_by_either_party_is_accepted_and_by_a_third_party_refused() {
+    for (from, _) in Kind::MarkFailed.allowed() {
+        let state = given(&referral_in(*from));
+        for party in [REFERRER, RECEIVER] {
+            assert_eq!(
+                when(&state, Kind::MarkFailed.command(REFERRAL), &by(party, NOW)),
+                Ok(vec![Event::ReferralFailed {
+                    referral_id: rid(REFERRAL),
+                    at: NOW
+                }]),
+                "by {party} from {from}"
+            );
+        }
+        let result = when(&state, Kind::MarkFailed.command(REFERRAL), &by(THIRD, NOW));
+        assert!(
+            matches!(
+                result,
+                Err(ReferralError::NotTheReceiver | ReferralError::NotTheReferrer)
+            ),
+            "by a third party from {from}: {result:?}"
+        );
+    }
+}
