@@ -100,3 +100,21 @@ fn close_before_arrival_is_invalid() {
         "closed_at",
     );
 }
+
+#[test]
+fn snapshot_of_a_closing() {
+    let outcome = when(
+        &given(&[opened()]),
+        Command::Close {
+            reason: CloseReason::LeftReception,
+            closed_at: NOW,
+        },
+        NOW,
+    );
+    expect![[r#"
+        CaseClosed {
+            reason: LeftReception,
+            closed_at: 2026-03-04 12:00:00.0 +00:00:00,
+        }"#]]
+    .assert_eq(&render(outcome));
+}

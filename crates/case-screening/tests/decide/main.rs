@@ -3,6 +3,7 @@
 //! fixtures in `support`, property tests in `properties`.
 
 mod close;
+mod erase_personal_data;
 mod every_command;
 mod evolve;
 mod mark_assessment_deadline_missed;
@@ -14,5 +15,6 @@ mod properties;
 mod raise_signal;
 mod record_application;
 mod record_assessment;
+mod record_identity_read;
 mod record_preliminary_check;
 mod support;

@@ -138,3 +138,18 @@ fn assessment_deadline_on_a_case_not_opened_or_closed_is_refused() {
         Err(ScreeningError::CaseClosed)
     );
 }
+
+#[test]
+fn snapshot_of_the_assessment_deadline_missed() {
+    let outcome = when(
+        &given(&[opened_with_application(APPLIED_ON)]),
+        Command::MarkAssessmentDeadlineMissed,
+        ASSESSMENT_DUE,
+    );
+    expect![[r#"
+        AssessmentDeadlineMissed {
+            due_at: 2026-04-02 0:00:00.0 +00:00:00,
+            detected_at: 2026-04-02 0:00:00.0 +00:00:00,
+        }"#]]
+    .assert_eq(&render(outcome));
+}

@@ -97,3 +97,18 @@ fn screening_deadline_on_a_case_not_opened_or_closed_is_refused() {
         Err(ScreeningError::CaseClosed)
     );
 }
+
+#[test]
+fn snapshot_of_the_screening_deadline_missed() {
+    let outcome = when(
+        &given(&[opened()]),
+        Command::MarkScreeningDeadlineMissed,
+        SCREENING_DUE,
+    );
+    expect![[r#"
+        ScreeningDeadlineMissed {
+            due_at: 2026-03-09 8:30:00.0 +00:00:00,
+            detected_at: 2026-03-09 8:30:00.0 +00:00:00,
+        }"#]]
+    .assert_eq(&render(outcome));
+}

@@ -148,3 +148,29 @@ fn open_with_the_same_case_linked_twice_is_invalid() {
         Ok(vec![Event::CaseOpened(open)])
     );
 }
+
+#[test]
+fn snapshot_of_open() {
+    let outcome = when(&given(&[]), Command::Open(open_case()), NOW);
+    expect![[r#"
+        CaseOpened(
+            OpenCase {
+                case_id: CaseId(
+                    "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                ),
+                arrival_place: PlaceCode(
+                    "LAMPEDUSA",
+                ),
+                arrived_at: 2026-03-02 8:30:00.0 +00:00:00,
+                province: Province(
+                    "AG",
+                ),
+                facility_id: FacilityId(
+                    "hotspot-lampedusa",
+                ),
+                family_links: [],
+                application_date: None,
+            },
+        )"#]]
+    .assert_eq(&render(outcome));
+}

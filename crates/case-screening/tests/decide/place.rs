@@ -91,3 +91,26 @@ fn placement_before_arrival_is_invalid() {
         "placed_at",
     );
 }
+
+#[test]
+fn snapshot_of_a_placement() {
+    let outcome = when(
+        &given(&[opened()]),
+        Command::Place(placement("sai-roma-3", NOW)),
+        NOW,
+    );
+    expect![[r#"
+        CasePlaced(
+            Placement {
+                facility_id: FacilityId(
+                    "sai-roma-3",
+                ),
+                province: Province(
+                    "RM",
+                ),
+                facility_kind: Sai,
+                placed_at: 2026-03-04 12:00:00.0 +00:00:00,
+            },
+        )"#]]
+    .assert_eq(&render(outcome));
+}

@@ -126,3 +126,33 @@ fn gbv_disclosure_with_a_category_not_gender_based_is_invalid() {
         );
     }
 }
+
+#[test]
+fn snapshot_of_a_gbv_disclosure() {
+    let outcome = when(
+        &given(&[opened()]),
+        Command::RaiseSignal(gbv_disclosure(Category::Gbv, NOW)),
+        NOW,
+    );
+    expect![[r#"
+        VulnerabilitySignalRaised(
+            Signal {
+                suspected: Suspicion {
+                    category: Gbv,
+                    indicators: [
+                        Code(
+                            "visible_injury",
+                        ),
+                    ],
+                },
+                urgency: Immediate,
+                raised_by_role: Code(
+                    "social_worker",
+                ),
+                raised_by_organisation: "cas-agrigento",
+                raised_at: 2026-03-04 12:00:00.0 +00:00:00,
+                gbv_disclosure: true,
+            },
+        )"#]]
+    .assert_eq(&render(outcome));
+}

@@ -87,3 +87,19 @@ fn application_in_the_future_is_invalid() {
         "application_date",
     );
 }
+
+#[test]
+fn snapshot_of_an_application() {
+    let outcome = when(
+        &given(&[opened()]),
+        Command::RecordApplication {
+            application_date: APPLIED_ON,
+        },
+        NOW,
+    );
+    expect![[r#"
+        ApplicationRecorded {
+            application_date: 2026-03-03,
+        }"#]]
+    .assert_eq(&render(outcome));
+}

@@ -363,3 +363,38 @@ fn a_late_reassessment_records_no_miss_when_the_first_assessment_was_on_time() {
         }]
     ));
 }
+
+#[test]
+fn snapshot_of_a_late_first_assessment() {
+    let outcome = when(
+        &given(&[opened_with_application(APPLIED_ON)]),
+        Command::RecordAssessment(assessment(
+            &[(Category::Torture, Outcome::Confirmed)],
+            ASSESSMENT_DUE + Duration::hours(1),
+        )),
+        ASSESSMENT_DUE + Duration::days(1),
+    );
+    expect![[r#"
+        AssessmentDeadlineMissed {
+            due_at: 2026-04-02 0:00:00.0 +00:00:00,
+            detected_at: 2026-04-03 0:00:00.0 +00:00:00,
+        }
+        AssessmentRecorded {
+            assessment: Assessment {
+                outcomes: [
+                    (
+                        Torture,
+                        Confirmed,
+                    ),
+                ],
+                special_reception_needs: false,
+                special_procedural_guarantees: false,
+                assessed_at: 2026-04-02 1:00:00.0 +00:00:00,
+                assessor_role: Code(
+                    "psychologist",
+                ),
+            },
+            reassessment: false,
+        }"#]]
+    .assert_eq(&render(outcome));
+}

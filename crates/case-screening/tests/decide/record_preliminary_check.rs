@@ -161,3 +161,39 @@ fn a_late_check_after_the_watcher_marked_the_miss_does_not_mark_it_again() {
     .expect("accepted");
     assert_eq!(events, [Event::PreliminaryCheckRecorded(check(&[], late))]);
 }
+
+#[test]
+fn snapshot_of_a_preliminary_check() {
+    let outcome = when(
+        &given(&[opened()]),
+        Command::RecordPreliminaryCheck(check(&[Category::Pregnant], NOW)),
+        NOW,
+    );
+    expect![[r#"
+        PreliminaryCheckRecorded(
+            PreliminaryCheck {
+                suspected: [
+                    Suspicion {
+                        category: Pregnant,
+                        indicators: [
+                            Code(
+                                "visible_injury",
+                            ),
+                        ],
+                    },
+                ],
+                urgent_care_needed: false,
+                health_flags: [
+                    Code(
+                        "dehydration",
+                    ),
+                ],
+                urgency: High,
+                place: PlaceCode(
+                    "LAMPEDUSA",
+                ),
+                checked_at: 2026-03-04 12:00:00.0 +00:00:00,
+            },
+        )"#]]
+    .assert_eq(&render(outcome));
+}

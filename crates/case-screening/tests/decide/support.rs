@@ -6,6 +6,8 @@ pub use case_screening::{
     FamilyLink, OpenCase, Outcome, PlaceCode, Placement, PreliminaryCheck, Province, Relation,
     ScreeningError, Signal, State, Suspicion, decide, missed_deadlines,
 };
+pub use case_screening::{ErasureReason, ReadPurpose};
+pub use expect_test::expect;
 pub use pathway::{Category, CategoryStatus, Urgency};
 pub use time::macros::{date, datetime};
 pub use time::{Date, Duration, OffsetDateTime, Time};
@@ -184,4 +186,17 @@ pub fn assert_invalid(result: Result<Vec<Event>, ScreeningError>, expected_field
 /// Applies the accepted events to `state`, as the service does after `decide`.
 pub fn apply(state: State, events: &[Event]) -> State {
     events.iter().fold(state, State::evolve)
+}
+
+/// The outcome of a command as a snapshot reads it: each event's pretty Debug,
+/// or the refusal.
+pub fn render(result: Result<Vec<Event>, ScreeningError>) -> String {
+    match result {
+        Ok(events) => events
+            .iter()
+            .map(|event| format!("{event:#?}"))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        Err(error) => format!("refused: {error:?}"),
+    }
 }
