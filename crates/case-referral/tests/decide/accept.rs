@@ -75,3 +75,28 @@ fn a_late_answer_records_the_missed_deadlines_but_is_accepted() {
             .any(|e| matches!(e, Event::ReferralExpired { .. }))
     );
 }
+
+#[test]
+fn snapshot_of_an_acceptance_straight_from_sent() {
+    let outcome = when(
+        &given(&referral_in(ReferralState::Sent)),
+        Command::Accept {
+            referral_id: rid(REFERRAL),
+        },
+        &by(RECEIVER, NOW),
+    );
+    expect![[r#"
+        ReferralReceived {
+            referral_id: ReferralId(
+                "ref-1",
+            ),
+            at: 2026-03-10 12:00:00.0 +00:00:00,
+        }
+        ReferralAccepted {
+            referral_id: ReferralId(
+                "ref-1",
+            ),
+            at: 2026-03-10 12:00:00.0 +00:00:00,
+            take_charge_by: 2026-03-17 12:00:00.0 +00:00:00,
+        }"#]].assert_eq(&render(outcome));
+}

@@ -137,3 +137,61 @@ fn a_draft_may_be_kept_while_the_consent_does_not_cover_it_but_not_sent() {
     );
     assert_eq!(state_of(&state, REFERRAL), ReferralState::Draft);
 }
+
+#[test]
+fn snapshot_of_a_referral_created_and_sent_at_once() {
+    let outcome = when(
+        &given(&[consent_to_receiver(CONSENT)]),
+        create(REFERRAL, CONSENT, true),
+        &by(REFERRER, NOW),
+    );
+    expect![[r#"
+        ReferralDrafted {
+            referral_id: ReferralId(
+                "ref-1",
+            ),
+            referrer: OrganisationId(
+                "cas-agrigento",
+            ),
+            receiver: OrganisationId(
+                "cav-differenza-donna",
+            ),
+            service_type: AntiViolenceCentre,
+            consent_id: ConsentId(
+                "consent-1",
+            ),
+            dataset: Some(
+                Dataset {
+                    categories: [
+                        Gbv,
+                    ],
+                    urgency: Some(
+                        High,
+                    ),
+                    languages: [
+                        Language(
+                            "tir",
+                        ),
+                    ],
+                    communication_needs: [
+                        Code(
+                            "female_interpreter",
+                        ),
+                    ],
+                    safety_instructions: [
+                        Code(
+                            "call_only_in_the_morning",
+                        ),
+                    ],
+                },
+            ),
+        }
+        ReferralSent {
+            referral_id: ReferralId(
+                "ref-1",
+            ),
+            sent_at: 2026-03-10 12:00:00.0 +00:00:00,
+            acknowledge_by: 2026-03-11 12:00:00.0 +00:00:00,
+            answer_by: 2026-03-12 12:00:00.0 +00:00:00,
+        }"#]].assert_eq(&render(outcome));
+}

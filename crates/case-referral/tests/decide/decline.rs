@@ -56,3 +56,29 @@ fn decline_redirecting_to_the_same_receiver_is_invalid() {
         "redirect_to_organisation_id",
     );
 }
+
+#[test]
+fn snapshot_of_a_decline_redirecting() {
+    let outcome = when(
+        &given(&referral_in(ReferralState::Received)),
+        Command::Decline {
+            referral_id: rid(REFERRAL),
+            reason: DeclineReason::OutOfScope,
+            redirect_to: Some(org(OTHER_CAV)),
+        },
+        &by(RECEIVER, NOW),
+    );
+    expect![[r#"
+        ReferralDeclined {
+            referral_id: ReferralId(
+                "ref-1",
+            ),
+            at: 2026-03-10 12:00:00.0 +00:00:00,
+            reason: OutOfScope,
+            redirect_to: Some(
+                OrganisationId(
+                    "cav-palermo",
+                ),
+            ),
+        }"#]].assert_eq(&render(outcome));
+}

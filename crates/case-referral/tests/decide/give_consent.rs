@@ -217,3 +217,44 @@ fn exceptions_are_not_subject_to_the_minor_rule() {
         }]
     ));
 }
+
+#[test]
+fn snapshot_of_a_consent_to_the_receiver() {
+    let outcome = when(
+        &given(&[]),
+        give(
+            CONSENT,
+            Recipient::Organisation(org(RECEIVER)),
+            consent_basis(
+                scopes(&[DataScope::Categories, DataScope::Urgency]),
+                VALID_UNTIL,
+            ),
+        ),
+        &by(REFERRER, NOW),
+    );
+    expect![[r#"
+        ConsentGiven {
+            consent_id: ConsentId(
+                "consent-1",
+            ),
+            recipient: Organisation(
+                OrganisationId(
+                    "cav-differenza-donna",
+                ),
+            ),
+            basis: Consent {
+                purpose: Code(
+                    "gbv_support",
+                ),
+                scopes: {
+                    Categories,
+                    Urgency,
+                },
+                valid_until: 2026-06-10 0:00:00.0 +00:00:00,
+                grantor: Person {
+                    of_consent_age: true,
+                },
+            },
+            given_at: 2026-03-10 12:00:00.0 +00:00:00,
+        }"#]].assert_eq(&render(outcome));
+}

@@ -3,9 +3,12 @@
 //! shared fixtures in `support`, property tests in `properties`.
 
 mod accept;
+mod cancel;
+mod complete;
 mod create_referral;
 mod decline;
 mod give_consent;
+mod hold;
 mod lifecycle;
 mod mark_deadline_missed;
 mod mark_failed;
@@ -14,6 +17,8 @@ mod parties;
 mod properties;
 mod receive;
 mod record_dataset_read;
+mod resume;
 mod send;
 mod support;
+mod take_charge;
 mod withdraw_consent;

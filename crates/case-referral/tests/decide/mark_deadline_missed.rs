@@ -305,3 +305,27 @@ fn the_service_itself_may_only_mark_deadlines() {
     );
     assert_eq!(by_an_organisation, Err(ReferralError::NotAllowedForActor));
 }
+
+#[test]
+fn snapshot_of_a_missed_answer_expiring_the_referral() {
+    let outcome = when(
+        &given(&referral_in(ReferralState::Received)),
+        mark(REFERRAL, DeadlineKind::Answer),
+        &system(ANSWER_BY),
+    );
+    expect![[r#"
+        DeadlineMissed {
+            referral_id: ReferralId(
+                "ref-1",
+            ),
+            kind: Answer,
+            due_at: 2026-03-12 10:00:00.0 +00:00:00,
+            detected_at: 2026-03-12 10:00:00.0 +00:00:00,
+        }
+        ReferralExpired {
+            referral_id: ReferralId(
+                "ref-1",
+            ),
+            at: 2026-03-12 10:00:00.0 +00:00:00,
+        }"#]].assert_eq(&render(outcome));
+}

@@ -26,3 +26,21 @@ fn mark_failed_by_either_party_is_accepted_and_by_a_third_party_refused() {
         );
     }
 }
+
+#[test]
+fn snapshot_of_a_failure_by_the_referrer() {
+    let outcome = when(
+        &given(&referral_in(ReferralState::InCare)),
+        Command::MarkFailed {
+            referral_id: rid(REFERRAL),
+        },
+        &by(REFERRER, NOW),
+    );
+    expect![[r#"
+        ReferralFailed {
+            referral_id: ReferralId(
+                "ref-1",
+            ),
+            at: 2026-03-10 12:00:00.0 +00:00:00,
+        }"#]].assert_eq(&render(outcome));
+}

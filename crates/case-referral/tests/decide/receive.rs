@@ -40,3 +40,21 @@ fn a_late_acknowledgement_records_the_missed_deadline_in_its_commit() {
         [Event::ReferralReceived { .. }]
     ));
 }
+
+#[test]
+fn snapshot_of_a_receipt() {
+    let outcome = when(
+        &given(&referral_in(ReferralState::Sent)),
+        Command::Receive {
+            referral_id: rid(REFERRAL),
+        },
+        &by(RECEIVER, NOW),
+    );
+    expect![[r#"
+        ReferralReceived {
+            referral_id: ReferralId(
+                "ref-1",
+            ),
+            at: 2026-03-10 12:00:00.0 +00:00:00,
+        }"#]].assert_eq(&render(outcome));
+}

@@ -36,3 +36,23 @@ fn every_organisations_read_of_a_dataset_is_recorded_and_the_system_never_reads(
         Err(ReferralError::Invalid { .. })
     ));
 }
+
+#[test]
+fn snapshot_of_a_read_by_the_receiver() {
+    let outcome = when(
+        &given(&referral_in(ReferralState::Accepted)),
+        Command::RecordDatasetRead {
+            referral_ids: vec![rid(REFERRAL)],
+        },
+        &by(RECEIVER, NOW),
+    );
+    expect![[r#"
+        DatasetRead {
+            referral_ids: [
+                ReferralId(
+                    "ref-1",
+                ),
+            ],
+            read_at: 2026-03-10 12:00:00.0 +00:00:00,
+        }"#]].assert_eq(&render(outcome));
+}

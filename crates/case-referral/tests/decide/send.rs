@@ -376,3 +376,23 @@ fn an_adults_consent_does_not_cover_sending_once_the_case_concerns_a_minor() {
         Err(ReferralError::MinorConsentRequired)
     );
 }
+
+#[test]
+fn snapshot_of_a_draft_sent() {
+    let outcome = when(
+        &given(&referral_in(ReferralState::Draft)),
+        Command::Send {
+            referral_id: rid(REFERRAL),
+        },
+        &by(REFERRER, NOW),
+    );
+    expect![[r#"
+        ReferralSent {
+            referral_id: ReferralId(
+                "ref-1",
+            ),
+            sent_at: 2026-03-10 12:00:00.0 +00:00:00,
+            acknowledge_by: 2026-03-11 12:00:00.0 +00:00:00,
+            answer_by: 2026-03-12 12:00:00.0 +00:00:00,
+        }"#]].assert_eq(&render(outcome));
+}

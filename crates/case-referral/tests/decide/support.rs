@@ -9,6 +9,7 @@ pub use case_referral::{
     Recipient, ReferralError, ReferralId, ReferralState, ServiceType, State, decide,
     missed_deadlines,
 };
+pub use expect_test::expect;
 pub use pathway::{Category, Urgency};
 pub use time::macros::datetime;
 pub use time::{Duration, OffsetDateTime};
@@ -501,5 +502,18 @@ impl Kind {
             Kind::Cancel => vec![Event::ReferralCancelled { referral_id, at }],
             Kind::MarkFailed => vec![Event::ReferralFailed { referral_id, at }],
         }
+    }
+}
+
+/// The outcome of a command as a snapshot reads it: each event's pretty Debug,
+/// or the refusal.
+pub fn render(result: Result<Vec<Event>, ReferralError>) -> String {
+    match result {
+        Ok(events) => events
+            .iter()
+            .map(|event| format!("{event:#?}"))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        Err(error) => format!("refused: {error:?}"),
     }
 }

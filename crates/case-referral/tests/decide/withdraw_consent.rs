@@ -133,3 +133,30 @@ fn after_withdrawal_no_new_referral_on_that_consent_may_be_sent() {
         Err(ReferralError::NoValidConsent)
     );
 }
+
+#[test]
+fn snapshot_of_a_withdrawal_revoking_the_open_referral() {
+    let outcome = when(
+        &given(&referral_in(ReferralState::Received)),
+        Command::WithdrawConsent {
+            consent_id: cid(CONSENT),
+        },
+        &by(REFERRER, NOW),
+    );
+    expect![[r#"
+        ConsentWithdrawn {
+            consent_id: ConsentId(
+                "consent-1",
+            ),
+            withdrawn_at: 2026-03-10 12:00:00.0 +00:00:00,
+        }
+        ReferralRevoked {
+            referral_id: ReferralId(
+                "ref-1",
+            ),
+            at: 2026-03-10 12:00:00.0 +00:00:00,
+            consent_id: ConsentId(
+                "consent-1",
+            ),
+        }"#]].assert_eq(&render(outcome));
+}
