@@ -8,10 +8,17 @@
 //! withdrawn), expired (no answer), failed (lost to follow-up), redirected
 //! (declined with a suggestion). Only the receiver moves a referral through the
 //! receiver's states; only the referrer sends and cancels.
+//!
+//! Beside the case's record, the crate holds the organisation directory
+//! ([`directory`], one aggregate per organisation), the publication of pathway
+//! rules ([`pathway_rules`]) and the ranking of receivers to suggest
+//! ([`suggestions`]).
 
 mod decide;
+pub mod directory;
 pub mod model;
 pub mod pathway_rules;
+pub mod suggestions;
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -1,9 +1,10 @@
 //! Value objects of the referral record: ids, service types, data scopes,
-//! referral states and who may act.
+//! referral states and who may act, and the fields of an organisation's
+//! profile in the directory.
 
 use pathway::vocabulary;
 
-pub use pathway::{Code, InvalidValue};
+pub use pathway::{Code, InvalidValue, Province};
 
 pathway::validated_string!(
     /// A referral within a case.
@@ -17,6 +18,31 @@ pathway::validated_string!(
     /// A consent or a recorded exception in the case's ledger.
     ConsentId, "must be 1 to 64 characters of [a-z0-9-]", pathway::is_id_token
 );
+
+/// Free text with no control characters, at most `max` characters.
+fn plain_text(raw: &str, max: usize) -> bool {
+    raw.chars().count() <= max && !raw.chars().any(char::is_control)
+}
+
+pathway::validated_string!(
+    /// An organisation's public name: an institution, never a person.
+    OrganisationName, "must be 1 to 200 characters without control characters",
+    |raw| !raw.trim().is_empty() && plain_text(raw, 200)
+);
+pathway::validated_string!(
+    /// When an organisation can be reached (`Mon-Fri 9-18; helpline 24/7`); may be empty.
+    OpeningHours, "at most 200 characters without control characters",
+    |raw| plain_text(raw, 200)
+);
+
+vocabulary!(
+    /// Whether an organisation can take new referrals now.
+    Availability, "availability", {
+    Available = "available",
+    Limited = "limited",
+    /// Full organisations are never suggested.
+    Full = "full",
+});
 
 /// An ISO 639 language code (`en`, `fr`, `tir`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]

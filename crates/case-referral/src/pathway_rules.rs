@@ -1,5 +1,7 @@
 //! Pathway rules: which service types to refer to for which categories.
 //! Versioned configuration; these are the defaults of the domain brief.
+//! Publishing new rules is an aggregate of its own (one for the whole system),
+//! whose state is the last version published.
 
 use pathway::Category;
 
@@ -95,6 +97,62 @@ impl Default for PathwayRules {
                 (C::Lgbtiq, vec![S::LgbtiqSupport, S::Sai]),
                 (C::Other, vec![S::SocialServices]),
             ],
+        }
+    }
+}
+
+/// The version of the built-in rules, in force until rules are published.
+pub const BUILT_IN_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Publish these rules as the next version.
+    Publish {
+        rules: Vec<(Category, Vec<ServiceType>)>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    Published { version: u32, rules: PathwayRules },
+}
+
+/// The publications so far: the last version published, or the built-in one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct State {
+    pub version: u32,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        State {
+            version: BUILT_IN_VERSION,
+        }
+    }
+}
+
+impl State {
+    pub fn from_events<'a>(events: impl IntoIterator<Item = &'a Event>) -> State {
+        events
+            .into_iter()
+            .fold(State::default(), |state, event| state.evolve(event))
+    }
+
+    pub fn evolve(mut self, event: &Event) -> State {
+        match event {
+            Event::Published { version, .. } => self.version = *version,
+        }
+        self
+    }
+}
+
+/// The decision function of the publications: each one is the next version.
+pub fn decide(state: &State, command: Command) -> Result<Vec<Event>, InvalidRules> {
+    match command {
+        Command::Publish { rules } => {
+            let version = state.version + 1;
+            let rules = PathwayRules::new(version, rules)?;
+            Ok(vec![Event::Published { version, rules }])
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use pathway::vocabulary;
 
-pub use pathway::{Code, InvalidValue};
+pub use pathway::{Code, InvalidValue, Province};
 
 fn token(raw: &str, max: usize, allowed: impl Fn(u8) -> bool) -> bool {
     !raw.is_empty() && raw.len() <= max && raw.bytes().all(allowed)
@@ -18,11 +18,6 @@ pathway::validated_string!(
     /// A reception facility's id.
     FacilityId, "must be 1 to 64 characters of [a-z0-9-]",
     |raw| token(raw, 64, |b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-);
-pathway::validated_string!(
-    /// Province (prefecture) code: two capital letters, as on Italian number plates (`AG`, `RM`).
-    Province, "must be two capital letters",
-    |raw| raw.len() == 2 && raw.bytes().all(|b| b.is_ascii_uppercase())
 );
 pathway::validated_string!(
     /// A place of arrival or screening (`LAMPEDUSA`, `POZZALLO_HOTSPOT`).

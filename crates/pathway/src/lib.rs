@@ -1,7 +1,8 @@
 //! The vocabulary of the referral pathway, shared by every domain crate:
 //! vulnerability categories (Reception Conditions Directive (EU) 2024/1346
 //! Art. 24, D.Lgs. 142/2015 art. 17), the status of a category on a case, and
-//! the urgency of a signal. Pure: no I/O, no clock, no randomness.
+//! the urgency of a signal, and the value objects more than one domain crate
+//! needs (codes, provinces). Pure: no I/O, no clock, no randomness.
 //! Codes are those of `shared/design/domain.md`.
 
 /// A code that is not part of the vocabulary.
@@ -65,6 +66,12 @@ macro_rules! validated_string {
 validated_string!(
     /// A short code: an indicator seen, a health flag, a role, a purpose (`visible_injury`, `psychologist`).
     Code, "must be 1 to 64 characters of [a-z0-9_]", is_code_token
+);
+
+validated_string!(
+    /// Province (prefecture) code: two capital letters, as on Italian number plates (`AG`, `RM`).
+    Province, "must be two capital letters",
+    |raw| raw.len() == 2 && raw.bytes().all(|b| b.is_ascii_uppercase())
 );
 
 /// Declares a closed set of codes: an enum with `ALL`, `code()`, `from_code()` and `Display`.

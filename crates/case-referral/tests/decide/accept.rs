@@ -98,5 +98,6 @@ fn snapshot_of_an_acceptance_straight_from_sent() {
             ),
             at: 2026-03-10 12:00:00.0 +00:00:00,
             take_charge_by: 2026-03-17 12:00:00.0 +00:00:00,
-        }"#]].assert_eq(&render(outcome));
+        }"#]]
+    .assert_eq(&render(outcome));
 }

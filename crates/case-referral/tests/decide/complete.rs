@@ -19,5 +19,6 @@ fn snapshot_of_a_completion() {
             ),
             at: 2026-03-10 12:00:00.0 +00:00:00,
             outcome: GoalsMet,
-        }"#]].assert_eq(&render(outcome));
+        }"#]]
+    .assert_eq(&render(outcome));
 }

@@ -80,5 +80,6 @@ fn snapshot_of_a_decline_redirecting() {
                     "cav-palermo",
                 ),
             ),
-        }"#]].assert_eq(&render(outcome));
+        }"#]]
+    .assert_eq(&render(outcome));
 }

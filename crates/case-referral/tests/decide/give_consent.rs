@@ -256,5 +256,6 @@ fn snapshot_of_a_consent_to_the_receiver() {
                 },
             },
             given_at: 2026-03-10 12:00:00.0 +00:00:00,
-        }"#]].assert_eq(&render(outcome));
+        }"#]]
+    .assert_eq(&render(outcome));
 }

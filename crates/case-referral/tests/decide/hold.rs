@@ -17,5 +17,6 @@ fn snapshot_of_putting_on_hold() {
                 "ref-1",
             ),
             at: 2026-03-10 12:00:00.0 +00:00:00,
-        }"#]].assert_eq(&render(outcome));
+        }"#]]
+    .assert_eq(&render(outcome));
 }

@@ -327,5 +327,6 @@ fn snapshot_of_a_missed_answer_expiring_the_referral() {
                 "ref-1",
             ),
             at: 2026-03-12 10:00:00.0 +00:00:00,
-        }"#]].assert_eq(&render(outcome));
+        }"#]]
+    .assert_eq(&render(outcome));
 }

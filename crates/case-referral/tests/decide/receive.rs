@@ -56,5 +56,6 @@ fn snapshot_of_a_receipt() {
                 "ref-1",
             ),
             at: 2026-03-10 12:00:00.0 +00:00:00,
-        }"#]].assert_eq(&render(outcome));
+        }"#]]
+    .assert_eq(&render(outcome));
 }

@@ -54,5 +54,6 @@ fn snapshot_of_a_read_by_the_receiver() {
                 ),
             ],
             read_at: 2026-03-10 12:00:00.0 +00:00:00,
-        }"#]].assert_eq(&render(outcome));
+        }"#]]
+    .assert_eq(&render(outcome));
 }

@@ -394,5 +394,6 @@ fn snapshot_of_a_draft_sent() {
             sent_at: 2026-03-10 12:00:00.0 +00:00:00,
             acknowledge_by: 2026-03-11 12:00:00.0 +00:00:00,
             answer_by: 2026-03-12 12:00:00.0 +00:00:00,
-        }"#]].assert_eq(&render(outcome));
+        }"#]]
+    .assert_eq(&render(outcome));
 }

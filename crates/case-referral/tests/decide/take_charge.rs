@@ -17,7 +17,8 @@ fn snapshot_of_taking_charge() {
                 "ref-1",
             ),
             at: 2026-03-10 12:00:00.0 +00:00:00,
-        }"#]].assert_eq(&render(outcome));
+        }"#]]
+    .assert_eq(&render(outcome));
 }
 
 #[test]
@@ -43,5 +44,6 @@ fn snapshot_of_taking_charge_late() {
                 "ref-1",
             ),
             at: 2026-03-17 12:30:00.0 +00:00:00,
-        }"#]].assert_eq(&render(outcome));
+        }"#]]
+    .assert_eq(&render(outcome));
 }

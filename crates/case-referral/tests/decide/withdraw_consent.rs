@@ -158,5 +158,6 @@ fn snapshot_of_a_withdrawal_revoking_the_open_referral() {
             consent_id: ConsentId(
                 "consent-1",
             ),
-        }"#]].assert_eq(&render(outcome));
+        }"#]]
+    .assert_eq(&render(outcome));
 }
