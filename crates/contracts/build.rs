@@ -19,10 +19,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         out_dir.join("approdo_descriptor.bin"),
         prost::Message::encode_to_vec(&descriptors),
     )?;
+    // Type names (`prost::Name`) let each event's type string come from its
+    // proto declaration: no event name is written by hand.
+    let mut config = tonic_prost_build::Config::new();
+    config.enable_type_names();
     tonic_prost_build::configure()
         .build_client(true)
         .build_server(true)
-        .compile_fds(descriptors)?;
+        .compile_fds_with_config(descriptors, config)?;
     Ok(())
 }
 

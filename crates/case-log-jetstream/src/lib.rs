@@ -3,10 +3,12 @@
 //!
 //! - [`subject`]: the subject scheme (which aggregate lives where);
 //! - [`envelope`]: the commit envelope services append and projections read;
+//! - [`contract`]: [`event_contract!`], each service's events declared once;
 //! - [`CaseLog`]: provisioning, [`CaseLog::append`] with optimistic concurrency,
 //!   [`CaseLog::execute`] (idempotent commands), histories, and [`CaseLog::follow`].
 
 mod config;
+pub mod contract;
 pub mod envelope;
 mod error;
 mod follow;
@@ -15,6 +17,7 @@ mod log;
 pub mod subject;
 
 pub use config::CaseLogConfig;
+pub use contract::DecodeError;
 pub use envelope::{Actor, NewCommit, NewEvent, PendingCommit, RecordedCommit};
 pub use error::LogError;
 pub use follow::{Delivery, Following};

@@ -48,6 +48,13 @@ vocabulary!(
 });
 
 vocabulary!(
+    /// Whether a case is still followed.
+    CaseStatus, "case status", {
+    Open = "open",
+    Closed = "closed",
+});
+
+vocabulary!(
     /// Why a case was closed.
     CloseReason, "close reason", {
     TransferredAbroad = "transferred_abroad",

@@ -64,6 +64,21 @@ pub enum StoreError {
         event_types: String,
         reason: String,
     },
+    /// A stored row does not decode: never answered as "not found" or left out.
+    #[error("projection row {table}/{key} cannot be decoded: {reason}")]
+    CorruptRow {
+        table: String,
+        key: String,
+        reason: String,
+    },
+}
+
+fn corrupt_row(table: &str, key: &[u8], reason: impl std::fmt::Display) -> StoreError {
+    StoreError::CorruptRow {
+        table: table.to_owned(),
+        key: String::from_utf8_lossy(key).into_owned(),
+        reason: reason.to_string(),
+    }
 }
 
 /// A row read back: its key within the table, and its value.
@@ -172,6 +187,32 @@ impl ProjectionStore {
     /// One row.
     pub fn get(&self, table: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self.rows().get(row_key(table, key))?.map(|v| v.to_vec()))
+    }
+
+    /// One row, decoded: a row that does not decode is [`StoreError::CorruptRow`].
+    pub fn get_decoded<T, E: std::fmt::Display>(
+        &self,
+        table: &str,
+        key: &[u8],
+        decode: impl Fn(&[u8]) -> Result<T, E>,
+    ) -> Result<Option<T>, StoreError> {
+        self.get(table, key)?
+            .map(|bytes| decode(&bytes).map_err(|e| corrupt_row(table, key, e)))
+            .transpose()
+    }
+
+    /// Every row of a table whose key starts with `prefix`, decoded, in key
+    /// order: one row that does not decode fails the whole read.
+    pub fn scan_decoded<T, E: std::fmt::Display>(
+        &self,
+        table: &str,
+        prefix: &[u8],
+        decode: impl Fn(&[u8]) -> Result<T, E>,
+    ) -> Result<Vec<T>, StoreError> {
+        self.scan(table, prefix)?
+            .into_iter()
+            .map(|(key, bytes)| decode(&bytes).map_err(|e| corrupt_row(table, &key, e)))
+            .collect()
     }
 
     /// Every row of a table whose key starts with `prefix`, in key order.

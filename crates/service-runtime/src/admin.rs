@@ -6,6 +6,7 @@ use tonic::{Request, Response, Status};
 
 use crate::authorisation::Rule;
 use crate::caller::{CallerExtractor, OrganisationType};
+use crate::deadlines::DeadlinePasses;
 use crate::error::ServiceError;
 
 /// Who may call the projection admin API (every service serves it).
@@ -23,13 +24,19 @@ pub const AUTHORISATION: &[Rule] = &[
 pub struct ProjectionAdmin {
     projection: ProjectionHandle,
     callers: CallerExtractor,
+    deadline_passes: DeadlinePasses,
 }
 
 impl ProjectionAdmin {
-    pub fn new(projection: ProjectionHandle, callers: CallerExtractor) -> Self {
+    pub fn new(
+        projection: ProjectionHandle,
+        callers: CallerExtractor,
+        deadline_passes: DeadlinePasses,
+    ) -> Self {
         ProjectionAdmin {
             projection,
             callers,
+            deadline_passes,
         }
     }
 
@@ -42,10 +49,16 @@ impl ProjectionAdmin {
     fn status(&self) -> Result<api::ProjectionStatus, ServiceError> {
         let status = self.projection.status();
         let digest = self.projection.store().content_digest().map_err(|error| {
-            tracing::error!(%error, "cannot compute projection digest");
-            ServiceError::Internal
+            ServiceError::internal(format_args!(
+                "cannot compute the projection digest: {error}"
+            ))
         })?;
-        Ok(to_proto(&status, digest))
+        let mut status = to_proto(&status, digest);
+        status.deadlines_checked_at = self
+            .deadline_passes
+            .last()
+            .map(case_log_jetstream::envelope::timestamp);
+        Ok(status)
     }
 }
 
@@ -67,6 +80,7 @@ fn to_proto(status: &ProjectionStatus, content_digest: String) -> api::Projectio
         failed_sequence,
         failed_event_type,
         content_digest,
+        deadlines_checked_at: None,
     }
 }
 

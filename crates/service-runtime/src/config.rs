@@ -14,7 +14,7 @@ use serde::de::DeserializeOwned;
 use telemetry::TelemetryConfig;
 
 /// What every service is configured with.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct ServiceConfig {
     /// gRPC listen address; port 0 picks a free port.
@@ -33,8 +33,9 @@ pub struct ServiceConfig {
     pub projection_batch: usize,
     /// How often deadlines are checked against the clock, in milliseconds.
     pub deadline_check_interval_ms: u64,
-    /// Deadlines to answer and take charge of referrals (the referral service).
-    pub referral_deadlines: ReferralDeadlines,
+    /// The service's own options (`[options]`), read and checked by the service
+    /// itself at start ([`ServiceConfig::options`]): each service owns its options.
+    pub options: toml::Table,
     /// Whose tokens are accepted.
     pub auth: AuthConfig,
     /// Per-person encryption of personal data (the services that hold it).
@@ -104,32 +105,6 @@ pub struct AuthConfig {
     pub issuers: Vec<crate::caller::IssuerConfig>,
 }
 
-/// Deadlines to answer a referral, by urgency, and to take charge after
-/// accepting it. Defaults from the domain brief; each prefecture may set its own.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
-#[serde(default, deny_unknown_fields)]
-pub struct ReferralDeadlines {
-    pub acknowledge_immediate_hours: u32,
-    pub acknowledge_high_hours: u32,
-    pub acknowledge_standard_hours: u32,
-    /// The answer (accept or decline) is due this many acknowledgement windows after sending;
-    /// a referral still unanswered then expires.
-    pub answer_windows: u32,
-    pub take_charge_days: u32,
-}
-
-impl Default for ReferralDeadlines {
-    fn default() -> Self {
-        ReferralDeadlines {
-            acknowledge_immediate_hours: 4,
-            acknowledge_high_hours: 24,
-            acknowledge_standard_hours: 72,
-            answer_windows: 2,
-            take_charge_days: 7,
-        }
-    }
-}
-
 impl Default for ServiceConfig {
     fn default() -> Self {
         ServiceConfig {
@@ -142,7 +117,7 @@ impl Default for ServiceConfig {
             grace_period_ms: 10_000,
             projection_batch: 512,
             deadline_check_interval_ms: 30_000,
-            referral_deadlines: ReferralDeadlines::default(),
+            options: toml::Table::new(),
             auth: AuthConfig::default(),
             encryption: EncryptionConfig::default(),
             tls: None,
@@ -151,6 +126,14 @@ impl Default for ServiceConfig {
 }
 
 impl ServiceConfig {
+    /// The service's own options, from the `[options]` section (defaults for
+    /// what is missing; an unknown key is refused if `T` denies unknown fields).
+    pub fn options<T: DeserializeOwned>(&self) -> Result<T, ConfigError> {
+        toml::Value::Table(self.options.clone())
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError::Invalid(format!("[options]: {e}")))
+    }
+
     pub fn read_patience(&self) -> Duration {
         Duration::from_millis(self.read_patience_ms)
     }

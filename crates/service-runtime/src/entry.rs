@@ -61,11 +61,24 @@ where
         match run(config, listener, shutdown).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
-                tracing::error!(error = %error, "service failed");
+                tracing::error!(error = %with_causes(&error), "service failed");
                 ExitCode::FAILURE
             }
         }
     })
+}
+
+/// An error and every cause under it, so that a startup failure names what
+/// actually failed (the file, the address, the store), not only the step.
+pub fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(next) = cause {
+        text.push_str(": ");
+        text.push_str(&next.to_string());
+        cause = next.source();
+    }
+    text
 }
 
 fn config_argument() -> Result<Option<PathBuf>, String> {
@@ -76,5 +89,22 @@ fn config_argument() -> Result<Option<PathBuf>, String> {
         _ => Err(
             "usage: <service> [--config FILE]   (environment: APPRODO_<SERVICE>__<KEY>)".to_owned(),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_startup_error_names_its_causes() {
+        let error = ServeError::DataDir(std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            "permission denied",
+        ));
+        assert_eq!(
+            with_causes(&error),
+            "cannot create the data directory: permission denied"
+        );
     }
 }

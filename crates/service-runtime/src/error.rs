@@ -98,8 +98,44 @@ pub enum ServiceError {
     Unavailable(String),
     #[error("{0}")]
     DeadlineExceeded(String),
-    #[error("internal error")]
-    Internal,
+    /// Our fault: the cause (ids and codes only) is logged once, when the
+    /// error becomes a status; the client learns only that it happened.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ServiceError {
+    /// An internal error with its cause: ids and codes only, never case data.
+    pub fn internal(cause: impl std::fmt::Display) -> ServiceError {
+        ServiceError::Internal(cause.to_string())
+    }
+
+    /// A domain refusal as the error set says it.
+    pub fn refused(refusal: Refusal) -> ServiceError {
+        match refusal {
+            Refusal::Invalid { field, reason } => {
+                ServiceError::InvalidArgument(vec![FieldViolation::new(field, reason)])
+            }
+            Refusal::NotFound(what) => ServiceError::NotFound(what),
+            Refusal::NotAllowed(why) => ServiceError::PermissionDenied(why),
+            Refusal::Rule(why) => ServiceError::FailedPrecondition(why),
+        }
+    }
+}
+
+/// How a domain refuses a command, in the error set's terms. Each aggregate
+/// says which of these each of its domain errors is (`Aggregate::refusal`);
+/// the kernel maps it to a status in one place ([`ServiceError::refused`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// The command's content is not acceptable: INVALID_ARGUMENT.
+    Invalid { field: String, reason: String },
+    /// What the command addresses does not exist: NOT_FOUND.
+    NotFound(&'static str),
+    /// The actor may not do this: PERMISSION_DENIED.
+    NotAllowed(String),
+    /// A business rule refuses it in the current state: FAILED_PRECONDITION.
+    Rule(String),
 }
 
 fn fields(violations: &[FieldViolation]) -> String {
@@ -128,7 +164,11 @@ impl From<ServiceError> for Status {
             ServiceError::Unauthenticated(_) => Status::unauthenticated(message),
             ServiceError::Unavailable(_) => Status::unavailable(message),
             ServiceError::DeadlineExceeded(_) => Status::deadline_exceeded(message),
-            ServiceError::Internal => Status::internal(message),
+            ServiceError::Internal(cause) => {
+                // The one place an internal error is logged: the cause stays here.
+                tracing::error!(%cause, "internal error");
+                Status::internal("internal error")
+            }
         }
     }
 }
@@ -142,11 +182,14 @@ impl From<LogError> for ServiceError {
             LogError::Unavailable { .. } => {
                 ServiceError::Unavailable("case log unavailable".to_owned())
             }
-            other => {
-                tracing::error!(error = %other, "case log error");
-                ServiceError::Internal
-            }
+            other => ServiceError::internal(format_args!("case log: {other}")),
         }
+    }
+}
+
+impl From<projection_sled::StoreError> for ServiceError {
+    fn from(error: projection_sled::StoreError) -> Self {
+        ServiceError::internal(error)
     }
 }
 
@@ -186,6 +229,13 @@ mod tests {
     }
 
     #[test]
+    fn an_internal_cause_stays_out_of_the_status() {
+        let status = Status::from(ServiceError::internal("projection row case/123 is corrupt"));
+        assert_eq!(status.code(), Code::Internal);
+        assert_eq!(status.message(), "internal error");
+    }
+
+    #[test]
     fn each_kind_maps_to_its_code() {
         let cases = [
             (
@@ -200,7 +250,7 @@ mod tests {
             ),
             (ServiceError::Unauthenticated("x"), Code::Unauthenticated),
             (ServiceError::Unavailable("x".into()), Code::Unavailable),
-            (ServiceError::Internal, Code::Internal),
+            (ServiceError::internal("x"), Code::Internal),
         ];
         for (error, code) in cases {
             assert_eq!(Status::from(error).code(), code);

@@ -1,15 +1,18 @@
 //! What every service shares at its edge: configuration, shutdown, serving
 //! (health, reflection, projection admin, load shedding), caller identity, and
-//! the mapping of errors to gRPC statuses. Domain code never sees any of it.
+//! the mapping of errors to gRPC statuses, the command kernel every command runs
+//! through, and the deadline watcher. Domain code never sees any of it.
 
 pub mod admin;
 pub mod authorisation;
 pub mod caller;
 pub mod clock;
 pub mod config;
+pub mod deadlines;
 pub mod entry;
 pub mod error;
 pub mod jurisdiction;
+pub mod kernel;
 pub mod person_keys;
 pub mod serve;
 pub mod shutdown;
@@ -17,8 +20,10 @@ pub mod shutdown;
 pub use authorisation::{AuthorisationTable, Rule};
 pub use caller::{Caller, CallerExtractor, IssuerConfig, OrganisationType, TokenIssuer};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use config::{ReferralDeadlines, ServiceConfig};
-pub use error::{FieldViolation, ServiceError, Violations};
+pub use config::ServiceConfig;
+pub use deadlines::{DeadlinePasses, DeadlineWatch, Prepared};
+pub use error::{FieldViolation, Refusal, ServiceError, Violations};
 pub use jurisdiction::{Jurisdiction, Whereabouts};
+pub use kernel::{Aggregate, Authority, Kernel, Target};
 pub use person_keys::{KeyAccess, PersonKeys};
-pub use serve::{ServeError, ServiceContext, ServiceSpec, run};
+pub use serve::{ServeError, ServiceContext, ServiceSpec, run, run_without_rpcs};

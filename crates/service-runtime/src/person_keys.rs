@@ -78,8 +78,9 @@ impl PersonKeys {
         key_id: &str,
     ) -> Result<DataKey, ServiceError> {
         if self.access == KeyAccess::Reader {
-            tracing::error!("a key reader asked to create a person key");
-            return Err(ServiceError::Internal);
+            return Err(ServiceError::internal(
+                "a key reader asked to create a person key",
+            ));
         }
         let id = token(key_id)?;
         let fresh = self.kek.wrap(key_id, &DataKey::generate());
@@ -103,8 +104,9 @@ impl PersonKeys {
     /// Destroys the person's key (keepers only); false if it was already gone.
     pub async fn destroy(&self, log: &CaseLog, key_id: &str) -> Result<bool, ServiceError> {
         if self.access == KeyAccess::Reader {
-            tracing::error!("a key reader asked to destroy a person key");
-            return Err(ServiceError::Internal);
+            return Err(ServiceError::internal(
+                "a key reader asked to destroy a person key",
+            ));
         }
         let id = token(key_id)?;
         Ok(self.store(log).await?.destroy(&id).await?)
@@ -112,17 +114,16 @@ impl PersonKeys {
 
     fn unwrap(&self, key_id: &str, wrapped: &[u8]) -> Result<DataKey, ServiceError> {
         self.kek.unwrap(key_id, wrapped).map_err(|_| {
-            tracing::error!(
-                key_id,
-                "a stored person key cannot be unwrapped with the configured key-encryption key"
-            );
-            ServiceError::Internal
+            ServiceError::internal(format_args!(
+                "the stored person key {key_id} cannot be unwrapped with the configured key-encryption key"
+            ))
         })
     }
 }
 
 fn token(key_id: &str) -> Result<TokenId, ServiceError> {
-    TokenId::parse(key_id).map_err(|_| ServiceError::Internal)
+    TokenId::parse(key_id)
+        .map_err(|_| ServiceError::internal("a person key id is not a subject token"))
 }
 
 /// The context a sealed message is bound to: the key id and what the message is
@@ -162,16 +163,14 @@ pub fn open<M: prost::Message + Default>(
             &sealed.ciphertext,
         )
         .map_err(|_| {
-            tracing::error!(
-                key_id,
-                kind,
-                "a sealed message does not open with its person's key"
-            );
-            ServiceError::Internal
+            ServiceError::internal(format_args!(
+                "a sealed {kind} of key {key_id} does not open with its person's key"
+            ))
         })?;
     M::decode(bytes.as_slice()).map_err(|_| {
-        tracing::error!(key_id, kind, "an opened message cannot be decoded");
-        ServiceError::Internal
+        ServiceError::internal(format_args!(
+            "an opened {kind} of key {key_id} cannot be decoded"
+        ))
     })
 }
 

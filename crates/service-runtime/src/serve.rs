@@ -33,6 +33,10 @@ pub enum ServeError {
     Auth(#[from] crate::caller::KeyError),
     #[error("encryption is misconfigured: {0}")]
     Encryption(String),
+    #[error("the contracts' descriptors are invalid for reflection: {0}")]
+    Reflection(String),
+    #[error("the service's options are invalid")]
+    Options(#[from] crate::config::ConfigError),
     #[error("TLS is misconfigured: cannot read {0}")]
     Tls(std::path::PathBuf, #[source] std::io::Error),
 }
@@ -46,6 +50,10 @@ pub struct ServiceContext {
     pub shutdown: CancellationToken,
     /// Verifies callers' tokens against the configured issuers.
     pub callers: CallerExtractor,
+    /// The command pipeline, on this service's log connection and clock.
+    pub kernel: crate::Kernel,
+    /// Where the deadline watcher reports its passes (shown by the admin API).
+    pub deadline_passes: crate::DeadlinePasses,
 }
 
 /// One service: its name, its projection, and its gRPC services.
@@ -59,12 +67,36 @@ pub struct ServiceSpec<P> {
     pub authorisation: &'static [crate::authorisation::Rule],
 }
 
+/// Runs a service that has no domain RPCs yet: what every service gets from
+/// the runtime (the case log followed into a catalogue projection, health,
+/// reflection, the projection admin API) and nothing else.
+pub async fn run_without_rpcs(
+    name: &'static str,
+    config: ServiceConfig,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> Result<(), ServeError> {
+    let spec = ServiceSpec {
+        name,
+        projection: projection_sled::Catalogue::new(name),
+        grpc_services: vec!["approdo.admin.v1.ProjectionAdminService"],
+        // Only the projection admin API, whose rules the runtime adds.
+        authorisation: &[],
+    };
+    let clock = std::sync::Arc::new(crate::SystemClock);
+    run(spec, config, listener, shutdown, clock, |_| {
+        Routes::default()
+    })
+    .await
+}
+
 /// Runs a service on `listener` until `shutdown` is cancelled.
 pub async fn run<P, F>(
     spec: ServiceSpec<P>,
     config: ServiceConfig,
     listener: TcpListener,
     shutdown: CancellationToken,
+    clock: std::sync::Arc<dyn crate::Clock>,
     routes: F,
 ) -> Result<(), ServeError>
 where
@@ -97,15 +129,19 @@ where
     )?;
 
     let context_log = log.clone();
+    let deadline_passes = crate::DeadlinePasses::default();
     let context = ServiceContext {
+        kernel: crate::Kernel::new(log.clone(), clock),
         log,
         projection: projection.clone(),
         config: config.clone(),
         shutdown: shutdown.clone(),
         callers: callers.clone(),
+        deadline_passes: deadline_passes.clone(),
     };
-    let routes = routes(&context)
-        .add_service(ProjectionAdmin::new(projection.clone(), callers.clone()).into_server());
+    let routes = routes(&context).add_service(
+        ProjectionAdmin::new(projection.clone(), callers.clone(), deadline_passes).into_server(),
+    );
     let callers_for_layer = callers;
 
     let (health, health_service) = tonic_health::server::health_reporter();
@@ -133,10 +169,7 @@ where
         .register_encoded_file_descriptor_set(contracts::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()
-        .map_err(|error| {
-            tracing::error!(%error, "reflection descriptors are invalid");
-            ServeError::NeverConnected
-        })?;
+        .map_err(|error| ServeError::Reflection(error.to_string()))?;
 
     let address = listener.local_addr().map_err(ServeError::DataDir)?;
     tracing::info!(service = spec.name, %address, "serving gRPC");

@@ -1,9 +1,11 @@
-//! Monitoring: indicators computed from the case log, for analysts, without identities.
+//! The monitoring service. Its domain is not built yet: it runs only what
+//! every service gets from the runtime: the case log followed into a catalogue
+//! projection (events applied, per type and per root), gRPC health, server
+//! reflection and the projection admin API.
 //!
-//! `run` builds the service and serves until shutdown; `main.rs` only calls it.
+//! `run` serves until shutdown; `main.rs` only calls it.
 
-use projection_sled::Catalogue;
-use service_runtime::{ServeError, ServiceConfig, ServiceSpec};
+use service_runtime::{ServeError, ServiceConfig};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -16,15 +18,5 @@ pub async fn run(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), ServeError> {
-    let spec = ServiceSpec {
-        name: NAME,
-        projection: Catalogue::new(NAME),
-        grpc_services: vec!["approdo.admin.v1.ProjectionAdminService"],
-        // No domain RPCs yet: only the projection admin API, whose rules the runtime adds.
-        authorisation: &[],
-    };
-    service_runtime::run(spec, config, listener, shutdown, |_| {
-        tonic::service::Routes::default()
-    })
-    .await
+    service_runtime::run_without_rpcs(NAME, config, listener, shutdown).await
 }

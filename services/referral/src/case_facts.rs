@@ -5,7 +5,9 @@
 use std::collections::BTreeMap;
 
 use case_log_jetstream::RecordedCommit;
+use case_log_jetstream::contract::is;
 use contracts::screening::v1 as screening;
+use pathway::CategoryStatus;
 use pathway::{Category, Urgency};
 use prost::Message;
 use serde::{Deserialize, Serialize};
@@ -38,7 +40,7 @@ impl CaseFacts {
     /// the screening service's own projection is where they fail loudly).
     pub fn apply(facts: &mut Option<CaseFacts>, event_type: &str, payload: &[u8]) {
         match event_type {
-            "approdo.screening.v1.CaseOpened" => {
+            t if is::<screening::CaseOpened>(t) => {
                 if let Ok(e) = screening::CaseOpened::decode(payload) {
                     *facts = Some(CaseFacts {
                         province: e.province,
@@ -47,13 +49,13 @@ impl CaseFacts {
                     });
                 }
             }
-            "approdo.screening.v1.CasePlaced" => {
+            t if is::<screening::CasePlaced>(t) => {
                 if let (Some(f), Ok(e)) = (facts.as_mut(), screening::CasePlaced::decode(payload)) {
                     f.province = e.province;
                     f.facility_id = e.facility_id;
                 }
             }
-            "approdo.screening.v1.PreliminaryCheckRecorded" => {
+            t if is::<screening::PreliminaryCheckRecorded>(t) => {
                 if let (Some(f), Ok(e)) = (
                     facts.as_mut(),
                     screening::PreliminaryCheckRecorded::decode(payload),
@@ -64,7 +66,7 @@ impl CaseFacts {
                     f.raise(&e.urgency);
                 }
             }
-            "approdo.screening.v1.VulnerabilitySignalRaised" => {
+            t if is::<screening::VulnerabilitySignalRaised>(t) => {
                 if let (Some(f), Ok(e)) = (
                     facts.as_mut(),
                     screening::VulnerabilitySignalRaised::decode(payload),
@@ -75,7 +77,7 @@ impl CaseFacts {
                     f.raise(&e.urgency);
                 }
             }
-            "approdo.screening.v1.AssessmentRecorded" => {
+            t if is::<screening::AssessmentRecorded>(t) => {
                 if let (Some(f), Ok(e)) = (
                     facts.as_mut(),
                     screening::AssessmentRecorded::decode(payload),
@@ -93,9 +95,9 @@ impl CaseFacts {
         let status = self
             .categories
             .entry(category.to_owned())
-            .or_insert_with(|| "suspected".to_owned());
-        if status == "ruled_out" {
-            *status = "suspected".to_owned();
+            .or_insert_with(|| CategoryStatus::Suspected.code().to_owned());
+        if status == CategoryStatus::RuledOut.code() {
+            *status = CategoryStatus::Suspected.code().to_owned();
         }
     }
 
@@ -113,7 +115,7 @@ impl CaseFacts {
     pub fn live_categories(&self) -> Vec<Category> {
         self.categories
             .iter()
-            .filter(|(_, status)| *status != "ruled_out")
+            .filter(|(_, status)| *status != CategoryStatus::RuledOut.code())
             .filter_map(|(code, _)| Category::from_code(code).ok())
             .collect()
     }

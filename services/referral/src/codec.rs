@@ -1,31 +1,43 @@
 //! Referral events between the domain and the wire (`approdo.referral.v1`).
 
-use case_log_jetstream::NewEvent;
+use case_log_jetstream::DecodeError;
 use case_log_jetstream::envelope::{from_timestamp, timestamp};
+use case_referral::directory::OrganisationProfile;
 use case_referral::*;
 use contracts::log::v1 as log;
 use contracts::referral::v1 as wire;
 use pathway::{Category, Urgency};
-use prost::Message;
 use time::OffsetDateTime;
 
-const SCHEMA_VERSION: u32 = 1;
-const PREFIX: &str = "approdo.referral.v1.";
-
-/// A stored event that this code cannot read back.
-#[derive(Debug, thiserror::Error)]
-#[error("event {event_type} cannot be decoded: {reason}")]
-pub struct DecodeError {
-    pub event_type: String,
-    pub reason: String,
+case_log_jetstream::event_contract! {
+    /// A referral event as stored in the log: the one declaration of the
+    /// referral service's events (type names come from `proto/`).
+    pub enum WireEvent: wire, schema 1 {
+        OrganisationRegistered,
+        OrganisationUpdated,
+        ConsentGiven,
+        ConsentWithdrawn,
+        ReferralDrafted,
+        ReferralSent,
+        ReferralReceived,
+        ReferralAccepted,
+        ReferralDeclined,
+        TakenIntoCare,
+        PutOnHold,
+        Resumed,
+        ReferralCompleted,
+        ReferralCancelled,
+        ReferralRevoked,
+        ReferralExpired,
+        ReferralFailed,
+        ReferralDeadlineMissed,
+        PathwayRulesPublished,
+        ReferralDatasetRead,
+    }
 }
 
 fn ts(at: OffsetDateTime) -> Option<prost_types::Timestamp> {
     Some(timestamp(at))
-}
-
-fn encode_one<M: Message>(name: &str, message: &M) -> NewEvent {
-    NewEvent::encode(&format!("{PREFIX}{name}"), SCHEMA_VERSION, message)
 }
 
 pub fn recipient_to_wire(recipient: &Recipient) -> wire::Recipient {
@@ -72,10 +84,9 @@ pub fn dataset_to_wire(dataset: &Dataset) -> wire::MinimumDataset {
 
 /// The person's key for one case: `key` is `None` once their data is erased
 /// (or when the caller does not need the datasets opened: they read as `None`).
-#[derive(Clone, Copy)]
-pub struct CaseKey<'a> {
-    pub case_id: &'a str,
-    pub key: Option<&'a person_crypto::DataKey>,
+pub struct CaseKey {
+    pub case_id: String,
+    pub key: Option<person_crypto::DataKey>,
 }
 
 /// What a referral's sealed dataset is, in its seal context.
@@ -93,63 +104,53 @@ pub struct PersonalDataErased;
 pub fn encode(
     event: &Event,
     province: &str,
-    key: CaseKey<'_>,
-) -> Result<NewEvent, PersonalDataErased> {
+    key: &CaseKey,
+) -> Result<WireEvent, PersonalDataErased> {
     Ok(match event {
         Event::ConsentGiven {
             consent_id,
             recipient,
             basis,
             given_at,
-        } => encode_one(
-            "ConsentGiven",
-            &wire::ConsentGiven {
-                consent_id: consent_id.to_string(),
-                recipient: Some(recipient_to_wire(recipient)),
-                basis: Some(match basis {
-                    Basis::Consent {
-                        purpose,
-                        scopes,
-                        valid_until,
-                        grantor,
-                    } => {
-                        let (grantor, child_assent, of_consent_age) = match grantor {
-                            Grantor::Person { of_consent_age } => {
-                                ("person", false, *of_consent_age)
-                            }
-                            Grantor::Guardian { child_assent } => {
-                                ("guardian", *child_assent, false)
-                            }
-                        };
-                        wire::consent_given::Basis::Consent(wire::ConsentBasis {
-                            purpose: purpose.to_string(),
-                            scopes: scopes.iter().map(|s| s.code().to_owned()).collect(),
-                            valid_until: ts(*valid_until),
-                            grantor: grantor.to_owned(),
-                            child_assent,
-                            of_consent_age,
-                        })
-                    }
-                    Basis::Exception { reason, authority } => {
-                        wire::consent_given::Basis::Exception(wire::ExceptionBasis {
-                            reason: reason.code().to_owned(),
-                            authority: authority.to_string(),
-                        })
-                    }
-                }),
-                given_at: ts(*given_at),
-            },
-        ),
+        } => WireEvent::ConsentGiven(wire::ConsentGiven {
+            consent_id: consent_id.to_string(),
+            recipient: Some(recipient_to_wire(recipient)),
+            basis: Some(match basis {
+                Basis::Consent {
+                    purpose,
+                    scopes,
+                    valid_until,
+                    grantor,
+                } => {
+                    let (grantor, child_assent, of_consent_age) = match grantor {
+                        Grantor::Person { of_consent_age } => ("person", false, *of_consent_age),
+                        Grantor::Guardian { child_assent } => ("guardian", *child_assent, false),
+                    };
+                    wire::consent_given::Basis::Consent(wire::ConsentBasis {
+                        purpose: purpose.to_string(),
+                        scopes: scopes.iter().map(|s| s.code().to_owned()).collect(),
+                        valid_until: ts(*valid_until),
+                        grantor: grantor.to_owned(),
+                        child_assent,
+                        of_consent_age,
+                    })
+                }
+                Basis::Exception { reason, authority } => {
+                    wire::consent_given::Basis::Exception(wire::ExceptionBasis {
+                        reason: reason.code().to_owned(),
+                        authority: authority.to_string(),
+                    })
+                }
+            }),
+            given_at: ts(*given_at),
+        }),
         Event::ConsentWithdrawn {
             consent_id,
             withdrawn_at,
-        } => encode_one(
-            "ConsentWithdrawn",
-            &wire::ConsentWithdrawn {
-                consent_id: consent_id.to_string(),
-                withdrawn_at: ts(*withdrawn_at),
-            },
-        ),
+        } => WireEvent::ConsentWithdrawn(wire::ConsentWithdrawn {
+            consent_id: consent_id.to_string(),
+            withdrawn_at: ts(*withdrawn_at),
+        }),
         Event::ReferralDrafted {
             referral_id,
             referrer,
@@ -157,237 +158,133 @@ pub fn encode(
             service_type,
             consent_id,
             dataset,
-        } => encode_one(
-            "ReferralDrafted",
-            &wire::ReferralDrafted {
-                referral_id: referral_id.to_string(),
-                referrer_organisation_id: referrer.to_string(),
-                receiver_organisation_id: receiver.to_string(),
-                service_type: service_type.code().to_owned(),
-                consent_id: consent_id.to_string(),
-                dataset: match (dataset, key.key) {
-                    (Some(dataset), Some(data_key)) => {
-                        Some(wire::referral_drafted::Dataset::EncryptedMinimumDataset(
-                            service_runtime::person_keys::seal(
-                                data_key,
-                                key.case_id,
-                                &dataset_kind(referral_id.as_str()),
-                                &dataset_to_wire(dataset),
-                            ),
-                        ))
-                    }
-                    _ => return Err(PersonalDataErased),
-                },
+        } => WireEvent::ReferralDrafted(wire::ReferralDrafted {
+            referral_id: referral_id.to_string(),
+            referrer_organisation_id: referrer.to_string(),
+            receiver_organisation_id: receiver.to_string(),
+            service_type: service_type.code().to_owned(),
+            consent_id: consent_id.to_string(),
+            dataset: match (dataset, &key.key) {
+                (Some(dataset), Some(data_key)) => {
+                    Some(wire::referral_drafted::Dataset::EncryptedMinimumDataset(
+                        service_runtime::person_keys::seal(
+                            data_key,
+                            &key.case_id,
+                            &dataset_kind(referral_id.as_str()),
+                            &dataset_to_wire(dataset),
+                        ),
+                    ))
+                }
+                _ => return Err(PersonalDataErased),
             },
-        ),
+        }),
         Event::ReferralSent {
             referral_id,
             sent_at,
             acknowledge_by,
             answer_by,
-        } => encode_one(
-            "ReferralSent",
-            &wire::ReferralSent {
-                referral_id: referral_id.to_string(),
-                sent_at: ts(*sent_at),
-                acknowledge_by: ts(*acknowledge_by),
-                answer_by: ts(*answer_by),
-            },
-        ),
-        Event::ReferralReceived { referral_id, at } => encode_one(
-            "ReferralReceived",
-            &wire::ReferralReceived {
+        } => WireEvent::ReferralSent(wire::ReferralSent {
+            referral_id: referral_id.to_string(),
+            sent_at: ts(*sent_at),
+            acknowledge_by: ts(*acknowledge_by),
+            answer_by: ts(*answer_by),
+        }),
+        Event::ReferralReceived { referral_id, at } => {
+            WireEvent::ReferralReceived(wire::ReferralReceived {
                 referral_id: referral_id.to_string(),
                 at: ts(*at),
-            },
-        ),
+            })
+        }
         Event::ReferralAccepted {
             referral_id,
             at,
             take_charge_by,
-        } => encode_one(
-            "ReferralAccepted",
-            &wire::ReferralAccepted {
-                referral_id: referral_id.to_string(),
-                at: ts(*at),
-                take_charge_by: ts(*take_charge_by),
-            },
-        ),
+        } => WireEvent::ReferralAccepted(wire::ReferralAccepted {
+            referral_id: referral_id.to_string(),
+            at: ts(*at),
+            take_charge_by: ts(*take_charge_by),
+        }),
         Event::ReferralDeclined {
             referral_id,
             at,
             reason,
             redirect_to,
-        } => encode_one(
-            "ReferralDeclined",
-            &wire::ReferralDeclined {
-                referral_id: referral_id.to_string(),
-                at: ts(*at),
-                reason: reason.code().to_owned(),
-                redirect_to_organisation_id: redirect_to
-                    .as_ref()
-                    .map(ToString::to_string)
-                    .unwrap_or_default(),
-            },
-        ),
-        Event::TakenIntoCare { referral_id, at } => encode_one(
-            "TakenIntoCare",
-            &wire::TakenIntoCare {
-                referral_id: referral_id.to_string(),
-                at: ts(*at),
-            },
-        ),
-        Event::PutOnHold { referral_id, at } => encode_one(
-            "PutOnHold",
-            &wire::PutOnHold {
-                referral_id: referral_id.to_string(),
-                at: ts(*at),
-            },
-        ),
-        Event::Resumed { referral_id, at } => encode_one(
-            "Resumed",
-            &wire::Resumed {
-                referral_id: referral_id.to_string(),
-                at: ts(*at),
-            },
-        ),
+        } => WireEvent::ReferralDeclined(wire::ReferralDeclined {
+            referral_id: referral_id.to_string(),
+            at: ts(*at),
+            reason: reason.code().to_owned(),
+            redirect_to_organisation_id: redirect_to
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
+        }),
+        Event::TakenIntoCare { referral_id, at } => WireEvent::TakenIntoCare(wire::TakenIntoCare {
+            referral_id: referral_id.to_string(),
+            at: ts(*at),
+        }),
+        Event::PutOnHold { referral_id, at } => WireEvent::PutOnHold(wire::PutOnHold {
+            referral_id: referral_id.to_string(),
+            at: ts(*at),
+        }),
+        Event::Resumed { referral_id, at } => WireEvent::Resumed(wire::Resumed {
+            referral_id: referral_id.to_string(),
+            at: ts(*at),
+        }),
         Event::ReferralCompleted {
             referral_id,
             at,
             outcome,
-        } => encode_one(
-            "ReferralCompleted",
-            &wire::ReferralCompleted {
+        } => WireEvent::ReferralCompleted(wire::ReferralCompleted {
+            referral_id: referral_id.to_string(),
+            at: ts(*at),
+            outcome: outcome.code().to_owned(),
+        }),
+        Event::ReferralCancelled { referral_id, at } => {
+            WireEvent::ReferralCancelled(wire::ReferralCancelled {
                 referral_id: referral_id.to_string(),
                 at: ts(*at),
-                outcome: outcome.code().to_owned(),
-            },
-        ),
-        Event::ReferralCancelled { referral_id, at } => encode_one(
-            "ReferralCancelled",
-            &wire::ReferralCancelled {
-                referral_id: referral_id.to_string(),
-                at: ts(*at),
-            },
-        ),
+            })
+        }
         Event::ReferralRevoked {
             referral_id,
             at,
             consent_id,
-        } => encode_one(
-            "ReferralRevoked",
-            &wire::ReferralRevoked {
+        } => WireEvent::ReferralRevoked(wire::ReferralRevoked {
+            referral_id: referral_id.to_string(),
+            at: ts(*at),
+            consent_id: consent_id.to_string(),
+        }),
+        Event::ReferralExpired { referral_id, at } => {
+            WireEvent::ReferralExpired(wire::ReferralExpired {
                 referral_id: referral_id.to_string(),
                 at: ts(*at),
-                consent_id: consent_id.to_string(),
-            },
-        ),
-        Event::ReferralExpired { referral_id, at } => encode_one(
-            "ReferralExpired",
-            &wire::ReferralExpired {
+            })
+        }
+        Event::ReferralFailed { referral_id, at } => {
+            WireEvent::ReferralFailed(wire::ReferralFailed {
                 referral_id: referral_id.to_string(),
                 at: ts(*at),
-            },
-        ),
-        Event::ReferralFailed { referral_id, at } => encode_one(
-            "ReferralFailed",
-            &wire::ReferralFailed {
-                referral_id: referral_id.to_string(),
-                at: ts(*at),
-            },
-        ),
+            })
+        }
         Event::DatasetRead {
             referral_ids,
             read_at,
-        } => encode_one(
-            "ReferralDatasetRead",
-            &wire::ReferralDatasetRead {
-                referral_ids: referral_ids.iter().map(ToString::to_string).collect(),
-                read_at: ts(*read_at),
-            },
-        ),
+        } => WireEvent::ReferralDatasetRead(wire::ReferralDatasetRead {
+            referral_ids: referral_ids.iter().map(ToString::to_string).collect(),
+            read_at: ts(*read_at),
+        }),
         Event::DeadlineMissed {
             referral_id,
             kind,
             due_at,
             detected_at,
-        } => encode_one(
-            "ReferralDeadlineMissed",
-            &wire::ReferralDeadlineMissed {
-                referral_id: referral_id.to_string(),
-                deadline: kind.code().to_owned(),
-                due_at: ts(*due_at),
-                detected_at: ts(*detected_at),
-                escalated_to_province: province.to_owned(),
-            },
-        ),
-    })
-}
-
-/// A referral event read back as its wire message.
-pub enum WireEvent {
-    OrganisationRegistered(wire::OrganisationRegistered),
-    OrganisationUpdated(wire::OrganisationUpdated),
-    ConsentGiven(wire::ConsentGiven),
-    ConsentWithdrawn(wire::ConsentWithdrawn),
-    ReferralDrafted(wire::ReferralDrafted),
-    ReferralSent(wire::ReferralSent),
-    ReferralReceived(wire::ReferralReceived),
-    ReferralAccepted(wire::ReferralAccepted),
-    ReferralDeclined(wire::ReferralDeclined),
-    TakenIntoCare(wire::TakenIntoCare),
-    PutOnHold(wire::PutOnHold),
-    Resumed(wire::Resumed),
-    ReferralCompleted(wire::ReferralCompleted),
-    ReferralCancelled(wire::ReferralCancelled),
-    ReferralRevoked(wire::ReferralRevoked),
-    ReferralExpired(wire::ReferralExpired),
-    ReferralFailed(wire::ReferralFailed),
-    ReferralDeadlineMissed(wire::ReferralDeadlineMissed),
-    PathwayRulesPublished(wire::PathwayRulesPublished),
-    ReferralDatasetRead(wire::ReferralDatasetRead),
-}
-
-pub fn decode_wire(event: &log::Event) -> Result<WireEvent, DecodeError> {
-    fn de<M: Message + Default>(event: &log::Event) -> Result<M, DecodeError> {
-        M::decode(event.payload.as_slice()).map_err(|e| DecodeError {
-            event_type: event.event_type.clone(),
-            reason: e.to_string(),
-        })
-    }
-    let unknown = |reason: &str| DecodeError {
-        event_type: event.event_type.clone(),
-        reason: reason.to_owned(),
-    };
-    if event.schema_version != SCHEMA_VERSION {
-        return Err(unknown("unknown schema version"));
-    }
-    let name = event
-        .event_type
-        .strip_prefix(PREFIX)
-        .ok_or_else(|| unknown("not a referral event"))?;
-    Ok(match name {
-        "OrganisationRegistered" => WireEvent::OrganisationRegistered(de(event)?),
-        "OrganisationUpdated" => WireEvent::OrganisationUpdated(de(event)?),
-        "ConsentGiven" => WireEvent::ConsentGiven(de(event)?),
-        "ConsentWithdrawn" => WireEvent::ConsentWithdrawn(de(event)?),
-        "ReferralDrafted" => WireEvent::ReferralDrafted(de(event)?),
-        "ReferralSent" => WireEvent::ReferralSent(de(event)?),
-        "ReferralReceived" => WireEvent::ReferralReceived(de(event)?),
-        "ReferralAccepted" => WireEvent::ReferralAccepted(de(event)?),
-        "ReferralDeclined" => WireEvent::ReferralDeclined(de(event)?),
-        "TakenIntoCare" => WireEvent::TakenIntoCare(de(event)?),
-        "PutOnHold" => WireEvent::PutOnHold(de(event)?),
-        "Resumed" => WireEvent::Resumed(de(event)?),
-        "ReferralCompleted" => WireEvent::ReferralCompleted(de(event)?),
-        "ReferralCancelled" => WireEvent::ReferralCancelled(de(event)?),
-        "ReferralRevoked" => WireEvent::ReferralRevoked(de(event)?),
-        "ReferralExpired" => WireEvent::ReferralExpired(de(event)?),
-        "ReferralFailed" => WireEvent::ReferralFailed(de(event)?),
-        "ReferralDeadlineMissed" => WireEvent::ReferralDeadlineMissed(de(event)?),
-        "PathwayRulesPublished" => WireEvent::PathwayRulesPublished(de(event)?),
-        "ReferralDatasetRead" => WireEvent::ReferralDatasetRead(de(event)?),
-        _ => return Err(unknown("unknown event type")),
+        } => WireEvent::ReferralDeadlineMissed(wire::ReferralDeadlineMissed {
+            referral_id: referral_id.to_string(),
+            deadline: kind.code().to_owned(),
+            due_at: ts(*due_at),
+            detected_at: ts(*detected_at),
+            escalated_to_province: province.to_owned(),
+        }),
     })
 }
 
@@ -446,11 +343,8 @@ pub fn dataset_from_wire(raw: &wire::MinimumDataset) -> Result<Dataset, (String,
 
 /// Reads a stored case-referral event back into the domain, opening sealed
 /// datasets with the person's key (a dataset is `None` once they are erased).
-pub fn decode(event: &log::Event, key: CaseKey<'_>) -> Result<Option<Event>, DecodeError> {
-    let bad = |reason: &str| DecodeError {
-        event_type: event.event_type.clone(),
-        reason: reason.to_owned(),
-    };
+pub fn decode(event: &log::Event, key: &CaseKey) -> Result<Option<Event>, DecodeError> {
+    let bad = |reason: &str| DecodeError::new(event, reason);
     let time = |t: &Option<prost_types::Timestamp>| {
         t.as_ref()
             .and_then(from_timestamp)
@@ -459,7 +353,7 @@ pub fn decode(event: &log::Event, key: CaseKey<'_>) -> Result<Option<Event>, Dec
     let rid = |raw: &str| ReferralId::parse(raw).map_err(|_| bad("bad referral id"));
     let cid = |raw: &str| ConsentId::parse(raw).map_err(|_| bad("bad consent id"));
     let org = |raw: &str| OrganisationId::parse(raw).map_err(|_| bad("bad organisation id"));
-    Ok(Some(match decode_wire(event)? {
+    Ok(Some(match WireEvent::decode(event)? {
         WireEvent::OrganisationRegistered(_)
         | WireEvent::OrganisationUpdated(_)
         | WireEvent::PathwayRulesPublished(_) => {
@@ -505,14 +399,14 @@ pub fn decode(event: &log::Event, key: CaseKey<'_>) -> Result<Option<Event>, Dec
             service_type: ServiceType::from_code(&e.service_type)
                 .map_err(|_| bad("bad service type"))?,
             consent_id: cid(&e.consent_id)?,
-            dataset: match (&e.dataset, key.key) {
+            dataset: match (&e.dataset, &key.key) {
                 (
                     Some(wire::referral_drafted::Dataset::EncryptedMinimumDataset(sealed)),
                     Some(data_key),
                 ) => {
                     let opened: wire::MinimumDataset = service_runtime::person_keys::open(
                         data_key,
-                        key.case_id,
+                        &key.case_id,
                         &dataset_kind(&e.referral_id),
                         sealed,
                     )
@@ -603,6 +497,43 @@ pub fn decode(event: &log::Event, key: CaseKey<'_>) -> Result<Option<Event>, Dec
     }))
 }
 
+/// A directory profile as the events and the API carry it.
+pub fn profile_to_wire(profile: &OrganisationProfile) -> wire::OrganisationProfile {
+    let codes = |items: &[Code]| items.iter().map(ToString::to_string).collect();
+    wire::OrganisationProfile {
+        organisation_id: profile.organisation_id.to_string(),
+        name: profile.name.to_string(),
+        service_types: profile
+            .service_types
+            .iter()
+            .map(|t| t.code().to_owned())
+            .collect(),
+        provinces: profile.provinces.iter().map(ToString::to_string).collect(),
+        languages: profile
+            .languages
+            .iter()
+            .map(|l| l.as_str().to_owned())
+            .collect(),
+        accessibility: codes(&profile.accessibility),
+        opening_hours: profile.opening_hours.to_string(),
+        intake_channel: profile
+            .intake_channel
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
+        availability: profile.availability.code().to_owned(),
+        active: profile.active,
+    }
+}
+
+/// Reads a recorded profile back into the domain.
+pub fn profile_from_wire(raw: &wire::OrganisationProfile) -> Result<OrganisationProfile, String> {
+    let mut v = service_runtime::Violations::default();
+    let profile = crate::requests::profile(&mut v, Some(raw));
+    v.finish().map_err(|e| e.to_string())?;
+    profile.ok_or_else(|| "profile lacks a field".to_owned())
+}
+
 /// Reads published rules back (the projection keeps the wire form).
 pub fn rules_from_wire(
     published: &wire::PathwayRulesPublished,
@@ -639,34 +570,12 @@ pub fn rules_to_wire(rules: &case_referral::pathway_rules::PathwayRules) -> Vec<
 mod tests {
     use super::*;
     use proptest::prelude::*;
-
-    const TYPES: [&str; 20] = [
-        "OrganisationRegistered",
-        "OrganisationUpdated",
-        "ConsentGiven",
-        "ConsentWithdrawn",
-        "ReferralDrafted",
-        "ReferralSent",
-        "ReferralReceived",
-        "ReferralAccepted",
-        "ReferralDeclined",
-        "TakenIntoCare",
-        "PutOnHold",
-        "Resumed",
-        "ReferralCompleted",
-        "ReferralCancelled",
-        "ReferralRevoked",
-        "ReferralExpired",
-        "ReferralFailed",
-        "ReferralDeadlineMissed",
-        "PathwayRulesPublished",
-        "ReferralDatasetRead",
-    ];
+    use prost::Message;
 
     fn drafted(dataset: Option<wire::referral_drafted::Dataset>) -> log::Event {
         log::Event {
             event_id: "e".to_owned(),
-            event_type: format!("{PREFIX}ReferralDrafted"),
+            event_type: case_log_jetstream::contract::event_type::<wire::ReferralDrafted>(),
             schema_version: 1,
             payload: wire::ReferralDrafted {
                 referral_id: "r-1".to_owned(),
@@ -703,11 +612,12 @@ mod tests {
     fn a_sealed_dataset_opens_with_its_key_reads_as_erased_without_and_is_corrupt_elsewhere() {
         let key = person_crypto::DataKey::generate();
         let event = drafted(Some(sealed(&key, "case-1", "r-1")));
+        let other_referral = drafted(Some(sealed(&key, "case-1", "r-2")));
         let with_key = CaseKey {
-            case_id: "case-1",
-            key: Some(&key),
+            case_id: "case-1".to_owned(),
+            key: Some(key),
         };
-        match decode(&event, with_key) {
+        match decode(&event, &with_key) {
             Ok(Some(Event::ReferralDrafted {
                 dataset: Some(d), ..
             })) => {
@@ -715,23 +625,23 @@ mod tests {
             }
             other => panic!("opened: {other:?}"),
         }
+        // Moved to another referral, it does not open; a draft needs its dataset.
+        assert!(decode(&other_referral, &with_key).is_err());
+        assert!(decode(&drafted(None), &with_key).is_err());
         let erased = CaseKey {
-            case_id: "case-1",
+            case_id: "case-1".to_owned(),
             key: None,
         };
         assert!(matches!(
-            decode(&event, erased),
+            decode(&event, &erased),
             Ok(Some(Event::ReferralDrafted { dataset: None, .. }))
         ));
-        // Moved to another case or another referral, it does not open.
+        // Moved to another case, it does not open.
         let elsewhere = CaseKey {
-            case_id: "case-2",
-            key: Some(&key),
+            case_id: "case-2".to_owned(),
+            key: with_key.key,
         };
-        assert!(decode(&event, elsewhere).is_err());
-        let other_referral = drafted(Some(sealed(&key, "case-1", "r-2")));
-        assert!(decode(&other_referral, with_key).is_err());
-        assert!(decode(&drafted(None), with_key).is_err());
+        assert!(decode(&event, &elsewhere).is_err());
     }
 
     proptest! {
@@ -739,20 +649,19 @@ mod tests {
         /// with or without the person's key.
         #[test]
         fn decoding_malformed_events_never_panics(
-            kind in 0..TYPES.len(),
+            kind in 0..WireEvent::event_types().len(),
             payload in proptest::collection::vec(any::<u8>(), 0..256),
             with_key in any::<bool>(),
         ) {
             let event = log::Event {
                 event_id: "e".to_owned(),
-                event_type: format!("{PREFIX}{}", TYPES[kind]),
+                event_type: WireEvent::event_types()[kind].clone(),
                 schema_version: 1,
                 payload,
             };
-            let key = person_crypto::DataKey::generate();
-            let key = CaseKey { case_id: "case-1", key: with_key.then_some(&key) };
-            let _ = decode(&event, key);
-            let _ = decode_wire(&event);
+            let key = CaseKey { case_id: "case-1".to_owned(), key: with_key.then(person_crypto::DataKey::generate) };
+            let _ = decode(&event, &key);
+            let _ = WireEvent::decode(&event);
         }
 
         /// A sealed dataset whose bytes were tampered with never opens and never panics.
@@ -772,8 +681,8 @@ mod tests {
                 message.nonce = nonce;
             }
             let event = drafted(Some(wire::referral_drafted::Dataset::EncryptedMinimumDataset(message)));
-            let with_key = CaseKey { case_id: "case-1", key: Some(&key) };
-            prop_assert!(decode(&event, with_key).is_err());
+            let with_key = CaseKey { case_id: "case-1".to_owned(), key: Some(key) };
+            prop_assert!(decode(&event, &with_key).is_err());
         }
     }
 }

@@ -1,98 +1,62 @@
-//! The referral deadline watcher: acknowledgement, answer (then expiry) and
-//! taking-charge deadlines, each escalated once to the prefecture of the case's
-//! province. Candidates come from the projection; the decision is the domain's,
-//! on the log; the request id names the referral and the deadline.
+//! What the referral service tells the runtime's deadline watcher: cases with
+//! a referral whose acknowledgement, answer or taking-charge time has passed in
+//! the projection are the candidates; the domain decides what is missed, and
+//! each missed deadline is escalated to the prefecture of the case's province.
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::collections::BTreeSet;
+use std::future::Future;
 
-use case_log_jetstream::envelope::timestamp;
-use case_referral::{Actor, Command, DeadlineKind, ReferralId, ReferralState};
-use service_runtime::ServiceError;
-use tokio_util::sync::CancellationToken;
+use case_referral::{Actor, ReferralState};
+use service_runtime::{DeadlineWatch, Kernel, Prepared, ServiceError};
+use time::OffsetDateTime;
 
+use crate::aggregate::CaseReferrals;
 use crate::api::ReferralApi;
 use crate::projection;
 
-fn watcher() -> case_log_jetstream::Actor {
-    case_log_jetstream::Actor {
-        subject: "referral-deadline-watcher".to_owned(),
-        organisation_id: "approdo".to_owned(),
-        organisation_type: "system".to_owned(),
-        roles: vec!["deadline_watcher".to_owned()],
-        province: String::new(),
-    }
-}
+impl DeadlineWatch for ReferralApi {
+    type Aggregate = CaseReferrals;
 
-pub async fn watch(api: Arc<ReferralApi>, interval: Duration, shutdown: CancellationToken) {
-    loop {
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = tokio::time::sleep(interval) => {}
-        }
-        if let Err(error) = check_once(&api).await {
-            tracing::warn!(%error, "referral deadline check failed, retrying at the next tick");
-        }
-    }
-}
+    const WATCHER: &'static str = "referral-deadline-watcher";
 
-pub async fn check_once(api: &ReferralApi) -> Result<usize, ServiceError> {
-    let now = timestamp(api.clock.now());
-    let passed = |due: &Option<prost_types::Timestamp>| {
-        due.is_some_and(|d| (d.seconds, d.nanos) <= (now.seconds, now.nanos))
-    };
-    let referrals =
-        projection::all_referrals(api.projection.store()).map_err(|_| ServiceError::Internal)?;
-    let mut appended = 0;
-    for referral in referrals {
-        let Ok(state) = ReferralState::from_code(&referral.state) else {
-            continue;
+    fn kernel(&self) -> &Kernel {
+        &self.kernel
+    }
+
+    fn candidates(&self, now: OffsetDateTime) -> Result<Vec<String>, ServiceError> {
+        let now = case_log_jetstream::envelope::timestamp(now);
+        let passed = |due: &Option<prost_types::Timestamp>| {
+            due.is_some_and(|d| (d.seconds, d.nanos) <= (now.seconds, now.nanos))
         };
-        let candidates = [
-            (
-                DeadlineKind::Acknowledgement,
-                state == ReferralState::Sent,
-                &referral.acknowledge_by,
-            ),
-            (
-                DeadlineKind::Answer,
-                matches!(state, ReferralState::Sent | ReferralState::Received),
-                &referral.answer_by,
-            ),
-            (
-                DeadlineKind::TakingCharge,
-                state == ReferralState::Accepted,
-                &referral.take_charge_by,
-            ),
-        ];
-        for (kind, open, due) in candidates {
-            if !open || !passed(due) || referral.missed_deadlines.iter().any(|m| m == kind.code()) {
-                continue;
-            }
-            let Ok(referral_id) = ReferralId::parse(&referral.referral_id) else {
+        let mut cases = BTreeSet::new();
+        for referral in projection::all_referrals(self.projection.store())? {
+            let Ok(state) = ReferralState::from_code(&referral.state) else {
                 continue;
             };
-            let request_id = format!("deadline.{}.{}", kind.code(), referral.referral_id);
-            let command = Command::MarkDeadlineMissed { referral_id, kind };
-            match api
-                .execute(
-                    Actor::System,
-                    watcher(),
-                    &service_runtime::Jurisdiction::Unplaced,
-                    &request_id,
-                    &referral.case_id,
-                    command,
-                )
-                .await
-            {
-                Ok(executed) => {
-                    appended += 1;
-                    tracing::info!(referral_id = %referral.referral_id, deadline = kind.code(), sequence = executed.sequence, "referral deadline missed, escalated");
+            let due = match state {
+                ReferralState::Sent => {
+                    passed(&referral.acknowledge_by) || passed(&referral.answer_by)
                 }
-                Err(ServiceError::FailedPrecondition(_)) => {}
-                Err(error) => return Err(error),
+                ReferralState::Received => passed(&referral.answer_by),
+                ReferralState::Accepted => passed(&referral.take_charge_by),
+                _ => false,
+            };
+            if due {
+                cases.insert(referral.case_id);
             }
         }
+        Ok(cases.into_iter().collect())
     }
-    Ok(appended)
+
+    fn prepare(
+        &self,
+        case_id: &str,
+    ) -> impl Future<Output = Result<Prepared<CaseReferrals>, ServiceError>> + Send {
+        let case_id = case_id.to_owned();
+        async move {
+            // Marking a deadline needs no dataset: no key is read.
+            let (codec, context) = self.decision_inputs(&case_id, Actor::System, false).await?;
+            Ok(Prepared { codec, context })
+        }
+    }
 }

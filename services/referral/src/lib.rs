@@ -3,21 +3,25 @@
 //! a resumable server-streaming watch).
 //!
 //! `run` builds the service and serves until shutdown; `main.rs` only calls it.
-//! Code map: `requests` (validation) -> `api` (decide on the case's referral
-//! history, append; queries; inbox) -> `codec` (domain <-> wire events) ->
-//! `projection` (directory, case referrals, case facts, inbox feed);
-//! `case_facts` (what screening recorded); `deadlines` (the watcher).
+//! Code map: `requests` (validation) -> `api/` (handlers by concern; every
+//! command goes through the runtime's kernel) -> `aggregate` (the case's
+//! referral record, the directory and the pathway rules for the kernel) ->
+//! `codec` (the event contract, domain <-> wire) -> `projection` (directory,
+//! case referrals, case facts, inbox feed); `case_facts` (what screening
+//! recorded); `deadlines` (candidates for the runtime's deadline watcher);
+//! `options` (the service's own configuration).
 
+pub mod aggregate;
 pub mod api;
 pub mod case_facts;
 pub mod codec;
 pub mod deadlines;
+pub mod options;
 pub mod projection;
 pub mod requests;
 
 use std::sync::Arc;
 
-use case_referral::DeadlinePolicy;
 use case_referral::pathway_rules::PathwayRules;
 use projection_sled::Catalogue;
 use service_runtime::{
@@ -104,17 +108,6 @@ pub const AUTHORISATION: &[Rule] = {
     ]
 };
 
-fn deadline_policy(config: &service_runtime::ReferralDeadlines) -> DeadlinePolicy {
-    let hours = |h: u32| time::Duration::hours(i64::from(h));
-    DeadlinePolicy {
-        acknowledge_immediate: hours(config.acknowledge_immediate_hours),
-        acknowledge_high: hours(config.acknowledge_high_hours),
-        acknowledge_standard: hours(config.acknowledge_standard_hours),
-        answer_windows: i32::try_from(config.answer_windows.max(1)).unwrap_or(i32::MAX),
-        take_charge: time::Duration::days(i64::from(config.take_charge_days)),
-    }
-}
-
 /// Serves the referral service on `listener` until `shutdown` is cancelled.
 pub async fn run(
     config: ServiceConfig,
@@ -140,25 +133,26 @@ pub async fn run_with_clock(
         ],
         authorisation: AUTHORISATION,
     };
+    let options: options::ReferralOptions = config.options()?;
     let keys = Arc::new(service_runtime::PersonKeys::from_config(
         &config.encryption,
         service_runtime::KeyAccess::Reader,
     )?);
-    service_runtime::run(spec, config, listener, shutdown, move |context| {
+    service_runtime::run(spec, config, listener, shutdown, clock, move |context| {
         let api = Arc::new(api::ReferralApi {
-            log: context.log.clone(),
+            kernel: context.kernel.clone(),
             keys,
             projection: context.projection.clone(),
-            clock,
             callers: context.callers.clone(),
             read_patience: context.config.read_patience(),
-            deadlines: deadline_policy(&context.config.referral_deadlines),
+            deadlines: options.deadlines.policy(),
             default_rules: PathwayRules::default(),
             shutdown: context.shutdown.clone(),
         });
-        tokio::spawn(deadlines::watch(
+        tokio::spawn(service_runtime::deadlines::watch(
             api.clone(),
             context.config.deadline_check_interval(),
+            context.deadline_passes.clone(),
             context.shutdown.clone(),
         ));
         tonic::service::Routes::new(
@@ -166,35 +160,4 @@ pub async fn run_with_clock(
         )
     })
     .await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn configured_deadlines_replace_the_defaults() {
-        let configured = service_runtime::ReferralDeadlines {
-            acknowledge_immediate_hours: 1,
-            acknowledge_high_hours: 12,
-            acknowledge_standard_hours: 48,
-            answer_windows: 3,
-            take_charge_days: 5,
-        };
-        let policy = deadline_policy(&configured);
-        assert_eq!(
-            policy.acknowledge_within(pathway::Urgency::Immediate),
-            time::Duration::hours(1)
-        );
-        assert_eq!(
-            policy.acknowledge_within(pathway::Urgency::Standard),
-            time::Duration::hours(48)
-        );
-        assert_eq!(policy.answer_windows, 3);
-        assert_eq!(policy.take_charge, time::Duration::days(5));
-        assert_eq!(
-            deadline_policy(&Default::default()),
-            DeadlinePolicy::default()
-        );
-    }
 }

@@ -2,13 +2,17 @@
 //! with their timelines, the case facts from screening, and each receiving
 //! organisation's inbox feed (one row per change, keyed by a cursor).
 
-use case_log_jetstream::RecordedCommit;
+use case_log_jetstream::{Producer, RecordedCommit, RootKind};
+use case_referral::ReferralState;
 use contracts::referral::v1 as wire;
 use projection_sled::{ApplyError, Projection, ProjectionStore, Rows, StoreError};
 use prost::Message;
 
+use case_log_jetstream::contract::is;
+use contracts::screening::v1 as screening;
+
 use crate::case_facts::CaseFacts;
-use crate::codec::{WireEvent, decode_wire};
+use crate::codec::WireEvent;
 
 pub const ORGANISATIONS: &str = "referral.organisation";
 pub const CASES: &str = "referral.case";
@@ -49,11 +53,21 @@ impl Projection for ReferralProjection {
         let Some(aggregate) = &commit.commit.aggregate else {
             return Ok(());
         };
-        match (aggregate.root_kind.as_str(), aggregate.producer.as_str()) {
-            ("case", "screening") => apply_screening(rows, &aggregate.root_id, commit),
-            ("organisation", "referral") => apply_directory(rows, commit),
-            ("case", "referral") => apply_case(rows, &aggregate.root_id, commit),
-            ("configuration", "referral") => apply_configuration(rows, commit),
+        let root = RootKind::from_token(&aggregate.root_kind);
+        let producer = Producer::from_token(&aggregate.producer);
+        match (root, producer) {
+            (Some(RootKind::Case), Some(Producer::Screening)) => {
+                apply_screening(rows, &aggregate.root_id, commit)
+            }
+            (Some(RootKind::Organisation), Some(Producer::Referral)) => {
+                apply_directory(rows, commit)
+            }
+            (Some(RootKind::Case), Some(Producer::Referral)) => {
+                apply_case(rows, &aggregate.root_id, commit)
+            }
+            (Some(RootKind::Configuration), Some(Producer::Referral)) => {
+                apply_configuration(rows, commit)
+            }
             _ => Ok(()),
         }
     }
@@ -64,12 +78,10 @@ fn apply_screening(
     case_id: &str,
     commit: &RecordedCommit,
 ) -> Result<(), ApplyError> {
-    let mut facts: Option<CaseFacts> = rows
-        .get(CASE_FACTS, case_id.as_bytes())?
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok());
+    let mut facts = stored_facts(rows, case_id)?;
     for event in &commit.commit.events {
         CaseFacts::apply(&mut facts, &event.event_type, &event.payload);
-        if event.event_type == PERSONAL_DATA_ERASED {
+        if is::<screening::PersonalDataErased>(&event.event_type) {
             drop_personal_data(rows, case_id)?;
         }
     }
@@ -81,7 +93,16 @@ fn apply_screening(
     Ok(())
 }
 
-const PERSONAL_DATA_ERASED: &str = "approdo.screening.v1.PersonalDataErased";
+/// The case's facts as stored; a row that does not decode stops the projection.
+fn stored_facts(rows: &Rows<'_>, case_id: &str) -> Result<Option<CaseFacts>, ApplyError> {
+    rows.get(CASE_FACTS, case_id.as_bytes())?
+        .map(|bytes| {
+            serde_json::from_slice(&bytes).map_err(|e| {
+                ApplyError::Inconsistent(format!("stored case facts cannot be decoded: {e}"))
+            })
+        })
+        .transpose()
+}
 
 /// The person's data was erased: their referrals' sealed datasets go, and the
 /// views say so.
@@ -101,7 +122,7 @@ fn drop_personal_data(rows: &mut Rows<'_>, case_id: &str) -> Result<(), ApplyErr
 }
 
 fn decode(event: &contracts::log::v1::Event) -> Result<WireEvent, ApplyError> {
-    decode_wire(event).map_err(|e| ApplyError::Decode {
+    WireEvent::decode(event).map_err(|e| ApplyError::Decode {
         event_type: e.event_type,
         reason: e.reason,
     })
@@ -150,9 +171,7 @@ fn apply_case(
             .map_err(corrupt("case referrals"))?,
         None => wire::GetCaseReferralsResponse::default(),
     };
-    let province = rows
-        .get(CASE_FACTS, case_id.as_bytes())?
-        .and_then(|bytes| serde_json::from_slice::<CaseFacts>(&bytes).ok())
+    let province = stored_facts(rows, case_id)?
         .map(|f| f.province)
         .unwrap_or_default();
     let actor = commit.commit.actor.clone().unwrap_or_default();
@@ -197,7 +216,7 @@ fn apply_case(
         else {
             continue;
         };
-        if view.state == "draft" {
+        if view.state == ReferralState::Draft.code() {
             continue;
         }
         let at = cursor(commit.sequence, index);
@@ -225,13 +244,13 @@ fn transition(
     referrals: &mut [wire::ReferralView],
     entry: &dyn Fn(&str, Option<prost_types::Timestamp>) -> wire::TimelineEntry,
     id: &str,
-    state: &str,
+    state: ReferralState,
     at: Option<prost_types::Timestamp>,
 ) -> Vec<String> {
     match referrals.iter_mut().find(|r| r.referral_id == id) {
         Some(view) => {
-            view.state = state.to_owned();
-            view.timeline.push(entry(state, at));
+            view.state = state.code().to_owned();
+            view.timeline.push(entry(state.code(), at));
             vec![id.to_owned()]
         }
         None => Vec::new(),
@@ -306,9 +325,9 @@ fn apply_case_event(
                 receiver_organisation_id: e.receiver_organisation_id,
                 service_type: e.service_type,
                 consent_id: e.consent_id,
-                state: "draft".to_owned(),
+                state: ReferralState::Draft.code().to_owned(),
                 dataset,
-                timeline: vec![entry("draft", None)],
+                timeline: vec![entry(ReferralState::Draft.code(), None)],
                 ..Default::default()
             });
             vec![e.referral_id]
@@ -326,13 +345,17 @@ fn apply_case_event(
                 &mut case.referrals,
                 entry,
                 &e.referral_id,
-                "sent",
+                ReferralState::Sent,
                 e.sent_at,
             )
         }
-        WireEvent::ReferralReceived(e) => {
-            transition(&mut case.referrals, entry, &e.referral_id, "received", e.at)
-        }
+        WireEvent::ReferralReceived(e) => transition(
+            &mut case.referrals,
+            entry,
+            &e.referral_id,
+            ReferralState::Received,
+            e.at,
+        ),
         WireEvent::ReferralAccepted(e) => {
             if let Some(view) = case
                 .referrals
@@ -341,13 +364,19 @@ fn apply_case_event(
             {
                 view.take_charge_by = e.take_charge_by;
             }
-            transition(&mut case.referrals, entry, &e.referral_id, "accepted", e.at)
+            transition(
+                &mut case.referrals,
+                entry,
+                &e.referral_id,
+                ReferralState::Accepted,
+                e.at,
+            )
         }
         WireEvent::ReferralDeclined(e) => {
             let state = if e.redirect_to_organisation_id.is_empty() {
-                "declined"
+                ReferralState::Declined
             } else {
-                "redirected"
+                ReferralState::Redirected
             };
             if let Some(view) = case
                 .referrals
@@ -359,15 +388,27 @@ fn apply_case_event(
             }
             transition(&mut case.referrals, entry, &e.referral_id, state, e.at)
         }
-        WireEvent::TakenIntoCare(e) => {
-            transition(&mut case.referrals, entry, &e.referral_id, "in_care", e.at)
-        }
-        WireEvent::PutOnHold(e) => {
-            transition(&mut case.referrals, entry, &e.referral_id, "on_hold", e.at)
-        }
-        WireEvent::Resumed(e) => {
-            transition(&mut case.referrals, entry, &e.referral_id, "in_care", e.at)
-        }
+        WireEvent::TakenIntoCare(e) => transition(
+            &mut case.referrals,
+            entry,
+            &e.referral_id,
+            ReferralState::InCare,
+            e.at,
+        ),
+        WireEvent::PutOnHold(e) => transition(
+            &mut case.referrals,
+            entry,
+            &e.referral_id,
+            ReferralState::OnHold,
+            e.at,
+        ),
+        WireEvent::Resumed(e) => transition(
+            &mut case.referrals,
+            entry,
+            &e.referral_id,
+            ReferralState::InCare,
+            e.at,
+        ),
         WireEvent::ReferralCompleted(e) => {
             if let Some(view) = case
                 .referrals
@@ -380,7 +421,7 @@ fn apply_case_event(
                 &mut case.referrals,
                 entry,
                 &e.referral_id,
-                "completed",
+                ReferralState::Completed,
                 e.at,
             )
         }
@@ -388,18 +429,30 @@ fn apply_case_event(
             &mut case.referrals,
             entry,
             &e.referral_id,
-            "cancelled",
+            ReferralState::Cancelled,
             e.at,
         ),
-        WireEvent::ReferralRevoked(e) => {
-            transition(&mut case.referrals, entry, &e.referral_id, "revoked", e.at)
-        }
-        WireEvent::ReferralExpired(e) => {
-            transition(&mut case.referrals, entry, &e.referral_id, "expired", e.at)
-        }
-        WireEvent::ReferralFailed(e) => {
-            transition(&mut case.referrals, entry, &e.referral_id, "failed", e.at)
-        }
+        WireEvent::ReferralRevoked(e) => transition(
+            &mut case.referrals,
+            entry,
+            &e.referral_id,
+            ReferralState::Revoked,
+            e.at,
+        ),
+        WireEvent::ReferralExpired(e) => transition(
+            &mut case.referrals,
+            entry,
+            &e.referral_id,
+            ReferralState::Expired,
+            e.at,
+        ),
+        WireEvent::ReferralFailed(e) => transition(
+            &mut case.referrals,
+            entry,
+            &e.referral_id,
+            ReferralState::Failed,
+            e.at,
+        ),
         WireEvent::ReferralDeadlineMissed(e) => {
             if let Some(view) = case
                 .referrals
@@ -423,39 +476,36 @@ fn apply_case_event(
     }
 }
 
+/// Reads of the projection: a row that does not decode is an error the
+/// caller and the log see, never "not found" or a shorter list.
 pub fn organisation(
     store: &ProjectionStore,
     id: &str,
 ) -> Result<Option<wire::OrganisationProfile>, StoreError> {
-    Ok(store
-        .get(ORGANISATIONS, id.as_bytes())?
-        .and_then(|bytes| wire::OrganisationProfile::decode(bytes.as_slice()).ok()))
+    store.get_decoded(ORGANISATIONS, id.as_bytes(), |b| {
+        wire::OrganisationProfile::decode(b)
+    })
 }
 
 pub fn organisations(
     store: &ProjectionStore,
 ) -> Result<Vec<wire::OrganisationProfile>, StoreError> {
-    Ok(store
-        .scan(ORGANISATIONS, b"")?
-        .into_iter()
-        .filter_map(|(_, bytes)| wire::OrganisationProfile::decode(bytes.as_slice()).ok())
-        .collect())
+    store.scan_decoded(ORGANISATIONS, b"", |b| wire::OrganisationProfile::decode(b))
 }
 
 pub fn case_referrals(
     store: &ProjectionStore,
     case_id: &str,
 ) -> Result<Option<wire::GetCaseReferralsResponse>, StoreError> {
-    Ok(store
-        .get(CASES, case_id.as_bytes())?
-        .and_then(|bytes| wire::GetCaseReferralsResponse::decode(bytes.as_slice()).ok()))
+    store.get_decoded(CASES, case_id.as_bytes(), |b| {
+        wire::GetCaseReferralsResponse::decode(b)
+    })
 }
 
 pub fn all_referrals(store: &ProjectionStore) -> Result<Vec<wire::ReferralView>, StoreError> {
     Ok(store
-        .scan(CASES, b"")?
+        .scan_decoded(CASES, b"", |b| wire::GetCaseReferralsResponse::decode(b))?
         .into_iter()
-        .filter_map(|(_, bytes)| wire::GetCaseReferralsResponse::decode(bytes.as_slice()).ok())
         .flat_map(|case| case.referrals)
         .collect())
 }
@@ -466,15 +516,15 @@ pub fn sealed_dataset(
     case_id: &str,
     referral_id: &str,
 ) -> Result<Option<contracts::person::v1::EncryptedMessage>, StoreError> {
-    Ok(store
-        .get(SEALED_DATASETS, &sealed_key(case_id, referral_id))?
-        .and_then(|bytes| contracts::person::v1::EncryptedMessage::decode(bytes.as_slice()).ok()))
+    store.get_decoded(SEALED_DATASETS, &sealed_key(case_id, referral_id), |b| {
+        contracts::person::v1::EncryptedMessage::decode(b)
+    })
 }
 
 pub fn case_facts(store: &ProjectionStore, case_id: &str) -> Result<Option<CaseFacts>, StoreError> {
-    Ok(store
-        .get(CASE_FACTS, case_id.as_bytes())?
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok()))
+    store.get_decoded(CASE_FACTS, case_id.as_bytes(), |b| {
+        serde_json::from_slice(b)
+    })
 }
 
 /// The changes addressed to `organisation` after `after` (a cursor), in order.
@@ -484,21 +534,24 @@ pub fn inbox_after(
     after: u64,
 ) -> Result<Vec<(u64, wire::ReferralView)>, StoreError> {
     let prefix = format!("{organisation}/");
-    Ok(store
-        .scan(INBOX, prefix.as_bytes())?
-        .into_iter()
-        .filter_map(|(key, bytes)| {
-            let cursor: u64 = std::str::from_utf8(&key[prefix.len()..])
-                .ok()?
-                .parse()
-                .ok()?;
-            (cursor > after).then(|| {
-                wire::ReferralView::decode(bytes.as_slice())
-                    .ok()
-                    .map(|v| (cursor, v))
-            })?
-        })
-        .collect())
+    let corrupt = |key: &[u8], reason: &str| StoreError::CorruptRow {
+        table: INBOX.to_owned(),
+        key: String::from_utf8_lossy(key).into_owned(),
+        reason: reason.to_owned(),
+    };
+    let mut changes = Vec::new();
+    for (key, bytes) in store.scan(INBOX, prefix.as_bytes())? {
+        let cursor: u64 = std::str::from_utf8(&key[prefix.len()..])
+            .ok()
+            .and_then(|raw| raw.parse().ok())
+            .ok_or_else(|| corrupt(&key, "the key holds no cursor"))?;
+        if cursor > after {
+            let view = wire::ReferralView::decode(bytes.as_slice())
+                .map_err(|e| corrupt(&key, &e.to_string()))?;
+            changes.push((cursor, view));
+        }
+    }
+    Ok(changes)
 }
 
 pub fn inbox_head(store: &ProjectionStore, organisation: &str) -> Result<u64, StoreError> {
@@ -512,7 +565,7 @@ pub fn inbox_head(store: &ProjectionStore, organisation: &str) -> Result<u64, St
 pub fn published_rules(
     store: &ProjectionStore,
 ) -> Result<Option<wire::PathwayRulesPublished>, StoreError> {
-    Ok(store
-        .get(PATHWAY_RULES, CURRENT)?
-        .and_then(|bytes| wire::PathwayRulesPublished::decode(bytes.as_slice()).ok()))
+    store.get_decoded(PATHWAY_RULES, CURRENT, |b| {
+        wire::PathwayRulesPublished::decode(b)
+    })
 }

@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 
 use case_log_jetstream::envelope::from_timestamp;
+use case_referral::directory::OrganisationProfile;
 use case_referral::*;
 use contracts::referral::v1 as api;
 use service_runtime::{ServiceError, Violations};
@@ -58,63 +59,73 @@ pub fn case_id(v: &mut Violations, raw: &str) -> Option<String> {
 pub fn profile(
     v: &mut Violations,
     raw: Option<&api::OrganisationProfile>,
-) -> Option<api::OrganisationProfile> {
+) -> Option<OrganisationProfile> {
     let Some(p) = raw else {
         v.add("profile", "is required");
         return None;
     };
-    v.check(
+    let organisation_id = v.check(
         "profile.organisation_id",
         OrganisationId::parse(&p.organisation_id),
     );
-    if p.name.trim().is_empty()
-        || p.name.chars().count() > 200
-        || p.name.chars().any(char::is_control)
-    {
-        v.add(
-            "profile.name",
-            "must be 1 to 200 characters without control characters",
-        );
-    }
+    let name = v.check("profile.name", OrganisationName::parse(&p.name));
     if p.service_types.is_empty() {
         v.add("profile.service_types", "at least one service type");
     }
-    for (i, t) in p.service_types.iter().enumerate() {
-        v.check(
-            &format!("profile.service_types[{i}]"),
-            ServiceType::from_code(t),
-        );
-    }
+    let service_types = each(v, "profile.service_types", &p.service_types, |t| {
+        ServiceType::from_code(t)
+    });
     if p.provinces.is_empty() {
         v.add("profile.provinces", "at least one province");
     }
-    for (i, province) in p.provinces.iter().enumerate() {
-        if province.len() != 2 || !province.bytes().all(|b| b.is_ascii_uppercase()) {
-            v.add(
-                format!("profile.provinces[{i}]"),
-                "must be two capital letters",
-            );
-        }
-    }
-    for (i, l) in p.languages.iter().enumerate() {
-        v.check(&format!("profile.languages[{i}]"), Language::parse(l));
-    }
-    for (i, a) in p.accessibility.iter().enumerate() {
-        v.check(&format!("profile.accessibility[{i}]"), Code::parse(a));
-    }
-    if p.opening_hours.chars().count() > 200 || p.opening_hours.chars().any(char::is_control) {
-        v.add(
-            "profile.opening_hours",
-            "at most 200 characters without control characters",
-        );
-    }
-    if !p.intake_channel.is_empty() {
-        v.check("profile.intake_channel", Code::parse(&p.intake_channel));
-    }
-    if !matches!(p.availability.as_str(), "available" | "limited" | "full") {
-        v.add("profile.availability", "must be available, limited or full");
-    }
-    Some(p.clone())
+    let provinces = each(v, "profile.provinces", &p.provinces, |raw| {
+        Province::parse(raw)
+    });
+    let languages = each(v, "profile.languages", &p.languages, Language::parse);
+    let accessibility = each(v, "profile.accessibility", &p.accessibility, |a| {
+        Code::parse(a)
+    });
+    let opening_hours = v.check(
+        "profile.opening_hours",
+        OpeningHours::parse(&p.opening_hours),
+    );
+    let intake_channel = if p.intake_channel.is_empty() {
+        Some(None)
+    } else {
+        v.check("profile.intake_channel", Code::parse(&p.intake_channel))
+            .map(Some)
+    };
+    let availability = v.check(
+        "profile.availability",
+        Availability::from_code(&p.availability).map_err(|_| "must be available, limited or full"),
+    );
+    Some(OrganisationProfile {
+        organisation_id: organisation_id?,
+        name: name?,
+        service_types: service_types?,
+        provinces: provinces?,
+        languages: languages?,
+        accessibility: accessibility?,
+        opening_hours: opening_hours?,
+        intake_channel: intake_channel?,
+        availability: availability?,
+        active: p.active,
+    })
+}
+
+/// Every item of a repeated field, each checked on its own (`field[i]`).
+fn each<T, E: std::fmt::Display>(
+    v: &mut Violations,
+    field: &str,
+    raw: &[String],
+    parse: impl Fn(&str) -> Result<T, E>,
+) -> Option<Vec<T>> {
+    let parsed: Vec<Option<T>> = raw
+        .iter()
+        .enumerate()
+        .map(|(i, item)| v.check(&format!("{field}[{i}]"), parse(item)))
+        .collect();
+    parsed.into_iter().collect()
 }
 
 pub fn give_consent(
@@ -185,7 +196,7 @@ pub fn give_consent(
             };
             Ok((request_id, case, command))
         }
-        _ => Err(ServiceError::Internal),
+        _ => Err(ServiceError::internal("a validated request lacks a field")),
     }
 }
 
@@ -201,7 +212,7 @@ pub fn withdraw_consent(
         (Some(case), Some(consent_id)) => {
             Ok((request_id, case, Command::WithdrawConsent { consent_id }))
         }
-        _ => Err(ServiceError::Internal),
+        _ => Err(ServiceError::internal("a validated request lacks a field")),
     }
 }
 
@@ -245,7 +256,7 @@ pub fn create_referral(
                 send: r.send,
             },
         )),
-        _ => Err(ServiceError::Internal),
+        _ => Err(ServiceError::internal("a validated request lacks a field")),
     }
 }
 
@@ -302,6 +313,39 @@ pub fn update_referral(
     v.finish()?;
     match (case, command) {
         (Some(case), Some(command)) => Ok((request_id, case, command)),
-        _ => Err(ServiceError::Internal),
+        _ => Err(ServiceError::internal("a validated request lacks a field")),
     }
+}
+
+/// Rules to publish: every category's service types, checked as a whole by the domain.
+pub fn pathway_rules(
+    v: &mut Violations,
+    raw: &[api::PathwayRule],
+) -> Vec<(pathway::Category, Vec<ServiceType>)> {
+    let mut rules = Vec::new();
+    for (i, rule) in raw.iter().enumerate() {
+        let category = v.check(
+            &format!("rules[{i}].category"),
+            pathway::Category::from_code(&rule.category),
+        );
+        let services: Vec<_> = rule
+            .service_types
+            .iter()
+            .enumerate()
+            .filter_map(|(j, t)| {
+                v.check(
+                    &format!("rules[{i}].service_types[{j}]"),
+                    ServiceType::from_code(t),
+                )
+            })
+            .collect();
+        if let Some(category) = category {
+            rules.push((category, services));
+        }
+    }
+    v.check(
+        "rules",
+        case_referral::pathway_rules::PathwayRules::new(0, rules.clone()),
+    );
+    rules
 }

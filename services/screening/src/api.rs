@@ -2,133 +2,54 @@
 //! history, append one commit; queries read the projection after waiting for
 //! the requested log sequence.
 
-use std::sync::Arc;
-
 use case_log_jetstream::envelope::timestamp;
-use case_log_jetstream::{
-    AggregateAddress, CaseLog, ExecuteError, HistoryBound, HistoryScope, PendingCommit, Producer,
-    RecordedCommit, RootKind, TokenId,
-};
-use case_screening::{CaseId, Command, Context, ScreeningError, State, decide};
+use case_log_jetstream::{HistoryBound, HistoryScope, Producer, RecordedCommit, RootKind, TokenId};
+use case_screening::{CaseId, Command, Context};
 use contracts::screening::v1 as api;
 use projection_sled::ProjectionHandle;
 use service_runtime::{
-    Caller, CallerExtractor, Clock, FieldViolation, Jurisdiction, ServiceError, Whereabouts,
-    person_keys,
+    Authority, Caller, CallerExtractor, FieldViolation, Jurisdiction, Kernel, ServiceError, Target,
+    Whereabouts, kernel::fold, person_keys,
 };
 use tonic::{Request, Response, Status};
 
-use crate::codec::{self, DecodeError, PersonalParts};
+use crate::aggregate::{CaseScreening, whereabouts};
+use crate::codec::{self, PersonalParts, WireEvent};
 use crate::projection;
 use crate::queries;
 use crate::requests;
 
 pub struct ScreeningApi {
+    pub(crate) kernel: Kernel,
     pub(crate) keys: service_runtime::PersonKeys,
-    pub(crate) log: CaseLog,
     pub(crate) projection: ProjectionHandle,
-    pub(crate) clock: Arc<dyn Clock>,
     pub(crate) callers: CallerExtractor,
     pub(crate) read_patience: std::time::Duration,
 }
 
-/// Why a command closure gave up.
-enum CommandError {
-    Domain(ScreeningError),
-    Corrupt(DecodeError),
-    /// The case is outside the caller's facility or province.
-    Outside(ServiceError),
-}
-
-/// The case aggregate of the screening service.
-pub fn address(case_id: &CaseId) -> Result<AggregateAddress, ServiceError> {
-    let id = TokenId::parse(case_id.as_str()).map_err(|_| ServiceError::Internal)?;
-    Ok(AggregateAddress::new(
-        RootKind::Case,
-        id,
-        Producer::Screening,
-    ))
-}
-
-/// The state of a case from its screening history.
-pub fn fold(history: &[RecordedCommit]) -> Result<State, DecodeError> {
-    let mut state = State::default();
-    for commit in history {
-        for event in &commit.commit.events {
-            state = state.evolve(&codec::decode(event)?);
-        }
-    }
-    Ok(state)
-}
-
-fn domain_error(error: ScreeningError) -> ServiceError {
-    match error {
-        ScreeningError::Invalid { field, reason } => {
-            ServiceError::InvalidArgument(vec![FieldViolation::new(field, reason)])
-        }
-        ScreeningError::CaseNotFound => ServiceError::NotFound("case"),
-        other => ServiceError::FailedPrecondition(other.to_string()),
-    }
-}
-
 impl ScreeningApi {
-    /// Runs one command against a case: idempotent by request id, decided on the
-    /// case's history, appended as one commit. Answers the log sequence. The case
-    /// (or the one being opened) must be within `jurisdiction`, checked on the
-    /// same history the command is decided on.
+    /// Runs one command on a case through the kernel. Answers the log sequence.
     pub(crate) async fn execute(
         &self,
-        actor: case_log_jetstream::Actor,
-        jurisdiction: &Jurisdiction,
+        authority: &Authority,
         request_id: &str,
         case_id: &CaseId,
         command: Command,
         personal: &PersonalParts,
     ) -> Result<u64, ServiceError> {
-        let now = self.clock.now();
+        let context = Context {
+            now: self.kernel.now(),
+        };
+        let target = Target::<CaseScreening> {
+            id: case_id.as_str(),
+            codec: personal,
+            context: &context,
+        };
         let executed = self
-            .log
-            .execute(&address(case_id)?, request_id, |history| {
-                let state = fold(history).map_err(CommandError::Corrupt)?;
-                let at = match (&command, whereabouts(&state)) {
-                    (_, Some(at)) => Some(at),
-                    (Command::Open(open), None) => Some(opened_at(open)),
-                    (_, None) => None,
-                };
-                if let Some(at) = at {
-                    jurisdiction.check(&at).map_err(CommandError::Outside)?;
-                }
-                let events = decide(&state, command.clone(), &Context { now })
-                    .map_err(CommandError::Domain)?;
-                Ok(PendingCommit {
-                    request_id: request_id.to_owned(),
-                    actor: actor.clone(),
-                    occurred_at: now,
-                    correlation_id: request_id.to_owned(),
-                    causation_id: String::new(),
-                    events: events.iter().map(|e| codec::encode(e, personal)).collect(),
-                    reply: Vec::new(),
-                })
-            })
-            .await;
-        match executed {
-            Ok(executed) => {
-                if executed.replayed {
-                    tracing::info!(
-                        sequence = executed.sequence,
-                        "request already executed, answered from the log"
-                    );
-                }
-                Ok(executed.sequence)
-            }
-            Err(ExecuteError::Rejected(CommandError::Domain(error))) => Err(domain_error(error)),
-            Err(ExecuteError::Rejected(CommandError::Outside(error))) => Err(error),
-            Err(ExecuteError::Rejected(CommandError::Corrupt(error))) => {
-                tracing::error!(event_type = %error.event_type, reason = %error.reason, "case history cannot be decoded");
-                Err(ServiceError::Internal)
-            }
-            Err(ExecuteError::Log(error)) => Err(error.into()),
-        }
+            .kernel
+            .execute(target, authority, request_id, command)
+            .await?;
+        Ok(executed.sequence)
     }
 
     fn caller<T>(&self, request: &Request<T>) -> Result<Caller, ServiceError> {
@@ -143,8 +64,7 @@ impl ScreeningApi {
         let (target, command) = parsed?;
         let sequence = self
             .execute(
-                caller.actor(),
-                &Jurisdiction::of(&caller),
+                &Authority::of(&caller),
                 &target.request_id,
                 &target.case_id,
                 command,
@@ -156,18 +76,12 @@ impl ScreeningApi {
 
     /// A case exists if the projection has it, or, if the projection lags, the log does.
     async fn case_exists(&self, case_id: &CaseId) -> Result<bool, ServiceError> {
-        if projection::case(self.projection.store(), case_id.as_str())
-            .map_err(|_| ServiceError::Internal)?
-            .is_some()
-        {
+        if projection::case(self.projection.store(), case_id.as_str())?.is_some() {
             return Ok(true);
         }
         let history = self
-            .log
-            .history(
-                &HistoryScope::Aggregate(address(case_id)?),
-                HistoryBound::All,
-            )
+            .kernel
+            .history::<CaseScreening>(case_id.as_str())
             .await?;
         Ok(!history.is_empty())
     }
@@ -182,10 +96,6 @@ impl ScreeningApi {
     }
 }
 
-/// The province a caller's reads are limited to: prefectures, reception
-/// operators and police see the cases of their own province; analysts (event
-/// types only), administrators and receiving services are not scoped here, their
-/// RPCs being limited by the authorisation table.
 /// Where a case is now, from its screening commits (the history may hold
 /// other producers' commits too).
 fn whereabouts_of(history: &[RecordedCommit]) -> Result<Whereabouts, ServiceError> {
@@ -195,11 +105,15 @@ fn whereabouts_of(history: &[RecordedCommit]) -> Result<Whereabouts, ServiceErro
             c.commit
                 .aggregate
                 .as_ref()
-                .is_some_and(|a| a.producer == "screening")
+                .is_some_and(|a| a.producer == Producer::Screening.token())
         })
         .cloned()
         .collect();
-    let state = fold(&screening).map_err(|_| ServiceError::Internal)?;
+    let state = fold::<CaseScreening>(&PersonalParts::default(), &screening).map_err(|error| {
+        ServiceError::internal(format_args!(
+            "a case's screening history cannot be decoded: {error}"
+        ))
+    })?;
     whereabouts(&state).ok_or(ServiceError::NotFound("case"))
 }
 
@@ -213,25 +127,6 @@ fn confine(filter: &mut String, own: String, what: &str) -> Result<(), ServiceEr
     }
     *filter = own;
     Ok(())
-}
-
-/// Where the case is: where it was last placed, or where it opened.
-fn whereabouts(state: &State) -> Option<Whereabouts> {
-    match (&state.placement, &state.opened) {
-        (Some(placement), _) => Some(Whereabouts {
-            province: placement.province.to_string(),
-            facility_id: placement.facility_id.to_string(),
-        }),
-        (None, Some(opened)) => Some(opened_at(opened)),
-        (None, None) => None,
-    }
-}
-
-fn opened_at(open: &case_screening::OpenCase) -> Whereabouts {
-    Whereabouts {
-        province: open.province.to_string(),
-        facility_id: open.facility_id.to_string(),
-    }
 }
 
 /// Case ids are derived from the caller's organisation and request id, so that a
@@ -262,7 +157,7 @@ impl api::screening_service_server::ScreeningService for ScreeningApi {
         // Personal data reaches the log only sealed with the person's own key.
         let key = self
             .keys
-            .create_or_get(&self.log, open.case_id.as_str())
+            .create_or_get(self.kernel.log(), open.case_id.as_str())
             .await?;
         let personal = PersonalParts::sealed(
             &key,
@@ -285,8 +180,7 @@ impl api::screening_service_server::ScreeningService for ScreeningApi {
         let case_id = open.case_id.clone();
         let sequence = self
             .execute(
-                caller.actor(),
-                &Jurisdiction::of(&caller),
+                &Authority::of(&caller),
                 &request_id,
                 &case_id,
                 Command::Open(open),
@@ -396,32 +290,26 @@ impl api::screening_service_server::ScreeningService for ScreeningApi {
         );
         v.finish()?;
         let (Some(case_id), Some(purpose)) = (case_id, purpose) else {
-            return Err(ServiceError::Internal.into());
+            return Err(validated_without_fields().into());
         };
         let history = self
-            .log
-            .history(
-                &HistoryScope::Aggregate(address(&case_id)?),
-                HistoryBound::All,
-            )
-            .await
-            .map_err(ServiceError::from)?;
+            .kernel
+            .history::<CaseScreening>(case_id.as_str())
+            .await?;
         let opened = history
             .iter()
             .flat_map(|c| c.commit.events.iter())
-            .find(|e| e.event_type == codec::CASE_OPENED)
+            .find_map(|e| match WireEvent::decode(e) {
+                Ok(WireEvent::CaseOpened(opened)) => Some(opened),
+                _ => None,
+            })
             .ok_or(ServiceError::NotFound("case"))?;
         Jurisdiction::of(&caller).check(&whereabouts_of(&history)?)?;
-        let opened = <contracts::screening::v1::CaseOpened as prost::Message>::decode(
-            opened.payload.as_slice(),
-        )
-        .map_err(|_| ServiceError::Internal)?;
         // Every read of identifying data is recorded first: no record, no read.
         let read_id = format!("identity-read.{}", uuid::Uuid::now_v7());
         let log_sequence = self
             .execute(
-                caller.actor(),
-                &Jurisdiction::of(&caller),
+                &Authority::of(&caller),
                 &read_id,
                 &case_id,
                 Command::RecordIdentityRead { purpose },
@@ -430,7 +318,7 @@ impl api::screening_service_server::ScreeningService for ScreeningApi {
             .await?;
         let key = self
             .keys
-            .existing(&self.log, case_id.as_str())
+            .existing(self.kernel.log(), case_id.as_str())
             .await?
             .ok_or_else(|| {
                 ServiceError::FailedPrecondition("the person's personal data is erased".to_owned())
@@ -476,21 +364,22 @@ impl api::screening_service_server::ScreeningService for ScreeningApi {
         );
         v.finish()?;
         let (Some(case_id), Some(reason)) = (case_id, reason) else {
-            return Err(ServiceError::Internal.into());
+            return Err(validated_without_fields().into());
         };
         // Record the erasure, then destroy the key: both idempotent, so a retry
         // after a failure between them completes it.
         let log_sequence = self
             .execute(
-                caller.actor(),
-                &Jurisdiction::of(&caller),
+                &Authority::of(&caller),
                 &request_id,
                 &case_id,
                 Command::ErasePersonalData { reason },
                 &PersonalParts::default(),
             )
             .await?;
-        self.keys.destroy(&self.log, case_id.as_str()).await?;
+        self.keys
+            .destroy(self.kernel.log(), case_id.as_str())
+            .await?;
         tracing::info!(case_id = %case_id, sequence = log_sequence, "personal data erased");
         Ok(Response::new(api::EraseCaseResponse {
             case_id: case_id.to_string(),
@@ -509,7 +398,7 @@ impl api::screening_service_server::ScreeningService for ScreeningApi {
         })?;
         self.wait_for(request.min_log_sequence).await?;
         let view = projection::case(self.projection.store(), case_id.as_str())
-            .map_err(|_| ServiceError::Internal)?
+            .map_err(ServiceError::from)?
             .ok_or(ServiceError::NotFound("case"))?;
         Jurisdiction::of(&caller).check(&Whereabouts {
             province: view.province.clone(),
@@ -532,8 +421,7 @@ impl api::screening_service_server::ScreeningService for ScreeningApi {
         }
         let query = queries::ListQuery::parse(&request)?;
         self.wait_for(request.min_log_sequence).await?;
-        let cases =
-            projection::all_cases(self.projection.store()).map_err(|_| ServiceError::Internal)?;
+        let cases = projection::all_cases(self.projection.store()).map_err(ServiceError::from)?;
         Ok(Response::new(query.run(cases)))
     }
 
@@ -546,11 +434,13 @@ impl api::screening_service_server::ScreeningService for ScreeningApi {
         let case_id = CaseId::parse(&request.case_id).map_err(|e| {
             ServiceError::InvalidArgument(vec![FieldViolation::new("case_id", e.to_string())])
         })?;
-        let id = TokenId::parse(case_id.as_str()).map_err(|_| ServiceError::Internal)?;
+        let id = TokenId::parse(case_id.as_str())
+            .map_err(|_| ServiceError::internal("a case id is not a subject token"))?;
         // Read from the log itself, which holds every acknowledged commit: any
         // min_log_sequence the client got from a reply is already satisfied.
         let history = self
-            .log
+            .kernel
+            .log()
             .history(
                 &HistoryScope::Root {
                     kind: RootKind::Case,
@@ -592,4 +482,9 @@ impl api::screening_service_server::ScreeningService for ScreeningApi {
             .collect();
         Ok(Response::new(api::GetCaseHistoryResponse { entries }))
     }
+}
+
+/// A request passed validation, yet a field it needs is missing: our bug.
+fn validated_without_fields() -> ServiceError {
+    ServiceError::internal("a validated request lacks a field")
 }

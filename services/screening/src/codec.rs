@@ -1,29 +1,32 @@
 //! The screening events between the domain and the wire: domain events become
 //! `approdo.screening.v1` messages in a commit, and back when state is rebuilt.
 
-use case_log_jetstream::NewEvent;
+use case_log_jetstream::DecodeError;
 use case_log_jetstream::envelope::{from_timestamp, timestamp};
 use case_screening::*;
 use contracts::log::v1 as log;
 use contracts::person::v1 as person;
 use contracts::screening::v1 as wire;
 use pathway::{Category, Urgency};
-use prost::Message;
 use time::{Date, OffsetDateTime};
 
-const SCHEMA_VERSION: u32 = 1;
-
-pub const CASE_OPENED: &str = "approdo.screening.v1.CaseOpened";
-pub const PRELIMINARY_CHECK_RECORDED: &str = "approdo.screening.v1.PreliminaryCheckRecorded";
-pub const SIGNAL_RAISED: &str = "approdo.screening.v1.VulnerabilitySignalRaised";
-pub const ASSESSMENT_RECORDED: &str = "approdo.screening.v1.AssessmentRecorded";
-pub const APPLICATION_RECORDED: &str = "approdo.screening.v1.ApplicationRecorded";
-pub const CASE_PLACED: &str = "approdo.screening.v1.CasePlaced";
-pub const CASE_CLOSED: &str = "approdo.screening.v1.CaseClosed";
-pub const SCREENING_DEADLINE_MISSED: &str = "approdo.screening.v1.ScreeningDeadlineMissed";
-pub const ASSESSMENT_DEADLINE_MISSED: &str = "approdo.screening.v1.AssessmentDeadlineMissed";
-pub const PERSONAL_DATA_ERASED: &str = "approdo.screening.v1.PersonalDataErased";
-pub const IDENTITY_READ: &str = "approdo.screening.v1.IdentityRead";
+case_log_jetstream::event_contract! {
+    /// A screening event as stored in the log: the one declaration of the
+    /// screening service's events (type names come from `proto/`).
+    pub enum WireEvent: wire, schema 1 {
+        CaseOpened,
+        PreliminaryCheckRecorded,
+        VulnerabilitySignalRaised,
+        AssessmentRecorded,
+        ApplicationRecorded,
+        CasePlaced,
+        CaseClosed,
+        ScreeningDeadlineMissed,
+        AssessmentDeadlineMissed,
+        PersonalDataErased,
+        IdentityRead,
+    }
+}
 
 /// Personal data carried beside the domain's `CaseOpened`, never inside the
 /// domain: sealed with the person's key before it reaches the log.
@@ -62,14 +65,6 @@ impl PersonalParts {
     }
 }
 
-/// A stored event that this code cannot read back: the log is corrupt or newer.
-#[derive(Debug, thiserror::Error)]
-#[error("event {event_type} cannot be decoded: {reason}")]
-pub struct DecodeError {
-    pub event_type: String,
-    pub reason: String,
-}
-
 pub fn date_to_wire(date: Option<Date>) -> String {
     date.map(|d| d.to_string()).unwrap_or_default()
 }
@@ -91,199 +86,111 @@ fn suspicion_to_wire(s: &Suspicion) -> wire::SuspectedCategory {
 }
 
 /// Encodes a domain event (with the personal parts for `CaseOpened`).
-pub fn encode(event: &Event, personal: &PersonalParts) -> NewEvent {
+pub fn encode(event: &Event, personal: &PersonalParts) -> WireEvent {
     match event {
-        Event::CaseOpened(open) => NewEvent::encode(
-            CASE_OPENED,
-            SCHEMA_VERSION,
-            &wire::CaseOpened {
-                case_id: open.case_id.to_string(),
-                arrival: Some(wire::Arrival {
-                    place: open.arrival_place.to_string(),
-                    arrived_at: ts(open.arrived_at),
-                }),
-                province: open.province.to_string(),
-                facility_id: open.facility_id.to_string(),
-                family_links: open
-                    .family_links
-                    .iter()
-                    .map(|l| wire::FamilyLink {
-                        case_id: l.case_id.to_string(),
-                        relation: l.relation.code().to_owned(),
-                    })
-                    .collect(),
-                application_date: date_to_wire(open.application_date),
-                identity: personal.identity.clone(),
-                special_category: personal.special_category.clone(),
-            },
-        ),
-        Event::PreliminaryCheckRecorded(check) => NewEvent::encode(
-            PRELIMINARY_CHECK_RECORDED,
-            SCHEMA_VERSION,
-            &wire::PreliminaryCheckRecorded {
+        Event::CaseOpened(open) => WireEvent::CaseOpened(wire::CaseOpened {
+            case_id: open.case_id.to_string(),
+            arrival: Some(wire::Arrival {
+                place: open.arrival_place.to_string(),
+                arrived_at: ts(open.arrived_at),
+            }),
+            province: open.province.to_string(),
+            facility_id: open.facility_id.to_string(),
+            family_links: open
+                .family_links
+                .iter()
+                .map(|l| wire::FamilyLink {
+                    case_id: l.case_id.to_string(),
+                    relation: l.relation.code().to_owned(),
+                })
+                .collect(),
+            application_date: date_to_wire(open.application_date),
+            identity: personal.identity.clone(),
+            special_category: personal.special_category.clone(),
+        }),
+        Event::PreliminaryCheckRecorded(check) => {
+            WireEvent::PreliminaryCheckRecorded(wire::PreliminaryCheckRecorded {
                 suspected: check.suspected.iter().map(suspicion_to_wire).collect(),
                 urgent_care_needed: check.urgent_care_needed,
                 health_flags: check.health_flags.iter().map(|c| c.to_string()).collect(),
                 urgency: check.urgency.code().to_owned(),
                 place: check.place.to_string(),
                 checked_at: ts(check.checked_at),
-            },
-        ),
-        Event::VulnerabilitySignalRaised(signal) => NewEvent::encode(
-            SIGNAL_RAISED,
-            SCHEMA_VERSION,
-            &wire::VulnerabilitySignalRaised {
+            })
+        }
+        Event::VulnerabilitySignalRaised(signal) => {
+            WireEvent::VulnerabilitySignalRaised(wire::VulnerabilitySignalRaised {
                 suspected: Some(suspicion_to_wire(&signal.suspected)),
                 urgency: signal.urgency.code().to_owned(),
                 raised_by_role: signal.raised_by_role.to_string(),
                 raised_by_organisation: signal.raised_by_organisation.clone(),
                 raised_at: ts(signal.raised_at),
                 gbv_disclosure: signal.gbv_disclosure,
-            },
-        ),
+            })
+        }
         Event::AssessmentRecorded {
             assessment,
             reassessment,
-        } => NewEvent::encode(
-            ASSESSMENT_RECORDED,
-            SCHEMA_VERSION,
-            &wire::AssessmentRecorded {
-                outcomes: assessment
-                    .outcomes
-                    .iter()
-                    .map(|(category, outcome)| wire::CategoryOutcome {
-                        category: category.code().to_owned(),
-                        status: outcome.code().to_owned(),
-                    })
-                    .collect(),
-                special_reception_needs: assessment.special_reception_needs,
-                special_procedural_guarantees: assessment.special_procedural_guarantees,
-                assessed_at: ts(assessment.assessed_at),
-                reassessment: *reassessment,
-                assessor_role: assessment.assessor_role.to_string(),
-            },
-        ),
-        Event::ApplicationRecorded { application_date } => NewEvent::encode(
-            APPLICATION_RECORDED,
-            SCHEMA_VERSION,
-            &wire::ApplicationRecorded {
+        } => WireEvent::AssessmentRecorded(wire::AssessmentRecorded {
+            outcomes: assessment
+                .outcomes
+                .iter()
+                .map(|(category, outcome)| wire::CategoryOutcome {
+                    category: category.code().to_owned(),
+                    status: outcome.code().to_owned(),
+                })
+                .collect(),
+            special_reception_needs: assessment.special_reception_needs,
+            special_procedural_guarantees: assessment.special_procedural_guarantees,
+            assessed_at: ts(assessment.assessed_at),
+            reassessment: *reassessment,
+            assessor_role: assessment.assessor_role.to_string(),
+        }),
+        Event::ApplicationRecorded { application_date } => {
+            WireEvent::ApplicationRecorded(wire::ApplicationRecorded {
                 application_date: application_date.to_string(),
-            },
-        ),
-        Event::CasePlaced(placement) => NewEvent::encode(
-            CASE_PLACED,
-            SCHEMA_VERSION,
-            &wire::CasePlaced {
-                facility_id: placement.facility_id.to_string(),
-                province: placement.province.to_string(),
-                facility_kind: placement.facility_kind.code().to_owned(),
-                placed_at: ts(placement.placed_at),
-            },
-        ),
-        Event::CaseClosed { reason, closed_at } => NewEvent::encode(
-            CASE_CLOSED,
-            SCHEMA_VERSION,
-            &wire::CaseClosed {
-                reason: reason.code().to_owned(),
-                closed_at: ts(*closed_at),
-            },
-        ),
+            })
+        }
+        Event::CasePlaced(placement) => WireEvent::CasePlaced(wire::CasePlaced {
+            facility_id: placement.facility_id.to_string(),
+            province: placement.province.to_string(),
+            facility_kind: placement.facility_kind.code().to_owned(),
+            placed_at: ts(placement.placed_at),
+        }),
+        Event::CaseClosed { reason, closed_at } => WireEvent::CaseClosed(wire::CaseClosed {
+            reason: reason.code().to_owned(),
+            closed_at: ts(*closed_at),
+        }),
         Event::ScreeningDeadlineMissed {
             due_at,
             detected_at,
-        } => NewEvent::encode(
-            SCREENING_DEADLINE_MISSED,
-            SCHEMA_VERSION,
-            &wire::ScreeningDeadlineMissed {
-                due_at: ts(*due_at),
-                detected_at: ts(*detected_at),
-            },
-        ),
-        Event::PersonalDataErased { reason, erased_at } => NewEvent::encode(
-            PERSONAL_DATA_ERASED,
-            SCHEMA_VERSION,
-            &wire::PersonalDataErased {
+        } => WireEvent::ScreeningDeadlineMissed(wire::ScreeningDeadlineMissed {
+            due_at: ts(*due_at),
+            detected_at: ts(*detected_at),
+        }),
+        Event::PersonalDataErased { reason, erased_at } => {
+            WireEvent::PersonalDataErased(wire::PersonalDataErased {
                 reason: reason.code().to_owned(),
                 erased_at: ts(*erased_at),
-            },
-        ),
-        Event::IdentityRead { purpose, read_at } => NewEvent::encode(
-            IDENTITY_READ,
-            SCHEMA_VERSION,
-            &wire::IdentityRead {
-                purpose: purpose.code().to_owned(),
-                read_at: ts(*read_at),
-            },
-        ),
+            })
+        }
+        Event::IdentityRead { purpose, read_at } => WireEvent::IdentityRead(wire::IdentityRead {
+            purpose: purpose.code().to_owned(),
+            read_at: ts(*read_at),
+        }),
         Event::AssessmentDeadlineMissed {
             due_at,
             detected_at,
-        } => NewEvent::encode(
-            ASSESSMENT_DEADLINE_MISSED,
-            SCHEMA_VERSION,
-            &wire::AssessmentDeadlineMissed {
-                due_at: ts(*due_at),
-                detected_at: ts(*detected_at),
-            },
-        ),
+        } => WireEvent::AssessmentDeadlineMissed(wire::AssessmentDeadlineMissed {
+            due_at: ts(*due_at),
+            detected_at: ts(*detected_at),
+        }),
     }
-}
-
-/// A screening event read back from the log, as the wire message.
-pub enum WireEvent {
-    CaseOpened(wire::CaseOpened),
-    PreliminaryCheckRecorded(wire::PreliminaryCheckRecorded),
-    SignalRaised(wire::VulnerabilitySignalRaised),
-    AssessmentRecorded(wire::AssessmentRecorded),
-    ApplicationRecorded(wire::ApplicationRecorded),
-    CasePlaced(wire::CasePlaced),
-    CaseClosed(wire::CaseClosed),
-    ScreeningDeadlineMissed(wire::ScreeningDeadlineMissed),
-    AssessmentDeadlineMissed(wire::AssessmentDeadlineMissed),
-    PersonalDataErased(wire::PersonalDataErased),
-    IdentityRead(wire::IdentityRead),
-}
-
-pub fn decode_wire(event: &log::Event) -> Result<WireEvent, DecodeError> {
-    fn de<M: Message + Default>(event: &log::Event) -> Result<M, DecodeError> {
-        M::decode(event.payload.as_slice()).map_err(|e| DecodeError {
-            event_type: event.event_type.clone(),
-            reason: e.to_string(),
-        })
-    }
-    if event.schema_version != SCHEMA_VERSION {
-        return Err(DecodeError {
-            event_type: event.event_type.clone(),
-            reason: format!("unknown schema version {}", event.schema_version),
-        });
-    }
-    Ok(match event.event_type.as_str() {
-        CASE_OPENED => WireEvent::CaseOpened(de(event)?),
-        PRELIMINARY_CHECK_RECORDED => WireEvent::PreliminaryCheckRecorded(de(event)?),
-        SIGNAL_RAISED => WireEvent::SignalRaised(de(event)?),
-        ASSESSMENT_RECORDED => WireEvent::AssessmentRecorded(de(event)?),
-        APPLICATION_RECORDED => WireEvent::ApplicationRecorded(de(event)?),
-        CASE_PLACED => WireEvent::CasePlaced(de(event)?),
-        CASE_CLOSED => WireEvent::CaseClosed(de(event)?),
-        SCREENING_DEADLINE_MISSED => WireEvent::ScreeningDeadlineMissed(de(event)?),
-        ASSESSMENT_DEADLINE_MISSED => WireEvent::AssessmentDeadlineMissed(de(event)?),
-        PERSONAL_DATA_ERASED => WireEvent::PersonalDataErased(de(event)?),
-        IDENTITY_READ => WireEvent::IdentityRead(de(event)?),
-        other => {
-            return Err(DecodeError {
-                event_type: other.to_owned(),
-                reason: "unknown event type".to_owned(),
-            });
-        }
-    })
 }
 
 /// Reads a stored event back into the domain (to rebuild an aggregate's state).
 pub fn decode(event: &log::Event) -> Result<Event, DecodeError> {
-    let bad = |reason: &str| DecodeError {
-        event_type: event.event_type.clone(),
-        reason: reason.to_owned(),
-    };
+    let bad = |reason: &str| DecodeError::new(event, reason);
     let time = |t: &Option<prost_types::Timestamp>| {
         t.as_ref()
             .and_then(from_timestamp)
@@ -309,7 +216,7 @@ pub fn decode(event: &log::Event) -> Result<Event, DecodeError> {
             parse_date(raw).map(Some).map_err(bad)
         }
     };
-    Ok(match decode_wire(event)? {
+    Ok(match WireEvent::decode(event)? {
         WireEvent::CaseOpened(e) => {
             let arrival = e.arrival.as_ref().ok_or_else(|| bad("missing arrival"))?;
             Event::CaseOpened(OpenCase {
@@ -350,7 +257,7 @@ pub fn decode(event: &log::Event) -> Result<Event, DecodeError> {
                 checked_at: time(&e.checked_at)?,
             })
         }
-        WireEvent::SignalRaised(e) => Event::VulnerabilitySignalRaised(Signal {
+        WireEvent::VulnerabilitySignalRaised(e) => Event::VulnerabilitySignalRaised(Signal {
             suspected: suspicion(
                 e.suspected
                     .as_ref()
@@ -418,37 +325,24 @@ pub fn decode(event: &log::Event) -> Result<Event, DecodeError> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
-
-    const TYPES: [&str; 11] = [
-        CASE_OPENED,
-        PRELIMINARY_CHECK_RECORDED,
-        SIGNAL_RAISED,
-        ASSESSMENT_RECORDED,
-        APPLICATION_RECORDED,
-        CASE_PLACED,
-        CASE_CLOSED,
-        SCREENING_DEADLINE_MISSED,
-        ASSESSMENT_DEADLINE_MISSED,
-        PERSONAL_DATA_ERASED,
-        IDENTITY_READ,
-    ];
+    use prost::Message;
 
     proptest! {
         /// Stored bytes that are not what they claim: decoding answers an error, never panics.
         #[test]
         fn decoding_malformed_events_never_panics(
-            kind in 0..TYPES.len(),
+            kind in 0..WireEvent::event_types().len(),
             version in 0_u32..3,
             payload in proptest::collection::vec(any::<u8>(), 0..256),
         ) {
             let event = log::Event {
                 event_id: "e".to_owned(),
-                event_type: TYPES[kind].to_owned(),
+                event_type: WireEvent::event_types()[kind].clone(),
                 schema_version: version,
                 payload,
             };
             let _ = decode(&event);
-            let _ = decode_wire(&event);
+            let _ = WireEvent::decode(&event);
         }
 
         /// Well-formed messages with arbitrary field contents are refused cleanly when invalid.
@@ -466,7 +360,7 @@ mod tests {
             };
             let event = log::Event {
                 event_id: "e".to_owned(),
-                event_type: SIGNAL_RAISED.to_owned(),
+                event_type: case_log_jetstream::contract::event_type::<wire::VulnerabilitySignalRaised>(),
                 schema_version: 1,
                 payload: message.encode_to_vec(),
             };

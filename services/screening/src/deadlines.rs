@@ -1,91 +1,55 @@
-//! The deadline watcher: on every tick, cases whose screening (7 days) or
-//! assessment (30 days) deadline passed unmet get their missed-deadline event,
-//! once. The clock is injected; the request id is derived from the case and the
-//! deadline, so a restart or a second instance cannot append it twice.
+//! What the screening service tells the runtime's deadline watcher: open cases
+//! whose screening (7 days) or assessment (30 days) deadline has passed unmet
+//! in the projection are the candidates; the domain decides what is missed.
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::future::Future;
 
-use case_screening::{CaseId, Command};
-use contracts::screening::v1 as api;
-use service_runtime::ServiceError;
-use tokio_util::sync::CancellationToken;
+use case_screening::{CaseStatus, Context};
+use service_runtime::{DeadlineWatch, Kernel, Prepared, ServiceError};
+use time::OffsetDateTime;
 
+use crate::aggregate::CaseScreening;
 use crate::api::ScreeningApi;
 use crate::codec::PersonalParts;
 use crate::projection;
 
-/// Who the log records as the author of missed-deadline events.
-fn watcher() -> case_log_jetstream::Actor {
-    case_log_jetstream::Actor {
-        subject: "screening-deadline-watcher".to_owned(),
-        organisation_id: "approdo".to_owned(),
-        organisation_type: "system".to_owned(),
-        roles: vec!["deadline_watcher".to_owned()],
-        province: String::new(),
-    }
-}
+impl DeadlineWatch for ScreeningApi {
+    type Aggregate = CaseScreening;
 
-pub async fn watch(api: Arc<ScreeningApi>, interval: Duration, shutdown: CancellationToken) {
-    loop {
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = tokio::time::sleep(interval) => {}
-        }
-        if let Err(error) = check_once(&api).await {
-            tracing::warn!(%error, "deadline check failed, retrying at the next tick");
-        }
-    }
-}
+    const WATCHER: &'static str = "screening-deadline-watcher";
 
-/// One pass over the open cases. Returns how many deadline events were appended.
-pub async fn check_once(api: &ScreeningApi) -> Result<usize, ServiceError> {
-    let now = api.clock.now();
-    let now_ts = case_log_jetstream::envelope::timestamp(now);
-    let passed = |deadline: &Option<api::Deadline>| {
-        deadline.as_ref().is_some_and(|d| {
-            !d.missed
-                && d.met_at.is_none()
-                && d.due_at
-                    .is_some_and(|due| (due.seconds, due.nanos) <= (now_ts.seconds, now_ts.nanos))
-        })
-    };
-    let cases =
-        projection::all_cases(api.projection.store()).map_err(|_| ServiceError::Internal)?;
-    let mut appended = 0;
-    for case in cases.iter().filter(|c| c.status == "open") {
-        let Ok(case_id) = CaseId::parse(&case.case_id) else {
-            continue;
+    fn kernel(&self) -> &Kernel {
+        &self.kernel
+    }
+
+    fn candidates(&self, now: OffsetDateTime) -> Result<Vec<String>, ServiceError> {
+        let now = case_log_jetstream::envelope::timestamp(now);
+        let passed = |deadline: &Option<contracts::screening::v1::Deadline>| {
+            deadline.as_ref().is_some_and(|d| {
+                !d.missed
+                    && d.met_at.is_none()
+                    && d.due_at
+                        .is_some_and(|due| (due.seconds, due.nanos) <= (now.seconds, now.nanos))
+            })
         };
-        let mut due = Vec::new();
-        if passed(&case.screening_deadline) {
-            due.push(("screening", Command::MarkScreeningDeadlineMissed));
-        }
-        if passed(&case.assessment_deadline) {
-            due.push(("assessment", Command::MarkAssessmentDeadlineMissed));
-        }
-        for (deadline, command) in due {
-            let request_id = format!("deadline.{deadline}.{case_id}");
-            match api
-                .execute(
-                    watcher(),
-                    &service_runtime::Jurisdiction::Unplaced,
-                    &request_id,
-                    &case_id,
-                    command,
-                    &PersonalParts::default(),
-                )
-                .await
-            {
-                Ok(sequence) => {
-                    appended += 1;
-                    tracing::info!(case_id = %case_id, deadline, sequence, "deadline missed");
-                }
-                // Met or closed meanwhile, or already marked: nothing to do.
-                Err(ServiceError::FailedPrecondition(_)) => {}
-                Err(error) => return Err(error),
-            }
+        Ok(projection::all_cases(self.projection.store())?
+            .into_iter()
+            .filter(|case| case.status == CaseStatus::Open.code())
+            .filter(|case| passed(&case.screening_deadline) || passed(&case.assessment_deadline))
+            .map(|case| case.case_id)
+            .collect())
+    }
+
+    fn prepare(
+        &self,
+        _case_id: &str,
+    ) -> impl Future<Output = Result<Prepared<CaseScreening>, ServiceError>> + Send {
+        let now = self.kernel.now();
+        async move {
+            Ok(Prepared {
+                codec: PersonalParts::default(),
+                context: Context { now },
+            })
         }
     }
-    Ok(appended)
 }

@@ -3,10 +3,13 @@
 //! placements and transfers, and the 7-day and 30-day deadlines.
 //!
 //! `run` builds the service and serves until shutdown; `main.rs` only calls it.
-//! Code map: `requests` (validation at the edge) -> `api` (decide on the case's
-//! history, append) -> `codec` (domain <-> wire events) -> `projection` (case
-//! views) -> `queries` (listing); `deadlines` (the watcher).
+//! Code map: `requests` (validation at the edge) -> `api` (handlers: each
+//! command goes through the runtime's kernel) -> `aggregate` (the case's
+//! screening record for the kernel) -> `codec` (the event contract, domain <->
+//! wire) -> `projection` (case views) -> `queries` (listing); `deadlines`
+//! (candidates for the runtime's deadline watcher).
 
+pub mod aggregate;
 pub mod api;
 pub mod codec;
 pub mod deadlines;
@@ -115,18 +118,18 @@ pub async fn run_with_clock(
             guarded_subjects: "approdo.case.*.screening",
         },
     )?;
-    service_runtime::run(spec, config, listener, shutdown, move |context| {
+    service_runtime::run(spec, config, listener, shutdown, clock, move |context| {
         let api = Arc::new(api::ScreeningApi {
+            kernel: context.kernel.clone(),
             keys,
-            log: context.log.clone(),
             projection: context.projection.clone(),
-            clock,
             callers: context.callers.clone(),
             read_patience: context.config.read_patience(),
         });
-        tokio::spawn(deadlines::watch(
+        tokio::spawn(service_runtime::deadlines::watch(
             api.clone(),
             context.config.deadline_check_interval(),
+            context.deadline_passes.clone(),
             context.shutdown.clone(),
         ));
         tonic::service::Routes::new(

@@ -2,13 +2,17 @@
 //! identity), kept in sled from the screening events of the case log.
 
 use case_log_jetstream::RecordedCommit;
-use case_log_jetstream::envelope::timestamp;
+use case_log_jetstream::envelope::{from_timestamp, timestamp};
 use contracts::screening::v1 as wire;
 use pathway::Urgency;
 use projection_sled::{ApplyError, Projection, ProjectionStore, Rows, StoreError};
 use prost::Message;
 
-use crate::codec::{WireEvent, decode_wire};
+use case_log_jetstream::{Producer, RootKind};
+use case_screening::CaseStatus;
+use pathway::CategoryStatus;
+
+use crate::codec::WireEvent;
 
 /// Table of case views, keyed by case id.
 pub const CASES: &str = "screening.case";
@@ -24,7 +28,9 @@ impl Projection for ScreeningProjection {
         let Some(aggregate) = &commit.commit.aggregate else {
             return Ok(());
         };
-        if aggregate.producer != "screening" || aggregate.root_kind != "case" {
+        if aggregate.producer != Producer::Screening.token()
+            || aggregate.root_kind != RootKind::Case.token()
+        {
             return Ok(());
         }
         let case_id = aggregate.root_id.as_bytes();
@@ -43,7 +49,7 @@ impl Projection for ScreeningProjection {
             log_sequence: commit.sequence,
         };
         for event in &commit.commit.events {
-            let decoded = decode_wire(event).map_err(|e| ApplyError::Decode {
+            let decoded = WireEvent::decode(event).map_err(|e| ApplyError::Decode {
                 event_type: e.event_type,
                 reason: e.reason,
             })?;
@@ -70,17 +76,24 @@ fn apply_event(
             view.arrival = e.arrival;
             view.application_date = e.application_date.clone();
             view.family_links = e.family_links;
-            view.status = "open".to_owned();
+            view.status = CaseStatus::Open.code().to_owned();
             view.opened_at = arrived_at;
             view.screening_deadline = Some(wire::Deadline {
-                due_at: arrived_at.map(|t| add_days(t, 7)),
+                due_at: arrived_at
+                    .as_ref()
+                    .and_then(from_timestamp)
+                    .map(|t| timestamp(t + case_screening::SCREENING_DEADLINE)),
                 ..Default::default()
             });
             view.assessment_deadline = assessment_deadline(&e.application_date);
         }
         WireEvent::PreliminaryCheckRecorded(e) => {
             for suspected in &e.suspected {
-                suspect(view, &suspected.category, who("suspected", e.checked_at));
+                suspect(
+                    view,
+                    &suspected.category,
+                    who(CategoryStatus::Suspected.code(), e.checked_at),
+                );
             }
             view.urgent_care_needed |= e.urgent_care_needed;
             raise_urgency(view, &e.urgency);
@@ -89,9 +102,13 @@ fn apply_event(
                 deadline.overdue = false;
             }
         }
-        WireEvent::SignalRaised(e) => {
+        WireEvent::VulnerabilitySignalRaised(e) => {
             if let Some(suspected) = &e.suspected {
-                suspect(view, &suspected.category, who("suspected", e.raised_at));
+                suspect(
+                    view,
+                    &suspected.category,
+                    who(CategoryStatus::Suspected.code(), e.raised_at),
+                );
             }
             raise_urgency(view, &e.urgency);
             view.signals += 1;
@@ -122,7 +139,7 @@ fn apply_event(
             view.facility_kind = e.facility_kind;
         }
         WireEvent::CaseClosed(e) => {
-            view.status = "closed".to_owned();
+            view.status = CaseStatus::Closed.code().to_owned();
             view.close_reason = e.reason;
         }
         WireEvent::ScreeningDeadlineMissed(_) => {
@@ -139,13 +156,6 @@ fn apply_event(
                 deadline.overdue = deadline.met_at.is_none();
             }
         }
-    }
-}
-
-fn add_days(t: prost_types::Timestamp, days: i64) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: t.seconds + days * 86_400,
-        nanos: t.nanos,
     }
 }
 
@@ -179,8 +189,8 @@ fn category_mut<'a>(view: &'a mut wire::CaseView, category: &str) -> &'a mut wir
 /// Same rule as the domain: new or ruled-out categories become suspected; confirmed stay.
 fn suspect(view: &mut wire::CaseView, category: &str, change: wire::CategoryStatusChange) {
     let state = category_mut(view, category);
-    if state.status.is_empty() || state.status == "ruled_out" {
-        state.status = "suspected".to_owned();
+    if state.status.is_empty() || state.status == CategoryStatus::RuledOut.code() {
+        state.status = change.status.clone();
         state.history.push(change);
     }
 }
@@ -202,18 +212,12 @@ fn raise_urgency(view: &mut wire::CaseView, urgency: &str) {
     }
 }
 
-/// Reads one case view.
+/// Reads one case view; a view that does not decode is an error, never "not found".
 pub fn case(store: &ProjectionStore, case_id: &str) -> Result<Option<wire::CaseView>, StoreError> {
-    Ok(store
-        .get(CASES, case_id.as_bytes())?
-        .and_then(|bytes| wire::CaseView::decode(bytes.as_slice()).ok()))
+    store.get_decoded(CASES, case_id.as_bytes(), |b| wire::CaseView::decode(b))
 }
 
-/// Reads every case view.
+/// Reads every case view; one that does not decode fails the read.
 pub fn all_cases(store: &ProjectionStore) -> Result<Vec<wire::CaseView>, StoreError> {
-    Ok(store
-        .scan(CASES, b"")?
-        .into_iter()
-        .filter_map(|(_, bytes)| wire::CaseView::decode(bytes.as_slice()).ok())
-        .collect())
+    store.scan_decoded(CASES, b"", |b| wire::CaseView::decode(b))
 }

@@ -187,7 +187,7 @@ pub fn open_case(
     let (Some(arrival_place), Some(arrived_at), Some(province), Some(facility_id)) =
         (place, arrived_at, province, facility_id)
     else {
-        return Err(ServiceError::Internal);
+        return Err(ServiceError::internal("a validated request lacks a field"));
     };
     let open = OpenCase {
         case_id: new_case_id(&request_id),
@@ -226,7 +226,7 @@ fn finish(
             },
             command,
         )),
-        _ => Err(ServiceError::Internal),
+        _ => Err(ServiceError::internal("a validated request lacks a field")),
     }
 }
 

@@ -1,0 +1,120 @@
+//! The one deadline watcher. On every tick it reads the injected clock, asks
+//! the service which aggregates may have a deadline due (an index kept by its
+//! projection), asks the domain which deadlines of each have passed unmet
+//! ([`Aggregate::missed_deadlines`], the domain's rule), and marks each through
+//! the kernel with the request id that names it: a restart, a second instance
+//! or a late action can never append the same missed deadline twice.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use time::OffsetDateTime;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use crate::error::ServiceError;
+use crate::kernel::{Aggregate, Authority, Kernel, Target};
+
+/// What a service tells the watcher.
+pub trait DeadlineWatch: Send + Sync + 'static {
+    type Aggregate: Aggregate;
+
+    /// The watcher's name, recorded as the actor of what it appends.
+    const WATCHER: &'static str;
+
+    fn kernel(&self) -> &Kernel;
+
+    /// Ids of the aggregates that may have a deadline due by `now`. Only an
+    /// index: the domain decides what is due.
+    fn candidates(&self, now: OffsetDateTime) -> Result<Vec<String>, ServiceError>;
+
+    /// The codec and context to decide the watcher's commands on one aggregate.
+    fn prepare(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = Result<Prepared<Self::Aggregate>, ServiceError>> + Send;
+}
+
+/// The codec and context of one aggregate, for the watcher's commands.
+pub struct Prepared<A: Aggregate> {
+    pub codec: A::Codec,
+    pub context: A::Context,
+}
+
+/// When the watcher last completed a pass (the clock's time at its start):
+/// every deadline due by then is marked. Shown by the projection admin API.
+#[derive(Clone)]
+pub struct DeadlinePasses(Arc<watch::Sender<Option<OffsetDateTime>>>);
+
+impl Default for DeadlinePasses {
+    fn default() -> Self {
+        DeadlinePasses(Arc::new(watch::Sender::new(None)))
+    }
+}
+
+impl DeadlinePasses {
+    pub fn record(&self, checked_at: OffsetDateTime) {
+        self.0.send_replace(Some(checked_at));
+    }
+
+    pub fn last(&self) -> Option<OffsetDateTime> {
+        *self.0.borrow()
+    }
+}
+
+/// Checks deadlines every `interval` until `shutdown`.
+pub async fn watch<W: DeadlineWatch>(
+    service: Arc<W>,
+    interval: Duration,
+    passes: DeadlinePasses,
+    shutdown: CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(interval) => {}
+        }
+        let now = service.kernel().now();
+        match check_once(service.as_ref(), now).await {
+            Ok(_) => passes.record(now),
+            Err(error) => {
+                tracing::warn!(watcher = W::WATCHER, %error, "deadline check failed, retrying at the next tick");
+            }
+        }
+    }
+}
+
+/// One pass at `now`. Answers how many missed deadlines it appended.
+pub async fn check_once<W: DeadlineWatch>(
+    service: &W,
+    now: OffsetDateTime,
+) -> Result<usize, ServiceError> {
+    let kernel = service.kernel();
+    let authority = Authority::system(W::WATCHER);
+    let mut appended = 0;
+    for id in service.candidates(now)? {
+        let prepared = service.prepare(&id).await?;
+        let state = kernel.state::<W::Aggregate>(&id, &prepared.codec).await?;
+        for (request_id, command) in W::Aggregate::missed_deadlines(&state, now) {
+            let target = Target::<W::Aggregate> {
+                id: &id,
+                codec: &prepared.codec,
+                context: &prepared.context,
+            };
+            match kernel
+                .execute(target, &authority, &request_id, command)
+                .await
+            {
+                Ok(executed) => {
+                    appended += 1;
+                    tracing::info!(watcher = W::WATCHER, %request_id, sequence = executed.sequence, "deadline missed");
+                }
+                // Met, closed or marked meanwhile: nothing to do.
+                Err(ServiceError::FailedPrecondition(_)) => {}
+                Err(error) => return Err(error),
+            }
+        }
+    }
+    Ok(appended)
+}

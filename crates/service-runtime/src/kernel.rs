@@ -1,0 +1,287 @@
+//! The command kernel: every command of every service runs through
+//! [`Kernel::execute`]. It reads the aggregate's history, answers a retried
+//! request from the log, folds the state, checks the caller's jurisdiction on
+//! that same state, lets the pure domain decide, appends one commit after the
+//! sequence it read, decides again on a lost race, and maps every failure to
+//! the error set in one place. A service writes only its [`Aggregate`]
+//! (the domain's `decide`/`evolve` and its event codec) and its handlers.
+
+use std::sync::Arc;
+
+use case_log_jetstream::{
+    Actor, AggregateAddress, CaseLog, DecodeError, ExecuteError, Executed, HistoryBound,
+    HistoryScope, NewEvent, PendingCommit, Producer, RecordedCommit, RootKind, TokenId,
+};
+use contracts::log::v1 as log;
+use time::OffsetDateTime;
+
+use crate::error::{Refusal, ServiceError};
+use crate::{Caller, Clock, Jurisdiction, Whereabouts};
+
+/// One kind of aggregate, as the kernel runs it: the pure domain (`decide`,
+/// `evolve`) on one side, its events' wire form on the other.
+pub trait Aggregate: 'static {
+    type Command: Clone + Send + Sync;
+    type Event: Send + Sync;
+    type State: Default + Send;
+    type Error: Send;
+    /// What `decide` needs besides the state (the time, the actor, facts read
+    /// before the command), built by the service for each command.
+    type Context: Send + Sync;
+    /// Reads and writes the events, with the keys that seal personal data.
+    type Codec: Send + Sync;
+
+    /// The service that produces this aggregate's events (its subjects' last token).
+    const PRODUCER: Producer;
+    /// What kind of root the aggregate hangs under.
+    const ROOT: RootKind;
+
+    fn decide(
+        state: &Self::State,
+        command: Self::Command,
+        context: &Self::Context,
+    ) -> Result<Vec<Self::Event>, Self::Error>;
+
+    fn evolve(state: Self::State, event: &Self::Event) -> Self::State;
+
+    /// How the edge says each domain refusal (the one mapping to a status is
+    /// [`ServiceError::refused`]).
+    fn refusal(error: &Self::Error) -> Refusal;
+
+    /// Reads a stored event back; `None` for an event the aggregate ignores.
+    fn decode(codec: &Self::Codec, event: &log::Event) -> Result<Option<Self::Event>, DecodeError>;
+
+    /// Writes an event for the log (sealing what must be sealed).
+    fn encode(
+        codec: &Self::Codec,
+        context: &Self::Context,
+        event: &Self::Event,
+    ) -> Result<NewEvent, Self::Error>;
+
+    /// Where the case this command acts on is, for the caller's jurisdiction;
+    /// `None` for aggregates that are not in a place (the directory,
+    /// configuration) or a case not opened yet (the domain refuses those).
+    fn whereabouts(
+        _state: &Self::State,
+        _command: &Self::Command,
+        _context: &Self::Context,
+    ) -> Option<Whereabouts> {
+        None
+    }
+
+    /// The deadlines passed unmet at `now`, each as the command that marks it
+    /// and the request id that names it (so it is appended once, whoever
+    /// marks it). The rule is the domain's `missed_deadlines`.
+    fn missed_deadlines(
+        _state: &Self::State,
+        _now: OffsetDateTime,
+    ) -> Vec<(String, Self::Command)> {
+        Vec::new()
+    }
+}
+
+/// Who a command acts as: what the log records, and where it may act.
+#[derive(Debug, Clone)]
+pub struct Authority {
+    pub actor: Actor,
+    pub jurisdiction: Jurisdiction,
+}
+
+impl Authority {
+    /// A verified caller: its organisation's jurisdiction, from its token only.
+    pub fn of(caller: &Caller) -> Authority {
+        Authority {
+            actor: caller.actor(),
+            jurisdiction: Jurisdiction::of(caller),
+        }
+    }
+
+    /// The service itself (a deadline watcher): not limited by place.
+    pub fn system(name: &str) -> Authority {
+        Authority {
+            actor: Actor {
+                subject: name.to_owned(),
+                organisation_id: "approdo".to_owned(),
+                organisation_type: "system".to_owned(),
+                roles: vec!["deadline_watcher".to_owned()],
+                province: String::new(),
+            },
+            jurisdiction: Jurisdiction::Unplaced,
+        }
+    }
+}
+
+/// One aggregate instance to run a command on: its id, codec and context.
+pub struct Target<'a, A: Aggregate> {
+    /// The aggregate's id (a case id, an organisation id, a configuration name).
+    pub id: &'a str,
+    pub codec: &'a A::Codec,
+    pub context: &'a A::Context,
+}
+
+/// The command pipeline of a service. Cheap to clone.
+#[derive(Clone)]
+pub struct Kernel {
+    log: CaseLog,
+    clock: Arc<dyn Clock>,
+}
+
+/// Why the decision closure gave up, before the kernel maps it.
+enum Refused<E> {
+    Domain(E),
+    Corrupt(DecodeError),
+    Outside(ServiceError),
+}
+
+impl Kernel {
+    pub fn new(log: CaseLog, clock: Arc<dyn Clock>) -> Kernel {
+        Kernel { log, clock }
+    }
+
+    pub fn log(&self) -> &CaseLog {
+        &self.log
+    }
+
+    /// The service's clock (tests move it by hand).
+    pub fn now(&self) -> OffsetDateTime {
+        self.clock.now()
+    }
+
+    /// The subject of aggregate `id` of kind `A`.
+    pub fn address<A: Aggregate>(id: &str) -> Result<AggregateAddress, ServiceError> {
+        address(A::ROOT, id, A::PRODUCER)
+    }
+
+    /// The aggregate's commits, in log order.
+    pub async fn history<A: Aggregate>(
+        &self,
+        id: &str,
+    ) -> Result<Vec<RecordedCommit>, ServiceError> {
+        self.history_of(A::ROOT, id, A::PRODUCER).await
+    }
+
+    /// The commits of another service's aggregate (facts a service reads, and
+    /// never decides on), in log order.
+    pub async fn history_of(
+        &self,
+        root: RootKind,
+        id: &str,
+        producer: Producer,
+    ) -> Result<Vec<RecordedCommit>, ServiceError> {
+        Ok(self
+            .log
+            .history(
+                &HistoryScope::Aggregate(address(root, id, producer)?),
+                HistoryBound::All,
+            )
+            .await?)
+    }
+
+    /// The aggregate's state now, read from the log.
+    pub async fn state<A: Aggregate>(
+        &self,
+        id: &str,
+        codec: &A::Codec,
+    ) -> Result<A::State, ServiceError> {
+        let history = self.history::<A>(id).await?;
+        fold::<A>(codec, &history).map_err(corrupt)
+    }
+
+    /// Runs one command: idempotent by `request_id` (a retry by the same
+    /// organisation answers the first commit and appends nothing), decided on the aggregate's history with the
+    /// caller's jurisdiction checked on that same history, appended as one
+    /// commit after the sequence it read, decided again after a lost race.
+    pub async fn execute<A: Aggregate>(
+        &self,
+        target: Target<'_, A>,
+        authority: &Authority,
+        request_id: &str,
+        command: A::Command,
+    ) -> Result<Executed, ServiceError> {
+        let address = Self::address::<A>(target.id)?;
+        let now = self.now();
+        let executed = self
+            .log
+            .execute(&address, request_id, |history| {
+                let state = fold::<A>(target.codec, history).map_err(Refused::Corrupt)?;
+                if let Some(at) = A::whereabouts(&state, &command, target.context) {
+                    authority
+                        .jurisdiction
+                        .check(&at)
+                        .map_err(Refused::Outside)?;
+                }
+                let events =
+                    A::decide(&state, command.clone(), target.context).map_err(Refused::Domain)?;
+                let events = events
+                    .iter()
+                    .map(|event| A::encode(target.codec, target.context, event))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(Refused::Domain)?;
+                Ok(PendingCommit {
+                    request_id: request_id.to_owned(),
+                    actor: authority.actor.clone(),
+                    occurred_at: now,
+                    correlation_id: request_id.to_owned(),
+                    causation_id: String::new(),
+                    events,
+                    reply: Vec::new(),
+                })
+            })
+            .await;
+        match executed {
+            Ok(executed) if executed.replayed => {
+                // A request id answers only the organisation that used it.
+                let original = executed
+                    .commit
+                    .actor
+                    .as_ref()
+                    .map(|actor| actor.organisation_id.as_str());
+                if original != Some(authority.actor.organisation_id.as_str()) {
+                    return Err(ServiceError::PermissionDenied(
+                        "this request id was used by another organisation".to_owned(),
+                    ));
+                }
+                tracing::info!(
+                    sequence = executed.sequence,
+                    "request already executed, answered from the log"
+                );
+                Ok(executed)
+            }
+            Ok(executed) => Ok(executed),
+            Err(ExecuteError::Rejected(Refused::Domain(error))) => {
+                Err(ServiceError::refused(A::refusal(&error)))
+            }
+            Err(ExecuteError::Rejected(Refused::Outside(error))) => Err(error),
+            Err(ExecuteError::Rejected(Refused::Corrupt(error))) => Err(corrupt(error)),
+            Err(ExecuteError::Log(error)) => Err(error.into()),
+        }
+    }
+}
+
+/// The state of an aggregate from its commits.
+pub fn fold<A: Aggregate>(
+    codec: &A::Codec,
+    history: &[RecordedCommit],
+) -> Result<A::State, DecodeError> {
+    let mut state = A::State::default();
+    for commit in history {
+        for event in &commit.commit.events {
+            if let Some(event) = A::decode(codec, event)? {
+                state = A::evolve(state, &event);
+            }
+        }
+    }
+    Ok(state)
+}
+
+fn address(root: RootKind, id: &str, producer: Producer) -> Result<AggregateAddress, ServiceError> {
+    let id = TokenId::parse(id)
+        .map_err(|_| ServiceError::internal("an aggregate id is not a subject token"))?;
+    Ok(AggregateAddress::new(root, id, producer))
+}
+
+fn corrupt(error: DecodeError) -> ServiceError {
+    ServiceError::internal(format_args!(
+        "an aggregate's history cannot be decoded: {error}"
+    ))
+}

@@ -1,0 +1,241 @@
+//! The case's referral record as the kernel runs it: the consent ledger and
+//! every referral of the case (`approdo.case.<case_id>.referral`), with the
+//! domain's `decide`/`evolve`, the wire codec (datasets sealed with the
+//! person's key), where the case is (from screening's facts, for
+//! jurisdiction), and which deadlines the domain says were missed; and the
+//! directory's entries and the pathway rules' publications.
+
+use case_log_jetstream::{DecodeError, NewEvent, Producer, RootKind};
+use case_referral::{Command, Context, Event, ReferralError, State, directory, pathway_rules};
+use contracts::log::v1 as log;
+use service_runtime::{Aggregate, Refusal, Whereabouts};
+use time::OffsetDateTime;
+
+use crate::case_facts::CaseFacts;
+use crate::codec::{self, CaseKey};
+
+/// `approdo.case.<case_id>.referral`.
+pub struct CaseReferrals;
+
+/// What a referral command is decided with: the domain's context and the
+/// facts screening recorded about the case.
+pub struct CaseContext {
+    pub domain: Context,
+    pub facts: CaseFacts,
+}
+
+impl Aggregate for CaseReferrals {
+    type Command = Command;
+    type Event = Event;
+    type State = State;
+    type Error = ReferralError;
+    type Context = CaseContext;
+    type Codec = CaseKey;
+
+    const PRODUCER: Producer = Producer::Referral;
+    const ROOT: RootKind = RootKind::Case;
+
+    fn decide(
+        state: &State,
+        command: Command,
+        context: &CaseContext,
+    ) -> Result<Vec<Event>, ReferralError> {
+        case_referral::decide(state, command, &context.domain)
+    }
+
+    fn evolve(state: State, event: &Event) -> State {
+        state.evolve(event)
+    }
+
+    fn refusal(error: &ReferralError) -> Refusal {
+        match error {
+            ReferralError::Invalid { field, reason } => Refusal::Invalid {
+                field: field.clone(),
+                reason: (*reason).to_owned(),
+            },
+            ReferralError::ReferralNotFound => Refusal::NotFound("referral"),
+            ReferralError::ConsentNotFound => Refusal::NotFound("consent"),
+            ReferralError::NotTheReceiver | ReferralError::NotTheReferrer => {
+                Refusal::NotAllowed(error.to_string())
+            }
+            other => Refusal::Rule(other.to_string()),
+        }
+    }
+
+    fn decode(key: &CaseKey, event: &log::Event) -> Result<Option<Event>, DecodeError> {
+        codec::decode(event, key)
+    }
+
+    /// A referral's dataset is sealed with the person's key; after erasure
+    /// there is none to seal with.
+    fn encode(
+        key: &CaseKey,
+        context: &CaseContext,
+        event: &Event,
+    ) -> Result<NewEvent, ReferralError> {
+        codec::encode(event, &context.facts.province, key)
+            .map(|wire| wire.encode())
+            .map_err(|_| ReferralError::PersonalDataErased)
+    }
+
+    fn whereabouts(_: &State, _: &Command, context: &CaseContext) -> Option<Whereabouts> {
+        Some(context.facts.whereabouts())
+    }
+
+    fn missed_deadlines(state: &State, now: OffsetDateTime) -> Vec<(String, Command)> {
+        case_referral::missed_deadlines(state, now)
+            .into_iter()
+            .map(|(referral_id, kind)| {
+                (
+                    format!("deadline.{}.{referral_id}", kind.code()),
+                    Command::MarkDeadlineMissed { referral_id, kind },
+                )
+            })
+            .collect()
+    }
+}
+
+/// `approdo.organisation.<organisation_id>.referral`: one directory entry.
+pub struct DirectoryEntry;
+
+impl Aggregate for DirectoryEntry {
+    type Command = directory::Command;
+    type Event = directory::Event;
+    type State = directory::State;
+    type Error = directory::DirectoryError;
+    type Context = ();
+    type Codec = ();
+
+    const PRODUCER: Producer = Producer::Referral;
+    const ROOT: RootKind = RootKind::Organisation;
+
+    fn decide(
+        state: &directory::State,
+        command: directory::Command,
+        _: &(),
+    ) -> Result<Vec<directory::Event>, directory::DirectoryError> {
+        directory::decide(state, command)
+    }
+
+    fn evolve(state: directory::State, event: &directory::Event) -> directory::State {
+        state.evolve(event)
+    }
+
+    fn refusal(error: &directory::DirectoryError) -> Refusal {
+        match error {
+            directory::DirectoryError::Invalid { field, reason } => Refusal::Invalid {
+                field: (*field).to_owned(),
+                reason: (*reason).to_owned(),
+            },
+            directory::DirectoryError::OrganisationNotFound => Refusal::NotFound("organisation"),
+            other => Refusal::Rule(other.to_string()),
+        }
+    }
+
+    /// The organisation's subjects also carry the access log's refusals: not the directory's.
+    fn decode(_: &(), event: &log::Event) -> Result<Option<directory::Event>, DecodeError> {
+        if !event.event_type.starts_with("approdo.referral.") {
+            return Ok(None);
+        }
+        let profile = |raw: Option<&contracts::referral::v1::OrganisationProfile>| {
+            raw.ok_or_else(|| DecodeError::new(event, "missing profile"))
+                .and_then(|p| codec::profile_from_wire(p).map_err(|r| DecodeError::new(event, r)))
+        };
+        Ok(match codec::WireEvent::decode(event)? {
+            codec::WireEvent::OrganisationRegistered(e) => {
+                Some(directory::Event::Registered(profile(e.profile.as_ref())?))
+            }
+            codec::WireEvent::OrganisationUpdated(e) => {
+                Some(directory::Event::Updated(profile(e.profile.as_ref())?))
+            }
+            _ => None,
+        })
+    }
+
+    fn encode(
+        _: &(),
+        _: &(),
+        event: &directory::Event,
+    ) -> Result<NewEvent, directory::DirectoryError> {
+        use contracts::referral::v1 as wire;
+        Ok(match event {
+            directory::Event::Registered(profile) => {
+                codec::WireEvent::OrganisationRegistered(wire::OrganisationRegistered {
+                    profile: Some(codec::profile_to_wire(profile)),
+                })
+            }
+            directory::Event::Updated(profile) => {
+                codec::WireEvent::OrganisationUpdated(wire::OrganisationUpdated {
+                    profile: Some(codec::profile_to_wire(profile)),
+                })
+            }
+        }
+        .encode())
+    }
+}
+
+/// `approdo.configuration.pathway-rules.referral`: the published rules.
+pub struct PathwayRulesPublications;
+
+/// The configuration aggregate's id.
+pub const PATHWAY_RULES_ID: &str = "pathway-rules";
+
+impl Aggregate for PathwayRulesPublications {
+    type Command = pathway_rules::Command;
+    type Event = pathway_rules::Event;
+    type State = pathway_rules::State;
+    type Error = pathway_rules::InvalidRules;
+    type Context = ();
+    type Codec = ();
+
+    const PRODUCER: Producer = Producer::Referral;
+    const ROOT: RootKind = RootKind::Configuration;
+
+    fn decide(
+        state: &pathway_rules::State,
+        command: pathway_rules::Command,
+        _: &(),
+    ) -> Result<Vec<pathway_rules::Event>, pathway_rules::InvalidRules> {
+        pathway_rules::decide(state, command)
+    }
+
+    fn evolve(state: pathway_rules::State, event: &pathway_rules::Event) -> pathway_rules::State {
+        state.evolve(event)
+    }
+
+    fn refusal(error: &pathway_rules::InvalidRules) -> Refusal {
+        Refusal::Invalid {
+            field: "rules".to_owned(),
+            reason: error.to_string(),
+        }
+    }
+
+    fn decode(_: &(), event: &log::Event) -> Result<Option<pathway_rules::Event>, DecodeError> {
+        Ok(match codec::WireEvent::decode(event)? {
+            codec::WireEvent::PathwayRulesPublished(published) => {
+                let rules = codec::rules_from_wire(&published)
+                    .map_err(|reason| DecodeError::new(event, reason))?;
+                Some(pathway_rules::Event::Published {
+                    version: published.version,
+                    rules,
+                })
+            }
+            _ => None,
+        })
+    }
+
+    fn encode(
+        _: &(),
+        _: &(),
+        event: &pathway_rules::Event,
+    ) -> Result<NewEvent, pathway_rules::InvalidRules> {
+        let pathway_rules::Event::Published { version, rules } = event;
+        Ok(codec::WireEvent::PathwayRulesPublished(
+            contracts::referral::v1::PathwayRulesPublished {
+                version: *version,
+                rules: codec::rules_to_wire(rules),
+            },
+        )
+        .encode())
+    }
+}

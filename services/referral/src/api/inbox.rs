@@ -1,0 +1,96 @@
+//! Each receiver's inbox: the referrals addressed to it (a list), and a
+//! resumable server-streaming watch of every change addressed to it, from a
+//! cursor, with the datasets opened only after the read is recorded.
+
+use std::pin::Pin;
+
+use case_referral::ReferralState;
+use contracts::referral::v1 as api;
+use service_runtime::{Caller, ServiceError};
+use tokio::sync::mpsc;
+use tokio_stream::Stream;
+use tonic::{Request, Response, Status};
+
+use super::ReferralApi;
+use crate::projection;
+
+pub type WatchStream = Pin<Box<dyn Stream<Item = Result<api::WatchInboxResponse, Status>> + Send>>;
+
+impl ReferralApi {
+    pub(super) async fn list_inbox_rpc(
+        &self,
+        request: Request<api::ListInboxRequest>,
+    ) -> Result<Response<api::ListInboxResponse>, Status> {
+        let caller = self.callers.caller(&request)?;
+        let r = request.into_inner();
+        self.wait_for(r.min_log_sequence).await?;
+        let store = self.projection.store();
+        let cursor =
+            projection::inbox_head(store, &caller.organisation_id).map_err(ServiceError::from)?;
+        let mut referrals: Vec<api::ReferralView> = projection::all_referrals(store)
+            .map_err(ServiceError::from)?
+            .into_iter()
+            .filter(|x| x.receiver_organisation_id == caller.organisation_id)
+            .filter(|x| x.state != ReferralState::Draft.code())
+            .filter(|x| r.state.is_empty() || x.state == r.state)
+            .collect();
+        self.reveal_datasets(&caller, &mut referrals).await?;
+        Ok(Response::new(api::ListInboxResponse { referrals, cursor }))
+    }
+
+    pub(super) async fn watch_inbox_rpc(
+        &self,
+        request: Request<api::WatchInboxRequest>,
+    ) -> Result<Response<WatchStream>, Status> {
+        let caller = self.callers.caller(&request)?;
+        let after = request.into_inner().after_cursor;
+        let (sender, receiver) = mpsc::channel(64);
+        tokio::spawn(self.clone().feed_inbox(caller, after, sender));
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::ReceiverStream::new(receiver),
+        )))
+    }
+
+    /// Sends the inbox rows after `cursor`, then waits for the projection to
+    /// move and sends the new ones, until the client leaves or the service stops.
+    async fn feed_inbox(
+        self,
+        caller: Caller,
+        mut cursor: u64,
+        sender: mpsc::Sender<Result<api::WatchInboxResponse, Status>>,
+    ) {
+        let mut applied = self.projection.watch();
+        loop {
+            let store = self.projection.store();
+            let changes = match projection::inbox_after(store, &caller.organisation_id, cursor) {
+                Ok(changes) => changes,
+                Err(error) => {
+                    let _ = sender.send(Err(ServiceError::from(error).into())).await;
+                    return;
+                }
+            };
+            // No record, no read: the datasets delivered are in the access log first.
+            let (cursors, mut views): (Vec<u64>, Vec<api::ReferralView>) =
+                changes.into_iter().unzip();
+            if let Err(error) = self.reveal_datasets(&caller, &mut views).await {
+                let _ = sender.send(Err(error.into())).await;
+                return;
+            }
+            for (at, referral) in cursors.into_iter().zip(views) {
+                cursor = at;
+                let change = api::WatchInboxResponse {
+                    cursor: at,
+                    referral: Some(referral),
+                };
+                if sender.send(Ok(change)).await.is_err() {
+                    return; // the client went away
+                }
+            }
+            tokio::select! {
+                _ = self.shutdown.cancelled() => return,
+                _ = sender.closed() => return,
+                changed = applied.changed() => if changed.is_err() { return },
+            }
+        }
+    }
+}

@@ -1,0 +1,249 @@
+//! `approdo.referral.v1.ReferralService`: the directory (administrators), the
+//! pathway rules and suggestions, the consent ledger, the referral lifecycle
+//! and each receiver's inbox. Every command goes through the runtime's kernel;
+//! each concern has its own file and the service trait only delegates.
+//!
+//! `directory` (organisations), `rules` (pathway rules, suggestions),
+//! `consents`, `referrals` (lifecycle and queries), `inbox` (list and watch),
+//! `datasets` (opening minimum datasets, recorded first).
+
+mod consents;
+mod datasets;
+mod directory;
+mod inbox;
+mod referrals;
+mod rules;
+
+use std::sync::Arc;
+
+use case_log_jetstream::{Executed, Producer, RootKind};
+use case_referral::pathway_rules::PathwayRules;
+use case_referral::{Actor, Command, Context, DeadlinePolicy, OrganisationId};
+use contracts::referral::v1 as api;
+use projection_sled::ProjectionHandle;
+use service_runtime::{
+    Authority, Caller, CallerExtractor, Kernel, PersonKeys, ServiceError, Target,
+};
+use tokio_util::sync::CancellationToken;
+use tonic::{Request, Response, Status};
+
+use crate::aggregate::{CaseContext, CaseReferrals};
+use crate::case_facts::CaseFacts;
+use crate::codec::CaseKey;
+
+pub use inbox::WatchStream;
+
+#[derive(Clone)]
+pub struct ReferralApi {
+    pub(crate) kernel: Kernel,
+    /// Person keys, read only: the screening service keeps them.
+    pub(crate) keys: Arc<PersonKeys>,
+    pub(crate) projection: ProjectionHandle,
+    pub(crate) callers: CallerExtractor,
+    pub(crate) read_patience: std::time::Duration,
+    pub(crate) deadlines: DeadlinePolicy,
+    /// The built-in rules (version 1), in force until rules are published.
+    pub(crate) default_rules: PathwayRules,
+    pub(crate) shutdown: CancellationToken,
+}
+
+impl ReferralApi {
+    /// The case as the screening service recorded it, read from the log itself.
+    pub(crate) async fn case_facts(&self, case_id: &str) -> Result<CaseFacts, ServiceError> {
+        let history = self
+            .kernel
+            .history_of(RootKind::Case, case_id, Producer::Screening)
+            .await?;
+        CaseFacts::from_history(&history).ok_or(ServiceError::NotFound("case"))
+    }
+
+    /// The codec and context of a command on a case's referral record.
+    /// Only drafting (to seal) and sending (to check the consent covers the
+    /// dataset) need the person's key: other commands spare the key store a read.
+    pub(crate) async fn decision_inputs(
+        &self,
+        case_id: &str,
+        actor: Actor,
+        with_key: bool,
+    ) -> Result<(CaseKey, CaseContext), ServiceError> {
+        let facts = self.case_facts(case_id).await?;
+        let key = if with_key {
+            self.keys.existing(self.kernel.log(), case_id).await?
+        } else {
+            None
+        };
+        let context = CaseContext {
+            domain: Context {
+                now: self.kernel.now(),
+                actor,
+                case_concerns_a_minor: facts.concerns_a_minor(),
+                deadlines: self.deadlines.clone(),
+            },
+            facts,
+        };
+        let key = CaseKey {
+            case_id: case_id.to_owned(),
+            key,
+        };
+        Ok((key, context))
+    }
+
+    /// Runs one command of a caller on a case's referral record.
+    pub(crate) async fn caller_command(
+        &self,
+        caller: &Caller,
+        request_id: &str,
+        case_id: &str,
+        command: Command,
+    ) -> Result<Executed, ServiceError> {
+        let organisation = OrganisationId::parse(&caller.organisation_id).map_err(|_| {
+            ServiceError::PermissionDenied(
+                "the caller's organisation id is not a valid organisation id".to_owned(),
+            )
+        })?;
+        let with_key = matches!(
+            command,
+            Command::CreateReferral { .. } | Command::Send { .. }
+        );
+        let (key, context) = self
+            .decision_inputs(case_id, Actor::Organisation(organisation), with_key)
+            .await?;
+        let target = Target::<CaseReferrals> {
+            id: case_id,
+            codec: &key,
+            context: &context,
+        };
+        self.kernel
+            .execute(target, &Authority::of(caller), request_id, command)
+            .await
+    }
+
+    pub(crate) async fn wait_for(&self, sequence: u64) -> Result<(), ServiceError> {
+        if sequence > 0 {
+            self.projection
+                .wait_for(sequence, self.read_patience)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+/// Ids of things a request creates are derived from the caller's organisation
+/// and request id, so that a retry addresses the same thing.
+pub fn derived_id(kind: &str, organisation_id: &str, request_id: &str) -> String {
+    const NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x6a1f_57c4_8e0d_4d4b_9a57_0f3e_2c1b_a002);
+    uuid::Uuid::new_v5(
+        &NAMESPACE,
+        format!("{kind}/{organisation_id}/{request_id}").as_bytes(),
+    )
+    .to_string()
+}
+
+/// A request passed validation, yet a field it needs is missing: our bug.
+pub(crate) fn validated_without_fields() -> ServiceError {
+    ServiceError::internal("a validated request lacks a field")
+}
+
+/// Every RPC of the service, each handled in its concern's file.
+#[tonic::async_trait]
+impl api::referral_service_server::ReferralService for ReferralApi {
+    async fn register_organisation(
+        &self,
+        request: Request<api::RegisterOrganisationRequest>,
+    ) -> Result<Response<api::RegisterOrganisationResponse>, Status> {
+        self.register_organisation_rpc(request).await
+    }
+
+    async fn update_organisation(
+        &self,
+        request: Request<api::UpdateOrganisationRequest>,
+    ) -> Result<Response<api::UpdateOrganisationResponse>, Status> {
+        self.update_organisation_rpc(request).await
+    }
+
+    async fn list_organisations(
+        &self,
+        request: Request<api::ListOrganisationsRequest>,
+    ) -> Result<Response<api::ListOrganisationsResponse>, Status> {
+        self.list_organisations_rpc(request).await
+    }
+
+    async fn publish_pathway_rules(
+        &self,
+        request: Request<api::PublishPathwayRulesRequest>,
+    ) -> Result<Response<api::PublishPathwayRulesResponse>, Status> {
+        self.publish_pathway_rules_rpc(request).await
+    }
+
+    async fn get_pathway_rules(
+        &self,
+        request: Request<api::GetPathwayRulesRequest>,
+    ) -> Result<Response<api::GetPathwayRulesResponse>, Status> {
+        self.get_pathway_rules_rpc(request).await
+    }
+
+    async fn suggest_receivers(
+        &self,
+        request: Request<api::SuggestReceiversRequest>,
+    ) -> Result<Response<api::SuggestReceiversResponse>, Status> {
+        self.suggest_receivers_rpc(request).await
+    }
+
+    async fn give_consent(
+        &self,
+        request: Request<api::GiveConsentRequest>,
+    ) -> Result<Response<api::GiveConsentResponse>, Status> {
+        self.give_consent_rpc(request).await
+    }
+
+    async fn withdraw_consent(
+        &self,
+        request: Request<api::WithdrawConsentRequest>,
+    ) -> Result<Response<api::WithdrawConsentResponse>, Status> {
+        self.withdraw_consent_rpc(request).await
+    }
+
+    async fn create_referral(
+        &self,
+        request: Request<api::CreateReferralRequest>,
+    ) -> Result<Response<api::CreateReferralResponse>, Status> {
+        self.create_referral_rpc(request).await
+    }
+
+    async fn update_referral(
+        &self,
+        request: Request<api::UpdateReferralRequest>,
+    ) -> Result<Response<api::UpdateReferralResponse>, Status> {
+        self.update_referral_rpc(request).await
+    }
+
+    async fn get_case_referrals(
+        &self,
+        request: Request<api::GetCaseReferralsRequest>,
+    ) -> Result<Response<api::GetCaseReferralsResponse>, Status> {
+        self.get_case_referrals_rpc(request).await
+    }
+
+    async fn list_referrals(
+        &self,
+        request: Request<api::ListReferralsRequest>,
+    ) -> Result<Response<api::ListReferralsResponse>, Status> {
+        self.list_referrals_rpc(request).await
+    }
+
+    async fn list_inbox(
+        &self,
+        request: Request<api::ListInboxRequest>,
+    ) -> Result<Response<api::ListInboxResponse>, Status> {
+        self.list_inbox_rpc(request).await
+    }
+
+    type WatchInboxStream = WatchStream;
+
+    async fn watch_inbox(
+        &self,
+        request: Request<api::WatchInboxRequest>,
+    ) -> Result<Response<Self::WatchInboxStream>, Status> {
+        self.watch_inbox_rpc(request).await
+    }
+}

@@ -1,0 +1,105 @@
+//! The case's screening record as the kernel runs it: the domain's `decide`
+//! and `evolve`, the wire codec, where the case is (for jurisdiction), and
+//! which deadlines the domain says were missed.
+
+use case_log_jetstream::{DecodeError, NewEvent, Producer, RootKind};
+use case_screening::{Command, Context, Event, ScreeningError, State};
+use contracts::log::v1 as log;
+use service_runtime::{Aggregate, Refusal, Whereabouts};
+use time::OffsetDateTime;
+
+use crate::codec::{self, PersonalParts};
+
+/// `approdo.case.<case_id>.screening`.
+pub struct CaseScreening;
+
+impl Aggregate for CaseScreening {
+    type Command = Command;
+    type Event = Event;
+    type State = State;
+    type Error = ScreeningError;
+    type Context = Context;
+    /// Personal data travels beside the domain's `CaseOpened`, sealed.
+    type Codec = PersonalParts;
+
+    const PRODUCER: Producer = Producer::Screening;
+    const ROOT: RootKind = RootKind::Case;
+
+    fn decide(
+        state: &State,
+        command: Command,
+        context: &Context,
+    ) -> Result<Vec<Event>, ScreeningError> {
+        case_screening::decide(state, command, context)
+    }
+
+    fn evolve(state: State, event: &Event) -> State {
+        state.evolve(event)
+    }
+
+    fn refusal(error: &ScreeningError) -> Refusal {
+        match error {
+            ScreeningError::Invalid { field, reason } => Refusal::Invalid {
+                field: field.clone(),
+                reason: (*reason).to_owned(),
+            },
+            ScreeningError::CaseNotFound => Refusal::NotFound("case"),
+            other => Refusal::Rule(other.to_string()),
+        }
+    }
+
+    fn decode(_: &PersonalParts, event: &log::Event) -> Result<Option<Event>, DecodeError> {
+        codec::decode(event).map(Some)
+    }
+
+    fn encode(
+        personal: &PersonalParts,
+        _: &Context,
+        event: &Event,
+    ) -> Result<NewEvent, ScreeningError> {
+        Ok(codec::encode(event, personal).encode())
+    }
+
+    fn whereabouts(state: &State, command: &Command, _: &Context) -> Option<Whereabouts> {
+        match (whereabouts(state), command) {
+            (Some(at), _) => Some(at),
+            (None, Command::Open(open)) => Some(opened_at(open)),
+            (None, _) => None,
+        }
+    }
+
+    fn missed_deadlines(state: &State, now: OffsetDateTime) -> Vec<(String, Command)> {
+        let Some(opened) = &state.opened else {
+            return Vec::new();
+        };
+        case_screening::missed_deadlines(state, now)
+            .into_iter()
+            .map(|command| {
+                let deadline = match command {
+                    Command::MarkAssessmentDeadlineMissed => "assessment",
+                    _ => "screening",
+                };
+                (format!("deadline.{deadline}.{}", opened.case_id), command)
+            })
+            .collect()
+    }
+}
+
+/// Where the case is: where it was last placed, or where it opened.
+pub fn whereabouts(state: &State) -> Option<Whereabouts> {
+    match (&state.placement, &state.opened) {
+        (Some(placement), _) => Some(Whereabouts {
+            province: placement.province.to_string(),
+            facility_id: placement.facility_id.to_string(),
+        }),
+        (None, Some(opened)) => Some(opened_at(opened)),
+        (None, None) => None,
+    }
+}
+
+fn opened_at(open: &case_screening::OpenCase) -> Whereabouts {
+    Whereabouts {
+        province: open.province.to_string(),
+        facility_id: open.facility_id.to_string(),
+    }
+}
