@@ -779,7 +779,10 @@ async fn a_flood_of_invalid_requests_is_refused_appends_nothing_and_the_service_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calls_without_a_token_signed_by_a_trusted_issuer_are_unauthenticated() {
     let system = System::start_at(NOW, &[Service::Screening]).await;
-    let mut client = system.screening(&operator()).await;
+    // A client that attaches no token of its own.
+    let mut client = api::screening_service_client::ScreeningServiceClient::new(
+        system.channel(Service::Screening).await,
+    );
     let stranger = service_runtime::TokenIssuer::generate("approdo-tests");
     let forged = stranger.token(
         "x",
