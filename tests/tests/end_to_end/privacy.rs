@@ -43,14 +43,7 @@ fn operator_caller() -> Caller {
 }
 
 fn operator<T>(message: T) -> tonic::Request<T> {
-    with_token(
-        message,
-        &token(
-            OrganisationType::ReceptionOperator,
-            "hotspot-lampedusa",
-            Some("AG"),
-        ),
-    )
+    operator_caller().request(message)
 }
 
 /// Every file below `dir` holding `needle`.

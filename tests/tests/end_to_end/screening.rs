@@ -24,14 +24,7 @@ fn operator() -> Caller {
 }
 
 fn as_operator<T>(message: T) -> tonic::Request<T> {
-    with_token(
-        message,
-        &token(
-            OrganisationType::ReceptionOperator,
-            "hotspot-lampedusa",
-            Some("AG"),
-        ),
-    )
+    operator().request(message)
 }
 
 fn open_request(
