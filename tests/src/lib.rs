@@ -1,5 +1,6 @@
-//! End-to-end tests of the whole system live in `tests/tests/`; this library
-//! holds what they share: finding the workspace's built binaries.
+//! End-to-end tests of the whole system live in one test binary,
+//! `tests/tests/end_to_end/` (its harness in `support/`); this library holds
+//! what the harness needs outside it: finding the workspace's built binaries.
 
 use std::path::PathBuf;
 

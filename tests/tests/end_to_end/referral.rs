@@ -4,29 +4,24 @@
 //! race, inbox isolation and a resumable watch, deadlines across restarts,
 //! projection rebuild, and invalid input.
 
-mod support;
-
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use case_log_jetstream::{CaseLog, CaseLogConfig, HistoryBound, HistoryScope, RootKind, TokenId};
+use case_log_jetstream::{HistoryBound, HistoryScope, RootKind, TokenId};
 use contracts::admin::v1 as admin;
 use contracts::referral::v1 as api;
 use contracts::screening::v1 as screening_api;
-use nats_test_server::NatsServer;
-use service_runtime::ManualClock;
 use service_runtime::caller::OrganisationType;
-use support::{Running, eventually, token, ts, with_token};
 use time::OffsetDateTime;
 use time::macros::datetime;
 use tonic::Code;
-use tonic::transport::Channel;
 use update::Action;
 
-use api::update_referral_request as update;
+use crate::support::{
+    Caller, ReferralClient as Referrals, Service, System, eventually, token, ts, with_token,
+};
 
-type Referrals = api::referral_service_client::ReferralServiceClient<Channel>;
-type Screening = screening_api::screening_service_client::ScreeningServiceClient<Channel>;
+use api::update_referral_request as update;
 
 const NOW: OffsetDateTime = datetime!(2026-06-20 10:00 UTC);
 const OPERATOR: &str = "hotspot-lampedusa";
@@ -41,78 +36,51 @@ fn operator<T>(message: T) -> tonic::Request<T> {
 }
 
 fn admin<T>(message: T) -> tonic::Request<T> {
-    with_token(
-        message,
-        &token(OrganisationType::Administrator, "ministry", None),
-    )
+    Caller::administrator().request(message)
 }
 
 fn receiver<T>(organisation: &str, message: T) -> tonic::Request<T> {
-    with_token(
-        message,
-        &token(OrganisationType::ReceivingService, organisation, Some("RM")),
-    )
+    Caller::receiver(organisation, Some("RM")).request(message)
 }
 
-struct System {
-    nats: NatsServer,
-    clock: ManualClock,
-    data: tempfile::TempDir,
-    screening: Running,
-    referral: Option<Running>,
+/// The screening and referral services, and the steps of a referral the tests share.
+struct Fixture {
+    system: System,
 }
 
-impl System {
-    async fn start() -> System {
-        let nats = NatsServer::start();
-        let clock = ManualClock::new(NOW);
-        let data = tempfile::tempdir().expect("data");
-        let screening = Running::start(screening::run_with_clock, &nats, data.path(), &clock).await;
-        let referral = Running::start(referral::run_with_clock, &nats, data.path(), &clock).await;
-        System {
-            nats,
-            clock,
-            data,
-            screening,
-            referral: Some(referral),
+impl std::ops::Deref for Fixture {
+    type Target = System;
+    fn deref(&self) -> &System {
+        &self.system
+    }
+}
+
+impl std::ops::DerefMut for Fixture {
+    fn deref_mut(&mut self) -> &mut System {
+        &mut self.system
+    }
+}
+
+impl Fixture {
+    async fn start() -> Fixture {
+        Fixture {
+            system: System::start_at(NOW, &[Service::Screening, Service::Referral]).await,
         }
     }
 
+    /// The referral service, as the hotspot's operator (requests may carry another token).
     async fn referrals(&self) -> Referrals {
-        Referrals::new(self.referral().channel().await)
-    }
-
-    fn referral(&self) -> &Running {
-        self.referral.as_ref().expect("the referral service runs")
-    }
-
-    /// Stops the referral service (it releases its projection store), then starts it again.
-    async fn restart_referral(&mut self) {
-        if let Some(old) = self.referral.take() {
-            old.stop().await;
-        }
-        let fresh = Running::start(
-            referral::run_with_clock,
-            &self.nats,
-            self.data.path(),
-            &self.clock,
-        )
-        .await;
-        self.referral = Some(fresh);
-    }
-
-    async fn log(&self) -> CaseLog {
-        CaseLog::connect(&CaseLogConfig {
-            url: self.nats.url(),
-            ..CaseLogConfig::default()
-        })
-        .await
-        .expect("log")
+        self.system
+            .referral(&Caller::operator(OPERATOR, "AG"))
+            .await
     }
 
     /// A case screened with GBV confirmed (and, if asked, a minor).
     async fn screened_case(&self, request: &str, minor: bool) -> String {
-        let mut screening = Screening::new(self.screening.channel().await);
+        let mut screening = self
+            .system
+            .screening(&Caller::operator(OPERATOR, "AG"))
+            .await;
         let arrived = NOW - time::Duration::days(3);
         let opened = screening
             .open_case(operator(screening_api::OpenCaseRequest {
@@ -297,7 +265,7 @@ fn by_operator() -> tonic::Request<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_gbv_case_is_referred_with_consent_accepted_taken_into_care_and_completed() {
-    let system = System::start().await;
+    let system = Fixture::start().await;
     let case_id = system.screened_case("journey", false).await;
     let registered = system.register(CAV, &["AG", "RM"]).await;
     system.register(OTHER_CAV, &["PA"]).await;
@@ -437,7 +405,7 @@ async fn a_gbv_case_is_referred_with_consent_accepted_taken_into_care_and_comple
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sending_needs_a_valid_consent_or_a_recorded_exception() {
-    let system = System::start().await;
+    let system = Fixture::start().await;
     let case_id = system.screened_case("consent-rules", false).await;
     system.register(CAV, &["AG"]).await;
     system.register(OTHER_CAV, &["AG"]).await;
@@ -501,7 +469,7 @@ async fn sending_needs_a_valid_consent_or_a_recorded_exception() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_minor_needs_the_guardian_with_the_childs_assent() {
-    let system = System::start().await;
+    let system = Fixture::start().await;
     let case_id = system.screened_case("minor", true).await;
     let by_person = system
         .referrals()
@@ -532,7 +500,7 @@ async fn a_minor_needs_the_guardian_with_the_childs_assent() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn withdrawal_revokes_the_open_referrals_that_relied_on_it_and_no_others() {
-    let system = System::start().await;
+    let system = Fixture::start().await;
     let case_id = system.screened_case("withdrawal", false).await;
     system.register(CAV, &["AG"]).await;
     system.register(OTHER_CAV, &["AG"]).await;
@@ -636,7 +604,7 @@ async fn withdrawal_revokes_the_open_referrals_that_relied_on_it_and_no_others()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn accept_and_cancel_racing_on_one_referral_have_exactly_one_winner() {
-    let system = System::start().await;
+    let system = Fixture::start().await;
     let case_id = system.screened_case("race", false).await;
     system.register(CAV, &["AG"]).await;
     let consent = system.consent_to(&case_id, "consent-race", CAV).await;
@@ -701,7 +669,7 @@ async fn accept_and_cancel_racing_on_one_referral_have_exactly_one_winner() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_inbox_and_its_watch_hold_only_the_organisations_referrals_and_resume_without_gaps_or_repeats()
  {
-    let system = System::start().await;
+    let system = Fixture::start().await;
     let case_id = system.screened_case("inbox", false).await;
     system.register(CAV, &["AG"]).await;
     system.register(OTHER_CAV, &["AG"]).await;
@@ -859,7 +827,7 @@ async fn an_inbox_and_its_watch_hold_only_the_organisations_referrals_and_resume
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deadlines_fire_once_each_and_escalate_to_the_province_also_across_restarts() {
-    let mut system = System::start().await;
+    let mut system = Fixture::start().await;
     let case_id = system.screened_case("deadlines", false).await;
     system.register(CAV, &["AG"]).await;
     let consent = system.consent_to(&case_id, "c-deadline", CAV).await;
@@ -882,7 +850,10 @@ async fn deadlines_fire_once_each_and_escalate_to_the_province_also_across_resta
             .count()
     };
 
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // A whole pass of the deadline watcher before any deadline: nothing.
+    system
+        .deadlines_checked(Service::Referral, system.now())
+        .await;
     assert_eq!(
         count(
             &log.history(&scope, HistoryBound::All).await.expect("h"),
@@ -891,7 +862,7 @@ async fn deadlines_fire_once_each_and_escalate_to_the_province_also_across_resta
         0
     );
 
-    system.clock.advance(time::Duration::hours(5));
+    system.advance(time::Duration::hours(5));
     eventually("acknowledgement escalated", || {
         let log = log.clone();
         let scope = scope.clone();
@@ -903,8 +874,8 @@ async fn deadlines_fire_once_each_and_escalate_to_the_province_also_across_resta
         }
     })
     .await;
-    system.restart_referral().await;
-    system.clock.advance(time::Duration::hours(4));
+    system.restart(Service::Referral).await;
+    system.advance(time::Duration::hours(4));
     eventually("answer missed and referral expired", || {
         let log = log.clone();
         let scope = scope.clone();
@@ -916,8 +887,11 @@ async fn deadlines_fire_once_each_and_escalate_to_the_province_also_across_resta
         }
     })
     .await;
-    system.restart_referral().await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Restart right after: nothing more once the new instance has checked them all.
+    system.restart(Service::Referral).await;
+    system
+        .deadlines_checked(Service::Referral, system.now())
+        .await;
     let history = log
         .history(&scope, HistoryBound::All)
         .await
@@ -963,7 +937,7 @@ async fn deadlines_fire_once_each_and_escalate_to_the_province_also_across_resta
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rebuilding_the_referral_projection_gives_the_same_content() {
-    let system = System::start().await;
+    let system = Fixture::start().await;
     let case_id = system.screened_case("rebuild", false).await;
     system.register(CAV, &["AG"]).await;
     let consent = system.consent_to(&case_id, "c-rebuild", CAV).await;
@@ -988,29 +962,16 @@ async fn rebuilding_the_referral_projection_gives_the_same_content() {
     }
     // Reading the referrals would record the read (the access log): wait on
     // the projection's own status instead.
-    let projection = admin::projection_admin_service_client::ProjectionAdminServiceClient::new(
-        system.referral().channel().await,
-    );
-    let status = || {
-        let mut projection = projection.clone();
-        async move {
-            projection
-                .get_projection_status(admin(admin::GetProjectionStatusRequest {}))
-                .await
-                .expect("status")
-                .into_inner()
-                .status
-                .expect("status")
-        }
-    };
+    let status = || system.projection_status(Service::Referral);
     eventually("the projection applies the last commit", || async {
         status().await.position >= last
     })
     .await;
     let before = status().await;
-    projection
-        .clone()
-        .rebuild_projection(admin(admin::RebuildProjectionRequest {}))
+    system
+        .admin(Service::Referral, &Caller::administrator())
+        .await
+        .rebuild_projection(admin::RebuildProjectionRequest {})
         .await
         .expect("rebuild");
     eventually("the rebuilt projection catches up", || async {
@@ -1024,7 +985,7 @@ async fn rebuilding_the_referral_projection_gives_the_same_content() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invalid_requests_are_refused_with_their_fields_and_append_nothing() {
-    let system = System::start().await;
+    let system = Fixture::start().await;
     let case_id = system.screened_case("invalid", false).await;
     system.register(CAV, &["AG"]).await;
     let log = system.log().await;
@@ -1107,7 +1068,7 @@ async fn invalid_requests_are_refused_with_their_fields_and_append_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn published_pathway_rules_are_versioned_and_drive_the_suggestions() {
-    let system = System::start().await;
+    let system = Fixture::start().await;
     let case_id = system.screened_case("rules", false).await;
     let registered = system.register(CAV, &["AG"]).await;
     let mut client = system.referrals().await;
@@ -1194,7 +1155,7 @@ async fn published_pathway_rules_are_versioned_and_drive_the_suggestions() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_prefecture_reads_the_referrals_of_its_own_province_only() {
-    let system = System::start().await;
+    let system = Fixture::start().await;
     let case_id = system.screened_case("province-scope", false).await;
     system.register(CAV, &["AG"]).await;
     let consent = system.consent_to(&case_id, "c-scope", CAV).await;

@@ -1,11 +1,10 @@
 //! A trace started at a command continues in the projection that applies its
-//! events: the apply span's parent is the command's span (in-process exporter).
-//! Its own test binary, because it installs the global subscriber.
+//! events: the apply span's parent is the command's span (in-process exporter,
+//! recording through a subscriber of this test only).
 
 use std::time::Duration;
 
 use case_log_jetstream::*;
-use nats_test_server::NatsServer;
 use opentelemetry::trace::{TraceContextExt, TracerProvider as _};
 use opentelemetry_sdk::trace::InMemorySpanExporter;
 use projection_sled::{Catalogue, ProjectionStore, RunnerConfig};
@@ -13,21 +12,21 @@ use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 use tracing_subscriber::layer::SubscriberExt;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_apply_span_is_a_child_of_the_command_span() {
+use crate::support::traced::with_subscriber;
+use crate::support::{System, until_some};
+
+#[test]
+fn the_apply_span_is_a_child_of_the_command_span() {
     let exporter = InMemorySpanExporter::default();
     let provider = telemetry::tracer_provider("trace-test", exporter.clone(), false);
     let subscriber = tracing_subscriber::registry()
         .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("trace-test")));
-    tracing::subscriber::set_global_default(subscriber).expect("global subscriber");
+    with_subscriber(subscriber, apply_follows_command(exporter));
+}
 
-    let server = NatsServer::start();
-    let log = CaseLog::connect(&CaseLogConfig {
-        url: server.url(),
-        ..CaseLogConfig::default()
-    })
-    .await
-    .expect("connect");
+async fn apply_follows_command(exporter: InMemorySpanExporter) {
+    let system = System::start(&[]).await;
+    let log = system.log().await;
     let dir = tempfile::tempdir().expect("dir");
     let shutdown = tokio_util::sync::CancellationToken::new();
     let (projection, _task) = projection_sled::spawn(
@@ -71,17 +70,11 @@ async fn the_apply_span_is_a_child_of_the_command_span() {
         .await
         .expect("applied");
 
-    let apply = tokio::time::timeout(Duration::from_secs(10), async {
-        loop {
-            let spans = exporter.get_finished_spans().expect("spans");
-            if let Some(span) = spans.into_iter().find(|s| s.name == "projection.apply") {
-                return span;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+    let apply = until_some("apply span exported", || {
+        let spans = exporter.get_finished_spans().expect("spans");
+        async move { spans.into_iter().find(|s| s.name == "projection.apply") }
     })
-    .await
-    .expect("apply span exported");
+    .await;
     assert_eq!(apply.span_context.trace_id(), command_context.trace_id());
     assert_eq!(apply.parent_span_id, command_context.span_id());
     // The commit records the same trace context durably.

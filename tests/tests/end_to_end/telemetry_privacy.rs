@@ -2,9 +2,8 @@
 //! scenario with distinctive personal data (open, identity read, referral,
 //! erasure) while every log line (JSON, down to debug) and every exported span
 //! is captured; none of them holds the seeded names, birth date or health
-//! details. Its own test binary, because it installs the global subscriber.
-
-mod support;
+//! details. The subscriber records this test only (its thread and the threads
+//! of its runtime, where the services run), not the tests beside it.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -12,12 +11,13 @@ use std::sync::{Arc, Mutex};
 use contracts::person::v1 as person;
 use contracts::referral::v1 as referral_api;
 use contracts::screening::v1 as api;
-use nats_test_server::NatsServer;
 use opentelemetry::trace::TracerProvider as _;
-use opentelemetry_sdk::trace::InMemorySpanExporter;
-use service_runtime::{ManualClock, OrganisationType};
-use support::{Running, token, ts, with_token};
+use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
+use service_runtime::OrganisationType;
 use tracing_subscriber::layer::SubscriberExt;
+
+use crate::support::traced::with_subscriber;
+use crate::support::{Caller, Service, System, token, ts, with_token};
 
 const SEEDED: [&str; 4] = [
     "Philomena",
@@ -60,8 +60,8 @@ fn operator<T>(message: T) -> tonic::Request<T> {
     )
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn logs_and_traces_of_a_whole_scenario_hold_no_personal_data() {
+#[test]
+fn logs_and_traces_of_a_whole_scenario_hold_no_personal_data() {
     let logs = Captured::default();
     let spans = InMemorySpanExporter::default();
     let provider = telemetry::tracer_provider("privacy-test", spans.clone(), false);
@@ -76,15 +76,14 @@ async fn logs_and_traces_of_a_whole_scenario_hold_no_personal_data() {
                 .with_writer(logs.clone()),
         )
         .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("privacy-test")));
-    tracing::subscriber::set_global_default(subscriber).expect("global subscriber");
+    with_subscriber(subscriber, scenario(logs, spans, provider));
+}
 
-    let nats = NatsServer::start();
-    let data = tempfile::tempdir().expect("data");
-    let clock = ManualClock::new(time::OffsetDateTime::now_utc());
-    let screening = Running::start(screening::run_with_clock, &nats, data.path(), &clock).await;
-    let referral = Running::start(referral::run_with_clock, &nats, data.path(), &clock).await;
-    let mut client =
-        api::screening_service_client::ScreeningServiceClient::new(screening.channel().await);
+async fn scenario(logs: Captured, spans: InMemorySpanExporter, provider: SdkTracerProvider) {
+    let system = System::start(&[Service::Screening, Service::Referral]).await;
+    let mut client = system
+        .screening(&Caller::operator("hotspot-pozzallo", "AG"))
+        .await;
 
     let opened = client
         .open_case(operator(api::OpenCaseRequest {
@@ -137,8 +136,7 @@ async fn logs_and_traces_of_a_whole_scenario_hold_no_personal_data() {
         read.personal_data.map(|p| p.family_names),
         Some(SEEDED[1].to_owned())
     );
-    let mut referrals =
-        referral_api::referral_service_client::ReferralServiceClient::new(referral.channel().await);
+    let mut referrals = system.referral(&Caller::prefecture("pref-rg", "RG")).await;
     referrals
         .list_referrals(with_token(
             referral_api::ListReferralsRequest::default(),
@@ -157,8 +155,7 @@ async fn logs_and_traces_of_a_whole_scenario_hold_no_personal_data() {
         ))
         .await
         .expect("erase");
-    screening.stop().await;
-    referral.stop().await;
+    system.stop().await;
     let _ = provider.force_flush();
 
     let captured = String::from_utf8_lossy(&logs.0.lock().expect("logs")).to_string();

@@ -9,6 +9,8 @@ use case_log_jetstream::*;
 use nats_test_server::{NatsServer, ServerOptions, workspace_root};
 use projection_sled::{Catalogue, ProjectionStore, RunnerConfig};
 
+use crate::support::System;
+
 const USERS: [(&str, &str); 4] = [
     ("screening", "APPRODO_NATS_SCREENING_PASSWORD"),
     ("referral", "APPRODO_NATS_REFERRAL_PASSWORD"),
@@ -20,17 +22,20 @@ fn password(user: &str) -> String {
     format!("test-password-of-{user}")
 }
 
-fn server() -> NatsServer {
+/// A system (no service) whose nats-server has the local permissions file.
+async fn server() -> System {
     let permissions = workspace_root().join("deploy/local/nats-permissions.conf");
-    NatsServer::start_with(ServerOptions {
-        include: vec![permissions],
-        env: USERS
-            .iter()
-            .map(|(user, var)| ((*var).to_owned(), password(user)))
-            .collect(),
-        ..ServerOptions::default()
-    })
-    .expect("nats-server with the local permissions")
+    System::builder()
+        .nats(ServerOptions {
+            include: vec![permissions],
+            env: USERS
+                .iter()
+                .map(|(user, var)| ((*var).to_owned(), password(user)))
+                .collect(),
+            ..ServerOptions::default()
+        })
+        .start()
+        .await
 }
 
 fn config(server: &NatsServer, user: &str, password: &str) -> CaseLogConfig {
@@ -69,9 +74,10 @@ fn commit(producer: Producer, request: &str) -> NewCommit {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_services_user_publishes_on_its_own_subjects_only() {
-    let server = server();
+    let system = server().await;
+    let server = system.nats();
     for (user, _) in USERS {
-        let log = CaseLog::connect(&config(&server, user, &password(user)))
+        let log = CaseLog::connect(&config(server, user, &password(user)))
             .await
             .expect("connect and provision");
         let own = Producer::from_token(user).expect("producer");
@@ -95,8 +101,9 @@ async fn a_services_user_publishes_on_its_own_subjects_only() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_services_user_can_read_histories_and_follow_the_log() {
-    let server = server();
-    let log = CaseLog::connect(&config(&server, "referral", &password("referral")))
+    let system = server().await;
+    let server = system.nats();
+    let log = CaseLog::connect(&config(server, "referral", &password("referral")))
         .await
         .expect("connect");
     let sequence = log
@@ -134,9 +141,10 @@ async fn a_services_user_can_read_histories_and_follow_the_log() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_password_or_no_user_is_refused() {
-    let server = server();
+    let system = server().await;
+    let server = system.nats();
     assert!(
-        CaseLog::connect(&config(&server, "screening", "not-the-password"))
+        CaseLog::connect(&config(server, "screening", "not-the-password"))
             .await
             .is_err()
     );

@@ -4,17 +4,15 @@
 //! not allowed gets PERMISSION_DENIED. Generated from the same tables the
 //! services enforce.
 
-mod support;
-
 use contracts::FILE_DESCRIPTOR_SET;
-use nats_test_server::NatsServer;
 use prost::Message;
+use service_runtime::OrganisationType;
 use service_runtime::authorisation::Rule;
-use service_runtime::{ManualClock, OrganisationType};
-use support::{Running, token};
 use tonic::Code;
 use tonic::codegen::http::uri::PathAndQuery;
 use tonic::transport::Channel;
+
+use crate::support::{Caller, Running, Service, System, eventually};
 
 /// `/package.Service/Method` of every RPC of `service`, and whether it streams answers.
 fn rpcs(service: &str) -> Vec<(String, bool)> {
@@ -45,11 +43,7 @@ async fn call(
 ) -> Option<Code> {
     let mut grpc = tonic::client::Grpc::new(channel);
     grpc.ready().await.expect("ready");
-    let mut request = tonic::Request::new(());
-    let bearer = format!("Bearer {}", token(org_type, "org-under-test", Some("AG")));
-    request
-        .metadata_mut()
-        .insert("authorization", bearer.parse().expect("ascii"));
+    let request = Caller::new(org_type, "org-under-test", Some("AG")).request(());
     let path = PathAndQuery::try_from(path.to_owned()).expect("path");
     let codec = tonic_prost::ProstCodec::<(), ()>::default();
     if streaming {
@@ -110,13 +104,9 @@ async fn check(service: &Running, grpc_services: &[&str], table: &[Rule]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_rpc_of_every_service_follows_its_authorisation_table() {
-    let nats = NatsServer::start();
-    let data = tempfile::tempdir().expect("data");
-    let clock = ManualClock::new(time::OffsetDateTime::now_utc());
-    let screening = Running::start(screening::run_with_clock, &nats, data.path(), &clock).await;
-    let referral = Running::start(referral::run_with_clock, &nats, data.path(), &clock).await;
+    let system = System::start(&[Service::Screening, Service::Referral]).await;
     check(
-        &screening,
+        system.running(Service::Screening),
         &[
             "approdo.screening.v1.ScreeningService",
             "approdo.admin.v1.ProjectionAdminService",
@@ -125,7 +115,7 @@ async fn every_rpc_of_every_service_follows_its_authorisation_table() {
     )
     .await;
     check(
-        &referral,
+        system.running(Service::Referral),
         &[
             "approdo.referral.v1.ReferralService",
             "approdo.admin.v1.ProjectionAdminService",
@@ -135,17 +125,12 @@ async fn every_rpc_of_every_service_follows_its_authorisation_table() {
     .await;
 
     // Every refusal is recorded in the log, on the refused organisation's subjects.
-    let log = case_log_jetstream::CaseLog::connect(&case_log_jetstream::CaseLogConfig {
-        url: nats.url(),
-        ..Default::default()
-    })
-    .await
-    .expect("log");
+    let log = system.log().await;
     let scope = case_log_jetstream::HistoryScope::Root {
         kind: case_log_jetstream::RootKind::Organisation,
         id: case_log_jetstream::TokenId::parse("org-under-test").expect("id"),
     };
-    support::eventually("refusals recorded", || {
+    eventually("refusals recorded", || {
         let log = log.clone();
         let scope = scope.clone();
         async move {
@@ -171,10 +156,10 @@ async fn every_rpc_of_every_service_follows_its_authorisation_table() {
     })
     .await;
     // Recording refusals never stops a projection: both services still serve.
-    for service in [&screening, &referral] {
-        let mut health =
-            tonic_health::pb::health_client::HealthClient::new(service.channel().await);
-        let status = health
+    for service in Service::ALL {
+        let status = system
+            .health(service)
+            .await
             .check(tonic_health::pb::HealthCheckRequest {
                 service: String::new(),
             })
@@ -187,6 +172,5 @@ async fn every_rpc_of_every_service_follows_its_authorisation_table() {
             tonic_health::pb::health_check_response::ServingStatus::Serving
         );
     }
-    screening.stop().await;
-    referral.stop().await;
+    system.stop().await;
 }

@@ -5,11 +5,12 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use case_log_jetstream::*;
-use nats_test_server::NatsServer;
 use projection_sled::catalogue::{self, Catalogue};
 use projection_sled::{ProjectionState, ProjectionStore, RunnerConfig};
 use rand::{Rng, SeedableRng};
 use tokio_util::sync::CancellationToken;
+
+use crate::support::System;
 
 const KILLS: usize = 25;
 const EVENTS_PER_COMMIT: usize = 3;
@@ -81,13 +82,8 @@ async fn a_projection_killed_at_random_points_equals_a_clean_rebuild() {
     let seed: u64 = rand::random();
     println!("seed {seed}");
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-    let server = NatsServer::start();
-    let log = CaseLog::connect(&CaseLogConfig {
-        url: server.url(),
-        ..CaseLogConfig::default()
-    })
-    .await
-    .expect("connect");
+    let system = System::start(&[]).await;
+    let log = system.log().await;
     let mut last = vec![0_u64; 12];
     append_commits(&log, &mut last, 600, &mut rng).await;
 
@@ -97,7 +93,7 @@ async fn a_projection_killed_at_random_points_equals_a_clean_rebuild() {
         let batch = [1, 7, 64][kill % 3];
         let mut process = Command::new(&child)
             .args([
-                server.url(),
+                system.nats().url(),
                 crashed.path().display().to_string(),
                 batch.to_string(),
             ])

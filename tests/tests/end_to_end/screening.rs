@@ -2,142 +2,29 @@
 //! nats-server: a case's journey, idempotent retries, deadlines driven by an
 //! injected clock across restarts, projection rebuild, and a flood of invalid input.
 
-mod support;
-
-use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-use case_log_jetstream::{CaseLog, CaseLogConfig};
 use contracts::admin::v1 as admin;
 use contracts::person::v1 as person;
 use contracts::screening::v1 as api;
-use nats_test_server::NatsServer;
 use rand::{Rng, SeedableRng};
 use service_runtime::caller::OrganisationType;
-use service_runtime::{ManualClock, ServiceConfig};
 use time::OffsetDateTime;
 use time::macros::datetime;
-use tokio_util::sync::CancellationToken;
 use tonic::Code;
-use tonic::transport::Channel;
 
-type Client = api::screening_service_client::ScreeningServiceClient<Channel>;
+use crate::support::{
+    Caller, ScreeningClient as Client, Service, System, eventually, token, ts, until_some,
+    with_token,
+};
 
 const NOW: OffsetDateTime = datetime!(2026-06-20 10:00 UTC);
 
-struct Service {
-    address: std::net::SocketAddr,
-    shutdown: CancellationToken,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Service {
-    async fn start(nats: &NatsServer, data: &std::path::Path, clock: &ManualClock) -> Service {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let address = listener.local_addr().expect("address");
-        let config = ServiceConfig {
-            data_dir: data.to_owned(),
-            case_log: CaseLogConfig {
-                url: nats.url(),
-                ..CaseLogConfig::default()
-            },
-            deadline_check_interval_ms: 50,
-            grace_period_ms: 2_000,
-            encryption: service_runtime::config::EncryptionConfig {
-                key_encryption_key_file: Some(kek_file()),
-                ..Default::default()
-            },
-            auth: service_runtime::config::AuthConfig {
-                issuers: vec![support::issuer().config()],
-            },
-            ..ServiceConfig::default()
-        };
-        let shutdown = CancellationToken::new();
-        let clock = Arc::new(clock.clone());
-        let task = tokio::spawn({
-            let shutdown = shutdown.clone();
-            async move {
-                screening::run_with_clock(config, listener, shutdown, clock)
-                    .await
-                    .expect("screening ran");
-            }
-        });
-        Service {
-            address,
-            shutdown,
-            task,
-        }
-    }
-
-    async fn client(&self) -> Client {
-        let started = Instant::now();
-        loop {
-            match Channel::from_shared(format!("http://{}", self.address))
-                .expect("uri")
-                .connect()
-                .await
-            {
-                Ok(channel) => return Client::new(channel),
-                Err(_) if started.elapsed() < Duration::from_secs(10) => {
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                }
-                Err(error) => panic!("screening never accepted: {error}"),
-            }
-        }
-    }
-
-    async fn admin(
-        &self,
-    ) -> admin::projection_admin_service_client::ProjectionAdminServiceClient<Channel> {
-        let channel = Channel::from_shared(format!("http://{}", self.address))
-            .expect("uri")
-            .connect()
-            .await
-            .expect("connect");
-        admin::projection_admin_service_client::ProjectionAdminServiceClient::new(channel)
-    }
-
-    async fn stop(self) {
-        self.shutdown.cancel();
-        self.task.await.expect("stopped cleanly");
-    }
-}
-
-/// One key-encryption key for this test process, in a file (as deployed).
-fn kek_file() -> std::path::PathBuf {
-    static FILE: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
-    FILE.get_or_init(|| {
-        let path = std::env::temp_dir().join(format!("approdo-test-kek-{}", std::process::id()));
-        std::fs::write(&path, person_crypto::KeyEncryptionKey::generate_hex()).expect("kek file");
-        path
-    })
-    .clone()
-}
-
-fn token(org_type: OrganisationType, org: &str) -> String {
-    support::token(org_type, org, Some("AG"))
+/// The reception operator of the hotspot where the cases arrive.
+fn operator() -> Caller {
+    Caller::operator("hotspot-lampedusa", "AG")
 }
 
 fn as_operator<T>(message: T) -> tonic::Request<T> {
-    with_token(
-        message,
-        &token(OrganisationType::ReceptionOperator, "hotspot-lampedusa"),
-    )
-}
-
-fn with_token<T>(message: T, token: &str) -> tonic::Request<T> {
-    let mut request = tonic::Request::new(message);
-    request.metadata_mut().insert(
-        "authorization",
-        format!("Bearer {token}").parse().expect("ascii"),
-    );
-    request
-}
-
-fn ts(at: OffsetDateTime) -> Option<prost_types::Timestamp> {
-    Some(case_log_jetstream::envelope::timestamp(at))
+    operator().request(message)
 }
 
 fn open_request(
@@ -168,20 +55,11 @@ fn open_request(
     }
 }
 
-async fn connect_log(nats: &NatsServer) -> CaseLog {
-    CaseLog::connect(&CaseLogConfig {
-        url: nats.url(),
-        ..CaseLogConfig::default()
-    })
-    .await
-    .expect("log")
-}
-
-async fn history_types(client: &mut Client, case_id: &str) -> Vec<String> {
+async fn history_types(client: &mut Client, case_id: &str, min: u64) -> Vec<String> {
     client
         .get_case_history(as_operator(api::GetCaseHistoryRequest {
             case_id: case_id.to_owned(),
-            min_log_sequence: 0,
+            min_log_sequence: min,
         }))
         .await
         .expect("history")
@@ -208,12 +86,9 @@ async fn get_case(client: &mut Client, case_id: &str, min: u64) -> api::CaseView
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_case_is_opened_checked_signalled_assessed_and_read_back_in_order() {
-    let nats = NatsServer::start();
-    let data = tempfile::tempdir().expect("data");
-    let clock = ManualClock::new(NOW);
-    let service = Service::start(&nats, data.path(), &clock).await;
-    let mut client = service.client().await;
-    let log = connect_log(&nats).await;
+    let system = System::start_at(NOW, &[Service::Screening]).await;
+    let mut client = system.screening(&operator()).await;
+    let log = system.log().await;
 
     let opened = client
         .open_case(as_operator(open_request(
@@ -368,7 +243,7 @@ async fn a_case_is_opened_checked_signalled_assessed_and_read_back_in_order() {
     );
 
     assert_eq!(
-        history_types(&mut client, &case_id).await,
+        history_types(&mut client, &case_id, 0).await,
         [
             "CaseOpened",
             "PreliminaryCheckRecorded",
@@ -399,16 +274,13 @@ async fn a_case_is_opened_checked_signalled_assessed_and_read_back_in_order() {
         .await
         .expect_err("another facility");
     assert_eq!(elsewhere.code(), Code::PermissionDenied);
-    let neighbour = support::token(
+    let neighbour = token(
         OrganisationType::ReceptionOperator,
         "cas-agrigento-2",
         Some("AG"),
     );
     let theirs = client
-        .list_cases(support::with_token(
-            api::ListCasesRequest::default(),
-            &neighbour,
-        ))
+        .list_cases(with_token(api::ListCasesRequest::default(), &neighbour))
         .await
         .expect("their own list")
         .into_inner();
@@ -417,7 +289,7 @@ async fn a_case_is_opened_checked_signalled_assessed_and_read_back_in_order() {
         "same province, another facility: {theirs:?}"
     );
     let refused = client
-        .get_case(support::with_token(
+        .get_case(with_token(
             api::GetCaseRequest {
                 case_id: case_id.clone(),
                 min_log_sequence: 0,
@@ -428,7 +300,7 @@ async fn a_case_is_opened_checked_signalled_assessed_and_read_back_in_order() {
         .expect_err("another facility's case");
     assert_eq!(refused.code(), Code::PermissionDenied);
     let refused = client
-        .record_application(support::with_token(
+        .record_application(with_token(
             api::RecordApplicationRequest {
                 request_id: "neighbour-writes".to_owned(),
                 case_id: case_id.clone(),
@@ -439,7 +311,7 @@ async fn a_case_is_opened_checked_signalled_assessed_and_read_back_in_order() {
         .await
         .expect_err("another facility's case is not theirs to write");
     assert_eq!(refused.code(), Code::PermissionDenied);
-    let rome = support::token(OrganisationType::Prefecture, "prefettura-rm", Some("RM"));
+    let rome = token(OrganisationType::Prefecture, "prefettura-rm", Some("RM"));
     let not_theirs = client
         .get_case(with_token(
             api::GetCaseRequest {
@@ -471,16 +343,13 @@ async fn a_case_is_opened_checked_signalled_assessed_and_read_back_in_order() {
         .await
         .expect_err("identity of another province");
     assert_eq!(rome_identity.code(), Code::PermissionDenied);
-    service.stop().await;
+    system.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn listing_in_priority_order_pages_most_urgent_and_minors_first() {
-    let nats = NatsServer::start();
-    let data = tempfile::tempdir().expect("data");
-    let clock = ManualClock::new(NOW);
-    let service = Service::start(&nats, data.path(), &clock).await;
-    let mut client = service.client().await;
+    let system = System::start_at(NOW, &[Service::Screening]).await;
+    let mut client = system.screening(&operator()).await;
 
     // (request, hours since arrival, signal category, urgency)
     let people = [
@@ -554,19 +423,7 @@ async fn listing_in_priority_order_pages_most_urgent_and_minors_first() {
             "p-none"
         ]
     );
-    service.stop().await;
-}
-
-async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let started = Instant::now();
-    while !check().await {
-        assert!(started.elapsed() < Duration::from_secs(10), "never: {what}");
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    system.stop().await;
 }
 
 fn count(types: &[String], wanted: &str) -> usize {
@@ -575,13 +432,10 @@ fn count(types: &[String], wanted: &str) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_deadline_produces_exactly_one_missed_event_across_restarts() {
-    let nats = NatsServer::start();
-    let data = tempfile::tempdir().expect("data");
-    let clock = ManualClock::new(NOW);
     let arrived = NOW - time::Duration::days(6) - time::Duration::hours(23);
     // Application on 2026-05-22: the assessment is due 2026-06-21 00:00 UTC.
-    let service = Service::start(&nats, data.path(), &clock).await;
-    let mut client = service.client().await;
+    let mut system = System::start_at(NOW, &[Service::Screening]).await;
+    let mut client = system.screening(&operator()).await;
     let opened = client
         .open_case(as_operator(open_request(
             "deadline-case",
@@ -595,33 +449,38 @@ async fn each_deadline_produces_exactly_one_missed_event_across_restarts() {
     let view = get_case(&mut client, &case_id, opened.log_sequence).await;
     assert!(!view.screening_deadline.expect("deadline").missed);
 
-    // Several ticks before the deadline: nothing.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let types = history_types(&mut client, &case_id).await;
+    // A whole pass of the deadline watcher before the deadline: nothing.
+    system
+        .deadlines_checked(Service::Screening, system.now())
+        .await;
+    let last = system.log().await.last_sequence().await.expect("last");
+    let types = history_types(&mut client, &case_id, last).await;
     assert_eq!(types, ["CaseOpened"]);
 
     // Stop just before, move past the screening deadline while down, start again.
-    service.stop().await;
-    clock.advance(time::Duration::hours(2));
-    let service = Service::start(&nats, data.path(), &clock).await;
-    let client = service.client().await;
+    system.stop_service(Service::Screening).await;
+    system.advance(time::Duration::hours(2));
+    system.start_service(Service::Screening).await;
+    let client = system.screening(&operator()).await;
     eventually("screening deadline missed", || {
         let mut client = client.clone();
         let case_id = case_id.clone();
         async move {
             count(
-                &history_types(&mut client, &case_id).await,
+                &history_types(&mut client, &case_id, 0).await,
                 "ScreeningDeadlineMissed",
             ) == 1
         }
     })
     .await;
-    // Restart right after: still one.
-    service.stop().await;
-    let service = Service::start(&nats, data.path(), &clock).await;
-    let mut client = service.client().await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let types = history_types(&mut client, &case_id).await;
+    // Restart right after: still one once the new instance has checked them all.
+    system.restart(Service::Screening).await;
+    let mut client = system.screening(&operator()).await;
+    system
+        .deadlines_checked(Service::Screening, system.now())
+        .await;
+    let last = system.log().await.last_sequence().await.expect("last");
+    let types = history_types(&mut client, &case_id, last).await;
     assert_eq!(count(&types, "ScreeningDeadlineMissed"), 1);
     assert_eq!(
         count(&types, "AssessmentDeadlineMissed"),
@@ -630,29 +489,30 @@ async fn each_deadline_produces_exactly_one_missed_event_across_restarts() {
     );
 
     // Past the assessment deadline: one event, also with two services racing.
-    clock.advance(time::Duration::days(1));
-    let second = Service::start(&nats, tempfile::tempdir().expect("data").path(), &clock).await;
+    system.advance(time::Duration::days(1));
+    let second = system.start_replica(Service::Screening).await;
     eventually("assessment deadline missed", || {
         let mut client = client.clone();
         let case_id = case_id.clone();
         async move {
             count(
-                &history_types(&mut client, &case_id).await,
+                &history_types(&mut client, &case_id, 0).await,
                 "AssessmentDeadlineMissed",
             ) == 1
         }
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(400)).await;
-    let types = history_types(&mut client, &case_id).await;
+    // Both watchers pass again, after the one event was seen: still one each.
+    system.advance(time::Duration::seconds(1));
+    system
+        .deadlines_checked(Service::Screening, system.now())
+        .await;
+    second.deadlines_checked(system.now()).await;
+    let last = system.log().await.last_sequence().await.expect("last");
+    let types = history_types(&mut client, &case_id, last).await;
     assert_eq!(count(&types, "ScreeningDeadlineMissed"), 1);
     assert_eq!(count(&types, "AssessmentDeadlineMissed"), 1);
 
-    let last = connect_log(&nats)
-        .await
-        .last_sequence()
-        .await
-        .expect("last");
     let view = get_case(&mut client, &case_id, last).await;
     let screening = view.screening_deadline.expect("screening");
     assert!(screening.missed && screening.overdue);
@@ -666,16 +526,13 @@ async fn each_deadline_produces_exactly_one_missed_event_across_restarts() {
         .into_inner();
     assert_eq!(overdue.cases.len(), 1);
     second.stop().await;
-    service.stop().await;
+    system.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rebuilding_the_projection_from_zero_gives_the_same_content() {
-    let nats = NatsServer::start();
-    let data = tempfile::tempdir().expect("data");
-    let clock = ManualClock::new(NOW);
-    let service = Service::start(&nats, data.path(), &clock).await;
-    let mut client = service.client().await;
+    let system = System::start_at(NOW, &[Service::Screening]).await;
+    let mut client = system.screening(&operator()).await;
     let mut last = 0;
     for i in 0..12 {
         let opened = client
@@ -707,37 +564,20 @@ async fn rebuilding_the_projection_from_zero_gives_the_same_content() {
     }
     let first = client_first_case(&mut client).await;
     get_case(&mut client, &first, last).await;
-    let admin_token = token(OrganisationType::Administrator, "ministry");
-    let mut admin = service.admin().await;
-    let before = admin
-        .get_projection_status(with_token(
-            admin::GetProjectionStatusRequest {},
-            &admin_token,
-        ))
-        .await
-        .expect("status")
-        .into_inner()
-        .status
-        .expect("status");
+    let mut admin = system
+        .admin(Service::Screening, &Caller::administrator())
+        .await;
+    let before = system.projection_status(Service::Screening).await;
     assert_eq!(before.position, last);
 
     admin
-        .rebuild_projection(with_token(admin::RebuildProjectionRequest {}, &admin_token))
+        .rebuild_projection(admin::RebuildProjectionRequest {})
         .await
         .expect("rebuild");
     // Queries wait for the rebuild to reach the sequence they ask for.
     let first = client_first_case(&mut client).await;
     get_case(&mut client, &first, last).await;
-    let after = admin
-        .get_projection_status(with_token(
-            admin::GetProjectionStatusRequest {},
-            &admin_token,
-        ))
-        .await
-        .expect("status")
-        .into_inner()
-        .status
-        .expect("status");
+    let after = system.projection_status(Service::Screening).await;
     assert_eq!(after.position, last);
     assert_eq!(after.content_digest, before.content_digest);
 
@@ -747,26 +587,25 @@ async fn rebuilding_the_projection_from_zero_gives_the_same_content() {
         .await
         .expect_err("operators may not rebuild");
     assert_eq!(refused.code(), Code::PermissionDenied);
-    service.stop().await;
+    system.stop().await;
 }
 
 async fn client_first_case(client: &mut Client) -> String {
-    let started = Instant::now();
-    loop {
-        let listed = client
-            .list_cases(as_operator(api::ListCasesRequest {
-                page_size: 1,
-                ..Default::default()
-            }))
-            .await
-            .expect("list")
-            .into_inner();
-        if let Some(case) = listed.cases.first() {
-            return case.case_id.clone();
+    until_some("a case is listed", || {
+        let mut client = client.clone();
+        async move {
+            let listed = client
+                .list_cases(as_operator(api::ListCasesRequest {
+                    page_size: 1,
+                    ..Default::default()
+                }))
+                .await
+                .expect("list")
+                .into_inner();
+            listed.cases.first().map(|case| case.case_id.clone())
         }
-        assert!(started.elapsed() < Duration::from_secs(10));
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    })
+    .await
 }
 
 /// A random string that is never a valid id, code or date: it always holds a
@@ -797,12 +636,9 @@ fn garbage(rng: &mut impl Rng) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flood_of_invalid_requests_is_refused_appends_nothing_and_the_service_keeps_serving() {
-    let nats = NatsServer::start();
-    let data = tempfile::tempdir().expect("data");
-    let clock = ManualClock::new(NOW);
-    let service = Service::start(&nats, data.path(), &clock).await;
-    let mut client = service.client().await;
-    let log = connect_log(&nats).await;
+    let system = System::start_at(NOW, &[Service::Screening]).await;
+    let mut client = system.screening(&operator()).await;
+    let log = system.log().await;
     let opened = client
         .open_case(as_operator(open_request(
             "valid",
@@ -930,16 +766,16 @@ async fn a_flood_of_invalid_requests_is_refused_appends_nothing_and_the_service_
     // Still serving.
     let view = get_case(&mut client, &opened.case_id, before).await;
     assert_eq!(view.status, "open");
-    service.stop().await;
+    system.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calls_without_a_token_signed_by_a_trusted_issuer_are_unauthenticated() {
-    let nats = NatsServer::start();
-    let data = tempfile::tempdir().expect("data");
-    let clock = ManualClock::new(NOW);
-    let service = Service::start(&nats, data.path(), &clock).await;
-    let mut client = service.client().await;
+    let system = System::start_at(NOW, &[Service::Screening]).await;
+    // A client that attaches no token of its own.
+    let mut client = api::screening_service_client::ScreeningServiceClient::new(
+        system.channel(Service::Screening).await,
+    );
     let stranger = service_runtime::TokenIssuer::generate("approdo-tests");
     let forged = stranger.token(
         "x",
@@ -950,7 +786,7 @@ async fn calls_without_a_token_signed_by_a_trusted_issuer_are_unauthenticated() 
         i64::MAX / 2,
     );
     let unsigned = {
-        let real = token(OrganisationType::ReceptionOperator, "cas-1");
+        let real = token(OrganisationType::ReceptionOperator, "cas-1", Some("AG"));
         let payload = real.split('.').nth(1).expect("payload").to_owned();
         format!("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{payload}.")
     };
@@ -974,13 +810,9 @@ async fn calls_without_a_token_signed_by_a_trusted_issuer_are_unauthenticated() 
         .expect_err("refused");
     assert_eq!(missing.code(), Code::Unauthenticated);
     assert_eq!(
-        connect_log(&nats)
-            .await
-            .last_sequence()
-            .await
-            .expect("last"),
+        system.log().await.last_sequence().await.expect("last"),
         0,
         "nothing appended"
     );
-    service.stop().await;
+    system.stop().await;
 }

@@ -4,20 +4,19 @@
 //! destroys the key, after which neither the key (wrapped) nor the data can be
 //! found anywhere on disk, while other people's data stays readable.
 
-mod support;
-
 use std::path::Path;
 
-use case_log_jetstream::{CaseLog, CaseLogConfig, TokenId};
+use case_log_jetstream::TokenId;
 use contracts::person::v1 as person;
 use contracts::referral::v1 as referral_api;
 use contracts::screening::v1 as api;
-use nats_test_server::NatsServer;
-use service_runtime::{ManualClock, OrganisationType};
-use support::{Running, eventually, token, ts, with_token};
+use service_runtime::OrganisationType;
 use tonic::Code;
 
-type Client = api::screening_service_client::ScreeningServiceClient<tonic::transport::Channel>;
+use crate::support::{
+    Caller, ReferralClient as Referrals, ScreeningClient as Client, Service, System, eventually,
+    token, ts, with_token,
+};
 
 struct Person {
     name: &'static str,
@@ -39,15 +38,12 @@ const B: Person = Person {
     health: "marker-Vw3-ottoline-health",
 };
 
+fn operator_caller() -> Caller {
+    Caller::operator("hotspot-lampedusa", "AG")
+}
+
 fn operator<T>(message: T) -> tonic::Request<T> {
-    with_token(
-        message,
-        &token(
-            OrganisationType::ReceptionOperator,
-            "hotspot-lampedusa",
-            Some("AG"),
-        ),
-    )
+    operator_caller().request(message)
 }
 
 /// Every file below `dir` holding `needle`.
@@ -124,12 +120,9 @@ async fn identity(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn personal_data_is_sealed_read_on_record_and_erased_everywhere() {
-    let nats = NatsServer::start();
-    let data = tempfile::tempdir().expect("data");
-    let clock = ManualClock::new(time::OffsetDateTime::now_utc());
-    let service = Running::start(screening::run_with_clock, &nats, data.path(), &clock).await;
-    let mut client = Client::new(service.channel().await);
-    let dirs = [nats.store_dir(), data.path().to_path_buf()];
+    let system = System::start(&[Service::Screening]).await;
+    let mut client = system.screening(&operator_caller()).await;
+    let dirs = [system.nats().store_dir(), system.data_dir().to_path_buf()];
     let dirs: Vec<&Path> = dirs.iter().map(|d| d.as_path()).collect();
 
     let case_a = open(&mut client, "privacy-a", &A).await;
@@ -167,12 +160,7 @@ async fn personal_data_is_sealed_read_on_record_and_erased_everywhere() {
     );
 
     // The wrapped key as stored, to look for it after erasure.
-    let log = CaseLog::connect(&CaseLogConfig {
-        url: nats.url(),
-        ..CaseLogConfig::default()
-    })
-    .await
-    .expect("log");
+    let log = system.log().await;
     let keys = log
         .key_store("APPRODO_PERSON_KEYS", "approdo.case.*.screening")
         .await
@@ -251,32 +239,24 @@ async fn personal_data_is_sealed_read_on_record_and_erased_everywhere() {
         .expect("case");
     assert!(view.personal_data_erased);
     assert!(!after.message().contains(A.family));
-    service.stop().await;
+    system.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_key_store_is_never_silent() {
-    let mut nats = NatsServer::start();
-    let data = tempfile::tempdir().expect("data");
-    let clock = ManualClock::new(time::OffsetDateTime::now_utc());
-    let service = Running::start(screening::run_with_clock, &nats, data.path(), &clock).await;
-    let mut client = Client::new(service.channel().await);
+    let mut system = System::start(&[Service::Screening]).await;
+    let mut client = system.screening(&operator_caller()).await;
     open(&mut client, "before-the-loss", &A).await;
-    service.stop().await;
+    system.stop_service(Service::Screening).await;
 
     // The key store's files are lost (a lost volume), the case log's are not.
-    nats.kill();
-    let lost =
-        find_dir(&nats.store_dir(), "APPRODO_PERSON_KEYS").expect("the key store's directory");
+    system.nats_mut().kill();
+    let lost = find_dir(&system.nats().store_dir(), "APPRODO_PERSON_KEYS")
+        .expect("the key store's directory");
     std::fs::remove_dir_all(&lost).expect("remove");
-    nats.restart().expect("restart");
+    system.nats_mut().restart().expect("restart");
 
-    let log = CaseLog::connect(&CaseLogConfig {
-        url: nats.url(),
-        ..CaseLogConfig::default()
-    })
-    .await
-    .expect("log");
+    let log = system.log().await;
     let refused = log
         .key_store("APPRODO_PERSON_KEYS", "approdo.case.*.screening")
         .await;
@@ -285,14 +265,10 @@ async fn a_lost_key_store_is_never_silent() {
         "an empty key store must not be created silently over sealed data"
     );
     // On a log without sealed data, a new key store is fine.
-    let fresh = NatsServer::start();
-    let empty = CaseLog::connect(&CaseLogConfig {
-        url: fresh.url(),
-        ..CaseLogConfig::default()
-    })
-    .await
-    .expect("log");
-    empty
+    let fresh = System::start(&[]).await;
+    fresh
+        .log()
+        .await
         .key_store("APPRODO_PERSON_KEYS", "approdo.case.*.screening")
         .await
         .expect("created on an empty log");
@@ -313,10 +289,6 @@ fn find_dir(root: &Path, name: &str) -> Option<std::path::PathBuf> {
     }
     None
 }
-
-type Referrals = contracts::referral::v1::referral_service_client::ReferralServiceClient<
-    tonic::transport::Channel,
->;
 
 /// A referral's minimum dataset, distinctive enough to be searched for on disk.
 fn dataset(marker: &str) -> referral_api::MinimumDataset {
@@ -388,22 +360,15 @@ async fn refer(
 const CAV: &str = "differenza-donna";
 
 fn centre<T>(message: T) -> tonic::Request<T> {
-    with_token(
-        message,
-        &token(OrganisationType::ReceivingService, CAV, None),
-    )
+    Caller::receiver(CAV, None).request(message)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn referral_datasets_are_sealed_opened_on_record_and_dropped_on_erasure() {
-    let nats = NatsServer::start();
-    let data = tempfile::tempdir().expect("data");
-    let clock = ManualClock::new(time::OffsetDateTime::now_utc());
-    let screening = Running::start(screening::run_with_clock, &nats, data.path(), &clock).await;
-    let referral = Running::start(referral::run_with_clock, &nats, data.path(), &clock).await;
-    let mut cases = Client::new(screening.channel().await);
-    let mut referrals = Referrals::new(referral.channel().await);
-    let dirs = [nats.store_dir(), data.path().to_path_buf()];
+    let system = System::start(&[Service::Screening, Service::Referral]).await;
+    let mut cases = system.screening(&operator_caller()).await;
+    let mut referrals = system.referral(&operator_caller()).await;
+    let dirs = [system.nats().store_dir(), system.data_dir().to_path_buf()];
     let dirs: Vec<&Path> = dirs.iter().map(|d| d.as_path()).collect();
     let markers_nowhere = |marker: &str, when: &str| {
         for dir in &dirs {
@@ -461,13 +426,9 @@ async fn referral_datasets_are_sealed_opened_on_record_and_dropped_on_erasure() 
         of(&referral_b.referral_id, &inbox.referrals).dataset,
         Some(dataset("zqb8"))
     );
-    let log = CaseLog::connect(&CaseLogConfig {
-        url: nats.url(),
-        ..CaseLogConfig::default()
-    })
-    .await
-    .expect("log");
-    let history = log
+    let history = system
+        .log()
+        .await
         .history(
             &case_log_jetstream::HistoryScope::Root {
                 kind: case_log_jetstream::RootKind::Case,
@@ -554,6 +515,5 @@ async fn referral_datasets_are_sealed_opened_on_record_and_dropped_on_erasure() 
         .expect_err("nothing can be sealed for an erased person");
     assert_eq!(refused.code(), Code::FailedPrecondition);
     markers_nowhere("zqa9", "after a refused referral");
-    referral.stop().await;
-    screening.stop().await;
+    system.stop().await;
 }

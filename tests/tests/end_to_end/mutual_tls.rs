@@ -2,18 +2,14 @@
 //! serves only clients presenting a certificate that CA signed; plaintext and
 //! clients of another CA are refused. Certificates are made for the test (rcgen).
 
-mod support;
-
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
-use case_log_jetstream::CaseLogConfig;
-use nats_test_server::NatsServer;
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
 use service_runtime::config::TlsConfig;
-use service_runtime::{ManualClock, ServiceConfig};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+
+use crate::support::{Service, System, until_some};
 
 struct Ca {
     issuer: CertifiedIssuer<'static, KeyPair>,
@@ -75,39 +71,16 @@ async fn only_clients_with_a_certificate_of_the_configured_ca_are_served() {
     let stranger = Ca::new("another CA");
     let (stranger_cert, stranger_key) = stranger.leaf(&["someone"]);
 
-    let nats = NatsServer::start();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let address = listener.local_addr().expect("address");
-    let config = ServiceConfig {
-        data_dir: dir.path().join("data"),
-        case_log: CaseLogConfig {
-            url: nats.url(),
-            ..CaseLogConfig::default()
-        },
-        auth: service_runtime::config::AuthConfig {
-            issuers: vec![support::issuer().config()],
-        },
-        encryption: service_runtime::config::EncryptionConfig {
-            key_encryption_key: Some(person_crypto::KeyEncryptionKey::generate_hex()),
-            ..Default::default()
-        },
-        tls: Some(TlsConfig {
+    let system = System::builder()
+        .tls(TlsConfig {
             cert_file: write(dir.path(), "server.pem", &server_cert),
             key_file: write(dir.path(), "server.key", &server_key),
             client_ca_file: Some(write(dir.path(), "ca.pem", &ca.issuer.pem())),
-        }),
-        ..ServiceConfig::default()
-    };
-    let shutdown = tokio_util::sync::CancellationToken::new();
-    let clock = Arc::new(ManualClock::new(time::OffsetDateTime::now_utc()));
-    let task = tokio::spawn(screening::run_with_clock(
-        config,
-        listener,
-        shutdown.clone(),
-        clock,
-    ));
+        })
+        .services(&[Service::Screening])
+        .start()
+        .await;
+    let address = system.address(Service::Screening);
 
     let trusted = |cert: &str, key: &str| {
         ClientTlsConfig::new()
@@ -115,15 +88,12 @@ async fn only_clients_with_a_certificate_of_the_configured_ca_are_served() {
             .identity(Identity::from_pem(cert, key))
             .domain_name("localhost")
     };
-    let mut served = Err(String::new());
-    for _ in 0..100 {
-        served = health(address, Some(trusted(&client_cert, &client_key))).await;
-        if served.is_ok() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    assert_eq!(served, Ok(()), "a client of the configured CA is served");
+    // Served once the service listens: a client of the configured CA.
+    until_some("a client of the configured CA is served", || {
+        let tls = trusted(&client_cert, &client_key);
+        async move { health(address, Some(tls)).await.ok() }
+    })
+    .await;
 
     let no_certificate = ClientTlsConfig::new()
         .ca_certificate(Certificate::from_pem(ca.issuer.pem()))
@@ -140,6 +110,5 @@ async fn only_clients_with_a_certificate_of_the_configured_ca_are_served() {
     );
     assert!(health(address, None).await.is_err(), "plaintext is refused");
 
-    shutdown.cancel();
-    task.await.expect("joined").expect("stopped cleanly");
+    system.stop().await;
 }

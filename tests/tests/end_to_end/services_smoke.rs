@@ -6,8 +6,6 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use contracts::admin::v1 as admin;
-use nats_test_server::NatsServer;
-use service_runtime::caller::{OrganisationType, TokenIssuer};
 use tokio_stream_shim::next;
 use tonic::transport::Channel;
 use tonic_health::pb::health_check_response::ServingStatus;
@@ -16,6 +14,10 @@ use tonic_reflection::pb::v1::{
     ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
     server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
 };
+
+use crate::support::auth::issuer;
+use crate::support::wait::within;
+use crate::support::{Caller, System};
 
 const SERVICES: [&str; 4] = ["screening", "referral", "safe-space", "monitoring"];
 const PATIENCE: Duration = Duration::from_secs(20);
@@ -39,21 +41,21 @@ struct Running {
     child: Child,
 }
 
-fn start(
-    name: &'static str,
-    nats: &NatsServer,
-    data: &std::path::Path,
-    issuer: &TokenIssuer,
-    kek: &str,
-) -> Running {
+/// Starts the binary of service `name` against the system's server, with its
+/// data folder, key-encryption key and token issuer.
+fn start(name: &'static str, system: &System) -> Running {
     let port = free_port();
+    let issuer = issuer();
     let prefix = format!("APPRODO_{}__", name.to_uppercase().replace('-', "_"));
     let child = Command::new(end_to_end::binary(name))
         .env(format!("{prefix}LISTEN"), format!("127.0.0.1:{port}"))
-        .env(format!("{prefix}DATA_DIR"), data)
-        .env(format!("{prefix}CASE_LOG__URL"), nats.url())
+        .env(format!("{prefix}DATA_DIR"), system.data_dir())
+        .env(format!("{prefix}CASE_LOG__URL"), system.nats().url())
         .env(format!("{prefix}GRACE_PERIOD_MS"), "3000")
-        .env(format!("{prefix}ENCRYPTION__KEY_ENCRYPTION_KEY"), kek)
+        .env(
+            format!("{prefix}ENCRYPTION__KEY_ENCRYPTION_KEY"),
+            system.key_encryption_key(),
+        )
         .env(
             format!("{prefix}AUTH__ISSUERS"),
             format!(
@@ -72,34 +74,38 @@ fn start(
 }
 
 async fn channel(port: u16) -> Channel {
-    let started = Instant::now();
-    loop {
-        let endpoint = Channel::from_shared(format!("http://127.0.0.1:{port}")).expect("uri");
-        match endpoint.connect().await {
-            Ok(channel) => return channel,
-            Err(_) if started.elapsed() < PATIENCE => {
-                tokio::time::sleep(Duration::from_millis(50)).await
-            }
-            Err(error) => panic!("port {port} never accepted: {error}"),
-        }
-    }
+    let uri = format!("http://127.0.0.1:{port}");
+    within(PATIENCE, || {
+        let endpoint = Channel::from_shared(uri.clone()).expect("uri");
+        async move { endpoint.connect().await.ok() }
+    })
+    .await
+    .unwrap_or_else(|| panic!("port {port} never accepted"))
 }
 
+/// SERVING once the service reports it, or what it reports after the patience.
 async fn wait_serving(channel: Channel) -> ServingStatus {
-    let mut health = HealthClient::new(channel);
-    let started = Instant::now();
-    loop {
-        let status = health
-            .check(HealthCheckRequest {
-                service: String::new(),
-            })
-            .await
-            .map(|r| r.into_inner().status())
-            .unwrap_or(ServingStatus::Unknown);
-        if status == ServingStatus::Serving || started.elapsed() > PATIENCE {
-            return status;
+    let health = HealthClient::new(channel);
+    let status = || {
+        let mut health = health.clone();
+        async move {
+            health
+                .check(HealthCheckRequest {
+                    service: String::new(),
+                })
+                .await
+                .map(|r| r.into_inner().status())
+                .unwrap_or(ServingStatus::Unknown)
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let serving = within(PATIENCE, || {
+        let status = status();
+        async move { (status.await == ServingStatus::Serving).then_some(()) }
+    })
+    .await;
+    match serving {
+        Some(()) => ServingStatus::Serving,
+        None => status().await,
     }
 }
 
@@ -122,7 +128,8 @@ async fn reflected_services(channel: Channel) -> Vec<String> {
     }
 }
 
-fn terminate(running: &mut Running) -> Duration {
+/// Sends SIGTERM and waits for the process to exit; how long it took.
+async fn terminate(running: &mut Running) -> Duration {
     let pid = running.child.id().to_string();
     let sent = Instant::now();
     let status = Command::new("kill")
@@ -130,43 +137,24 @@ fn terminate(running: &mut Running) -> Duration {
         .status()
         .expect("kill");
     assert!(status.success());
-    loop {
-        if let Some(exit) = running.child.try_wait().expect("wait") {
-            assert!(
-                exit.success(),
-                "{} exited with {exit} after SIGTERM",
-                running.name
-            );
-            return sent.elapsed();
-        }
-        assert!(
-            sent.elapsed() < Duration::from_secs(10),
-            "{} ignored SIGTERM",
-            running.name
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let exit = within(Duration::from_secs(10), || {
+        let exit = running.child.try_wait().expect("wait");
+        async move { exit }
+    })
+    .await
+    .unwrap_or_else(|| panic!("{} ignored SIGTERM", running.name));
+    assert!(
+        exit.success(),
+        "{} exited with {exit} after SIGTERM",
+        running.name
+    );
+    sent.elapsed()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_services_serve_health_and_reflection_and_stop_on_sigterm() {
-    let nats = NatsServer::start();
-    let data = tempfile::tempdir().expect("data");
-    let issuer = TokenIssuer::generate("smoke-test");
-    let kek = person_crypto::KeyEncryptionKey::generate_hex();
-    let mut running: Vec<Running> = SERVICES
-        .iter()
-        .map(|name| start(name, &nats, data.path(), &issuer, &kek))
-        .collect();
-
-    let token = issuer.token(
-        "ops-1",
-        "ministry",
-        OrganisationType::Administrator,
-        &["admin"],
-        None,
-        i64::MAX / 2,
-    );
+    let system = System::start(&[]).await;
+    let mut running: Vec<Running> = SERVICES.iter().map(|name| start(name, &system)).collect();
     for service in &running {
         let channel = channel(service.port).await;
         assert_eq!(
@@ -195,11 +183,7 @@ async fn the_services_serve_health_and_reflection_and_stop_on_sigterm() {
             "{}: {names:?}",
             service.name
         );
-        let mut request = tonic::Request::new(admin::GetProjectionStatusRequest {});
-        request.metadata_mut().insert(
-            "authorization",
-            format!("Bearer {token}").parse().expect("ascii"),
-        );
+        let request = Caller::administrator().request(admin::GetProjectionStatusRequest {});
         let status =
             admin::projection_admin_service_client::ProjectionAdminServiceClient::new(channel)
                 .get_projection_status(request)
@@ -213,7 +197,7 @@ async fn the_services_serve_health_and_reflection_and_stop_on_sigterm() {
     }
 
     for service in &mut running {
-        let took = terminate(service);
+        let took = terminate(service).await;
         assert!(
             took < Duration::from_secs(5),
             "{} took {took:?} to stop",

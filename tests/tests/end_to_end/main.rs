@@ -1,0 +1,18 @@
+//! The end-to-end tests of the whole system, in one binary around one harness
+//! ([`support::System`]): a real nats-server, the services in process on port 0
+//! with an injected clock, and the real binaries in one smoke test. Each module
+//! is one concern; none starts anything by hand.
+
+mod support;
+
+mod authorisation;
+mod crash_consistency;
+mod mutual_tls;
+mod nats_permissions;
+mod privacy;
+mod referral;
+mod screening;
+mod services_smoke;
+mod telemetry_privacy;
+mod tidy;
+mod trace_propagation;

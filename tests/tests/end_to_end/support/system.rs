@@ -1,0 +1,431 @@
+//! The system under test: a real nats-server, the services started in process on
+//! port 0 against it with one injected `ManualClock`, one data folder and one
+//! key-encryption key; stopped and restarted in place; typed gRPC clients that
+//! carry a caller's token; and waits on what the services report.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use case_log_jetstream::{CaseLog, CaseLogConfig};
+use contracts::admin::v1 as admin;
+use contracts::referral::v1 as referral_api;
+use contracts::screening::v1 as screening_api;
+use nats_test_server::{NatsServer, ServerOptions};
+use service_runtime::config::TlsConfig;
+use service_runtime::{Clock, ManualClock, ServeError, ServiceConfig};
+use tempfile::TempDir;
+use time::OffsetDateTime;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Channel;
+
+use super::auth::{Bearer, Caller, issuer};
+use super::deadlines;
+use super::wait::{eventually, until_some};
+
+/// A channel whose requests carry a caller's token.
+pub type Authorised = InterceptedService<Channel, Bearer>;
+pub type ScreeningClient =
+    screening_api::screening_service_client::ScreeningServiceClient<Authorised>;
+pub type ReferralClient = referral_api::referral_service_client::ReferralServiceClient<Authorised>;
+pub type AdminClient =
+    admin::projection_admin_service_client::ProjectionAdminServiceClient<Authorised>;
+pub type HealthClient = tonic_health::pb::health_client::HealthClient<Channel>;
+
+/// A service the harness runs in process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Service {
+    Screening,
+    Referral,
+}
+
+impl Service {
+    pub const ALL: [Service; 2] = [Service::Screening, Service::Referral];
+
+    /// The service's name, as its projection reports it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Service::Screening => "screening",
+            Service::Referral => "referral",
+        }
+    }
+
+    fn spawn(
+        self,
+        config: ServiceConfig,
+        listener: TcpListener,
+        shutdown: CancellationToken,
+        clock: Arc<dyn Clock>,
+    ) -> tokio::task::JoinHandle<()> {
+        async fn ran(service: Service, run: impl Future<Output = Result<(), ServeError>>) {
+            if let Err(error) = run.await {
+                panic!("{} failed: {error}", service.name());
+            }
+        }
+        match self {
+            Service::Screening => tokio::spawn(ran(
+                self,
+                screening::run_with_clock(config, listener, shutdown, clock),
+            )),
+            Service::Referral => tokio::spawn(ran(
+                self,
+                referral::run_with_clock(config, listener, shutdown, clock),
+            )),
+        }
+    }
+}
+
+/// One service instance running in this process.
+pub struct Running {
+    service: Service,
+    address: SocketAddr,
+    shutdown: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+    /// A replica's own data folder, removed with it.
+    _own_data: Option<TempDir>,
+}
+
+impl Running {
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// A plaintext channel to the service, once it accepts connections.
+    pub async fn channel(&self) -> Channel {
+        let uri = format!("http://{}", self.address);
+        until_some(
+            &format!("{} accepts connections", self.service.name()),
+            || {
+                let endpoint = Channel::from_shared(uri.clone()).expect("uri");
+                async move { endpoint.connect().await.ok() }
+            },
+        )
+        .await
+    }
+
+    /// The projection's status, read as the administrator.
+    pub async fn projection_status(&self) -> admin::ProjectionStatus {
+        admin::projection_admin_service_client::ProjectionAdminServiceClient::with_interceptor(
+            self.channel().await,
+            Caller::administrator().bearer(),
+        )
+        .get_projection_status(admin::GetProjectionStatusRequest {})
+        .await
+        .expect("projection status")
+        .into_inner()
+        .status
+        .expect("status")
+    }
+
+    /// Waits until the deadline watcher has completed a pass that started at
+    /// `at` or later (by the service's clock): every deadline due by `at` has
+    /// then been marked, and a watcher that marked one twice would have done so.
+    pub async fn deadlines_checked(&self, at: OffsetDateTime) {
+        let channel = self.channel().await;
+        let what = format!(
+            "{} checked the deadlines due by {at} (deadlines_checked_at)",
+            self.service.name()
+        );
+        eventually(&what, || {
+            let channel = channel.clone();
+            async move {
+                deadlines::checked_at(channel)
+                    .await
+                    .is_some_and(|checked| checked >= at)
+            }
+        })
+        .await;
+    }
+
+    /// Stops the service (it drains, stores its projection's position and
+    /// releases its store) and waits until it has.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        self.task.await.expect("stopped cleanly");
+    }
+}
+
+/// How to start a [`System`]; [`System::start`] and [`System::start_at`] are the usual ways.
+pub struct SystemBuilder {
+    now: OffsetDateTime,
+    services: Vec<Service>,
+    nats: ServerOptions,
+    tls: Option<TlsConfig>,
+}
+
+impl SystemBuilder {
+    /// The clock starts at `now` (by default the real time at start).
+    pub fn clock_at(mut self, now: OffsetDateTime) -> Self {
+        self.now = now;
+        self
+    }
+
+    /// The services to start with the system.
+    pub fn services(mut self, services: &[Service]) -> Self {
+        self.services = services.to_vec();
+        self
+    }
+
+    /// Options of the nats-server (permissions, users).
+    pub fn nats(mut self, options: ServerOptions) -> Self {
+        self.nats = options;
+        self
+    }
+
+    /// Services serve TLS (and, with a client CA, only clients it signed):
+    /// [`Running::channel`] and the typed clients, which speak plaintext, do not work then.
+    pub fn tls(mut self, tls: TlsConfig) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+
+    pub async fn start(self) -> System {
+        let nats = NatsServer::start_with(self.nats).unwrap_or_else(|error| panic!("{error}"));
+        let secrets = tempfile::Builder::new()
+            .prefix("approdo-secrets-")
+            .tempdir()
+            .expect("secrets folder");
+        let key_encryption_key = person_crypto::KeyEncryptionKey::generate_hex();
+        let key_encryption_key_file = secrets.path().join("key-encryption-key");
+        std::fs::write(&key_encryption_key_file, &key_encryption_key).expect("kek file");
+        let mut system = System {
+            nats,
+            clock: ManualClock::new(self.now),
+            data: tempfile::Builder::new()
+                .prefix("approdo-data-")
+                .tempdir()
+                .expect("data folder"),
+            _secrets: secrets,
+            key_encryption_key,
+            key_encryption_key_file,
+            tls: self.tls,
+            running: BTreeMap::new(),
+        };
+        for service in self.services {
+            system.start_service(service).await;
+        }
+        system
+    }
+}
+
+/// A nats-server and the services running against it, sharing one clock, one
+/// data folder and one key-encryption key (in a file, as deployed).
+pub struct System {
+    nats: NatsServer,
+    clock: ManualClock,
+    data: TempDir,
+    _secrets: TempDir,
+    key_encryption_key: String,
+    key_encryption_key_file: PathBuf,
+    tls: Option<TlsConfig>,
+    running: BTreeMap<Service, Running>,
+}
+
+impl System {
+    pub fn builder() -> SystemBuilder {
+        SystemBuilder {
+            now: OffsetDateTime::now_utc(),
+            services: Vec::new(),
+            nats: ServerOptions::default(),
+            tls: None,
+        }
+    }
+
+    /// `services` running, the clock at the real time.
+    pub async fn start(services: &[Service]) -> System {
+        System::builder().services(services).start().await
+    }
+
+    /// `services` running, the clock at `now`.
+    pub async fn start_at(now: OffsetDateTime, services: &[Service]) -> System {
+        System::builder()
+            .clock_at(now)
+            .services(services)
+            .start()
+            .await
+    }
+
+    /// The services' time.
+    pub fn now(&self) -> OffsetDateTime {
+        self.clock.now()
+    }
+
+    /// Moves the services' time on.
+    pub fn advance(&self, by: time::Duration) {
+        self.clock.advance(by);
+    }
+
+    pub fn nats(&self) -> &NatsServer {
+        &self.nats
+    }
+
+    /// To kill and restart the server.
+    pub fn nats_mut(&mut self) -> &mut NatsServer {
+        &mut self.nats
+    }
+
+    /// The services' data folder (each keeps its projection below it).
+    pub fn data_dir(&self) -> &Path {
+        self.data.path()
+    }
+
+    /// The key-encryption key the services share, hex.
+    pub fn key_encryption_key(&self) -> &str {
+        &self.key_encryption_key
+    }
+
+    /// A fresh connection to the case log.
+    pub async fn log(&self) -> CaseLog {
+        CaseLog::connect(&CaseLogConfig {
+            url: self.nats.url(),
+            ..CaseLogConfig::default()
+        })
+        .await
+        .expect("connect to the case log")
+    }
+
+    fn config(&self, data_dir: &Path) -> ServiceConfig {
+        ServiceConfig {
+            data_dir: data_dir.to_owned(),
+            case_log: CaseLogConfig {
+                url: self.nats.url(),
+                ..CaseLogConfig::default()
+            },
+            deadline_check_interval_ms: 50,
+            grace_period_ms: 2_000,
+            encryption: service_runtime::config::EncryptionConfig {
+                key_encryption_key_file: Some(self.key_encryption_key_file.clone()),
+                ..Default::default()
+            },
+            auth: service_runtime::config::AuthConfig {
+                issuers: vec![issuer().config()],
+            },
+            tls: self.tls.clone(),
+            ..ServiceConfig::default()
+        }
+    }
+
+    async fn launch(
+        &self,
+        service: Service,
+        data_dir: &Path,
+        own_data: Option<TempDir>,
+    ) -> Running {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let address = listener.local_addr().expect("address");
+        let shutdown = CancellationToken::new();
+        let task = service.spawn(
+            self.config(data_dir),
+            listener,
+            shutdown.clone(),
+            Arc::new(self.clock.clone()),
+        );
+        Running {
+            service,
+            address,
+            shutdown,
+            task,
+            _own_data: own_data,
+        }
+    }
+
+    /// Starts `service` on port 0 with the system's data folder.
+    pub async fn start_service(&mut self, service: Service) {
+        assert!(
+            !self.running.contains_key(&service),
+            "{} runs already",
+            service.name()
+        );
+        let running = self.launch(service, self.data.path(), None).await;
+        self.running.insert(service, running);
+    }
+
+    /// Stops `service`; its data folder stays.
+    pub async fn stop_service(&mut self, service: Service) {
+        if let Some(running) = self.running.remove(&service) {
+            running.stop().await;
+        }
+    }
+
+    /// Stops `service` (it releases its projection store), then starts it
+    /// again on the same data folder (on a new port).
+    pub async fn restart(&mut self, service: Service) {
+        self.stop_service(service).await;
+        self.start_service(service).await;
+    }
+
+    /// Another instance of `service` with a data folder of its own, against the
+    /// same log and clock (two instances racing on the same deadlines).
+    pub async fn start_replica(&self, service: Service) -> Running {
+        let data = tempfile::Builder::new()
+            .prefix("approdo-replica-")
+            .tempdir()
+            .expect("replica data folder");
+        let path = data.path().to_owned();
+        self.launch(service, &path, Some(data)).await
+    }
+
+    pub fn running(&self, service: Service) -> &Running {
+        self.running
+            .get(&service)
+            .unwrap_or_else(|| panic!("{} does not run", service.name()))
+    }
+
+    pub fn address(&self, service: Service) -> SocketAddr {
+        self.running(service).address()
+    }
+
+    pub async fn channel(&self, service: Service) -> Channel {
+        self.running(service).channel().await
+    }
+
+    /// The screening service, as `caller`.
+    pub async fn screening(&self, caller: &Caller) -> ScreeningClient {
+        screening_api::screening_service_client::ScreeningServiceClient::with_interceptor(
+            self.channel(Service::Screening).await,
+            caller.bearer(),
+        )
+    }
+
+    /// The referral service, as `caller`.
+    pub async fn referral(&self, caller: &Caller) -> ReferralClient {
+        referral_api::referral_service_client::ReferralServiceClient::with_interceptor(
+            self.channel(Service::Referral).await,
+            caller.bearer(),
+        )
+    }
+
+    /// The projection admin API of `service`, as `caller`.
+    pub async fn admin(&self, service: Service, caller: &Caller) -> AdminClient {
+        admin::projection_admin_service_client::ProjectionAdminServiceClient::with_interceptor(
+            self.channel(service).await,
+            caller.bearer(),
+        )
+    }
+
+    /// The gRPC health API of `service` (no token needed).
+    pub async fn health(&self, service: Service) -> HealthClient {
+        HealthClient::new(self.channel(service).await)
+    }
+
+    /// The projection's status of `service`, read as the administrator.
+    pub async fn projection_status(&self, service: Service) -> admin::ProjectionStatus {
+        self.running(service).projection_status().await
+    }
+
+    /// Waits until `service`'s deadline watcher has completed a pass that
+    /// started at `at` or later: see [`Running::deadlines_checked`].
+    pub async fn deadlines_checked(&self, service: Service, at: OffsetDateTime) {
+        self.running(service).deadlines_checked(at).await;
+    }
+
+    /// Stops every service, then the server.
+    pub async fn stop(mut self) {
+        while let Some((_, running)) = self.running.pop_first() {
+            running.stop().await;
+        }
+    }
+}
