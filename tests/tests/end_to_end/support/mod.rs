@@ -3,7 +3,6 @@
 //! and waiting on conditions instead of sleeping.
 
 pub mod auth;
-mod deadlines;
 pub mod system;
 pub mod traced;
 pub mod wait;

@@ -23,7 +23,6 @@ use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
 use super::auth::{Bearer, Caller, issuer};
-use super::deadlines;
 use super::wait::{eventually, until_some};
 
 /// A channel whose requests carry a caller's token.
@@ -124,18 +123,17 @@ impl Running {
     /// `at` or later (by the service's clock): every deadline due by `at` has
     /// then been marked, and a watcher that marked one twice would have done so.
     pub async fn deadlines_checked(&self, at: OffsetDateTime) {
-        let channel = self.channel().await;
         let what = format!(
             "{} checked the deadlines due by {at} (deadlines_checked_at)",
             self.service.name()
         );
-        eventually(&what, || {
-            let channel = channel.clone();
-            async move {
-                deadlines::checked_at(channel)
-                    .await
-                    .is_some_and(|checked| checked >= at)
-            }
+        eventually(&what, || async move {
+            self.projection_status()
+                .await
+                .deadlines_checked_at
+                .as_ref()
+                .and_then(case_log_jetstream::envelope::from_timestamp)
+                .is_some_and(|checked| checked >= at)
         })
         .await;
     }
