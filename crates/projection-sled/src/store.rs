@@ -261,3 +261,69 @@ fn decode_u64(bytes: &[u8]) -> u64 {
     buf[8 - n..].copy_from_slice(&bytes[bytes.len() - n..]);
     u64::from_be_bytes(buf)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Writes one row whose value is the commit's request id, as bytes.
+    struct RawRow;
+
+    impl Projection for RawRow {
+        fn name(&self) -> &'static str {
+            "raw"
+        }
+
+        fn apply(&self, rows: &mut Rows<'_>, commit: &RecordedCommit) -> Result<(), ApplyError> {
+            let key = commit.sequence.to_string();
+            rows.put("t", key.as_bytes(), commit.commit.request_id.as_bytes())?;
+            Ok(())
+        }
+    }
+
+    fn commit(sequence: u64, value: &str) -> (RecordedCommit, telemetry::TraceContext) {
+        let recorded = RecordedCommit {
+            sequence,
+            subject: "approdo.case.c.screening".to_owned(),
+            recorded_at: time::OffsetDateTime::UNIX_EPOCH,
+            commit: contracts::log::v1::Commit {
+                request_id: value.to_owned(),
+                ..Default::default()
+            },
+        };
+        (recorded, telemetry::TraceContext::default())
+    }
+
+    fn number(bytes: &[u8]) -> Result<u32, String> {
+        std::str::from_utf8(bytes)
+            .map_err(|e| e.to_string())?
+            .parse()
+            .map_err(|e: std::num::ParseIntError| e.to_string())
+    }
+
+    #[test]
+    fn a_row_that_does_not_decode_is_an_error_never_missing() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = ProjectionStore::open(dir.path()).expect("store");
+        store
+            .apply_batch(&RawRow, &[commit(1, "7"), commit(2, "not a number")])
+            .expect("apply");
+        assert_eq!(
+            store.get_decoded("t", b"1", number).expect("row 1"),
+            Some(7)
+        );
+        assert_eq!(
+            store.get_decoded("t", b"9", number).expect("no row 9"),
+            None
+        );
+        let corrupt = store.get_decoded("t", b"2", number).expect_err("row 2");
+        assert!(
+            matches!(&corrupt, StoreError::CorruptRow { table, key, .. } if table == "t" && key == "2"),
+            "{corrupt}"
+        );
+        assert!(
+            store.scan_decoded("t", b"", number).is_err(),
+            "a list with a corrupt row is an error, not a shorter list"
+        );
+    }
+}

@@ -280,7 +280,9 @@ async fn record_refusals(
                     correlation_id: request_id.clone(),
                     causation_id: String::new(),
                     events: vec![NewEvent::encode(
-                        "approdo.access.v1.AccessRefused",
+                        &case_log_jetstream::contract::event_type::<
+                            contracts::access::v1::AccessRefused,
+                        >(),
                         1,
                         &event,
                     )],

@@ -134,7 +134,9 @@ impl Aggregate for DirectoryEntry {
 
     /// The organisation's subjects also carry the access log's refusals: not the directory's.
     fn decode(_: &(), event: &log::Event) -> Result<Option<directory::Event>, DecodeError> {
-        if !event.event_type.starts_with("approdo.referral.") {
+        if case_log_jetstream::contract::is::<contracts::access::v1::AccessRefused>(
+            &event.event_type,
+        ) {
             return Ok(None);
         }
         let profile = |raw: Option<&contracts::referral::v1::OrganisationProfile>| {

@@ -143,7 +143,7 @@ fn apply_directory(rows: &mut Rows<'_>, commit: &RecordedCommit) -> Result<(), A
         .commit
         .events
         .iter()
-        .filter(|e| !e.event_type.starts_with("approdo.access."))
+        .filter(|e| !is::<contracts::access::v1::AccessRefused>(&e.event_type))
     {
         let profile = match decode(event)? {
             WireEvent::OrganisationRegistered(e) => e.profile,

@@ -296,14 +296,7 @@ impl api::screening_service_server::ScreeningService for ScreeningApi {
             .kernel
             .history::<CaseScreening>(case_id.as_str())
             .await?;
-        let opened = history
-            .iter()
-            .flat_map(|c| c.commit.events.iter())
-            .find_map(|e| match WireEvent::decode(e) {
-                Ok(WireEvent::CaseOpened(opened)) => Some(opened),
-                _ => None,
-            })
-            .ok_or(ServiceError::NotFound("case"))?;
+        let opened = opened_event(&history).ok_or(ServiceError::NotFound("case"))?;
         Jurisdiction::of(&caller).check(&whereabouts_of(&history)?)?;
         // Every read of identifying data is recorded first: no record, no read.
         let read_id = format!("identity-read.{}", uuid::Uuid::now_v7());
@@ -323,24 +316,7 @@ impl api::screening_service_server::ScreeningService for ScreeningApi {
             .ok_or_else(|| {
                 ServiceError::FailedPrecondition("the person's personal data is erased".to_owned())
             })?;
-        use contracts::screening::v1::case_opened::{Identity, SpecialCategory};
-        let personal_data = match &opened.identity {
-            Some(Identity::EncryptedPersonalData(sealed)) => Some(person_keys::open(
-                &key,
-                case_id.as_str(),
-                codec::IDENTITY,
-                sealed,
-            )?),
-            Some(Identity::PersonalData(clear)) => Some(clear.clone()),
-            None => None,
-        };
-        let special_category_details = match &opened.special_category {
-            Some(SpecialCategory::EncryptedSpecialCategoryDetails(sealed)) => Some(
-                person_keys::open(&key, case_id.as_str(), codec::SPECIAL_CATEGORY, sealed)?,
-            ),
-            Some(SpecialCategory::SpecialCategoryDetails(clear)) => Some(clear.clone()),
-            None => None,
-        };
+        let (personal_data, special_category_details) = open_identity(&key, &case_id, &opened)?;
         tracing::info!(case_id = %case_id, purpose = purpose.code(), sequence = log_sequence, "identity read");
         Ok(Response::new(api::GetCaseIdentityResponse {
             personal_data,
@@ -454,32 +430,7 @@ impl api::screening_service_server::ScreeningService for ScreeningApi {
             return Err(ServiceError::NotFound("case").into());
         }
         Jurisdiction::of(&caller).check(&whereabouts_of(&history)?)?;
-        let entries = history
-            .iter()
-            .map(|commit| api::HistoryEntry {
-                log_sequence: commit.sequence,
-                producer: commit
-                    .commit
-                    .aggregate
-                    .as_ref()
-                    .map(|a| a.producer.clone())
-                    .unwrap_or_default(),
-                event_types: commit
-                    .commit
-                    .events
-                    .iter()
-                    .map(|e| e.event_type.clone())
-                    .collect(),
-                occurred_at: commit.commit.occurred_at,
-                recorded_at: Some(timestamp(commit.recorded_at)),
-                organisation_id: commit
-                    .commit
-                    .actor
-                    .as_ref()
-                    .map(|a| a.organisation_id.clone())
-                    .unwrap_or_default(),
-            })
-            .collect();
+        let entries = history.iter().map(history_entry).collect();
         Ok(Response::new(api::GetCaseHistoryResponse { entries }))
     }
 }
@@ -487,4 +438,76 @@ impl api::screening_service_server::ScreeningService for ScreeningApi {
 /// A request passed validation, yet a field it needs is missing: our bug.
 fn validated_without_fields() -> ServiceError {
     ServiceError::internal("a validated request lacks a field")
+}
+
+/// The case's `CaseOpened`, as recorded.
+fn opened_event(history: &[RecordedCommit]) -> Option<api::CaseOpened> {
+    history
+        .iter()
+        .flat_map(|c| c.commit.events.iter())
+        .find_map(|e| match WireEvent::decode(e) {
+            Ok(WireEvent::CaseOpened(opened)) => Some(opened),
+            _ => None,
+        })
+}
+
+/// Opens the identity and special-category details sealed in `CaseOpened`.
+fn open_identity(
+    key: &person_crypto::DataKey,
+    case_id: &CaseId,
+    opened: &api::CaseOpened,
+) -> Result<
+    (
+        Option<contracts::person::v1::PersonalData>,
+        Option<contracts::person::v1::SpecialCategoryDetails>,
+    ),
+    ServiceError,
+> {
+    use api::case_opened::{Identity, SpecialCategory};
+    let personal_data = match &opened.identity {
+        Some(Identity::EncryptedPersonalData(sealed)) => Some(person_keys::open(
+            key,
+            case_id.as_str(),
+            codec::IDENTITY,
+            sealed,
+        )?),
+        Some(Identity::PersonalData(clear)) => Some(clear.clone()),
+        None => None,
+    };
+    let special_category_details =
+        match &opened.special_category {
+            Some(SpecialCategory::EncryptedSpecialCategoryDetails(sealed)) => Some(
+                person_keys::open(key, case_id.as_str(), codec::SPECIAL_CATEGORY, sealed)?,
+            ),
+            Some(SpecialCategory::SpecialCategoryDetails(clear)) => Some(clear.clone()),
+            None => None,
+        };
+    Ok((personal_data, special_category_details))
+}
+
+/// One commit of a case's history as analysts see it: types, times, organisations.
+fn history_entry(commit: &RecordedCommit) -> api::HistoryEntry {
+    api::HistoryEntry {
+        log_sequence: commit.sequence,
+        producer: commit
+            .commit
+            .aggregate
+            .as_ref()
+            .map(|a| a.producer.clone())
+            .unwrap_or_default(),
+        event_types: commit
+            .commit
+            .events
+            .iter()
+            .map(|e| e.event_type.clone())
+            .collect(),
+        occurred_at: commit.commit.occurred_at,
+        recorded_at: Some(timestamp(commit.recorded_at)),
+        organisation_id: commit
+            .commit
+            .actor
+            .as_ref()
+            .map(|a| a.organisation_id.clone())
+            .unwrap_or_default(),
+    }
 }

@@ -58,8 +58,12 @@ impl ListQuery {
         } else {
             v.check("urgency", Urgency::from_code(&request.urgency))
         };
-        if !matches!(request.case_status.as_str(), "" | "open" | "closed") {
-            v.add("case_status", "must be open or closed");
+        if !request.case_status.is_empty() {
+            v.check(
+                "case_status",
+                case_screening::CaseStatus::from_code(&request.case_status)
+                    .map_err(|_| "must be open or closed"),
+            );
         }
         let priority = match api::ListOrder::try_from(request.order) {
             Ok(api::ListOrder::Priority) => true,
@@ -136,7 +140,7 @@ impl ListQuery {
                 Urgency::High => 1,
                 Urgency::Standard => 2,
             });
-            let live = |c: &&api::CategoryState| c.status != "ruled_out";
+            let live = |c: &&api::CategoryState| c.status != CategoryStatus::RuledOut.code();
             let minor =
                 case.categories.iter().filter(live).any(|c| {
                     Category::from_code(&c.category).is_ok_and(Category::concerns_a_minor)

@@ -2,8 +2,9 @@
 //! reads the rules in force) and the suggestion of receivers for a case, from
 //! the rules and the directory (the ranking is the domain's).
 
+use case_referral::directory::OrganisationProfile;
 use case_referral::pathway_rules::{self, PathwayRules};
-use case_referral::suggestions::{self, Wanted};
+use case_referral::suggestions::{self, Suggestion, Wanted};
 use case_referral::{Language, Province, ServiceType};
 use contracts::referral::v1 as api;
 use service_runtime::{Authority, Jurisdiction, ServiceError, Target, Violations};
@@ -84,13 +85,7 @@ impl ReferralApi {
             &r.province
         };
         let rules = self.rules()?;
-        let store = self.projection.store();
-        let directory = projection::organisations(store)
-            .map_err(ServiceError::from)?
-            .iter()
-            .map(codec::profile_from_wire)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|reason| ServiceError::internal(format_args!("a directory row: {reason}")))?;
+        let directory = self.directory()?;
         // An unknown province is served by nobody; an unknown language spoken by nobody.
         let suggestions = match Province::parse(province) {
             Ok(province) => suggestions::suggest(
@@ -106,24 +101,22 @@ impl ReferralApi {
             Err(_) => Vec::new(),
         };
         let suggestions = suggestions
-            .into_iter()
-            .map(|s| {
-                let organisation = directory
-                    .iter()
-                    .find(|o| o.organisation_id == s.organisation_id)
-                    .map(codec::profile_to_wire);
-                api::Suggestion {
-                    organisation,
-                    service_type: s.service_type.code().to_owned(),
-                    because_of: s.because_of.iter().map(|c| c.code().to_owned()).collect(),
-                    speaks_language: s.speaks_language,
-                }
-            })
+            .iter()
+            .map(|s| suggestion_to_wire(s, &directory))
             .collect();
         Ok(Response::new(api::SuggestReceiversResponse {
             suggestions,
             rules_version: rules.version,
         }))
+    }
+
+    /// The directory's profiles, as the domain reads them.
+    fn directory(&self) -> Result<Vec<OrganisationProfile>, ServiceError> {
+        projection::organisations(self.projection.store())?
+            .iter()
+            .map(codec::profile_from_wire)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|reason| ServiceError::internal(format_args!("a directory row: {reason}")))
     }
 
     /// The rules in force: the last published, or the built-in ones.
@@ -134,5 +127,24 @@ impl ReferralApi {
             }),
             None => Ok(self.default_rules.clone()),
         }
+    }
+}
+
+fn suggestion_to_wire(
+    suggestion: &Suggestion,
+    directory: &[OrganisationProfile],
+) -> api::Suggestion {
+    api::Suggestion {
+        organisation: directory
+            .iter()
+            .find(|o| o.organisation_id == suggestion.organisation_id)
+            .map(codec::profile_to_wire),
+        service_type: suggestion.service_type.code().to_owned(),
+        because_of: suggestion
+            .because_of
+            .iter()
+            .map(|c| c.code().to_owned())
+            .collect(),
+        speaks_language: suggestion.speaks_language,
     }
 }
