@@ -13,6 +13,7 @@ use contracts::person::v1 as person;
 use contracts::referral::v1 as referral_api;
 use contracts::screening::v1 as api;
 use nats_test_server::NatsServer;
+use person_keys_jetstream::{KeeperStore, ReaderStore};
 use service_runtime::{ManualClock, OrganisationType};
 use support::{Running, eventually, token, ts, with_token};
 use tonic::Code;
@@ -173,8 +174,7 @@ async fn personal_data_is_sealed_read_on_record_and_erased_everywhere() {
     })
     .await
     .expect("log");
-    let keys = log
-        .key_store("APPRODO_PERSON_KEYS", "approdo.case.*.screening")
+    let keys = KeeperStore::open(&log, "APPRODO_PERSON_KEYS", "approdo.case.*.screening")
         .await
         .expect("key store");
     let wrapped = keys
@@ -277,12 +277,16 @@ async fn a_lost_key_store_is_never_silent() {
     })
     .await
     .expect("log");
-    let refused = log
-        .key_store("APPRODO_PERSON_KEYS", "approdo.case.*.screening")
-        .await;
+    let refused = KeeperStore::open(&log, "APPRODO_PERSON_KEYS", "approdo.case.*.screening").await;
     assert!(
         refused.is_err(),
         "an empty key store must not be created silently over sealed data"
+    );
+    assert!(
+        ReaderStore::open(&log, "APPRODO_PERSON_KEYS")
+            .await
+            .is_err(),
+        "a reader refuses a missing key store"
     );
     // On a log without sealed data, a new key store is fine.
     let fresh = NatsServer::start();
@@ -292,8 +296,7 @@ async fn a_lost_key_store_is_never_silent() {
     })
     .await
     .expect("log");
-    empty
-        .key_store("APPRODO_PERSON_KEYS", "approdo.case.*.screening")
+    KeeperStore::open(&empty, "APPRODO_PERSON_KEYS", "approdo.case.*.screening")
         .await
         .expect("created on an empty log");
 }

@@ -1,5 +1,6 @@
 //! The case log: the immutable record of everything that happened to every person,
-//! on NATS JetStream. This is the only crate that imports `async-nats`.
+//! on NATS JetStream. With `person-keys-jetstream` (the person key store, on this
+//! crate's connection), the only crate that imports `async-nats`.
 //!
 //! - [`subject`]: the subject scheme (which aggregate lives where);
 //! - [`envelope`]: the commit envelope services append and projections read;
@@ -10,7 +11,6 @@ mod config;
 pub mod envelope;
 mod error;
 mod follow;
-pub mod key_store;
 mod log;
 pub mod subject;
 
@@ -18,6 +18,5 @@ pub use config::CaseLogConfig;
 pub use envelope::{Actor, NewCommit, NewEvent, PendingCommit, RecordedCommit};
 pub use error::LogError;
 pub use follow::{Delivery, Following};
-pub use key_store::KeyStore;
 pub use log::{AppendReceipt, CaseLog, ExecuteError, Executed, HistoryBound};
 pub use subject::{AggregateAddress, HistoryScope, Producer, RootKind, TokenId};

@@ -2,6 +2,7 @@
 //! they become gRPC statuses. Messages hold codes and field names, never case data.
 
 use case_log_jetstream::LogError;
+use person_keys_jetstream::KeyStoreError;
 use projection_sled::WaitError;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
@@ -144,6 +145,21 @@ impl From<LogError> for ServiceError {
             }
             other => {
                 tracing::error!(error = %other, "case log error");
+                ServiceError::Internal
+            }
+        }
+    }
+}
+
+impl From<KeyStoreError> for ServiceError {
+    fn from(error: KeyStoreError) -> Self {
+        match error {
+            KeyStoreError::Unavailable { .. } => {
+                ServiceError::Unavailable("person key store unavailable".to_owned())
+            }
+            KeyStoreError::Log(error) => error.into(),
+            refused @ KeyStoreError::Refused { .. } => {
+                tracing::error!(error = %refused, "person key store error");
                 ServiceError::Internal
             }
         }

@@ -20,5 +20,5 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{ReferralDeadlines, ServiceConfig};
 pub use error::{FieldViolation, ServiceError, Violations};
 pub use jurisdiction::{Jurisdiction, Whereabouts};
-pub use person_keys::{KeyAccess, PersonKeys};
+pub use person_keys::{PersonKeyKeeper, PersonKeyReader};
 pub use serve::{ServeError, ServiceContext, ServiceSpec, run};

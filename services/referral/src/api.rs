@@ -17,8 +17,8 @@ use contracts::referral::v1 as api;
 use projection_sled::ProjectionHandle;
 use prost::Message;
 use service_runtime::{
-    Caller, CallerExtractor, Clock, FieldViolation, Jurisdiction, OrganisationType, PersonKeys,
-    ServiceError, Violations,
+    Caller, CallerExtractor, Clock, FieldViolation, Jurisdiction, OrganisationType,
+    PersonKeyReader, ServiceError, Violations,
 };
 use tokio_stream::Stream;
 use tokio_util::sync::CancellationToken;
@@ -32,7 +32,7 @@ use crate::{projection, requests};
 pub struct ReferralApi {
     pub(crate) log: CaseLog,
     /// Person keys, read only: the screening service keeps them.
-    pub(crate) keys: Arc<PersonKeys>,
+    pub(crate) keys: Arc<PersonKeyReader>,
     pub(crate) projection: ProjectionHandle,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) callers: CallerExtractor,

@@ -24,7 +24,7 @@ use crate::queries;
 use crate::requests;
 
 pub struct ScreeningApi {
-    pub(crate) keys: service_runtime::PersonKeys,
+    pub(crate) keys: service_runtime::PersonKeyKeeper,
     pub(crate) log: CaseLog,
     pub(crate) projection: ProjectionHandle,
     pub(crate) clock: Arc<dyn Clock>,
