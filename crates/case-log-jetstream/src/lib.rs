@@ -1,6 +1,6 @@
 //! The case log: the immutable record of everything that happened to every person,
-//! on NATS JetStream. With `person-keys-jetstream` (the person key store, on this
-//! crate's connection), the only crate that imports `async-nats`.
+//! on NATS JetStream. It and `person-keys-jetstream` (the person key store, on
+//! this crate's connection) are the only crates that import `async-nats`.
 //!
 //! - [`subject`]: the subject scheme (which aggregate lives where);
 //! - [`envelope`]: the commit envelope services append and projections read;
