@@ -7,10 +7,10 @@ mod screening;
 
 use std::time::{Duration, Instant};
 
+use access_token::{OrganisationType, TokenIssuer};
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use contracts::admin::v1 as admin;
-use service_runtime::caller::{OrganisationType, TokenIssuer};
 use tonic::transport::Channel;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
@@ -155,7 +155,7 @@ fn init_keys() -> Result<()> {
     }
     let kek = dir.join("key-encryption.key");
     if !kek.is_file() {
-        write_secret(&kek, &hex_key())?;
+        write_secret(&kek, &person_crypto::KeyEncryptionKey::generate_hex())?;
         println!("created the local key-encryption key in {}", dir.display());
     }
     Ok(())
@@ -171,15 +171,6 @@ fn write_secret(path: &std::path::Path, text: &str) -> Result<()> {
         .open(path)?;
     std::io::Write::write_all(&mut file, text.as_bytes())?;
     Ok(())
-}
-
-/// 32 random bytes, hex: the local key-encryption key.
-fn hex_key() -> String {
-    let mut bytes = [0_u8; 32];
-    if let Ok(mut random) = std::fs::File::open("/dev/urandom") {
-        let _ = std::io::Read::read_exact(&mut random, &mut bytes);
-    }
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 pub(crate) fn local_issuer() -> Result<TokenIssuer> {
@@ -226,6 +217,15 @@ pub(crate) fn authorised<T>(message: T, org_type: OrganisationType) -> tonic::Re
         request.metadata_mut().insert("authorization", value);
     }
     request
+}
+
+/// A protobuf timestamp of `at`.
+pub(crate) fn timestamp(at: time::OffsetDateTime) -> prost_types::Timestamp {
+    let nanos = at.unix_timestamp_nanos();
+    prost_types::Timestamp {
+        seconds: nanos.div_euclid(1_000_000_000) as i64,
+        nanos: nanos.rem_euclid(1_000_000_000) as i32,
+    }
 }
 
 pub(crate) async fn connect(host: &str, port: u16) -> Result<Channel> {

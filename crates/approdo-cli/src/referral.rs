@@ -1,10 +1,10 @@
 //! `approdo org|consent|referral|inbox ...`: the referral service from the
 //! command line, and the demo's referral of the screened case.
 
+use access_token::OrganisationType;
 use anyhow::{Context, Result};
 use clap::Subcommand;
 use contracts::referral::v1 as api;
-use service_runtime::caller::OrganisationType;
 use time::OffsetDateTime;
 use tonic::transport::Channel;
 
@@ -144,7 +144,7 @@ fn administrator<T>(message: T) -> tonic::Request<T> {
 }
 
 fn ts(at: OffsetDateTime) -> Option<prost_types::Timestamp> {
-    Some(case_log_jetstream::envelope::timestamp(at))
+    Some(crate::timestamp(at))
 }
 
 fn request_id() -> String {

@@ -1,11 +1,11 @@
 //! `approdo case ...`: the screening service from the command line, and the
 //! scripted journey the demo runs.
 
+use access_token::OrganisationType;
 use anyhow::{Context, Result};
 use clap::Subcommand;
 use contracts::person::v1 as person;
 use contracts::screening::v1 as api;
-use service_runtime::caller::OrganisationType;
 use time::OffsetDateTime;
 use tonic::transport::Channel;
 
@@ -99,7 +99,7 @@ fn now() -> OffsetDateTime {
 }
 
 fn ts(at: OffsetDateTime) -> Option<prost_types::Timestamp> {
-    Some(case_log_jetstream::envelope::timestamp(at))
+    Some(crate::timestamp(at))
 }
 
 fn request_id() -> String {

@@ -1,5 +1,6 @@
 //! The case log: the immutable record of everything that happened to every person,
-//! on NATS JetStream. This is the only crate that imports `async-nats`.
+//! on NATS JetStream. It and `person-keys-jetstream` (the person key store, on
+//! this crate's connection) are the only crates that import `async-nats`.
 //!
 //! - [`subject`]: the subject scheme (which aggregate lives where);
 //! - [`envelope`]: the commit envelope services append and projections read;
@@ -12,7 +13,6 @@ pub mod contract;
 pub mod envelope;
 mod error;
 mod follow;
-pub mod key_store;
 mod log;
 pub mod subject;
 
@@ -21,6 +21,5 @@ pub use contract::DecodeError;
 pub use envelope::{Actor, NewCommit, NewEvent, PendingCommit, RecordedCommit};
 pub use error::LogError;
 pub use follow::{Delivery, Following};
-pub use key_store::KeyStore;
 pub use log::{AppendReceipt, CaseLog, ExecuteError, Executed, HistoryBound};
 pub use subject::{AggregateAddress, HistoryScope, Producer, RootKind, TokenId};

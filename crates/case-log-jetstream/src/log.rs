@@ -308,48 +308,10 @@ impl CaseLog {
         crate::follow::Following::start(&self.stream, projection, position, batch).await
     }
 
-    /// The person key store, on the same connection (its own stream).
-    /// Losing it is never silent: if its stream is missing while the case log
-    /// already holds commits of `guarded_subjects` (data sealed with its keys),
-    /// opening refuses instead of starting an empty store.
-    pub async fn key_store(
-        &self,
-        stream: &str,
-        guarded_subjects: &str,
-    ) -> Result<crate::KeyStore, LogError> {
-        let exists = self.context.get_stream(stream).await.is_ok();
-        if !exists && self.holds(guarded_subjects).await? {
-            return Err(LogError::Refused {
-                operation: "open key store",
-                description: format!(
-                    "the key store {stream} is missing although the case log holds sealed personal data: restore it from backup"
-                ),
-            });
-        }
-        crate::KeyStore::open(self.context.clone(), stream, self.config.replicas).await
-    }
-
-    /// The person key store for a service that reads keys and never keeps
-    /// or destroys them: it must already exist (the screening service creates
-    /// it with the first case), and a missing store is an error, never an empty one.
-    pub async fn key_store_reader(&self, stream: &str) -> Result<crate::KeyStore, LogError> {
-        match self.context.get_stream(stream).await {
-            Ok(found) => Ok(crate::KeyStore::existing(self.context.clone(), found)),
-            Err(error)
-                if matches!(
-                    error.kind(),
-                    async_nats::jetstream::context::GetStreamErrorKind::JetStream(_)
-                ) =>
-            {
-                Err(LogError::Refused {
-                    operation: "open key store",
-                    description: format!(
-                        "the key store {stream} is missing: it is created with the first case, or must be restored from backup"
-                    ),
-                })
-            }
-            Err(error) => Err(LogError::unavailable("open key store", error)),
-        }
+    /// The JetStream context of the case log's connection, for the adapters
+    /// that keep their own streams on it (the person key store).
+    pub fn jetstream(&self) -> &jetstream::Context {
+        &self.context
     }
 
     /// Whether any commit is stored on subjects matching `filter`.
@@ -417,7 +379,7 @@ async fn provision(
 
 /// Creates a stream, or opens it when it exists: never updates it, so a
 /// service's credentials need no permission to change a stream's limits.
-pub(crate) async fn create_or_get(
+async fn create_or_get(
     context: &jetstream::Context,
     wanted: stream::Config,
     operation: &'static str,

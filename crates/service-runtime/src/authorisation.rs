@@ -5,6 +5,9 @@
 //! service's log with ids and codes only). An RPC without a rule is refused.
 //! Health and reflection are open. Finer rules on data (a receiver sees only
 //! referrals addressed to it, a prefecture its own province) are in the handlers.
+//!
+//! The token is verified here, once per RPC: the layer puts the verified caller
+//! in the request's extensions, where `CallerExtractor::caller` reads it.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -13,7 +16,7 @@ use std::task::{Context, Poll};
 
 use tonic::metadata::MetadataMap;
 
-use crate::caller::{Caller, CallerExtractor, OrganisationType};
+use crate::caller::{Caller, CallerExtractor, OrganisationType, Verified};
 use crate::error::ServiceError;
 
 /// A refused call, to be recorded in the log by the service that refused it.
@@ -74,10 +77,7 @@ impl AuthorisationTable {
         if OPEN_PREFIXES.iter().any(|prefix| path.starts_with(prefix)) {
             return Ok(None);
         }
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64);
-        let caller = callers.extract(metadata, now)?;
+        let caller = callers.extract_now(metadata)?;
         if self.allows(path, caller.organisation_type) {
             return Ok(Some(caller));
         }
@@ -186,7 +186,7 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+    fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
         let metadata = MetadataMap::from_headers(request.headers().clone());
         match self.table.decide(
             &self.callers,
@@ -195,6 +195,9 @@ where
             self.refusals.as_ref(),
         ) {
             Ok(caller) => {
+                if let Some(caller) = &caller {
+                    request.extensions_mut().insert(Verified(caller.clone()));
+                }
                 // The clone is ready-polled lazily: swap so the polled one serves this call.
                 let clone = self.inner.clone();
                 let mut inner = std::mem::replace(&mut self.inner, clone);
@@ -236,8 +239,10 @@ mod tests {
             Ok::<_, std::convert::Infallible>(http::Response::new(()))
         });
         let issuer = TokenIssuer::generate("t");
-        let layer =
-            AuthorisationLayer::new(AuthorisationTable::new(RULES.to_vec()), issuer.extractor());
+        let layer = AuthorisationLayer::new(
+            AuthorisationTable::new(RULES.to_vec()),
+            CallerExtractor::trusting(&issuer),
+        );
         let mut request = http::Request::builder().uri(format!("http://x{path}"));
         let token = issuer_token.map(|kind| {
             let org_type = OrganisationType::from_code(&kind).expect("type");
@@ -292,12 +297,63 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_token_is_verified_once_and_the_handler_reads_the_verified_caller() {
+        let issuer = TokenIssuer::generate("t");
+        let extractor = CallerExtractor::trusting(&issuer);
+        let layer =
+            AuthorisationLayer::new(AuthorisationTable::new(RULES.to_vec()), extractor.clone());
+        let (seen, mut callers) = tokio::sync::mpsc::channel(1);
+        // The handler's side: the token is gone from the metadata, yet the
+        // caller is there, because the layer verified it and passed it on.
+        let handler = tower::service_fn(move |request: http::Request<()>| {
+            let extractor = extractor.clone();
+            let seen = seen.clone();
+            async move {
+                let mut request = tonic::Request::from_http(request);
+                request.metadata_mut().remove("authorization");
+                let _ = seen.send(extractor.caller(&request)).await;
+                Ok::<_, std::convert::Infallible>(http::Response::new(()))
+            }
+        });
+        let token = issuer.token(
+            "s",
+            "cas-1",
+            OrganisationType::ReceptionOperator,
+            &[],
+            Some("AG"),
+            i64::MAX / 2,
+        );
+        let request = http::Request::builder()
+            .uri("http://x/approdo.test.v1.TestService/Write")
+            .header("authorization", format!("Bearer {token}"))
+            .body(())
+            .expect("request");
+        layer
+            .layer(handler)
+            .oneshot(request)
+            .await
+            .expect("response");
+        let caller = callers
+            .try_recv()
+            .expect("the handler ran")
+            .expect("the verified caller");
+        assert_eq!(caller.organisation_id, "cas-1");
+        assert_eq!(
+            caller.organisation_type,
+            OrganisationType::ReceptionOperator
+        );
+        assert_eq!(caller.province.as_deref(), Some("AG"));
+    }
+
+    #[tokio::test]
     async fn a_handler_refusal_is_recorded_like_a_table_refusal() {
         let issuer = TokenIssuer::generate("t");
         let (sender, mut recorded) = tokio::sync::mpsc::channel(4);
-        let layer =
-            AuthorisationLayer::new(AuthorisationTable::new(RULES.to_vec()), issuer.extractor())
-                .recording(sender);
+        let layer = AuthorisationLayer::new(
+            AuthorisationTable::new(RULES.to_vec()),
+            CallerExtractor::trusting(&issuer),
+        )
+        .recording(sender);
         // The handler refuses on data (for example a case of another facility).
         let refusing = tower::service_fn(|_: http::Request<()>| async {
             Ok::<_, std::convert::Infallible>(

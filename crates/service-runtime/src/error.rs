@@ -2,6 +2,7 @@
 //! they become gRPC statuses. Messages hold codes and field names, never case data.
 
 use case_log_jetstream::LogError;
+use person_keys_jetstream::KeyStoreError;
 use projection_sled::WaitError;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
@@ -190,6 +191,20 @@ impl From<LogError> for ServiceError {
 impl From<projection_sled::StoreError> for ServiceError {
     fn from(error: projection_sled::StoreError) -> Self {
         ServiceError::internal(error)
+    }
+}
+
+impl From<KeyStoreError> for ServiceError {
+    fn from(error: KeyStoreError) -> Self {
+        match error {
+            KeyStoreError::Unavailable { .. } => {
+                ServiceError::Unavailable("person key store unavailable".to_owned())
+            }
+            KeyStoreError::Log(error) => error.into(),
+            refused @ KeyStoreError::Refused { .. } => {
+                ServiceError::internal(format_args!("person key store: {refused}"))
+            }
+        }
     }
 }
 

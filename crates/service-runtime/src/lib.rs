@@ -25,5 +25,5 @@ pub use deadlines::{DeadlinePasses, DeadlineWatch, Prepared};
 pub use error::{FieldViolation, Refusal, ServiceError, Violations};
 pub use jurisdiction::{Jurisdiction, Whereabouts};
 pub use kernel::{Aggregate, Authority, Kernel, Target};
-pub use person_keys::{KeyAccess, PersonKeys};
+pub use person_keys::{PersonKeyKeeper, PersonKeyReader};
 pub use serve::{ServeError, ServiceContext, ServiceSpec, run, run_without_rpcs};

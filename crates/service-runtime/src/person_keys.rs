@@ -1,91 +1,100 @@
 //! Person data keys at a service's edge (architecture invariant 12): wrapped in
-//! the key store, unwrapped with the configured key-encryption key, and the one
-//! place messages are sealed with a person's key or opened again.
+//! the key store (`person-keys-jetstream`), unwrapped with the configured
+//! key-encryption key, and the one place messages are sealed with a person's
+//! key or opened again.
 //!
-//! The screening service keeps the keys: it creates a person's key when their
-//! case opens and destroys it on erasure. Other services only read them, to seal
-//! or open the personal parts of their own events; a missing key means erased.
+//! Two types, so that what a service may do is in its type: the screening
+//! service holds a [`PersonKeyKeeper`] (creates a person's key when their case
+//! opens, destroys it on erasure); other services hold a [`PersonKeyReader`]
+//! (read keys, to seal or open the personal parts of their own events; a
+//! missing key means erased).
 
-use case_log_jetstream::{CaseLog, KeyStore, TokenId};
+use case_log_jetstream::{CaseLog, TokenId};
 use contracts::person::v1::EncryptedMessage;
 use person_crypto::{DataKey, KeyEncryptionKey};
+use person_keys_jetstream::{KeeperStore, ReaderStore};
 
 use crate::config::EncryptionConfig;
 use crate::{ServeError, ServiceError};
 
-/// What a service may do with the key store.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeyAccess {
-    /// Creates keys and destroys them. Opening refuses an empty store when the
-    /// case log already holds commits on `guarded_subjects` (data sealed with
-    /// keys that would be lost).
-    Keeper { guarded_subjects: &'static str },
-    /// Reads keys only; the store must exist.
-    Reader,
-}
-
-pub struct PersonKeys {
-    store: tokio::sync::OnceCell<KeyStore>,
+/// What keepers and readers share: the key store's name and the key-encryption key.
+struct Unwrapping {
     stream: String,
     kek: KeyEncryptionKey,
-    access: KeyAccess,
 }
 
-impl std::fmt::Debug for PersonKeys {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PersonKeys")
-            .field("stream", &self.stream)
-            .field("access", &self.access)
-            .finish_non_exhaustive()
-    }
-}
-
-impl PersonKeys {
+impl Unwrapping {
     /// Reads the key-encryption key from configuration: a service that cannot
     /// unwrap keys does not start.
-    pub fn from_config(config: &EncryptionConfig, access: KeyAccess) -> Result<Self, ServeError> {
+    fn from_config(config: &EncryptionConfig) -> Result<Self, ServeError> {
         let hex = config
             .key_encryption_key_hex()
             .map_err(|e| ServeError::Encryption(e.to_string()))?;
         let kek =
             KeyEncryptionKey::from_hex(&hex).map_err(|e| ServeError::Encryption(e.to_string()))?;
-        Ok(PersonKeys {
-            store: tokio::sync::OnceCell::new(),
+        Ok(Unwrapping {
             stream: config.key_store_stream.clone(),
             kek,
-            access,
         })
     }
 
-    async fn store(&self, log: &CaseLog) -> Result<&KeyStore, ServiceError> {
+    fn unwrap(&self, key_id: &str, wrapped: &[u8]) -> Result<DataKey, ServiceError> {
+        self.kek.unwrap(key_id, wrapped).map_err(|_| {
+            ServiceError::internal(format_args!(
+                "the stored person key {key_id} cannot be unwrapped with the configured key-encryption key"
+            ))
+        })
+    }
+}
+
+/// Creates, reads and destroys person keys: the screening service's.
+pub struct PersonKeyKeeper {
+    keys: Unwrapping,
+    /// Opening refuses an empty store when the case log already holds commits
+    /// on these subjects (data sealed with keys that would be lost).
+    guarded_subjects: &'static str,
+    store: tokio::sync::OnceCell<KeeperStore>,
+}
+
+impl std::fmt::Debug for PersonKeyKeeper {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PersonKeyKeeper")
+            .field("stream", &self.keys.stream)
+            .field("guarded_subjects", &self.guarded_subjects)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PersonKeyKeeper {
+    /// The keeper of the configured key store; it guards `guarded_subjects`.
+    pub fn from_config(
+        config: &EncryptionConfig,
+        guarded_subjects: &'static str,
+    ) -> Result<Self, ServeError> {
+        Ok(PersonKeyKeeper {
+            keys: Unwrapping::from_config(config)?,
+            guarded_subjects,
+            store: tokio::sync::OnceCell::new(),
+        })
+    }
+
+    async fn store(&self, log: &CaseLog) -> Result<&KeeperStore, ServiceError> {
         self.store
-            .get_or_try_init(|| async {
-                match self.access {
-                    KeyAccess::Keeper { guarded_subjects } => {
-                        log.key_store(&self.stream, guarded_subjects).await
-                    }
-                    KeyAccess::Reader => log.key_store_reader(&self.stream).await,
-                }
-            })
+            .get_or_try_init(|| KeeperStore::open(log, &self.keys.stream, self.guarded_subjects))
             .await
             .map_err(ServiceError::from)
     }
 
-    /// The person's data key, created on first use (keepers only).
+    /// The person's data key, created on first use.
     pub async fn create_or_get(
         &self,
         log: &CaseLog,
         key_id: &str,
     ) -> Result<DataKey, ServiceError> {
-        if self.access == KeyAccess::Reader {
-            return Err(ServiceError::internal(
-                "a key reader asked to create a person key",
-            ));
-        }
         let id = token(key_id)?;
-        let fresh = self.kek.wrap(key_id, &DataKey::generate());
+        let fresh = self.keys.kek.wrap(key_id, &DataKey::generate());
         let wrapped = self.store(log).await?.get_or_put(&id, fresh).await?;
-        self.unwrap(key_id, &wrapped)
+        self.keys.unwrap(key_id, &wrapped)
     }
 
     /// The person's data key if it still exists: `None` once erased.
@@ -96,28 +105,56 @@ impl PersonKeys {
     ) -> Result<Option<DataKey>, ServiceError> {
         let id = token(key_id)?;
         match self.store(log).await?.get(&id).await? {
-            Some(wrapped) => self.unwrap(key_id, &wrapped).map(Some),
+            Some(wrapped) => self.keys.unwrap(key_id, &wrapped).map(Some),
             None => Ok(None),
         }
     }
 
-    /// Destroys the person's key (keepers only); false if it was already gone.
+    /// Destroys the person's key; false if it was already gone.
     pub async fn destroy(&self, log: &CaseLog, key_id: &str) -> Result<bool, ServiceError> {
-        if self.access == KeyAccess::Reader {
-            return Err(ServiceError::internal(
-                "a key reader asked to destroy a person key",
-            ));
-        }
         let id = token(key_id)?;
         Ok(self.store(log).await?.destroy(&id).await?)
     }
+}
 
-    fn unwrap(&self, key_id: &str, wrapped: &[u8]) -> Result<DataKey, ServiceError> {
-        self.kek.unwrap(key_id, wrapped).map_err(|_| {
-            ServiceError::internal(format_args!(
-                "the stored person key {key_id} cannot be unwrapped with the configured key-encryption key"
-            ))
+/// Reads person keys, and can do nothing else: every service but screening.
+pub struct PersonKeyReader {
+    keys: Unwrapping,
+    store: tokio::sync::OnceCell<ReaderStore>,
+}
+
+impl std::fmt::Debug for PersonKeyReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PersonKeyReader")
+            .field("stream", &self.keys.stream)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PersonKeyReader {
+    /// The reader of the configured key store (which must exist when first read).
+    pub fn from_config(config: &EncryptionConfig) -> Result<Self, ServeError> {
+        Ok(PersonKeyReader {
+            keys: Unwrapping::from_config(config)?,
+            store: tokio::sync::OnceCell::new(),
         })
+    }
+
+    /// The person's data key if it still exists: `None` once erased.
+    pub async fn existing(
+        &self,
+        log: &CaseLog,
+        key_id: &str,
+    ) -> Result<Option<DataKey>, ServiceError> {
+        let id = token(key_id)?;
+        let store = self
+            .store
+            .get_or_try_init(|| ReaderStore::open(log, &self.keys.stream))
+            .await?;
+        match store.get(&id).await? {
+            Some(wrapped) => self.keys.unwrap(key_id, &wrapped).map(Some),
+            None => Ok(None),
+        }
     }
 }
 

@@ -134,9 +134,8 @@ pub async fn run_with_clock(
         authorisation: AUTHORISATION,
     };
     let options: options::ReferralOptions = config.options()?;
-    let keys = Arc::new(service_runtime::PersonKeys::from_config(
+    let keys = Arc::new(service_runtime::PersonKeyReader::from_config(
         &config.encryption,
-        service_runtime::KeyAccess::Reader,
     )?);
     service_runtime::run(spec, config, listener, shutdown, clock, move |context| {
         let api = Arc::new(api::ReferralApi {

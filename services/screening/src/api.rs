@@ -21,7 +21,7 @@ use crate::requests;
 
 pub struct ScreeningApi {
     pub(crate) kernel: Kernel,
-    pub(crate) keys: service_runtime::PersonKeys,
+    pub(crate) keys: service_runtime::PersonKeyKeeper,
     pub(crate) projection: ProjectionHandle,
     pub(crate) callers: CallerExtractor,
     pub(crate) read_patience: std::time::Duration,

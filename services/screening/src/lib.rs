@@ -112,11 +112,9 @@ pub async fn run_with_clock(
         ],
         authorisation: AUTHORISATION,
     };
-    let keys = service_runtime::PersonKeys::from_config(
+    let keys = service_runtime::PersonKeyKeeper::from_config(
         &config.encryption,
-        service_runtime::KeyAccess::Keeper {
-            guarded_subjects: "approdo.case.*.screening",
-        },
+        "approdo.case.*.screening",
     )?;
     service_runtime::run(spec, config, listener, shutdown, clock, move |context| {
         let api = Arc::new(api::ScreeningApi {

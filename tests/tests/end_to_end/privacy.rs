@@ -10,6 +10,7 @@ use case_log_jetstream::TokenId;
 use contracts::person::v1 as person;
 use contracts::referral::v1 as referral_api;
 use contracts::screening::v1 as api;
+use person_keys_jetstream::{KeeperStore, ReaderStore};
 use service_runtime::OrganisationType;
 use tonic::Code;
 
@@ -161,8 +162,7 @@ async fn personal_data_is_sealed_read_on_record_and_erased_everywhere() {
 
     // The wrapped key as stored, to look for it after erasure.
     let log = system.log().await;
-    let keys = log
-        .key_store("APPRODO_PERSON_KEYS", "approdo.case.*.screening")
+    let keys = KeeperStore::open(&log, "APPRODO_PERSON_KEYS", "approdo.case.*.screening")
         .await
         .expect("key store");
     let wrapped = keys
@@ -257,19 +257,21 @@ async fn a_lost_key_store_is_never_silent() {
     system.nats_mut().restart().expect("restart");
 
     let log = system.log().await;
-    let refused = log
-        .key_store("APPRODO_PERSON_KEYS", "approdo.case.*.screening")
-        .await;
+    let refused = KeeperStore::open(&log, "APPRODO_PERSON_KEYS", "approdo.case.*.screening").await;
     assert!(
         refused.is_err(),
         "an empty key store must not be created silently over sealed data"
     );
+    assert!(
+        ReaderStore::open(&log, "APPRODO_PERSON_KEYS")
+            .await
+            .is_err(),
+        "a reader refuses a missing key store"
+    );
     // On a log without sealed data, a new key store is fine.
     let fresh = System::start(&[]).await;
-    fresh
-        .log()
-        .await
-        .key_store("APPRODO_PERSON_KEYS", "approdo.case.*.screening")
+    let empty = fresh.log().await;
+    KeeperStore::open(&empty, "APPRODO_PERSON_KEYS", "approdo.case.*.screening")
         .await
         .expect("created on an empty log");
 }

@@ -1,5 +1,9 @@
 //! Conventions the compiler cannot check, read from `cargo metadata` and the tree:
-//! - only `case-log-jetstream` depends on async-nats, only `projection-sled` on sled;
+//! - only the adapter crates `case-log-jetstream` and `person-keys-jetstream` depend on
+//!   async-nats, only `projection-sled` on sled;
+//! - the command-line client depends on no service, adapter or server crate (it
+//!   talks gRPC through `contracts` and signs tokens with `access-token`);
+//! - `access-token` depends on no server, network or async runtime crate;
 //! - domain crates (`[package.metadata.approdo] layer = "domain"`) depend on nothing that does I/O,
 //!   and read no clock and draw no randomness (time and ids arrive as inputs);
 //! - crate folders are named after their crate; every `.rs` file starts with `//!`.
@@ -25,6 +29,7 @@ const IO_CRATES: &[&str] = &[
     "tracing-subscriber",
     "contracts",
     "case-log-jetstream",
+    "person-keys-jetstream",
     "projection-sled",
     "service-runtime",
     "telemetry",
@@ -83,13 +88,68 @@ fn dependents_of(metadata: &Value, dependency: &str) -> Vec<String> {
 }
 
 #[test]
-fn only_the_log_crate_imports_async_nats_and_only_the_projection_crate_imports_sled() {
+fn only_the_nats_adapters_import_async_nats_and_only_the_projection_crate_imports_sled() {
     let metadata = metadata();
-    assert_eq!(
-        dependents_of(&metadata, "async-nats"),
-        ["case-log-jetstream"]
-    );
+    let mut nats = dependents_of(&metadata, "async-nats");
+    nats.sort();
+    assert_eq!(nats, ["case-log-jetstream", "person-keys-jetstream"]);
     assert_eq!(dependents_of(&metadata, "sled"), ["projection-sled"]);
+}
+
+/// Names of the service crates (those under `services/`).
+fn service_crates(metadata: &Value) -> Vec<String> {
+    packages(metadata)
+        .into_iter()
+        .filter(|p| {
+            let manifest = PathBuf::from(p["manifest_path"].as_str().expect("path"));
+            manifest
+                .parent()
+                .and_then(Path::parent)
+                .and_then(Path::file_name)
+                .is_some_and(|n| n == "services")
+        })
+        .map(|p| p["name"].as_str().expect("name").to_owned())
+        .collect()
+}
+
+fn package<'a>(metadata: &'a Value, name: &str) -> &'a Value {
+    packages(metadata)
+        .into_iter()
+        .find(|p| p["name"] == name)
+        .unwrap_or_else(|| panic!("no package {name}"))
+}
+
+#[test]
+fn the_command_line_client_depends_on_no_service_adapter_or_server_crate() {
+    let metadata = metadata();
+    let services = service_crates(&metadata);
+    assert!(!services.is_empty(), "no crate under services/");
+    let mut forbidden: Vec<&str> = vec![
+        "service-runtime",
+        "case-log-jetstream",
+        "person-keys-jetstream",
+        "projection-sled",
+        "async-nats",
+        "sled",
+    ];
+    forbidden.extend(services.iter().map(String::as_str));
+    for dependency in dependency_names(package(&metadata, "approdo-cli")) {
+        assert!(
+            !forbidden.contains(&dependency.as_str()),
+            "approdo-cli depends on {dependency}"
+        );
+    }
+}
+
+#[test]
+fn access_tokens_need_no_server_network_or_async_runtime() {
+    let metadata = metadata();
+    for dependency in dependency_names(package(&metadata, "access-token")) {
+        assert!(
+            !IO_CRATES.contains(&dependency.as_str()) || dependency == "rand",
+            "access-token depends on {dependency}"
+        );
+    }
 }
 
 #[test]

@@ -22,7 +22,7 @@ use case_referral::{Actor, Command, Context, DeadlinePolicy, OrganisationId};
 use contracts::referral::v1 as api;
 use projection_sled::ProjectionHandle;
 use service_runtime::{
-    Authority, Caller, CallerExtractor, Kernel, PersonKeys, ServiceError, Target,
+    Authority, Caller, CallerExtractor, Kernel, PersonKeyReader, ServiceError, Target,
 };
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
@@ -37,7 +37,7 @@ pub use inbox::WatchStream;
 pub struct ReferralApi {
     pub(crate) kernel: Kernel,
     /// Person keys, read only: the screening service keeps them.
-    pub(crate) keys: Arc<PersonKeys>,
+    pub(crate) keys: Arc<PersonKeyReader>,
     pub(crate) projection: ProjectionHandle,
     pub(crate) callers: CallerExtractor,
     pub(crate) read_patience: std::time::Duration,

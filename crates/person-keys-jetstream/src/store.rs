@@ -1,0 +1,199 @@
+//! The key store's stream and its two handles: the keeper's and the reader's.
+
+use async_nats::jetstream::{self, stream};
+use case_log_jetstream::{CaseLog, TokenId};
+
+use crate::error::KeyStoreError;
+
+/// Subjects of the key store.
+pub const KEY_SUBJECT_PREFIX: &str = "approdo-keys";
+
+fn subject(key_id: &TokenId) -> String {
+    format!("{KEY_SUBJECT_PREFIX}.{key_id}")
+}
+
+/// The wrapped key stored for `key_id` in `stream`, if any.
+async fn read(stream: &stream::Stream, key_id: &TokenId) -> Result<Option<Vec<u8>>, KeyStoreError> {
+    match stream
+        .get_last_raw_message_by_subject(&subject(key_id))
+        .await
+    {
+        Ok(message) => Ok(Some(message.payload.to_vec())),
+        Err(error) if error.kind() == stream::LastRawMessageErrorKind::NoMessageFound => Ok(None),
+        Err(error) => Err(KeyStoreError::unavailable("read key", error)),
+    }
+}
+
+/// The keeper's handle: stores each person's key once and destroys it on erasure.
+#[derive(Clone)]
+pub struct KeeperStore {
+    context: jetstream::Context,
+    stream: stream::Stream,
+}
+
+impl std::fmt::Debug for KeeperStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeeperStore").finish_non_exhaustive()
+    }
+}
+
+impl KeeperStore {
+    /// Opens the key store `name` on the case log's connection, creating it
+    /// when missing (never updating it). Losing it is never silent: if the
+    /// stream is missing while the case log already holds commits on
+    /// `guarded_subjects` (data sealed with its keys), opening refuses instead
+    /// of starting an empty store.
+    pub async fn open(
+        log: &CaseLog,
+        name: &str,
+        guarded_subjects: &str,
+    ) -> Result<KeeperStore, KeyStoreError> {
+        let context = log.jetstream().clone();
+        let exists = context.get_stream(name).await.is_ok();
+        if !exists && log.holds(guarded_subjects).await? {
+            return Err(KeyStoreError::Refused {
+                operation: "open key store",
+                description: format!(
+                    "the key store {name} is missing although the case log holds sealed personal data: restore it from backup"
+                ),
+            });
+        }
+        let config = stream::Config {
+            name: name.to_owned(),
+            description: Some("Approdo person keys, wrapped; erasure deletes them".to_owned()),
+            subjects: vec![format!("{KEY_SUBJECT_PREFIX}.*")],
+            storage: stream::StorageType::File,
+            num_replicas: log.config().replicas,
+            max_messages_per_subject: 1,
+            discard: stream::DiscardPolicy::New,
+            discard_new_per_subject: true,
+            deny_delete: false,
+            deny_purge: true,
+            allow_direct: true,
+            ..Default::default()
+        };
+        let stream = create_or_get(&context, config).await?;
+        Ok(KeeperStore { context, stream })
+    }
+
+    /// The wrapped key stored for `key_id`, if any.
+    pub async fn get(&self, key_id: &TokenId) -> Result<Option<Vec<u8>>, KeyStoreError> {
+        read(&self.stream, key_id).await
+    }
+
+    /// Stores `wrapped` for `key_id` unless a key is already there; returns the stored one.
+    pub async fn get_or_put(
+        &self,
+        key_id: &TokenId,
+        wrapped: Vec<u8>,
+    ) -> Result<Vec<u8>, KeyStoreError> {
+        if let Some(existing) = self.get(key_id).await? {
+            return Ok(existing);
+        }
+        let publish = jetstream::message::PublishMessage::build()
+            .payload(wrapped.clone().into())
+            .expected_last_subject_sequence(0);
+        let acked = self
+            .context
+            .send_publish(subject(key_id), publish)
+            .await
+            .map_err(|e| KeyStoreError::unavailable("store key", e))?
+            .await;
+        match acked {
+            Ok(_) => Ok(wrapped),
+            // A concurrent request stored one first: use that one.
+            Err(_) => self.get(key_id).await?.ok_or(KeyStoreError::Refused {
+                operation: "store key",
+                description: "the key store refused the key".to_owned(),
+            }),
+        }
+    }
+
+    /// Destroys the key of `key_id`: its message is deleted and overwritten.
+    /// Returns false when there was no key (already erased).
+    pub async fn destroy(&self, key_id: &TokenId) -> Result<bool, KeyStoreError> {
+        let message = match self
+            .stream
+            .get_last_raw_message_by_subject(&subject(key_id))
+            .await
+        {
+            Ok(message) => message,
+            Err(error) if error.kind() == stream::LastRawMessageErrorKind::NoMessageFound => {
+                return Ok(false);
+            }
+            Err(error) => return Err(KeyStoreError::unavailable("read key", error)),
+        };
+        self.stream
+            .delete_message(message.sequence)
+            .await
+            .map_err(|e| KeyStoreError::unavailable("destroy key", e))?;
+        if self.get(key_id).await?.is_some() {
+            return Err(KeyStoreError::Refused {
+                operation: "destroy key",
+                description: "the key is still stored after its deletion".to_owned(),
+            });
+        }
+        Ok(true)
+    }
+}
+
+/// The reader's handle: reads keys, and can do nothing else.
+#[derive(Clone)]
+pub struct ReaderStore {
+    stream: stream::Stream,
+}
+
+impl std::fmt::Debug for ReaderStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReaderStore").finish_non_exhaustive()
+    }
+}
+
+impl ReaderStore {
+    /// Opens the key store `name`, which must exist (the keeper creates it
+    /// with the first case): a missing store is an error, never an empty one.
+    pub async fn open(log: &CaseLog, name: &str) -> Result<ReaderStore, KeyStoreError> {
+        match log.jetstream().get_stream(name).await {
+            Ok(stream) => Ok(ReaderStore { stream }),
+            Err(error)
+                if matches!(
+                    error.kind(),
+                    jetstream::context::GetStreamErrorKind::JetStream(_)
+                ) =>
+            {
+                Err(KeyStoreError::Refused {
+                    operation: "open key store",
+                    description: format!(
+                        "the key store {name} is missing: it is created with the first case, or must be restored from backup"
+                    ),
+                })
+            }
+            Err(error) => Err(KeyStoreError::unavailable("open key store", error)),
+        }
+    }
+
+    /// The wrapped key stored for `key_id`, if any: `None` once erased.
+    pub async fn get(&self, key_id: &TokenId) -> Result<Option<Vec<u8>>, KeyStoreError> {
+        read(&self.stream, key_id).await
+    }
+}
+
+/// Creates the stream, or opens it when it exists: never updates it, so a
+/// service's credentials need no permission to change a stream's limits.
+async fn create_or_get(
+    context: &jetstream::Context,
+    wanted: stream::Config,
+) -> Result<stream::Stream, KeyStoreError> {
+    if let Ok(stream) = context.get_stream(&wanted.name).await {
+        return Ok(stream);
+    }
+    let name = wanted.name.clone();
+    match context.create_stream(wanted).await {
+        Ok(stream) => Ok(stream),
+        // Created meanwhile by another service: open it.
+        Err(_) => context
+            .get_stream(&name)
+            .await
+            .map_err(|e| KeyStoreError::unavailable("provision key store", e)),
+    }
+}

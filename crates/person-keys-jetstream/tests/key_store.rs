@@ -1,0 +1,61 @@
+//! The key store's contract, against a real nats-server with JetStream: a key
+//! is stored once, destroyed for good, and the reader only ever reads.
+
+use case_log_jetstream::{CaseLog, CaseLogConfig, TokenId};
+use nats_test_server::NatsServer;
+use person_keys_jetstream::{KeeperStore, KeyStoreError, ReaderStore};
+
+const STREAM: &str = "APPRODO_PERSON_KEYS";
+const GUARDED: &str = "approdo.case.*.screening";
+
+async fn log(server: &NatsServer) -> CaseLog {
+    CaseLog::connect(&CaseLogConfig {
+        url: server.url(),
+        ..CaseLogConfig::default()
+    })
+    .await
+    .expect("log")
+}
+
+fn id(text: &str) -> TokenId {
+    TokenId::parse(text).expect("id")
+}
+
+#[tokio::test]
+async fn a_key_is_stored_once_read_by_the_reader_and_destroyed_for_good() {
+    let server = NatsServer::start();
+    let log = log(&server).await;
+    assert!(
+        matches!(
+            ReaderStore::open(&log, STREAM).await,
+            Err(KeyStoreError::Refused { .. })
+        ),
+        "a reader never creates the store"
+    );
+    let keeper = KeeperStore::open(&log, STREAM, GUARDED)
+        .await
+        .expect("keeper");
+    let person = id("person-1");
+    let stored = keeper
+        .get_or_put(&person, b"first".to_vec())
+        .await
+        .expect("put");
+    assert_eq!(stored, b"first");
+    let again = keeper
+        .get_or_put(&person, b"second".to_vec())
+        .await
+        .expect("put again");
+    assert_eq!(again, b"first", "the first key stays");
+
+    let reader = ReaderStore::open(&log, STREAM).await.expect("reader");
+    assert_eq!(
+        reader.get(&person).await.expect("get"),
+        Some(b"first".to_vec())
+    );
+    assert_eq!(reader.get(&id("nobody")).await.expect("get"), None);
+
+    assert!(keeper.destroy(&person).await.expect("destroy"));
+    assert!(!keeper.destroy(&person).await.expect("destroy again"));
+    assert_eq!(reader.get(&person).await.expect("get"), None);
+    assert_eq!(keeper.get(&person).await.expect("get"), None);
+}
