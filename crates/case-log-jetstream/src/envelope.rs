@@ -132,6 +132,29 @@ impl RecordedCommit {
         })
     }
 
+    /// The aggregate the commit names, typed: root kind, root id, producer.
+    /// `None` when it names none, or a kind or producer this code does not know.
+    pub fn aggregate(&self) -> Option<(crate::RootKind, &str, crate::Producer)> {
+        let aggregate = self.commit.aggregate.as_ref()?;
+        Some((
+            crate::RootKind::from_token(&aggregate.root_kind)?,
+            aggregate.root_id.as_str(),
+            crate::Producer::from_token(&aggregate.producer)?,
+        ))
+    }
+
+    /// The organisation whose command this was, and the first role its caller
+    /// acted in (empty when the commit names no actor).
+    pub fn author(&self) -> (String, String) {
+        let actor = self.commit.actor.as_ref();
+        (
+            actor.map(|a| a.organisation_id.clone()).unwrap_or_default(),
+            actor
+                .and_then(|a| a.roles.first().cloned())
+                .unwrap_or_default(),
+        )
+    }
+
     pub fn request_id(&self) -> &str {
         &self.commit.request_id
     }

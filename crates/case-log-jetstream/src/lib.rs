@@ -21,5 +21,5 @@ pub use contract::DecodeError;
 pub use envelope::{Actor, NewCommit, NewEvent, PendingCommit, RecordedCommit};
 pub use error::LogError;
 pub use follow::{Delivery, Following};
-pub use log::{AppendReceipt, CaseLog, ExecuteError, Executed, HistoryBound};
+pub use log::{AppendReceipt, CaseLog, ExecuteError, Executed, HistoryBound, create_or_get};
 pub use subject::{AggregateAddress, HistoryScope, Producer, RootKind, TokenId};

@@ -379,7 +379,8 @@ async fn provision(
 
 /// Creates a stream, or opens it when it exists: never updates it, so a
 /// service's credentials need no permission to change a stream's limits.
-async fn create_or_get(
+/// Shared with the person key store's adapter.
+pub async fn create_or_get(
     context: &jetstream::Context,
     wanted: stream::Config,
     operation: &'static str,

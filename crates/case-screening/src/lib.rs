@@ -199,9 +199,7 @@ pub struct State {
 
 impl State {
     pub fn from_events<'a>(events: impl IntoIterator<Item = &'a Event>) -> State {
-        events
-            .into_iter()
-            .fold(State::default(), |state, event| state.evolve(event))
+        pathway::replay(events, State::evolve)
     }
 
     pub fn evolve(mut self, event: &Event) -> State {

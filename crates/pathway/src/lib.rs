@@ -74,6 +74,15 @@ validated_string!(
     |raw| raw.len() == 2 && raw.bytes().all(|b| b.is_ascii_uppercase())
 );
 
+/// The state after `events`, from the default state: how every aggregate's
+/// state is rebuilt from its history.
+pub fn replay<'a, S: Default, E: 'a>(
+    events: impl IntoIterator<Item = &'a E>,
+    evolve: impl Fn(S, &E) -> S,
+) -> S {
+    events.into_iter().fold(S::default(), evolve)
+}
+
 /// Declares a closed set of codes: an enum with `ALL`, `code()`, `from_code()` and `Display`.
 #[macro_export]
 macro_rules! vocabulary {

@@ -72,7 +72,9 @@ impl KeeperStore {
             allow_direct: true,
             ..Default::default()
         };
-        let stream = create_or_get(&context, config).await?;
+        let stream = case_log_jetstream::create_or_get(&context, config, "provision key store")
+            .await
+            .map_err(KeyStoreError::Log)?;
         Ok(KeeperStore { context, stream })
     }
 
@@ -175,25 +177,5 @@ impl ReaderStore {
     /// The wrapped key stored for `key_id`, if any: `None` once erased.
     pub async fn get(&self, key_id: &TokenId) -> Result<Option<Vec<u8>>, KeyStoreError> {
         read(&self.stream, key_id).await
-    }
-}
-
-/// Creates the stream, or opens it when it exists: never updates it, so a
-/// service's credentials need no permission to change a stream's limits.
-async fn create_or_get(
-    context: &jetstream::Context,
-    wanted: stream::Config,
-) -> Result<stream::Stream, KeyStoreError> {
-    if let Ok(stream) = context.get_stream(&wanted.name).await {
-        return Ok(stream);
-    }
-    let name = wanted.name.clone();
-    match context.create_stream(wanted).await {
-        Ok(stream) => Ok(stream),
-        // Created meanwhile by another service: open it.
-        Err(_) => context
-            .get_stream(&name)
-            .await
-            .map_err(|e| KeyStoreError::unavailable("provision key store", e)),
     }
 }

@@ -23,8 +23,6 @@ pub trait DeadlineWatch: Send + Sync + 'static {
     /// The watcher's name, recorded as the actor of what it appends.
     const WATCHER: &'static str;
 
-    fn kernel(&self) -> &Kernel;
-
     /// Ids of the aggregates that may have a deadline due by `now`. Only an
     /// index: the domain decides what is due.
     fn candidates(&self, now: OffsetDateTime) -> Result<Vec<String>, ServiceError>;
@@ -34,6 +32,14 @@ pub trait DeadlineWatch: Send + Sync + 'static {
         &self,
         id: &str,
     ) -> impl Future<Output = Result<Prepared<Self::Aggregate>, ServiceError>> + Send;
+}
+
+/// Whether a due time a projection recorded has passed at `now` (for
+/// [`DeadlineWatch::candidates`]; an unset or unreadable time is not due).
+pub fn is_due(due_at: Option<&prost_types::Timestamp>, now: OffsetDateTime) -> bool {
+    due_at
+        .and_then(case_log_jetstream::envelope::from_timestamp)
+        .is_some_and(|due| due <= now)
 }
 
 /// The codec and context of one aggregate, for the watcher's commands.
@@ -65,6 +71,7 @@ impl DeadlinePasses {
 
 /// Checks deadlines every `interval` until `shutdown`.
 pub async fn watch<W: DeadlineWatch>(
+    kernel: Kernel,
     service: Arc<W>,
     interval: Duration,
     passes: DeadlinePasses,
@@ -75,8 +82,8 @@ pub async fn watch<W: DeadlineWatch>(
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(interval) => {}
         }
-        let now = service.kernel().now();
-        match check_once(service.as_ref(), now).await {
+        let now = kernel.now();
+        match check_once(&kernel, service.as_ref(), now).await {
             Ok(_) => passes.record(now),
             Err(error) => {
                 tracing::warn!(watcher = W::WATCHER, %error, "deadline check failed, retrying at the next tick");
@@ -87,10 +94,10 @@ pub async fn watch<W: DeadlineWatch>(
 
 /// One pass at `now`. Answers how many missed deadlines it appended.
 pub async fn check_once<W: DeadlineWatch>(
+    kernel: &Kernel,
     service: &W,
     now: OffsetDateTime,
 ) -> Result<usize, ServiceError> {
-    let kernel = service.kernel();
     let authority = Authority::system(W::WATCHER);
     let mut appended = 0;
     for id in service.candidates(now)? {

@@ -4,6 +4,7 @@
 use std::future::Future;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -15,7 +16,7 @@ use crate::serve::ServeError;
 /// SIGTERM or Ctrl-C. Exits non-zero with a one-line reason on failure.
 pub fn main<F, Fut>(name: &'static str, run: F) -> ExitCode
 where
-    F: FnOnce(ServiceConfig, TcpListener, CancellationToken) -> Fut,
+    F: FnOnce(ServiceConfig, TcpListener, CancellationToken, Arc<dyn crate::Clock>) -> Fut,
     Fut: Future<Output = Result<(), ServeError>>,
 {
     let file = match config_argument() {
@@ -58,7 +59,7 @@ where
             }
         };
         let shutdown = crate::shutdown::on_signal();
-        match run(config, listener, shutdown).await {
+        match run(config, listener, shutdown, Arc::new(crate::SystemClock)).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
                 tracing::error!(error = %with_causes(&error), "service failed");

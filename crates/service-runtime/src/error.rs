@@ -64,6 +64,20 @@ impl Violations {
         raw.to_owned()
     }
 
+    /// Every item of a repeated field, each parsed on its own: an invalid one
+    /// is recorded as `field[i]` and left out.
+    pub fn each<T, E: std::fmt::Display>(
+        &mut self,
+        field: &str,
+        raw: &[String],
+        parse: impl Fn(&str) -> Result<T, E>,
+    ) -> Vec<T> {
+        raw.iter()
+            .enumerate()
+            .filter_map(|(i, item)| self.check(&format!("{field}[{i}]"), parse(item)))
+            .collect()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
@@ -111,6 +125,11 @@ impl ServiceError {
         ServiceError::Internal(cause.to_string())
     }
 
+    /// A request passed validation, yet a field it needs is missing: our bug.
+    pub fn validated_without_fields() -> ServiceError {
+        ServiceError::internal("a validated request lacks a field")
+    }
+
     /// A domain refusal as the error set says it.
     pub fn refused(refusal: Refusal) -> ServiceError {
         match refusal {
@@ -120,6 +139,15 @@ impl ServiceError {
             Refusal::NotFound(what) => ServiceError::NotFound(what),
             Refusal::NotAllowed(why) => ServiceError::PermissionDenied(why),
             Refusal::Rule(why) => ServiceError::FailedPrecondition(why),
+        }
+    }
+}
+
+impl Refusal {
+    pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Refusal {
+        Refusal::Invalid {
+            field: field.into(),
+            reason: reason.into(),
         }
     }
 }

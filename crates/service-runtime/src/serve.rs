@@ -56,12 +56,26 @@ pub struct ServiceContext {
     pub deadline_passes: crate::DeadlinePasses,
 }
 
+impl ServiceContext {
+    /// Runs the deadline watcher for `service` until the service stops.
+    pub fn watch_deadlines<W: crate::DeadlineWatch>(&self, service: std::sync::Arc<W>) {
+        tokio::spawn(crate::deadlines::watch(
+            self.kernel.clone(),
+            service,
+            self.config.deadline_check_interval(),
+            self.deadline_passes.clone(),
+            self.shutdown.clone(),
+        ));
+    }
+}
+
 /// One service: its name, its projection, and its gRPC services.
 pub struct ServiceSpec<P> {
     /// Short name: `screening`, `referral`, `safe-space`, `monitoring`.
     pub name: &'static str,
     pub projection: P,
-    /// Fully qualified names of its gRPC services, reported by health.
+    /// Fully qualified names of its own gRPC services, reported by health and
+    /// reflection (the projection admin API is added by the runtime).
     pub grpc_services: Vec<&'static str>,
     /// Who may call which of its RPCs (the projection admin API's rules are added).
     pub authorisation: &'static [crate::authorisation::Rule],
@@ -75,15 +89,15 @@ pub async fn run_without_rpcs(
     config: ServiceConfig,
     listener: TcpListener,
     shutdown: CancellationToken,
+    clock: std::sync::Arc<dyn crate::Clock>,
 ) -> Result<(), ServeError> {
     let spec = ServiceSpec {
         name,
         projection: projection_sled::Catalogue::new(name),
-        grpc_services: vec!["approdo.admin.v1.ProjectionAdminService"],
+        grpc_services: Vec::new(),
         // Only the projection admin API, whose rules the runtime adds.
         authorisation: &[],
     };
-    let clock = std::sync::Arc::new(crate::SystemClock);
     run(spec, config, listener, shutdown, clock, |_| {
         Routes::default()
     })
@@ -92,7 +106,7 @@ pub async fn run_without_rpcs(
 
 /// Runs a service on `listener` until `shutdown` is cancelled.
 pub async fn run<P, F>(
-    spec: ServiceSpec<P>,
+    mut spec: ServiceSpec<P>,
     config: ServiceConfig,
     listener: TcpListener,
     shutdown: CancellationToken,
@@ -103,6 +117,8 @@ where
     P: Projection,
     F: FnOnce(&ServiceContext) -> Routes,
 {
+    spec.grpc_services
+        .push("approdo.admin.v1.ProjectionAdminService");
     let callers = CallerExtractor::from_config(&config.auth.issuers)?;
     if config.auth.issuers.is_empty() {
         tracing::warn!(

@@ -208,10 +208,6 @@ impl DeadlineWatch for Tallies {
 
     const WATCHER: &'static str = "tally-watcher";
 
-    fn kernel(&self) -> &Kernel {
-        &self.kernel
-    }
-
     fn candidates(&self, _now: OffsetDateTime) -> Result<Vec<String>, ServiceError> {
         Ok(self.ids.clone())
     }
@@ -395,16 +391,25 @@ async fn the_watcher_marks_a_missed_deadline_once_as_the_clock_moves() {
     }
     let before = tallies.kernel.now();
     assert_eq!(
-        deadlines::check_once(&tallies, before).await.expect("pass"),
+        deadlines::check_once(&tallies.kernel, &tallies, before)
+            .await
+            .expect("pass"),
         0
     );
 
     tallies.clock.advance(time::Duration::hours(2));
     let now = tallies.kernel.now();
-    assert_eq!(deadlines::check_once(&tallies, now).await.expect("pass"), 2);
+    assert_eq!(
+        deadlines::check_once(&tallies.kernel, &tallies, now)
+            .await
+            .expect("pass"),
+        2
+    );
     let head = tallies.last_sequence().await;
     assert_eq!(
-        deadlines::check_once(&tallies, now).await.expect("pass"),
+        deadlines::check_once(&tallies.kernel, &tallies, now)
+            .await
+            .expect("pass"),
         0,
         "each deadline is marked once"
     );
@@ -415,6 +420,7 @@ async fn the_watcher_marks_a_missed_deadline_once_as_the_clock_moves() {
     let passes = DeadlinePasses::default();
     let shutdown = tokio_util::sync::CancellationToken::new();
     let watcher = tokio::spawn(deadlines::watch(
+        tallies.kernel.clone(),
         tallies.clone(),
         Duration::from_millis(10),
         passes.clone(),

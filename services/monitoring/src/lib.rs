@@ -5,7 +5,9 @@
 //!
 //! `run` serves until shutdown; `main.rs` only calls it.
 
-use service_runtime::{ServeError, ServiceConfig};
+use std::sync::Arc;
+
+use service_runtime::{Clock, ServeError, ServiceConfig};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -17,6 +19,7 @@ pub async fn run(
     config: ServiceConfig,
     listener: TcpListener,
     shutdown: CancellationToken,
+    clock: Arc<dyn Clock>,
 ) -> Result<(), ServeError> {
-    service_runtime::run_without_rpcs(NAME, config, listener, shutdown).await
+    service_runtime::run_without_rpcs(NAME, config, listener, shutdown, clock).await
 }

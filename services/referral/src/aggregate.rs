@@ -49,10 +49,7 @@ impl Aggregate for CaseReferrals {
 
     fn refusal(error: &ReferralError) -> Refusal {
         match error {
-            ReferralError::Invalid { field, reason } => Refusal::Invalid {
-                field: field.clone(),
-                reason: (*reason).to_owned(),
-            },
+            ReferralError::Invalid { field, reason } => Refusal::invalid(field, *reason),
             ReferralError::ReferralNotFound => Refusal::NotFound("referral"),
             ReferralError::ConsentNotFound => Refusal::NotFound("consent"),
             ReferralError::NotTheReceiver | ReferralError::NotTheReferrer => {
@@ -123,10 +120,9 @@ impl Aggregate for DirectoryEntry {
 
     fn refusal(error: &directory::DirectoryError) -> Refusal {
         match error {
-            directory::DirectoryError::Invalid { field, reason } => Refusal::Invalid {
-                field: (*field).to_owned(),
-                reason: (*reason).to_owned(),
-            },
+            directory::DirectoryError::Invalid { field, reason } => {
+                Refusal::invalid(*field, *reason)
+            }
             directory::DirectoryError::OrganisationNotFound => Refusal::NotFound("organisation"),
             other => Refusal::Rule(other.to_string()),
         }
@@ -206,10 +202,7 @@ impl Aggregate for PathwayRulesPublications {
     }
 
     fn refusal(error: &pathway_rules::InvalidRules) -> Refusal {
-        Refusal::Invalid {
-            field: "rules".to_owned(),
-            reason: error.to_string(),
-        }
+        Refusal::invalid("rules", error.to_string())
     }
 
     fn decode(_: &(), event: &log::Event) -> Result<Option<pathway_rules::Event>, DecodeError> {

@@ -7,7 +7,8 @@ use std::collections::BTreeSet;
 use std::future::Future;
 
 use case_referral::{Actor, ReferralState};
-use service_runtime::{DeadlineWatch, Kernel, Prepared, ServiceError};
+use service_runtime::deadlines::is_due;
+use service_runtime::{DeadlineWatch, Prepared, ServiceError};
 use time::OffsetDateTime;
 
 use crate::aggregate::CaseReferrals;
@@ -19,15 +20,8 @@ impl DeadlineWatch for ReferralApi {
 
     const WATCHER: &'static str = "referral-deadline-watcher";
 
-    fn kernel(&self) -> &Kernel {
-        &self.kernel
-    }
-
     fn candidates(&self, now: OffsetDateTime) -> Result<Vec<String>, ServiceError> {
-        let now = case_log_jetstream::envelope::timestamp(now);
-        let passed = |due: &Option<prost_types::Timestamp>| {
-            due.is_some_and(|d| (d.seconds, d.nanos) <= (now.seconds, now.nanos))
-        };
+        let passed = |due: &Option<prost_types::Timestamp>| is_due(due.as_ref(), now);
         let mut cases = BTreeSet::new();
         for referral in projection::all_referrals(self.projection.store())? {
             let Ok(state) = ReferralState::from_code(&referral.state) else {

@@ -24,9 +24,7 @@ use std::sync::Arc;
 
 use case_referral::pathway_rules::PathwayRules;
 use projection_sled::Catalogue;
-use service_runtime::{
-    Clock, OrganisationType, Rule, ServeError, ServiceConfig, ServiceSpec, SystemClock,
-};
+use service_runtime::{Clock, OrganisationType, Rule, ServeError, ServiceConfig, ServiceSpec};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -108,17 +106,9 @@ pub const AUTHORISATION: &[Rule] = {
     ]
 };
 
-/// Serves the referral service on `listener` until `shutdown` is cancelled.
+/// Serves the referral service on `listener` until `shutdown` is cancelled; `clock`
+/// drives its deadlines (the system clock in production, moved by hand in tests).
 pub async fn run(
-    config: ServiceConfig,
-    listener: TcpListener,
-    shutdown: CancellationToken,
-) -> Result<(), ServeError> {
-    run_with_clock(config, listener, shutdown, Arc::new(SystemClock)).await
-}
-
-/// As [`run`], with the clock that drives deadlines (tests move it by hand).
-pub async fn run_with_clock(
     config: ServiceConfig,
     listener: TcpListener,
     shutdown: CancellationToken,
@@ -127,10 +117,7 @@ pub async fn run_with_clock(
     let spec = ServiceSpec {
         name: NAME,
         projection: (projection::ReferralProjection, Catalogue::new(NAME)),
-        grpc_services: vec![
-            "approdo.referral.v1.ReferralService",
-            "approdo.admin.v1.ProjectionAdminService",
-        ],
+        grpc_services: vec!["approdo.referral.v1.ReferralService"],
         authorisation: AUTHORISATION,
     };
     let options: options::ReferralOptions = config.options()?;
@@ -148,12 +135,7 @@ pub async fn run_with_clock(
             default_rules: PathwayRules::default(),
             shutdown: context.shutdown.clone(),
         });
-        tokio::spawn(service_runtime::deadlines::watch(
-            api.clone(),
-            context.config.deadline_check_interval(),
-            context.deadline_passes.clone(),
-            context.shutdown.clone(),
-        ));
+        context.watch_deadlines(api.clone());
         tonic::service::Routes::new(
             contracts::referral::v1::referral_service_server::ReferralServiceServer::from_arc(api),
         )

@@ -50,22 +50,15 @@ impl Projection for ReferralProjection {
     }
 
     fn apply(&self, rows: &mut Rows<'_>, commit: &RecordedCommit) -> Result<(), ApplyError> {
-        let Some(aggregate) = &commit.commit.aggregate else {
-            return Ok(());
-        };
-        let root = RootKind::from_token(&aggregate.root_kind);
-        let producer = Producer::from_token(&aggregate.producer);
-        match (root, producer) {
-            (Some(RootKind::Case), Some(Producer::Screening)) => {
-                apply_screening(rows, &aggregate.root_id, commit)
+        match commit.aggregate() {
+            Some((RootKind::Case, case_id, Producer::Screening)) => {
+                apply_screening(rows, case_id, commit)
             }
-            (Some(RootKind::Organisation), Some(Producer::Referral)) => {
-                apply_directory(rows, commit)
+            Some((RootKind::Organisation, _, Producer::Referral)) => apply_directory(rows, commit),
+            Some((RootKind::Case, case_id, Producer::Referral)) => {
+                apply_case(rows, case_id, commit)
             }
-            (Some(RootKind::Case), Some(Producer::Referral)) => {
-                apply_case(rows, &aggregate.root_id, commit)
-            }
-            (Some(RootKind::Configuration), Some(Producer::Referral)) => {
+            Some((RootKind::Configuration, _, Producer::Referral)) => {
                 apply_configuration(rows, commit)
             }
             _ => Ok(()),
@@ -174,12 +167,12 @@ fn apply_case(
     let province = stored_facts(rows, case_id)?
         .map(|f| f.province)
         .unwrap_or_default();
-    let actor = commit.commit.actor.clone().unwrap_or_default();
+    let (organisation_id, role) = commit.author();
     let entry = |state: &str, at: Option<prost_types::Timestamp>| wire::TimelineEntry {
         state: state.to_owned(),
         at,
-        organisation_id: actor.organisation_id.clone(),
-        role: actor.roles.first().cloned().unwrap_or_default(),
+        organisation_id: organisation_id.clone(),
+        role: role.clone(),
         log_sequence: commit.sequence,
     };
     let mut changed: Vec<String> = Vec::new();

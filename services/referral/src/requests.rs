@@ -72,19 +72,15 @@ pub fn profile(
     if p.service_types.is_empty() {
         v.add("profile.service_types", "at least one service type");
     }
-    let service_types = each(v, "profile.service_types", &p.service_types, |t| {
+    let service_types = v.each("profile.service_types", &p.service_types, |t| {
         ServiceType::from_code(t)
     });
     if p.provinces.is_empty() {
         v.add("profile.provinces", "at least one province");
     }
-    let provinces = each(v, "profile.provinces", &p.provinces, |raw| {
-        Province::parse(raw)
-    });
-    let languages = each(v, "profile.languages", &p.languages, Language::parse);
-    let accessibility = each(v, "profile.accessibility", &p.accessibility, |a| {
-        Code::parse(a)
-    });
+    let provinces = v.each("profile.provinces", &p.provinces, Province::parse);
+    let languages = v.each("profile.languages", &p.languages, Language::parse);
+    let accessibility = v.each("profile.accessibility", &p.accessibility, Code::parse);
     let opening_hours = v.check(
         "profile.opening_hours",
         OpeningHours::parse(&p.opening_hours),
@@ -102,30 +98,15 @@ pub fn profile(
     Some(OrganisationProfile {
         organisation_id: organisation_id?,
         name: name?,
-        service_types: service_types?,
-        provinces: provinces?,
-        languages: languages?,
-        accessibility: accessibility?,
+        service_types,
+        provinces,
+        languages,
+        accessibility,
         opening_hours: opening_hours?,
         intake_channel: intake_channel?,
         availability: availability?,
         active: p.active,
     })
-}
-
-/// Every item of a repeated field, each checked on its own (`field[i]`).
-fn each<T, E: std::fmt::Display>(
-    v: &mut Violations,
-    field: &str,
-    raw: &[String],
-    parse: impl Fn(&str) -> Result<T, E>,
-) -> Option<Vec<T>> {
-    let parsed: Vec<Option<T>> = raw
-        .iter()
-        .enumerate()
-        .map(|(i, item)| v.check(&format!("{field}[{i}]"), parse(item)))
-        .collect();
-    parsed.into_iter().collect()
 }
 
 pub fn give_consent(
@@ -140,13 +121,9 @@ pub fn give_consent(
     let basis = match &r.basis {
         Some(api::give_consent_request::Basis::Consent(c)) => {
             let purpose = v.check("consent.purpose", Code::parse(&c.purpose));
-            let scopes: BTreeSet<DataScope> = c
-                .scopes
-                .iter()
-                .enumerate()
-                .filter_map(|(i, s)| {
-                    v.check(&format!("consent.scopes[{i}]"), DataScope::from_code(s))
-                })
+            let scopes: BTreeSet<DataScope> = v
+                .each("consent.scopes", &c.scopes, DataScope::from_code)
+                .into_iter()
                 .collect();
             let valid_until = time(&mut v, "consent.valid_until", &c.valid_until);
             let grantor = match c.grantor.as_str() {
@@ -196,7 +173,7 @@ pub fn give_consent(
             };
             Ok((request_id, case, command))
         }
-        _ => Err(ServiceError::internal("a validated request lacks a field")),
+        _ => Err(ServiceError::validated_without_fields()),
     }
 }
 
@@ -212,7 +189,7 @@ pub fn withdraw_consent(
         (Some(case), Some(consent_id)) => {
             Ok((request_id, case, Command::WithdrawConsent { consent_id }))
         }
-        _ => Err(ServiceError::internal("a validated request lacks a field")),
+        _ => Err(ServiceError::validated_without_fields()),
     }
 }
 
@@ -256,7 +233,7 @@ pub fn create_referral(
                 send: r.send,
             },
         )),
-        _ => Err(ServiceError::internal("a validated request lacks a field")),
+        _ => Err(ServiceError::validated_without_fields()),
     }
 }
 
@@ -313,7 +290,7 @@ pub fn update_referral(
     v.finish()?;
     match (case, command) {
         (Some(case), Some(command)) => Ok((request_id, case, command)),
-        _ => Err(ServiceError::internal("a validated request lacks a field")),
+        _ => Err(ServiceError::validated_without_fields()),
     }
 }
 

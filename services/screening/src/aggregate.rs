@@ -39,10 +39,7 @@ impl Aggregate for CaseScreening {
 
     fn refusal(error: &ScreeningError) -> Refusal {
         match error {
-            ScreeningError::Invalid { field, reason } => Refusal::Invalid {
-                field: field.clone(),
-                reason: (*reason).to_owned(),
-            },
+            ScreeningError::Invalid { field, reason } => Refusal::invalid(field, *reason),
             ScreeningError::CaseNotFound => Refusal::NotFound("case"),
             other => Refusal::Rule(other.to_string()),
         }

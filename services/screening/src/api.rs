@@ -290,7 +290,7 @@ impl api::screening_service_server::ScreeningService for ScreeningApi {
         );
         v.finish()?;
         let (Some(case_id), Some(purpose)) = (case_id, purpose) else {
-            return Err(validated_without_fields().into());
+            return Err(ServiceError::validated_without_fields().into());
         };
         let history = self
             .kernel
@@ -340,7 +340,7 @@ impl api::screening_service_server::ScreeningService for ScreeningApi {
         );
         v.finish()?;
         let (Some(case_id), Some(reason)) = (case_id, reason) else {
-            return Err(validated_without_fields().into());
+            return Err(ServiceError::validated_without_fields().into());
         };
         // Record the erasure, then destroy the key: both idempotent, so a retry
         // after a failure between them completes it.
@@ -433,11 +433,6 @@ impl api::screening_service_server::ScreeningService for ScreeningApi {
         let entries = history.iter().map(history_entry).collect();
         Ok(Response::new(api::GetCaseHistoryResponse { entries }))
     }
-}
-
-/// A request passed validation, yet a field it needs is missing: our bug.
-fn validated_without_fields() -> ServiceError {
-    ServiceError::internal("a validated request lacks a field")
 }
 
 /// The case's `CaseOpened`, as recorded.

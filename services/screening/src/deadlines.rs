@@ -5,7 +5,8 @@
 use std::future::Future;
 
 use case_screening::{CaseStatus, Context};
-use service_runtime::{DeadlineWatch, Kernel, Prepared, ServiceError};
+use service_runtime::deadlines::is_due;
+use service_runtime::{DeadlineWatch, Prepared, ServiceError};
 use time::OffsetDateTime;
 
 use crate::aggregate::CaseScreening;
@@ -18,19 +19,11 @@ impl DeadlineWatch for ScreeningApi {
 
     const WATCHER: &'static str = "screening-deadline-watcher";
 
-    fn kernel(&self) -> &Kernel {
-        &self.kernel
-    }
-
     fn candidates(&self, now: OffsetDateTime) -> Result<Vec<String>, ServiceError> {
-        let now = case_log_jetstream::envelope::timestamp(now);
         let passed = |deadline: &Option<contracts::screening::v1::Deadline>| {
-            deadline.as_ref().is_some_and(|d| {
-                !d.missed
-                    && d.met_at.is_none()
-                    && d.due_at
-                        .is_some_and(|due| (due.seconds, due.nanos) <= (now.seconds, now.nanos))
-            })
+            deadline
+                .as_ref()
+                .is_some_and(|d| !d.missed && d.met_at.is_none() && is_due(d.due_at.as_ref(), now))
         };
         Ok(projection::all_cases(self.projection.store())?
             .into_iter()

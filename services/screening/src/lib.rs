@@ -20,9 +20,7 @@ pub mod requests;
 use std::sync::Arc;
 
 use projection_sled::Catalogue;
-use service_runtime::{
-    Clock, OrganisationType, Rule, ServeError, ServiceConfig, ServiceSpec, SystemClock,
-};
+use service_runtime::{Clock, OrganisationType, Rule, ServeError, ServiceConfig, ServiceSpec};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -87,35 +85,25 @@ pub const AUTHORISATION: &[Rule] = {
     ]
 };
 
-/// Serves the screening service on `listener` until `shutdown` is cancelled.
+/// Serves the screening service on `listener` until `shutdown` is cancelled; `clock`
+/// drives its deadlines (the system clock in production, moved by hand in tests).
 pub async fn run(
-    config: ServiceConfig,
-    listener: TcpListener,
-    shutdown: CancellationToken,
-) -> Result<(), ServeError> {
-    run_with_clock(config, listener, shutdown, Arc::new(SystemClock)).await
-}
-
-/// As [`run`], with the clock that drives deadlines (tests move it by hand).
-pub async fn run_with_clock(
     config: ServiceConfig,
     listener: TcpListener,
     shutdown: CancellationToken,
     clock: Arc<dyn Clock>,
 ) -> Result<(), ServeError> {
-    let spec = ServiceSpec {
-        name: NAME,
-        projection: (projection::ScreeningProjection, Catalogue::new(NAME)),
-        grpc_services: vec![
-            "approdo.screening.v1.ScreeningService",
-            "approdo.admin.v1.ProjectionAdminService",
-        ],
-        authorisation: AUTHORISATION,
-    };
+    // The keeper of person keys: it creates them as cases open, destroys them on erasure.
     let keys = service_runtime::PersonKeyKeeper::from_config(
         &config.encryption,
         "approdo.case.*.screening",
     )?;
+    let spec = ServiceSpec {
+        name: NAME,
+        projection: (projection::ScreeningProjection, Catalogue::new(NAME)),
+        grpc_services: vec!["approdo.screening.v1.ScreeningService"],
+        authorisation: AUTHORISATION,
+    };
     service_runtime::run(spec, config, listener, shutdown, clock, move |context| {
         let api = Arc::new(api::ScreeningApi {
             kernel: context.kernel.clone(),
@@ -124,12 +112,7 @@ pub async fn run_with_clock(
             callers: context.callers.clone(),
             read_patience: context.config.read_patience(),
         });
-        tokio::spawn(service_runtime::deadlines::watch(
-            api.clone(),
-            context.config.deadline_check_interval(),
-            context.deadline_passes.clone(),
-            context.shutdown.clone(),
-        ));
+        context.watch_deadlines(api.clone());
         tonic::service::Routes::new(
             contracts::screening::v1::screening_service_server::ScreeningServiceServer::from_arc(
                 api,

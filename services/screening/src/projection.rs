@@ -25,27 +25,22 @@ impl Projection for ScreeningProjection {
     }
 
     fn apply(&self, rows: &mut Rows<'_>, commit: &RecordedCommit) -> Result<(), ApplyError> {
-        let Some(aggregate) = &commit.commit.aggregate else {
+        let Some((RootKind::Case, case_id, Producer::Screening)) = commit.aggregate() else {
             return Ok(());
         };
-        if aggregate.producer != Producer::Screening.token()
-            || aggregate.root_kind != RootKind::Case.token()
-        {
-            return Ok(());
-        }
-        let case_id = aggregate.root_id.as_bytes();
+        let case_id = case_id.as_bytes();
         let mut view = match rows.get(CASES, case_id)? {
             Some(bytes) => wire::CaseView::decode(bytes.as_slice()).map_err(|e| {
                 ApplyError::Inconsistent(format!("stored case view cannot be decoded: {e}"))
             })?,
             None => wire::CaseView::default(),
         };
-        let actor = commit.commit.actor.clone().unwrap_or_default();
-        let who = |status: &str, at: Option<prost_types::Timestamp>| wire::CategoryStatusChange {
+        let (organisation_id, role) = commit.author();
+        let who = |status: &str, at| wire::CategoryStatusChange {
             status: status.to_owned(),
             at,
-            organisation_id: actor.organisation_id.clone(),
-            role: actor.roles.first().cloned().unwrap_or_default(),
+            organisation_id: organisation_id.clone(),
+            role: role.clone(),
             log_sequence: commit.sequence,
         };
         for event in &commit.commit.events {

@@ -44,10 +44,7 @@ fn codes(violations: &mut Violations, field: &str, raw: &[String]) -> Vec<Code> 
     if raw.len() > 32 {
         violations.add(field, "at most 32 codes");
     }
-    raw.iter()
-        .enumerate()
-        .filter_map(|(i, c)| violations.check(&format!("{field}[{i}]"), Code::parse(c)))
-        .collect()
+    violations.each(field, raw, Code::parse)
 }
 
 fn suspicion(
@@ -187,7 +184,7 @@ pub fn open_case(
     let (Some(arrival_place), Some(arrived_at), Some(province), Some(facility_id)) =
         (place, arrived_at, province, facility_id)
     else {
-        return Err(ServiceError::internal("a validated request lacks a field"));
+        return Err(ServiceError::validated_without_fields());
     };
     let open = OpenCase {
         case_id: new_case_id(&request_id),
@@ -226,7 +223,7 @@ fn finish(
             },
             command,
         )),
-        _ => Err(ServiceError::internal("a validated request lacks a field")),
+        _ => Err(ServiceError::validated_without_fields()),
     }
 }
 

@@ -3,9 +3,10 @@
 
 use case_referral::{Command, ConsentId};
 use contracts::referral::v1 as api;
+use service_runtime::ServiceError;
 use tonic::{Request, Response, Status};
 
-use super::{ReferralApi, derived_id, validated_without_fields};
+use super::{ReferralApi, derived_id};
 use crate::codec::WireEvent;
 use crate::requests;
 
@@ -21,7 +22,7 @@ impl ReferralApi {
                 .expect("a hyphenated lowercase UUID is a consent id")
         })?;
         let Command::GiveConsent { consent_id, .. } = &command else {
-            return Err(validated_without_fields().into());
+            return Err(ServiceError::validated_without_fields().into());
         };
         let consent_id = consent_id.to_string();
         let executed = self

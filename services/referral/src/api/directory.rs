@@ -6,7 +6,7 @@ use contracts::referral::v1 as api;
 use service_runtime::{Authority, Caller, ServiceError, Target, Violations};
 use tonic::{Request, Response, Status};
 
-use super::{ReferralApi, validated_without_fields};
+use super::ReferralApi;
 use crate::aggregate::DirectoryEntry;
 use crate::{projection, requests};
 
@@ -79,7 +79,7 @@ impl ReferralApi {
         let request_id = requests::request_id(&mut v, raw_request_id);
         let profile = requests::profile(&mut v, raw_profile);
         v.finish()?;
-        let profile = profile.ok_or_else(validated_without_fields)?;
+        let profile = profile.ok_or_else(ServiceError::validated_without_fields)?;
         let organisation_id = profile.organisation_id.to_string();
         let target = Target::<DirectoryEntry> {
             id: &organisation_id,

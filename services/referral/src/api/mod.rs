@@ -139,11 +139,6 @@ pub fn derived_id(kind: &str, organisation_id: &str, request_id: &str) -> String
     .to_string()
 }
 
-/// A request passed validation, yet a field it needs is missing: our bug.
-pub(crate) fn validated_without_fields() -> ServiceError {
-    ServiceError::internal("a validated request lacks a field")
-}
-
 /// Every RPC of the service, each handled in its concern's file.
 #[tonic::async_trait]
 impl api::referral_service_server::ReferralService for ReferralApi {

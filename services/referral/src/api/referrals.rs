@@ -9,7 +9,7 @@ use service_runtime::{FieldViolation, Jurisdiction, ServiceError, Violations, Wh
 use tonic::{Request, Response, Status};
 
 use super::datasets::{sees, visible};
-use super::{ReferralApi, derived_id, validated_without_fields};
+use super::{ReferralApi, derived_id};
 use crate::codec::WireEvent;
 use crate::{projection, requests};
 
@@ -31,7 +31,7 @@ impl ReferralApi {
             ..
         } = &command
         else {
-            return Err(validated_without_fields().into());
+            return Err(ServiceError::validated_without_fields().into());
         };
         let referral_id = referral_id.to_string();
         let receiver = projection::organisation(self.projection.store(), receiver.as_str())
@@ -79,7 +79,7 @@ impl ReferralApi {
         let mut v = Violations::default();
         let case_id = requests::case_id(&mut v, &r.case_id);
         v.finish()?;
-        let case_id = case_id.ok_or_else(validated_without_fields)?;
+        let case_id = case_id.ok_or_else(ServiceError::validated_without_fields)?;
         Jurisdiction::of(&caller).check(&self.case_facts(&case_id).await?.whereabouts())?;
         self.wait_for(r.min_log_sequence).await?;
         let case = projection::case_referrals(self.projection.store(), &case_id)

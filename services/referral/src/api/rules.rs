@@ -10,7 +10,7 @@ use contracts::referral::v1 as api;
 use service_runtime::{Authority, Jurisdiction, ServiceError, Target, Violations};
 use tonic::{Request, Response, Status};
 
-use super::{ReferralApi, validated_without_fields};
+use super::ReferralApi;
 use crate::aggregate::{PATHWAY_RULES_ID, PathwayRulesPublications};
 use crate::{codec, projection, requests};
 
@@ -75,7 +75,7 @@ impl ReferralApi {
             .then(|| v.check("service_type", ServiceType::from_code(&r.service_type)))
             .flatten();
         v.finish()?;
-        let case_id = case_id.ok_or_else(validated_without_fields)?;
+        let case_id = case_id.ok_or_else(ServiceError::validated_without_fields)?;
         self.wait_for(r.min_log_sequence).await?;
         let facts = self.case_facts(&case_id).await?;
         Jurisdiction::of(&caller).check(&facts.whereabouts())?;

@@ -65,14 +65,12 @@ impl Service {
             }
         }
         match self {
-            Service::Screening => tokio::spawn(ran(
-                self,
-                screening::run_with_clock(config, listener, shutdown, clock),
-            )),
-            Service::Referral => tokio::spawn(ran(
-                self,
-                referral::run_with_clock(config, listener, shutdown, clock),
-            )),
+            Service::Screening => {
+                tokio::spawn(ran(self, screening::run(config, listener, shutdown, clock)))
+            }
+            Service::Referral => {
+                tokio::spawn(ran(self, referral::run(config, listener, shutdown, clock)))
+            }
         }
     }
 }
