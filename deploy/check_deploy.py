@@ -16,7 +16,7 @@ DEPLOY = pathlib.Path(__file__).resolve().parent
 SERVICES = {"screening": 50051, "referral": 50052, "safe-space": 50053, "monitoring": 50054}
 CONFIG_KEYS = {
     "listen", "data_dir", "case_log", "telemetry", "concurrency_limit", "read_patience_ms",
-    "grace_period_ms", "projection_batch", "deadline_check_interval_ms", "referral_deadlines", "auth",
+    "grace_period_ms", "projection_batch", "deadline_check_interval_ms", "options", "auth",
 }
 CASE_LOG_KEYS = {
     "url", "stream", "replicas", "duplicate_window_secs", "user", "password", "request_timeout_ms",
