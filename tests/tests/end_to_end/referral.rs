@@ -43,6 +43,33 @@ fn receiver<T>(organisation: &str, message: T) -> tonic::Request<T> {
     Caller::receiver(organisation, Some("RM")).request(message)
 }
 
+/// The person's consent to refer the case to `organisation` (no request id yet).
+fn consent_request(case_id: &str, organisation: &str) -> api::GiveConsentRequest {
+    api::GiveConsentRequest {
+        request_id: String::new(),
+        case_id: case_id.to_owned(),
+        recipient: Some(api::Recipient {
+            recipient: Some(api::recipient::Recipient::OrganisationId(
+                organisation.to_owned(),
+            )),
+        }),
+        basis: Some(api::give_consent_request::Basis::Consent(
+            api::ConsentBasis {
+                purpose: "protection_and_support".to_owned(),
+                scopes: vec![
+                    "categories".to_owned(),
+                    "urgency".to_owned(),
+                    "communication".to_owned(),
+                ],
+                valid_until: ts(NOW + time::Duration::days(90)),
+                grantor: "person".to_owned(),
+                ..Default::default()
+            },
+        )),
+        given_at: ts(NOW - time::Duration::minutes(5)),
+    }
+}
+
 /// The screening and referral services, and the steps of a referral the tests share.
 struct Fixture {
     system: System,
@@ -165,26 +192,7 @@ impl Fixture {
             .await
             .give_consent(operator(api::GiveConsentRequest {
                 request_id: request.to_owned(),
-                case_id: case_id.to_owned(),
-                recipient: Some(api::Recipient {
-                    recipient: Some(api::recipient::Recipient::OrganisationId(
-                        organisation.to_owned(),
-                    )),
-                }),
-                basis: Some(api::give_consent_request::Basis::Consent(
-                    api::ConsentBasis {
-                        purpose: "protection_and_support".to_owned(),
-                        scopes: vec![
-                            "categories".to_owned(),
-                            "urgency".to_owned(),
-                            "communication".to_owned(),
-                        ],
-                        valid_until: ts(NOW + time::Duration::days(90)),
-                        grantor: "person".to_owned(),
-                        ..Default::default()
-                    },
-                )),
-                given_at: ts(NOW - time::Duration::minutes(5)),
+                ..consent_request(case_id, organisation)
             }))
             .await
             .expect("consent")
@@ -1246,4 +1254,81 @@ async fn a_prefecture_reads_the_referrals_of_its_own_province_only() {
         .await
         .expect_err("another facility's case");
     assert_eq!(refused.code(), Code::PermissionDenied);
+}
+
+/// Found by attacking the running system: a prefecture of another province
+/// was given the suggestions for a case it may not read; and a request id
+/// replayed by another organisation answered the original commit.
+#[tokio::test]
+async fn suggestions_and_replays_stay_within_the_callers_jurisdiction() {
+    let system = Fixture::start().await;
+    let case_id = system.screened_case("suggest-scope", false).await;
+    system.register(CAV, &["AG"]).await;
+    let suggest = |token: &str| {
+        with_token(
+            api::SuggestReceiversRequest {
+                case_id: case_id.clone(),
+                ..Default::default()
+            },
+            token,
+        )
+    };
+    let agrigento = token(OrganisationType::Prefecture, "prefettura-ag", Some("AG"));
+    let own = system
+        .referrals()
+        .await
+        .suggest_receivers(suggest(&agrigento))
+        .await
+        .expect("own province")
+        .into_inner();
+    assert!(!own.suggestions.is_empty(), "the case's province is served");
+    let rome = token(OrganisationType::Prefecture, "prefettura-rm", Some("RM"));
+    let refused = system
+        .referrals()
+        .await
+        .suggest_receivers(suggest(&rome))
+        .await
+        .expect_err("another province");
+    assert_eq!(refused.code(), Code::PermissionDenied);
+
+    // The operator's consent, replayed by a prefecture of the same province
+    // with the same request id: refused, nothing appended.
+    system.consent_to(&case_id, "c-replayed", CAV).await;
+    let case_history = || async {
+        system
+            .log()
+            .await
+            .history(
+                &HistoryScope::Root {
+                    kind: RootKind::Case,
+                    id: TokenId::parse(&case_id).expect("id"),
+                },
+                HistoryBound::All,
+            )
+            .await
+            .expect("history")
+            .len()
+    };
+    let before = case_history().await;
+    let replay = system
+        .referrals()
+        .await
+        .give_consent(with_token(
+            api::GiveConsentRequest {
+                request_id: "c-replayed".to_owned(),
+                ..consent_request(&case_id, CAV)
+            },
+            &agrigento,
+        ))
+        .await;
+    assert_eq!(
+        replay.map(|_| ()).map_err(|status| status.code()),
+        Err(Code::PermissionDenied),
+        "another organisation's request id answers nothing"
+    );
+    assert_eq!(
+        case_history().await,
+        before,
+        "and appends nothing about the case"
+    );
 }
