@@ -6,6 +6,8 @@
 //! - `access-token` depends on no server, network or async runtime crate;
 //! - domain crates (`[package.metadata.approdo] layer = "domain"`) depend on nothing that does I/O,
 //!   and read no clock and draw no randomness (time and ids arrive as inputs);
+//! - no service depends on another service, and no service appends to the log
+//!   but through the runtime's kernel (`Kernel::execute`): one pipeline for all;
 //! - crate folders are named after their crate; every `.rs` file starts with `//!`.
 
 use std::path::{Path, PathBuf};
@@ -139,6 +141,42 @@ fn the_command_line_client_depends_on_no_service_adapter_or_server_crate() {
             "approdo-cli depends on {dependency}"
         );
     }
+}
+
+#[test]
+fn no_service_depends_on_another_service() {
+    let metadata = metadata();
+    let services = service_crates(&metadata);
+    for service in &services {
+        for dependency in dependency_names(package(&metadata, service)) {
+            assert!(
+                !services.contains(&dependency),
+                "service {service} depends on service {dependency}"
+            );
+        }
+    }
+}
+
+#[test]
+fn services_append_to_the_log_only_through_the_kernel() {
+    // The log's own `execute`/`append` are the kernel's to call: a handler that
+    // calls them skips the shared checks (jurisdiction, idempotency, error mapping).
+    let forbidden = [
+        ".execute(&address",
+        "log().execute(",
+        ".append(&",
+        "log.execute(",
+    ];
+    let mut found = Vec::new();
+    visit(&workspace_root().join("services"), &mut |file| {
+        let text = std::fs::read_to_string(file).unwrap_or_default();
+        for pattern in forbidden {
+            if text.contains(pattern) {
+                found.push(format!("{}: {pattern}", file.display()));
+            }
+        }
+    });
+    assert!(found.is_empty(), "appends bypassing the kernel: {found:#?}");
 }
 
 #[test]
