@@ -403,6 +403,15 @@ impl State {
         pathway::replay(events, State::evolve)
     }
 
+    /// The organisations the case was ever sent to: the receivers of its
+    /// referrals past draft, open or ended (each acts on its own referrals only).
+    pub fn receivers(&self) -> impl Iterator<Item = &OrganisationId> {
+        self.referrals
+            .values()
+            .filter(|referral| referral.state != ReferralState::Draft)
+            .map(|referral| &referral.receiver)
+    }
+
     pub fn evolve(mut self, event: &Event) -> State {
         let mut set = |id: &ReferralId, state: ReferralState| {
             if let Some(referral) = self.referrals.get_mut(id) {

@@ -1,17 +1,40 @@
 //! Where a caller may act and read: a reception operator on the cases in its
 //! own facility (its organisation id is the facility's id), a prefecture and
-//! the police on the cases of their province. Analysts, administrators and
-//! receiving services have no place; the authorisation table decides which
-//! RPCs they reach. A case is where it was last placed, or where it opened
-//! (each service learns that from the screening events).
+//! the police on the cases of their province, a receiving service on the cases
+//! referred to it. Analysts and administrators have no place; the authorisation
+//! table decides which RPCs they reach. A case is where it was last placed, or
+//! where it opened (each service learns that from the screening events); to
+//! whom it is referred comes from the referral record. The one rule is
+//! [`Jurisdiction::check`]: the kernel applies it to every command, and read
+//! handlers to what they read.
 
 use crate::{Caller, OrganisationType, ServiceError};
 
-/// Where a case is now.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where a case is now, and to whom it is referred.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Whereabouts {
     pub province: String,
     pub facility_id: String,
+    /// Organisations the case is referred to, as the command or read at hand
+    /// counts them (screening: open referrals; referral: every referral sent).
+    pub referred_to: Vec<String>,
+}
+
+impl Whereabouts {
+    /// A case in a facility of a province, referred to nobody (yet known).
+    pub fn at(province: impl Into<String>, facility_id: impl Into<String>) -> Whereabouts {
+        Whereabouts {
+            province: province.into(),
+            facility_id: facility_id.into(),
+            referred_to: Vec::new(),
+        }
+    }
+
+    /// The same place, with the organisations the case is referred to.
+    pub fn referred_to(mut self, organisations: impl IntoIterator<Item = String>) -> Whereabouts {
+        self.referred_to = organisations.into_iter().collect();
+        self
+    }
 }
 
 /// The cases a caller may act on and read.
@@ -19,6 +42,8 @@ pub struct Whereabouts {
 pub enum Jurisdiction {
     Facility(String),
     Province(String),
+    /// A receiving service: the cases referred to it.
+    Receiver(String),
     /// Not limited by place (the authorisation table limits the RPCs).
     Unplaced,
 }
@@ -32,7 +57,8 @@ impl Jurisdiction {
             Prefecture | Police => {
                 Jurisdiction::Province(caller.province.clone().unwrap_or_default())
             }
-            Analyst | Administrator | ReceivingService => Jurisdiction::Unplaced,
+            ReceivingService => Jurisdiction::Receiver(caller.organisation_id.clone()),
+            Analyst | Administrator => Jurisdiction::Unplaced,
         }
     }
 
@@ -40,6 +66,7 @@ impl Jurisdiction {
         match self {
             Jurisdiction::Facility(own) => *own == at.facility_id,
             Jurisdiction::Province(own) => !own.is_empty() && *own == at.province,
+            Jurisdiction::Receiver(own) => at.referred_to.contains(own),
             Jurisdiction::Unplaced => true,
         }
     }
@@ -52,6 +79,7 @@ impl Jurisdiction {
         Err(ServiceError::PermissionDenied(
             match self {
                 Jurisdiction::Facility(_) => "this case is outside the caller's facility",
+                Jurisdiction::Receiver(_) => "this case is not referred to the caller",
                 _ => "this case is outside the caller's province",
             }
             .to_owned(),
@@ -74,10 +102,7 @@ mod tests {
     }
 
     fn at(province: &str, facility: &str) -> Whereabouts {
-        Whereabouts {
-            province: province.to_owned(),
-            facility_id: facility.to_owned(),
-        }
+        Whereabouts::at(province, facility)
     }
 
     #[test]
@@ -104,6 +129,14 @@ mod tests {
             !police.covers(&at("", "cas-1")),
             "no province covers nothing"
         );
+        let centre = Jurisdiction::of(&caller(
+            OrganisationType::ReceivingService,
+            "cav-roma",
+            Some("RM"),
+        ));
+        assert!(!centre.covers(&at("RM", "cas-9")), "never referred");
+        assert!(centre.covers(&at("AG", "cas-1").referred_to(["cav-roma".to_owned()])));
+        assert!(!centre.covers(&at("RM", "cas-9").referred_to(["cav-milano".to_owned()])));
         let analyst = Jurisdiction::of(&caller(OrganisationType::Analyst, "istat", None));
         assert!(analyst.covers(&at("RM", "cas-9")));
         assert_eq!(

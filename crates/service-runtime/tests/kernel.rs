@@ -119,10 +119,7 @@ impl Aggregate for Tally {
     }
 
     fn whereabouts(_: &State, _: &Command, place: &Place) -> Option<Whereabouts> {
-        Some(Whereabouts {
-            province: place.province.to_owned(),
-            facility_id: "facility-1".to_owned(),
-        })
+        Some(Whereabouts::at(place.province, "facility-1"))
     }
 
     fn missed_deadlines(state: &State, now: OffsetDateTime) -> Vec<(String, Command)> {

@@ -75,8 +75,11 @@ impl Aggregate for CaseReferrals {
             .map_err(|_| ReferralError::PersonalDataErased)
     }
 
-    fn whereabouts(_: &State, _: &Command, context: &CaseContext) -> Option<Whereabouts> {
-        Some(context.facts.whereabouts())
+    /// A receiver acts on the cases sent to it; which of its referrals it may
+    /// move, and how, is the domain's rule.
+    fn whereabouts(state: &State, _: &Command, context: &CaseContext) -> Option<Whereabouts> {
+        let receivers = state.receivers().map(ToString::to_string);
+        Some(context.facts.whereabouts().referred_to(receivers))
     }
 
     fn missed_deadlines(state: &State, now: OffsetDateTime) -> Vec<(String, Command)> {

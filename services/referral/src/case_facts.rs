@@ -122,10 +122,7 @@ impl CaseFacts {
 
     /// Where the case is, for the caller's jurisdiction.
     pub fn whereabouts(&self) -> service_runtime::Whereabouts {
-        service_runtime::Whereabouts {
-            province: self.province.clone(),
-            facility_id: self.facility_id.clone(),
-        }
+        service_runtime::Whereabouts::at(&self.province, &self.facility_id)
     }
 
     pub fn concerns_a_minor(&self) -> bool {

@@ -71,13 +71,14 @@ pub const AUTHORISATION: &[Rule] = {
             rpc: "/approdo.referral.v1.ReferralService/SuggestReceivers",
             allowed: REFERRERS,
         },
+        // The person consents through who holds their case; receivers never do.
         Rule {
             rpc: "/approdo.referral.v1.ReferralService/GiveConsent",
-            allowed: PARTIES,
+            allowed: REFERRERS,
         },
         Rule {
             rpc: "/approdo.referral.v1.ReferralService/WithdrawConsent",
-            allowed: PARTIES,
+            allowed: REFERRERS,
         },
         Rule {
             rpc: "/approdo.referral.v1.ReferralService/CreateReferral",

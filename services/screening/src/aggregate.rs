@@ -13,12 +13,19 @@ use crate::codec::{self, PersonalParts};
 /// `approdo.case.<case_id>.screening`.
 pub struct CaseScreening;
 
+/// What a screening command is decided with: the domain's context, and the
+/// organisations the case is referred to (for receiving services' jurisdiction).
+pub struct CaseContext {
+    pub domain: Context,
+    pub referred_to: Vec<String>,
+}
+
 impl Aggregate for CaseScreening {
     type Command = Command;
     type Event = Event;
     type State = State;
     type Error = ScreeningError;
-    type Context = Context;
+    type Context = CaseContext;
     /// Personal data travels beside the domain's `CaseOpened`, sealed.
     type Codec = PersonalParts;
 
@@ -28,9 +35,9 @@ impl Aggregate for CaseScreening {
     fn decide(
         state: &State,
         command: Command,
-        context: &Context,
+        context: &CaseContext,
     ) -> Result<Vec<Event>, ScreeningError> {
-        case_screening::decide(state, command, context)
+        case_screening::decide(state, command, &context.domain)
     }
 
     fn evolve(state: State, event: &Event) -> State {
@@ -51,18 +58,19 @@ impl Aggregate for CaseScreening {
 
     fn encode(
         personal: &PersonalParts,
-        _: &Context,
+        _: &CaseContext,
         event: &Event,
     ) -> Result<NewEvent, ScreeningError> {
         Ok(codec::encode(event, personal).encode())
     }
 
-    fn whereabouts(state: &State, command: &Command, _: &Context) -> Option<Whereabouts> {
-        match (whereabouts(state), command) {
-            (Some(at), _) => Some(at),
-            (None, Command::Open(open)) => Some(opened_at(open)),
-            (None, _) => None,
-        }
+    fn whereabouts(state: &State, command: &Command, context: &CaseContext) -> Option<Whereabouts> {
+        let at = match (whereabouts(state), command) {
+            (Some(at), _) => at,
+            (None, Command::Open(open)) => opened_at(open),
+            (None, _) => return None,
+        };
+        Some(at.referred_to(context.referred_to.iter().cloned()))
     }
 
     fn missed_deadlines(state: &State, now: OffsetDateTime) -> Vec<(String, Command)> {
@@ -85,18 +93,15 @@ impl Aggregate for CaseScreening {
 /// Where the case is: where it was last placed, or where it opened.
 pub fn whereabouts(state: &State) -> Option<Whereabouts> {
     match (&state.placement, &state.opened) {
-        (Some(placement), _) => Some(Whereabouts {
-            province: placement.province.to_string(),
-            facility_id: placement.facility_id.to_string(),
-        }),
+        (Some(placement), _) => Some(Whereabouts::at(
+            placement.province.to_string(),
+            placement.facility_id.to_string(),
+        )),
         (None, Some(opened)) => Some(opened_at(opened)),
         (None, None) => None,
     }
 }
 
 fn opened_at(open: &case_screening::OpenCase) -> Whereabouts {
-    Whereabouts {
-        province: open.province.to_string(),
-        facility_id: open.facility_id.to_string(),
-    }
+    Whereabouts::at(open.province.to_string(), open.facility_id.to_string())
 }

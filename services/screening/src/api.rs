@@ -13,10 +13,11 @@ use service_runtime::{
 };
 use tonic::{Request, Response, Status};
 
-use crate::aggregate::{CaseScreening, whereabouts};
+use crate::aggregate::{CaseContext, CaseScreening, whereabouts};
 use crate::codec::{self, PersonalParts, WireEvent};
 use crate::projection;
 use crate::queries;
+use crate::referred_to::referred_to;
 use crate::requests;
 
 pub struct ScreeningApi {
@@ -37,8 +38,21 @@ impl ScreeningApi {
         command: Command,
         personal: &PersonalParts,
     ) -> Result<u64, ServiceError> {
-        let context = Context {
-            now: self.kernel.now(),
+        // Only a receiving service's jurisdiction depends on the case's referrals.
+        let referred_to = match &authority.jurisdiction {
+            Jurisdiction::Receiver(_) => referred_to(
+                &self
+                    .kernel
+                    .history_of(RootKind::Case, case_id.as_str(), Producer::Referral)
+                    .await?,
+            ),
+            _ => Vec::new(),
+        };
+        let context = CaseContext {
+            domain: Context {
+                now: self.kernel.now(),
+            },
+            referred_to,
         };
         let target = Target::<CaseScreening> {
             id: case_id.as_str(),
@@ -376,10 +390,7 @@ impl api::screening_service_server::ScreeningService for ScreeningApi {
         let view = projection::case(self.projection.store(), case_id.as_str())
             .map_err(ServiceError::from)?
             .ok_or(ServiceError::NotFound("case"))?;
-        Jurisdiction::of(&caller).check(&Whereabouts {
-            province: view.province.clone(),
-            facility_id: view.facility_id.clone(),
-        })?;
+        Jurisdiction::of(&caller).check(&Whereabouts::at(&view.province, &view.facility_id))?;
         Ok(Response::new(api::GetCaseResponse { case: Some(view) }))
     }
 
@@ -394,6 +405,13 @@ impl api::screening_service_server::ScreeningService for ScreeningApi {
             Jurisdiction::Facility(own) => confine(&mut request.facility_id, own, "facility")?,
             Jurisdiction::Province(own) => confine(&mut request.province, own, "province")?,
             Jurisdiction::Unplaced => {}
+            // Receiving services see the referrals addressed to them, never case lists.
+            Jurisdiction::Receiver(_) => {
+                return Err(ServiceError::PermissionDenied(
+                    "a receiving service lists no cases".to_owned(),
+                )
+                .into());
+            }
         }
         let query = queries::ListQuery::parse(&request)?;
         self.wait_for(request.min_log_sequence).await?;

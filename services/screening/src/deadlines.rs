@@ -9,7 +9,7 @@ use service_runtime::deadlines::is_due;
 use service_runtime::{DeadlineWatch, Prepared, ServiceError};
 use time::OffsetDateTime;
 
-use crate::aggregate::CaseScreening;
+use crate::aggregate::{CaseContext, CaseScreening};
 use crate::api::ScreeningApi;
 use crate::codec::PersonalParts;
 use crate::projection;
@@ -41,7 +41,10 @@ impl DeadlineWatch for ScreeningApi {
         async move {
             Ok(Prepared {
                 codec: PersonalParts::default(),
-                context: Context { now },
+                context: CaseContext {
+                    domain: Context { now },
+                    referred_to: Vec::new(),
+                },
             })
         }
     }

@@ -15,6 +15,7 @@ pub mod codec;
 pub mod deadlines;
 pub mod projection;
 pub mod queries;
+pub mod referred_to;
 pub mod requests;
 
 use std::sync::Arc;

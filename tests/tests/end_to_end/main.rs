@@ -7,6 +7,7 @@ mod support;
 
 mod authorisation;
 mod crash_consistency;
+mod jurisdiction;
 mod mutual_tls;
 mod nats_permissions;
 mod privacy;

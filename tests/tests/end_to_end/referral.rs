@@ -23,9 +23,9 @@ use crate::support::{
 
 use api::update_referral_request as update;
 
-const NOW: OffsetDateTime = datetime!(2026-06-20 10:00 UTC);
-const OPERATOR: &str = "hotspot-lampedusa";
-const CAV: &str = "differenza-donna";
+pub(crate) const NOW: OffsetDateTime = datetime!(2026-06-20 10:00 UTC);
+pub(crate) const OPERATOR: &str = "hotspot-lampedusa";
+pub(crate) const CAV: &str = "differenza-donna";
 const OTHER_CAV: &str = "cav-palermo";
 
 fn operator<T>(message: T) -> tonic::Request<T> {
@@ -44,7 +44,7 @@ fn receiver<T>(organisation: &str, message: T) -> tonic::Request<T> {
 }
 
 /// The person's consent to refer the case to `organisation` (no request id yet).
-fn consent_request(case_id: &str, organisation: &str) -> api::GiveConsentRequest {
+pub(crate) fn consent_request(case_id: &str, organisation: &str) -> api::GiveConsentRequest {
     api::GiveConsentRequest {
         request_id: String::new(),
         case_id: case_id.to_owned(),
@@ -71,7 +71,7 @@ fn consent_request(case_id: &str, organisation: &str) -> api::GiveConsentRequest
 }
 
 /// The screening and referral services, and the steps of a referral the tests share.
-struct Fixture {
+pub(crate) struct Fixture {
     system: System,
 }
 
@@ -89,7 +89,7 @@ impl std::ops::DerefMut for Fixture {
 }
 
 impl Fixture {
-    async fn start() -> Fixture {
+    pub(crate) async fn start() -> Fixture {
         Fixture {
             system: System::start_at(NOW, &[Service::Screening, Service::Referral]).await,
         }
@@ -103,7 +103,7 @@ impl Fixture {
     }
 
     /// A case screened with GBV confirmed (and, if asked, a minor).
-    async fn screened_case(&self, request: &str, minor: bool) -> String {
+    pub(crate) async fn screened_case(&self, request: &str, minor: bool) -> String {
         let mut screening = self
             .system
             .screening(&Caller::operator(OPERATOR, "AG"))
@@ -163,7 +163,7 @@ impl Fixture {
         opened.case_id
     }
 
-    async fn register(&self, organisation: &str, provinces: &[&str]) -> u64 {
+    pub(crate) async fn register(&self, organisation: &str, provinces: &[&str]) -> u64 {
         self.referrals()
             .await
             .register_organisation(admin(api::RegisterOrganisationRequest {
@@ -187,7 +187,12 @@ impl Fixture {
             .log_sequence
     }
 
-    async fn consent_to(&self, case_id: &str, request: &str, organisation: &str) -> String {
+    pub(crate) async fn consent_to(
+        &self,
+        case_id: &str,
+        request: &str,
+        organisation: &str,
+    ) -> String {
         self.referrals()
             .await
             .give_consent(operator(api::GiveConsentRequest {
@@ -200,7 +205,7 @@ impl Fixture {
             .consent_id
     }
 
-    async fn refer(
+    pub(crate) async fn refer(
         &self,
         case_id: &str,
         request: &str,

@@ -80,11 +80,18 @@ impl ReferralApi {
         let case_id = requests::case_id(&mut v, &r.case_id);
         v.finish()?;
         let case_id = case_id.ok_or_else(ServiceError::validated_without_fields)?;
-        Jurisdiction::of(&caller).check(&self.case_facts(&case_id).await?.whereabouts())?;
         self.wait_for(r.min_log_sequence).await?;
         let case = projection::case_referrals(self.projection.store(), &case_id)
             .map_err(ServiceError::from)?
             .unwrap_or_default();
+        // A receiver reads a case it was referred (its own referrals, ended ones too).
+        let referred_to = case
+            .referrals
+            .iter()
+            .filter(|r| r.state != ReferralState::Draft.code())
+            .map(|r| r.receiver_organisation_id.clone());
+        let at = self.case_facts(&case_id).await?.whereabouts();
+        Jurisdiction::of(&caller).check(&at.referred_to(referred_to))?;
         let mut case = visible(&caller, case);
         self.reveal_datasets(&caller, &mut case.referrals).await?;
         Ok(Response::new(case))
@@ -117,7 +124,11 @@ impl ReferralApi {
             if !sees(&caller, &referral) || !filter.admits(&r, &referral) {
                 continue;
             }
-            if jurisdiction != Jurisdiction::Unplaced {
+            // Receivers see their own referrals (`sees`), wherever the case is.
+            if matches!(
+                jurisdiction,
+                Jurisdiction::Facility(_) | Jurisdiction::Province(_)
+            ) {
                 if !whereabouts.contains_key(&referral.case_id) {
                     let facts = projection::case_facts(store, &referral.case_id)
                         .map_err(ServiceError::from)?;
