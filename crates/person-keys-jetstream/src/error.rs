@@ -19,6 +19,9 @@ pub enum KeyStoreError {
         operation: &'static str,
         description: String,
     },
+    /// The person was erased: their tombstone forbids a new key.
+    #[error("the person's personal data is erased")]
+    Erased,
     /// The case log could not say whether it holds sealed data.
     #[error(transparent)]
     Log(#[from] LogError),

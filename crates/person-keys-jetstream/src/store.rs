@@ -12,15 +12,38 @@ fn subject(key_id: &TokenId) -> String {
     format!("{KEY_SUBJECT_PREFIX}.{key_id}")
 }
 
-/// The wrapped key stored for `key_id` in `stream`, if any.
-async fn read(stream: &stream::Stream, key_id: &TokenId) -> Result<Option<Vec<u8>>, KeyStoreError> {
+/// What the store holds for one person.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyRecord {
+    /// No key was ever stored.
+    Missing,
+    /// Their wrapped key.
+    Key(Vec<u8>),
+    /// Their key was destroyed: the tombstone left in its place (an empty
+    /// message) makes creating a key for them again impossible.
+    Erased,
+}
+
+/// What `stream` holds for `key_id`.
+async fn read(stream: &stream::Stream, key_id: &TokenId) -> Result<KeyRecord, KeyStoreError> {
     match stream
         .get_last_raw_message_by_subject(&subject(key_id))
         .await
     {
-        Ok(message) => Ok(Some(message.payload.to_vec())),
-        Err(error) if error.kind() == stream::LastRawMessageErrorKind::NoMessageFound => Ok(None),
+        Ok(message) if message.payload.is_empty() => Ok(KeyRecord::Erased),
+        Ok(message) => Ok(KeyRecord::Key(message.payload.to_vec())),
+        Err(error) if error.kind() == stream::LastRawMessageErrorKind::NoMessageFound => {
+            Ok(KeyRecord::Missing)
+        }
         Err(error) => Err(KeyStoreError::unavailable("read key", error)),
+    }
+}
+
+/// The wrapped key, if one is stored (not missing, not erased).
+fn key(record: KeyRecord) -> Option<Vec<u8>> {
+    match record {
+        KeyRecord::Key(wrapped) => Some(wrapped),
+        KeyRecord::Missing | KeyRecord::Erased => None,
     }
 }
 
@@ -78,19 +101,27 @@ impl KeeperStore {
         Ok(KeeperStore { context, stream })
     }
 
-    /// The wrapped key stored for `key_id`, if any.
+    /// The wrapped key stored for `key_id`, if any: `None` when missing or erased.
     pub async fn get(&self, key_id: &TokenId) -> Result<Option<Vec<u8>>, KeyStoreError> {
+        read(&self.stream, key_id).await.map(key)
+    }
+
+    /// What the store holds for `key_id`: a key, a tombstone, or nothing.
+    pub async fn record(&self, key_id: &TokenId) -> Result<KeyRecord, KeyStoreError> {
         read(&self.stream, key_id).await
     }
 
-    /// Stores `wrapped` for `key_id` unless a key is already there; returns the stored one.
+    /// Stores `wrapped` for `key_id` unless a key is already there; returns the
+    /// stored one. A person erased keeps their tombstone: [`KeyStoreError::Erased`].
     pub async fn get_or_put(
         &self,
         key_id: &TokenId,
         wrapped: Vec<u8>,
     ) -> Result<Vec<u8>, KeyStoreError> {
-        if let Some(existing) = self.get(key_id).await? {
-            return Ok(existing);
+        match self.record(key_id).await? {
+            KeyRecord::Key(existing) => return Ok(existing),
+            KeyRecord::Erased => return Err(KeyStoreError::Erased),
+            KeyRecord::Missing => {}
         }
         let publish = jetstream::message::PublishMessage::build()
             .payload(wrapped.clone().into())
@@ -103,39 +134,55 @@ impl KeeperStore {
             .await;
         match acked {
             Ok(_) => Ok(wrapped),
-            // A concurrent request stored one first: use that one.
-            Err(_) => self.get(key_id).await?.ok_or(KeyStoreError::Refused {
-                operation: "store key",
-                description: "the key store refused the key".to_owned(),
-            }),
+            // A concurrent request stored one first (or erased them): use what is there.
+            Err(_) => match self.record(key_id).await? {
+                KeyRecord::Key(existing) => Ok(existing),
+                KeyRecord::Erased => Err(KeyStoreError::Erased),
+                KeyRecord::Missing => Err(KeyStoreError::Refused {
+                    operation: "store key",
+                    description: "the key store refused the key".to_owned(),
+                }),
+            },
         }
     }
 
-    /// Destroys the key of `key_id`: its message is deleted and overwritten.
-    /// Returns false when there was no key (already erased).
+    /// Destroys the key of `key_id`: its message is deleted (and overwritten on
+    /// disk), and a tombstone takes its place so that no key can be created
+    /// for the person again. Idempotent: returns false when there was no key
+    /// (never stored, or already erased); the tombstone is there either way.
     pub async fn destroy(&self, key_id: &TokenId) -> Result<bool, KeyStoreError> {
-        let message = match self
+        let had_key = match self
             .stream
             .get_last_raw_message_by_subject(&subject(key_id))
             .await
         {
-            Ok(message) => message,
-            Err(error) if error.kind() == stream::LastRawMessageErrorKind::NoMessageFound => {
-                return Ok(false);
+            Ok(message) if message.payload.is_empty() => return Ok(false),
+            Ok(message) => {
+                self.stream
+                    .delete_message(message.sequence)
+                    .await
+                    .map_err(|e| KeyStoreError::unavailable("destroy key", e))?;
+                true
             }
+            Err(error) if error.kind() == stream::LastRawMessageErrorKind::NoMessageFound => false,
             Err(error) => return Err(KeyStoreError::unavailable("read key", error)),
         };
-        self.stream
-            .delete_message(message.sequence)
+        let tombstone = jetstream::message::PublishMessage::build()
+            .payload(Default::default())
+            .expected_last_subject_sequence(0);
+        let acked = self
+            .context
+            .send_publish(subject(key_id), tombstone)
             .await
-            .map_err(|e| KeyStoreError::unavailable("destroy key", e))?;
-        if self.get(key_id).await?.is_some() {
-            return Err(KeyStoreError::Refused {
+            .map_err(|e| KeyStoreError::unavailable("write tombstone", e))?
+            .await;
+        match (acked, self.record(key_id).await?) {
+            (_, KeyRecord::Erased) => Ok(had_key),
+            (Ok(_), _) | (Err(_), _) => Err(KeyStoreError::Refused {
                 operation: "destroy key",
-                description: "the key is still stored after its deletion".to_owned(),
-            });
+                description: "no tombstone stands where the key was".to_owned(),
+            }),
         }
-        Ok(true)
     }
 }
 
@@ -176,6 +223,6 @@ impl ReaderStore {
 
     /// The wrapped key stored for `key_id`, if any: `None` once erased.
     pub async fn get(&self, key_id: &TokenId) -> Result<Option<Vec<u8>>, KeyStoreError> {
-        read(&self.stream, key_id).await
+        read(&self.stream, key_id).await.map(key)
     }
 }

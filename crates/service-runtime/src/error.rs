@@ -229,6 +229,9 @@ impl From<KeyStoreError> for ServiceError {
                 ServiceError::Unavailable("person key store unavailable".to_owned())
             }
             KeyStoreError::Log(error) => error.into(),
+            KeyStoreError::Erased => {
+                ServiceError::FailedPrecondition("the person's personal data is erased".to_owned())
+            }
             refused @ KeyStoreError::Refused { .. } => {
                 ServiceError::internal(format_args!("person key store: {refused}"))
             }

@@ -119,6 +119,15 @@ pub struct Target<'a, A: Aggregate> {
     pub context: &'a A::Context,
 }
 
+/// What a command would do, decided without appending ([`Kernel::preview`]).
+#[derive(Debug)]
+pub enum Preview {
+    /// The request id was already executed by this organisation: its answer.
+    Replayed(Executed),
+    /// The domain accepts the command on the aggregate as it is now.
+    Accepted,
+}
+
 /// The command pipeline of a service. Cheap to clone.
 #[derive(Clone)]
 pub struct Kernel {
@@ -187,6 +196,35 @@ impl Kernel {
         fold::<A>(codec, &history).map_err(corrupt)
     }
 
+    /// Decides a command without appending it: a retried request answers its
+    /// first commit; otherwise the caller's jurisdiction and the domain are
+    /// asked, exactly as [`Kernel::execute`] will. For work that must happen
+    /// only for a command that will be accepted (creating a person's key).
+    pub async fn preview<A: Aggregate>(
+        &self,
+        target: Target<'_, A>,
+        authority: &Authority,
+        request_id: &str,
+        command: &A::Command,
+    ) -> Result<Preview, ServiceError> {
+        let history = self.history::<A>(target.id).await?;
+        if let Some(done) = history.iter().find(|c| c.request_id() == request_id) {
+            let executed = Executed {
+                sequence: done.sequence,
+                commit: done.commit.clone(),
+                replayed: true,
+            };
+            return answered(executed, authority).map(Preview::Replayed);
+        }
+        let state = fold::<A>(target.codec, &history).map_err(corrupt)?;
+        if let Some(at) = A::whereabouts(&state, command, target.context) {
+            authority.jurisdiction.check(&at)?;
+        }
+        A::decide(&state, command.clone(), target.context)
+            .map_err(|error| ServiceError::refused(A::refusal(&error)))?;
+        Ok(Preview::Accepted)
+    }
+
     /// Runs one command: idempotent by `request_id` (a retry by the same
     /// organisation answers the first commit and appends nothing), decided on the aggregate's history with the
     /// caller's jurisdiction checked on that same history, appended as one
@@ -229,24 +267,7 @@ impl Kernel {
             })
             .await;
         match executed {
-            Ok(executed) if executed.replayed => {
-                // A request id answers only the organisation that used it.
-                let original = executed
-                    .commit
-                    .actor
-                    .as_ref()
-                    .map(|actor| actor.organisation_id.as_str());
-                if original != Some(authority.actor.organisation_id.as_str()) {
-                    return Err(ServiceError::PermissionDenied(
-                        "this request id was used by another organisation".to_owned(),
-                    ));
-                }
-                tracing::info!(
-                    sequence = executed.sequence,
-                    "request already executed, answered from the log"
-                );
-                Ok(executed)
-            }
+            Ok(executed) if executed.replayed => answered(executed, authority),
             Ok(executed) => Ok(executed),
             Err(ExecuteError::Rejected(Refused::Domain(error))) => {
                 Err(ServiceError::refused(A::refusal(&error)))
@@ -256,6 +277,25 @@ impl Kernel {
             Err(ExecuteError::Log(error)) => Err(error.into()),
         }
     }
+}
+
+/// A request already executed answers only the organisation that used it.
+fn answered(executed: Executed, authority: &Authority) -> Result<Executed, ServiceError> {
+    let original = executed
+        .commit
+        .actor
+        .as_ref()
+        .map(|actor| actor.organisation_id.as_str());
+    if original != Some(authority.actor.organisation_id.as_str()) {
+        return Err(ServiceError::PermissionDenied(
+            "this request id was used by another organisation".to_owned(),
+        ));
+    }
+    tracing::info!(
+        sequence = executed.sequence,
+        "request already executed, answered from the log"
+    );
+    Ok(executed)
 }
 
 /// The state of an aggregate from its commits.

@@ -8,13 +8,14 @@ use case_screening::{CaseId, Command, Context};
 use contracts::screening::v1 as api;
 use projection_sled::ProjectionHandle;
 use service_runtime::{
-    Authority, Caller, CallerExtractor, FieldViolation, Jurisdiction, Kernel, ServiceError, Target,
-    Whereabouts, kernel::fold, person_keys,
+    Authority, Caller, CallerExtractor, FieldViolation, Jurisdiction, Kernel, Preview,
+    ServiceError, Target, Whereabouts, kernel::fold, person_keys,
 };
 use tonic::{Request, Response, Status};
 
 use crate::aggregate::{CaseContext, CaseScreening, whereabouts};
 use crate::codec::{self, PersonalParts, WireEvent};
+use crate::identity_access;
 use crate::projection;
 use crate::queries;
 use crate::referred_to::referred_to;
@@ -38,22 +39,7 @@ impl ScreeningApi {
         command: Command,
         personal: &PersonalParts,
     ) -> Result<u64, ServiceError> {
-        // Only a receiving service's jurisdiction depends on the case's referrals.
-        let referred_to = match &authority.jurisdiction {
-            Jurisdiction::Receiver(_) => referred_to(
-                &self
-                    .kernel
-                    .history_of(RootKind::Case, case_id.as_str(), Producer::Referral)
-                    .await?,
-            ),
-            _ => Vec::new(),
-        };
-        let context = CaseContext {
-            domain: Context {
-                now: self.kernel.now(),
-            },
-            referred_to,
-        };
+        let context = self.context(authority, case_id).await?;
         let target = Target::<CaseScreening> {
             id: case_id.as_str(),
             codec: personal,
@@ -64,6 +50,91 @@ impl ScreeningApi {
             .execute(target, authority, request_id, command)
             .await?;
         Ok(executed.sequence)
+    }
+
+    /// What a command on the case is decided with. Only a receiving service's
+    /// jurisdiction depends on the case's referrals, read from the log.
+    async fn context(
+        &self,
+        authority: &Authority,
+        case_id: &CaseId,
+    ) -> Result<CaseContext, ServiceError> {
+        let referred_to = match &authority.jurisdiction {
+            Jurisdiction::Receiver(_) => referred_to(
+                &self
+                    .kernel
+                    .history_of(RootKind::Case, case_id.as_str(), Producer::Referral)
+                    .await?,
+            ),
+            _ => Vec::new(),
+        };
+        Ok(CaseContext {
+            domain: Context {
+                now: self.kernel.now(),
+            },
+            referred_to,
+        })
+    }
+
+    /// Opens a case. The person's key is created only for a case the domain
+    /// accepts to open, never for a retried or refused request, and never again
+    /// for a person erased (their tombstone refuses it).
+    async fn open(
+        &self,
+        caller: &Caller,
+        request: &api::OpenCaseRequest,
+        request_id: &str,
+        open: case_screening::OpenCase,
+    ) -> Result<u64, ServiceError> {
+        let authority = Authority::of(caller);
+        let case_id = open.case_id.clone();
+        let command = Command::Open(open);
+        let context = self.context(&authority, &case_id).await?;
+        let target = Target::<CaseScreening> {
+            id: case_id.as_str(),
+            codec: &PersonalParts::default(),
+            context: &context,
+        };
+        match self
+            .kernel
+            .preview(target, &authority, request_id, &command)
+            .await?
+        {
+            Preview::Replayed(executed) => return Ok(executed.sequence),
+            Preview::Accepted => {}
+        }
+        // Personal data reaches the log only sealed with the person's own key.
+        let log = self.kernel.log();
+        let key = self.keys.create_or_get(log, case_id.as_str()).await?;
+        let personal = PersonalParts::sealed(
+            &key,
+            case_id.as_str(),
+            request.personal_data.as_ref(),
+            request.special_category_details.as_ref(),
+        );
+        self.execute(&authority, request_id, &case_id, command, &personal)
+            .await
+    }
+
+    /// Every family link names a case that exists.
+    async fn check_family_links(
+        &self,
+        open: &case_screening::OpenCase,
+    ) -> Result<(), ServiceError> {
+        let mut unknown = Vec::new();
+        for (i, link) in open.family_links.iter().enumerate() {
+            if !self.case_exists(&link.case_id).await? {
+                unknown.push(FieldViolation::new(
+                    format!("family_links[{i}].case_id"),
+                    "no such case",
+                ));
+            }
+        }
+        if unknown.is_empty() {
+            Ok(())
+        } else {
+            Err(ServiceError::InvalidArgument(unknown))
+        }
     }
 
     fn caller<T>(&self, request: &Request<T>) -> Result<Caller, ServiceError> {
@@ -168,42 +239,12 @@ impl api::screening_service_server::ScreeningService for ScreeningApi {
         let request = request.into_inner();
         let (request_id, open) =
             requests::open_case(&request, |rid| new_case_id(&caller.organisation_id, rid))?;
-        // Personal data reaches the log only sealed with the person's own key.
-        let key = self
-            .keys
-            .create_or_get(self.kernel.log(), open.case_id.as_str())
-            .await?;
-        let personal = PersonalParts::sealed(
-            &key,
-            open.case_id.as_str(),
-            request.personal_data.as_ref(),
-            request.special_category_details.as_ref(),
-        );
-        let mut unknown = Vec::new();
-        for (i, link) in open.family_links.iter().enumerate() {
-            if !self.case_exists(&link.case_id).await? {
-                unknown.push(FieldViolation::new(
-                    format!("family_links[{i}].case_id"),
-                    "no such case",
-                ));
-            }
-        }
-        if !unknown.is_empty() {
-            return Err(ServiceError::InvalidArgument(unknown).into());
-        }
-        let case_id = open.case_id.clone();
-        let sequence = self
-            .execute(
-                &Authority::of(&caller),
-                &request_id,
-                &case_id,
-                Command::Open(open),
-                &personal,
-            )
-            .await?;
+        self.check_family_links(&open).await?;
+        let case_id = open.case_id.to_string();
+        let log_sequence = self.open(&caller, &request, &request_id, open).await?;
         Ok(Response::new(api::OpenCaseResponse {
-            case_id: case_id.to_string(),
-            log_sequence: sequence,
+            case_id,
+            log_sequence,
         }))
     }
 
@@ -306,6 +347,7 @@ impl api::screening_service_server::ScreeningService for ScreeningApi {
         let (Some(case_id), Some(purpose)) = (case_id, purpose) else {
             return Err(ServiceError::validated_without_fields().into());
         };
+        identity_access::check_purpose(&caller, purpose)?;
         let history = self
             .kernel
             .history::<CaseScreening>(case_id.as_str())
@@ -331,6 +373,8 @@ impl api::screening_service_server::ScreeningService for ScreeningApi {
                 ServiceError::FailedPrecondition("the person's personal data is erased".to_owned())
             })?;
         let (personal_data, special_category_details) = open_identity(&key, &case_id, &opened)?;
+        let special_category_details =
+            special_category_details.filter(|_| identity_access::reads_special_category(&caller));
         tracing::info!(case_id = %case_id, purpose = purpose.code(), sequence = log_sequence, "identity read");
         Ok(Response::new(api::GetCaseIdentityResponse {
             personal_data,

@@ -7,12 +7,15 @@
 //! command goes through the runtime's kernel) -> `aggregate` (the case's
 //! screening record for the kernel) -> `codec` (the event contract, domain <->
 //! wire) -> `projection` (case views) -> `queries` (listing); `deadlines`
-//! (candidates for the runtime's deadline watcher).
+//! (candidates for the runtime's deadline watcher); `erasures` (completes
+//! erasures whose key destruction failed); `identity_access` (who reads identities).
 
 pub mod aggregate;
 pub mod api;
 pub mod codec;
 pub mod deadlines;
+pub mod erasures;
+pub mod identity_access;
 pub mod projection;
 pub mod queries;
 pub mod referred_to;
@@ -114,6 +117,11 @@ pub async fn run(
             read_patience: context.config.read_patience(),
         });
         context.watch_deadlines(api.clone());
+        tokio::spawn(erasures::reconcile(
+            api.clone(),
+            context.config.deadline_check_interval(),
+            context.shutdown.clone(),
+        ));
         tonic::service::Routes::new(
             contracts::screening::v1::screening_service_server::ScreeningServiceServer::from_arc(
                 api,

@@ -157,7 +157,7 @@ fn example(rpc: &str, case_id: &str, consent_id: &str, referral_id: &str) -> Opt
         .encode_to_vec(),
         "GetCaseIdentity" => screening::GetCaseIdentityRequest {
             case_id,
-            purpose: "contact_person".to_owned(),
+            purpose: "safeguarding".to_owned(),
         }
         .encode_to_vec(),
         "EraseCase" => screening::EraseCaseRequest {

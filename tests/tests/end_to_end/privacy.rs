@@ -10,7 +10,7 @@ use case_log_jetstream::TokenId;
 use contracts::person::v1 as person;
 use contracts::referral::v1 as referral_api;
 use contracts::screening::v1 as api;
-use person_keys_jetstream::{KeeperStore, ReaderStore};
+use person_keys_jetstream::{KeeperStore, KeyRecord, ReaderStore};
 use service_runtime::OrganisationType;
 use tonic::Code;
 
@@ -39,8 +39,9 @@ const B: Person = Person {
     health: "marker-Vw3-ottoline-health",
 };
 
+/// The hotspot's psychologist: special-category details are open to that role.
 fn operator_caller() -> Caller {
-    Caller::operator("hotspot-lampedusa", "AG")
+    Caller::operator("hotspot-lampedusa", "AG").with_roles(&["operator", "psychologist"])
 }
 
 fn operator<T>(message: T) -> tonic::Request<T> {
@@ -80,30 +81,34 @@ fn assert_nowhere(dirs: &[&Path], person: &Person, when: &str) {
 
 async fn open(client: &mut Client, request: &str, person: &Person) -> String {
     client
-        .open_case(operator(api::OpenCaseRequest {
-            request_id: request.to_owned(),
-            arrival: Some(api::Arrival {
-                place: "LAMPEDUSA".to_owned(),
-                arrived_at: ts(time::OffsetDateTime::now_utc() - time::Duration::days(1)),
-            }),
-            province: "AG".to_owned(),
-            facility_id: "hotspot-lampedusa".to_owned(),
-            personal_data: Some(person::PersonalData {
-                given_names: person.name.to_owned(),
-                family_names: person.family.to_owned(),
-                date_of_birth: person.born.to_owned(),
-                ..Default::default()
-            }),
-            special_category_details: Some(person::SpecialCategoryDetails {
-                health_notes: person.health.to_owned(),
-                ..Default::default()
-            }),
-            ..Default::default()
-        }))
+        .open_case(operator(open_request(request, person)))
         .await
         .expect("open")
         .into_inner()
         .case_id
+}
+
+fn open_request(request: &str, person: &Person) -> api::OpenCaseRequest {
+    api::OpenCaseRequest {
+        request_id: request.to_owned(),
+        arrival: Some(api::Arrival {
+            place: "LAMPEDUSA".to_owned(),
+            arrived_at: ts(time::OffsetDateTime::now_utc() - time::Duration::days(1)),
+        }),
+        province: "AG".to_owned(),
+        facility_id: "hotspot-lampedusa".to_owned(),
+        personal_data: Some(person::PersonalData {
+            given_names: person.name.to_owned(),
+            family_names: person.family.to_owned(),
+            date_of_birth: person.born.to_owned(),
+            ..Default::default()
+        }),
+        special_category_details: Some(person::SpecialCategoryDetails {
+            health_notes: person.health.to_owned(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
 }
 
 async fn identity(
@@ -518,4 +523,132 @@ async fn referral_datasets_are_sealed_opened_on_record_and_dropped_on_erasure() 
     assert_eq!(refused.code(), Code::FailedPrecondition);
     markers_nowhere("zqa9", "after a refused referral");
     system.stop().await;
+}
+
+/// Found by attacking the running system: erasure, then a retry of the
+/// original `OpenCase`, put a new key in the key store for the erased person;
+/// a refused `OpenCase` left a key behind too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn erasure_cannot_be_undone_and_refused_openings_create_no_key() {
+    let system = System::start(&[Service::Screening]).await;
+    let mut client = system.screening(&operator_caller()).await;
+    let log = system.log().await;
+    let keys = KeeperStore::open(&log, "APPRODO_PERSON_KEYS", "approdo.case.*.screening")
+        .await
+        .expect("key store");
+    let record = |case_id: &str| {
+        let keys = keys.clone();
+        let id = TokenId::parse(case_id).expect("id");
+        async move { keys.record(&id).await.expect("record") }
+    };
+
+    let first = client
+        .open_case(operator(open_request("undo-a", &A)))
+        .await
+        .expect("open")
+        .into_inner();
+    let case_a = first.case_id.clone();
+    assert!(matches!(record(&case_a).await, KeyRecord::Key(_)));
+    let prefecture = token(OrganisationType::Prefecture, "prefettura-ag", Some("AG"));
+    client
+        .erase_case(with_token(
+            api::EraseCaseRequest {
+                request_id: "undo-erase".to_owned(),
+                case_id: case_a.clone(),
+                reason: "person_request".to_owned(),
+            },
+            &prefecture,
+        ))
+        .await
+        .expect("erase");
+    assert_eq!(record(&case_a).await, KeyRecord::Erased);
+
+    // The original opening, replayed: the original answer, and no key.
+    let replayed = client
+        .open_case(operator(open_request("undo-a", &A)))
+        .await
+        .expect("replay")
+        .into_inner();
+    assert_eq!(replayed, first, "a replay answers the original result");
+    assert_eq!(record(&case_a).await, KeyRecord::Erased, "no key again");
+    let read = identity(&mut client, &case_a).await.expect_err("erased");
+    assert_eq!(read.code(), Code::FailedPrecondition, "{read:?}");
+    // No key can be created for the person by any path: the tombstone refuses it.
+    let stored = keys
+        .get_or_put(&TokenId::parse(&case_a).expect("id"), vec![1, 2, 3])
+        .await;
+    assert!(matches!(
+        stored,
+        Err(person_keys_jetstream::KeyStoreError::Erased)
+    ));
+
+    // A refused opening (outside the operator's facility) creates no key.
+    let elsewhere = api::OpenCaseRequest {
+        facility_id: "cas-elsewhere".to_owned(),
+        ..open_request("undo-elsewhere", &B)
+    };
+    let refused = client
+        .open_case(operator(elsewhere))
+        .await
+        .expect_err("another facility");
+    assert_eq!(refused.code(), Code::PermissionDenied);
+    let would_be = screening::api::new_case_id("hotspot-lampedusa", "undo-elsewhere");
+    assert_eq!(record(would_be.as_str()).await, KeyRecord::Missing);
+
+    // An erasure whose key was not destroyed (recorded in the log only) is
+    // completed by the reconciler.
+    let case_b = open(&mut client, "undo-b", &B).await;
+    assert!(matches!(record(&case_b).await, KeyRecord::Key(_)));
+    erase_in_the_log_only(&log, &case_b).await;
+    eventually("the reconciler destroys the key", || {
+        let record = record(&case_b);
+        async move { record.await == KeyRecord::Erased }
+    })
+    .await;
+    system.stop().await;
+}
+
+/// Appends `PersonalDataErased` to the case's screening record, as an
+/// `EraseCase` that stopped before destroying the key would have left it.
+async fn erase_in_the_log_only(log: &case_log_jetstream::CaseLog, case_id: &str) {
+    use case_log_jetstream::{
+        Actor, AggregateAddress, HistoryBound, HistoryScope, NewCommit, NewEvent, PendingCommit,
+        Producer, RootKind,
+    };
+    let address = AggregateAddress::new(
+        RootKind::Case,
+        TokenId::parse(case_id).expect("id"),
+        Producer::Screening,
+    );
+    let history = log
+        .history(&HistoryScope::Aggregate(address.clone()), HistoryBound::All)
+        .await
+        .expect("history");
+    let now = time::OffsetDateTime::now_utc();
+    log.append(&NewCommit {
+        address,
+        previous_sequence: history.last().map_or(0, |c| c.sequence),
+        pending: PendingCommit {
+            request_id: "erased-without-key-destruction".to_owned(),
+            actor: Actor {
+                organisation_id: "prefettura-ag".to_owned(),
+                organisation_type: "prefecture".to_owned(),
+                ..Default::default()
+            },
+            occurred_at: now,
+            correlation_id: String::new(),
+            causation_id: String::new(),
+            events: vec![NewEvent::encode(
+                &case_log_jetstream::contract::event_type::<api::PersonalDataErased>(),
+                1,
+                &api::PersonalDataErased {
+                    reason: "person_request".to_owned(),
+                    erased_at: ts(now),
+                },
+            )],
+            reply: Vec::new(),
+        },
+    })
+    .await
+    .expect("append");
 }

@@ -17,11 +17,21 @@ pub fn issuer() -> &'static TokenIssuer {
 /// A token for a user of `organisation` (of type `org_type`, in `province`),
 /// valid for as long as any test runs.
 pub fn token(org_type: OrganisationType, organisation: &str, province: Option<&str>) -> String {
+    token_with_roles(org_type, organisation, province, &["operator"])
+}
+
+/// As [`token`], for a user acting in `roles`.
+pub fn token_with_roles(
+    org_type: OrganisationType,
+    organisation: &str,
+    province: Option<&str>,
+    roles: &[&str],
+) -> String {
     issuer().token(
         "tester",
         organisation,
         org_type,
-        &["operator"],
+        roles,
         province,
         i64::MAX / 2,
     )
@@ -46,6 +56,8 @@ pub struct Caller {
     pub org_type: OrganisationType,
     pub organisation: String,
     pub province: Option<String>,
+    /// The user's roles; `operator` unless said.
+    pub roles: Vec<&'static str>,
 }
 
 impl Caller {
@@ -54,7 +66,14 @@ impl Caller {
             org_type,
             organisation: organisation.to_owned(),
             province: province.map(str::to_owned),
+            roles: vec!["operator"],
         }
+    }
+
+    /// The same organisation, its user acting in `roles`.
+    pub fn with_roles(mut self, roles: &[&'static str]) -> Caller {
+        self.roles = roles.to_vec();
+        self
     }
 
     /// The ministry's administrator.
@@ -82,7 +101,12 @@ impl Caller {
     }
 
     pub fn token(&self) -> String {
-        token(self.org_type, &self.organisation, self.province.as_deref())
+        token_with_roles(
+            self.org_type,
+            &self.organisation,
+            self.province.as_deref(),
+            &self.roles,
+        )
     }
 
     /// `message` as a request of this caller.

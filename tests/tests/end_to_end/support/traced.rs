@@ -14,12 +14,24 @@ thread_local! {
     static DEFAULT: RefCell<Option<DefaultGuard>> = const { RefCell::new(None) };
 }
 
+/// A second dispatcher that lives as long as the process. With exactly one
+/// dispatcher registered, tracing-core decides a callsite's interest from the
+/// dispatcher of whichever thread hits it first: a test beside this one (on a
+/// thread with no subscriber) would then switch the callsite off for good. With
+/// two, interest is decided over every dispatcher, and each thread filters.
+fn keep_interest_shared() {
+    static SECOND: std::sync::OnceLock<Dispatch> = std::sync::OnceLock::new();
+    SECOND.get_or_init(|| Dispatch::new(tracing::subscriber::NoSubscriber::default()));
+}
+
 /// Runs `test` to completion on a two-worker runtime whose threads all record
 /// to `subscriber`.
-pub fn with_subscriber<F>(subscriber: impl Into<Dispatch>, test: F) -> F::Output
+pub fn with_subscriber<S, F>(subscriber: S, test: F) -> F::Output
 where
+    S: Into<Dispatch>,
     F: Future,
 {
+    keep_interest_shared();
     let dispatch: Dispatch = subscriber.into();
     let on_start = dispatch.clone();
     let runtime = tokio::runtime::Builder::new_multi_thread()
