@@ -48,18 +48,14 @@ impl Violations {
         self.0.push(FieldViolation::new(field, description));
     }
 
-    /// A client request id: 1 to 128 characters of `[A-Za-z0-9._:-]`.
+    /// A client request id: 1 to 64 characters of `[A-Za-z0-9-]` (a UUID
+    /// fits). Nothing else: no names, dates or free text can hide in it.
     pub fn request_id(&mut self, raw: &str) -> String {
         let valid = !raw.is_empty()
-            && raw.len() <= 128
-            && raw
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'));
+            && raw.len() <= 64
+            && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
         if !valid {
-            self.add(
-                "request_id",
-                "must be 1 to 128 characters of [A-Za-z0-9._:-]",
-            );
+            self.add("request_id", "must be 1 to 64 characters of [A-Za-z0-9-]");
         }
         raw.to_owned()
     }
@@ -113,6 +109,9 @@ pub enum ServiceError {
     Unavailable(String),
     #[error("{0}")]
     DeadlineExceeded(String),
+    /// A wait that cannot succeed (a log sequence beyond the log's last).
+    #[error("{0}")]
+    OutOfRange(String),
     /// Our fault: the cause (ids and codes only) is logged once, when the
     /// error becomes a status; the client learns only that it happened.
     #[error("internal error: {0}")]
@@ -193,6 +192,7 @@ impl From<ServiceError> for Status {
             ServiceError::Unauthenticated(_) => Status::unauthenticated(message),
             ServiceError::Unavailable(_) => Status::unavailable(message),
             ServiceError::DeadlineExceeded(_) => Status::deadline_exceeded(message),
+            ServiceError::OutOfRange(_) => Status::out_of_range(message),
             ServiceError::Internal(cause) => {
                 // The one place an internal error is logged: the cause stays here.
                 tracing::error!(%cause, "internal error");
@@ -272,6 +272,27 @@ mod tests {
             .map(|v| v.field.as_str())
             .collect();
         assert_eq!(names, ["arrival.place", "urgency"]);
+    }
+
+    #[test]
+    fn request_ids_are_short_tokens_a_uuid_fits() {
+        let valid = |raw: &str| {
+            let mut v = Violations::default();
+            v.request_id(raw);
+            v.is_empty()
+        };
+        assert!(valid("0193a7c2-5b1e-7d4a-9f3e-2c1b0a998877"));
+        assert!(valid("demo-register-1"));
+        for refused in [
+            "",
+            "maria.rossi",
+            "born:1987-04-13",
+            "has space",
+            "under_score",
+            &"x".repeat(65),
+        ] {
+            assert!(!valid(refused), "{refused:?}");
+        }
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod error;
 pub mod jurisdiction;
 pub mod kernel;
 pub mod person_keys;
+pub mod reads;
 pub mod serve;
 pub mod shutdown;
 

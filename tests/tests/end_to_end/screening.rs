@@ -816,3 +816,39 @@ async fn calls_without_a_token_signed_by_a_trusted_issuer_are_unauthenticated() 
     );
     system.stop().await;
 }
+
+/// Found by attacking the running system: a `min_log_sequence` far beyond the
+/// log's head held a concurrency slot for the whole read patience.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_beyond_the_logs_head_is_out_of_range_and_request_ids_are_short_tokens() {
+    let system = System::start_at(NOW, &[Service::Screening]).await;
+    let mut client = system.screening(&operator()).await;
+    let opened = client
+        .open_case(as_operator(open_request("beyond-head", NOW, "")))
+        .await
+        .expect("open")
+        .into_inner();
+    let beyond = client
+        .list_cases(as_operator(api::ListCasesRequest {
+            min_log_sequence: opened.log_sequence + 1_000_000,
+            ..Default::default()
+        }))
+        .await
+        .expect_err("beyond the head");
+    assert_eq!(beyond.code(), Code::OutOfRange, "{beyond:?}");
+    let reached = client
+        .get_case(as_operator(api::GetCaseRequest {
+            case_id: opened.case_id.clone(),
+            min_log_sequence: opened.log_sequence,
+        }))
+        .await
+        .expect("a sequence the log holds is waited for");
+    assert!(reached.into_inner().case.is_some());
+    // A request id is a short token: names or dates cannot hide in it.
+    let named = client
+        .open_case(as_operator(open_request("maria.rossi-1987", NOW, "")))
+        .await
+        .expect_err("a request id with a dot");
+    assert_eq!(named.code(), Code::InvalidArgument);
+    system.stop().await;
+}

@@ -119,12 +119,13 @@ impl ReferralApi {
     }
 
     pub(crate) async fn wait_for(&self, sequence: u64) -> Result<(), ServiceError> {
-        if sequence > 0 {
-            self.projection
-                .wait_for(sequence, self.read_patience)
-                .await?;
-        }
-        Ok(())
+        service_runtime::reads::wait_for_sequence(
+            &self.projection,
+            self.kernel.log(),
+            sequence,
+            self.read_patience,
+        )
+        .await
     }
 }
 
