@@ -133,6 +133,7 @@ pub async fn run(
             callers: context.callers.clone(),
             read_patience: context.config.read_patience(),
             deadlines: options.deadlines.policy(),
+            dataset_grace: options.dataset_grace(),
             default_rules: PathwayRules::default(),
             shutdown: context.shutdown.clone(),
         });

@@ -1,15 +1,34 @@
 //! The referral service's own options (`[options]` in its configuration file,
 //! `APPRODO_REFERRAL__OPTIONS__*` in the environment): the deadlines to
-//! acknowledge, answer and take charge of referrals. Defaults from the domain
-//! brief; each prefecture may set its own.
+//! acknowledge, answer and take charge of referrals (defaults from the domain
+//! brief; each prefecture may set its own), and how long a receiver keeps
+//! access to a dataset after completing its referral.
 
 use case_referral::DeadlinePolicy;
 use serde::Deserialize;
 
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(default, deny_unknown_fields)]
 pub struct ReferralOptions {
     pub deadlines: ReferralDeadlines,
+    /// How long, after completing a referral, its receiver may still open the
+    /// dataset (to close its records); then its access ends.
+    pub dataset_grace_after_completion_hours: u32,
+}
+
+impl Default for ReferralOptions {
+    fn default() -> Self {
+        ReferralOptions {
+            deadlines: ReferralDeadlines::default(),
+            dataset_grace_after_completion_hours: 72,
+        }
+    }
+}
+
+impl ReferralOptions {
+    pub fn dataset_grace(&self) -> time::Duration {
+        time::Duration::hours(i64::from(self.dataset_grace_after_completion_hours))
+    }
 }
 
 /// Deadlines to answer a referral, by urgency, and to take charge after accepting it.

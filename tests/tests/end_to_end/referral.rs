@@ -1337,3 +1337,135 @@ async fn suggestions_and_replays_stay_within_the_callers_jurisdiction() {
         "and appends nothing about the case"
     );
 }
+
+/// A receiver opens a referral's dataset only while the referral is open, for
+/// a grace period after completing it, and while the consent is in force.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_loses_access_to_the_dataset_when_its_referral_ends() {
+    let system = Fixture::start().await;
+    let case_id = system.screened_case("access-ends", false).await;
+    system.register(CAV, &["AG"]).await;
+    let consent = system.consent_to(&case_id, "access-consent", CAV).await;
+    let declined = system
+        .refer(&case_id, "access-declined", CAV, &consent, "high")
+        .await
+        .expect("sent")
+        .referral_id;
+    let completed = system
+        .refer(&case_id, "access-completed", CAV, &consent, "high")
+        .await
+        .expect("sent")
+        .referral_id;
+    let in_care = system
+        .refer(&case_id, "access-in-care", CAV, &consent, "high")
+        .await
+        .expect("sent")
+        .referral_id;
+    for (request, action) in [
+        ("care-1", Action::Receive(update::Receive {})),
+        ("care-2", Action::Accept(update::Accept {})),
+        ("care-3", Action::TakeCharge(update::TakeCharge {})),
+    ] {
+        system
+            .act(by_receiver(CAV), &case_id, &in_care, request, action)
+            .await
+            .expect(request);
+    }
+    let inbox = |min: u64| {
+        let system = &system;
+        async move {
+            system
+                .referrals()
+                .await
+                .list_inbox(receiver(
+                    CAV,
+                    api::ListInboxRequest {
+                        min_log_sequence: min,
+                        ..Default::default()
+                    },
+                ))
+                .await
+                .expect("inbox")
+                .into_inner()
+                .referrals
+        }
+    };
+    let readable = |views: &[api::ReferralView], id: &str| {
+        views
+            .iter()
+            .find(|v| v.referral_id == id)
+            .map(|v| (v.dataset.is_some(), v.dataset_access_revoked))
+    };
+    let open = inbox(0).await;
+    assert_eq!(
+        readable(&open, &declined),
+        Some((true, false)),
+        "open: readable"
+    );
+
+    let decline = Action::Decline(update::Decline {
+        reason: "no_capacity".to_owned(),
+        ..Default::default()
+    });
+    system
+        .act(by_receiver(CAV), &case_id, &declined, "ends-1", decline)
+        .await
+        .expect("declined");
+    let mut last = 0;
+    for (request, action) in [
+        ("ends-2", Action::Receive(update::Receive {})),
+        ("ends-3", Action::Accept(update::Accept {})),
+        ("ends-4", Action::TakeCharge(update::TakeCharge {})),
+        (
+            "ends-5",
+            Action::Complete(update::Complete {
+                outcome: "goals_met".to_owned(),
+            }),
+        ),
+    ] {
+        last = system
+            .act(by_receiver(CAV), &case_id, &completed, request, action)
+            .await
+            .expect(request)
+            .log_sequence;
+    }
+    let now = inbox(last).await;
+    assert_eq!(
+        readable(&now, &declined),
+        Some((false, true)),
+        "declined: gone"
+    );
+    assert_eq!(
+        readable(&now, &completed),
+        Some((true, false)),
+        "completed: within the grace period"
+    );
+    system.advance(time::Duration::hours(73));
+    let later = inbox(last).await;
+    assert_eq!(
+        readable(&later, &completed),
+        Some((false, true)),
+        "completed: after the grace period"
+    );
+    assert_eq!(
+        readable(&later, &in_care),
+        Some((true, false)),
+        "in care: open"
+    );
+    // The consent (valid 90 days) ends: so does access to what was shared under it.
+    system.advance(time::Duration::days(90));
+    let expired = inbox(last).await;
+    assert_eq!(
+        readable(&expired, &in_care),
+        Some((false, true)),
+        "in care, consent expired"
+    );
+    // The referrer keeps its own view of what it sent.
+    let referrer = system.case_referrals(&case_id, last).await;
+    assert!(
+        referrer
+            .referrals
+            .iter()
+            .all(|r| r.dataset.is_some() || r.personal_data_erased)
+    );
+}

@@ -4,9 +4,11 @@
 
 use std::collections::BTreeMap;
 
+use case_log_jetstream::envelope::from_timestamp;
 use case_referral::{Command, ReferralId, ReferralState};
 use contracts::referral::v1 as api;
 use service_runtime::{Caller, OrganisationType, ServiceError};
+use time::OffsetDateTime;
 
 use super::ReferralApi;
 use crate::{codec, projection};
@@ -15,7 +17,8 @@ impl ReferralApi {
     /// Opens the minimum datasets of `views` for `caller`. The read is
     /// recorded first, one event per case, whoever reads. A dataset whose
     /// consent was withdrawn stays empty; one whose person was erased stays
-    /// empty and says so.
+    /// empty and says so; a receiver's access ends with its referral (after a
+    /// grace period once completed) and with the consent's validity.
     pub(crate) async fn reveal_datasets(
         &self,
         caller: &Caller,
@@ -23,8 +26,22 @@ impl ReferralApi {
     ) -> Result<(), ServiceError> {
         let store = self.projection.store();
         let mut keys: BTreeMap<String, Option<person_crypto::DataKey>> = BTreeMap::new();
+        // Each case as it is now: a view may be an older inbox row.
+        let mut cases: BTreeMap<String, api::GetCaseReferralsResponse> = BTreeMap::new();
         let mut sealed = Vec::new();
-        for (index, view) in views.iter().enumerate() {
+        let now = self.kernel.now();
+        for (index, view) in views.iter_mut().enumerate() {
+            if caller.organisation_type == OrganisationType::ReceivingService {
+                if !cases.contains_key(&view.case_id) {
+                    let case = projection::case_referrals(store, &view.case_id)?;
+                    cases.insert(view.case_id.clone(), case.unwrap_or_default());
+                }
+                if !open_to_receiver(&cases[&view.case_id], view, now, self.dataset_grace) {
+                    view.dataset = None;
+                    view.dataset_access_revoked = true;
+                    continue;
+                }
+            }
             let Some(dataset) =
                 projection::sealed_dataset(store, &view.case_id, &view.referral_id)?
             else {
@@ -77,6 +94,52 @@ impl ReferralApi {
         }
         Ok(())
     }
+}
+
+/// Whether a receiver may still open a referral's dataset: while the referral
+/// is open now (sent, received, accepted, in care, on hold), or completed less
+/// than `grace` ago; and only while the consent it was sent under is in force
+/// (not withdrawn, not expired; an exception has no expiry).
+fn open_to_receiver(
+    case: &api::GetCaseReferralsResponse,
+    row: &api::ReferralView,
+    now: OffsetDateTime,
+    grace: time::Duration,
+) -> bool {
+    use ReferralState as S;
+    let Some(view) = case
+        .referrals
+        .iter()
+        .find(|r| r.referral_id == row.referral_id)
+    else {
+        return false;
+    };
+    let consents = &case.consents;
+    let completed_at = || {
+        view.timeline
+            .iter()
+            .rev()
+            .find(|entry| entry.state == S::Completed.code())
+            .and_then(|entry| entry.at.as_ref())
+            .and_then(from_timestamp)
+    };
+    let referral_open = match ReferralState::from_code(&view.state) {
+        Ok(S::Sent | S::Received | S::Accepted | S::InCare | S::OnHold) => true,
+        Ok(S::Completed) => completed_at().is_some_and(|at| now < at + grace),
+        _ => false,
+    };
+    let consent_in_force = consents
+        .iter()
+        .find(|c| c.consent_id == view.consent_id)
+        .is_some_and(|c| {
+            c.withdrawn_at.is_none()
+                && (c.kind == "exception"
+                    || c.valid_until
+                        .as_ref()
+                        .and_then(from_timestamp)
+                        .is_some_and(|until| now < until))
+        });
+    referral_open && consent_in_force
 }
 
 /// Whether a caller sees a referral: a receiving service only what is

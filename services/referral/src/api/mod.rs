@@ -42,6 +42,8 @@ pub struct ReferralApi {
     pub(crate) callers: CallerExtractor,
     pub(crate) read_patience: std::time::Duration,
     pub(crate) deadlines: DeadlinePolicy,
+    /// How long a receiver may still open a dataset after completing the referral.
+    pub(crate) dataset_grace: time::Duration,
     /// The built-in rules (version 1), in force until rules are published.
     pub(crate) default_rules: PathwayRules,
     pub(crate) shutdown: CancellationToken,
