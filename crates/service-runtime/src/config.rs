@@ -33,6 +33,9 @@ pub struct ServiceConfig {
     pub projection_batch: usize,
     /// How often deadlines are checked against the clock, in milliseconds.
     pub deadline_check_interval_ms: u64,
+    /// Refused calls of one organisation to one RPC within this window, in
+    /// milliseconds, are recorded as one access-log record.
+    pub refusal_window_ms: u64,
     /// The service's own options (`[options]`), read and checked by the service
     /// itself at start ([`ServiceConfig::options`]): each service owns its options.
     pub options: toml::Table,
@@ -117,6 +120,7 @@ impl Default for ServiceConfig {
             grace_period_ms: 10_000,
             projection_batch: 512,
             deadline_check_interval_ms: 30_000,
+            refusal_window_ms: 10_000,
             options: toml::Table::new(),
             auth: AuthConfig::default(),
             encryption: EncryptionConfig::default(),
@@ -140,6 +144,10 @@ impl ServiceConfig {
 
     pub fn deadline_check_interval(&self) -> Duration {
         Duration::from_millis(self.deadline_check_interval_ms)
+    }
+
+    pub fn refusal_window(&self) -> Duration {
+        Duration::from_millis(self.refusal_window_ms.max(1))
     }
 
     pub fn grace_period(&self) -> Duration {

@@ -15,6 +15,7 @@ pub mod jurisdiction;
 pub mod kernel;
 pub mod person_keys;
 pub mod reads;
+pub mod refusals;
 pub mod serve;
 pub mod shutdown;
 

@@ -191,7 +191,15 @@ where
     tracing::info!(service = spec.name, %address, "serving gRPC");
     let (refusals, refused) = tokio::sync::mpsc::channel(1024);
     let producer = case_log_jetstream::Producer::from_token(spec.name);
-    let recorder = tokio::spawn(record_refusals(context_log, producer, refused));
+    let recorder = match producer {
+        Some(producer) => tokio::spawn(crate::refusals::record(
+            context_log,
+            producer,
+            refused,
+            config.refusal_window(),
+        )),
+        None => tokio::spawn(async {}),
+    };
     let table = crate::authorisation::AuthorisationTable::new(
         spec.authorisation
             .iter()
@@ -237,7 +245,16 @@ where
         tracing::error!(service = spec.name, "projection task panicked");
     }
     health_task.abort();
-    recorder.abort();
+    // The server and its senders are gone: the recorder writes what it holds and ends.
+    if tokio::time::timeout(Duration::from_secs(5), recorder)
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            service = spec.name,
+            "access refusals of the last window not recorded"
+        );
+    }
     tracing::info!(service = spec.name, "stopped");
     Ok(served?)
 }
@@ -255,61 +272,6 @@ fn server_tls(
         config = config.client_ca_root(tonic::transport::Certificate::from_pem(read(ca)?));
     }
     Ok(config)
-}
-
-/// Appends each refused call as `approdo.access.v1.AccessRefused` on
-/// `approdo.organisation.<caller organisation>.<service>`.
-async fn record_refusals(
-    log: CaseLog,
-    producer: Option<case_log_jetstream::Producer>,
-    mut refused: tokio::sync::mpsc::Receiver<crate::authorisation::Refusal>,
-) {
-    use case_log_jetstream::{AggregateAddress, NewEvent, PendingCommit, RootKind, TokenId};
-    let Some(producer) = producer else { return };
-    while let Some(refusal) = refused.recv().await {
-        let organisation = TokenId::parse(&refusal.organisation_id)
-            .or_else(|_| TokenId::parse("unidentified"))
-            .ok();
-        let Some(organisation) = organisation else {
-            continue;
-        };
-        let address = AggregateAddress::new(RootKind::Organisation, organisation, producer);
-        let now = time::OffsetDateTime::now_utc();
-        let event = contracts::access::v1::AccessRefused {
-            rpc: refusal.rpc.clone(),
-            organisation_type: refusal.organisation_type.code().to_owned(),
-            refused_at: Some(case_log_jetstream::envelope::timestamp(now)),
-        };
-        let request_id = format!("access-refused.{}", uuid::Uuid::now_v7());
-        let recorded = log
-            .execute(&address, &request_id, |_| {
-                Ok::<_, std::convert::Infallible>(PendingCommit {
-                    request_id: request_id.clone(),
-                    actor: case_log_jetstream::Actor {
-                        subject: "authorisation".to_owned(),
-                        organisation_id: refusal.organisation_id.clone(),
-                        organisation_type: refusal.organisation_type.code().to_owned(),
-                        roles: Vec::new(),
-                        province: String::new(),
-                    },
-                    occurred_at: now,
-                    correlation_id: request_id.clone(),
-                    causation_id: String::new(),
-                    events: vec![NewEvent::encode(
-                        &case_log_jetstream::contract::event_type::<
-                            contracts::access::v1::AccessRefused,
-                        >(),
-                        1,
-                        &event,
-                    )],
-                    reply: Vec::new(),
-                })
-            })
-            .await;
-        if let Err(error) = recorded {
-            tracing::warn!(%error, rpc = %refusal.rpc, "access refusal not recorded");
-        }
-    }
 }
 
 async fn past_grace(shutdown: &CancellationToken, grace: Duration) {

@@ -174,3 +174,69 @@ async fn every_rpc_of_every_service_follows_its_authorisation_table() {
     }
     system.stop().await;
 }
+
+/// Found by attacking the running system: every refused call appended a
+/// synced commit, on the same subject as the organisation's directory entry.
+/// Refusals are now coalesced per organisation and RPC within a window (100 ms
+/// in the tests), each window's on a subject of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_refused_calls_appends_a_bounded_number_of_records() {
+    let system = System::start(&[Service::Referral]).await;
+    // One token (an analyst of `org-under-test`) calling what analysts may not.
+    let calls = 300_u32;
+    let started = std::time::Instant::now();
+    for _ in 0..calls {
+        let code = call(
+            system.channel(Service::Referral).await,
+            "/approdo.referral.v1.ReferralService/RegisterOrganisation",
+            false,
+            OrganisationType::Analyst,
+        )
+        .await;
+        assert_eq!(code, Some(Code::PermissionDenied));
+    }
+    let windows = started.elapsed().as_millis() / 100 + 2;
+    let log = system.log().await;
+    let scope = case_log_jetstream::HistoryScope::Root {
+        kind: case_log_jetstream::RootKind::Organisation,
+        id: case_log_jetstream::TokenId::parse("org-under-test").expect("id"),
+    };
+    let records = || {
+        let log = log.clone();
+        let scope = scope.clone();
+        async move {
+            log.history(&scope, case_log_jetstream::HistoryBound::All)
+                .await
+                .expect("history")
+        }
+    };
+    eventually("every refusal recorded", || {
+        let records = records();
+        async move {
+            let counted: u32 = records
+                .await
+                .iter()
+                .flat_map(|c| c.commit.events.iter())
+                .filter_map(|e| {
+                    contracts::access::v1::AccessRefused::decode(e.payload.as_slice()).ok()
+                })
+                .map(|r| r.count)
+                .sum();
+            counted == calls
+        }
+    })
+    .await;
+    let commits = records().await.len() as u128;
+    assert!(
+        commits <= windows && commits < u128::from(calls),
+        "{commits} records for {calls} refusals in {windows} windows"
+    );
+    // None of them is on the subject of a directory entry.
+    assert!(
+        records()
+            .await
+            .iter()
+            .all(|c| c.subject.split('.').count() == 5)
+    );
+    system.stop().await;
+}

@@ -291,6 +291,7 @@ impl System {
                 ..CaseLogConfig::default()
             },
             deadline_check_interval_ms: 50,
+            refusal_window_ms: 100,
             grace_period_ms: 2_000,
             encryption: service_runtime::config::EncryptionConfig {
                 key_encryption_key_file: Some(self.key_encryption_key_file.clone()),
