@@ -14,6 +14,7 @@
 //! rules ([`pathway_rules`]) and the ranking of receivers to suggest
 //! ([`suggestions`]).
 
+pub mod dataset_reads;
 mod decide;
 pub mod directory;
 pub mod model;

@@ -69,6 +69,12 @@ pub trait Aggregate: 'static {
         None
     }
 
+    /// The entity within the root this aggregate lives on, if it is not the
+    /// root's own record: a record of its own (an access record of one call).
+    fn entity(_context: &Self::Context) -> Option<String> {
+        None
+    }
+
     /// The deadlines passed unmet at `now`, each as the command that marks it
     /// and the request id that names it (so it is appended once, whoever
     /// marks it). The rule is the domain's `missed_deadlines`.
@@ -207,7 +213,13 @@ impl Kernel {
         request_id: &str,
         command: &A::Command,
     ) -> Result<Preview, ServiceError> {
-        let history = self.history::<A>(target.id).await?;
+        let history = self
+            .log
+            .history(
+                &HistoryScope::Aggregate(target_address(&target)?),
+                HistoryBound::All,
+            )
+            .await?;
         if let Some(done) = history.iter().find(|c| c.request_id() == request_id) {
             let executed = Executed {
                 sequence: done.sequence,
@@ -236,7 +248,7 @@ impl Kernel {
         request_id: &str,
         command: A::Command,
     ) -> Result<Executed, ServiceError> {
-        let address = Self::address::<A>(target.id)?;
+        let address = target_address(&target)?;
         let now = self.now();
         let executed = self
             .log
@@ -318,6 +330,19 @@ fn address(root: RootKind, id: &str, producer: Producer) -> Result<AggregateAddr
     let id = TokenId::parse(id)
         .map_err(|_| ServiceError::internal("an aggregate id is not a subject token"))?;
     Ok(AggregateAddress::new(root, id, producer))
+}
+
+/// The subject of the aggregate a command targets, with its entity if any.
+fn target_address<A: Aggregate>(target: &Target<'_, A>) -> Result<AggregateAddress, ServiceError> {
+    let root = address(A::ROOT, target.id, A::PRODUCER)?;
+    match A::entity(target.context) {
+        None => Ok(root),
+        Some(entity) => {
+            let entity = TokenId::parse(&entity)
+                .map_err(|_| ServiceError::internal("an entity id is not a subject token"))?;
+            Ok(root.with_entity(entity))
+        }
+    }
 }
 
 fn corrupt(error: DecodeError) -> ServiceError {

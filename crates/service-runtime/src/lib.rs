@@ -13,6 +13,7 @@ pub mod entry;
 pub mod error;
 pub mod jurisdiction;
 pub mod kernel;
+pub mod paging;
 pub mod person_keys;
 pub mod reads;
 pub mod refusals;

@@ -21,9 +21,12 @@ use tokio::sync::mpsc;
 
 use crate::authorisation::Refusal;
 
-/// The refusals of one organisation for one RPC within the window.
+/// Which refusals are coalesced together: one organisation, acting as one
+/// organisation type, calling one RPC.
+type Key = (String, &'static str, String);
+
+/// The refusals of one key within the window.
 struct Coalesced {
-    organisation_type: &'static str,
     first: OffsetDateTime,
     last: OffsetDateTime,
     count: u32,
@@ -37,7 +40,7 @@ pub async fn record(
     mut refused: mpsc::Receiver<Refusal>,
     window: Duration,
 ) {
-    let mut pending: BTreeMap<(String, String), Coalesced> = BTreeMap::new();
+    let mut pending: BTreeMap<Key, Coalesced> = BTreeMap::new();
     let mut ticks = tokio::time::interval(window);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -54,30 +57,25 @@ pub async fn record(
     }
 }
 
-fn coalesce(
-    pending: &mut BTreeMap<(String, String), Coalesced>,
-    refusal: Refusal,
-    now: OffsetDateTime,
-) {
-    let entry = pending
-        .entry((refusal.organisation_id, refusal.rpc))
-        .or_insert(Coalesced {
-            organisation_type: refusal.organisation_type.code(),
-            first: now,
-            last: now,
-            count: 0,
-        });
+fn coalesce(pending: &mut BTreeMap<Key, Coalesced>, refusal: Refusal, now: OffsetDateTime) {
+    let key = (
+        refusal.organisation_id,
+        refusal.organisation_type.code(),
+        refusal.rpc,
+    );
+    let entry = pending.entry(key).or_insert(Coalesced {
+        first: now,
+        last: now,
+        count: 0,
+    });
     entry.last = now;
     entry.count = entry.count.saturating_add(1);
 }
 
-async fn flush(
-    log: &CaseLog,
-    producer: Producer,
-    pending: &mut BTreeMap<(String, String), Coalesced>,
-) {
-    for ((organisation_id, rpc), refused) in std::mem::take(pending) {
-        if let Err(error) = append(log, producer, &organisation_id, &rpc, &refused).await {
+async fn flush(log: &CaseLog, producer: Producer, pending: &mut BTreeMap<Key, Coalesced>) {
+    for (key, refused) in std::mem::take(pending) {
+        let (_, _, rpc) = &key;
+        if let Err(error) = append(log, producer, &key, &refused).await {
             tracing::warn!(%error, %rpc, count = refused.count, "access refusals not recorded");
         }
     }
@@ -86,8 +84,7 @@ async fn flush(
 async fn append(
     log: &CaseLog,
     producer: Producer,
-    organisation_id: &str,
-    rpc: &str,
+    (organisation_id, organisation_type, rpc): &Key,
     refused: &Coalesced,
 ) -> Result<(), case_log_jetstream::LogError> {
     // A caller whose organisation id is not a subject token is still recorded.
@@ -103,8 +100,8 @@ async fn append(
         reason: e.to_string(),
     })?;
     let event = AccessRefused {
-        rpc: rpc.to_owned(),
-        organisation_type: refused.organisation_type.to_owned(),
+        rpc: rpc.clone(),
+        organisation_type: (*organisation_type).to_owned(),
         refused_at: Some(case_log_jetstream::envelope::timestamp(refused.first)),
         count: refused.count,
         last_refused_at: Some(case_log_jetstream::envelope::timestamp(refused.last)),
@@ -118,8 +115,8 @@ async fn append(
             request_id: request_id.clone(),
             actor: Actor {
                 subject: "authorisation".to_owned(),
-                organisation_id: organisation_id.to_owned(),
-                organisation_type: refused.organisation_type.to_owned(),
+                organisation_id: organisation_id.clone(),
+                organisation_type: (*organisation_type).to_owned(),
                 roles: Vec::new(),
                 province: String::new(),
             },
@@ -162,7 +159,7 @@ mod tests {
         coalesce(&mut pending, refusal("istat", "/a.B/D"), at);
         coalesce(&mut pending, refusal("other", "/a.B/C"), at);
         assert_eq!(pending.len(), 3, "one per organisation and RPC");
-        let flood = &pending[&("istat".to_owned(), "/a.B/C".to_owned())];
+        let flood = &pending[&("istat".to_owned(), "analyst", "/a.B/C".to_owned())];
         assert_eq!(flood.count, 1_000);
         assert_eq!(flood.first, at);
         assert_eq!(flood.last, at + time::Duration::seconds(4));

@@ -6,7 +6,9 @@
 //! directory's entries and the pathway rules' publications.
 
 use case_log_jetstream::{DecodeError, NewEvent, Producer, RootKind};
-use case_referral::{Command, Context, Event, ReferralError, State, directory, pathway_rules};
+use case_referral::{
+    Command, Context, Event, ReferralError, State, dataset_reads, directory, pathway_rules,
+};
 use contracts::log::v1 as log;
 use service_runtime::{Aggregate, Refusal, Whereabouts};
 use time::OffsetDateTime;
@@ -235,5 +237,98 @@ impl Aggregate for PathwayRulesPublications {
             },
         )
         .encode())
+    }
+}
+
+/// `approdo.organisation.<reader>.referral.<record_id>`: the one access record
+/// of a call that read datasets of several cases.
+pub struct DatasetReadRecord;
+
+/// When the reads happened, and the record's own id.
+pub struct ReadRecord {
+    pub record_id: String,
+    pub now: OffsetDateTime,
+}
+
+impl Aggregate for DatasetReadRecord {
+    type Command = dataset_reads::Command;
+    type Event = dataset_reads::Event;
+    type State = dataset_reads::State;
+    type Error = dataset_reads::RecordError;
+    type Context = ReadRecord;
+    type Codec = ();
+
+    const PRODUCER: Producer = Producer::Referral;
+    const ROOT: RootKind = RootKind::Organisation;
+
+    fn decide(
+        state: &dataset_reads::State,
+        command: dataset_reads::Command,
+        record: &ReadRecord,
+    ) -> Result<Vec<dataset_reads::Event>, dataset_reads::RecordError> {
+        dataset_reads::decide(state, command, record.now)
+    }
+
+    fn evolve(state: dataset_reads::State, event: &dataset_reads::Event) -> dataset_reads::State {
+        state.evolve(event)
+    }
+
+    fn refusal(error: &dataset_reads::RecordError) -> Refusal {
+        Refusal::Rule(error.to_string())
+    }
+
+    fn decode(_: &(), event: &log::Event) -> Result<Option<dataset_reads::Event>, DecodeError> {
+        let codec::WireEvent::ReferralDatasetsRead(recorded) = codec::WireEvent::decode(event)?
+        else {
+            return Ok(None);
+        };
+        let reads = recorded
+            .reads
+            .into_iter()
+            .map(|read| {
+                let referral_ids = read
+                    .referral_ids
+                    .iter()
+                    .map(|id| case_referral::ReferralId::parse(id))
+                    .collect::<Result<_, _>>()
+                    .map_err(|_| DecodeError::new(event, "bad referral id"))?;
+                Ok(dataset_reads::CaseRead {
+                    case_id: read.case_id,
+                    referral_ids,
+                })
+            })
+            .collect::<Result<_, DecodeError>>()?;
+        let read_at = recorded
+            .read_at
+            .as_ref()
+            .and_then(case_log_jetstream::envelope::from_timestamp)
+            .ok_or_else(|| DecodeError::new(event, "missing time"))?;
+        Ok(Some(dataset_reads::Event::Recorded { reads, read_at }))
+    }
+
+    fn encode(
+        _: &(),
+        _: &ReadRecord,
+        event: &dataset_reads::Event,
+    ) -> Result<NewEvent, dataset_reads::RecordError> {
+        use contracts::referral::v1 as wire;
+        let dataset_reads::Event::Recorded { reads, read_at } = event;
+        Ok(
+            codec::WireEvent::ReferralDatasetsRead(wire::ReferralDatasetsRead {
+                reads: reads
+                    .iter()
+                    .map(|read| wire::CaseDatasetsRead {
+                        case_id: read.case_id.clone(),
+                        referral_ids: read.referral_ids.iter().map(ToString::to_string).collect(),
+                    })
+                    .collect(),
+                read_at: Some(case_log_jetstream::envelope::timestamp(*read_at)),
+            })
+            .encode(),
+        )
+    }
+
+    fn entity(record: &ReadRecord) -> Option<String> {
+        Some(record.record_id.clone())
     }
 }

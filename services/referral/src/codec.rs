@@ -33,6 +33,7 @@ case_log_jetstream::event_contract! {
         ReferralDeadlineMissed,
         PathwayRulesPublished,
         ReferralDatasetRead,
+        ReferralDatasetsRead,
     }
 }
 
@@ -356,7 +357,8 @@ pub fn decode(event: &log::Event, key: &CaseKey) -> Result<Option<Event>, Decode
     Ok(Some(match WireEvent::decode(event)? {
         WireEvent::OrganisationRegistered(_)
         | WireEvent::OrganisationUpdated(_)
-        | WireEvent::PathwayRulesPublished(_) => {
+        | WireEvent::PathwayRulesPublished(_)
+        | WireEvent::ReferralDatasetsRead(_) => {
             return Ok(None);
         }
         WireEvent::ConsentGiven(e) => Event::ConsentGiven {

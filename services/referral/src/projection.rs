@@ -462,7 +462,7 @@ fn apply_case_event(
             Vec::new()
         }
         // Reads change no view; they stay in the log as the access log.
-        WireEvent::ReferralDatasetRead(_) => Vec::new(),
+        WireEvent::ReferralDatasetRead(_) | WireEvent::ReferralDatasetsRead(_) => Vec::new(),
         WireEvent::OrganisationRegistered(_)
         | WireEvent::OrganisationUpdated(_)
         | WireEvent::PathwayRulesPublished(_) => Vec::new(),

@@ -433,24 +433,39 @@ async fn referral_datasets_are_sealed_opened_on_record_and_dropped_on_erasure() 
         of(&referral_b.referral_id, &inbox.referrals).dataset,
         Some(dataset("zqb8"))
     );
-    let history = system
+    // One read of two cases: one access record of the call, listing both, in
+    // the reader's own access log.
+    let centre_id = TokenId::parse(CAV).expect("id");
+    let records: Vec<referral_api::ReferralDatasetsRead> = system
         .log()
         .await
         .history(
             &case_log_jetstream::HistoryScope::Root {
-                kind: case_log_jetstream::RootKind::Case,
-                id: TokenId::parse(&case_a).expect("id"),
+                kind: case_log_jetstream::RootKind::Organisation,
+                id: centre_id,
             },
             case_log_jetstream::HistoryBound::All,
         )
         .await
-        .expect("history");
+        .expect("history")
+        .iter()
+        .flat_map(|c| c.commit.events.iter())
+        .filter_map(|e| {
+            use prost::Message;
+            case_log_jetstream::contract::is::<referral_api::ReferralDatasetsRead>(&e.event_type)
+                .then(|| referral_api::ReferralDatasetsRead::decode(e.payload.as_slice()).ok())
+                .flatten()
+        })
+        .collect();
+    assert_eq!(records.len(), 1, "one record for the call");
+    let listed: Vec<&str> = records[0]
+        .reads
+        .iter()
+        .map(|r| r.case_id.as_str())
+        .collect();
     assert!(
-        history
-            .iter()
-            .flat_map(|c| c.commit.events.iter())
-            .any(|e| e.event_type == "approdo.referral.v1.ReferralDatasetRead"),
-        "the receiver's read is in the access log"
+        listed.contains(&case_a.as_str()) && listed.contains(&case_b.as_str()),
+        "the receiver's read of both cases is in the access log: {listed:?}"
     );
     // Never in clear on disk: not in the log, not in the projection.
     markers_nowhere("zqa7", "before erasure");

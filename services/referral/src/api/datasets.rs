@@ -5,12 +5,13 @@
 use std::collections::BTreeMap;
 
 use case_log_jetstream::envelope::from_timestamp;
-use case_referral::{Command, ReferralId, ReferralState};
+use case_referral::{Command, ReferralId, ReferralState, dataset_reads};
 use contracts::referral::v1 as api;
-use service_runtime::{Caller, OrganisationType, ServiceError};
+use service_runtime::{Authority, Caller, OrganisationType, ServiceError, Target};
 use time::OffsetDateTime;
 
 use super::ReferralApi;
+use crate::aggregate::{DatasetReadRecord, ReadRecord};
 use crate::{codec, projection};
 
 impl ReferralApi {
@@ -71,12 +72,7 @@ impl ReferralApi {
                 .or_default()
                 .push(referral_id);
         }
-        for (case_id, referral_ids) in by_case {
-            let request_id = format!("dataset-read.{}", uuid::Uuid::now_v7());
-            let read = Command::RecordDatasetRead { referral_ids };
-            self.caller_command(caller, &request_id, case_id, read)
-                .await?;
-        }
+        self.record_reads(caller, by_case).await?;
         for (index, dataset) in sealed {
             let view = &mut views[index];
             match keys.get(&view.case_id).and_then(Option::as_ref) {
@@ -92,6 +88,50 @@ impl ReferralApi {
                 None => view.personal_data_erased = true,
             }
         }
+        Ok(())
+    }
+}
+
+impl ReferralApi {
+    /// One access record per call: in the case's own referral record when the
+    /// call read one case, else one record of the call listing every case.
+    async fn record_reads(
+        &self,
+        caller: &Caller,
+        by_case: BTreeMap<&str, Vec<ReferralId>>,
+    ) -> Result<(), ServiceError> {
+        let request_id = format!("dataset-read-{}", uuid::Uuid::now_v7());
+        if by_case.len() == 1 {
+            for (case_id, referral_ids) in by_case {
+                let read = Command::RecordDatasetRead { referral_ids };
+                self.caller_command(caller, &request_id, case_id, read)
+                    .await?;
+            }
+            return Ok(());
+        }
+        if by_case.is_empty() {
+            return Ok(());
+        }
+        let reads = by_case
+            .into_iter()
+            .map(|(case_id, referral_ids)| dataset_reads::CaseRead {
+                case_id: case_id.to_owned(),
+                referral_ids,
+            })
+            .collect();
+        let record = ReadRecord {
+            record_id: uuid::Uuid::now_v7().to_string(),
+            now: self.kernel.now(),
+        };
+        let target = Target::<DatasetReadRecord> {
+            id: &caller.organisation_id,
+            codec: &(),
+            context: &record,
+        };
+        let command = dataset_reads::Command::Record { reads };
+        self.kernel
+            .execute(target, &Authority::of(caller), &request_id, command)
+            .await?;
         Ok(())
     }
 }

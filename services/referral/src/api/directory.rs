@@ -3,6 +3,7 @@
 
 use case_referral::directory::{Command, OrganisationProfile};
 use contracts::referral::v1 as api;
+use service_runtime::paging::Page;
 use service_runtime::{Authority, Caller, ServiceError, Target, Violations};
 use tonic::{Request, Response, Status};
 
@@ -52,6 +53,9 @@ impl ReferralApi {
     ) -> Result<Response<api::ListOrganisationsResponse>, Status> {
         self.callers.caller(&request)?;
         let r = request.into_inner();
+        let mut v = Violations::default();
+        let page = Page::parse(&mut v, r.page_size, &r.page_token);
+        v.finish()?;
         self.wait_for(r.min_log_sequence).await?;
         let organisations = projection::organisations(self.projection.store())
             .map_err(ServiceError::from)?
@@ -61,8 +65,11 @@ impl ReferralApi {
             .filter(|o| r.language.is_empty() || o.languages.contains(&r.language))
             .filter(|o| !r.active_only || o.active)
             .collect();
+        let (organisations, next_page_token) =
+            page.take(organisations, |o| o.organisation_id.clone());
         Ok(Response::new(api::ListOrganisationsResponse {
             organisations,
+            next_page_token,
         }))
     }
 

@@ -6,12 +6,14 @@ use std::pin::Pin;
 
 use case_referral::ReferralState;
 use contracts::referral::v1 as api;
-use service_runtime::{Caller, ServiceError};
+use service_runtime::paging::Page;
+use service_runtime::{Caller, ServiceError, Violations};
 use tokio::sync::mpsc;
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
 use super::ReferralApi;
+use super::referrals::referral_key;
 use crate::projection;
 
 pub type WatchStream = Pin<Box<dyn Stream<Item = Result<api::WatchInboxResponse, Status>> + Send>>;
@@ -23,19 +25,27 @@ impl ReferralApi {
     ) -> Result<Response<api::ListInboxResponse>, Status> {
         let caller = self.callers.caller(&request)?;
         let r = request.into_inner();
+        let mut v = Violations::default();
+        let page = Page::parse(&mut v, r.page_size, &r.page_token);
+        v.finish()?;
         self.wait_for(r.min_log_sequence).await?;
         let store = self.projection.store();
         let cursor =
             projection::inbox_head(store, &caller.organisation_id).map_err(ServiceError::from)?;
-        let mut referrals: Vec<api::ReferralView> = projection::all_referrals(store)
+        let referrals: Vec<api::ReferralView> = projection::all_referrals(store)
             .map_err(ServiceError::from)?
             .into_iter()
             .filter(|x| x.receiver_organisation_id == caller.organisation_id)
             .filter(|x| x.state != ReferralState::Draft.code())
             .filter(|x| r.state.is_empty() || x.state == r.state)
             .collect();
+        let (mut referrals, next_page_token) = page.take(referrals, referral_key);
         self.reveal_datasets(&caller, &mut referrals).await?;
-        Ok(Response::new(api::ListInboxResponse { referrals, cursor }))
+        Ok(Response::new(api::ListInboxResponse {
+            referrals,
+            cursor,
+            next_page_token,
+        }))
     }
 
     pub(super) async fn watch_inbox_rpc(

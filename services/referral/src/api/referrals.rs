@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use case_referral::{Command, ReferralId, ReferralState, ServiceType};
 use contracts::referral::v1 as api;
+use service_runtime::paging::Page;
 use service_runtime::{FieldViolation, Jurisdiction, ServiceError, Violations, Whereabouts};
 use tonic::{Request, Response, Status};
 
@@ -105,7 +106,9 @@ impl ReferralApi {
     ) -> Result<Response<api::ListReferralsResponse>, Status> {
         let caller = self.callers.caller(&request)?;
         let r = request.into_inner();
-        let filter = ReferralFilter::parse(&r)?;
+        let mut v = Violations::default();
+        let page = Page::parse(&mut v, r.page_size, &r.page_token);
+        let filter = ReferralFilter::parse(v, &r)?;
         let jurisdiction = Jurisdiction::of(&caller);
         if let Jurisdiction::Province(own) = &jurisdiction
             && !r.province.is_empty()
@@ -141,9 +144,18 @@ impl ReferralApi {
             }
             referrals.push(referral);
         }
+        let (mut referrals, next_page_token) = page.take(referrals, referral_key);
         self.reveal_datasets(&caller, &mut referrals).await?;
-        Ok(Response::new(api::ListReferralsResponse { referrals }))
+        Ok(Response::new(api::ListReferralsResponse {
+            referrals,
+            next_page_token,
+        }))
     }
+}
+
+/// A referral's place in lists: by case, then referral.
+pub(super) fn referral_key(referral: &api::ReferralView) -> String {
+    format!("{}/{}", referral.case_id, referral.referral_id)
 }
 
 /// The list's filters, validated.
@@ -153,8 +165,10 @@ struct ReferralFilter {
 }
 
 impl ReferralFilter {
-    fn parse(r: &api::ListReferralsRequest) -> Result<ReferralFilter, ServiceError> {
-        let mut v = Violations::default();
+    fn parse(
+        mut v: Violations,
+        r: &api::ListReferralsRequest,
+    ) -> Result<ReferralFilter, ServiceError> {
         let state = (!r.state.is_empty())
             .then(|| v.check("state", ReferralState::from_code(&r.state)))
             .flatten();
