@@ -69,10 +69,10 @@ impl Aggregate for CaseReferrals {
         key: &CaseKey,
         context: &CaseContext,
         event: &Event,
-    ) -> Result<NewEvent, ReferralError> {
+    ) -> Result<NewEvent, service_runtime::EncodeError<ReferralError>> {
         codec::encode(event, &context.facts.province, key)
             .map(|wire| wire.encode())
-            .map_err(|_| ReferralError::PersonalDataErased)
+            .map_err(|e| e.map_refused(|_| ReferralError::PersonalDataErased))
     }
 
     fn whereabouts(_: &State, _: &Command, context: &CaseContext) -> Option<Whereabouts> {
@@ -154,7 +154,7 @@ impl Aggregate for DirectoryEntry {
         _: &(),
         _: &(),
         event: &directory::Event,
-    ) -> Result<NewEvent, directory::DirectoryError> {
+    ) -> Result<NewEvent, service_runtime::EncodeError<directory::DirectoryError>> {
         use contracts::referral::v1 as wire;
         Ok(match event {
             directory::Event::Registered(profile) => {
@@ -223,7 +223,7 @@ impl Aggregate for PathwayRulesPublications {
         _: &(),
         _: &(),
         event: &pathway_rules::Event,
-    ) -> Result<NewEvent, pathway_rules::InvalidRules> {
+    ) -> Result<NewEvent, service_runtime::EncodeError<pathway_rules::InvalidRules>> {
         let pathway_rules::Event::Published { version, rules } = event;
         Ok(codec::WireEvent::PathwayRulesPublished(
             contracts::referral::v1::PathwayRulesPublished {

@@ -53,7 +53,7 @@ impl Aggregate for CaseScreening {
         personal: &PersonalParts,
         _: &Context,
         event: &Event,
-    ) -> Result<NewEvent, ScreeningError> {
+    ) -> Result<NewEvent, service_runtime::EncodeError<ScreeningError>> {
         Ok(codec::encode(event, personal).encode())
     }
 

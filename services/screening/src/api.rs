@@ -164,7 +164,7 @@ impl api::screening_service_server::ScreeningService for ScreeningApi {
             open.case_id.as_str(),
             request.personal_data.as_ref(),
             request.special_category_details.as_ref(),
-        );
+        )?;
         let mut unknown = Vec::new();
         for (i, link) in open.family_links.iter().enumerate() {
             if !self.case_exists(&link.case_id).await? {
