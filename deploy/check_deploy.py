@@ -92,8 +92,10 @@ def main():
         check(config["case_log"]["user"] == service, f"{path.name}: case_log.user is not {service}")
         check("password" not in config["case_log"], f"{path.name}: a password in a ConfigMap")
         issuers = config.get("auth", {}).get("issuers", [])
-        check(issuers and all("issuer" in i and ("public_key" in i or "public_key_file" in i) for i in issuers),
-              f"{path.name}: no token issuer with a public key ([auth] issuers)")
+        has_key = lambda i: "jwks_file" in i or any(
+            "kid" in k and ("public_key" in k or "public_key_file" in k) for k in i.get("keys", []))
+        check(issuers and all("issuer" in i and has_key(i) for i in issuers),
+              f"{path.name}: no token issuer with a public key and its kid ([auth] issuers)")
         grace_ms[service] = config.get("grace_period_ms", 10_000)
 
     # 4. compose: 3 NATS nodes of one image, every service with its own user, 3 replicas, data volume

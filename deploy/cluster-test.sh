@@ -47,7 +47,7 @@ export APPRODO_NATS_SCREENING_PASSWORD=pscreening1 APPRODO_NATS_REFERRAL_PASSWOR
 # A token issuer for the run: the CLI signs with it, the services are told its public key.
 export APPRODO_KEYS_DIR=$W/keys
 "$BIN/approdo" keys > /dev/null
-ISSUERS="[{ issuer = \"approdo-local\", public_key = \"$(tr -d '[:space:]' < "$W/keys/approdo-local.pub")\" }]"
+ISSUERS="[{ issuer = \"approdo-local\", jwks_file = \"$W/keys/approdo-local.jwks.json\" }]"
 
 # The committed configuration; only listen addresses and paths are rewritten (checked by diff).
 for i in 0 1 2; do

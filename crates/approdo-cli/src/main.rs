@@ -7,7 +7,7 @@ mod screening;
 
 use std::time::{Duration, Instant};
 
-use access_token::{OrganisationType, TokenIssuer};
+use access_token::{OrganisationType, TokenIssuer, Validity};
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use contracts::admin::v1 as admin;
@@ -47,9 +47,9 @@ enum Commands {
         /// screening, referral, safe-space or monitoring
         service: String,
     },
-    /// Creates the local token issuer's key pair in .local/keys (once).
+    /// Creates the local token issuer's key and the key-encryption key in .local/keys (once), and the issuer's JWK set.
     Keys,
-    /// Prints a token signed by the local issuer (for grpcurl and other clients).
+    /// Prints a token signed by the local issuer, valid for an hour (for grpcurl and other clients).
     Token {
         #[arg(long, default_value = "administrator")]
         org_type: String,
@@ -85,6 +85,9 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<()> {
+    if !matches!(cli.command, Commands::Health | Commands::Keys) {
+        load_issuer()?;
+    }
     match cli.command {
         Commands::Health => {
             for (service, port) in SERVICES {
@@ -126,7 +129,8 @@ async fn run(cli: Cli) -> Result<()> {
             province,
         } => {
             let org_type = parse_org_type(&org_type)?;
-            println!("{}", token(org_type, &org, Some(&province)));
+            load_issuer()?;
+            println!("{}", token(org_type, &org, &["admin"], Some(&province)));
         }
         Commands::Case { command } => screening::run(&cli.host, command).await?,
         Commands::Referral { command } => referral::run(&cli.host, command).await?,
@@ -149,23 +153,28 @@ fn keys_dir() -> std::path::PathBuf {
     )
 }
 
-/// Creates the local issuer's key pair if it does not exist yet.
+/// Creates the local issuer's key and the key-encryption key if they do not
+/// exist yet, from the operating system's randomness (failing if there is
+/// none), and writes the JWK set the services read (`deploy/local/*.toml`).
 fn init_keys() -> Result<()> {
     let dir = keys_dir();
     std::fs::create_dir_all(&dir)?;
     let seed = dir.join(format!("{LOCAL_ISSUER}.seed"));
     if !seed.is_file() {
-        let issuer = TokenIssuer::generate(LOCAL_ISSUER);
+        let issuer = TokenIssuer::generate(LOCAL_ISSUER)
+            .context("cannot create the local token issuer's key")?;
         write_secret(&seed, &issuer.seed_hex())?;
-        std::fs::write(
-            dir.join(format!("{LOCAL_ISSUER}.pub")),
-            issuer.public_key_hex(),
-        )?;
-        println!("created the local token issuer's keys in {}", dir.display());
+        println!("created the local token issuer's key in {}", dir.display());
     }
+    // The public half, rewritten from the seed each time (older setups had none).
+    let jwks = dir.join(format!("{LOCAL_ISSUER}.jwks.json"));
+    std::fs::write(&jwks, local_issuer()?.jwks_json())
+        .with_context(|| format!("cannot write {}", jwks.display()))?;
     let kek = dir.join("key-encryption.key");
     if !kek.is_file() {
-        write_secret(&kek, &person_crypto::KeyEncryptionKey::generate_hex())?;
+        let key = person_crypto::KeyEncryptionKey::generate_hex()
+            .context("cannot create the key-encryption key")?;
+        write_secret(&kek, &key)?;
         println!("created the local key-encryption key in {}", dir.display());
     }
     Ok(())
@@ -183,28 +192,62 @@ fn write_secret(path: &std::path::Path, text: &str) -> Result<()> {
     Ok(())
 }
 
+/// The local issuer, from the seed `approdo keys` wrote, signing for the
+/// audience `APPRODO_AUDIENCE` (default `approdo`, the services' default).
 pub(crate) fn local_issuer() -> Result<TokenIssuer> {
     let seed = keys_dir().join(format!("{LOCAL_ISSUER}.seed"));
-    TokenIssuer::from_seed_file(LOCAL_ISSUER, &seed).with_context(|| {
+    let issuer = TokenIssuer::from_seed_file(LOCAL_ISSUER, &seed).with_context(|| {
         format!(
             "no local signing key at {} (run `approdo keys` or `cargo xtask up`)",
             seed.display()
         )
+    })?;
+    Ok(match std::env::var("APPRODO_AUDIENCE") {
+        Ok(audience) => issuer.with_audience(&audience),
+        Err(_) => issuer,
     })
 }
 
-fn token(org_type: OrganisationType, org: &str, province: Option<&str>) -> String {
-    let in_a_day = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
-        + 86_400;
-    match local_issuer() {
-        Ok(issuer) => issuer.token("approdo-cli", org, org_type, &["admin"], province, in_a_day),
-        Err(error) => {
-            eprintln!("{error:#}");
-            String::new()
-        }
+/// The issuer every token of this run is signed with, loaded before a command
+/// that calls the services runs.
+static ISSUER: std::sync::OnceLock<TokenIssuer> = std::sync::OnceLock::new();
+
+/// How long the CLI's tokens are valid: well within the services' maximum lifetime (12 h by default).
+const TOKEN_LIFETIME_SECS: i64 = 3_600;
+
+fn load_issuer() -> Result<()> {
+    if ISSUER.get().is_none() {
+        let _ = ISSUER.set(local_issuer()?);
     }
+    Ok(())
+}
+
+/// A token of the local issuer, issued now. Signing cannot fail with a loaded
+/// key; if it does, the command stops with the reason rather than calling
+/// without a token.
+pub(crate) fn token(
+    org_type: OrganisationType,
+    org: &str,
+    roles: &[&str],
+    province: Option<&str>,
+) -> String {
+    let signed = ISSUER
+        .get()
+        .context("no local signing key loaded")
+        .and_then(|issuer| {
+            Ok(issuer.token(
+                "approdo-cli",
+                org,
+                org_type,
+                roles,
+                province,
+                Validity::from_now(TOKEN_LIFETIME_SECS),
+            )?)
+        });
+    signed.unwrap_or_else(|error| {
+        eprintln!("error: {error:#}");
+        std::process::exit(1)
+    })
 }
 
 /// The facility a reception operator works in: its organisation id, and the
@@ -222,7 +265,10 @@ pub(crate) fn authorised<T>(message: T, org_type: OrganisationType) -> tonic::Re
         OrganisationType::ReceptionOperator => operator_facility(),
         _ => "local-admin".to_owned(),
     };
-    let bearer = format!("Bearer {}", token(org_type, &organisation, Some(&province)));
+    let bearer = format!(
+        "Bearer {}",
+        token(org_type, &organisation, &["admin"], Some(&province))
+    );
     if let Ok(value) = bearer.parse() {
         request.metadata_mut().insert("authorization", value);
     }

@@ -87,10 +87,6 @@ pub enum ReferralCommand {
     },
 }
 
-fn in_a_day() -> i64 {
-    OffsetDateTime::now_utc().unix_timestamp() + 86_400
-}
-
 fn as_org<T>(
     message: T,
     org_type: OrganisationType,
@@ -98,18 +94,7 @@ fn as_org<T>(
     province: Option<&str>,
 ) -> tonic::Request<T> {
     let mut request = tonic::Request::new(message);
-    let token = crate::local_issuer()
-        .map(|issuer| {
-            issuer.token(
-                "approdo-cli",
-                organisation,
-                org_type,
-                &["operator"],
-                province,
-                in_a_day(),
-            )
-        })
-        .unwrap_or_default();
+    let token = crate::token(org_type, organisation, &["operator"], province);
     if let Ok(value) = format!("Bearer {token}").parse() {
         request.metadata_mut().insert("authorization", value);
     }

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Deserialize, PartialEq, Eq)]
 #[serde(default, deny_unknown_fields)]
 pub struct CaseLogConfig {
     /// NATS server URL(s), comma separated.
@@ -21,6 +21,41 @@ pub struct CaseLogConfig {
     pub password: Option<String>,
     /// How long a request to the server may take, in milliseconds.
     pub request_timeout_ms: u64,
+}
+
+/// The password, and credentials in a URL, are never shown: a configuration can
+/// be logged whole. Every field is named, so a new one must be decided here.
+impl std::fmt::Debug for CaseLogConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let CaseLogConfig {
+            url,
+            stream,
+            replicas,
+            duplicate_window_secs,
+            user,
+            password,
+            request_timeout_ms,
+        } = self;
+        let urls: Vec<String> = url.split(',').map(without_credentials).collect();
+        f.debug_struct("CaseLogConfig")
+            .field("url", &urls.join(","))
+            .field("stream", stream)
+            .field("replicas", replicas)
+            .field("duplicate_window_secs", duplicate_window_secs)
+            .field("user", user)
+            .field("password", &password.as_ref().map(|_| "<redacted>"))
+            .field("request_timeout_ms", request_timeout_ms)
+            .finish()
+    }
+}
+
+/// `nats://user:secret@host` shown as `nats://<redacted>@host`.
+fn without_credentials(url: &str) -> String {
+    match (url.split_once("://"), url.rsplit_once('@')) {
+        (Some((scheme, _)), Some((_, host))) => format!("{scheme}://<redacted>@{host}"),
+        (None, Some((_, host))) => format!("<redacted>@{host}"),
+        _ => url.to_owned(),
+    }
 }
 
 impl Default for CaseLogConfig {
@@ -44,5 +79,28 @@ impl CaseLogConfig {
 
     pub fn request_timeout(&self) -> Duration {
         Duration::from_millis(self.request_timeout_ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_shows_no_password() {
+        let config = CaseLogConfig {
+            url: "nats://svc:url-secret@10.0.0.1:4222,nats://10.0.0.2:4222".to_owned(),
+            user: Some("screening".to_owned()),
+            password: Some("hunter2-password".to_owned()),
+            ..CaseLogConfig::default()
+        };
+        let shown = format!("{config:?}");
+        assert!(
+            shown.contains("screening") && shown.contains("10.0.0.1:4222"),
+            "{shown}"
+        );
+        assert!(shown.contains("nats://10.0.0.2:4222"), "{shown}");
+        assert!(!shown.contains("hunter2-password"), "{shown}");
+        assert!(!shown.contains("url-secret"), "{shown}");
     }
 }

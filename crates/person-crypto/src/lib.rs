@@ -3,10 +3,15 @@
 //! (XChaCha20-Poly1305, the person's key id as associated data); data keys are
 //! stored only wrapped by the key-encryption key from configuration. Destroying
 //! a person's wrapped key makes everything sealed with it unreadable.
-//! Keys are never formatted, logged or compared outside this crate.
+//! Keys are never formatted, logged or compared outside this crate, and are
+//! wiped from memory when dropped. Randomness comes from the operating system
+//! through the AEAD crate's generator; a failure to get it, or to seal, is an
+//! error, never a weak key or an empty ciphertext.
 
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::aead::rand_core::RngCore;
+use chacha20poly1305::aead::{Aead, KeyInit, OsRng, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use zeroize::{ZeroizeOnDrop, Zeroizing};
 
 /// The AEAD algorithm name recorded with every sealed message.
 pub const ALGORITHM: &str = "XCHACHA20-POLY1305";
@@ -18,10 +23,25 @@ pub enum CryptoError {
     BadKeyEncryptionKey,
     #[error("a wrapped key or sealed message is malformed or was not made with this key")]
     Unreadable,
+    #[error("the operating system gave no randomness")]
+    NoRandomness,
+    #[error("the message could not be sealed")]
+    Sealing,
 }
 
-/// The key-encryption key, from configuration.
+/// 32 (or `N`) random bytes from the operating system, or an error.
+fn random<const N: usize>() -> Result<Zeroizing<[u8; N]>, CryptoError> {
+    let mut bytes = Zeroizing::new([0u8; N]);
+    OsRng
+        .try_fill_bytes(bytes.as_mut())
+        .map_err(|_| CryptoError::NoRandomness)?;
+    Ok(bytes)
+}
+
+/// The key-encryption key, from configuration. The cipher wipes its key on drop.
 pub struct KeyEncryptionKey(XChaCha20Poly1305);
+
+impl ZeroizeOnDrop for KeyEncryptionKey {}
 
 impl std::fmt::Debug for KeyEncryptionKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -31,30 +51,43 @@ impl std::fmt::Debug for KeyEncryptionKey {
 
 impl KeyEncryptionKey {
     pub fn from_hex(text: &str) -> Result<Self, CryptoError> {
-        let bytes = hex::decode(text.trim()).map_err(|_| CryptoError::BadKeyEncryptionKey)?;
-        let key = <[u8; 32]>::try_from(bytes).map_err(|_| CryptoError::BadKeyEncryptionKey)?;
-        Ok(KeyEncryptionKey(XChaCha20Poly1305::new(&key.into())))
+        let bytes =
+            Zeroizing::new(hex::decode(text.trim()).map_err(|_| CryptoError::BadKeyEncryptionKey)?);
+        if bytes.len() != 32 {
+            return Err(CryptoError::BadKeyEncryptionKey);
+        }
+        Ok(KeyEncryptionKey(
+            XChaCha20Poly1305::new_from_slice(&bytes)
+                .map_err(|_| CryptoError::BadKeyEncryptionKey)?,
+        ))
     }
 
-    /// A fresh random key, hex: for local setups and tests.
-    pub fn generate_hex() -> String {
-        hex::encode(rand::random::<[u8; 32]>())
+    /// A fresh random key, hex, from the operating system's randomness: for
+    /// local setups and tests. Wiped from memory when dropped.
+    pub fn generate_hex() -> Result<Zeroizing<String>, CryptoError> {
+        Ok(Zeroizing::new(hex::encode(random::<32>()?.as_ref())))
     }
 
     /// Wraps a data key for storage; `key_id` binds the wrapped key to its person.
-    pub fn wrap(&self, key_id: &str, key: &DataKey) -> Vec<u8> {
-        seal_with(&self.0, key_id.as_bytes(), &key.0)
+    pub fn wrap(&self, key_id: &str, key: &DataKey) -> Result<Vec<u8>, CryptoError> {
+        seal_with(&self.0, key_id.as_bytes(), key.0.as_ref())
     }
 
     pub fn unwrap(&self, key_id: &str, wrapped: &[u8]) -> Result<DataKey, CryptoError> {
-        let bytes = open_with(&self.0, key_id.as_bytes(), wrapped)?;
-        let key = <[u8; 32]>::try_from(bytes).map_err(|_| CryptoError::Unreadable)?;
-        Ok(DataKey(key))
+        let bytes = Zeroizing::new(open_with(&self.0, key_id.as_bytes(), wrapped)?);
+        let mut key = DataKey(Zeroizing::new([0; 32]));
+        if bytes.len() != key.0.len() {
+            return Err(CryptoError::Unreadable);
+        }
+        key.0.copy_from_slice(&bytes);
+        Ok(key)
     }
 }
 
-/// One person's data key.
-pub struct DataKey([u8; 32]);
+/// One person's data key, wiped from memory when dropped.
+pub struct DataKey(Zeroizing<[u8; 32]>);
+
+impl ZeroizeOnDrop for DataKey {}
 
 impl std::fmt::Debug for DataKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -63,20 +96,26 @@ impl std::fmt::Debug for DataKey {
 }
 
 impl DataKey {
+    /// A fresh key from the operating system's randomness (the AEAD crate's
+    /// generator). Panics if the operating system has none: no person's data is
+    /// ever sealed with a weak key.
     pub fn generate() -> Self {
-        DataKey(rand::random())
+        let key = XChaCha20Poly1305::generate_key(&mut OsRng);
+        let mut data_key = DataKey(Zeroizing::new([0; 32]));
+        data_key.0.copy_from_slice(&key);
+        data_key
     }
 
     fn cipher(&self) -> XChaCha20Poly1305 {
-        XChaCha20Poly1305::new(&self.0.into())
+        XChaCha20Poly1305::new((&*self.0).into())
     }
 
     /// Seals `plaintext`; returns `(nonce, ciphertext)`. `context` (the key id and
     /// the message kind) must be given again to open it.
-    pub fn seal(&self, context: &str, plaintext: &[u8]) -> (Vec<u8>, Vec<u8>) {
-        let sealed = seal_with(&self.cipher(), context.as_bytes(), plaintext);
+    pub fn seal(&self, context: &str, plaintext: &[u8]) -> Result<(Vec<u8>, Vec<u8>), CryptoError> {
+        let sealed = seal_with(&self.cipher(), context.as_bytes(), plaintext)?;
         let (nonce, ciphertext) = sealed.split_at(NONCE_LEN);
-        (nonce.to_vec(), ciphertext.to_vec())
+        Ok((nonce.to_vec(), ciphertext.to_vec()))
     }
 
     pub fn open(
@@ -92,20 +131,24 @@ impl DataKey {
     }
 }
 
-fn seal_with(cipher: &XChaCha20Poly1305, aad: &[u8], plaintext: &[u8]) -> Vec<u8> {
-    let nonce: [u8; NONCE_LEN] = rand::random();
+fn seal_with(
+    cipher: &XChaCha20Poly1305,
+    aad: &[u8],
+    plaintext: &[u8],
+) -> Result<Vec<u8>, CryptoError> {
+    let nonce = random::<NONCE_LEN>()?;
     let ciphertext = cipher
         .encrypt(
-            XNonce::from_slice(&nonce),
+            XNonce::from_slice(nonce.as_ref()),
             Payload {
                 msg: plaintext,
                 aad,
             },
         )
-        .unwrap_or_default();
+        .map_err(|_| CryptoError::Sealing)?;
     let mut sealed = nonce.to_vec();
     sealed.extend_from_slice(&ciphertext);
-    sealed
+    Ok(sealed)
 }
 
 fn open_with(
@@ -134,10 +177,13 @@ mod tests {
 
     #[test]
     fn sealed_data_opens_only_with_its_key_and_context() {
-        let kek = KeyEncryptionKey::from_hex(&KeyEncryptionKey::generate_hex()).expect("kek");
+        let kek = KeyEncryptionKey::from_hex(&new_kek()).expect("kek");
         let key = DataKey::generate();
-        let wrapped = kek.wrap("person-1", &key);
-        let (nonce, ciphertext) = key.seal("person-1/identity", b"Amina Zephyrine");
+        let wrapped = kek.wrap("person-1", &key).expect("wrapped");
+        let (nonce, ciphertext) = key
+            .seal("person-1/identity", b"Amina Zephyrine")
+            .expect("sealed");
+        assert!(ciphertext.len() > 16, "a tag and the message, never empty");
         assert!(!ciphertext.windows(5).any(|w| w == b"Amina"));
         let unwrapped = kek.unwrap("person-1", &wrapped).expect("unwrap");
         assert_eq!(
@@ -154,7 +200,7 @@ mod tests {
             kek.unwrap("person-2", &wrapped).is_err(),
             "a wrapped key is bound to its person"
         );
-        let other = KeyEncryptionKey::from_hex(&KeyEncryptionKey::generate_hex()).expect("kek");
+        let other = KeyEncryptionKey::from_hex(&new_kek()).expect("kek");
         assert!(other.unwrap("person-1", &wrapped).is_err());
         assert!(
             DataKey::generate()
@@ -165,5 +211,30 @@ mod tests {
             KeyEncryptionKey::from_hex("abc").map(|_| ()),
             Err(CryptoError::BadKeyEncryptionKey)
         );
+    }
+
+    fn new_kek() -> Zeroizing<String> {
+        KeyEncryptionKey::generate_hex().expect("randomness")
+    }
+
+    #[test]
+    fn generated_keys_are_fresh_32_bytes() {
+        let (a, b) = (new_kek(), new_kek());
+        assert_eq!(a.len(), 64);
+        assert_ne!(a, b);
+        assert!(KeyEncryptionKey::from_hex(&a).is_ok());
+        assert_ne!(*DataKey::generate().0, *DataKey::generate().0);
+        assert_ne!(*DataKey::generate().0, [0; 32]);
+    }
+
+    /// Checked when compiling: the key bytes live in types that wipe them on
+    /// drop (`Zeroizing`, the cipher's own `Drop`); change one and this fails.
+    #[test]
+    fn every_key_is_wiped_when_dropped() {
+        fn wiped_on_drop<T: ZeroizeOnDrop>(_: &T) {}
+        let key = DataKey::generate();
+        wiped_on_drop(&key.0);
+        let kek = KeyEncryptionKey::from_hex(&new_kek()).expect("kek");
+        wiped_on_drop(&kek.0);
     }
 }

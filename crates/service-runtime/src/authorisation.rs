@@ -225,7 +225,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::caller::TokenIssuer;
+    use crate::caller::{TokenIssuer, Validity};
     use tower::{Layer, ServiceExt};
 
     const RULES: &[Rule] = &[Rule {
@@ -238,7 +238,7 @@ mod tests {
         let inner = tower::service_fn(|_: http::Request<()>| async {
             Ok::<_, std::convert::Infallible>(http::Response::new(()))
         });
-        let issuer = TokenIssuer::generate("t");
+        let issuer = TokenIssuer::generate("t").expect("issuer");
         let layer = AuthorisationLayer::new(
             AuthorisationTable::new(RULES.to_vec()),
             CallerExtractor::trusting(&issuer),
@@ -246,7 +246,9 @@ mod tests {
         let mut request = http::Request::builder().uri(format!("http://x{path}"));
         let token = issuer_token.map(|kind| {
             let org_type = OrganisationType::from_code(&kind).expect("type");
-            issuer.token("s", "org-1", org_type, &[], None, i64::MAX / 2)
+            issuer
+                .token("s", "org-1", org_type, &[], None, Validity::from_now(60))
+                .expect("token")
         });
         if let Some(token) = token {
             request = request.header("authorization", format!("Bearer {token}"));
@@ -298,7 +300,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_token_is_verified_once_and_the_handler_reads_the_verified_caller() {
-        let issuer = TokenIssuer::generate("t");
+        let issuer = TokenIssuer::generate("t").expect("issuer");
         let extractor = CallerExtractor::trusting(&issuer);
         let layer =
             AuthorisationLayer::new(AuthorisationTable::new(RULES.to_vec()), extractor.clone());
@@ -315,14 +317,16 @@ mod tests {
                 Ok::<_, std::convert::Infallible>(http::Response::new(()))
             }
         });
-        let token = issuer.token(
-            "s",
-            "cas-1",
-            OrganisationType::ReceptionOperator,
-            &[],
-            Some("AG"),
-            i64::MAX / 2,
-        );
+        let token = issuer
+            .token(
+                "s",
+                "cas-1",
+                OrganisationType::ReceptionOperator,
+                &[],
+                Some("AG"),
+                Validity::from_now(60),
+            )
+            .expect("token");
         let request = http::Request::builder()
             .uri("http://x/approdo.test.v1.TestService/Write")
             .header("authorization", format!("Bearer {token}"))
@@ -347,7 +351,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_handler_refusal_is_recorded_like_a_table_refusal() {
-        let issuer = TokenIssuer::generate("t");
+        let issuer = TokenIssuer::generate("t").expect("issuer");
         let (sender, mut recorded) = tokio::sync::mpsc::channel(4);
         let layer = AuthorisationLayer::new(
             AuthorisationTable::new(RULES.to_vec()),
@@ -360,14 +364,16 @@ mod tests {
                 tonic::Status::permission_denied("not yours").into_http::<()>(),
             )
         });
-        let token = issuer.token(
-            "s",
-            "cas-1",
-            OrganisationType::ReceptionOperator,
-            &[],
-            None,
-            i64::MAX / 2,
-        );
+        let token = issuer
+            .token(
+                "s",
+                "cas-1",
+                OrganisationType::ReceptionOperator,
+                &[],
+                None,
+                Validity::from_now(60),
+            )
+            .expect("token");
         let request = http::Request::builder()
             .uri("http://x/approdo.test.v1.TestService/Write")
             .header("authorization", format!("Bearer {token}"))

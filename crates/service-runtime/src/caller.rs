@@ -1,7 +1,8 @@
 //! Who is calling: the one place that turns gRPC request metadata into a [`Caller`].
 //!
 //! Every RPC requires `authorization: Bearer <JWT>`, verified by
-//! [`access_token::TokenVerifier`] (Ed25519, a configured issuer, not expired).
+//! [`access_token::TokenVerifier`] (EdDSA, a configured issuer and key id, this
+//! service's audience, within its validity and the maximum lifetime).
 //! A refused token is `UNAUTHENTICATED`. The authorisation layer verifies the
 //! token once per RPC and leaves the caller in the request's extensions, where
 //! [`CallerExtractor::caller`] reads it: handlers never verify again.
@@ -11,7 +12,9 @@ use tonic::metadata::MetadataMap;
 
 use crate::error::ServiceError;
 
-pub use access_token::{IssuerConfig, KeyError, OrganisationType, TokenIssuer};
+pub use access_token::{
+    AuthConfig, IssuerConfig, KeyConfig, KeyError, OrganisationType, TokenIssuer, Validity,
+};
 
 /// An authenticated caller. Ids and codes only.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,9 +72,10 @@ impl CallerExtractor {
         CallerExtractor { verifier }
     }
 
-    /// The extractor for the configured issuers (keys read from files if needed).
-    pub fn from_config(issuers: &[IssuerConfig]) -> Result<Self, KeyError> {
-        Ok(CallerExtractor::new(TokenVerifier::from_config(issuers)?))
+    /// The extractor for the configured audience, time rules and issuers (keys
+    /// read from files and JWK sets).
+    pub fn from_config(auth: &AuthConfig) -> Result<Self, KeyError> {
+        Ok(CallerExtractor::new(TokenVerifier::from_config(auth)?))
     }
 
     /// The extractor that trusts `issuer` only (tests, local setup).
@@ -99,10 +103,7 @@ impl CallerExtractor {
 
     /// Verifies the bearer token of `metadata` now.
     pub(crate) fn extract_now(&self, metadata: &MetadataMap) -> Result<Caller, ServiceError> {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64);
-        self.extract(metadata, now)
+        self.extract(metadata, access_token::now_unix())
     }
 
     /// The caller of a request, as the authorisation layer verified it. A
@@ -134,7 +135,7 @@ mod tests {
     }
 
     fn refused(extractor: &CallerExtractor, metadata: &MetadataMap) -> &'static str {
-        match extractor.extract(metadata, 1_000) {
+        match extractor.extract(metadata, 1_000_000) {
             Err(ServiceError::Unauthenticated(reason)) => reason,
             other => panic!("expected UNAUTHENTICATED, got {other:?}"),
         }
@@ -142,17 +143,19 @@ mod tests {
 
     #[test]
     fn reads_the_caller_from_a_bearer_token() {
-        let issuer = TokenIssuer::generate("test");
-        let token = issuer.token(
-            "op-1",
-            "cas-7",
-            OrganisationType::ReceptionOperator,
-            &["operator"],
-            Some("RM"),
-            2_000,
-        );
+        let issuer = TokenIssuer::generate("test").expect("issuer");
+        let token = issuer
+            .token(
+                "op-1",
+                "cas-7",
+                OrganisationType::ReceptionOperator,
+                &["operator"],
+                Some("RM"),
+                Validity::starting(1_000_000, 60),
+            )
+            .expect("token");
         let caller = CallerExtractor::trusting(&issuer)
-            .extract(&bearer(&token), 1_000)
+            .extract(&bearer(&token), 1_000_000)
             .expect("caller");
         assert_eq!(caller.subject, "op-1");
         assert_eq!(caller.organisation_id, "cas-7");
@@ -162,16 +165,25 @@ mod tests {
         );
         assert!(caller.has_role("operator"));
         assert_eq!(caller.province.as_deref(), Some("RM"));
-        let no_province = issuer.token("s", "o", OrganisationType::Police, &[], Some(""), 2_000);
+        let no_province = issuer
+            .token(
+                "s",
+                "o",
+                OrganisationType::Police,
+                &[],
+                Some(""),
+                Validity::starting(1_000_000, 60),
+            )
+            .expect("token");
         let caller = CallerExtractor::trusting(&issuer)
-            .extract(&bearer(&no_province), 1_000)
+            .extract(&bearer(&no_province), 1_000_000)
             .expect("caller");
         assert_eq!(caller.province, None);
     }
 
     #[test]
     fn refuses_missing_non_bearer_and_invalid_tokens_as_unauthenticated() {
-        let issuer = TokenIssuer::generate("test");
+        let issuer = TokenIssuer::generate("test").expect("issuer");
         let extractor = CallerExtractor::trusting(&issuer);
         assert_eq!(
             refused(&extractor, &MetadataMap::new()),
@@ -185,14 +197,47 @@ mod tests {
             refused(&extractor, &bearer("not-a-jwt")),
             "token is not a JWT"
         );
-        let expired = issuer.token("a", "org-a", OrganisationType::Analyst, &[], None, 999);
+        let expired = issuer
+            .token(
+                "a",
+                "org-a",
+                OrganisationType::Analyst,
+                &[],
+                None,
+                Validity::starting(900_000, 60),
+            )
+            .expect("token");
         assert_eq!(refused(&extractor, &bearer(&expired)), "token expired");
+        let elsewhere = issuer.clone().with_audience("another-system");
+        let not_ours = elsewhere
+            .token(
+                "a",
+                "org-a",
+                OrganisationType::Analyst,
+                &[],
+                None,
+                Validity::starting(1_000_000, 60),
+            )
+            .expect("token");
+        assert_eq!(
+            refused(&extractor, &bearer(&not_ours)),
+            "token is not for this service"
+        );
     }
 
     #[test]
     fn a_request_that_did_not_pass_the_layer_has_no_caller() {
-        let issuer = TokenIssuer::generate("test");
-        let token = issuer.token("s", "o", OrganisationType::Police, &[], None, i64::MAX / 2);
+        let issuer = TokenIssuer::generate("test").expect("issuer");
+        let token = issuer
+            .token(
+                "s",
+                "o",
+                OrganisationType::Police,
+                &[],
+                None,
+                Validity::from_now(60),
+            )
+            .expect("token");
         let mut request = tonic::Request::new(());
         request.metadata_mut().insert(
             "authorization",

@@ -39,7 +39,7 @@ pub struct ServiceConfig {
     /// The service's own options (`[options]`), read and checked by the service
     /// itself at start ([`ServiceConfig::options`]): each service owns its options.
     pub options: toml::Table,
-    /// Whose tokens are accepted.
+    /// Whose tokens are accepted, for which audience, how long.
     pub auth: AuthConfig,
     /// Per-person encryption of personal data (the services that hold it).
     pub encryption: EncryptionConfig,
@@ -62,7 +62,7 @@ pub struct TlsConfig {
 
 /// The key-encryption key that wraps every person's data key, and where the
 /// wrapped keys are kept.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Deserialize, PartialEq, Eq)]
 #[serde(default, deny_unknown_fields)]
 pub struct EncryptionConfig {
     /// 32 bytes of hex; or use `key_encryption_key_file`.
@@ -70,6 +70,26 @@ pub struct EncryptionConfig {
     pub key_encryption_key_file: Option<PathBuf>,
     /// The JetStream stream of wrapped person keys.
     pub key_store_stream: String,
+}
+
+/// The key is never shown: a configuration can be logged whole. Every field is
+/// named, so a new one must be decided here.
+impl std::fmt::Debug for EncryptionConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let EncryptionConfig {
+            key_encryption_key,
+            key_encryption_key_file,
+            key_store_stream,
+        } = self;
+        f.debug_struct("EncryptionConfig")
+            .field(
+                "key_encryption_key",
+                &key_encryption_key.as_ref().map(|_| "<redacted>"),
+            )
+            .field("key_encryption_key_file", key_encryption_key_file)
+            .field("key_store_stream", key_store_stream)
+            .finish()
+    }
 }
 
 impl Default for EncryptionConfig {
@@ -101,12 +121,9 @@ impl EncryptionConfig {
     }
 }
 
-/// The issuers whose signed tokens the service accepts.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
-#[serde(default, deny_unknown_fields)]
-pub struct AuthConfig {
-    pub issuers: Vec<crate::caller::IssuerConfig>,
-}
+/// Whose signed tokens the service accepts (`[auth]`): its audience, the time
+/// rules and the issuers with their keys. Defined with the verifier.
+pub use access_token::AuthConfig;
 
 impl Default for ServiceConfig {
     fn default() -> Self {
@@ -261,6 +278,32 @@ mod tests {
             config.read_patience_ms,
             ServiceConfig::default().read_patience_ms
         );
+    }
+
+    #[test]
+    fn debug_output_shows_no_secret() {
+        let issuer = crate::caller::TokenIssuer::generate("idp").expect("issuer");
+        let config = ServiceConfig {
+            case_log: CaseLogConfig {
+                password: Some("nats-password-0123".to_owned()),
+                ..CaseLogConfig::default()
+            },
+            encryption: EncryptionConfig {
+                key_encryption_key: Some("ab".repeat(32)),
+                ..EncryptionConfig::default()
+            },
+            auth: issuer.auth_config(),
+            ..ServiceConfig::default()
+        };
+        let shown = format!("{config:?}");
+        // The positive control: the configuration is there, its secrets are not.
+        assert!(
+            shown.contains("APPRODO_PERSON_KEYS") && shown.contains(issuer.kid()),
+            "{shown}"
+        );
+        assert!(!shown.contains("nats-password-0123"), "{shown}");
+        assert!(!shown.contains(&"ab".repeat(32)), "{shown}");
+        assert!(!shown.contains(&issuer.public_key_hex()), "{shown}");
     }
 
     #[test]

@@ -18,6 +18,31 @@ use time::OffsetDateTime;
 use crate::error::{Refusal, ServiceError};
 use crate::{Caller, Clock, Jurisdiction, Whereabouts};
 
+/// Why an event could not be written for the log.
+#[derive(Debug)]
+pub enum EncodeError<E> {
+    /// The domain refuses it (for example: the person's key was erased).
+    Refused(E),
+    /// Writing it failed (sealing): an internal error, with its cause.
+    Internal(ServiceError),
+}
+
+impl<E> From<E> for EncodeError<E> {
+    fn from(error: E) -> Self {
+        EncodeError::Refused(error)
+    }
+}
+
+impl<E> EncodeError<E> {
+    /// The same failure, with the refusal said in another type.
+    pub fn map_refused<F>(self, f: impl FnOnce(E) -> F) -> EncodeError<F> {
+        match self {
+            EncodeError::Refused(error) => EncodeError::Refused(f(error)),
+            EncodeError::Internal(error) => EncodeError::Internal(error),
+        }
+    }
+}
+
 /// One kind of aggregate, as the kernel runs it: the pure domain (`decide`,
 /// `evolve`) on one side, its events' wire form on the other.
 pub trait Aggregate: 'static {
@@ -51,12 +76,13 @@ pub trait Aggregate: 'static {
     /// Reads a stored event back; `None` for an event the aggregate ignores.
     fn decode(codec: &Self::Codec, event: &log::Event) -> Result<Option<Self::Event>, DecodeError>;
 
-    /// Writes an event for the log (sealing what must be sealed).
+    /// Writes an event for the log (sealing what must be sealed): refused by the
+    /// domain, or an internal error when sealing fails (never an empty ciphertext).
     fn encode(
         codec: &Self::Codec,
         context: &Self::Context,
         event: &Self::Event,
-    ) -> Result<NewEvent, Self::Error>;
+    ) -> Result<NewEvent, EncodeError<Self::Error>>;
 
     /// Where the case this command acts on is, for the caller's jurisdiction;
     /// `None` for aggregates that are not in a place (the directory,
@@ -266,7 +292,10 @@ impl Kernel {
                     .iter()
                     .map(|event| A::encode(target.codec, target.context, event))
                     .collect::<Result<Vec<_>, _>>()
-                    .map_err(Refused::Domain)?;
+                    .map_err(|error| match error {
+                        EncodeError::Refused(error) => Refused::Domain(error),
+                        EncodeError::Internal(error) => Refused::Outside(error),
+                    })?;
                 Ok(PendingCommit {
                     request_id: request_id.to_owned(),
                     actor: authority.actor.clone(),

@@ -27,6 +27,6 @@ pub use config::ServiceConfig;
 pub use deadlines::{DeadlinePasses, DeadlineWatch, Prepared};
 pub use error::{FieldViolation, Refusal, ServiceError, Violations};
 pub use jurisdiction::{Jurisdiction, Whereabouts};
-pub use kernel::{Aggregate, Authority, Kernel, Preview, Target};
+pub use kernel::{Aggregate, Authority, EncodeError, Kernel, Preview, Target};
 pub use person_keys::{PersonKeyKeeper, PersonKeyReader};
 pub use serve::{ServeError, ServiceContext, ServiceSpec, run, run_without_rpcs};

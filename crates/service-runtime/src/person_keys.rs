@@ -92,7 +92,11 @@ impl PersonKeyKeeper {
         key_id: &str,
     ) -> Result<DataKey, ServiceError> {
         let id = token(key_id)?;
-        let fresh = self.keys.kek.wrap(key_id, &DataKey::generate());
+        let fresh = self
+            .keys
+            .kek
+            .wrap(key_id, &DataKey::generate())
+            .map_err(|e| ServiceError::internal(format_args!("wrapping the key {key_id}: {e}")))?;
         let wrapped = self.store(log).await?.get_or_put(&id, fresh).await?;
         self.keys.unwrap(key_id, &wrapped)
     }
@@ -170,20 +174,25 @@ pub fn seal_context(key_id: &str, kind: &str) -> String {
     format!("{key_id}/{kind}")
 }
 
-/// Seals `message` with the person's key.
+/// Seals `message` with the person's key. A failure is an internal error
+/// carrying its cause (ids only), never an empty ciphertext.
 pub fn seal(
     key: &DataKey,
     key_id: &str,
     kind: &str,
     message: &impl prost::Message,
-) -> EncryptedMessage {
-    let (nonce, ciphertext) = key.seal(&seal_context(key_id, kind), &message.encode_to_vec());
-    EncryptedMessage {
+) -> Result<EncryptedMessage, ServiceError> {
+    let (nonce, ciphertext) = key
+        .seal(&seal_context(key_id, kind), &message.encode_to_vec())
+        .map_err(|e| {
+            ServiceError::internal(format_args!("sealing a {kind} of key {key_id}: {e}"))
+        })?;
+    Ok(EncryptedMessage {
         key_id: key_id.to_owned(),
         algorithm: person_crypto::ALGORITHM.to_owned(),
         nonce,
         ciphertext,
-    }
+    })
 }
 
 /// Opens a message sealed by [`seal`] with the same key id and kind.
@@ -223,7 +232,8 @@ mod tests {
             given_names: "Zainab".to_owned(),
             ..Default::default()
         };
-        let sealed = seal(&key, "case-1", "identity", &data);
+        let sealed = seal(&key, "case-1", "identity", &data).expect("sealed");
+        assert!(!sealed.nonce.is_empty() && sealed.ciphertext.len() > 16);
         assert!(!sealed.ciphertext.windows(6).any(|w| w == b"Zainab"));
         let opened: PersonalData = open(&key, "case-1", "identity", &sealed).expect("opens");
         assert_eq!(opened, data);

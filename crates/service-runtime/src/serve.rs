@@ -119,7 +119,7 @@ where
 {
     spec.grpc_services
         .push("approdo.admin.v1.ProjectionAdminService");
-    let callers = CallerExtractor::from_config(&config.auth.issuers)?;
+    let callers = CallerExtractor::from_config(&config.auth)?;
     if config.auth.issuers.is_empty() {
         tracing::warn!(
             service = spec.name,
@@ -168,23 +168,30 @@ where
         shutdown.clone(),
     ));
     // Advertise only what this service serves, though every contract is registered.
-    let reflection = spec
-        .grpc_services
-        .iter()
-        .chain(
-            [
-                "grpc.health.v1.Health",
-                "grpc.reflection.v1.ServerReflection",
-            ]
-            .iter(),
-        )
-        .fold(
-            tonic_reflection::server::Builder::configure(),
-            |builder, service| builder.with_service_name(*service),
-        )
-        .register_encoded_file_descriptor_set(contracts::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    // Both reflection versions: v1, and v1alpha for the clients (grpcurl, IDEs) that only speak it.
+    let reflection_builder = || {
+        spec.grpc_services
+            .iter()
+            .chain(
+                [
+                    "grpc.health.v1.Health",
+                    "grpc.reflection.v1.ServerReflection",
+                    "grpc.reflection.v1alpha.ServerReflection",
+                ]
+                .iter(),
+            )
+            .fold(
+                tonic_reflection::server::Builder::configure(),
+                |builder, service| builder.with_service_name(*service),
+            )
+            .register_encoded_file_descriptor_set(contracts::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let reflection = reflection_builder()
         .build_v1()
+        .map_err(|error| ServeError::Reflection(error.to_string()))?;
+    let reflection_v1alpha = reflection_builder()
+        .build_v1alpha()
         .map_err(|error| ServeError::Reflection(error.to_string()))?;
 
     let address = listener.local_addr().map_err(ServeError::DataDir)?;
@@ -226,7 +233,12 @@ where
         .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
             config.concurrency_limit,
         ))
-        .add_routes(routes.add_service(health_service).add_service(reflection))
+        .add_routes(
+            routes
+                .add_service(health_service)
+                .add_service(reflection)
+                .add_service(reflection_v1alpha),
+        )
         .serve_with_incoming_shutdown(
             tokio_stream::wrappers::TcpListenerStream::new(listener),
             shutdown.clone().cancelled_owned(),

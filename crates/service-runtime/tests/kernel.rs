@@ -106,7 +106,11 @@ impl Aggregate for Tally {
         }
     }
 
-    fn encode(_: &(), _: &Place, event: &Event) -> Result<NewEvent, TallyError> {
+    fn encode(
+        _: &(),
+        _: &Place,
+        event: &Event,
+    ) -> Result<NewEvent, service_runtime::EncodeError<TallyError>> {
         let (event_type, payload) = match event {
             Event::Visited { by } => (VISITED, vec![*by]),
             Event::Overdue => (OVERDUE, Vec::new()),

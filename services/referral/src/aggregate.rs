@@ -71,10 +71,10 @@ impl Aggregate for CaseReferrals {
         key: &CaseKey,
         context: &CaseContext,
         event: &Event,
-    ) -> Result<NewEvent, ReferralError> {
+    ) -> Result<NewEvent, service_runtime::EncodeError<ReferralError>> {
         codec::encode(event, &context.facts.province, key)
             .map(|wire| wire.encode())
-            .map_err(|_| ReferralError::PersonalDataErased)
+            .map_err(|e| e.map_refused(|_| ReferralError::PersonalDataErased))
     }
 
     /// A receiver acts on the cases sent to it; which of its referrals it may
@@ -159,7 +159,7 @@ impl Aggregate for DirectoryEntry {
         _: &(),
         _: &(),
         event: &directory::Event,
-    ) -> Result<NewEvent, directory::DirectoryError> {
+    ) -> Result<NewEvent, service_runtime::EncodeError<directory::DirectoryError>> {
         use contracts::referral::v1 as wire;
         Ok(match event {
             directory::Event::Registered(profile) => {
@@ -228,7 +228,7 @@ impl Aggregate for PathwayRulesPublications {
         _: &(),
         _: &(),
         event: &pathway_rules::Event,
-    ) -> Result<NewEvent, pathway_rules::InvalidRules> {
+    ) -> Result<NewEvent, service_runtime::EncodeError<pathway_rules::InvalidRules>> {
         let pathway_rules::Event::Published { version, rules } = event;
         Ok(codec::WireEvent::PathwayRulesPublished(
             contracts::referral::v1::PathwayRulesPublished {
@@ -310,7 +310,7 @@ impl Aggregate for DatasetReadRecord {
         _: &(),
         _: &ReadRecord,
         event: &dataset_reads::Event,
-    ) -> Result<NewEvent, dataset_reads::RecordError> {
+    ) -> Result<NewEvent, service_runtime::EncodeError<dataset_reads::RecordError>> {
         use contracts::referral::v1 as wire;
         let dataset_reads::Event::Recorded { reads, read_at } = event;
         Ok(

@@ -106,7 +106,7 @@ pub fn encode(
     event: &Event,
     province: &str,
     key: &CaseKey,
-) -> Result<WireEvent, PersonalDataErased> {
+) -> Result<WireEvent, service_runtime::EncodeError<PersonalDataErased>> {
     Ok(match event {
         Event::ConsentGiven {
             consent_id,
@@ -173,10 +173,11 @@ pub fn encode(
                             &key.case_id,
                             &dataset_kind(referral_id.as_str()),
                             &dataset_to_wire(dataset),
-                        ),
+                        )
+                        .map_err(service_runtime::EncodeError::Internal)?,
                     ))
                 }
-                _ => return Err(PersonalDataErased),
+                _ => return Err(PersonalDataErased.into()),
             },
         }),
         Event::ReferralSent {
@@ -606,7 +607,8 @@ mod tests {
                     urgency: "high".to_owned(),
                     ..Default::default()
                 },
-            ),
+            )
+            .expect("sealed"),
         )
     }
 

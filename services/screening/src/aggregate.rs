@@ -60,7 +60,7 @@ impl Aggregate for CaseScreening {
         personal: &PersonalParts,
         _: &CaseContext,
         event: &Event,
-    ) -> Result<NewEvent, ScreeningError> {
+    ) -> Result<NewEvent, service_runtime::EncodeError<ScreeningError>> {
         Ok(codec::encode(event, personal).encode())
     }
 

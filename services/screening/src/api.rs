@@ -111,7 +111,7 @@ impl ScreeningApi {
             case_id.as_str(),
             request.personal_data.as_ref(),
             request.special_category_details.as_ref(),
-        );
+        )?;
         self.execute(&authority, request_id, &case_id, command, &personal)
             .await
     }

@@ -47,21 +47,18 @@ impl PersonalParts {
         case_id: &str,
         personal_data: Option<&person::PersonalData>,
         special: Option<&person::SpecialCategoryDetails>,
-    ) -> PersonalParts {
+    ) -> Result<PersonalParts, service_runtime::ServiceError> {
         use service_runtime::person_keys::seal;
-        PersonalParts {
-            identity: personal_data.map(|p| {
-                wire::case_opened::Identity::EncryptedPersonalData(seal(key, case_id, IDENTITY, p))
-            }),
-            special_category: special.map(|s| {
-                wire::case_opened::SpecialCategory::EncryptedSpecialCategoryDetails(seal(
-                    key,
-                    case_id,
-                    SPECIAL_CATEGORY,
-                    s,
-                ))
-            }),
-        }
+        Ok(PersonalParts {
+            identity: personal_data
+                .map(|p| seal(key, case_id, IDENTITY, p))
+                .transpose()?
+                .map(wire::case_opened::Identity::EncryptedPersonalData),
+            special_category: special
+                .map(|s| seal(key, case_id, SPECIAL_CATEGORY, s))
+                .transpose()?
+                .map(wire::case_opened::SpecialCategory::EncryptedSpecialCategoryDetails),
+        })
     }
 }
 

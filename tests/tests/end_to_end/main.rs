@@ -12,6 +12,7 @@ mod mutual_tls;
 mod nats_permissions;
 mod privacy;
 mod referral;
+mod reflection;
 mod screening;
 mod services_smoke;
 mod telemetry_privacy;

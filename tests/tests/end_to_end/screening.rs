@@ -776,15 +776,20 @@ async fn calls_without_a_token_signed_by_a_trusted_issuer_are_unauthenticated() 
     let mut client = api::screening_service_client::ScreeningServiceClient::new(
         system.channel(Service::Screening).await,
     );
-    let stranger = service_runtime::TokenIssuer::generate("approdo-tests");
-    let forged = stranger.token(
-        "x",
-        "cas-1",
-        OrganisationType::Administrator,
-        &[],
-        None,
-        i64::MAX / 2,
-    );
+    // Another key under the trusted issuer's name and key id.
+    let stranger = service_runtime::TokenIssuer::generate("approdo-tests")
+        .expect("issuer")
+        .with_kid(crate::support::auth::issuer().kid());
+    let forged = stranger
+        .token(
+            "x",
+            "cas-1",
+            OrganisationType::Administrator,
+            &[],
+            None,
+            service_runtime::caller::Validity::from_now(600),
+        )
+        .expect("token");
     let unsigned = {
         let real = token(OrganisationType::ReceptionOperator, "cas-1", Some("AG"));
         let payload = real.split('.').nth(1).expect("payload").to_owned();

@@ -59,8 +59,9 @@ fn start(name: &'static str, system: &System) -> Running {
         .env(
             format!("{prefix}AUTH__ISSUERS"),
             format!(
-                "[{{ issuer = \"{}\", public_key = \"{}\" }}]",
+                "[{{ issuer = \"{}\", keys = [{{ kid = \"{}\", public_key = \"{}\" }}] }}]",
                 issuer.issuer(),
+                issuer.kid(),
                 issuer.public_key_hex()
             ),
         )

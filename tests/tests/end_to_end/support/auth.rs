@@ -4,18 +4,22 @@
 
 use std::sync::OnceLock;
 
-use service_runtime::caller::{OrganisationType, TokenIssuer};
+use service_runtime::caller::{OrganisationType, TokenIssuer, Validity};
 use tonic::metadata::{AsciiMetadataValue, MetadataValue};
 use tonic::service::Interceptor;
 
-/// The issuer services trust; tokens are signed by it.
+/// The issuer services trust; tokens are signed by it, for the default audience.
 pub fn issuer() -> &'static TokenIssuer {
     static ISSUER: OnceLock<TokenIssuer> = OnceLock::new();
-    ISSUER.get_or_init(|| TokenIssuer::generate("approdo-tests"))
+    ISSUER.get_or_init(|| TokenIssuer::generate("approdo-tests").expect("a token issuer"))
 }
 
+/// How long a test token is valid: one hour, well within the services' maximum
+/// lifetime, longer than any test runs.
+const TOKEN_LIFETIME_SECS: i64 = 3_600;
+
 /// A token for a user of `organisation` (of type `org_type`, in `province`),
-/// valid for as long as any test runs.
+/// issued now (the system clock, which the services check tokens against).
 pub fn token(org_type: OrganisationType, organisation: &str, province: Option<&str>) -> String {
     token_with_roles(org_type, organisation, province, &["operator"])
 }
@@ -27,14 +31,16 @@ pub fn token_with_roles(
     province: Option<&str>,
     roles: &[&str],
 ) -> String {
-    issuer().token(
-        "tester",
-        organisation,
-        org_type,
-        roles,
-        province,
-        i64::MAX / 2,
-    )
+    issuer()
+        .token(
+            "tester",
+            organisation,
+            org_type,
+            roles,
+            province,
+            Validity::from_now(TOKEN_LIFETIME_SECS),
+        )
+        .expect("a signed token")
 }
 
 /// `message` as a request carrying `token`.

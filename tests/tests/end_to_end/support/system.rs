@@ -184,7 +184,9 @@ impl SystemBuilder {
             .prefix("approdo-secrets-")
             .tempdir()
             .expect("secrets folder");
-        let key_encryption_key = person_crypto::KeyEncryptionKey::generate_hex();
+        let key_encryption_key = person_crypto::KeyEncryptionKey::generate_hex()
+            .expect("a key-encryption key")
+            .to_string();
         let key_encryption_key_file = secrets.path().join("key-encryption-key");
         std::fs::write(&key_encryption_key_file, &key_encryption_key).expect("kek file");
         let mut system = System {
@@ -297,9 +299,7 @@ impl System {
                 key_encryption_key_file: Some(self.key_encryption_key_file.clone()),
                 ..Default::default()
             },
-            auth: service_runtime::config::AuthConfig {
-                issuers: vec![issuer().config()],
-            },
+            auth: issuer().auth_config(),
             tls: self.tls.clone(),
             ..ServiceConfig::default()
         }
