@@ -9,6 +9,7 @@ mod authorisation;
 mod crash_consistency;
 mod mutual_tls;
 mod nats_permissions;
+mod parking;
 mod privacy;
 mod referral;
 mod screening;
