@@ -286,9 +286,8 @@ impl<P: Projection> Runner<P> {
 
     /// Applies a batch and acknowledges it; `Some` when following must stop.
     async fn apply(&mut self, batch: Vec<Delivery>) -> Option<PassEnd> {
-        let Some(last_delivery) = batch.last() else {
-            return None;
-        };
+        // An empty batch: nothing to store or acknowledge.
+        let last_delivery = batch.last()?;
         let mut incoming: Vec<Incoming> = batch
             .iter()
             .map(|delivery| match &delivery.commit {

@@ -293,7 +293,7 @@ impl ProjectionStore {
                 if sequence <= position {
                     continue;
                 }
-                let commit = match (entry, refused.get(&sequence)) {
+                let (commit, trace) = match (entry, refused.get(&sequence)) {
                     (Incoming::Untrusted(skip), _) | (_, Some(skip)) => {
                         rows_tx.insert(row_key(PARKED, &sequence.to_be_bytes()), skip.encode())?;
                         parked_total += 1;
@@ -303,7 +303,6 @@ impl ProjectionStore {
                     }
                     (Incoming::Commit(commit, trace), None) => (commit, trace),
                 };
-                let (commit, trace) = commit;
                 let span = tracing::info_span!(
                     "projection.apply",
                     projection = projection.name(),
