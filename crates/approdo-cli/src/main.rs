@@ -40,7 +40,8 @@ struct Cli {
 enum Commands {
     /// gRPC health of every service.
     Health,
-    /// Projection status of every service: position in the case log, lag, digest.
+    /// Projection status of every service: position in the case log, lag,
+    /// commits parked (skipped as untrusted or not applicable), digest.
     Status,
     /// Rebuilds a service's projection from zero (administrator).
     Rebuild {
@@ -316,7 +317,7 @@ async fn projection_status(channel: Channel) -> Result<admin::ProjectionStatus> 
 
 fn print_status(service: &str, status: &admin::ProjectionStatus) {
     println!(
-        "{service:<11} projection {:<11} state {:<11} position {:>6} lag {:>4} digest {}",
+        "{service:<11} projection {:<11} state {:<11} position {:>6} lag {:>4} parked {:>4} digest {}",
         status.name,
         status
             .state()
@@ -324,6 +325,7 @@ fn print_status(service: &str, status: &admin::ProjectionStatus) {
             .trim_start_matches("PROJECTION_STATE_"),
         status.position,
         status.lag,
+        status.parked_commits,
         &status.content_digest[..status.content_digest.len().min(16)],
     );
 }

@@ -134,6 +134,14 @@ impl Projection for OneRow {
         "bench-one-row"
     }
 
+    fn producer(&self) -> Option<case_log_jetstream::Producer> {
+        None
+    }
+
+    fn consumes(&self) -> projection_sled::Consumes {
+        projection_sled::Consumes::All
+    }
+
     fn apply(&self, rows: &mut Rows<'_>, commit: &RecordedCommit) -> Result<(), ApplyError> {
         rows.put(
             ONE_ROW_TABLE,

@@ -102,6 +102,42 @@ impl NewCommit {
     }
 }
 
+/// Why a message of the log is not trusted as a commit (architecture
+/// invariant 13). Ids and codes only: the reason never quotes a payload.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Distrust {
+    /// The message is not an `approdo.log.v1.Commit`.
+    #[error("the envelope cannot be decoded: {0}")]
+    UndecodableEnvelope(String),
+    /// The subject does not follow `approdo.<root_kind>.<root_id>.<producer>[.<entity_id>]`.
+    #[error("the subject names no aggregate")]
+    UnknownSubject,
+    /// The payload claims another aggregate (or producer) than its subject's.
+    #[error("the commit claims aggregate {claimed}, not its subject's")]
+    ClaimsAnotherAggregate { claimed: String },
+}
+
+impl Distrust {
+    /// A stable code for the parked list and metrics.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Distrust::UndecodableEnvelope(_) => "undecodable_envelope",
+            Distrust::UnknownSubject => "unknown_subject",
+            Distrust::ClaimsAnotherAggregate { .. } => "claims_another_aggregate",
+        }
+    }
+
+    /// What is known beyond the code: the decoder's reason, or the claimed
+    /// aggregate (ids only).
+    pub fn detail(&self) -> String {
+        match self {
+            Distrust::UndecodableEnvelope(reason) => reason.clone(),
+            Distrust::UnknownSubject => String::new(),
+            Distrust::ClaimsAnotherAggregate { claimed } => claimed.clone(),
+        }
+    }
+}
+
 /// A commit as stored in the log.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RecordedCommit {
@@ -132,15 +168,69 @@ impl RecordedCommit {
         })
     }
 
-    /// The aggregate the commit names, typed: root kind, root id, producer.
-    /// `None` when it names none, or a kind or producer this code does not know.
+    /// Reads a message of the log as a commit, trusting it only if the
+    /// aggregate its payload claims is the one its subject names (architecture
+    /// invariant 13: NATS permissions control the subject, not the payload).
+    pub(crate) fn from_log(
+        sequence: u64,
+        subject: &str,
+        recorded_at: OffsetDateTime,
+        payload: &[u8],
+    ) -> Result<Self, Distrust> {
+        let commit = Self::decode(sequence, subject, recorded_at, payload).map_err(|error| {
+            Distrust::UndecodableEnvelope(match error {
+                LogError::Codec { reason, .. } => reason,
+                other => other.to_string(),
+            })
+        })?;
+        commit.check_claim()?;
+        Ok(commit)
+    }
+
+    /// Whether the aggregate the payload claims (root kind, root id, producer,
+    /// entity) is the one the subject names.
+    pub fn check_claim(&self) -> Result<(), Distrust> {
+        let address =
+            AggregateAddress::from_subject(&self.subject).map_err(|_| Distrust::UnknownSubject)?;
+        let stored = address.to_proto();
+        let claimed = self.commit.aggregate.clone().unwrap_or_default();
+        if claimed == stored {
+            Ok(())
+        } else {
+            Err(Distrust::ClaimsAnotherAggregate {
+                claimed: format!(
+                    "{}.{}.{}{}{}",
+                    claimed.root_kind,
+                    claimed.root_id,
+                    claimed.producer,
+                    if claimed.entity_id.is_empty() {
+                        ""
+                    } else {
+                        "."
+                    },
+                    claimed.entity_id
+                ),
+            })
+        }
+    }
+
+    /// The aggregate the commit was stored under, typed: root kind, root id,
+    /// producer, read from its subject (the authority, never the payload).
+    /// `None` for a subject that names a kind or producer this code does not know.
     pub fn aggregate(&self) -> Option<(crate::RootKind, &str, crate::Producer)> {
-        let aggregate = self.commit.aggregate.as_ref()?;
-        Some((
-            crate::RootKind::from_token(&aggregate.root_kind)?,
-            aggregate.root_id.as_str(),
-            crate::Producer::from_token(&aggregate.producer)?,
-        ))
+        let mut tokens = self.subject.split('.');
+        if tokens.next() != Some(crate::subject::SUBJECT_PREFIX) {
+            return None;
+        }
+        let kind = crate::RootKind::from_token(tokens.next()?)?;
+        let root_id = tokens.next()?;
+        let producer = crate::Producer::from_token(tokens.next()?)?;
+        Some((kind, root_id, producer))
+    }
+
+    /// The service whose subject the commit was stored on.
+    pub fn producer(&self) -> Option<crate::Producer> {
+        self.aggregate().map(|(_, _, producer)| producer)
     }
 
     /// The organisation whose command this was, and the first role its caller

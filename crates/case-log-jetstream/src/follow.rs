@@ -1,24 +1,29 @@
-//! Following the whole log from a position: what projections consume.
+//! Following the log from a position, on the subjects a projection consumes.
 
 use std::time::Duration;
 
 use async_nats::jetstream::{self, AckKind, consumer, stream};
 use futures::StreamExt;
 
-use crate::envelope::RecordedCommit;
+use crate::envelope::{Distrust, RecordedCommit};
 use crate::error::LogError;
 
-/// A consumer of the whole log, from a position, for one projection instance.
+/// A consumer of the log (all of it, or the subjects a projection names),
+/// from a position, for one projection instance.
 pub struct Following {
     messages: consumer::pull::Stream,
+    pending_at_start: u64,
 }
 
 /// One commit delivered to a projection. Acknowledge it after its effect is stored.
 pub struct Delivery {
     message: jetstream::Message,
-    /// The decoded commit, or why it could not be decoded (the projection stops on it).
-    pub commit: Result<RecordedCommit, LogError>,
+    /// The commit, or why it is not trusted (undecodable, or claiming another
+    /// aggregate than its subject's): the projection parks it.
+    pub commit: Result<RecordedCommit, Distrust>,
     pub sequence: u64,
+    /// The subject it was stored on.
+    pub subject: String,
     /// Commits after this one not yet delivered, as the server counted them.
     pub pending: u64,
 }
@@ -53,6 +58,7 @@ impl Following {
     pub(crate) async fn start(
         stream: &stream::Stream,
         projection: &str,
+        filter_subjects: Vec<String>,
         position: u64,
         batch: usize,
     ) -> Result<Following, LogError> {
@@ -68,6 +74,8 @@ impl Following {
             .create_consumer(consumer::pull::Config {
                 name: Some(name),
                 description: Some(format!("projection {projection}")),
+                // Empty: the whole log. JetStream refuses overlapping filters.
+                filter_subjects,
                 deliver_policy,
                 ack_policy: consumer::AckPolicy::All,
                 ack_wait: Duration::from_secs(60),
@@ -77,6 +85,7 @@ impl Following {
             })
             .await
             .map_err(|e| LogError::unavailable("follow", e))?;
+        let pending_at_start = consumer.cached_info().num_pending;
         let messages = consumer
             .stream()
             .max_messages_per_batch(batch.max(1))
@@ -85,7 +94,16 @@ impl Following {
             .messages()
             .await
             .map_err(|e| LogError::unavailable("follow", e))?;
-        Ok(Following { messages })
+        Ok(Following {
+            messages,
+            pending_at_start,
+        })
+    }
+
+    /// Commits on the followed subjects after the start position, as the
+    /// server counted them when the consumer was created: 0 means caught up.
+    pub fn pending_at_start(&self) -> u64 {
+        self.pending_at_start
     }
 
     /// The next delivery, waiting for one. `None` when the consumer ended.
@@ -113,8 +131,9 @@ fn delivery(message: jetstream::Message) -> Result<Delivery, LogError> {
         .info()
         .map_err(|e| LogError::unavailable("follow", e))?;
     let (sequence, pending, published) = (info.stream_sequence, info.pending, info.published);
-    let commit = RecordedCommit::decode(sequence, &message.subject, published, &message.payload);
+    let commit = RecordedCommit::from_log(sequence, &message.subject, published, &message.payload);
     Ok(Delivery {
+        subject: message.subject.to_string(),
         message,
         commit,
         sequence,

@@ -18,8 +18,8 @@ pub mod subject;
 
 pub use config::CaseLogConfig;
 pub use contract::DecodeError;
-pub use envelope::{Actor, NewCommit, NewEvent, PendingCommit, RecordedCommit};
+pub use envelope::{Actor, Distrust, NewCommit, NewEvent, PendingCommit, RecordedCommit};
 pub use error::LogError;
 pub use follow::{Delivery, Following};
 pub use log::{AppendReceipt, CaseLog, ExecuteError, Executed, HistoryBound, create_or_get};
-pub use subject::{AggregateAddress, HistoryScope, Producer, RootKind, TokenId};
+pub use subject::{AggregateAddress, HistoryScope, Producer, RootKind, TokenId, producer_subjects};

@@ -27,13 +27,20 @@ pub enum HistoryBound {
 }
 
 impl HistoryBound {
-    fn admits(&self, commit: &RecordedCommit) -> bool {
+    fn admits(&self, sequence: u64, recorded_at: OffsetDateTime) -> bool {
         match self {
             HistoryBound::All => true,
-            HistoryBound::UpToSequence(last) => commit.sequence <= *last,
-            HistoryBound::AsOf(at) => commit.recorded_at <= *at,
+            HistoryBound::UpToSequence(last) => sequence <= *last,
+            HistoryBound::AsOf(at) => recorded_at <= *at,
         }
     }
+}
+
+/// What a history read saw: the trusted commits, and the sequence of the
+/// last message within the bound, trusted or not (for the expected sequence).
+struct Read {
+    commits: Vec<RecordedCommit>,
+    last_sequence: u64,
 }
 
 /// The answer to an append.
@@ -167,9 +174,10 @@ impl CaseLog {
     {
         let mut last_conflict = None;
         for _ in 0..MAX_COMMAND_ATTEMPTS {
-            let history = self
-                .history(&HistoryScope::Aggregate(address.clone()), HistoryBound::All)
+            let read = self
+                .read(&HistoryScope::Aggregate(address.clone()), HistoryBound::All)
                 .await?;
+            let history = read.commits;
             if let Some(done) = history.iter().find(|c| c.request_id() == request_id) {
                 return Ok(Executed {
                     sequence: done.sequence,
@@ -177,7 +185,8 @@ impl CaseLog {
                     replayed: true,
                 });
             }
-            let previous_sequence = history.last().map_or(0, |c| c.sequence);
+            // The subject's last message, trusted or not: what JetStream checks.
+            let previous_sequence = read.last_sequence;
             let mut pending = decide(&history).map_err(ExecuteError::Rejected)?;
             pending.request_id = request_id.to_owned();
             let commit = NewCommit {
@@ -221,15 +230,26 @@ impl CaseLog {
             .get_raw_message(sequence)
             .await
             .map_err(|e| LogError::unavailable("get", e))?;
-        RecordedCommit::decode(sequence, &message.subject, message.time, &message.payload)
+        RecordedCommit::from_log(sequence, &message.subject, message.time, &message.payload)
+            .map_err(|distrust| LogError::Codec {
+                sequence,
+                reason: distrust.to_string(),
+            })
     }
 
     /// A history, in log order: one aggregate, or everything that happened under a root.
+    /// Only trusted commits are in it: a message that does not decode, or whose
+    /// payload claims another aggregate than its subject's, is left out and
+    /// logged (architecture invariant 13).
     pub async fn history(
         &self,
         scope: &HistoryScope,
         bound: HistoryBound,
     ) -> Result<Vec<RecordedCommit>, LogError> {
+        Ok(self.read(scope, bound).await?.commits)
+    }
+
+    async fn read(&self, scope: &HistoryScope, bound: HistoryBound) -> Result<Read, LogError> {
         let consumer = self
             .stream
             .create_consumer(consumer::pull::OrderedConfig {
@@ -241,41 +261,55 @@ impl CaseLog {
             .map_err(|e| LogError::unavailable("read history", e))?;
         let expected = consumer.cached_info().num_pending;
         let name = consumer.cached_info().name.clone();
-        let mut commits = Vec::new();
+        let mut read = Read {
+            commits: Vec::new(),
+            last_sequence: 0,
+        };
         if expected == 0 {
             self.forget_consumer(&name).await;
-            return Ok(commits);
+            return Ok(read);
         }
         let mut messages = consumer
             .messages()
             .await
             .map_err(|e| LogError::unavailable("read history", e))?;
-        while (commits.len() as u64) < expected {
+        let mut seen = 0_u64;
+        while seen < expected {
             let message = match messages.next().await {
                 Some(Ok(message)) => message,
                 Some(Err(e)) => return Err(LogError::unavailable("read history", e)),
                 None => break,
             };
+            seen += 1;
             let info = message
                 .info()
                 .map_err(|e| LogError::unavailable("read history", e))?;
-            let commit = RecordedCommit::decode(
+            if !bound.admits(info.stream_sequence, info.published) {
+                break;
+            }
+            read.last_sequence = info.stream_sequence;
+            match RecordedCommit::from_log(
                 info.stream_sequence,
                 &message.subject,
                 info.published,
                 &message.payload,
-            )?;
-            if !bound.admits(&commit) {
-                break;
+            ) {
+                Ok(commit) => read.commits.push(commit),
+                Err(distrust) => tracing::warn!(
+                    sequence = info.stream_sequence,
+                    subject = %message.subject,
+                    reason = distrust.code(),
+                    detail = %distrust.detail(),
+                    "untrusted commit left out of a history"
+                ),
             }
-            commits.push(commit);
             if info.pending == 0 {
                 break;
             }
         }
         drop(messages);
         self.forget_consumer(&name).await;
-        Ok(commits)
+        Ok(read)
     }
 
     /// Ephemeral consumers expire by themselves; deleting at once keeps the
@@ -296,16 +330,19 @@ impl CaseLog {
         Ok(info.state.last_sequence)
     }
 
-    /// Follows the whole log from just after `position`, for a projection.
-    /// Each instance gets its own consumer; acknowledging a delivery acknowledges
-    /// every delivery before it.
+    /// Follows the log from just after `position`, for a projection: the
+    /// subjects matching `filter_subjects` (which must not overlap), or the
+    /// whole log when it is empty. Each instance gets its own consumer;
+    /// acknowledging a delivery acknowledges every delivery before it.
     pub async fn follow(
         &self,
         projection: &str,
+        filter_subjects: Vec<String>,
         position: u64,
         batch: usize,
     ) -> Result<crate::follow::Following, LogError> {
-        crate::follow::Following::start(&self.stream, projection, position, batch).await
+        crate::follow::Following::start(&self.stream, projection, filter_subjects, position, batch)
+            .await
     }
 
     /// The JetStream context of the case log's connection, for the adapters

@@ -216,14 +216,18 @@ impl HistoryScope {
     }
 }
 
+/// The subjects of `producer`'s aggregates under roots of `kind`, with and
+/// without an entity: for NATS permissions and projections' consumer filters.
+pub fn producer_subjects(kind: RootKind, producer: Producer) -> [String; 2] {
+    let base = format!("{SUBJECT_PREFIX}.{}.*.{}", kind.token(), producer.token());
+    [base.clone(), format!("{base}.*")]
+}
+
 /// The subjects a producer may publish on (for NATS permissions).
 pub fn producer_publish_subjects(producer: Producer) -> Vec<String> {
     RootKind::ALL
         .iter()
-        .flat_map(|kind| {
-            let base = format!("{SUBJECT_PREFIX}.{}.*.{}", kind.token(), producer.token());
-            [base.clone(), format!("{base}.*")]
-        })
+        .flat_map(|kind| producer_subjects(*kind, producer))
         .collect()
 }
 

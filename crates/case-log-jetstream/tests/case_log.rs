@@ -356,3 +356,89 @@ async fn a_services_nats_user_cannot_change_the_case_logs_limits() {
     let info = stream.info().await.expect("info");
     assert_eq!(info.config.max_age, Duration::ZERO);
 }
+
+/// Architecture invariant 13: a history holds only commits whose payload names
+/// the aggregate of the subject they were stored on; the rest is left out, and
+/// commands on the aggregate still append after the subject's last message.
+#[tokio::test]
+async fn a_history_leaves_out_what_claims_another_aggregate_or_does_not_decode() {
+    use prost::Message;
+    let server = NatsServer::start();
+    let log = CaseLog::connect(&config(&server)).await.expect("connect");
+    let address = case("c7", Producer::Screening);
+    let first = log.append(&commit(&address, 0, "r1")).await.expect("first");
+    let publish = |payload: Vec<u8>| {
+        let log = log.clone();
+        async move {
+            log.jetstream()
+                .publish(address_subject("c7"), payload.into())
+                .await
+                .expect("publish")
+                .await
+                .expect("stored")
+                .sequence
+        }
+    };
+    // Published on c7's subject, claiming to be case c8 (and another producer).
+    for claimed in [("c8", "screening"), ("c7", "referral")] {
+        let forged = contracts::log::v1::Commit {
+            commit_id: "forged".to_owned(),
+            aggregate: Some(contracts::log::v1::AggregateAddress {
+                root_kind: "case".to_owned(),
+                root_id: claimed.0.to_owned(),
+                producer: claimed.1.to_owned(),
+                entity_id: String::new(),
+            }),
+            request_id: "r-forged".to_owned(),
+            events: vec![contracts::log::v1::Event {
+                event_id: "e".to_owned(),
+                event_type: "test.v1.Happened".to_owned(),
+                schema_version: 1,
+                payload: Vec::new(),
+            }],
+            ..Default::default()
+        };
+        publish(forged.encode_to_vec()).await;
+    }
+    let garbage = publish(vec![0xff, 0x00, 0x01]).await;
+
+    let aggregate = log
+        .history(&HistoryScope::Aggregate(address.clone()), HistoryBound::All)
+        .await
+        .expect("history");
+    assert_eq!(
+        aggregate.iter().map(|c| c.sequence).collect::<Vec<_>>(),
+        [first.sequence]
+    );
+    let root = log
+        .history(
+            &HistoryScope::Root {
+                kind: RootKind::Case,
+                id: TokenId::parse("c7").expect("id"),
+            },
+            HistoryBound::All,
+        )
+        .await
+        .expect("root history");
+    assert_eq!(root.len(), 1);
+    assert!(
+        log.commit_at(garbage).await.is_err(),
+        "a single read does not trust it either"
+    );
+
+    // The forged request id answers nothing: the command runs, after the
+    // subject's last message (trusted or not), without a conflict.
+    let executed = log
+        .execute(&address, "r-forged", |history| {
+            assert_eq!(history.len(), 1);
+            Ok::<_, std::convert::Infallible>(pending("r-forged", "test.v1.Happened"))
+        })
+        .await
+        .expect("executed");
+    assert!(!executed.replayed);
+    assert_eq!(executed.sequence, garbage + 1);
+}
+
+fn address_subject(id: &str) -> String {
+    case(id, Producer::Screening).subject()
+}

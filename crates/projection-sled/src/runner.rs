@@ -1,16 +1,18 @@
-//! The projection runner: follows the log, applies batches, stores the position,
-//! acknowledges; resumes after a restart; rebuilds on request; lets queries wait
-//! for a sequence (read-your-writes).
+//! The projection runner: follows the subjects its projection consumes, applies
+//! batches, stores the position, acknowledges; parks what it must not trust or
+//! cannot apply of another producer (logged once, counted in the status);
+//! resumes after a restart; rebuilds on request; lets queries wait for a
+//! sequence (read-your-writes).
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use case_log_jetstream::{CaseLog, Delivery, RecordedCommit};
+use case_log_jetstream::{CaseLog, Delivery};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::Projection;
-use crate::store::{ProjectionStore, StoreError};
+use crate::store::{Incoming, ParkedCommit, ProjectionStore, StoreError};
 
 #[derive(Debug, Clone)]
 pub struct RunnerConfig {
@@ -35,7 +37,7 @@ pub enum ProjectionState {
     CatchingUp,
     /// Caught up and following the log.
     Live,
-    /// Stopped at a commit it could not decode or apply.
+    /// Stopped at a commit of its own producer that it could not apply.
     Failed {
         sequence: u64,
         event_types: String,
@@ -49,6 +51,8 @@ pub struct ProjectionStatus {
     pub position: u64,
     pub lag: u64,
     pub state: ProjectionState,
+    /// Commits parked (skipped and listed in the store): a metric, not a failure.
+    pub parked: u64,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -125,11 +129,13 @@ pub fn spawn<P: Projection>(
     shutdown: CancellationToken,
 ) -> Result<(ProjectionHandle, tokio::task::JoinHandle<()>), StoreError> {
     let position = store.position()?;
+    let parked = store.parked_count()?;
     let (status_tx, status_rx) = watch::channel(ProjectionStatus {
         name: projection.name(),
         position,
         lag: 0,
         state: ProjectionState::CatchingUp,
+        parked,
     });
     let (control_tx, control_rx) = mpsc::channel(4);
     let store = Arc::new(store);
@@ -209,6 +215,7 @@ impl<P: Projection> Runner<P> {
         self.store.reset().map_err(|e| e.to_string())?;
         self.status.send_modify(|s| {
             s.position = 0;
+            s.parked = 0;
             s.state = ProjectionState::CatchingUp;
         });
         Ok(())
@@ -220,29 +227,30 @@ impl<P: Projection> Runner<P> {
             Ok(position) => position,
             Err(error) => return self.fail(0, String::new(), error.to_string()),
         };
-        let end_at_start = match self.log.last_sequence().await {
-            Ok(last) => last,
-            Err(error) => {
-                tracing::warn!(projection = name, %error, "case log unreachable, retrying");
-                return PassEnd::Reconnect;
-            }
-        };
-        self.status.send_modify(|s| {
-            s.position = position;
-            s.lag = end_at_start.saturating_sub(position);
-            s.state = if position >= end_at_start {
-                ProjectionState::Live
-            } else {
-                ProjectionState::CatchingUp
-            };
-        });
-        let mut following = match self.log.follow(name, position, self.config.batch).await {
+        let filter = self.projection.consumes().filter_subjects();
+        let mut following = match self
+            .log
+            .follow(name, filter, position, self.config.batch)
+            .await
+        {
             Ok(following) => following,
             Err(error) => {
                 tracing::warn!(projection = name, %error, "cannot follow the case log, retrying");
                 return PassEnd::Reconnect;
             }
         };
+        // Caught up when nothing on its subjects is left after its position
+        // (the end of the whole log may hold only subjects it does not consume).
+        let pending = following.pending_at_start();
+        self.status.send_modify(|s| {
+            s.position = position;
+            s.lag = pending;
+            s.state = if pending == 0 {
+                ProjectionState::Live
+            } else {
+                ProjectionState::CatchingUp
+            };
+        });
         loop {
             let first = tokio::select! {
                 _ = self.shutdown.cancelled() => return PassEnd::Shutdown,
@@ -270,88 +278,95 @@ impl<P: Projection> Runner<P> {
                     None => break,
                 }
             }
-            if let Some(end) = self.apply(batch, end_at_start).await {
+            if let Some(end) = self.apply(batch).await {
                 return end;
             }
         }
     }
 
     /// Applies a batch and acknowledges it; `Some` when following must stop.
-    async fn apply(&mut self, batch: Vec<Delivery>, end_at_start: u64) -> Option<PassEnd> {
-        // Decodable commits up to the first undecodable one are applied; then stop.
-        let mut commits: Vec<(RecordedCommit, telemetry::TraceContext)> = Vec::new();
-        let mut undecodable = None;
-        let mut last_delivery = None;
-        for delivery in &batch {
-            match &delivery.commit {
-                Ok(commit) => {
-                    commits.push((commit.clone(), delivery.trace_context()));
-                    last_delivery = Some(delivery);
+    async fn apply(&mut self, batch: Vec<Delivery>) -> Option<PassEnd> {
+        // An empty batch: nothing to store or acknowledge.
+        let last_delivery = batch.last()?;
+        let mut incoming: Vec<Incoming> = batch
+            .iter()
+            .map(|delivery| match &delivery.commit {
+                Ok(commit) => Incoming::Commit(commit.clone(), delivery.trace_context()),
+                Err(distrust) => Incoming::Untrusted(ParkedCommit::untrusted(
+                    delivery.sequence,
+                    &delivery.subject,
+                    distrust,
+                )),
+            })
+            .collect();
+        let store = self.store.clone();
+        let projection = self.projection.clone();
+        let stored = tokio::task::spawn_blocking(move || {
+            match store.apply(&*projection, &incoming) {
+                Ok(applied) => Ok(applied),
+                // Keep what precedes the commit that cannot be applied, then stop there.
+                Err(error @ StoreError::Apply { sequence, .. }) => {
+                    incoming.retain(|entry| entry.sequence() < sequence);
+                    match store.apply(&*projection, &incoming) {
+                        Ok(before) => Err((Some(before), error)),
+                        Err(other) => Err((None, other)),
+                    }
                 }
-                Err(error) => {
-                    undecodable = Some((delivery.sequence, error.to_string()));
-                    break;
-                }
+                Err(other) => Err((None, other)),
             }
-        }
-        if !commits.is_empty() {
-            let store = self.store.clone();
-            let projection = self.projection.clone();
-            let applied = tokio::task::spawn_blocking(move || {
-                match store.apply_batch(&*projection, &commits) {
-                    // Keep what precedes the commit that cannot be applied, then stop there.
-                    Err(StoreError::Apply {
+        })
+        .await;
+        let applied = match stored {
+            Ok(Ok(applied)) => applied,
+            Ok(Err((before, error))) => {
+                if let Some(before) = before {
+                    self.parked(&before.parked);
+                    self.status.send_modify(|s| {
+                        s.position = before.position;
+                        s.parked = before.parked_total;
+                    });
+                }
+                return Some(match error {
+                    StoreError::Apply {
                         sequence,
                         event_types,
                         reason,
-                    }) => {
-                        commits.retain(|(commit, _)| commit.sequence < sequence);
-                        store.apply_batch(&*projection, &commits)?;
-                        Err(StoreError::Apply {
-                            sequence,
-                            event_types,
-                            reason,
-                        })
-                    }
-                    other => other,
-                }
-            })
-            .await;
-            let position = match applied {
-                Ok(Ok(position)) => position,
-                Ok(Err(StoreError::Apply {
-                    sequence,
-                    event_types,
-                    reason,
-                })) => {
-                    if let Ok(position) = self.store.position() {
-                        self.status.send_modify(|s| s.position = position);
-                    }
-                    return Some(self.fail(sequence, event_types, reason));
-                }
-                Ok(Err(error)) => return Some(self.fail(0, String::new(), error.to_string())),
-                Err(join) => return Some(self.fail(0, String::new(), join.to_string())),
-            };
-            // Acknowledge only after the batch and its position are committed in sled.
-            if let Some(delivery) = last_delivery {
-                if let Err(error) = delivery.ack().await {
-                    // Not fatal: the position in sled is the truth; redeliveries are skipped.
-                    tracing::debug!(projection = self.projection.name(), %error, "ack failed");
-                }
-                let lag = delivery.pending;
-                self.status.send_modify(|s| {
-                    s.position = position;
-                    s.lag = lag;
-                    if lag == 0 || position >= end_at_start {
-                        s.state = ProjectionState::Live;
-                    }
+                    } => self.fail(sequence, event_types, reason),
+                    other => self.fail(0, String::new(), other.to_string()),
                 });
             }
+            Err(join) => return Some(self.fail(0, String::new(), join.to_string())),
+        };
+        self.parked(&applied.parked);
+        // Acknowledge only after the batch and its position are committed in sled.
+        if let Err(error) = last_delivery.ack().await {
+            // Not fatal: the position in sled is the truth; redeliveries are skipped.
+            tracing::debug!(projection = self.projection.name(), %error, "ack failed");
         }
-        if let Some((sequence, reason)) = undecodable {
-            return Some(self.fail(sequence, "undecodable envelope".to_owned(), reason));
-        }
+        let lag = last_delivery.pending;
+        self.status.send_modify(|s| {
+            s.position = applied.position;
+            s.parked = applied.parked_total;
+            s.lag = lag;
+            if lag == 0 {
+                s.state = ProjectionState::Live;
+            }
+        });
         None
+    }
+
+    /// Logs each commit parked, once: when its parking is stored.
+    fn parked(&self, parked: &[ParkedCommit]) {
+        for commit in parked {
+            tracing::warn!(
+                projection = self.projection.name(),
+                sequence = commit.sequence,
+                subject = %commit.subject,
+                reason = %commit.reason,
+                detail = %commit.detail,
+                "commit parked: skipped, listed in the projection's parked commits"
+            );
+        }
     }
 
     fn fail(&mut self, sequence: u64, event_types: String, reason: String) -> PassEnd {

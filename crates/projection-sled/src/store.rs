@@ -5,7 +5,15 @@
 //! in the tree `rows-<generation>`. A rebuild switches to a new generation and a
 //! position of 0 in one atomic write, then drops the old rows: a crash at any
 //! point leaves either the old rows with their position or empty rows at 0.
+//!
+//! The parked list (architecture invariant 13) lives in the rows tree under
+//! the store's own tables `projection.parked` (one row per parked commit,
+//! keyed by sequence) and `projection.parked_count`: written in the same
+//! transaction as the position, emptied by a rebuild with the rows, part of
+//! the digest (a rebuild parks the same commits). Tables starting with
+//! `projection.` belong to the store.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use case_log_jetstream::RecordedCommit;
@@ -17,6 +25,105 @@ use crate::{ApplyError, Projection};
 
 const POSITION: &[u8] = b"position";
 const GENERATION: &[u8] = b"generation";
+/// The parked list: one row per parked commit, keyed by its sequence (big endian).
+pub const PARKED: &str = "projection.parked";
+/// How many commits are parked (one row, empty key).
+pub const PARKED_COUNT: &str = "projection.parked_count";
+
+/// A commit the projection skipped (architecture invariant 13): where it is
+/// and why, ids and codes only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParkedCommit {
+    pub sequence: u64,
+    /// The subject it was stored on.
+    pub subject: String,
+    /// A code: `undecodable_envelope`, `unknown_subject`,
+    /// `claims_another_aggregate`, `not_applicable`.
+    pub reason: String,
+    /// What the decoder or the projection said (names of types and fields, ids).
+    pub detail: String,
+}
+
+impl ParkedCommit {
+    /// A message the log did not trust as a commit.
+    pub fn untrusted(
+        sequence: u64,
+        subject: &str,
+        distrust: &case_log_jetstream::Distrust,
+    ) -> Self {
+        ParkedCommit {
+            sequence,
+            subject: subject.to_owned(),
+            reason: distrust.code().to_owned(),
+            detail: distrust.detail(),
+        }
+    }
+
+    fn encode(&self) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        for field in [&self.subject, &self.reason, &self.detail] {
+            bytes.extend_from_slice(&(field.len() as u32).to_be_bytes());
+            bytes.extend_from_slice(field.as_bytes());
+        }
+        bytes
+    }
+
+    fn decode(sequence: u64, mut bytes: &[u8]) -> Result<Self, String> {
+        let mut field = || -> Result<String, String> {
+            let (len, rest) = bytes
+                .split_first_chunk::<4>()
+                .ok_or("truncated parked commit")?;
+            let len = u32::from_be_bytes(*len) as usize;
+            if rest.len() < len {
+                return Err("truncated parked commit".to_owned());
+            }
+            let (text, rest) = rest.split_at(len);
+            bytes = rest;
+            String::from_utf8(text.to_vec()).map_err(|e| e.to_string())
+        };
+        Ok(ParkedCommit {
+            sequence,
+            subject: field()?,
+            reason: field()?,
+            detail: field()?,
+        })
+    }
+}
+
+/// One entry of a batch: a commit to apply, or a message already known to be
+/// untrusted (parked without being shown to the projection).
+#[derive(Debug, Clone)]
+pub enum Incoming {
+    Commit(RecordedCommit, telemetry::TraceContext),
+    Untrusted(ParkedCommit),
+}
+
+impl Incoming {
+    pub fn sequence(&self) -> u64 {
+        match self {
+            Incoming::Commit(commit, _) => commit.sequence,
+            Incoming::Untrusted(parked) => parked.sequence,
+        }
+    }
+}
+
+/// What a stored batch did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    /// The new position.
+    pub position: u64,
+    /// The commits of this batch that were parked.
+    pub parked: Vec<ParkedCommit>,
+    /// Commits parked in all, this batch included.
+    pub parked_total: u64,
+}
+
+/// Why a transaction was abandoned: a failure, or a commit to park (the
+/// batch is then stored again without its effects).
+enum Abandon {
+    Fail(StoreError),
+    Park(ParkedCommit),
+}
 
 /// The rows of a projection as seen inside the transaction that applies a batch.
 pub struct Rows<'a> {
@@ -128,16 +235,74 @@ impl ProjectionStore {
         projection: &P,
         commits: &[(RecordedCommit, telemetry::TraceContext)],
     ) -> Result<u64, StoreError> {
+        let incoming: Vec<Incoming> = commits
+            .iter()
+            .map(|(commit, trace)| Incoming::Commit(commit.clone(), trace.clone()))
+            .collect();
+        Ok(self.apply(projection, &incoming)?.position)
+    }
+
+    /// Applies a batch in one transaction together with the new position and
+    /// the commits parked: the untrusted ones, and those of another producer
+    /// that the projection cannot apply (their effects are not stored: the
+    /// transaction runs again without them). A commit of the projection's own
+    /// producer that it cannot apply is [`StoreError::Apply`], nothing stored.
+    pub fn apply<P: Projection + ?Sized>(
+        &self,
+        projection: &P,
+        incoming: &[Incoming],
+    ) -> Result<Applied, StoreError> {
+        let mut refused: BTreeMap<u64, ParkedCommit> = BTreeMap::new();
+        // Each pass parks one more commit of the batch, or ends.
+        for _ in 0..=incoming.len() {
+            match self.try_apply(projection, incoming, &refused) {
+                Ok(applied) => return Ok(applied),
+                Err(Abandon::Fail(error)) => return Err(error),
+                Err(Abandon::Park(parked)) => {
+                    refused.insert(parked.sequence, parked);
+                }
+            }
+        }
+        Err(StoreError::Apply {
+            sequence: 0,
+            event_types: String::new(),
+            reason: "a batch parked more commits than it holds".to_owned(),
+        })
+    }
+
+    fn try_apply<P: Projection + ?Sized>(
+        &self,
+        projection: &P,
+        incoming: &[Incoming],
+        refused: &BTreeMap<u64, ParkedCommit>,
+    ) -> Result<Applied, Abandon> {
         let rows = self.rows();
+        let own = projection.producer();
         let result = (&rows, &self.meta).transaction(|(rows_tx, meta_tx)| {
             let mut position = match meta_tx.get(POSITION)? {
                 Some(bytes) => decode_u64(&bytes),
                 None => 0,
             };
-            for (commit, trace) in commits {
-                if commit.sequence <= position {
+            let mut parked_total = match rows_tx.get(row_key(PARKED_COUNT, b""))? {
+                Some(bytes) => decode_u64(&bytes),
+                None => 0,
+            };
+            let mut parked = Vec::new();
+            for entry in incoming {
+                let sequence = entry.sequence();
+                if sequence <= position {
                     continue;
                 }
+                let (commit, trace) = match (entry, refused.get(&sequence)) {
+                    (Incoming::Untrusted(skip), _) | (_, Some(skip)) => {
+                        rows_tx.insert(row_key(PARKED, &sequence.to_be_bytes()), skip.encode())?;
+                        parked_total += 1;
+                        parked.push(skip.clone());
+                        position = sequence;
+                        continue;
+                    }
+                    (Incoming::Commit(commit, trace), None) => (commit, trace),
+                };
                 let span = tracing::info_span!(
                     "projection.apply",
                     projection = projection.name(),
@@ -149,23 +314,68 @@ impl ProjectionStore {
                 match projection.apply(&mut Rows { tx: rows_tx }, commit) {
                     Ok(()) => position = commit.sequence,
                     Err(ApplyError::Rows(RowsError(storage))) => return Err(storage.into()),
-                    Err(refused) => {
-                        return Err(ConflictableTransactionError::Abort(StoreError::Apply {
-                            sequence: commit.sequence,
-                            event_types: commit.event_types(),
-                            reason: refused.to_string(),
-                        }));
+                    Err(refusal) if refusal.blames_commit() && commit.producer() != own => {
+                        return Err(ConflictableTransactionError::Abort(Abandon::Park(
+                            ParkedCommit {
+                                sequence: commit.sequence,
+                                subject: commit.subject.clone(),
+                                reason: "not_applicable".to_owned(),
+                                detail: refusal.to_string(),
+                            },
+                        )));
+                    }
+                    Err(refusal) => {
+                        return Err(ConflictableTransactionError::Abort(Abandon::Fail(
+                            StoreError::Apply {
+                                sequence: commit.sequence,
+                                event_types: commit.event_types(),
+                                reason: refusal.to_string(),
+                            },
+                        )));
                     }
                 }
             }
+            if !parked.is_empty() {
+                rows_tx.insert(row_key(PARKED_COUNT, b""), &parked_total.to_be_bytes())?;
+            }
             meta_tx.insert(POSITION, &position.to_be_bytes())?;
-            Ok(position)
+            Ok(Applied {
+                position,
+                parked,
+                parked_total,
+            })
         });
         match result {
-            Ok(position) => Ok(position),
-            Err(TransactionError::Abort(error)) => Err(error),
-            Err(TransactionError::Storage(error)) => Err(error.into()),
+            Ok(applied) => Ok(applied),
+            Err(TransactionError::Abort(abandon)) => Err(abandon),
+            Err(TransactionError::Storage(error)) => Err(Abandon::Fail(error.into())),
         }
+    }
+
+    /// How many commits are parked.
+    pub fn parked_count(&self) -> Result<u64, StoreError> {
+        Ok(self
+            .rows()
+            .get(row_key(PARKED_COUNT, b""))?
+            .map_or(0, |bytes| decode_u64(&bytes)))
+    }
+
+    /// Up to `limit` parked commits after sequence `after`, in log order.
+    pub fn parked(&self, after: u64, limit: usize) -> Result<Vec<ParkedCommit>, StoreError> {
+        let prefix = row_key(PARKED, b"");
+        let start = row_key(PARKED, &after.saturating_add(1).to_be_bytes());
+        let mut list = Vec::new();
+        for row in self.rows().range(start..) {
+            let (key, value) = row?;
+            if !key.starts_with(&prefix) || list.len() >= limit {
+                break;
+            }
+            let sequence = decode_u64(&key[prefix.len()..]);
+            let parked = ParkedCommit::decode(sequence, &value)
+                .map_err(|e| corrupt_row(PARKED, &key[prefix.len()..], e))?;
+            list.push(parked);
+        }
+        Ok(list)
     }
 
     /// Empties the projection and sets its position to 0, atomically.
@@ -274,6 +484,14 @@ mod tests {
             "raw"
         }
 
+        fn producer(&self) -> Option<case_log_jetstream::Producer> {
+            None
+        }
+
+        fn consumes(&self) -> crate::Consumes {
+            crate::Consumes::All
+        }
+
         fn apply(&self, rows: &mut Rows<'_>, commit: &RecordedCommit) -> Result<(), ApplyError> {
             let key = commit.sequence.to_string();
             rows.put("t", key.as_bytes(), commit.commit.request_id.as_bytes())?;
@@ -282,9 +500,17 @@ mod tests {
     }
 
     fn commit(sequence: u64, value: &str) -> (RecordedCommit, telemetry::TraceContext) {
+        commit_on(sequence, "approdo.case.c.screening", value)
+    }
+
+    fn commit_on(
+        sequence: u64,
+        subject: &str,
+        value: &str,
+    ) -> (RecordedCommit, telemetry::TraceContext) {
         let recorded = RecordedCommit {
             sequence,
-            subject: "approdo.case.c.screening".to_owned(),
+            subject: subject.to_owned(),
             recorded_at: time::OffsetDateTime::UNIX_EPOCH,
             commit: contracts::log::v1::Commit {
                 request_id: value.to_owned(),
@@ -324,6 +550,155 @@ mod tests {
         assert!(
             store.scan_decoded("t", b"", number).is_err(),
             "a list with a corrupt row is an error, not a shorter list"
+        );
+    }
+
+    /// The screening service's view, in a test: writes a row per commit, then
+    /// refuses a request id `undecodable` (as an event it cannot decode) and
+    /// `corrupt` (as a stored row it cannot read).
+    struct Screening;
+
+    impl Projection for Screening {
+        fn name(&self) -> &'static str {
+            "screening-test"
+        }
+
+        fn producer(&self) -> Option<case_log_jetstream::Producer> {
+            Some(case_log_jetstream::Producer::Screening)
+        }
+
+        fn consumes(&self) -> crate::Consumes {
+            crate::Consumes::All
+        }
+
+        fn apply(&self, rows: &mut Rows<'_>, commit: &RecordedCommit) -> Result<(), ApplyError> {
+            rows.put("t", &commit.sequence.to_be_bytes(), b"seen")?;
+            match commit.request_id() {
+                "undecodable" => Err(ApplyError::Decode {
+                    event_type: "test.v1.Happened".to_owned(),
+                    reason: "invalid wire type".to_owned(),
+                }),
+                "corrupt" => Err(ApplyError::Inconsistent("stored row is corrupt".to_owned())),
+                _ => Ok(()),
+            }
+        }
+    }
+
+    fn incoming(entries: &[(RecordedCommit, telemetry::TraceContext)]) -> Vec<Incoming> {
+        entries
+            .iter()
+            .map(|(c, t)| Incoming::Commit(c.clone(), t.clone()))
+            .collect()
+    }
+
+    fn seen(store: &ProjectionStore, sequence: u64) -> bool {
+        store
+            .get("t", &sequence.to_be_bytes())
+            .expect("get")
+            .is_some()
+    }
+
+    #[test]
+    fn another_producers_commit_it_cannot_apply_is_parked_without_its_effects() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = ProjectionStore::open(dir.path()).expect("store");
+        let batch = incoming(&[
+            commit(1, "fine"),
+            commit_on(2, "approdo.case.c.monitoring", "undecodable"),
+            commit(3, "fine"),
+        ]);
+        let applied = store.apply(&Screening, &batch).expect("applied");
+        assert_eq!(applied.position, 3, "the projection moved past it");
+        assert_eq!(applied.parked_total, 1);
+        assert_eq!(
+            applied.parked,
+            vec![ParkedCommit {
+                sequence: 2,
+                subject: "approdo.case.c.monitoring".to_owned(),
+                reason: "not_applicable".to_owned(),
+                detail: "event test.v1.Happened cannot be decoded: invalid wire type".to_owned(),
+            }]
+        );
+        assert!(seen(&store, 1) && seen(&store, 3));
+        assert!(
+            !seen(&store, 2),
+            "what the projection wrote before refusing is not stored"
+        );
+        assert_eq!(store.parked_count().expect("count"), 1);
+        assert_eq!(store.parked(0, 10).expect("list"), applied.parked);
+    }
+
+    #[test]
+    fn its_own_producers_commit_it_cannot_apply_stops_it_and_nothing_is_stored() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = ProjectionStore::open(dir.path()).expect("store");
+        let batch = incoming(&[
+            commit(1, "fine"),
+            commit(2, "undecodable"),
+            commit(3, "fine"),
+        ]);
+        let failed = store.apply(&Screening, &batch).expect_err("own commit");
+        assert!(
+            matches!(failed, StoreError::Apply { sequence: 2, .. }),
+            "{failed}"
+        );
+        assert_eq!(store.position().expect("position"), 0);
+        assert_eq!(store.parked_count().expect("count"), 0);
+        assert!(!seen(&store, 1));
+    }
+
+    #[test]
+    fn a_corrupt_store_is_never_blamed_on_another_producers_commit() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = ProjectionStore::open(dir.path()).expect("store");
+        let batch = incoming(&[commit_on(1, "approdo.case.c.referral", "corrupt")]);
+        let failed = store.apply(&Screening, &batch).expect_err("corrupt store");
+        assert!(
+            matches!(failed, StoreError::Apply { sequence: 1, .. }),
+            "{failed}"
+        );
+        assert_eq!(store.parked_count().expect("count"), 0);
+    }
+
+    #[test]
+    fn untrusted_messages_are_parked_in_order_paged_and_emptied_by_a_rebuild() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = ProjectionStore::open(dir.path()).expect("store");
+        let distrust = case_log_jetstream::Distrust::UndecodableEnvelope("bad".to_owned());
+        let mut batch = Vec::new();
+        for sequence in 1..=5 {
+            batch.push(Incoming::Untrusted(ParkedCommit::untrusted(
+                sequence,
+                "approdo.case.c.monitoring",
+                &distrust,
+            )));
+        }
+        batch.extend(incoming(&[commit(6, "fine")]));
+        let applied = store.apply(&Screening, &batch).expect("applied");
+        assert_eq!((applied.position, applied.parked_total), (6, 5));
+        assert!(seen(&store, 6));
+        let first = store.parked(0, 2).expect("page 1");
+        assert_eq!(first.iter().map(|p| p.sequence).collect::<Vec<_>>(), [1, 2]);
+        assert_eq!(first[0].reason, "undecodable_envelope");
+        let rest = store.parked(2, 10).expect("page 2");
+        assert_eq!(
+            rest.iter().map(|p| p.sequence).collect::<Vec<_>>(),
+            [3, 4, 5]
+        );
+        let digest = store.content_digest().expect("digest");
+        // Applying the same batch again changes nothing: parking is exactly once too.
+        store.apply(&Screening, &batch).expect("again");
+        assert_eq!(store.parked_count().expect("count"), 5);
+        assert_eq!(store.content_digest().expect("digest"), digest);
+
+        store.reset().expect("reset");
+        assert_eq!(store.parked_count().expect("count"), 0);
+        assert!(store.parked(0, 10).expect("list").is_empty());
+        store.apply(&Screening, &batch).expect("rebuilt");
+        assert_eq!(
+            store.content_digest().expect("digest"),
+            digest,
+            "a rebuild parks the same commits"
         );
     }
 }

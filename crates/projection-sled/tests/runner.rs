@@ -1,5 +1,7 @@
 //! The projection runner against a real nats-server: resume, rebuild,
-//! read-your-writes, and stopping loudly on what it cannot apply.
+//! read-your-writes, stopping loudly on its own producer's commit it cannot
+//! apply, parking what it must not trust or cannot apply of another producer,
+//! and following only the subjects it consumes.
 
 use std::time::Duration;
 
@@ -23,11 +25,18 @@ async fn connect(server: &NatsServer) -> CaseLog {
 }
 
 async fn append(log: &CaseLog, case: &str, event_type: &str, events: usize) -> u64 {
-    let address = AggregateAddress::new(
-        RootKind::Case,
-        TokenId::parse(case).expect("id"),
-        Producer::Screening,
-    );
+    append_as(log, Producer::Screening, case, event_type, events).await
+}
+
+async fn append_as(
+    log: &CaseLog,
+    producer: Producer,
+    case: &str,
+    event_type: &str,
+    events: usize,
+) -> u64 {
+    let address =
+        AggregateAddress::new(RootKind::Case, TokenId::parse(case).expect("id"), producer);
     let request = uuid_like();
     log.execute(&address, &request, |_| {
         Ok::<_, std::convert::Infallible>(PendingCommit {
@@ -173,6 +182,12 @@ impl Projection for Picky {
     fn name(&self) -> &'static str {
         "picky"
     }
+    fn producer(&self) -> Option<Producer> {
+        Some(Producer::Screening)
+    }
+    fn consumes(&self) -> projection_sled::Consumes {
+        projection_sled::Consumes::All
+    }
     fn apply(&self, rows: &mut Rows<'_>, commit: &RecordedCommit) -> Result<(), ApplyError> {
         for event in &commit.commit.events {
             if event.event_type == "test.v1.Poison" {
@@ -230,6 +245,158 @@ async fn a_commit_that_cannot_be_applied_stops_the_projection_naming_it() {
             .get("seen", &(poison + 1).to_be_bytes())
             .expect("get")
             .is_none()
+    );
+    shutdown.cancel();
+}
+
+/// Publishes bytes on a subject as any credential allowed there could.
+async fn publish_raw(log: &CaseLog, subject: &str, payload: Vec<u8>) -> u64 {
+    log.jetstream()
+        .publish(subject.to_owned(), payload.into())
+        .await
+        .expect("publish")
+        .await
+        .expect("stored")
+        .sequence
+}
+
+fn forged_commit(claimed_producer: &str, case: &str) -> Vec<u8> {
+    use prost::Message;
+    contracts::log::v1::Commit {
+        commit_id: "forged".to_owned(),
+        aggregate: Some(contracts::log::v1::AggregateAddress {
+            root_kind: "case".to_owned(),
+            root_id: case.to_owned(),
+            producer: claimed_producer.to_owned(),
+            entity_id: String::new(),
+        }),
+        events: vec![contracts::log::v1::Event {
+            event_id: "forged-event".to_owned(),
+            event_type: "test.v1.Fine".to_owned(),
+            schema_version: 1,
+            payload: Vec::new(),
+        }],
+        ..Default::default()
+    }
+    .encode_to_vec()
+}
+
+#[tokio::test]
+async fn what_it_must_not_trust_or_cannot_apply_of_others_is_parked_and_it_stays_live() {
+    let server = NatsServer::start();
+    let log = connect(&server).await;
+    append(&log, "p1", "test.v1.Fine", 1).await;
+    let garbage = publish_raw(&log, "approdo.case.p1.monitoring", vec![0xff, 0x01, 0x02]).await;
+    let forged = publish_raw(
+        &log,
+        "approdo.case.p1.monitoring",
+        forged_commit("screening", "p1"),
+    )
+    .await;
+    let poison = append_as(&log, Producer::Monitoring, "p1", "test.v1.Poison", 1).await;
+    let last = append(&log, "p1", "test.v1.Fine", 1).await;
+
+    let dir = tempfile::tempdir().expect("dir");
+    let shutdown = CancellationToken::new();
+    let (handle, _task) = projection_sled::spawn(
+        log.clone(),
+        ProjectionStore::open(dir.path()).expect("open"),
+        Picky,
+        RunnerConfig::default(),
+        shutdown.clone(),
+    )
+    .expect("spawn");
+    handle
+        .wait_for(last, PATIENCE)
+        .await
+        .expect("moved past them");
+    let status = handle.status();
+    assert_eq!(status.state, ProjectionState::Live);
+    assert_eq!(status.parked, 3);
+    let parked = handle.store().parked(0, 10).expect("parked");
+    assert_eq!(
+        parked
+            .iter()
+            .map(|p| (p.sequence, p.subject.as_str(), p.reason.as_str()))
+            .collect::<Vec<_>>(),
+        [
+            (
+                garbage,
+                "approdo.case.p1.monitoring",
+                "undecodable_envelope"
+            ),
+            (
+                forged,
+                "approdo.case.p1.monitoring",
+                "claims_another_aggregate"
+            ),
+            (poison, "approdo.case.p1.monitoring", "not_applicable"),
+        ]
+    );
+    assert_eq!(parked[1].detail, "case.p1.screening");
+    assert!(
+        handle
+            .store()
+            .get("seen", &forged.to_be_bytes())
+            .expect("get")
+            .is_none(),
+        "the forged commit changed nothing"
+    );
+    let digest = handle.store().content_digest().expect("digest");
+    handle.rebuild().await.expect("rebuild");
+    handle.wait_for(last, PATIENCE).await.expect("rebuilt");
+    assert_eq!(handle.store().content_digest().expect("digest"), digest);
+    assert_eq!(handle.status().parked, 3);
+    shutdown.cancel();
+}
+
+#[tokio::test]
+async fn it_follows_only_the_subjects_it_consumes_and_is_live_when_they_are_applied() {
+    let server = NatsServer::start();
+    let log = connect(&server).await;
+    append(&log, "f1", "test.v1.A", 1).await;
+    append_as(&log, Producer::Referral, "f1", "test.v1.B", 1).await;
+    append(&log, "f2", "test.v1.A", 1).await;
+    // The log ends with commits this projection does not consume.
+    append_as(&log, Producer::Referral, "f2", "test.v1.B", 1).await;
+    publish_raw(&log, "approdo.case.f2.monitoring", vec![0xff]).await;
+
+    let dir = tempfile::tempdir().expect("dir");
+    let shutdown = CancellationToken::new();
+    let (handle, _task) = projection_sled::spawn(
+        log.clone(),
+        ProjectionStore::open(dir.path()).expect("open"),
+        Catalogue::within(
+            "screening",
+            projection_sled::Consumes::Subjects(
+                producer_subjects(RootKind::Case, Producer::Screening).to_vec(),
+            ),
+        ),
+        RunnerConfig::default(),
+        shutdown.clone(),
+    )
+    .expect("spawn");
+    let mut status = handle.watch();
+    tokio::time::timeout(
+        PATIENCE,
+        status.wait_for(|s| s.state == ProjectionState::Live),
+    )
+    .await
+    .expect("live in time")
+    .expect("running");
+    assert_eq!(handle.status().position, 3);
+    assert_eq!(
+        handle.status().parked,
+        0,
+        "the monitoring subject is not followed"
+    );
+    assert_eq!(
+        count(handle.store(), catalogue::EVENT_TYPES, "test.v1.A"),
+        2
+    );
+    assert_eq!(
+        count(handle.store(), catalogue::EVENT_TYPES, "test.v1.B"),
+        0
     );
     shutdown.cancel();
 }

@@ -1,4 +1,5 @@
-//! `approdo.admin.v1.ProjectionAdminService`: a service's projection status and rebuild.
+//! `approdo.admin.v1.ProjectionAdminService`: a service's projection status
+//! (with the count of parked commits), its parked commits, and rebuild.
 
 use contracts::admin::v1 as api;
 use projection_sled::{ProjectionHandle, ProjectionState, ProjectionStatus};
@@ -7,7 +8,12 @@ use tonic::{Request, Response, Status};
 use crate::authorisation::Rule;
 use crate::caller::{CallerExtractor, OrganisationType};
 use crate::deadlines::DeadlinePasses;
-use crate::error::ServiceError;
+use crate::error::{FieldViolation, ServiceError};
+
+/// Parked commits per page when the request names no page size.
+pub const PARKED_PAGE_SIZE: u32 = 50;
+/// Most parked commits per page, whatever the request asks.
+pub const PARKED_PAGE_SIZE_MAX: u32 = 500;
 
 /// Who may call the projection admin API (every service serves it).
 pub const AUTHORISATION: &[Rule] = &[
@@ -17,6 +23,10 @@ pub const AUTHORISATION: &[Rule] = &[
     },
     Rule {
         rpc: "/approdo.admin.v1.ProjectionAdminService/RebuildProjection",
+        allowed: &[OrganisationType::Administrator],
+    },
+    Rule {
+        rpc: "/approdo.admin.v1.ProjectionAdminService/ListParkedCommits",
         allowed: &[OrganisationType::Administrator],
     },
 ];
@@ -81,7 +91,53 @@ fn to_proto(status: &ProjectionStatus, content_digest: String) -> api::Projectio
         failed_event_type,
         content_digest,
         deadlines_checked_at: None,
+        parked_commits: status.parked,
     }
+}
+
+/// One page of parked commits: after the sequence the page token names, at
+/// most the page size asked (capped); the next token is the last sequence
+/// returned, empty after the last page.
+fn parked_page(
+    store: &projection_sled::ProjectionStore,
+    request: &api::ListParkedCommitsRequest,
+) -> Result<api::ListParkedCommitsResponse, ServiceError> {
+    let after = if request.page_token.is_empty() {
+        0
+    } else {
+        request.page_token.parse::<u64>().map_err(|_| {
+            ServiceError::InvalidArgument(vec![FieldViolation::new(
+                "page_token",
+                "not a token this API returned",
+            )])
+        })?
+    };
+    let size = match request.page_size {
+        0 => PARKED_PAGE_SIZE,
+        asked => asked.min(PARKED_PAGE_SIZE_MAX),
+    } as usize;
+    // One more than the page tells whether another page follows.
+    let mut parked = store.parked(after, size + 1).map_err(|error| {
+        ServiceError::internal(format_args!("cannot read the parked commits: {error}"))
+    })?;
+    let more = parked.len() > size;
+    parked.truncate(size);
+    let next_page_token = match parked.last() {
+        Some(last) if more => last.sequence.to_string(),
+        _ => String::new(),
+    };
+    Ok(api::ListParkedCommitsResponse {
+        parked_commits: parked
+            .into_iter()
+            .map(|p| api::ParkedCommit {
+                sequence: p.sequence,
+                subject: p.subject,
+                reason: p.reason,
+                detail: p.detail,
+            })
+            .collect(),
+        next_page_token,
+    })
 }
 
 #[tonic::async_trait]
@@ -110,5 +166,81 @@ impl api::projection_admin_service_server::ProjectionAdminService for Projection
         Ok(Response::new(api::RebuildProjectionResponse {
             status: Some(self.status()?),
         }))
+    }
+
+    async fn list_parked_commits(
+        &self,
+        request: Request<api::ListParkedCommitsRequest>,
+    ) -> Result<Response<api::ListParkedCommitsResponse>, Status> {
+        self.callers.caller(&request)?;
+        Ok(Response::new(parked_page(
+            self.projection.store(),
+            request.get_ref(),
+        )?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use projection_sled::{Catalogue, Incoming, ParkedCommit, ProjectionStore};
+
+    fn store_with_parked(count: u64) -> (tempfile::TempDir, ProjectionStore) {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = ProjectionStore::open(dir.path()).expect("store");
+        let distrust = case_log_jetstream::Distrust::UndecodableEnvelope("bad".to_owned());
+        let batch: Vec<Incoming> = (1..=count)
+            .map(|sequence| {
+                Incoming::Untrusted(ParkedCommit::untrusted(
+                    sequence,
+                    "approdo.case.c.monitoring",
+                    &distrust,
+                ))
+            })
+            .collect();
+        store
+            .apply(&Catalogue::new("monitoring"), &batch)
+            .expect("parked");
+        (dir, store)
+    }
+
+    fn page(
+        store: &ProjectionStore,
+        page_size: u32,
+        page_token: &str,
+    ) -> Result<api::ListParkedCommitsResponse, ServiceError> {
+        parked_page(
+            store,
+            &api::ListParkedCommitsRequest {
+                page_size,
+                page_token: page_token.to_owned(),
+            },
+        )
+    }
+
+    #[test]
+    fn parked_commits_page_in_log_order_with_a_capped_page_size() {
+        let (_dir, store) = store_with_parked(PARKED_PAGE_SIZE_MAX as u64 + 3);
+        let first = page(&store, 2, "").expect("first");
+        let sequences = |r: &api::ListParkedCommitsResponse| {
+            r.parked_commits
+                .iter()
+                .map(|p| p.sequence)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(sequences(&first), [1, 2]);
+        assert_eq!(first.next_page_token, "2");
+        let second = page(&store, 0, &first.next_page_token).expect("second");
+        assert_eq!(second.parked_commits.len(), PARKED_PAGE_SIZE as usize);
+        assert_eq!(second.parked_commits[0].sequence, 3);
+        let capped = page(&store, 100_000, "").expect("capped");
+        assert_eq!(capped.parked_commits.len(), PARKED_PAGE_SIZE_MAX as usize);
+        let last = page(&store, 100_000, &capped.next_page_token).expect("last");
+        assert_eq!(sequences(&last), [501, 502, 503]);
+        assert!(last.next_page_token.is_empty(), "no page after the last");
+        assert!(matches!(
+            page(&store, 2, "not-a-token"),
+            Err(ServiceError::InvalidArgument(_))
+        ));
     }
 }

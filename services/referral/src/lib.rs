@@ -23,7 +23,7 @@ pub mod requests;
 use std::sync::Arc;
 
 use case_referral::pathway_rules::PathwayRules;
-use projection_sled::Catalogue;
+use projection_sled::{Catalogue, Projection};
 use service_runtime::{Clock, OrganisationType, Rule, ServeError, ServiceConfig, ServiceSpec};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -117,7 +117,10 @@ pub async fn run(
 ) -> Result<(), ServeError> {
     let spec = ServiceSpec {
         name: NAME,
-        projection: (projection::ReferralProjection, Catalogue::new(NAME)),
+        projection: (
+            projection::ReferralProjection,
+            Catalogue::within(NAME, projection::ReferralProjection.consumes()),
+        ),
         grpc_services: vec!["approdo.referral.v1.ReferralService"],
         authorisation: AUTHORISATION,
     };

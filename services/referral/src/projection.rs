@@ -5,7 +5,7 @@
 use case_log_jetstream::{Producer, RecordedCommit, RootKind};
 use case_referral::ReferralState;
 use contracts::referral::v1 as wire;
-use projection_sled::{ApplyError, Projection, ProjectionStore, Rows, StoreError};
+use projection_sled::{ApplyError, Consumes, Projection, ProjectionStore, Rows, StoreError};
 use prost::Message;
 
 use case_log_jetstream::contract::is;
@@ -47,6 +47,20 @@ fn corrupt(what: &str) -> impl Fn(prost::DecodeError) -> ApplyError + '_ {
 impl Projection for ReferralProjection {
     fn name(&self) -> &'static str {
         "referral"
+    }
+
+    fn producer(&self) -> Option<Producer> {
+        Some(Producer::Referral)
+    }
+
+    /// The screening service's case subjects (the case facts) and all of its own.
+    fn consumes(&self) -> Consumes {
+        let mut subjects =
+            case_log_jetstream::producer_subjects(RootKind::Case, Producer::Screening).to_vec();
+        subjects.extend(case_log_jetstream::subject::producer_publish_subjects(
+            Producer::Referral,
+        ));
+        Consumes::Subjects(subjects)
     }
 
     fn apply(&self, rows: &mut Rows<'_>, commit: &RecordedCommit) -> Result<(), ApplyError> {

@@ -23,7 +23,7 @@ pub mod requests;
 
 use std::sync::Arc;
 
-use projection_sled::Catalogue;
+use projection_sled::{Catalogue, Projection};
 use service_runtime::{Clock, OrganisationType, Rule, ServeError, ServiceConfig, ServiceSpec};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -104,7 +104,10 @@ pub async fn run(
     )?;
     let spec = ServiceSpec {
         name: NAME,
-        projection: (projection::ScreeningProjection, Catalogue::new(NAME)),
+        projection: (
+            projection::ScreeningProjection,
+            Catalogue::within(NAME, projection::ScreeningProjection.consumes()),
+        ),
         grpc_services: vec!["approdo.screening.v1.ScreeningService"],
         authorisation: AUTHORISATION,
     };

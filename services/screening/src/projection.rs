@@ -5,7 +5,7 @@ use case_log_jetstream::RecordedCommit;
 use case_log_jetstream::envelope::{from_timestamp, timestamp};
 use contracts::screening::v1 as wire;
 use pathway::Urgency;
-use projection_sled::{ApplyError, Projection, ProjectionStore, Rows, StoreError};
+use projection_sled::{ApplyError, Consumes, Projection, ProjectionStore, Rows, StoreError};
 use prost::Message;
 
 use case_log_jetstream::{Producer, RootKind};
@@ -22,6 +22,17 @@ pub struct ScreeningProjection;
 impl Projection for ScreeningProjection {
     fn name(&self) -> &'static str {
         "screening"
+    }
+
+    fn producer(&self) -> Option<Producer> {
+        Some(Producer::Screening)
+    }
+
+    /// Its own case subjects only.
+    fn consumes(&self) -> Consumes {
+        Consumes::Subjects(
+            case_log_jetstream::producer_subjects(RootKind::Case, Producer::Screening).to_vec(),
+        )
     }
 
     fn apply(&self, rows: &mut Rows<'_>, commit: &RecordedCommit) -> Result<(), ApplyError> {

@@ -10,6 +10,7 @@ mod crash_consistency;
 mod jurisdiction;
 mod mutual_tls;
 mod nats_permissions;
+mod parking;
 mod privacy;
 mod referral;
 mod reflection;

@@ -39,16 +39,30 @@ pub type HealthClient = tonic_health::pb::health_client::HealthClient<Channel>;
 pub enum Service {
     Screening,
     Referral,
+    /// Runs only what the runtime gives every service (a catalogue of the whole log).
+    SafeSpace,
+    /// Runs only what the runtime gives every service (a catalogue of the whole log).
+    Monitoring,
 }
 
 impl Service {
+    /// The services with domain RPCs.
     pub const ALL: [Service; 2] = [Service::Screening, Service::Referral];
+    /// Every service, those without domain RPCs too.
+    pub const EVERY: [Service; 4] = [
+        Service::Screening,
+        Service::Referral,
+        Service::SafeSpace,
+        Service::Monitoring,
+    ];
 
     /// The service's name, as its projection reports it.
     pub fn name(self) -> &'static str {
         match self {
             Service::Screening => "screening",
             Service::Referral => "referral",
+            Service::SafeSpace => "safe-space",
+            Service::Monitoring => "monitoring",
         }
     }
 
@@ -71,6 +85,14 @@ impl Service {
             Service::Referral => {
                 tokio::spawn(ran(self, referral::run(config, listener, shutdown, clock)))
             }
+            Service::SafeSpace => tokio::spawn(ran(
+                self,
+                safe_space::run(config, listener, shutdown, clock),
+            )),
+            Service::Monitoring => tokio::spawn(ran(
+                self,
+                monitoring::run(config, listener, shutdown, clock),
+            )),
         }
     }
 }
