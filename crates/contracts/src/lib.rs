@@ -35,6 +35,12 @@ pub mod referral {
     }
 }
 
+pub mod vocabulary {
+    pub mod v1 {
+        tonic::include_proto!("approdo.vocabulary.v1");
+    }
+}
+
 pub mod access {
     pub mod v1 {
         tonic::include_proto!("approdo.access.v1");

@@ -5,6 +5,8 @@
 //! needs (codes, provinces). Pure: no I/O, no clock, no randomness.
 //! Codes are those of `shared/design/domain.md`.
 
+pub mod vocabularies;
+
 /// A code that is not part of the vocabulary.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown {kind} code")]

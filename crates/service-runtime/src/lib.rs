@@ -19,6 +19,7 @@ pub mod reads;
 pub mod refusals;
 pub mod serve;
 pub mod shutdown;
+pub mod vocabularies;
 
 pub use authorisation::{AuthorisationTable, Rule};
 pub use caller::{Caller, CallerExtractor, IssuerConfig, OrganisationType, TokenIssuer};

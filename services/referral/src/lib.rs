@@ -68,6 +68,14 @@ pub const AUTHORISATION: &[Rule] = {
             allowed: EVERYONE,
         },
         Rule {
+            rpc: "/approdo.referral.v1.ReferralService/PublishVocabularies",
+            allowed: &[Administrator],
+        },
+        Rule {
+            rpc: "/approdo.referral.v1.ReferralService/GetVocabularies",
+            allowed: EVERYONE,
+        },
+        Rule {
             rpc: "/approdo.referral.v1.ReferralService/SuggestReceivers",
             allowed: REFERRERS,
         },

@@ -64,6 +64,9 @@ impl Projection for ReferralProjection {
     }
 
     fn apply(&self, rows: &mut Rows<'_>, commit: &RecordedCommit) -> Result<(), ApplyError> {
+        if service_runtime::vocabularies::apply(rows, commit, Producer::Referral)? {
+            return Ok(());
+        }
         match commit.aggregate() {
             Some((RootKind::Case, case_id, Producer::Screening)) => {
                 apply_screening(rows, case_id, commit)

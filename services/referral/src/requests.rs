@@ -10,6 +10,8 @@ use contracts::referral::v1 as api;
 use service_runtime::{ServiceError, Violations};
 use time::OffsetDateTime;
 
+use pathway::vocabularies::{Vocabularies, VocabularyKind};
+
 use crate::codec::{dataset_from_wire, recipient_from_wire};
 
 /// A client request id (the rule is the runtime's, shared by every service).
@@ -111,6 +113,7 @@ pub fn profile(
 
 pub fn give_consent(
     r: &api::GiveConsentRequest,
+    in_force: &Vocabularies,
     consent_id: impl FnOnce(&str) -> ConsentId,
 ) -> Result<(String, String, Command), ServiceError> {
     let mut v = Violations::default();
@@ -120,7 +123,10 @@ pub fn give_consent(
     let given_at = time(&mut v, "given_at", &r.given_at);
     let basis = match &r.basis {
         Some(api::give_consent_request::Basis::Consent(c)) => {
-            let purpose = v.check("consent.purpose", Code::parse(&c.purpose));
+            let purpose = v.check(
+                "consent.purpose",
+                in_force.code(VocabularyKind::ConsentPurpose, &c.purpose),
+            );
             let scopes: BTreeSet<DataScope> = v
                 .each("consent.scopes", &c.scopes, DataScope::from_code)
                 .into_iter()
@@ -195,6 +201,7 @@ pub fn withdraw_consent(
 
 pub fn create_referral(
     r: &api::CreateReferralRequest,
+    in_force: &Vocabularies,
     referral_id: impl FnOnce(&str) -> ReferralId,
 ) -> Result<(String, String, Command), ServiceError> {
     let mut v = Violations::default();
@@ -207,13 +214,22 @@ pub fn create_referral(
     let service_type = v.check("service_type", ServiceType::from_code(&r.service_type));
     let consent_id = v.check("consent_id", ConsentId::parse(&r.consent_id));
     let dataset = match &r.dataset {
-        Some(d) => match dataset_from_wire(d) {
-            Ok(dataset) => Some(dataset),
-            Err((field, reason)) => {
-                v.add(field, reason);
-                None
+        Some(d) => {
+            // Communication needs and safety instructions: closed vocabularies.
+            v.each("dataset.communication_needs", &d.communication_needs, |c| {
+                in_force.code(VocabularyKind::CommunicationNeed, c)
+            });
+            v.each("dataset.safety_instructions", &d.safety_instructions, |c| {
+                in_force.code(VocabularyKind::SafetyInstruction, c)
+            });
+            match dataset_from_wire(d) {
+                Ok(dataset) => Some(dataset),
+                Err((field, reason)) => {
+                    v.add(field, reason);
+                    None
+                }
             }
-        },
+        }
         None => {
             v.add("dataset", "is required");
             None

@@ -20,6 +20,8 @@ use crate::projection;
 use crate::queries;
 use crate::referred_to::referred_to;
 use crate::requests;
+use pathway::vocabularies::Vocabularies;
+use service_runtime::vocabularies::{self, KeepsVocabularies};
 
 pub struct ScreeningApi {
     pub(crate) kernel: Kernel,
@@ -171,6 +173,11 @@ impl ScreeningApi {
         Ok(!history.is_empty())
     }
 
+    /// The closed vocabularies in force.
+    fn vocabularies(&self) -> Result<Vocabularies, ServiceError> {
+        vocabularies::in_force(self.projection.store())
+    }
+
     async fn wait_for(&self, sequence: u64) -> Result<(), ServiceError> {
         service_runtime::reads::wait_for_sequence(
             &self.projection,
@@ -230,8 +237,56 @@ fn unreachable_uuid() -> CaseId {
     panic!("a hyphenated lowercase UUID is a valid case id")
 }
 
+/// The lists the screening service keeps: what front-line actors type.
+pub struct ScreeningVocabularies;
+
+impl KeepsVocabularies for ScreeningVocabularies {
+    const PRODUCER: Producer = Producer::Screening;
+    const KEPT: &'static [pathway::vocabularies::VocabularyKind] = &[
+        pathway::vocabularies::VocabularyKind::Indicator,
+        pathway::vocabularies::VocabularyKind::HealthFlag,
+        pathway::vocabularies::VocabularyKind::Role,
+    ];
+}
+
 #[tonic::async_trait]
 impl api::screening_service_server::ScreeningService for ScreeningApi {
+    async fn publish_vocabularies(
+        &self,
+        request: Request<api::PublishVocabulariesRequest>,
+    ) -> Result<Response<api::PublishVocabulariesResponse>, Status> {
+        let caller = self.caller(&request)?;
+        let r = request.into_inner();
+        let mut v = service_runtime::Violations::default();
+        let request_id = requests::request_id(&mut v, &r.request_id);
+        let lists = vocabularies::lists_from_request(&mut v, &r.vocabularies);
+        v.finish()?;
+        let (version, log_sequence) = vocabularies::publish::<ScreeningVocabularies>(
+            &self.kernel,
+            &Authority::of(&caller),
+            &request_id,
+            lists,
+        )
+        .await?;
+        Ok(Response::new(api::PublishVocabulariesResponse {
+            version,
+            log_sequence,
+        }))
+    }
+
+    async fn get_vocabularies(
+        &self,
+        request: Request<api::GetVocabulariesRequest>,
+    ) -> Result<Response<api::GetVocabulariesResponse>, Status> {
+        self.caller(&request)?;
+        self.wait_for(request.get_ref().min_log_sequence).await?;
+        let in_force = self.vocabularies()?;
+        Ok(Response::new(api::GetVocabulariesResponse {
+            version: in_force.version,
+            vocabularies: vocabularies::kept_to_wire(&in_force, ScreeningVocabularies::KEPT),
+        }))
+    }
+
     async fn open_case(
         &self,
         request: Request<api::OpenCaseRequest>,
@@ -255,7 +310,10 @@ impl api::screening_service_server::ScreeningService for ScreeningApi {
     ) -> Result<Response<api::RecordPreliminaryCheckResponse>, Status> {
         let caller = self.caller(&request)?;
         let (case_id, log_sequence) = self
-            .command(caller, requests::preliminary_check(request.get_ref()))
+            .command(
+                caller,
+                requests::preliminary_check(request.get_ref(), &self.vocabularies()?),
+            )
             .await?;
         Ok(Response::new(api::RecordPreliminaryCheckResponse {
             case_id,
@@ -268,7 +326,8 @@ impl api::screening_service_server::ScreeningService for ScreeningApi {
         request: Request<api::RaiseVulnerabilitySignalRequest>,
     ) -> Result<Response<api::RaiseVulnerabilitySignalResponse>, Status> {
         let caller = self.caller(&request)?;
-        let parsed = requests::signal(request.get_ref(), &caller.organisation_id);
+        let in_force = self.vocabularies()?;
+        let parsed = requests::signal(request.get_ref(), &caller.organisation_id, &in_force);
         let (case_id, log_sequence) = self.command(caller, parsed).await?;
         Ok(Response::new(api::RaiseVulnerabilitySignalResponse {
             case_id,
@@ -282,7 +341,10 @@ impl api::screening_service_server::ScreeningService for ScreeningApi {
     ) -> Result<Response<api::RecordAssessmentResponse>, Status> {
         let caller = self.caller(&request)?;
         let (case_id, log_sequence) = self
-            .command(caller, requests::assessment(request.get_ref()))
+            .command(
+                caller,
+                requests::assessment(request.get_ref(), &self.vocabularies()?),
+            )
             .await?;
         Ok(Response::new(api::RecordAssessmentResponse {
             case_id,

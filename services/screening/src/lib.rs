@@ -81,6 +81,21 @@ pub const AUTHORISATION: &[Rule] = {
             rpc: "/approdo.screening.v1.ScreeningService/EraseCase",
             allowed: &[Prefecture, Administrator],
         },
+        Rule {
+            rpc: "/approdo.screening.v1.ScreeningService/PublishVocabularies",
+            allowed: &[Administrator],
+        },
+        Rule {
+            rpc: "/approdo.screening.v1.ScreeningService/GetVocabularies",
+            allowed: &[
+                ReceptionOperator,
+                Police,
+                Prefecture,
+                ReceivingService,
+                Analyst,
+                Administrator,
+            ],
+        },
         // Event types and times only: analysts may replay it.
         Rule {
             rpc: "/approdo.screening.v1.ScreeningService/GetCaseHistory",

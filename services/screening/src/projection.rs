@@ -28,14 +28,21 @@ impl Projection for ScreeningProjection {
         Some(Producer::Screening)
     }
 
-    /// Its own case subjects only.
+    /// Its own case subjects, and its vocabularies.
     fn consumes(&self) -> Consumes {
-        Consumes::Subjects(
-            case_log_jetstream::producer_subjects(RootKind::Case, Producer::Screening).to_vec(),
-        )
+        let mut subjects =
+            case_log_jetstream::producer_subjects(RootKind::Case, Producer::Screening).to_vec();
+        subjects.push(format!(
+            "approdo.configuration.{}.screening",
+            service_runtime::vocabularies::AGGREGATE_ID
+        ));
+        Consumes::Subjects(subjects)
     }
 
     fn apply(&self, rows: &mut Rows<'_>, commit: &RecordedCommit) -> Result<(), ApplyError> {
+        if service_runtime::vocabularies::apply(rows, commit, Producer::Screening)? {
+            return Ok(());
+        }
         let Some((RootKind::Case, case_id, Producer::Screening)) = commit.aggregate() else {
             return Ok(());
         };

@@ -6,6 +6,7 @@ use case_log_jetstream::envelope::from_timestamp;
 use case_screening::*;
 use contracts::person::v1 as person;
 use contracts::screening::v1 as api;
+use pathway::vocabularies::{Vocabularies, VocabularyKind};
 use pathway::{Category, Urgency};
 use service_runtime::{ServiceError, Violations};
 use time::OffsetDateTime;
@@ -40,15 +41,23 @@ fn time(
     }
 }
 
-fn codes(violations: &mut Violations, field: &str, raw: &[String]) -> Vec<Code> {
+/// Codes of one closed vocabulary in force.
+fn codes(
+    violations: &mut Violations,
+    in_force: &Vocabularies,
+    kind: VocabularyKind,
+    field: &str,
+    raw: &[String],
+) -> Vec<Code> {
     if raw.len() > 32 {
         violations.add(field, "at most 32 codes");
     }
-    violations.each(field, raw, Code::parse)
+    violations.each(field, raw, |c| in_force.code(kind, c))
 }
 
 fn suspicion(
     violations: &mut Violations,
+    in_force: &Vocabularies,
     field: &str,
     raw: Option<&api::SuspectedCategory>,
 ) -> Option<Suspicion> {
@@ -60,7 +69,13 @@ fn suspicion(
         &format!("{field}.category"),
         Category::from_code(&raw.category),
     );
-    let indicators = codes(violations, &format!("{field}.indicators"), &raw.indicators);
+    let indicators = codes(
+        violations,
+        in_force,
+        VocabularyKind::Indicator,
+        &format!("{field}.indicators"),
+        &raw.indicators,
+    );
     Some(Suspicion {
         category: category?,
         indicators,
@@ -229,6 +244,7 @@ fn finish(
 
 pub fn preliminary_check(
     r: &api::RecordPreliminaryCheckRequest,
+    in_force: &Vocabularies,
 ) -> Result<(Target, Command), ServiceError> {
     let mut v = Violations::default();
     let (request_id, case_id) = target(&mut v, &r.request_id, &r.case_id);
@@ -239,9 +255,15 @@ pub fn preliminary_check(
         .suspected
         .iter()
         .enumerate()
-        .map(|(i, s)| suspicion(&mut v, &format!("suspected[{i}]"), Some(s)))
+        .map(|(i, s)| suspicion(&mut v, in_force, &format!("suspected[{i}]"), Some(s)))
         .collect();
-    let health_flags = codes(&mut v, "health_flags", &r.health_flags);
+    let health_flags = codes(
+        &mut v,
+        in_force,
+        VocabularyKind::HealthFlag,
+        "health_flags",
+        &r.health_flags,
+    );
     let urgency = v.check("urgency", Urgency::from_code(&r.urgency));
     let place = v.check("place", PlaceCode::parse(&r.place));
     let checked_at = time(&mut v, "checked_at", &r.checked_at);
@@ -261,12 +283,16 @@ pub fn preliminary_check(
 pub fn signal(
     r: &api::RaiseVulnerabilitySignalRequest,
     organisation: &str,
+    in_force: &Vocabularies,
 ) -> Result<(Target, Command), ServiceError> {
     let mut v = Violations::default();
     let (request_id, case_id) = target(&mut v, &r.request_id, &r.case_id);
-    let suspected = suspicion(&mut v, "suspected", r.suspected.as_ref());
+    let suspected = suspicion(&mut v, in_force, "suspected", r.suspected.as_ref());
     let urgency = v.check("urgency", Urgency::from_code(&r.urgency));
-    let role = v.check("raised_by_role", Code::parse(&r.raised_by_role));
+    let role = v.check(
+        "raised_by_role",
+        in_force.code(VocabularyKind::Role, &r.raised_by_role),
+    );
     let raised_at = time(&mut v, "raised_at", &r.raised_at);
     let command = (|| {
         Some(Command::RaiseSignal(Signal {
@@ -281,7 +307,10 @@ pub fn signal(
     finish(v, request_id, case_id, command)
 }
 
-pub fn assessment(r: &api::RecordAssessmentRequest) -> Result<(Target, Command), ServiceError> {
+pub fn assessment(
+    r: &api::RecordAssessmentRequest,
+    in_force: &Vocabularies,
+) -> Result<(Target, Command), ServiceError> {
     let mut v = Violations::default();
     let (request_id, case_id) = target(&mut v, &r.request_id, &r.case_id);
     if r.outcomes.len() > Category::ALL.len() {
@@ -304,7 +333,10 @@ pub fn assessment(r: &api::RecordAssessmentRequest) -> Result<(Target, Command),
         })
         .collect();
     let assessed_at = time(&mut v, "assessed_at", &r.assessed_at);
-    let role = v.check("assessor_role", Code::parse(&r.assessor_role));
+    let role = v.check(
+        "assessor_role",
+        in_force.code(VocabularyKind::Role, &r.assessor_role),
+    );
     let command = (|| {
         Some(Command::RecordAssessment(Assessment {
             outcomes: outcomes.into_iter().collect::<Option<Vec<_>>>()?,

@@ -49,7 +49,7 @@ fn operator<T>(message: T) -> tonic::Request<T> {
 }
 
 /// Every file below `dir` holding `needle`.
-fn files_containing(dir: &Path, needle: &[u8]) -> Vec<String> {
+pub(crate) fn files_containing(dir: &Path, needle: &[u8]) -> Vec<String> {
     let mut found = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(next) = stack.pop() {
@@ -377,9 +377,14 @@ async fn referral_datasets_are_sealed_opened_on_record_and_dropped_on_erasure() 
     let mut referrals = system.referral(&operator_caller()).await;
     let dirs = [system.nats().store_dir(), system.data_dir().to_path_buf()];
     let dirs: Vec<&Path> = dirs.iter().map(|d| d.as_path()).collect();
+    // The marker codes are public configuration (their vocabulary is in the
+    // log in clear); what must be nowhere is the dataset itself: its plaintext
+    // encoding, which holds them beside the person's categories and languages.
     let markers_nowhere = |marker: &str, when: &str| {
+        use prost::Message;
+        let plaintext = dataset(marker).encode_to_vec();
         for dir in &dirs {
-            let found = files_containing(dir, marker.as_bytes());
+            let found = files_containing(dir, &plaintext);
             assert!(found.is_empty(), "{when}: dataset plaintext in {found:?}");
         }
     };
@@ -404,6 +409,27 @@ async fn referral_datasets_are_sealed_opened_on_record_and_dropped_on_erasure() 
         ))
         .await
         .expect("register");
+    // The markers travel as codes of the dataset's closed vocabularies: an
+    // administrator publishes them first (a code outside them is refused).
+    let vocabulary = |kind: &str, suffix: &str| contracts::vocabulary::v1::Vocabulary {
+        kind: kind.to_owned(),
+        codes: ["zqa7", "zqb8", "zqa9"]
+            .map(|m| format!("{m}_{suffix}"))
+            .to_vec(),
+    };
+    referrals
+        .publish_vocabularies(with_token(
+            referral_api::PublishVocabulariesRequest {
+                request_id: "marker-codes".to_owned(),
+                vocabularies: vec![
+                    vocabulary("communication_need", "interpreter"),
+                    vocabulary("safety_instruction", "contact_via_sister"),
+                ],
+            },
+            &token(OrganisationType::Administrator, "ministry", None),
+        ))
+        .await
+        .expect("marker codes published");
     let case_a = open(&mut cases, "dataset-a", &A).await;
     let case_b = open(&mut cases, "dataset-b", &B).await;
     let referral_a = refer(&mut referrals, &case_a, "zqa7").await;

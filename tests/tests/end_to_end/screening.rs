@@ -857,3 +857,91 @@ async fn a_read_beyond_the_logs_head_is_out_of_range_and_request_ids_are_short_t
     assert_eq!(named.code(), Code::InvalidArgument);
     system.stop().await;
 }
+
+/// Found by attacking the running system: a health flag `hiv_positive_<n>` was
+/// accepted, and stayed in the case log's store files after erasure; any
+/// `[a-z0-9_]` string passed as a code. Codes now come from closed
+/// vocabularies, published as versioned configuration.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codes_outside_the_vocabularies_in_force_are_refused_and_never_stored() {
+    let system = System::start_at(NOW, &[Service::Screening]).await;
+    let mut client = system.screening(&operator()).await;
+    let opened = client
+        .open_case(as_operator(open_request("vocabulary-case", NOW, "")))
+        .await
+        .expect("open")
+        .into_inner();
+    let check = |request_id: &str, flag: &str| {
+        as_operator(api::RecordPreliminaryCheckRequest {
+            request_id: request_id.to_owned(),
+            case_id: opened.case_id.clone(),
+            suspected: vec![],
+            urgent_care_needed: false,
+            health_flags: vec![flag.to_owned()],
+            urgency: "high".to_owned(),
+            place: "LAMPEDUSA".to_owned(),
+            checked_at: ts(NOW),
+        })
+    };
+    let refused = client
+        .record_preliminary_check(check("check-free-text", "hiv_positive_4711"))
+        .await
+        .expect_err("not a health flag of the vocabulary");
+    assert_eq!(refused.code(), Code::InvalidArgument);
+    assert!(!refused.message().contains("hiv"), "the code is not echoed");
+
+    // Only an administrator publishes; the next version is in force at once.
+    let admin = Caller::administrator();
+    let publish = |caller: &Caller| {
+        caller.request(api::PublishVocabulariesRequest {
+            request_id: "flags-v2".to_owned(),
+            vocabularies: vec![contracts::vocabulary::v1::Vocabulary {
+                kind: "health_flag".to_owned(),
+                codes: vec!["dialysis".to_owned(), "pregnancy".to_owned()],
+            }],
+        })
+    };
+    let not_allowed = client
+        .publish_vocabularies(publish(&operator()))
+        .await
+        .expect_err("operators do not publish");
+    assert_eq!(not_allowed.code(), Code::PermissionDenied);
+    let published = client
+        .publish_vocabularies(publish(&admin))
+        .await
+        .expect("published")
+        .into_inner();
+    assert_eq!(published.version, 2);
+    let in_force = client
+        .get_vocabularies(as_operator(api::GetVocabulariesRequest {
+            min_log_sequence: published.log_sequence,
+        }))
+        .await
+        .expect("vocabularies")
+        .into_inner();
+    assert_eq!(in_force.version, 2);
+    let flags = in_force
+        .vocabularies
+        .iter()
+        .find(|v| v.kind == "health_flag")
+        .expect("health flags");
+    assert_eq!(flags.codes, ["dialysis", "pregnancy"]);
+    client
+        .record_preliminary_check(check("check-dialysis", "dialysis"))
+        .await
+        .expect("a code of the version in force");
+    let withdrawn = client
+        .record_preliminary_check(check("check-old-code", "needs_medication"))
+        .await
+        .expect_err("a code the new version dropped");
+    assert_eq!(withdrawn.code(), Code::InvalidArgument);
+
+    // The refused code is nowhere on disk; the accepted one is (the scan works).
+    let store = system.nats().store_dir();
+    assert!(!crate::privacy::files_containing(&store, b"dialysis").is_empty());
+    for dir in [store, system.data_dir().to_path_buf()] {
+        let found = crate::privacy::files_containing(&dir, b"hiv_positive_4711");
+        assert!(found.is_empty(), "{found:?}");
+    }
+    system.stop().await;
+}

@@ -17,10 +17,12 @@ impl ReferralApi {
     ) -> Result<Response<api::GiveConsentResponse>, Status> {
         let caller = self.callers.caller(&request)?;
         let organisation = caller.organisation_id.clone();
-        let (request_id, case_id, command) = requests::give_consent(request.get_ref(), |rid| {
-            ConsentId::parse(&derived_id("consent", &organisation, rid))
-                .expect("a hyphenated lowercase UUID is a consent id")
-        })?;
+        let in_force = self.vocabularies()?;
+        let (request_id, case_id, command) =
+            requests::give_consent(request.get_ref(), &in_force, |rid| {
+                ConsentId::parse(&derived_id("consent", &organisation, rid))
+                    .expect("a hyphenated lowercase UUID is a consent id")
+            })?;
         let Command::GiveConsent { consent_id, .. } = &command else {
             return Err(ServiceError::validated_without_fields().into());
         };

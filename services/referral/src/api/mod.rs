@@ -13,6 +13,7 @@ mod directory;
 mod inbox;
 mod referrals;
 mod rules;
+mod vocabularies;
 
 use std::sync::Arc;
 
@@ -32,6 +33,7 @@ use crate::case_facts::CaseFacts;
 use crate::codec::CaseKey;
 
 pub use inbox::WatchStream;
+pub use vocabularies::ReferralVocabularies;
 
 #[derive(Clone)]
 pub struct ReferralApi {
@@ -178,6 +180,20 @@ impl api::referral_service_server::ReferralService for ReferralApi {
         request: Request<api::GetPathwayRulesRequest>,
     ) -> Result<Response<api::GetPathwayRulesResponse>, Status> {
         self.get_pathway_rules_rpc(request).await
+    }
+
+    async fn publish_vocabularies(
+        &self,
+        request: Request<api::PublishVocabulariesRequest>,
+    ) -> Result<Response<api::PublishVocabulariesResponse>, Status> {
+        self.publish_vocabularies_rpc(request).await
+    }
+
+    async fn get_vocabularies(
+        &self,
+        request: Request<api::GetVocabulariesRequest>,
+    ) -> Result<Response<api::GetVocabulariesResponse>, Status> {
+        self.get_vocabularies_rpc(request).await
     }
 
     async fn suggest_receivers(

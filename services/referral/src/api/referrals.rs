@@ -22,10 +22,12 @@ impl ReferralApi {
     ) -> Result<Response<api::CreateReferralResponse>, Status> {
         let caller = self.callers.caller(&request)?;
         let organisation = caller.organisation_id.clone();
-        let (request_id, case_id, command) = requests::create_referral(request.get_ref(), |rid| {
-            ReferralId::parse(&derived_id("referral", &organisation, rid))
-                .expect("a hyphenated lowercase UUID is a referral id")
-        })?;
+        let in_force = self.vocabularies()?;
+        let (request_id, case_id, command) =
+            requests::create_referral(request.get_ref(), &in_force, |rid| {
+                ReferralId::parse(&derived_id("referral", &organisation, rid))
+                    .expect("a hyphenated lowercase UUID is a referral id")
+            })?;
         let Command::CreateReferral {
             referral_id,
             receiver,
