@@ -40,7 +40,13 @@ impl Whereabouts {
 /// The cases a caller may act on and read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Jurisdiction {
-    Facility(String),
+    /// A reception operator: its facility (its organisation id), in the
+    /// province its token names (a facility is in one province: a case the
+    /// operator claims in another province is not its own).
+    Facility {
+        facility: String,
+        province: Option<String>,
+    },
     Province(String),
     /// A receiving service: the cases referred to it.
     Receiver(String),
@@ -52,7 +58,10 @@ impl Jurisdiction {
     pub fn of(caller: &Caller) -> Jurisdiction {
         use OrganisationType::*;
         match caller.organisation_type {
-            ReceptionOperator => Jurisdiction::Facility(caller.organisation_id.clone()),
+            ReceptionOperator => Jurisdiction::Facility {
+                facility: caller.organisation_id.clone(),
+                province: caller.province.clone(),
+            },
             // A prefecture or police caller without a province covers none.
             Prefecture | Police => {
                 Jurisdiction::Province(caller.province.clone().unwrap_or_default())
@@ -64,7 +73,10 @@ impl Jurisdiction {
 
     pub fn covers(&self, at: &Whereabouts) -> bool {
         match self {
-            Jurisdiction::Facility(own) => *own == at.facility_id,
+            Jurisdiction::Facility { facility, province } => {
+                *facility == at.facility_id
+                    && province.as_ref().is_none_or(|own| *own == at.province)
+            }
             Jurisdiction::Province(own) => !own.is_empty() && *own == at.province,
             Jurisdiction::Receiver(own) => at.referred_to.contains(own),
             Jurisdiction::Unplaced => true,
@@ -78,7 +90,7 @@ impl Jurisdiction {
         }
         Err(ServiceError::PermissionDenied(
             match self {
-                Jurisdiction::Facility(_) => "this case is outside the caller's facility",
+                Jurisdiction::Facility { .. } => "this case is outside the caller's facility",
                 Jurisdiction::Receiver(_) => "this case is not referred to the caller",
                 _ => "this case is outside the caller's province",
             }
@@ -116,6 +128,10 @@ mod tests {
         assert!(
             !operator.covers(&at("AG", "cas-2")),
             "same province, other facility"
+        );
+        assert!(
+            !operator.covers(&at("RM", "cas-1")),
+            "its facility claimed in another province"
         );
         let prefecture = Jurisdiction::of(&caller(
             OrganisationType::Prefecture,

@@ -509,7 +509,9 @@ impl api::screening_service_server::ScreeningService for ScreeningApi {
         let mut request = request.into_inner();
         // Each caller lists the cases of its own facility or province.
         match Jurisdiction::of(&caller) {
-            Jurisdiction::Facility(own) => confine(&mut request.facility_id, own, "facility")?,
+            Jurisdiction::Facility { facility, .. } => {
+                confine(&mut request.facility_id, facility, "facility")?
+            }
             Jurisdiction::Province(own) => confine(&mut request.province, own, "province")?,
             Jurisdiction::Unplaced => {}
             // Receiving services see the referrals addressed to them, never case lists.

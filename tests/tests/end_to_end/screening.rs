@@ -945,3 +945,26 @@ async fn codes_outside_the_vocabularies_in_force_are_refused_and_never_stored() 
     }
     system.stop().await;
 }
+
+/// Authority from the token, never from the request: a reception operator
+/// opening a case for its own facility but claiming another province (so that
+/// another prefecture would see it) is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_cannot_place_its_facility_in_another_province() {
+    let system = System::start_at(NOW, &[Service::Screening]).await;
+    let mut client = system.screening(&operator()).await;
+    let elsewhere = api::OpenCaseRequest {
+        province: "RM".to_owned(),
+        ..open_request("claimed-rome", NOW, "")
+    };
+    let refused = client
+        .open_case(as_operator(elsewhere))
+        .await
+        .expect_err("the facility is in the operator's province");
+    assert_eq!(refused.code(), Code::PermissionDenied);
+    client
+        .open_case(as_operator(open_request("own-province", NOW, "")))
+        .await
+        .expect("its own facility, in its own province");
+    system.stop().await;
+}

@@ -55,7 +55,7 @@ fn operator<T>(message: T) -> tonic::Request<T> {
         &token(
             OrganisationType::ReceptionOperator,
             "hotspot-pozzallo",
-            Some("AG"),
+            Some("RG"),
         ),
     )
 }
@@ -82,7 +82,7 @@ fn logs_and_traces_of_a_whole_scenario_hold_no_personal_data() {
 async fn scenario(logs: Captured, spans: InMemorySpanExporter, provider: SdkTracerProvider) {
     let system = System::start(&[Service::Screening, Service::Referral]).await;
     let mut client = system
-        .screening(&Caller::operator("hotspot-pozzallo", "AG"))
+        .screening(&Caller::operator("hotspot-pozzallo", "RG"))
         .await;
 
     let opened = client

@@ -132,7 +132,7 @@ impl ReferralApi {
             // Receivers see their own referrals (`sees`), wherever the case is.
             if matches!(
                 jurisdiction,
-                Jurisdiction::Facility(_) | Jurisdiction::Province(_)
+                Jurisdiction::Facility { .. } | Jurisdiction::Province(_)
             ) {
                 if !whereabouts.contains_key(&referral.case_id) {
                     let facts = projection::case_facts(store, &referral.case_id)
