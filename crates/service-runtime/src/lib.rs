@@ -13,6 +13,7 @@ pub mod entry;
 pub mod error;
 pub mod jurisdiction;
 pub mod kernel;
+pub mod log_usage;
 pub mod paging;
 pub mod person_keys;
 pub mod reads;
@@ -20,6 +21,7 @@ pub mod refusals;
 pub mod serve;
 pub mod shutdown;
 
+pub use admin::ErasuresPending;
 pub use authorisation::{AuthorisationTable, Rule};
 pub use caller::{Caller, CallerExtractor, IssuerConfig, OrganisationType, TokenIssuer};
 pub use clock::{Clock, ManualClock, SystemClock};
