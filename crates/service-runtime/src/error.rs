@@ -309,6 +309,21 @@ mod tests {
     }
 
     #[test]
+    fn a_full_case_log_is_resource_exhausted_with_a_clear_message_never_internal() {
+        let full = LogError::Full {
+            stream: "APPRODO_CASE_LOG".to_owned(),
+            bytes: 2_000,
+            max_bytes: 2_048,
+        };
+        let status = Status::from(ServiceError::from(full));
+        assert_eq!(status.code(), Code::ResourceExhausted);
+        assert_eq!(
+            status.message(),
+            "the case log is full: appends are refused until an operator raises its max_bytes"
+        );
+    }
+
+    #[test]
     fn an_internal_cause_stays_out_of_the_status() {
         let status = Status::from(ServiceError::internal("projection row case/123 is corrupt"));
         assert_eq!(status.code(), Code::Internal);

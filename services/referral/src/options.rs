@@ -111,6 +111,17 @@ mod tests {
     }
 
     #[test]
+    fn the_limit_of_open_watches_is_configurable() {
+        assert_eq!(ReferralOptions::default().max_watches_per_organisation, 4);
+        let config = service_runtime::ServiceConfig {
+            options: "max_watches_per_organisation = 2\n".parse().expect("toml"),
+            ..Default::default()
+        };
+        let options: ReferralOptions = config.options().expect("options");
+        assert_eq!(options.max_watches_per_organisation, 2);
+    }
+
+    #[test]
     fn an_unknown_option_is_refused_by_name() {
         let config = service_runtime::ServiceConfig {
             options: "[deadlines]\ntake_charge_weeks = 1\n"
