@@ -10,6 +10,9 @@ use std::time::Duration;
 use case_log_jetstream::{CaseLog, LogUsage};
 use tokio_util::sync::CancellationToken;
 
+/// How long a reading may take before the last one is used instead.
+pub const READ_PATIENCE: Duration = Duration::from_secs(1);
+
 /// Reads the case log's usage; remembers the last reading.
 #[derive(Clone)]
 pub struct LogUsageWatch {
@@ -28,13 +31,15 @@ impl LogUsageWatch {
         }
     }
 
-    /// The usage now, or the last one read when the server does not answer.
+    /// The usage now, or the last one read when the server does not answer
+    /// within [`READ_PATIENCE`] (a status call stays quick when NATS is down).
     pub async fn read(&self) -> Option<LogUsage> {
-        let read = self.log.usage().await;
+        let read = tokio::time::timeout(READ_PATIENCE, self.log.usage()).await;
         let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
         match read {
-            Ok(usage) => *last = Some(usage),
-            Err(error) => tracing::warn!(%error, "cannot read how full the case log is"),
+            Ok(Ok(usage)) => *last = Some(usage),
+            Ok(Err(error)) => tracing::warn!(%error, "cannot read how full the case log is"),
+            Err(_) => tracing::warn!(?READ_PATIENCE, "the case log's usage did not come in time"),
         }
         *last
     }
