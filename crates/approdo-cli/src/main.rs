@@ -317,7 +317,7 @@ async fn projection_status(channel: Channel) -> Result<admin::ProjectionStatus> 
 
 fn print_status(service: &str, status: &admin::ProjectionStatus) {
     println!(
-        "{service:<11} projection {:<11} state {:<11} position {:>6} lag {:>4} parked {:>4} digest {}",
+        "{service:<11} projection {:<11} state {:<11} position {:>6} lag {:>4} parked {:>4} erasures pending {:>3} log {} digest {}",
         status.name,
         status
             .state()
@@ -326,8 +326,30 @@ fn print_status(service: &str, status: &admin::ProjectionStatus) {
         status.position,
         status.lag,
         status.parked_commits,
+        status.erasures_pending,
+        log_usage(status),
         &status.content_digest[..status.content_digest.len().min(16)],
     );
+}
+
+/// How full the case log is: `bytes/limit (percent)`, with a warning when the
+/// service reports it nearly full (full, appends are refused).
+fn log_usage(status: &admin::ProjectionStatus) -> String {
+    let mib = |bytes: u64| bytes as f64 / (1024.0 * 1024.0);
+    if status.log_max_bytes == 0 {
+        return format!("{:.1}/unlimited MiB", mib(status.log_bytes));
+    }
+    let percent = status.log_bytes as f64 * 100.0 / status.log_max_bytes as f64;
+    let warning = if status.log_nearly_full {
+        " NEARLY FULL"
+    } else {
+        ""
+    };
+    format!(
+        "{:.1}/{:.1} MiB ({percent:.0}%){warning}",
+        mib(status.log_bytes),
+        mib(status.log_max_bytes)
+    )
 }
 
 async fn reflected(channel: Channel) -> Result<Vec<String>> {
@@ -384,4 +406,28 @@ async fn demo(host: &str) -> Result<()> {
     screening::erasure(host, &case_id).await?;
     println!("\n== Everything that happened to the person, in log order, across services ==");
     screening::print_history(&mut screening::client(host).await?, &case_id).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_log_usage_shows_its_figures_and_warns_when_nearly_full() {
+        let status = |bytes, max, nearly_full| admin::ProjectionStatus {
+            log_bytes: bytes,
+            log_max_bytes: max,
+            log_nearly_full: nearly_full,
+            ..Default::default()
+        };
+        assert_eq!(log_usage(&status(1 << 20, 0, false)), "1.0/unlimited MiB");
+        assert_eq!(
+            log_usage(&status(1 << 20, 4 << 20, false)),
+            "1.0/4.0 MiB (25%)"
+        );
+        assert_eq!(
+            log_usage(&status(7 << 19, 4 << 20, true)),
+            "3.5/4.0 MiB (88%) NEARLY FULL"
+        );
+    }
 }

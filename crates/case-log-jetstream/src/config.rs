@@ -21,6 +21,16 @@ pub struct CaseLogConfig {
     pub password: Option<String>,
     /// How long a request to the server may take, in milliseconds.
     pub request_timeout_ms: u64,
+    /// The most bytes the stream may hold, set when a service creates it
+    /// (never changed afterwards: services may not update the stream). When it
+    /// is full, appends are refused (discard policy New: nothing is dropped).
+    /// `0` or `-1`: unlimited.
+    pub max_bytes: i64,
+    /// Above this share of `max_bytes` (percent), each service warns (logs
+    /// and its projection admin status).
+    pub usage_warning_percent: u8,
+    /// How often each service reads how full the stream is, in seconds.
+    pub usage_check_interval_secs: u64,
 }
 
 /// The password, and credentials in a URL, are never shown: a configuration can
@@ -35,6 +45,9 @@ impl std::fmt::Debug for CaseLogConfig {
             user,
             password,
             request_timeout_ms,
+            max_bytes,
+            usage_warning_percent,
+            usage_check_interval_secs,
         } = self;
         let urls: Vec<String> = url.split(',').map(without_credentials).collect();
         f.debug_struct("CaseLogConfig")
@@ -45,6 +58,9 @@ impl std::fmt::Debug for CaseLogConfig {
             .field("user", user)
             .field("password", &password.as_ref().map(|_| "<redacted>"))
             .field("request_timeout_ms", request_timeout_ms)
+            .field("max_bytes", max_bytes)
+            .field("usage_warning_percent", usage_warning_percent)
+            .field("usage_check_interval_secs", usage_check_interval_secs)
             .finish()
     }
 }
@@ -58,6 +74,11 @@ fn without_credentials(url: &str) -> String {
     }
 }
 
+/// 4 GiB: years of commits for a region (a commit is a few kilobytes at most),
+/// and room beside it in the smallest deployed store (`max_file_store: 10GB`
+/// locally, 18 GB per node in Kubernetes).
+pub const DEFAULT_MAX_BYTES: i64 = 4 * 1024 * 1024 * 1024;
+
 impl Default for CaseLogConfig {
     fn default() -> Self {
         CaseLogConfig {
@@ -68,6 +89,9 @@ impl Default for CaseLogConfig {
             user: None,
             password: None,
             request_timeout_ms: 5_000,
+            max_bytes: DEFAULT_MAX_BYTES,
+            usage_warning_percent: 80,
+            usage_check_interval_secs: 60,
         }
     }
 }
@@ -79,6 +103,19 @@ impl CaseLogConfig {
 
     pub fn request_timeout(&self) -> Duration {
         Duration::from_millis(self.request_timeout_ms)
+    }
+
+    /// The stream's byte limit as JetStream takes it: `-1` for unlimited.
+    pub fn stream_max_bytes(&self) -> i64 {
+        if self.max_bytes > 0 {
+            self.max_bytes
+        } else {
+            -1
+        }
+    }
+
+    pub fn usage_check_interval(&self) -> Duration {
+        Duration::from_secs(self.usage_check_interval_secs.max(1))
     }
 }
 

@@ -20,6 +20,14 @@ pub enum LogError {
         operation: &'static str,
         description: String,
     },
+    /// The stream holds its `max_bytes` and refuses new commits (discard
+    /// policy New: nothing old is ever dropped to make room).
+    #[error("stream {stream} is full: {bytes} of {max_bytes} bytes used, appends refused")]
+    Full {
+        stream: String,
+        bytes: u64,
+        max_bytes: i64,
+    },
     /// A stored message is not a commit this code can read.
     #[error("commit at sequence {sequence} cannot be decoded: {reason}")]
     Codec { sequence: u64, reason: String },

@@ -16,10 +16,12 @@ mod follow;
 mod log;
 pub mod subject;
 
-pub use config::CaseLogConfig;
+pub use config::{CaseLogConfig, DEFAULT_MAX_BYTES};
 pub use contract::DecodeError;
 pub use envelope::{Actor, Distrust, NewCommit, NewEvent, PendingCommit, RecordedCommit};
 pub use error::LogError;
 pub use follow::{Delivery, Following};
-pub use log::{AppendReceipt, CaseLog, ExecuteError, Executed, HistoryBound, create_or_get};
+pub use log::{
+    AppendReceipt, CaseLog, ExecuteError, Executed, HistoryBound, LogUsage, create_or_get,
+};
 pub use subject::{AggregateAddress, HistoryScope, Producer, RootKind, TokenId, producer_subjects};

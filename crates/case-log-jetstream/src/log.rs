@@ -53,6 +53,37 @@ pub struct AppendReceipt {
     pub commit: contracts::log::v1::Commit,
 }
 
+/// How full the case log's stream is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogUsage {
+    pub bytes: u64,
+    pub messages: u64,
+    /// The stream's byte limit; `None` when unlimited.
+    pub max_bytes: Option<u64>,
+}
+
+impl LogUsage {
+    /// Whether the stream holds at least `percent` of its limit (never, unlimited).
+    pub fn above(&self, percent: u8) -> bool {
+        self.max_bytes.is_some_and(|max| {
+            u128::from(self.bytes) * 100 >= u128::from(max) * u128::from(percent)
+        })
+    }
+}
+
+/// The server refused an append because the stream holds its `max_bytes`
+/// (discard policy New; JetStream error 10077, "maximum bytes exceeded").
+fn refused_for_size(error: &jetstream::context::PublishError) -> bool {
+    use std::error::Error as _;
+    error
+        .source()
+        .and_then(|source| source.downcast_ref::<jetstream::Error>())
+        .is_some_and(|refusal| {
+            refusal.error_code() == jetstream::ErrorCode::STREAM_STORE_FAILED
+                && refusal.to_string().contains("maximum bytes")
+        })
+}
+
 /// The outcome of an idempotent command.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Executed {
@@ -155,8 +186,35 @@ impl CaseLog {
                     expected: commit.previous_sequence,
                 })
             }
+            Err(error) if refused_for_size(&error) => Err(self.full().await),
             Err(error) => Err(LogError::unavailable("append", error)),
         }
+    }
+
+    /// Why the stream refused an append for its size, with the figures.
+    async fn full(&self) -> LogError {
+        let usage = self.usage().await.ok();
+        LogError::Full {
+            stream: self.config.stream.clone(),
+            bytes: usage.map_or(0, |u| u.bytes),
+            max_bytes: usage.and_then(|u| u.max_bytes).map_or(-1, |max| max as i64),
+        }
+    }
+
+    /// How full the stream is, as the server reports it now.
+    pub async fn usage(&self) -> Result<LogUsage, LogError> {
+        let info = self
+            .stream
+            .get_info()
+            .await
+            .map_err(|e| LogError::unavailable("stream info", e))?;
+        Ok(LogUsage {
+            bytes: info.state.bytes,
+            messages: info.state.messages,
+            max_bytes: u64::try_from(info.config.max_bytes)
+                .ok()
+                .filter(|max| *max > 0),
+        })
     }
 
     /// Runs a command idempotently against one aggregate:
@@ -386,6 +444,7 @@ async fn provision(
         discard: stream::DiscardPolicy::New,
         num_replicas: config.replicas,
         duplicate_window: config.duplicate_window(),
+        max_bytes: config.stream_max_bytes(),
         deny_delete: true,
         deny_purge: true,
         allow_direct: true,

@@ -442,3 +442,75 @@ async fn a_history_leaves_out_what_claims_another_aggregate_or_does_not_decode()
 fn address_subject(id: &str) -> String {
     case(id, Producer::Screening).subject()
 }
+
+#[tokio::test]
+async fn a_full_log_refuses_appends_as_full_and_keeps_every_commit() {
+    let server = NatsServer::start();
+    let tiny = CaseLogConfig {
+        max_bytes: 2_048,
+        ..config(&server)
+    };
+    let log = CaseLog::connect(&tiny).await.expect("connect");
+    let usage = log.usage().await.expect("usage");
+    assert_eq!(
+        usage.max_bytes,
+        Some(2_048),
+        "set when the stream is created"
+    );
+    assert_eq!((usage.bytes, usage.messages), (0, 0));
+
+    let mut previous = 0;
+    let mut refused = None;
+    for n in 0..100 {
+        let address = case(&format!("full-{n}"), Producer::Screening);
+        match log.append(&commit(&address, 0, &format!("r{n}"))).await {
+            Ok(receipt) => previous = receipt.sequence,
+            Err(error) => {
+                refused = Some((n, error));
+                break;
+            }
+        }
+    }
+    let (appended, error) = refused.expect("the log fills up");
+    assert!(appended > 0, "some commits fit");
+    match &error {
+        LogError::Full {
+            stream,
+            bytes,
+            max_bytes,
+        } => {
+            assert_eq!(stream, "APPRODO_CASE_LOG");
+            assert_eq!(*max_bytes, 2_048);
+            assert!(*bytes > 0 && *bytes <= 2_048, "{error}");
+        }
+        other => panic!("expected Full, got {other:?}"),
+    }
+    // Nothing old was dropped to make room (discard policy New).
+    let usage = log.usage().await.expect("usage");
+    assert_eq!(usage.messages, appended as u64);
+    assert!(usage.above(80), "{usage:?}");
+    assert_eq!(log.last_sequence().await.expect("last"), previous);
+}
+
+#[test]
+fn no_byte_limit_is_never_above_a_share() {
+    let unlimited = LogUsage {
+        bytes: u64::MAX,
+        messages: 1,
+        max_bytes: None,
+    };
+    assert!(!unlimited.above(1));
+    let limited = LogUsage {
+        bytes: 79,
+        messages: 1,
+        max_bytes: Some(100),
+    };
+    assert!(!limited.above(80) && limited.above(79));
+    for unlimited in [0, -1] {
+        let config = CaseLogConfig {
+            max_bytes: unlimited,
+            ..CaseLogConfig::default()
+        };
+        assert_eq!(config.stream_max_bytes(), -1);
+    }
+}

@@ -1,5 +1,9 @@
 //! `approdo.admin.v1.ProjectionAdminService`: a service's projection status
-//! (with the count of parked commits), its parked commits, and rebuild.
+//! (with the count of parked commits, how full the case log is, the erasures
+//! pending), its parked commits, and rebuild.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use contracts::admin::v1 as api;
 use projection_sled::{ProjectionHandle, ProjectionState, ProjectionStatus};
@@ -9,6 +13,7 @@ use crate::authorisation::Rule;
 use crate::caller::{CallerExtractor, OrganisationType};
 use crate::deadlines::DeadlinePasses;
 use crate::error::{FieldViolation, ServiceError};
+use crate::log_usage::LogUsageWatch;
 
 /// Parked commits per page when the request names no page size.
 pub const PARKED_PAGE_SIZE: u32 = 50;
@@ -31,10 +36,28 @@ pub const AUTHORISATION: &[Rule] = &[
     },
 ];
 
+/// How many erasures are recorded but not complete (the person's key not yet
+/// destroyed), as the service that completes them last counted: shown by the
+/// admin status. Zero for services that keep no person keys.
+#[derive(Debug, Clone, Default)]
+pub struct ErasuresPending(Arc<AtomicU64>);
+
+impl ErasuresPending {
+    pub fn set(&self, pending: u64) {
+        self.0.store(pending, Ordering::Relaxed);
+    }
+
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
 pub struct ProjectionAdmin {
     projection: ProjectionHandle,
     callers: CallerExtractor,
     deadline_passes: DeadlinePasses,
+    log_usage: LogUsageWatch,
+    erasures_pending: ErasuresPending,
 }
 
 impl ProjectionAdmin {
@@ -42,11 +65,15 @@ impl ProjectionAdmin {
         projection: ProjectionHandle,
         callers: CallerExtractor,
         deadline_passes: DeadlinePasses,
+        log_usage: LogUsageWatch,
+        erasures_pending: ErasuresPending,
     ) -> Self {
         ProjectionAdmin {
             projection,
             callers,
             deadline_passes,
+            log_usage,
+            erasures_pending,
         }
     }
 
@@ -56,7 +83,7 @@ impl ProjectionAdmin {
         api::projection_admin_service_server::ProjectionAdminServiceServer::new(self)
     }
 
-    fn status(&self) -> Result<api::ProjectionStatus, ServiceError> {
+    async fn status(&self) -> Result<api::ProjectionStatus, ServiceError> {
         let status = self.projection.status();
         let digest = self.projection.store().content_digest().map_err(|error| {
             ServiceError::internal(format_args!(
@@ -68,6 +95,12 @@ impl ProjectionAdmin {
             .deadline_passes
             .last()
             .map(case_log_jetstream::envelope::timestamp);
+        if let Some(usage) = self.log_usage.read().await {
+            status.log_bytes = usage.bytes;
+            status.log_max_bytes = usage.max_bytes.unwrap_or(0);
+            status.log_nearly_full = self.log_usage.nearly_full(&usage);
+        }
+        status.erasures_pending = self.erasures_pending.get();
         Ok(status)
     }
 }
@@ -92,6 +125,7 @@ fn to_proto(status: &ProjectionStatus, content_digest: String) -> api::Projectio
         content_digest,
         deadlines_checked_at: None,
         parked_commits: status.parked,
+        ..Default::default()
     }
 }
 
@@ -148,7 +182,7 @@ impl api::projection_admin_service_server::ProjectionAdminService for Projection
     ) -> Result<Response<api::GetProjectionStatusResponse>, Status> {
         self.callers.caller(&request)?;
         Ok(Response::new(api::GetProjectionStatusResponse {
-            status: Some(self.status()?),
+            status: Some(self.status().await?),
         }))
     }
 
@@ -164,7 +198,7 @@ impl api::projection_admin_service_server::ProjectionAdminService for Projection
             .map_err(|_| ServiceError::Unavailable("projection is shut down".to_owned()))?;
         tracing::info!(subject = %caller.subject, "projection rebuild requested");
         Ok(Response::new(api::RebuildProjectionResponse {
-            status: Some(self.status()?),
+            status: Some(self.status().await?),
         }))
     }
 

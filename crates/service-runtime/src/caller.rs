@@ -25,6 +25,9 @@ pub struct Caller {
     pub roles: Vec<String>,
     /// Province code (for example `RM`), when the organisation has one.
     pub province: Option<String>,
+    /// When the verified token expires (its `exp`, Unix seconds): what the
+    /// caller may do ends then, open streams too.
+    pub expires_at: i64,
 }
 
 impl Caller {
@@ -52,6 +55,7 @@ impl From<Claims> for Caller {
             organisation_type: claims.org_type,
             roles: claims.roles,
             province: claims.province.filter(|p| !p.is_empty()),
+            expires_at: claims.exp,
         }
     }
 }
@@ -165,6 +169,7 @@ mod tests {
         );
         assert!(caller.has_role("operator"));
         assert_eq!(caller.province.as_deref(), Some("RM"));
+        assert_eq!(caller.expires_at, 1_000_060, "the token's exp");
         let no_province = issuer
             .token(
                 "s",

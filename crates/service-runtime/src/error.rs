@@ -109,6 +109,10 @@ pub enum ServiceError {
     Unavailable(String),
     #[error("{0}")]
     DeadlineExceeded(String),
+    /// A limit is reached (open streams of an organisation, a full case log):
+    /// nothing was done; the message says which limit.
+    #[error("{0}")]
+    ResourceExhausted(String),
     /// A wait that cannot succeed (a log sequence beyond the log's last).
     #[error("{0}")]
     OutOfRange(String),
@@ -192,6 +196,7 @@ impl From<ServiceError> for Status {
             ServiceError::Unauthenticated(_) => Status::unauthenticated(message),
             ServiceError::Unavailable(_) => Status::unavailable(message),
             ServiceError::DeadlineExceeded(_) => Status::deadline_exceeded(message),
+            ServiceError::ResourceExhausted(_) => Status::resource_exhausted(message),
             ServiceError::OutOfRange(_) => Status::out_of_range(message),
             ServiceError::Internal(cause) => {
                 // The one place an internal error is logged: the cause stays here.
@@ -210,6 +215,14 @@ impl From<LogError> for ServiceError {
             }
             LogError::Unavailable { .. } => {
                 ServiceError::Unavailable("case log unavailable".to_owned())
+            }
+            full @ LogError::Full { .. } => {
+                // Operators see the figures; the caller learns which limit refused it.
+                tracing::error!(error = %full, "an append was refused: the case log is full");
+                ServiceError::ResourceExhausted(
+                    "the case log is full: appends are refused until an operator raises its max_bytes"
+                        .to_owned(),
+                )
             }
             other => ServiceError::internal(format_args!("case log: {other}")),
         }
@@ -293,6 +306,21 @@ mod tests {
         ] {
             assert!(!valid(refused), "{refused:?}");
         }
+    }
+
+    #[test]
+    fn a_full_case_log_is_resource_exhausted_with_a_clear_message_never_internal() {
+        let full = LogError::Full {
+            stream: "APPRODO_CASE_LOG".to_owned(),
+            bytes: 2_000,
+            max_bytes: 2_048,
+        };
+        let status = Status::from(ServiceError::from(full));
+        assert_eq!(status.code(), Code::ResourceExhausted);
+        assert_eq!(
+            status.message(),
+            "the case log is full: appends are refused until an operator raises its max_bytes"
+        );
     }
 
     #[test]

@@ -110,6 +110,7 @@ mod tests {
             organisation_type: org_type,
             roles: Vec::new(),
             province: province.map(str::to_owned),
+            expires_at: i64::MAX,
         }
     }
 

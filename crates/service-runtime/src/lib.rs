@@ -13,6 +13,7 @@ pub mod entry;
 pub mod error;
 pub mod jurisdiction;
 pub mod kernel;
+pub mod log_usage;
 pub mod paging;
 pub mod person_keys;
 pub mod reads;
@@ -21,6 +22,7 @@ pub mod serve;
 pub mod shutdown;
 pub mod vocabularies;
 
+pub use admin::ErasuresPending;
 pub use authorisation::{AuthorisationTable, Rule};
 pub use caller::{Caller, CallerExtractor, IssuerConfig, OrganisationType, TokenIssuer};
 pub use clock::{Clock, ManualClock, SystemClock};

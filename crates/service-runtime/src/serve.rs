@@ -54,6 +54,9 @@ pub struct ServiceContext {
     pub kernel: crate::Kernel,
     /// Where the deadline watcher reports its passes (shown by the admin API).
     pub deadline_passes: crate::DeadlinePasses,
+    /// Where a service that completes erasures reports how many are pending
+    /// (shown by the admin API).
+    pub erasures_pending: crate::ErasuresPending,
 }
 
 impl ServiceContext {
@@ -146,6 +149,13 @@ where
 
     let context_log = log.clone();
     let deadline_passes = crate::DeadlinePasses::default();
+    let erasures_pending = crate::ErasuresPending::default();
+    let log_usage = crate::log_usage::LogUsageWatch::new(log.clone());
+    let usage_task = tokio::spawn(
+        log_usage
+            .clone()
+            .watch(config.case_log.usage_check_interval(), shutdown.clone()),
+    );
     let context = ServiceContext {
         kernel: crate::Kernel::new(log.clone(), clock),
         log,
@@ -154,9 +164,17 @@ where
         shutdown: shutdown.clone(),
         callers: callers.clone(),
         deadline_passes: deadline_passes.clone(),
+        erasures_pending: erasures_pending.clone(),
     };
     let routes = routes(&context).add_service(
-        ProjectionAdmin::new(projection.clone(), callers.clone(), deadline_passes).into_server(),
+        ProjectionAdmin::new(
+            projection.clone(),
+            callers.clone(),
+            deadline_passes,
+            log_usage,
+            erasures_pending,
+        )
+        .into_server(),
     );
     let callers_for_layer = callers;
 
@@ -257,6 +275,7 @@ where
         tracing::error!(service = spec.name, "projection task panicked");
     }
     health_task.abort();
+    usage_task.abort();
     // The server and its senders are gone: the recorder writes what it holds and ends.
     if tokio::time::timeout(Duration::from_secs(5), recorder)
         .await

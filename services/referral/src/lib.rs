@@ -147,6 +147,9 @@ pub async fn run(
             dataset_grace: options.dataset_grace(),
             default_rules: PathwayRules::default(),
             shutdown: context.shutdown.clone(),
+            watches: api::WatchLimit::new(options.max_watches_per_organisation),
+            token_leeway_secs: i64::try_from(context.config.auth.leeway_secs).unwrap_or(i64::MAX),
+            watch_recheck: context.config.deadline_check_interval(),
         });
         context.watch_deadlines(api.clone());
         tonic::service::Routes::new(

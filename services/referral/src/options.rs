@@ -2,7 +2,8 @@
 //! `APPRODO_REFERRAL__OPTIONS__*` in the environment): the deadlines to
 //! acknowledge, answer and take charge of referrals (defaults from the domain
 //! brief; each prefecture may set its own), and how long a receiver keeps
-//! access to a dataset after completing its referral.
+//! access to a dataset after completing its referral, and how many inbox
+//! watches each organisation may have open at once.
 
 use case_referral::DeadlinePolicy;
 use serde::Deserialize;
@@ -14,6 +15,9 @@ pub struct ReferralOptions {
     /// How long, after completing a referral, its receiver may still open the
     /// dataset (to close its records); then its access ends.
     pub dataset_grace_after_completion_hours: u32,
+    /// How many `WatchInbox` streams one organisation may have open at once
+    /// on one instance of the service; one more answers RESOURCE_EXHAUSTED.
+    pub max_watches_per_organisation: usize,
 }
 
 impl Default for ReferralOptions {
@@ -21,6 +25,7 @@ impl Default for ReferralOptions {
         ReferralOptions {
             deadlines: ReferralDeadlines::default(),
             dataset_grace_after_completion_hours: 72,
+            max_watches_per_organisation: 4,
         }
     }
 }
@@ -103,6 +108,17 @@ mod tests {
             ReferralDeadlines::default().policy(),
             DeadlinePolicy::default()
         );
+    }
+
+    #[test]
+    fn the_limit_of_open_watches_is_configurable() {
+        assert_eq!(ReferralOptions::default().max_watches_per_organisation, 4);
+        let config = service_runtime::ServiceConfig {
+            options: "max_watches_per_organisation = 2\n".parse().expect("toml"),
+            ..Default::default()
+        };
+        let options: ReferralOptions = config.options().expect("options");
+        assert_eq!(options.max_watches_per_organisation, 2);
     }
 
     #[test]

@@ -3,26 +3,38 @@
 //! service stopped in between), the case is erased in the log but its key is
 //! still on disk. This reconciler finds such cases in the projection and
 //! destroys their keys (destruction is idempotent and leaves a tombstone),
-//! retrying at every tick until none is pending.
+//! retrying at every tick until none is pending. How many are pending after
+//! each pass is shown by the projection admin status (`erasures_pending`).
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
+use service_runtime::ErasuresPending;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::ScreeningApi;
 use crate::projection;
 
-/// Runs the reconciler every `interval` until `shutdown`.
-pub async fn reconcile(api: Arc<ScreeningApi>, interval: Duration, shutdown: CancellationToken) {
+/// Runs the reconciler every `interval` until `shutdown`, reporting the
+/// erasures still pending after each pass to `reported`.
+pub async fn reconcile(
+    api: Arc<ScreeningApi>,
+    interval: Duration,
+    reported: ErasuresPending,
+    shutdown: CancellationToken,
+) {
     let mut completed = BTreeSet::new();
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(interval) => {}
         }
-        match pass(&api, &mut completed).await {
+        let passed = pass(&api, &mut completed).await;
+        if let Ok(pending) = passed {
+            reported.set(pending as u64);
+        }
+        match passed {
             Ok(0) => {}
             Ok(pending) => {
                 tracing::warn!(

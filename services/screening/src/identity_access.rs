@@ -62,6 +62,7 @@ mod tests {
             organisation_type: org_type,
             roles: roles.iter().map(|r| (*r).to_owned()).collect(),
             province: Some("AG".to_owned()),
+            expires_at: i64::MAX,
         }
     }
 

@@ -138,6 +138,7 @@ pub async fn run(
         tokio::spawn(erasures::reconcile(
             api.clone(),
             context.config.deadline_check_interval(),
+            context.erasures_pending.clone(),
             context.shutdown.clone(),
         ));
         tonic::service::Routes::new(

@@ -8,6 +8,7 @@ mod support;
 mod authorisation;
 mod crash_consistency;
 mod jurisdiction;
+mod limits;
 mod mutual_tls;
 mod nats_permissions;
 mod parking;

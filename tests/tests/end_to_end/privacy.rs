@@ -649,6 +649,55 @@ async fn erasure_cannot_be_undone_and_refused_openings_create_no_key() {
     system.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn erasures_whose_key_is_not_destroyed_yet_are_counted_in_the_status() {
+    let system = System::start(&[Service::Screening]).await;
+    let mut client = system.screening(&operator_caller()).await;
+    let log = system.log().await;
+    let case_id = open(&mut client, "pending-erasure", &A).await;
+    let keys = KeeperStore::open(&log, "APPRODO_PERSON_KEYS", "approdo.case.*.screening")
+        .await
+        .expect("key store");
+    let erasures_pending = || async {
+        system
+            .projection_status(Service::Screening)
+            .await
+            .erasures_pending
+    };
+    assert_eq!(erasures_pending().await, 0);
+
+    // The key store out of reach (its stream gone): the erasure recorded in
+    // the log cannot be completed, and the status says so.
+    let key_store = log
+        .jetstream()
+        .get_stream("APPRODO_PERSON_KEYS")
+        .await
+        .expect("key stream");
+    let key_store_config = key_store.cached_info().config.clone();
+    log.jetstream()
+        .delete_stream("APPRODO_PERSON_KEYS")
+        .await
+        .expect("delete the key stream");
+    erase_in_the_log_only(&log, &case_id).await;
+    eventually("the erasure is reported pending", || async {
+        erasures_pending().await == 1
+    })
+    .await;
+
+    // Back within reach: the reconciler completes it, and none is pending.
+    log.jetstream()
+        .create_stream(key_store_config)
+        .await
+        .expect("the key stream again");
+    eventually("the erasure is completed and no longer pending", || async {
+        erasures_pending().await == 0
+    })
+    .await;
+    let id = TokenId::parse(&case_id).expect("id");
+    assert_eq!(keys.record(&id).await.expect("record"), KeyRecord::Erased);
+    system.stop().await;
+}
+
 /// Appends `PersonalDataErased` to the case's screening record, as an
 /// `EraseCase` that stopped before destroying the key would have left it.
 async fn erase_in_the_log_only(log: &case_log_jetstream::CaseLog, case_id: &str) {

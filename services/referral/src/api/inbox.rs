@@ -1,6 +1,8 @@
 //! Each receiver's inbox: the referrals addressed to it (a list), and a
 //! resumable server-streaming watch of every change addressed to it, from a
-//! cursor, with the datasets opened only after the read is recorded.
+//! cursor, with the datasets opened only after the read is recorded. A watch
+//! holds one of its organisation's places while open and ends with the
+//! caller's right to it (`watches`).
 
 use std::pin::Pin;
 
@@ -12,8 +14,8 @@ use tokio::sync::mpsc;
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
-use super::ReferralApi;
 use super::referrals::referral_key;
+use super::{ReferralApi, WatchSlot};
 use crate::projection;
 
 pub type WatchStream = Pin<Box<dyn Stream<Item = Result<api::WatchInboxResponse, Status>> + Send>>;
@@ -54,23 +56,38 @@ impl ReferralApi {
     ) -> Result<Response<WatchStream>, Status> {
         let caller = self.callers.caller(&request)?;
         let after = request.into_inner().after_cursor;
+        self.still_entitled(&caller)?;
+        let slot = self.watches.admit(&caller.organisation_id)?;
         let (sender, receiver) = mpsc::channel(64);
-        tokio::spawn(self.clone().feed_inbox(caller, after, sender));
+        tokio::spawn(self.clone().feed_inbox(caller, after, sender, slot));
         Ok(Response::new(Box::pin(
             tokio_stream::wrappers::ReceiverStream::new(receiver),
         )))
     }
 
     /// Sends the inbox rows after `cursor`, then waits for the projection to
-    /// move and sends the new ones, until the client leaves or the service stops.
+    /// move and sends the new ones, until the client leaves, the service
+    /// stops, or the caller may no longer watch (its token expired, its
+    /// organisation deactivated: checked at every change and at least every
+    /// recheck interval). The slot's place is freed when this ends.
     async fn feed_inbox(
         self,
         caller: Caller,
         mut cursor: u64,
         sender: mpsc::Sender<Result<api::WatchInboxResponse, Status>>,
+        _slot: WatchSlot,
     ) {
         let mut applied = self.projection.watch();
         loop {
+            if let Err(ended) = self.still_entitled(&caller) {
+                tracing::info!(
+                    organisation_id = %caller.organisation_id,
+                    reason = %ended,
+                    "inbox watch ended: the caller may no longer watch"
+                );
+                let _ = sender.send(Err(ended.into())).await;
+                return;
+            }
             let store = self.projection.store();
             let changes = match projection::inbox_after(store, &caller.organisation_id, cursor) {
                 Ok(changes) => changes,
@@ -100,6 +117,7 @@ impl ReferralApi {
                 _ = self.shutdown.cancelled() => return,
                 _ = sender.closed() => return,
                 changed = applied.changed() => if changed.is_err() { return },
+                _ = tokio::time::sleep(self.until_recheck(&caller)) => {}
             }
         }
     }

@@ -5,7 +5,8 @@
 //!
 //! `directory` (organisations), `rules` (pathway rules, suggestions),
 //! `consents`, `referrals` (lifecycle and queries), `inbox` (list and watch),
-//! `datasets` (opening minimum datasets, recorded first).
+//! `datasets` (opening minimum datasets, recorded first), `watches` (open
+//! watches per organisation; a watch ends with the caller's right to it).
 
 mod consents;
 mod datasets;
@@ -14,6 +15,7 @@ mod inbox;
 mod referrals;
 mod rules;
 mod vocabularies;
+mod watches;
 
 use std::sync::Arc;
 
@@ -34,6 +36,7 @@ use crate::codec::CaseKey;
 
 pub use inbox::WatchStream;
 pub use vocabularies::ReferralVocabularies;
+pub use watches::{WatchLimit, WatchSlot};
 
 #[derive(Clone)]
 pub struct ReferralApi {
@@ -49,6 +52,13 @@ pub struct ReferralApi {
     /// The built-in rules (version 1), in force until rules are published.
     pub(crate) default_rules: PathwayRules,
     pub(crate) shutdown: CancellationToken,
+    /// Open inbox watches per organisation, and the most each may have.
+    pub(crate) watches: WatchLimit,
+    /// The leeway tokens are verified with: a watch ends when its token
+    /// would no longer be accepted.
+    pub(crate) token_leeway_secs: i64,
+    /// How often an open watch checks, at least, that its caller may still watch.
+    pub(crate) watch_recheck: std::time::Duration,
 }
 
 impl ReferralApi {

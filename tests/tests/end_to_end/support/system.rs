@@ -172,6 +172,7 @@ pub struct SystemBuilder {
     services: Vec<Service>,
     nats: ServerOptions,
     tls: Option<TlsConfig>,
+    log_max_bytes: i64,
 }
 
 impl SystemBuilder {
@@ -190,6 +191,13 @@ impl SystemBuilder {
     /// Options of the nats-server (permissions, users).
     pub fn nats(mut self, options: ServerOptions) -> Self {
         self.nats = options;
+        self
+    }
+
+    /// The case log's byte limit, set by the first service that creates it
+    /// (a tiny one fills up).
+    pub fn log_max_bytes(mut self, max_bytes: i64) -> Self {
+        self.log_max_bytes = max_bytes;
         self
     }
 
@@ -222,6 +230,7 @@ impl SystemBuilder {
             key_encryption_key,
             key_encryption_key_file,
             tls: self.tls,
+            log_max_bytes: self.log_max_bytes,
             running: BTreeMap::new(),
         };
         for service in self.services {
@@ -241,6 +250,7 @@ pub struct System {
     key_encryption_key: String,
     key_encryption_key_file: PathBuf,
     tls: Option<TlsConfig>,
+    log_max_bytes: i64,
     running: BTreeMap<Service, Running>,
 }
 
@@ -251,6 +261,7 @@ impl System {
             services: Vec::new(),
             nats: ServerOptions::default(),
             tls: None,
+            log_max_bytes: case_log_jetstream::DEFAULT_MAX_BYTES,
         }
     }
 
@@ -301,6 +312,7 @@ impl System {
     pub async fn log(&self) -> CaseLog {
         CaseLog::connect(&CaseLogConfig {
             url: self.nats.url(),
+            max_bytes: self.log_max_bytes,
             ..CaseLogConfig::default()
         })
         .await
@@ -312,6 +324,7 @@ impl System {
             data_dir: data_dir.to_owned(),
             case_log: CaseLogConfig {
                 url: self.nats.url(),
+                max_bytes: self.log_max_bytes,
                 ..CaseLogConfig::default()
             },
             deadline_check_interval_ms: 50,
