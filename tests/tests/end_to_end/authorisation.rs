@@ -240,3 +240,58 @@ async fn a_flood_of_refused_calls_appends_a_bounded_number_of_records() {
     );
     system.stop().await;
 }
+
+/// Found by attacking the running system: a centre refused once before its
+/// registration could, in some runs, never be registered ("organisation
+/// already registered"), its refusal records sharing the directory entry's
+/// subject. Refusals now have subjects of their own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_organisation_refused_before_its_registration_registers() {
+    let system = System::start(&[Service::Referral]).await;
+    let centre = Caller::receiver("cav-refused-first", Some("RM"));
+    let mut referrals = system.referral(&centre).await;
+    let refused = referrals
+        .register_organisation(centre.request(
+            contracts::referral::v1::RegisterOrganisationRequest {
+                request_id: "self-registration".to_owned(),
+                profile: None,
+            },
+        ))
+        .await
+        .expect_err("a centre does not register itself");
+    assert_eq!(refused.code(), Code::PermissionDenied);
+    let log = system.log().await;
+    let organisation = case_log_jetstream::HistoryScope::Root {
+        kind: case_log_jetstream::RootKind::Organisation,
+        id: case_log_jetstream::TokenId::parse("cav-refused-first").expect("id"),
+    };
+    eventually("the refusal recorded", || {
+        let log = log.clone();
+        let organisation = organisation.clone();
+        async move {
+            !log.history(&organisation, case_log_jetstream::HistoryBound::All)
+                .await
+                .expect("history")
+                .is_empty()
+        }
+    })
+    .await;
+    let registered = referrals
+        .register_organisation(Caller::administrator().request(
+            contracts::referral::v1::RegisterOrganisationRequest {
+                request_id: "register-after-refusal".to_owned(),
+                profile: Some(contracts::referral::v1::OrganisationProfile {
+                    organisation_id: "cav-refused-first".to_owned(),
+                    name: "Centro antiviolenza".to_owned(),
+                    service_types: vec!["anti_violence_centre".to_owned()],
+                    provinces: vec!["RM".to_owned()],
+                    availability: "available".to_owned(),
+                    active: true,
+                    ..Default::default()
+                }),
+            },
+        ))
+        .await;
+    assert!(registered.is_ok(), "{registered:?}");
+    system.stop().await;
+}
