@@ -11,6 +11,29 @@ use projection_sled::ProjectionHandle;
 
 use crate::ServiceError;
 
+/// A service's reads: its projection, its log, and how long a query waits.
+#[derive(Clone)]
+pub struct Reads {
+    projection: ProjectionHandle,
+    log: CaseLog,
+    patience: Duration,
+}
+
+impl Reads {
+    pub fn new(projection: ProjectionHandle, log: CaseLog, patience: Duration) -> Reads {
+        Reads {
+            projection,
+            log,
+            patience,
+        }
+    }
+
+    /// Waits until the projection has applied the log up to `sequence` (0: no wait).
+    pub async fn wait_for(&self, sequence: u64) -> Result<(), ServiceError> {
+        wait_for_sequence(&self.projection, &self.log, sequence, self.patience).await
+    }
+}
+
 /// Waits until `projection` has applied the log up to `sequence` (0: no wait).
 pub async fn wait_for_sequence(
     projection: &ProjectionHandle,

@@ -60,6 +60,15 @@ pub struct ServiceContext {
 }
 
 impl ServiceContext {
+    /// The service's reads: wait for a log sequence before answering a query.
+    pub fn reads(&self) -> crate::reads::Reads {
+        crate::reads::Reads::new(
+            self.projection.clone(),
+            self.log.clone(),
+            self.config.read_patience(),
+        )
+    }
+
     /// Runs the deadline watcher for `service` until the service stops.
     pub fn watch_deadlines<W: crate::DeadlineWatch>(&self, service: std::sync::Arc<W>) {
         tokio::spawn(crate::deadlines::watch(

@@ -186,6 +186,21 @@ pub fn in_force(store: &ProjectionStore) -> Result<Vocabularies, ServiceError> {
     Ok(vocabularies)
 }
 
+/// A publication request of `caller`: validated (every field violation at
+/// once), then published. Answers the version and the log sequence.
+pub async fn publish_request<S: KeepsVocabularies>(
+    kernel: &Kernel,
+    caller: &crate::Caller,
+    raw_request_id: &str,
+    raw: &[wire::Vocabulary],
+) -> Result<(u32, u64), ServiceError> {
+    let mut v = Violations::default();
+    let request_id = v.request_id(raw_request_id);
+    let lists = lists_from_request(&mut v, raw);
+    v.finish()?;
+    publish::<S>(kernel, &Authority::of(caller), &request_id, lists).await
+}
+
 /// Publishes the next version of `S`'s lists; answers the version and the log sequence.
 pub async fn publish<S: KeepsVocabularies>(
     kernel: &Kernel,

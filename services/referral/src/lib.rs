@@ -142,7 +142,7 @@ pub async fn run(
             keys,
             projection: context.projection.clone(),
             callers: context.callers.clone(),
-            read_patience: context.config.read_patience(),
+            reads: context.reads(),
             deadlines: options.deadlines.policy(),
             dataset_grace: options.dataset_grace(),
             default_rules: PathwayRules::default(),

@@ -28,7 +28,7 @@ pub struct ScreeningApi {
     pub(crate) keys: service_runtime::PersonKeyKeeper,
     pub(crate) projection: ProjectionHandle,
     pub(crate) callers: CallerExtractor,
-    pub(crate) read_patience: std::time::Duration,
+    pub(crate) reads: service_runtime::reads::Reads,
 }
 
 impl ScreeningApi {
@@ -179,13 +179,7 @@ impl ScreeningApi {
     }
 
     async fn wait_for(&self, sequence: u64) -> Result<(), ServiceError> {
-        service_runtime::reads::wait_for_sequence(
-            &self.projection,
-            self.kernel.log(),
-            sequence,
-            self.read_patience,
-        )
-        .await
+        self.reads.wait_for(sequence).await
     }
 }
 
@@ -257,15 +251,11 @@ impl api::screening_service_server::ScreeningService for ScreeningApi {
     ) -> Result<Response<api::PublishVocabulariesResponse>, Status> {
         let caller = self.caller(&request)?;
         let r = request.into_inner();
-        let mut v = service_runtime::Violations::default();
-        let request_id = requests::request_id(&mut v, &r.request_id);
-        let lists = vocabularies::lists_from_request(&mut v, &r.vocabularies);
-        v.finish()?;
-        let (version, log_sequence) = vocabularies::publish::<ScreeningVocabularies>(
+        let (version, log_sequence) = vocabularies::publish_request::<ScreeningVocabularies>(
             &self.kernel,
-            &Authority::of(&caller),
-            &request_id,
-            lists,
+            &caller,
+            &r.request_id,
+            &r.vocabularies,
         )
         .await?;
         Ok(Response::new(api::PublishVocabulariesResponse {

@@ -132,7 +132,7 @@ pub async fn run(
             keys,
             projection: context.projection.clone(),
             callers: context.callers.clone(),
-            read_patience: context.config.read_patience(),
+            reads: context.reads(),
         });
         context.watch_deadlines(api.clone());
         tokio::spawn(erasures::reconcile(

@@ -45,7 +45,7 @@ pub struct ReferralApi {
     pub(crate) keys: Arc<PersonKeyReader>,
     pub(crate) projection: ProjectionHandle,
     pub(crate) callers: CallerExtractor,
-    pub(crate) read_patience: std::time::Duration,
+    pub(crate) reads: service_runtime::reads::Reads,
     pub(crate) deadlines: DeadlinePolicy,
     /// How long a receiver may still open a dataset after completing the referral.
     pub(crate) dataset_grace: time::Duration,
@@ -133,13 +133,7 @@ impl ReferralApi {
     }
 
     pub(crate) async fn wait_for(&self, sequence: u64) -> Result<(), ServiceError> {
-        service_runtime::reads::wait_for_sequence(
-            &self.projection,
-            self.kernel.log(),
-            sequence,
-            self.read_patience,
-        )
-        .await
+        self.reads.wait_for(sequence).await
     }
 }
 

@@ -5,12 +5,11 @@
 use case_log_jetstream::Producer;
 use contracts::referral::v1 as api;
 use pathway::vocabularies::{Vocabularies, VocabularyKind};
+use service_runtime::ServiceError;
 use service_runtime::vocabularies::{self, KeepsVocabularies};
-use service_runtime::{Authority, ServiceError, Violations};
 use tonic::{Request, Response, Status};
 
 use super::ReferralApi;
-use crate::requests;
 
 /// The lists the referral service keeps.
 pub struct ReferralVocabularies;
@@ -36,15 +35,11 @@ impl ReferralApi {
     ) -> Result<Response<api::PublishVocabulariesResponse>, Status> {
         let caller = self.callers.caller(&request)?;
         let r = request.into_inner();
-        let mut v = Violations::default();
-        let request_id = requests::request_id(&mut v, &r.request_id);
-        let lists = vocabularies::lists_from_request(&mut v, &r.vocabularies);
-        v.finish()?;
-        let (version, log_sequence) = vocabularies::publish::<ReferralVocabularies>(
+        let (version, log_sequence) = vocabularies::publish_request::<ReferralVocabularies>(
             &self.kernel,
-            &Authority::of(&caller),
-            &request_id,
-            lists,
+            &caller,
+            &r.request_id,
+            &r.vocabularies,
         )
         .await?;
         Ok(Response::new(api::PublishVocabulariesResponse {
