@@ -21,5 +21,8 @@ pub use contract::DecodeError;
 pub use envelope::{Actor, Distrust, NewCommit, NewEvent, PendingCommit, RecordedCommit};
 pub use error::LogError;
 pub use follow::{Delivery, Following};
-pub use log::{AppendReceipt, CaseLog, ExecuteError, Executed, HistoryBound, create_or_get};
+pub use log::{
+    AppendReceipt, CaseLog, ExecuteError, Executed, HistoryBound, create_or_get, inbox_prefix,
+    principal,
+};
 pub use subject::{AggregateAddress, HistoryScope, Producer, RootKind, TokenId, producer_subjects};

@@ -155,3 +155,108 @@ async fn a_wrong_password_or_no_user_is_refused() {
     };
     assert!(CaseLog::connect(&anonymous).await.is_err());
 }
+
+/// Each user's replies arrive on its own inbox prefix, and no user may
+/// subscribe to another's prefix or to every inbox: a spying service sees
+/// none of another service's replies. Its own request, answered after the
+/// other's, shows that anything the spy could have received was delivered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_services_user_cannot_read_another_services_replies() {
+    use tokio_stream::StreamExt;
+    let system = server().await;
+    let server = system.nats();
+    for (index, (spy_user, _)) in USERS.iter().enumerate() {
+        let (victim_user, _) = USERS[(index + 1) % USERS.len()];
+        assert_eq!(
+            inbox_prefix(&principal(&config(server, spy_user, ""))),
+            format!("_INBOX_{}", spy_user.to_ascii_uppercase().replace('-', "_"))
+        );
+        let spy = CaseLog::connect(&config(server, spy_user, &password(spy_user)))
+            .await
+            .expect("spy connects");
+        let client = spy.jetstream().client();
+        let mut every_inbox = client.subscribe("_INBOX.>").await.expect("sent");
+        let mut victims_inbox = client
+            .subscribe(format!("{}.>", inbox_prefix(victim_user)))
+            .await
+            .expect("sent");
+        client.flush().await.expect("flush");
+        let victim = CaseLog::connect(&config(server, victim_user, &password(victim_user)))
+            .await
+            .expect("victim connects");
+        victim.last_sequence().await.expect("the victim's request");
+        spy.last_sequence()
+            .await
+            .expect("the spy's own request, answered after the victim's");
+        for (what, subscription) in [
+            ("every inbox", &mut every_inbox),
+            ("the other's inbox", &mut victims_inbox),
+        ] {
+            let snooped = tokio::time::timeout(Duration::ZERO, subscription.next()).await;
+            assert!(
+                !matches!(snooped, Ok(Some(_))),
+                "{spy_user} read a reply meant for {victim_user} by subscribing to {what}"
+            );
+        }
+    }
+}
+
+/// A service's consumers carry its name, and another service's credentials
+/// cannot delete them (no service may delete a consumer); reading histories
+/// creates none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_cannot_delete_another_services_consumer() {
+    let system = server().await;
+    let server = system.nats();
+    let screening = CaseLog::connect(&config(server, "screening", &password("screening")))
+        .await
+        .expect("connect");
+    screening
+        .append(&commit(Producer::Screening, "s-1"))
+        .await
+        .expect("append");
+    screening
+        .history(
+            &HistoryScope::Root {
+                kind: RootKind::Case,
+                id: TokenId::parse("case-1").expect("id"),
+            },
+            HistoryBound::All,
+        )
+        .await
+        .expect("history");
+    let stream_of = |log: &CaseLog| {
+        let context = log.jetstream().clone();
+        async move {
+            context
+                .get_stream("APPRODO_CASE_LOG")
+                .await
+                .expect("stream")
+        }
+    };
+    let own = stream_of(&screening).await;
+    assert_eq!(
+        own.get_info().await.expect("info").state.consumer_count,
+        0,
+        "a history read leaves no consumer behind"
+    );
+    let following = screening
+        .follow("cases", vec![], 0, 10)
+        .await
+        .expect("follow");
+    let name = following.consumer_name().to_owned();
+    assert!(name.starts_with("screening-cases-"), "{name}");
+    for (user, _) in USERS {
+        let log = CaseLog::connect(&config(server, user, &password(user)))
+            .await
+            .expect("connect");
+        assert!(
+            stream_of(&log).await.delete_consumer(&name).await.is_err(),
+            "{user} deleted screening's consumer"
+        );
+    }
+    assert!(
+        own.consumer_info(&name).await.is_ok(),
+        "screening's consumer is still there"
+    );
+}
