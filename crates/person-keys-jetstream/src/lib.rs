@@ -20,4 +20,4 @@ mod error;
 mod store;
 
 pub use error::KeyStoreError;
-pub use store::{KEY_SUBJECT_PREFIX, KeeperStore, KeyRecord, ReaderStore};
+pub use store::{DATASETS_TOKEN, KEY_SUBJECT_PREFIX, KeeperStore, KeyRecord, ReaderStore};

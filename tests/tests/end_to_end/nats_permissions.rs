@@ -260,3 +260,104 @@ async fn a_service_cannot_delete_another_services_consumer() {
         "screening's consumer is still there"
     );
 }
+
+/// The referral service reads each person's datasets key and nothing else of
+/// the key store: its NATS user is refused the person's own key (which opens
+/// the identity), by direct get and by message get; the datasets key, derived
+/// from the person's key, opens no identity sealed with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_referral_service_reads_datasets_keys_and_never_a_persons_key() {
+    use service_runtime::config::EncryptionConfig;
+    use service_runtime::person_keys::{self, PersonKeyKeeper, PersonKeyReader};
+    let system = server().await;
+    let server = system.nats();
+    let encryption = EncryptionConfig {
+        key_encryption_key: Some(
+            person_crypto::KeyEncryptionKey::generate_hex()
+                .expect("randomness")
+                .to_string(),
+        ),
+        ..EncryptionConfig::default()
+    };
+    let screening = CaseLog::connect(&config(server, "screening", &password("screening")))
+        .await
+        .expect("connect");
+    let keeper =
+        PersonKeyKeeper::from_config(&encryption, "approdo.case.*.screening").expect("keeper");
+    let person_key = keeper
+        .create_or_get(&screening, "case-9")
+        .await
+        .expect("the keeper creates both keys");
+    let identity = contracts::person::v1::PersonalData {
+        given_names: "Zephyrine".to_owned(),
+        ..Default::default()
+    };
+    let sealed = person_keys::seal(&person_key, "case-9", "identity", &identity).expect("sealed");
+
+    let referral = CaseLog::connect(&config(server, "referral", &password("referral")))
+        .await
+        .expect("connect");
+    let reader = PersonKeyReader::from_config(&encryption).expect("reader");
+    let datasets_key = reader
+        .dataset_key(&referral, "case-9")
+        .await
+        .expect("read")
+        .expect("the datasets key is there");
+    assert!(
+        person_keys::open::<contracts::person::v1::PersonalData>(
+            &datasets_key,
+            "case-9",
+            "identity",
+            &sealed
+        )
+        .is_err(),
+        "the datasets key opens no identity"
+    );
+    let dataset = person_keys::seal(
+        &datasets_key,
+        &person_keys::dataset_key_id("case-9"),
+        "referral_dataset/r-1",
+        &identity,
+    )
+    .expect("sealed");
+    assert!(
+        person_keys::open::<contracts::person::v1::PersonalData>(
+            &person_key,
+            "case-9",
+            "referral_dataset/r-1",
+            &dataset
+        )
+        .is_err(),
+        "and the keys are not interchangeable"
+    );
+
+    let keys = referral
+        .jetstream()
+        .get_stream("APPRODO_PERSON_KEYS")
+        .await
+        .expect("the referral user opens the key store");
+    assert!(
+        keys.direct_get_last_for_subject("approdo-keys.case-9.datasets")
+            .await
+            .is_ok(),
+        "control: the datasets key is readable by direct get"
+    );
+    assert!(
+        keys.direct_get_last_for_subject("approdo-keys.case-9")
+            .await
+            .is_err(),
+        "referral read a person's key by direct get"
+    );
+    assert!(
+        keys.get_last_raw_message_by_subject("approdo-keys.case-9")
+            .await
+            .is_err(),
+        "referral read a person's key by message get"
+    );
+    for sequence in 1..=2 {
+        assert!(
+            keys.get_raw_message(sequence).await.is_err(),
+            "referral read key store message {sequence}"
+        );
+    }
+}
