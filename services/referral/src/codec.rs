@@ -425,9 +425,11 @@ pub fn decode(event: &log::Event, key: &CaseKey) -> Result<Option<Event>, Decode
                     Some(wire::referral_drafted::Dataset::EncryptedMinimumDataset(sealed)),
                     Some(data_key),
                 ) => {
+                    // The case's datasets key id, not the message's claim: a
+                    // dataset moved from another case does not open.
                     let opened: wire::MinimumDataset = service_runtime::person_keys::open(
                         data_key,
-                        &sealed.key_id,
+                        &service_runtime::person_keys::dataset_key_id(&key.case_id),
                         &dataset_kind(&e.referral_id),
                         sealed,
                     )

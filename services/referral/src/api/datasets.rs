@@ -89,7 +89,7 @@ impl ReferralApi {
                     let kind = codec::dataset_kind(&view.referral_id);
                     view.dataset = Some(service_runtime::person_keys::open(
                         key,
-                        &dataset.key_id,
+                        &service_runtime::person_keys::dataset_key_id(&view.case_id),
                         &kind,
                         &dataset,
                     )?);
