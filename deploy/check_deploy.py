@@ -77,6 +77,11 @@ def main():
             check(subject in denied, f"nats-permissions.conf: {user} does not deny {subject}")
         for kind in ("case", "facility", "organisation"):
             check(f"approdo.{kind}.*.{user}" in subjects, f"nats-permissions.conf: {user} cannot publish approdo.{kind}.*.{user}")
+        check("$JS.API.CONSUMER.DELETE.>" in denied, f"nats-permissions.conf: {user} may delete consumers")
+    # each user reads replies on its own inbox prefix only (CaseLog::connect sets it from the user)
+    for user, inbox in re.findall(r"user:\s*([a-z-]+)\s*\n.*?subscribe:\s*\{\s*allow:\s*\[([^\]]*)\]", local_permissions, re.S):
+        allowed = re.findall(r'"([^"]+)"', inbox)
+        check(allowed == [f"_INBOX_{env_name(user)}.>"], f"nats-permissions.conf: {user} subscribes to {allowed}")
 
     # 3. services' TOML (Kubernetes): known keys, 3 replicas, own user, no password in the file
     grace_ms = {}

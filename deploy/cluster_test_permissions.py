@@ -32,8 +32,9 @@ async def main():
     async def on_error(error):
         errors.append(str(error).lower())
 
+    # Replies come on the user's own inbox prefix: it may subscribe to no other.
     nc = await nats.connect(url, user="screening", password=os.environ["APPRODO_NATS_SCREENING_PASSWORD"],
-                            error_cb=on_error, allow_reconnect=False, connect_timeout=3)
+                            inbox_prefix="_INBOX_SCREENING", error_cb=on_error, allow_reconnect=False, connect_timeout=3)
     failures = 0
 
     def verdict(ok, text):
@@ -55,6 +56,11 @@ async def main():
     await nc.flush(timeout=2)
     await asyncio.sleep(0.3)
     verdict(any('subscription to "approdo.>"' in e for e in errors), "screening refused subscribing to approdo.>")
+    await nc.subscribe("_INBOX_REFERRAL.>")
+    await nc.flush(timeout=2)
+    await asyncio.sleep(0.3)
+    verdict(any('subscription to "_inbox_referral.>"' in e for e in errors),
+            "screening refused subscribing to referral's replies")
 
     info = json.loads((await nc.request(f"$JS.API.STREAM.INFO.{STREAM}", b"", timeout=2)).data)
     config = dict(info["config"], deny_delete=False, deny_purge=False)

@@ -13,6 +13,7 @@ use crate::error::LogError;
 pub struct Following {
     messages: consumer::pull::Stream,
     pending_at_start: u64,
+    name: String,
 }
 
 /// One commit delivered to a projection. Acknowledge it after its effect is stored.
@@ -55,6 +56,13 @@ impl Delivery {
 }
 
 impl Following {
+    /// `projection` is already prefixed with the connection's principal
+    /// (`screening-cases`): the consumer is `<principal>-<projection>-<uuid>`.
+    /// Services may create consumers but delete none (no `CONSUMER.DELETE` in
+    /// the permissions): a consumer ends by its inactive threshold, and its
+    /// unguessable name is known only to the connection that created it
+    /// (nobody may list consumers; NATS permissions match whole tokens only,
+    /// so a name prefix cannot be a permission).
     pub(crate) async fn start(
         stream: &stream::Stream,
         projection: &str,
@@ -72,7 +80,7 @@ impl Following {
         let name = format!("{projection}-{}", uuid::Uuid::new_v4().simple());
         let consumer = stream
             .create_consumer(consumer::pull::Config {
-                name: Some(name),
+                name: Some(name.clone()),
                 description: Some(format!("projection {projection}")),
                 // Empty: the whole log. JetStream refuses overlapping filters.
                 filter_subjects,
@@ -97,7 +105,13 @@ impl Following {
         Ok(Following {
             messages,
             pending_at_start,
+            name,
         })
+    }
+
+    /// The consumer's name on the server: `<principal>-<projection>-<uuid>`.
+    pub fn consumer_name(&self) -> &str {
+        &self.name
     }
 
     /// Commits on the followed subjects after the start position, as the

@@ -23,5 +23,6 @@ pub use error::LogError;
 pub use follow::{Delivery, Following};
 pub use log::{
     AppendReceipt, CaseLog, ExecuteError, Executed, HistoryBound, LogUsage, create_or_get,
+    inbox_prefix, principal,
 };
 pub use subject::{AggregateAddress, HistoryScope, Producer, RootKind, TokenId, producer_subjects};

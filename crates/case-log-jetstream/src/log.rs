@@ -2,7 +2,7 @@
 //! and de-duplication, histories, and the idempotent command pipeline.
 
 use async_nats::HeaderMap;
-use async_nats::jetstream::{self, consumer, context::PublishErrorKind, stream};
+use async_nats::jetstream::{self, context::PublishErrorKind, stream};
 use futures::StreamExt;
 use prost::Message;
 use time::OffsetDateTime;
@@ -110,12 +110,39 @@ pub struct CaseLog {
     context: jetstream::Context,
     stream: stream::Stream,
     config: CaseLogConfig,
+    /// Who this connection is: the configured NATS user, which names its
+    /// inbox prefix and its consumers (see [`principal`]).
+    principal: String,
+}
+
+/// The name a connection goes by, from its configured NATS user: its reply
+/// inboxes are `_INBOX_<PRINCIPAL>.*` and its consumers `<principal>-*`, so
+/// the permissions file can let each user read only its own replies.
+/// Without a user (a development server without authorisation), `approdo`.
+pub fn principal(config: &CaseLogConfig) -> String {
+    config
+        .user
+        .clone()
+        .filter(|user| !user.is_empty())
+        .unwrap_or_else(|| "approdo".to_owned())
+}
+
+/// The inbox prefix of a connection as `principal`: `_INBOX_SCREENING`,
+/// `_INBOX_SAFE_SPACE`. Each user may subscribe to its own prefix only
+/// (`deploy/local/nats-permissions.conf`).
+pub fn inbox_prefix(principal: &str) -> String {
+    format!(
+        "_INBOX_{}",
+        principal.to_ascii_uppercase().replace(['-', '.'], "_")
+    )
 }
 
 impl CaseLog {
     /// Connects to NATS and provisions the stream (idempotent: every service may call it).
     pub async fn connect(config: &CaseLogConfig) -> Result<CaseLog, LogError> {
+        let principal = principal(config);
         let mut options = async_nats::ConnectOptions::new()
+            .custom_inbox_prefix(inbox_prefix(&principal))
             .connection_timeout(config.request_timeout())
             .request_timeout(Some(config.request_timeout()));
         if let (Some(user), Some(password)) = (&config.user, &config.password) {
@@ -140,11 +167,17 @@ impl CaseLog {
             context,
             stream,
             config: config.clone(),
+            principal,
         })
     }
 
     pub fn config(&self) -> &CaseLogConfig {
         &self.config
+    }
+
+    /// Who this connection is (its NATS user): the prefix of its consumers' names.
+    pub fn principal(&self) -> &str {
+        &self.principal
     }
 
     /// Appends one command's events as one message, after `previous_sequence` on
@@ -307,75 +340,53 @@ impl CaseLog {
         Ok(self.read(scope, bound).await?.commits)
     }
 
+    /// Reads a history one message at a time, each the next on the scope's
+    /// subjects (`STREAM.MSG.GET` with `next_by_subj`, answered by the
+    /// stream's leader, so a read sees every acknowledged append). No consumer
+    /// is created: services need no permission to create or delete consumers
+    /// for reading, only for following (see `follow.rs`).
     async fn read(&self, scope: &HistoryScope, bound: HistoryBound) -> Result<Read, LogError> {
-        let consumer = self
-            .stream
-            .create_consumer(consumer::pull::OrderedConfig {
-                filter_subject: scope.filter_subject(),
-                deliver_policy: consumer::DeliverPolicy::All,
-                ..Default::default()
-            })
-            .await
-            .map_err(|e| LogError::unavailable("read history", e))?;
-        let expected = consumer.cached_info().num_pending;
-        let name = consumer.cached_info().name.clone();
+        let filter = scope.filter_subject();
         let mut read = Read {
             commits: Vec::new(),
             last_sequence: 0,
         };
-        if expected == 0 {
-            self.forget_consumer(&name).await;
-            return Ok(read);
-        }
-        let mut messages = consumer
-            .messages()
-            .await
-            .map_err(|e| LogError::unavailable("read history", e))?;
-        let mut seen = 0_u64;
-        while seen < expected {
-            let message = match messages.next().await {
-                Some(Ok(message)) => message,
-                Some(Err(e)) => return Err(LogError::unavailable("read history", e)),
-                None => break,
+        let mut next = 1;
+        loop {
+            let message = match self
+                .stream
+                .raw_message_builder()
+                .sequence(next)
+                .next_by_subject(filter.clone())
+                .send()
+                .await
+            {
+                Ok(message) => message,
+                Err(error) if error.kind() == stream::RawMessageErrorKind::NoMessageFound => break,
+                Err(error) => return Err(LogError::unavailable("read history", error)),
             };
-            seen += 1;
-            let info = message
-                .info()
-                .map_err(|e| LogError::unavailable("read history", e))?;
-            if !bound.admits(info.stream_sequence, info.published) {
+            if !bound.admits(message.sequence, message.time) {
                 break;
             }
-            read.last_sequence = info.stream_sequence;
+            read.last_sequence = message.sequence;
+            next = message.sequence + 1;
             match RecordedCommit::from_log(
-                info.stream_sequence,
+                message.sequence,
                 &message.subject,
-                info.published,
+                message.time,
                 &message.payload,
             ) {
                 Ok(commit) => read.commits.push(commit),
                 Err(distrust) => tracing::warn!(
-                    sequence = info.stream_sequence,
+                    sequence = message.sequence,
                     subject = %message.subject,
                     reason = distrust.code(),
                     detail = %distrust.detail(),
                     "untrusted commit left out of a history"
                 ),
             }
-            if info.pending == 0 {
-                break;
-            }
         }
-        drop(messages);
-        self.forget_consumer(&name).await;
         Ok(read)
-    }
-
-    /// Ephemeral consumers expire by themselves; deleting at once keeps the
-    /// server's consumer count flat under load. Failing to delete loses nothing.
-    async fn forget_consumer(&self, name: &str) {
-        if let Err(error) = self.stream.delete_consumer(name).await {
-            tracing::debug!(%error, "history consumer left to expire");
-        }
     }
 
     /// The sequence of the last commit in the log, 0 when it is empty.
@@ -399,8 +410,14 @@ impl CaseLog {
         position: u64,
         batch: usize,
     ) -> Result<crate::follow::Following, LogError> {
-        crate::follow::Following::start(&self.stream, projection, filter_subjects, position, batch)
-            .await
+        crate::follow::Following::start(
+            &self.stream,
+            &format!("{}-{projection}", self.principal),
+            filter_subjects,
+            position,
+            batch,
+        )
+        .await
     }
 
     /// The JetStream context of the case log's connection, for the adapters

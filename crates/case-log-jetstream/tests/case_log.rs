@@ -335,11 +335,13 @@ async fn a_services_nats_user_cannot_change_the_case_logs_limits() {
     CaseLog::connect(&config).await.expect("created");
     CaseLog::connect(&config).await.expect("opened");
 
-    // An independent client with the same credentials tries to let old commits expire.
+    // An independent client with the same credentials (and so its inbox
+    // prefix) tries to let old commits expire.
     let client = async_nats::ConnectOptions::with_user_and_password(
         "screening".to_owned(),
         "screening-secret".to_owned(),
     )
+    .custom_inbox_prefix(inbox_prefix("screening"))
     .connect(server.url())
     .await
     .expect("client");

@@ -27,7 +27,12 @@ pub enum CryptoError {
     NoRandomness,
     #[error("the message could not be sealed")]
     Sealing,
+    #[error("a key could not be derived")]
+    Derivation,
 }
+
+/// HKDF-SHA256's `info` for the key of a person's referral datasets.
+pub const REFERRAL_DATASETS_INFO: &[u8] = b"approdo referral datasets v1";
 
 /// 32 (or `N`) random bytes from the operating system, or an error.
 fn random<const N: usize>() -> Result<Zeroizing<[u8; N]>, CryptoError> {
@@ -104,6 +109,17 @@ impl DataKey {
         let mut data_key = DataKey(Zeroizing::new([0; 32]));
         data_key.0.copy_from_slice(&key);
         data_key
+    }
+
+    /// The key of this person's referral datasets: HKDF-SHA256 of this key
+    /// with [`REFERRAL_DATASETS_INFO`]. One way: who holds it can open the
+    /// datasets sealed with it, not what this key sealed (the identity).
+    pub fn derive_referral_datasets_key(&self) -> Result<DataKey, CryptoError> {
+        let hkdf = hkdf::Hkdf::<sha2::Sha256>::new(None, self.0.as_ref());
+        let mut key = DataKey(Zeroizing::new([0; 32]));
+        hkdf.expand(REFERRAL_DATASETS_INFO, key.0.as_mut())
+            .map_err(|_| CryptoError::Derivation)?;
+        Ok(key)
     }
 
     fn cipher(&self) -> XChaCha20Poly1305 {
@@ -210,6 +226,30 @@ mod tests {
         assert_eq!(
             KeyEncryptionKey::from_hex("abc").map(|_| ()),
             Err(CryptoError::BadKeyEncryptionKey)
+        );
+    }
+
+    #[test]
+    fn the_datasets_key_is_derived_and_opens_nothing_the_person_key_sealed() {
+        let key = DataKey::generate();
+        let datasets = key.derive_referral_datasets_key().expect("derived");
+        let again = key.derive_referral_datasets_key().expect("derived");
+        assert_eq!(
+            *datasets.0, *again.0,
+            "the same person key, the same datasets key"
+        );
+        assert_ne!(*datasets.0, *key.0);
+        assert_ne!(
+            *datasets.0,
+            *DataKey::generate()
+                .derive_referral_datasets_key()
+                .expect("derived")
+                .0
+        );
+        let (nonce, ciphertext) = key.seal("p-1/identity", b"Amina").expect("sealed");
+        assert_eq!(
+            datasets.open("p-1/identity", &nonce, &ciphertext),
+            Err(CryptoError::Unreadable)
         );
     }
 

@@ -1,5 +1,7 @@
 //! The person key store: each person's data key, wrapped by the key-encryption
-//! key, one JetStream message on `approdo-keys.<key_id>` in its own stream
+//! key, one JetStream message on `approdo-keys.<key_id>`, and beside it the
+//! key derived from it for referral datasets on `approdo-keys.<key_id>.datasets`,
+//! in its own stream
 //! (`APPRODO_PERSON_KEYS`), on the case log's connection. Erasure deletes that
 //! message with JetStream's explicit delete, which overwrites it in the store
 //! files (measured on nats-server 2.15.1; a key-value purge or a replaced value
@@ -10,8 +12,9 @@
 //! - [`KeeperStore`] (the screening service): creates the stream, stores a key
 //!   once, destroys it; it refuses to start an empty store over a case log that
 //!   already holds data sealed with lost keys;
-//! - [`ReaderStore`] (the referral service): reads keys only; the stream must
-//!   exist, a missing one is an error, never an empty store.
+//! - [`ReaderStore`] (the referral service): reads datasets keys only, by
+//!   direct get of their subjects (what its NATS user is allowed); the stream
+//!   must exist, a missing one is an error, never an empty store.
 //!
 //! Wrapping, unwrapping and sealing are not here: they belong to `person-crypto`
 //! and the services' edge (`service_runtime::person_keys`). This crate holds bytes.
@@ -20,4 +23,4 @@ mod error;
 mod store;
 
 pub use error::KeyStoreError;
-pub use store::{KEY_SUBJECT_PREFIX, KeeperStore, KeyRecord, ReaderStore};
+pub use store::{DATASETS_TOKEN, KEY_SUBJECT_PREFIX, KeeperStore, KeyRecord, ReaderStore};

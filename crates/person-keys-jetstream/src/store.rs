@@ -8,8 +8,27 @@ use crate::error::KeyStoreError;
 /// Subjects of the key store.
 pub const KEY_SUBJECT_PREFIX: &str = "approdo-keys";
 
+/// The token after a person's key id naming the record of their referral
+/// datasets key: `approdo-keys.<key_id>.datasets`.
+pub const DATASETS_TOKEN: &str = "datasets";
+
+/// The person's own key: only the keeper reads it.
 fn subject(key_id: &TokenId) -> String {
     format!("{KEY_SUBJECT_PREFIX}.{key_id}")
+}
+
+/// The key of the person's referral datasets, derived from their key: what
+/// the reader may read (its NATS user may direct-get these subjects only).
+fn dataset_subject(key_id: &TokenId) -> String {
+    format!("{KEY_SUBJECT_PREFIX}.{key_id}.{DATASETS_TOKEN}")
+}
+
+/// The store's subjects: person keys and datasets keys, nothing else.
+fn stream_subjects() -> Vec<String> {
+    vec![
+        format!("{KEY_SUBJECT_PREFIX}.*"),
+        format!("{KEY_SUBJECT_PREFIX}.*.{DATASETS_TOKEN}"),
+    ]
 }
 
 /// What the store holds for one person.
@@ -24,12 +43,9 @@ pub enum KeyRecord {
     Erased,
 }
 
-/// What `stream` holds for `key_id`.
-async fn read(stream: &stream::Stream, key_id: &TokenId) -> Result<KeyRecord, KeyStoreError> {
-    match stream
-        .get_last_raw_message_by_subject(&subject(key_id))
-        .await
-    {
+/// What `stream` holds on `subject`.
+async fn read(stream: &stream::Stream, subject: &str) -> Result<KeyRecord, KeyStoreError> {
+    match stream.get_last_raw_message_by_subject(subject).await {
         Ok(message) if message.payload.is_empty() => Ok(KeyRecord::Erased),
         Ok(message) => Ok(KeyRecord::Key(message.payload.to_vec())),
         Err(error) if error.kind() == stream::LastRawMessageErrorKind::NoMessageFound => {
@@ -84,7 +100,7 @@ impl KeeperStore {
         let config = stream::Config {
             name: name.to_owned(),
             description: Some("Approdo person keys, wrapped; erasure deletes them".to_owned()),
-            subjects: vec![format!("{KEY_SUBJECT_PREFIX}.*")],
+            subjects: stream_subjects(),
             storage: stream::StorageType::File,
             num_replicas: log.config().replicas,
             max_messages_per_subject: 1,
@@ -98,17 +114,62 @@ impl KeeperStore {
         let stream = case_log_jetstream::create_or_get(&context, config, "provision key store")
             .await
             .map_err(KeyStoreError::Log)?;
+        // A store created before datasets keys had their own records holds
+        // `approdo-keys.*` only; services never update streams.
+        if !stream_subjects()
+            .iter()
+            .all(|s| stream.cached_info().config.subjects.contains(s))
+        {
+            return Err(KeyStoreError::Refused {
+                operation: "open key store",
+                description: format!(
+                    "the key store {name} does not hold datasets keys: an operator must set its subjects to {:?}",
+                    stream_subjects()
+                ),
+            });
+        }
         Ok(KeeperStore { context, stream })
     }
 
     /// The wrapped key stored for `key_id`, if any: `None` when missing or erased.
     pub async fn get(&self, key_id: &TokenId) -> Result<Option<Vec<u8>>, KeyStoreError> {
-        read(&self.stream, key_id).await.map(key)
+        read(&self.stream, &subject(key_id)).await.map(key)
     }
 
     /// What the store holds for `key_id`: a key, a tombstone, or nothing.
     pub async fn record(&self, key_id: &TokenId) -> Result<KeyRecord, KeyStoreError> {
-        read(&self.stream, key_id).await
+        read(&self.stream, &subject(key_id)).await
+    }
+
+    /// What the store holds as `key_id`'s referral datasets key.
+    pub async fn dataset_record(&self, key_id: &TokenId) -> Result<KeyRecord, KeyStoreError> {
+        read(&self.stream, &dataset_subject(key_id)).await
+    }
+
+    /// The people with a key record (a key or a tombstone) but no datasets
+    /// key record: those whose key was stored before datasets keys existed.
+    pub async fn without_dataset_record(&self) -> Result<Vec<TokenId>, KeyStoreError> {
+        use futures::StreamExt;
+        let mut people = std::collections::BTreeSet::new();
+        let mut with_datasets = std::collections::BTreeSet::new();
+        let mut subjects = self
+            .stream
+            .info_with_subjects(format!("{KEY_SUBJECT_PREFIX}.>"))
+            .await
+            .map_err(|e| KeyStoreError::unavailable("list keys", e))?;
+        while let Some(entry) = subjects.next().await {
+            let (subject, _) = entry.map_err(|e| KeyStoreError::unavailable("list keys", e))?;
+            let mut tokens = subject.split('.').skip(1);
+            match (tokens.next(), tokens.next()) {
+                (Some(id), None) => people.insert(id.to_owned()),
+                (Some(id), Some(DATASETS_TOKEN)) => with_datasets.insert(id.to_owned()),
+                _ => false,
+            };
+        }
+        Ok(people
+            .difference(&with_datasets)
+            .filter_map(|id| TokenId::parse(id).ok())
+            .collect())
     }
 
     /// Stores `wrapped` for `key_id` unless a key is already there; returns the
@@ -118,7 +179,35 @@ impl KeeperStore {
         key_id: &TokenId,
         wrapped: Vec<u8>,
     ) -> Result<Vec<u8>, KeyStoreError> {
-        match self.record(key_id).await? {
+        self.get_or_put_at(subject(key_id), wrapped).await
+    }
+
+    /// Stores `wrapped` as `key_id`'s referral datasets key unless one is
+    /// there; returns the stored one. Refused for a person erased (either
+    /// record a tombstone): [`KeyStoreError::Erased`].
+    pub async fn get_or_put_dataset(
+        &self,
+        key_id: &TokenId,
+        wrapped: Vec<u8>,
+    ) -> Result<Vec<u8>, KeyStoreError> {
+        if self.record(key_id).await? == KeyRecord::Erased {
+            return Err(KeyStoreError::Erased);
+        }
+        self.get_or_put_at(dataset_subject(key_id), wrapped).await
+    }
+
+    /// Leaves a tombstone as `key_id`'s datasets key record when there is
+    /// none: for a person erased before datasets keys had their own records.
+    pub async fn tombstone_dataset(&self, key_id: &TokenId) -> Result<(), KeyStoreError> {
+        self.destroy_at(&dataset_subject(key_id)).await.map(|_| ())
+    }
+
+    async fn get_or_put_at(
+        &self,
+        subject: String,
+        wrapped: Vec<u8>,
+    ) -> Result<Vec<u8>, KeyStoreError> {
+        match read(&self.stream, &subject).await? {
             KeyRecord::Key(existing) => return Ok(existing),
             KeyRecord::Erased => return Err(KeyStoreError::Erased),
             KeyRecord::Missing => {}
@@ -128,14 +217,14 @@ impl KeeperStore {
             .expected_last_subject_sequence(0);
         let acked = self
             .context
-            .send_publish(subject(key_id), publish)
+            .send_publish(subject.clone(), publish)
             .await
             .map_err(|e| KeyStoreError::unavailable("store key", e))?
             .await;
         match acked {
             Ok(_) => Ok(wrapped),
             // A concurrent request stored one first (or erased them): use what is there.
-            Err(_) => match self.record(key_id).await? {
+            Err(_) => match read(&self.stream, &subject).await? {
                 KeyRecord::Key(existing) => Ok(existing),
                 KeyRecord::Erased => Err(KeyStoreError::Erased),
                 KeyRecord::Missing => Err(KeyStoreError::Refused {
@@ -146,16 +235,19 @@ impl KeeperStore {
         }
     }
 
-    /// Destroys the key of `key_id`: its message is deleted (and overwritten on
-    /// disk), and a tombstone takes its place so that no key can be created
-    /// for the person again. Idempotent: returns false when there was no key
-    /// (never stored, or already erased); the tombstone is there either way.
+    /// Destroys the key of `key_id` and the datasets key derived from it:
+    /// each message is deleted (and overwritten on disk), and a tombstone
+    /// takes its place so that neither can be created for the person again.
+    /// Idempotent: returns false when there was no key (never stored, or
+    /// already erased); the tombstones are there either way.
     pub async fn destroy(&self, key_id: &TokenId) -> Result<bool, KeyStoreError> {
-        let had_key = match self
-            .stream
-            .get_last_raw_message_by_subject(&subject(key_id))
-            .await
-        {
+        let had_dataset_key = self.destroy_at(&dataset_subject(key_id)).await?;
+        let had_key = self.destroy_at(&subject(key_id)).await?;
+        Ok(had_key || had_dataset_key)
+    }
+
+    async fn destroy_at(&self, subject: &str) -> Result<bool, KeyStoreError> {
+        let had_key = match self.stream.get_last_raw_message_by_subject(subject).await {
             Ok(message) if message.payload.is_empty() => return Ok(false),
             Ok(message) => {
                 self.stream
@@ -172,11 +264,11 @@ impl KeeperStore {
             .expected_last_subject_sequence(0);
         let acked = self
             .context
-            .send_publish(subject(key_id), tombstone)
+            .send_publish(subject.to_owned(), tombstone)
             .await
             .map_err(|e| KeyStoreError::unavailable("write tombstone", e))?
             .await;
-        match (acked, self.record(key_id).await?) {
+        match (acked, read(&self.stream, subject).await?) {
             (_, KeyRecord::Erased) => Ok(had_key),
             (Ok(_), _) | (Err(_), _) => Err(KeyStoreError::Refused {
                 operation: "destroy key",
@@ -186,7 +278,10 @@ impl KeeperStore {
     }
 }
 
-/// The reader's handle: reads keys, and can do nothing else.
+/// The reader's handle: reads datasets keys, and can do nothing else (not
+/// even read a person's own key: it asks with a direct get whose subject is
+/// the record's, which the referral service's NATS user may make only for
+/// `approdo-keys.*.datasets`).
 #[derive(Clone)]
 pub struct ReaderStore {
     stream: stream::Stream,
@@ -221,8 +316,17 @@ impl ReaderStore {
         }
     }
 
-    /// The wrapped key stored for `key_id`, if any: `None` once erased.
-    pub async fn get(&self, key_id: &TokenId) -> Result<Option<Vec<u8>>, KeyStoreError> {
-        read(&self.stream, key_id).await.map(key)
+    /// The wrapped referral datasets key of `key_id`, if any: `None` once erased.
+    pub async fn dataset_key(&self, key_id: &TokenId) -> Result<Option<Vec<u8>>, KeyStoreError> {
+        match self
+            .stream
+            .direct_get_last_for_subject(dataset_subject(key_id))
+            .await
+        {
+            Ok(message) if message.payload.is_empty() => Ok(None),
+            Ok(message) => Ok(Some(message.payload.to_vec())),
+            Err(error) if error.kind() == stream::DirectGetErrorKind::NotFound => Ok(None),
+            Err(error) => Err(KeyStoreError::unavailable("read datasets key", error)),
+        }
     }
 }

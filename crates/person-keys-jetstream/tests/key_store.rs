@@ -49,13 +49,51 @@ async fn a_key_is_stored_once_read_by_the_reader_and_destroyed_for_good() {
 
     let reader = ReaderStore::open(&log, STREAM).await.expect("reader");
     assert_eq!(
-        reader.get(&person).await.expect("get"),
-        Some(b"first".to_vec())
+        reader.dataset_key(&person).await.expect("get"),
+        None,
+        "the reader reads datasets keys only, and there is none yet"
     );
-    assert_eq!(reader.get(&id("nobody")).await.expect("get"), None);
+    assert_eq!(
+        keeper
+            .get_or_put_dataset(&person, b"datasets".to_vec())
+            .await
+            .expect("put datasets key"),
+        b"datasets"
+    );
+    assert_eq!(
+        reader.dataset_key(&person).await.expect("get"),
+        Some(b"datasets".to_vec())
+    );
+    assert_eq!(reader.dataset_key(&id("nobody")).await.expect("get"), None);
+    assert_eq!(
+        keeper.without_dataset_record().await.expect("list"),
+        Vec::<TokenId>::new()
+    );
+    keeper
+        .get_or_put(&id("person-2"), b"older".to_vec())
+        .await
+        .expect("put");
+    assert_eq!(
+        keeper.without_dataset_record().await.expect("list"),
+        vec![id("person-2")]
+    );
 
     assert!(keeper.destroy(&person).await.expect("destroy"));
     assert!(!keeper.destroy(&person).await.expect("destroy again"));
-    assert_eq!(reader.get(&person).await.expect("get"), None);
+    assert_eq!(reader.dataset_key(&person).await.expect("get"), None);
     assert_eq!(keeper.get(&person).await.expect("get"), None);
+    assert_eq!(
+        keeper.dataset_record(&person).await.expect("record"),
+        person_keys_jetstream::KeyRecord::Erased
+    );
+    assert!(
+        matches!(
+            keeper.get_or_put(&person, b"again".to_vec()).await,
+            Err(KeyStoreError::Erased)
+        ) && matches!(
+            keeper.get_or_put_dataset(&person, b"again".to_vec()).await,
+            Err(KeyStoreError::Erased)
+        ),
+        "an erased person gets neither key again"
+    );
 }

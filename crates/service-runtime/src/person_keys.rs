@@ -5,9 +5,12 @@
 //!
 //! Two types, so that what a service may do is in its type: the screening
 //! service holds a [`PersonKeyKeeper`] (creates a person's key when their case
-//! opens, destroys it on erasure); other services hold a [`PersonKeyReader`]
-//! (read keys, to seal or open the personal parts of their own events; a
-//! missing key means erased).
+//! opens, destroys it on erasure); the referral service holds a
+//! [`PersonKeyReader`], which reads only each person's **referral datasets
+//! key** (HKDF-SHA256 of the person's key, stored beside it by the keeper,
+//! wrapped under its own context [`dataset_key_id`]): it seals and opens
+//! datasets, and cannot open what the person's key sealed (the identity).
+//! A missing key means erased.
 
 use case_log_jetstream::{CaseLog, TokenId};
 use contracts::person::v1::EncryptedMessage;
@@ -80,12 +83,54 @@ impl PersonKeyKeeper {
 
     async fn store(&self, log: &CaseLog) -> Result<&KeeperStore, ServiceError> {
         self.store
-            .get_or_try_init(|| KeeperStore::open(log, &self.keys.stream, self.guarded_subjects))
+            .get_or_try_init(|| async {
+                let store =
+                    KeeperStore::open(log, &self.keys.stream, self.guarded_subjects).await?;
+                self.store_missing_dataset_keys(&store).await?;
+                Ok::<_, ServiceError>(store)
+            })
             .await
-            .map_err(ServiceError::from)
     }
 
-    /// The person's data key, created on first use.
+    /// Migration, at the store's first use: a person whose key was stored
+    /// before datasets keys had their own record gets one now (a tombstone
+    /// if they were erased), so the referral service can read it.
+    async fn store_missing_dataset_keys(&self, store: &KeeperStore) -> Result<(), ServiceError> {
+        for id in store.without_dataset_record().await? {
+            match store.get(&id).await? {
+                Some(wrapped) => {
+                    let key = self.keys.unwrap(id.as_str(), &wrapped)?;
+                    self.put_dataset_key(store, id.as_str(), &key).await?;
+                }
+                None => store.tombstone_dataset(&id).await?,
+            }
+        }
+        Ok(())
+    }
+
+    /// Stores the person's referral datasets key, derived from `key`, unless
+    /// it is there.
+    async fn put_dataset_key(
+        &self,
+        store: &KeeperStore,
+        key_id: &str,
+        key: &DataKey,
+    ) -> Result<(), ServiceError> {
+        let id = token(key_id)?;
+        let derived = key.derive_referral_datasets_key().map_err(|e| {
+            ServiceError::internal(format_args!("deriving the datasets key of {key_id}: {e}"))
+        })?;
+        let wrapped = self
+            .keys
+            .kek
+            .wrap(&dataset_key_id(key_id), &derived)
+            .map_err(|e| ServiceError::internal(format_args!("wrapping the key {key_id}: {e}")))?;
+        store.get_or_put_dataset(&id, wrapped).await?;
+        Ok(())
+    }
+
+    /// The person's data key, created on first use, with the referral
+    /// datasets key derived from it beside it.
     pub async fn create_or_get(
         &self,
         log: &CaseLog,
@@ -97,8 +142,11 @@ impl PersonKeyKeeper {
             .kek
             .wrap(key_id, &DataKey::generate())
             .map_err(|e| ServiceError::internal(format_args!("wrapping the key {key_id}: {e}")))?;
-        let wrapped = self.store(log).await?.get_or_put(&id, fresh).await?;
-        self.keys.unwrap(key_id, &wrapped)
+        let store = self.store(log).await?;
+        let wrapped = store.get_or_put(&id, fresh).await?;
+        let key = self.keys.unwrap(key_id, &wrapped)?;
+        self.put_dataset_key(store, key_id, &key).await?;
+        Ok(key)
     }
 
     /// The person's data key if it still exists: `None` once erased.
@@ -114,14 +162,15 @@ impl PersonKeyKeeper {
         }
     }
 
-    /// Destroys the person's key; false if it was already gone.
+    /// Destroys the person's key and their datasets key; false if both were
+    /// already gone.
     pub async fn destroy(&self, log: &CaseLog, key_id: &str) -> Result<bool, ServiceError> {
         let id = token(key_id)?;
         Ok(self.store(log).await?.destroy(&id).await?)
     }
 }
 
-/// Reads person keys, and can do nothing else: every service but screening.
+/// Reads referral datasets keys, and can do nothing else: the referral service's.
 pub struct PersonKeyReader {
     keys: Unwrapping,
     store: tokio::sync::OnceCell<ReaderStore>,
@@ -144,8 +193,9 @@ impl PersonKeyReader {
         })
     }
 
-    /// The person's data key if it still exists: `None` once erased.
-    pub async fn existing(
+    /// The person's referral datasets key if it still exists: `None` once
+    /// erased. Seal and open with [`dataset_key_id`] as the key id.
+    pub async fn dataset_key(
         &self,
         log: &CaseLog,
         key_id: &str,
@@ -155,11 +205,21 @@ impl PersonKeyReader {
             .store
             .get_or_try_init(|| ReaderStore::open(log, &self.keys.stream))
             .await?;
-        match store.get(&id).await? {
-            Some(wrapped) => self.keys.unwrap(key_id, &wrapped).map(Some),
+        match store.dataset_key(&id).await? {
+            Some(wrapped) => self
+                .keys
+                .unwrap(&dataset_key_id(key_id), &wrapped)
+                .map(Some),
             None => Ok(None),
         }
     }
+}
+
+/// The id of a person's referral datasets key: the context it is wrapped
+/// under, and the `key_id` of what it seals (`<person key id>/datasets`), so a
+/// dataset says which key sealed it.
+pub fn dataset_key_id(person_key_id: &str) -> String {
+    format!("{person_key_id}/datasets")
 }
 
 fn token(key_id: &str) -> Result<TokenId, ServiceError> {

@@ -83,11 +83,23 @@ pub fn dataset_to_wire(dataset: &Dataset) -> wire::MinimumDataset {
     }
 }
 
-/// The person's key for one case: `key` is `None` once their data is erased
-/// (or when the caller does not need the datasets opened: they read as `None`).
+/// The person's referral datasets key for one case (never their own key):
+/// `key` is `None` once their data is erased (or when the caller does not need
+/// the datasets opened: they read as `None`).
 pub struct CaseKey {
     pub case_id: String,
     pub key: Option<person_crypto::DataKey>,
+}
+
+/// Whether a sealed dataset was sealed with the person's own key (its key id
+/// is the case id), before datasets had their own key (`<case>/datasets`).
+/// This service may not read the person's key: it reads such a dataset as
+/// withheld (ARCHITECTURE.md, per-person encryption, migration).
+pub fn sealed_with_the_persons_key(
+    case_id: &str,
+    sealed: &contracts::person::v1::EncryptedMessage,
+) -> bool {
+    sealed.key_id == case_id
 }
 
 /// What a referral's sealed dataset is, in its seal context.
@@ -170,7 +182,7 @@ pub fn encode(
                     Some(wire::referral_drafted::Dataset::EncryptedMinimumDataset(
                         service_runtime::person_keys::seal(
                             data_key,
-                            &key.case_id,
+                            &service_runtime::person_keys::dataset_key_id(&key.case_id),
                             &dataset_kind(referral_id.as_str()),
                             &dataset_to_wire(dataset),
                         )
@@ -403,13 +415,21 @@ pub fn decode(event: &log::Event, key: &CaseKey) -> Result<Option<Event>, Decode
                 .map_err(|_| bad("bad service type"))?,
             consent_id: cid(&e.consent_id)?,
             dataset: match (&e.dataset, &key.key) {
+                // Sealed with the person's own key, before datasets had theirs.
+                (Some(wire::referral_drafted::Dataset::EncryptedMinimumDataset(sealed)), _)
+                    if sealed_with_the_persons_key(&key.case_id, sealed) =>
+                {
+                    None
+                }
                 (
                     Some(wire::referral_drafted::Dataset::EncryptedMinimumDataset(sealed)),
                     Some(data_key),
                 ) => {
+                    // The case's datasets key id, not the message's claim: a
+                    // dataset moved from another case does not open.
                     let opened: wire::MinimumDataset = service_runtime::person_keys::open(
                         data_key,
-                        &key.case_id,
+                        &service_runtime::person_keys::dataset_key_id(&key.case_id),
                         &dataset_kind(&e.referral_id),
                         sealed,
                     )
@@ -600,7 +620,7 @@ mod tests {
         wire::referral_drafted::Dataset::EncryptedMinimumDataset(
             service_runtime::person_keys::seal(
                 key,
-                case_id,
+                &service_runtime::person_keys::dataset_key_id(case_id),
                 &dataset_kind(referral_id),
                 &wire::MinimumDataset {
                     categories: vec!["GBV".to_owned()],
@@ -646,6 +666,30 @@ mod tests {
             key: with_key.key,
         };
         assert!(decode(&event, &elsewhere).is_err());
+    }
+
+    /// A dataset sealed before datasets had their own key carries the
+    /// person's key id: read as withheld, never opened, never an error.
+    #[test]
+    fn a_dataset_sealed_with_the_persons_key_reads_as_withheld() {
+        let person_key = person_crypto::DataKey::generate();
+        let legacy = wire::referral_drafted::Dataset::EncryptedMinimumDataset(
+            service_runtime::person_keys::seal(
+                &person_key,
+                "case-1",
+                &dataset_kind("r-1"),
+                &wire::MinimumDataset::default(),
+            )
+            .expect("sealed"),
+        );
+        let datasets_key = CaseKey {
+            case_id: "case-1".to_owned(),
+            key: Some(person_key.derive_referral_datasets_key().expect("derived")),
+        };
+        assert!(matches!(
+            decode(&drafted(Some(legacy)), &datasets_key),
+            Ok(Some(Event::ReferralDrafted { dataset: None, .. }))
+        ));
     }
 
     proptest! {

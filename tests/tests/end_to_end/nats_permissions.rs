@@ -155,3 +155,209 @@ async fn a_wrong_password_or_no_user_is_refused() {
     };
     assert!(CaseLog::connect(&anonymous).await.is_err());
 }
+
+/// Each user's replies arrive on its own inbox prefix, and no user may
+/// subscribe to another's prefix or to every inbox: a spying service sees
+/// none of another service's replies. Its own request, answered after the
+/// other's, shows that anything the spy could have received was delivered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_services_user_cannot_read_another_services_replies() {
+    use tokio_stream::StreamExt;
+    let system = server().await;
+    let server = system.nats();
+    for (index, (spy_user, _)) in USERS.iter().enumerate() {
+        let (victim_user, _) = USERS[(index + 1) % USERS.len()];
+        assert_eq!(
+            inbox_prefix(&principal(&config(server, spy_user, ""))),
+            format!("_INBOX_{}", spy_user.to_ascii_uppercase().replace('-', "_"))
+        );
+        let spy = CaseLog::connect(&config(server, spy_user, &password(spy_user)))
+            .await
+            .expect("spy connects");
+        let client = spy.jetstream().client();
+        let mut every_inbox = client.subscribe("_INBOX.>").await.expect("sent");
+        let mut victims_inbox = client
+            .subscribe(format!("{}.>", inbox_prefix(victim_user)))
+            .await
+            .expect("sent");
+        client.flush().await.expect("flush");
+        let victim = CaseLog::connect(&config(server, victim_user, &password(victim_user)))
+            .await
+            .expect("victim connects");
+        victim.last_sequence().await.expect("the victim's request");
+        spy.last_sequence()
+            .await
+            .expect("the spy's own request, answered after the victim's");
+        for (what, subscription) in [
+            ("every inbox", &mut every_inbox),
+            ("the other's inbox", &mut victims_inbox),
+        ] {
+            let snooped = tokio::time::timeout(Duration::ZERO, subscription.next()).await;
+            assert!(
+                !matches!(snooped, Ok(Some(_))),
+                "{spy_user} read a reply meant for {victim_user} by subscribing to {what}"
+            );
+        }
+    }
+}
+
+/// A service's consumers carry its name, and another service's credentials
+/// cannot delete them (no service may delete a consumer); reading histories
+/// creates none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_cannot_delete_another_services_consumer() {
+    let system = server().await;
+    let server = system.nats();
+    let screening = CaseLog::connect(&config(server, "screening", &password("screening")))
+        .await
+        .expect("connect");
+    screening
+        .append(&commit(Producer::Screening, "s-1"))
+        .await
+        .expect("append");
+    screening
+        .history(
+            &HistoryScope::Root {
+                kind: RootKind::Case,
+                id: TokenId::parse("case-1").expect("id"),
+            },
+            HistoryBound::All,
+        )
+        .await
+        .expect("history");
+    let stream_of = |log: &CaseLog| {
+        let context = log.jetstream().clone();
+        async move {
+            context
+                .get_stream("APPRODO_CASE_LOG")
+                .await
+                .expect("stream")
+        }
+    };
+    let own = stream_of(&screening).await;
+    assert_eq!(
+        own.get_info().await.expect("info").state.consumer_count,
+        0,
+        "a history read leaves no consumer behind"
+    );
+    let following = screening
+        .follow("cases", vec![], 0, 10)
+        .await
+        .expect("follow");
+    let name = following.consumer_name().to_owned();
+    assert!(name.starts_with("screening-cases-"), "{name}");
+    for (user, _) in USERS {
+        let log = CaseLog::connect(&config(server, user, &password(user)))
+            .await
+            .expect("connect");
+        assert!(
+            stream_of(&log).await.delete_consumer(&name).await.is_err(),
+            "{user} deleted screening's consumer"
+        );
+    }
+    assert!(
+        own.consumer_info(&name).await.is_ok(),
+        "screening's consumer is still there"
+    );
+}
+
+/// The referral service reads each person's datasets key and nothing else of
+/// the key store: its NATS user is refused the person's own key (which opens
+/// the identity), by direct get and by message get; the datasets key, derived
+/// from the person's key, opens no identity sealed with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_referral_service_reads_datasets_keys_and_never_a_persons_key() {
+    use service_runtime::config::EncryptionConfig;
+    use service_runtime::person_keys::{self, PersonKeyKeeper, PersonKeyReader};
+    let system = server().await;
+    let server = system.nats();
+    let encryption = EncryptionConfig {
+        key_encryption_key: Some(
+            person_crypto::KeyEncryptionKey::generate_hex()
+                .expect("randomness")
+                .to_string(),
+        ),
+        ..EncryptionConfig::default()
+    };
+    let screening = CaseLog::connect(&config(server, "screening", &password("screening")))
+        .await
+        .expect("connect");
+    let keeper =
+        PersonKeyKeeper::from_config(&encryption, "approdo.case.*.screening").expect("keeper");
+    let person_key = keeper
+        .create_or_get(&screening, "case-9")
+        .await
+        .expect("the keeper creates both keys");
+    let identity = contracts::person::v1::PersonalData {
+        given_names: "Zephyrine".to_owned(),
+        ..Default::default()
+    };
+    let sealed = person_keys::seal(&person_key, "case-9", "identity", &identity).expect("sealed");
+
+    let referral = CaseLog::connect(&config(server, "referral", &password("referral")))
+        .await
+        .expect("connect");
+    let reader = PersonKeyReader::from_config(&encryption).expect("reader");
+    let datasets_key = reader
+        .dataset_key(&referral, "case-9")
+        .await
+        .expect("read")
+        .expect("the datasets key is there");
+    assert!(
+        person_keys::open::<contracts::person::v1::PersonalData>(
+            &datasets_key,
+            "case-9",
+            "identity",
+            &sealed
+        )
+        .is_err(),
+        "the datasets key opens no identity"
+    );
+    let dataset = person_keys::seal(
+        &datasets_key,
+        &person_keys::dataset_key_id("case-9"),
+        "referral_dataset/r-1",
+        &identity,
+    )
+    .expect("sealed");
+    assert!(
+        person_keys::open::<contracts::person::v1::PersonalData>(
+            &person_key,
+            "case-9",
+            "referral_dataset/r-1",
+            &dataset
+        )
+        .is_err(),
+        "and the keys are not interchangeable"
+    );
+
+    let keys = referral
+        .jetstream()
+        .get_stream("APPRODO_PERSON_KEYS")
+        .await
+        .expect("the referral user opens the key store");
+    assert!(
+        keys.direct_get_last_for_subject("approdo-keys.case-9.datasets")
+            .await
+            .is_ok(),
+        "control: the datasets key is readable by direct get"
+    );
+    assert!(
+        keys.direct_get_last_for_subject("approdo-keys.case-9")
+            .await
+            .is_err(),
+        "referral read a person's key by direct get"
+    );
+    assert!(
+        keys.get_last_raw_message_by_subject("approdo-keys.case-9")
+            .await
+            .is_err(),
+        "referral read a person's key by message get"
+    );
+    for sequence in 1..=2 {
+        assert!(
+            keys.get_raw_message(sequence).await.is_err(),
+            "referral read key store message {sequence}"
+        );
+    }
+}

@@ -179,6 +179,18 @@ async fn personal_data_is_sealed_read_on_record_and_erased_everywhere() {
         !files_containing(dirs[0], &wrapped).is_empty(),
         "the wrapped key is on disk before erasure"
     );
+    // And the referral datasets key derived from it, stored beside it.
+    let KeyRecord::Key(wrapped_datasets_key) = keys
+        .dataset_record(&TokenId::parse(&case_a).expect("id"))
+        .await
+        .expect("get")
+    else {
+        panic!("A has a datasets key");
+    };
+    assert!(
+        !files_containing(dirs[0], &wrapped_datasets_key).is_empty(),
+        "the wrapped datasets key is on disk before erasure"
+    );
 
     // Erasure: operators may not, a prefecture may.
     let refused = client
@@ -221,7 +233,19 @@ async fn personal_data_is_sealed_read_on_record_and_erased_everywhere() {
     );
     for dir in &dirs {
         assert!(files_containing(dir, &wrapped).is_empty());
+        let found = files_containing(dir, &wrapped_datasets_key);
+        assert!(
+            found.is_empty(),
+            "the wrapped datasets key survives on disk in {found:?}"
+        );
     }
+    assert_eq!(
+        keys.dataset_record(&TokenId::parse(&case_a).expect("id"))
+            .await
+            .expect("get"),
+        KeyRecord::Erased,
+        "a tombstone stands where the datasets key was"
+    );
     assert_nowhere(&dirs, &A, "after erasure");
 
     // Other people's data is intact.

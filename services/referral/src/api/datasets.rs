@@ -49,7 +49,10 @@ impl ReferralApi {
                 continue;
             };
             if !keys.contains_key(&view.case_id) {
-                let key = self.keys.existing(self.kernel.log(), &view.case_id).await?;
+                let key = self
+                    .keys
+                    .dataset_key(self.kernel.log(), &view.case_id)
+                    .await?;
                 keys.insert(view.case_id.clone(), key);
             }
             sealed.push((index, dataset));
@@ -76,11 +79,17 @@ impl ReferralApi {
         for (index, dataset) in sealed {
             let view = &mut views[index];
             match keys.get(&view.case_id).and_then(Option::as_ref) {
+                // Sealed with the person's own key before datasets had
+                // theirs: this service cannot open it.
+                Some(_) if codec::sealed_with_the_persons_key(&view.case_id, &dataset) => {
+                    view.dataset = None;
+                    view.dataset_access_revoked = true;
+                }
                 Some(key) => {
                     let kind = codec::dataset_kind(&view.referral_id);
                     view.dataset = Some(service_runtime::person_keys::open(
                         key,
-                        &view.case_id,
+                        &service_runtime::person_keys::dataset_key_id(&view.case_id),
                         &kind,
                         &dataset,
                     )?);

@@ -73,7 +73,7 @@ impl ReferralApi {
 
     /// The codec and context of a command on a case's referral record.
     /// Only drafting (to seal) and sending (to check the consent covers the
-    /// dataset) need the person's key: other commands spare the key store a read.
+    /// dataset) need the person's datasets key: other commands spare the key store a read.
     pub(crate) async fn decision_inputs(
         &self,
         case_id: &str,
@@ -82,7 +82,7 @@ impl ReferralApi {
     ) -> Result<(CaseKey, CaseContext), ServiceError> {
         let facts = self.case_facts(case_id).await?;
         let key = if with_key {
-            self.keys.existing(self.kernel.log(), case_id).await?
+            self.keys.dataset_key(self.kernel.log(), case_id).await?
         } else {
             None
         };
