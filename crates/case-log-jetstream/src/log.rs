@@ -440,19 +440,28 @@ impl CaseLog {
         }
     }
 
+    /// The limits in which the stream differs from `config` (empty when it is as configured).
+    pub async fn stream_differs(
+        &self,
+        config: &CaseLogConfig,
+    ) -> Result<Vec<&'static str>, LogError> {
+        let info = self
+            .stream
+            .get_info()
+            .await
+            .map_err(|e| LogError::unavailable("stream info", e))?;
+        Ok(differing_limits(&info.config, &wanted_stream(config)))
+    }
+
     /// The underlying stream name.
     pub fn stream_name(&self) -> &str {
         &self.config.stream
     }
 }
 
-/// Creates or updates the stream so it matches the configuration, and checks
-/// that the log is immutable (architecture invariant 2).
-async fn provision(
-    context: &jetstream::Context,
-    config: &CaseLogConfig,
-) -> Result<stream::Stream, LogError> {
-    let wanted = stream::Config {
+/// The case log stream as `config` wants it.
+fn wanted_stream(config: &CaseLogConfig) -> stream::Config {
+    stream::Config {
         name: config.stream.clone(),
         description: Some("Approdo case log: immutable, one commit per command".to_owned()),
         subjects: vec![format!("{SUBJECT_PREFIX}.>")],
@@ -466,7 +475,39 @@ async fn provision(
         deny_purge: true,
         allow_direct: true,
         ..Default::default()
-    };
+    }
+}
+
+/// The limits in which a stream differs from the configuration wanted. The
+/// server reads "unlimited" back as -1 where a client may have asked with 0.
+fn differing_limits(stored: &stream::Config, wanted: &stream::Config) -> Vec<&'static str> {
+    let unlimited = |n: i64| if n <= 0 { -1 } else { n };
+    let mut differs = Vec::new();
+    if stored.num_replicas != wanted.num_replicas {
+        differs.push("num_replicas");
+    }
+    if stored.duplicate_window != wanted.duplicate_window {
+        differs.push("duplicate_window");
+    }
+    if stored.max_age != wanted.max_age {
+        differs.push("max_age");
+    }
+    if unlimited(stored.max_messages) != unlimited(wanted.max_messages) {
+        differs.push("max_messages");
+    }
+    if unlimited(stored.max_bytes) != unlimited(wanted.max_bytes) {
+        differs.push("max_bytes");
+    }
+    differs
+}
+
+/// Creates or updates the stream so it matches the configuration, and checks
+/// that the log is immutable (architecture invariant 2).
+async fn provision(
+    context: &jetstream::Context,
+    config: &CaseLogConfig,
+) -> Result<stream::Stream, LogError> {
+    let wanted = wanted_stream(config);
     let mut stream = create_or_get(context, wanted.clone(), "provision stream").await?;
     let info = stream
         .info()
@@ -477,15 +518,11 @@ async fn provision(
             stream: config.stream.clone(),
         });
     }
-    if info.config.num_replicas != wanted.num_replicas
-        || info.config.duplicate_window != wanted.duplicate_window
-        || info.config.max_age != wanted.max_age
-        || info.config.max_messages != wanted.max_messages
-        || info.config.max_bytes != wanted.max_bytes
-    {
+    let differs = differing_limits(&info.config, &wanted);
+    if !differs.is_empty() {
         // Services may create the stream but never change it (no STREAM.UPDATE
         // permission): a different configuration is an operator's change to review.
-        tracing::warn!(stream = %config.stream, "the case log stream's configuration differs from this service's");
+        tracing::warn!(stream = %config.stream, differs = %differs.join(","), "the case log stream's configuration differs from this service's");
     }
     Ok(stream)
 }

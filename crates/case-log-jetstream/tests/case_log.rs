@@ -516,3 +516,13 @@ fn no_byte_limit_is_never_above_a_share() {
         assert_eq!(config.stream_max_bytes(), -1);
     }
 }
+
+/// A stream this code just created reads back as the configuration it asked
+/// for: a service never warns that a fresh log differs from its configuration.
+#[tokio::test]
+async fn a_fresh_stream_has_the_configuration_it_was_created_with() {
+    let server = NatsServer::start();
+    let config = config(&server);
+    let log = CaseLog::connect(&config).await.expect("connect");
+    assert!(log.stream_differs(&config).await.expect("info").is_empty());
+}
