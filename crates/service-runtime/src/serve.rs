@@ -93,6 +93,25 @@ pub struct ServiceSpec<P> {
     pub authorisation: &'static [crate::authorisation::Rule],
 }
 
+impl<P: Projection> ServiceSpec<(P, projection_sled::Catalogue)> {
+    /// A service with its projection beside the catalogue of what that
+    /// projection consumes, serving `grpc_service` under `authorisation`.
+    pub fn with_catalogue(
+        name: &'static str,
+        projection: P,
+        grpc_service: &'static str,
+        authorisation: &'static [crate::authorisation::Rule],
+    ) -> Self {
+        let catalogue = projection_sled::Catalogue::within(name, projection.consumes());
+        ServiceSpec {
+            name,
+            projection: (projection, catalogue),
+            grpc_services: vec![grpc_service],
+            authorisation,
+        }
+    }
+}
+
 /// Runs a service that has no domain RPCs yet: what every service gets from
 /// the runtime (the case log followed into a catalogue projection, health,
 /// reflection, the projection admin API) and nothing else.

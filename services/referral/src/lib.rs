@@ -23,7 +23,6 @@ pub mod requests;
 use std::sync::Arc;
 
 use case_referral::pathway_rules::PathwayRules;
-use projection_sled::{Catalogue, Projection};
 use service_runtime::{Clock, OrganisationType, Rule, ServeError, ServiceConfig, ServiceSpec};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -123,15 +122,12 @@ pub async fn run(
     shutdown: CancellationToken,
     clock: Arc<dyn Clock>,
 ) -> Result<(), ServeError> {
-    let spec = ServiceSpec {
-        name: NAME,
-        projection: (
-            projection::ReferralProjection,
-            Catalogue::within(NAME, projection::ReferralProjection.consumes()),
-        ),
-        grpc_services: vec!["approdo.referral.v1.ReferralService"],
-        authorisation: AUTHORISATION,
-    };
+    let spec = ServiceSpec::with_catalogue(
+        NAME,
+        projection::ReferralProjection,
+        "approdo.referral.v1.ReferralService",
+        AUTHORISATION,
+    );
     let options: options::ReferralOptions = config.options()?;
     let keys = Arc::new(service_runtime::PersonKeyReader::from_config(
         &config.encryption,

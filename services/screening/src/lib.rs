@@ -23,7 +23,6 @@ pub mod requests;
 
 use std::sync::Arc;
 
-use projection_sled::{Catalogue, Projection};
 use service_runtime::{Clock, OrganisationType, Rule, ServeError, ServiceConfig, ServiceSpec};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -117,15 +116,12 @@ pub async fn run(
         &config.encryption,
         "approdo.case.*.screening",
     )?;
-    let spec = ServiceSpec {
-        name: NAME,
-        projection: (
-            projection::ScreeningProjection,
-            Catalogue::within(NAME, projection::ScreeningProjection.consumes()),
-        ),
-        grpc_services: vec!["approdo.screening.v1.ScreeningService"],
-        authorisation: AUTHORISATION,
-    };
+    let spec = ServiceSpec::with_catalogue(
+        NAME,
+        projection::ScreeningProjection,
+        "approdo.screening.v1.ScreeningService",
+        AUTHORISATION,
+    );
     service_runtime::run(spec, config, listener, shutdown, clock, move |context| {
         let api = Arc::new(api::ScreeningApi {
             kernel: context.kernel.clone(),
