@@ -15,11 +15,22 @@ type Client = api::screening_service_client::ScreeningServiceClient<Channel>;
 
 #[derive(Subcommand)]
 pub enum CaseCommand {
+    /// Registers a reception facility with its province (administrator): cases
+    /// opened or placed there are in that province.
+    RegisterFacility {
+        facility_id: String,
+        #[arg(long)]
+        province: String,
+        /// hotspot, first_reception, cas, sai, shelter, detention
+        #[arg(long, default_value = "cas")]
+        kind: String,
+    },
     /// Opens a case (arrival now unless --hours-ago).
     Open {
         #[arg(long, default_value = "LAMPEDUSA")]
         place: String,
-        #[arg(long, default_value = "AG")]
+        /// Optional: the case is in its facility's registered province.
+        #[arg(long, default_value = "")]
         province: String,
         /// The facility the person is in; a reception operator opens cases for its
         /// own facility only (default: APPRODO_FACILITY, else hotspot-lampedusa).
@@ -117,6 +128,16 @@ pub async fn client(host: &str) -> Result<Client> {
 pub async fn run(host: &str, command: CaseCommand) -> Result<()> {
     let mut client = client(host).await?;
     match command {
+        CaseCommand::RegisterFacility {
+            facility_id,
+            province,
+            kind,
+        } => {
+            let answer =
+                register_facility(&mut client, &request_id(), &facility_id, &province, &kind)
+                    .await?;
+            println!("facility {facility_id} registered in {province} (log sequence {answer})");
+        }
         CaseCommand::Open {
             place,
             province,
@@ -416,9 +437,49 @@ pub(crate) async fn print_history(client: &mut Client, case_id: &str) -> Result<
     Ok(())
 }
 
+/// Registers a facility as the local administrator; answers the log sequence.
+async fn register_facility(
+    client: &mut Client,
+    request_id: &str,
+    facility_id: &str,
+    province: &str,
+    kind: &str,
+) -> Result<u64> {
+    Ok(client
+        .register_facility(authorised(
+            api::RegisterFacilityRequest {
+                request_id: request_id.to_owned(),
+                facility_id: facility_id.to_owned(),
+                province: province.to_owned(),
+                facility_kind: kind.to_owned(),
+            },
+            OrganisationType::Administrator,
+        ))
+        .await?
+        .into_inner()
+        .log_sequence)
+}
+
 /// The demo's journey: a fictional person, from arrival to assessment. Returns the case id.
 pub async fn journey(host: &str) -> Result<String> {
     let mut client = client(host).await?;
+    // The operator's facility, registered once (a retry answers from the log).
+    let facility = crate::operator_facility();
+    let registered = register_facility(
+        &mut client,
+        &format!("demo-facility-{facility}"),
+        &facility,
+        "AG",
+        "hotspot",
+    )
+    .await;
+    match registered {
+        Ok(sequence) => {
+            println!("  facility {facility} registered in AG (log sequence {sequence})")
+        }
+        Err(error) if error.to_string().contains("already registered") => {}
+        Err(error) => return Err(error),
+    }
     let arrived = now() - time::Duration::days(3);
     let request = request_id();
     let opened = client

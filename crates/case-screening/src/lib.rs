@@ -10,6 +10,7 @@
 //! Personal data never enters this crate: the service carries it beside the events.
 
 mod decide;
+pub mod facilities;
 pub mod model;
 
 use std::collections::BTreeMap;

@@ -15,6 +15,7 @@ use tonic::{Request, Response, Status};
 
 use crate::aggregate::{CaseContext, CaseScreening, whereabouts};
 use crate::codec::{self, PersonalParts, WireEvent};
+use crate::facilities;
 use crate::identity_access;
 use crate::projection;
 use crate::queries;
@@ -245,6 +246,19 @@ impl KeepsVocabularies for ScreeningVocabularies {
 
 #[tonic::async_trait]
 impl api::screening_service_server::ScreeningService for ScreeningApi {
+    async fn register_facility(
+        &self,
+        request: Request<api::RegisterFacilityRequest>,
+    ) -> Result<Response<api::RegisterFacilityResponse>, Status> {
+        let caller = self.caller(&request)?;
+        let request = request.into_inner();
+        let log_sequence = facilities::register(&self.kernel, &caller, &request).await?;
+        Ok(Response::new(api::RegisterFacilityResponse {
+            facility_id: request.facility_id,
+            log_sequence,
+        }))
+    }
+
     async fn publish_vocabularies(
         &self,
         request: Request<api::PublishVocabulariesRequest>,
@@ -282,7 +296,16 @@ impl api::screening_service_server::ScreeningService for ScreeningApi {
         request: Request<api::OpenCaseRequest>,
     ) -> Result<Response<api::OpenCaseResponse>, Status> {
         let caller = self.caller(&request)?;
-        let request = request.into_inner();
+        let mut request = request.into_inner();
+        // The case's province is its facility's registered province.
+        request.province = facilities::registered_province(
+            &self.kernel,
+            "facility_id",
+            &request.facility_id,
+            "province",
+            &request.province,
+        )
+        .await?;
         let (request_id, open) =
             requests::open_case(&request, |rid| new_case_id(&caller.organisation_id, rid))?;
         self.check_family_links(&open).await?;
@@ -361,9 +384,17 @@ impl api::screening_service_server::ScreeningService for ScreeningApi {
         request: Request<api::PlaceCaseRequest>,
     ) -> Result<Response<api::PlaceCaseResponse>, Status> {
         let caller = self.caller(&request)?;
-        let (case_id, log_sequence) = self
-            .command(caller, requests::placement(request.get_ref()))
-            .await?;
+        let mut request = request.into_inner();
+        // The case moves to the province its new facility is registered in.
+        request.province = facilities::registered_province(
+            &self.kernel,
+            "facility_id",
+            &request.facility_id,
+            "province",
+            &request.province,
+        )
+        .await?;
+        let (case_id, log_sequence) = self.command(caller, requests::placement(&request)).await?;
         Ok(Response::new(api::PlaceCaseResponse {
             case_id,
             log_sequence,

@@ -25,6 +25,7 @@ case_log_jetstream::event_contract! {
         AssessmentDeadlineMissed,
         PersonalDataErased,
         IdentityRead,
+        FacilityRegistered,
     }
 }
 
@@ -311,6 +312,7 @@ pub fn decode(event: &log::Event) -> Result<Event, DecodeError> {
             reason: ErasureReason::from_code(&e.reason).map_err(|_| bad("bad reason"))?,
             erased_at: time(&e.erased_at)?,
         },
+        WireEvent::FacilityRegistered(_) => return Err(bad("a facility's event, not a case's")),
         WireEvent::IdentityRead(e) => Event::IdentityRead {
             purpose: ReadPurpose::from_code(&e.purpose).map_err(|_| bad("bad purpose"))?,
             read_at: time(&e.read_at)?,

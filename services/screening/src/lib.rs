@@ -15,6 +15,7 @@ pub mod api;
 pub mod codec;
 pub mod deadlines;
 pub mod erasures;
+pub mod facilities;
 pub mod identity_access;
 pub mod projection;
 pub mod queries;
@@ -79,6 +80,10 @@ pub const AUTHORISATION: &[Rule] = {
         Rule {
             rpc: "/approdo.screening.v1.ScreeningService/EraseCase",
             allowed: &[Prefecture, Administrator],
+        },
+        Rule {
+            rpc: "/approdo.screening.v1.ScreeningService/RegisterFacility",
+            allowed: &[Administrator],
         },
         Rule {
             rpc: "/approdo.screening.v1.ScreeningService/PublishVocabularies",

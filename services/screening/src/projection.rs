@@ -162,6 +162,8 @@ fn apply_event(
             }
         }
         WireEvent::PersonalDataErased(_) => view.personal_data_erased = true,
+        // On facility subjects only; the registry is read from the log.
+        WireEvent::FacilityRegistered(_) => {}
         WireEvent::IdentityRead(_) => {}
         WireEvent::AssessmentDeadlineMissed(_) => {
             if let Some(deadline) = view.assessment_deadline.as_mut() {

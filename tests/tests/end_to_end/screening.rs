@@ -772,6 +772,7 @@ async fn a_flood_of_invalid_requests_is_refused_appends_nothing_and_the_service_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calls_without_a_token_signed_by_a_trusted_issuer_are_unauthenticated() {
     let system = System::start_at(NOW, &[Service::Screening]).await;
+    let head = system.log().await.last_sequence().await.expect("last");
     // A client that attaches no token of its own.
     let mut client = api::screening_service_client::ScreeningServiceClient::new(
         system.channel(Service::Screening).await,
@@ -816,7 +817,7 @@ async fn calls_without_a_token_signed_by_a_trusted_issuer_are_unauthenticated() 
     assert_eq!(missing.code(), Code::Unauthenticated);
     assert_eq!(
         system.log().await.last_sequence().await.expect("last"),
-        0,
+        head,
         "nothing appended"
     );
     system.stop().await;
@@ -946,9 +947,11 @@ async fn codes_outside_the_vocabularies_in_force_are_refused_and_never_stored() 
     system.stop().await;
 }
 
-/// Authority from the token, never from the request: a reception operator
-/// opening a case for its own facility but claiming another province (so that
-/// another prefecture would see it) is refused.
+/// Authority from the token and the registry, never from the request: a
+/// reception operator opening a case for its own facility but claiming another
+/// province (so that another prefecture would see it) is refused; the case's
+/// province is its facility's registered one, and an unregistered facility is
+/// refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_operator_cannot_place_its_facility_in_another_province() {
     let system = System::start_at(NOW, &[Service::Screening]).await;
@@ -960,11 +963,34 @@ async fn an_operator_cannot_place_its_facility_in_another_province() {
     let refused = client
         .open_case(as_operator(elsewhere))
         .await
-        .expect_err("the facility is in the operator's province");
-    assert_eq!(refused.code(), Code::PermissionDenied);
-    client
-        .open_case(as_operator(open_request("own-province", NOW, "")))
+        .expect_err("the facility is registered in the operator's province");
+    assert_eq!(refused.code(), Code::InvalidArgument);
+    let opened = client
+        .open_case(as_operator(api::OpenCaseRequest {
+            province: String::new(),
+            ..open_request("own-province", NOW, "")
+        }))
         .await
-        .expect("its own facility, in its own province");
+        .expect("its own facility: the province is the registered one")
+        .into_inner();
+    let view = client
+        .get_case(as_operator(api::GetCaseRequest {
+            case_id: opened.case_id,
+            min_log_sequence: opened.log_sequence,
+        }))
+        .await
+        .expect("case")
+        .into_inner()
+        .case
+        .expect("view");
+    assert_eq!(view.province, "AG");
+    let unregistered = client
+        .open_case(as_operator(api::OpenCaseRequest {
+            facility_id: "hotspot-unknown".to_owned(),
+            ..open_request("unregistered", NOW, "")
+        }))
+        .await
+        .expect_err("an unregistered facility");
+    assert_eq!(unregistered.code(), Code::InvalidArgument);
     system.stop().await;
 }

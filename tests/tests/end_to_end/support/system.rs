@@ -240,6 +240,17 @@ impl SystemBuilder {
     }
 }
 
+/// The facilities the tests open and place cases in (id, province, kind),
+/// registered by an administrator whenever the screening service starts.
+pub const FACILITIES: &[(&str, &str, &str)] = &[
+    ("hotspot-lampedusa", "AG", "hotspot"),
+    ("hotspot-pozzallo", "RG", "hotspot"),
+    ("cas-agrigento", "AG", "cas"),
+    ("cas-agrigento-2", "AG", "cas"),
+    ("cas-elsewhere", "AG", "cas"),
+    ("cas-roma-1", "RM", "cas"),
+];
+
 /// A nats-server and the services running against it, sharing one clock, one
 /// data folder and one key-encryption key (in a file, as deployed).
 pub struct System {
@@ -255,6 +266,22 @@ pub struct System {
 }
 
 impl System {
+    /// Registers [`FACILITIES`], as an administrator.
+    async fn register_facilities(&self) {
+        let mut screening = self.screening(&Caller::administrator()).await;
+        for (facility_id, province, kind) in FACILITIES {
+            screening
+                .register_facility(contracts::screening::v1::RegisterFacilityRequest {
+                    request_id: format!("facility-{facility_id}"),
+                    facility_id: (*facility_id).to_owned(),
+                    province: (*province).to_owned(),
+                    facility_kind: (*kind).to_owned(),
+                })
+                .await
+                .expect("facility registered");
+        }
+    }
+
     pub fn builder() -> SystemBuilder {
         SystemBuilder {
             now: OffsetDateTime::now_utc(),
@@ -373,6 +400,10 @@ impl System {
         );
         let running = self.launch(service, self.data.path(), None).await;
         self.running.insert(service, running);
+        // Registering again after a restart answers from the log: nothing appended.
+        if service == Service::Screening && self.tls.is_none() {
+            self.register_facilities().await;
+        }
     }
 
     /// Stops `service`; its data folder stays.
