@@ -425,6 +425,32 @@ impl ProjectionStore {
             .collect()
     }
 
+    /// At most `limit` rows of a table whose key starts with `prefix` and
+    /// comes after `after` (a key within the table), in key order.
+    pub fn scan_after(
+        &self,
+        table: &str,
+        prefix: &[u8],
+        after: &[u8],
+        limit: usize,
+    ) -> Result<Vec<Row>, StoreError> {
+        let table_len = table.len() + 1;
+        let start = row_key(table, after);
+        let within = row_key(table, prefix);
+        self.rows()
+            .range((std::ops::Bound::Excluded(start), std::ops::Bound::Unbounded))
+            .take_while(|row| {
+                row.as_ref()
+                    .map_or(true, |(key, _)| key.starts_with(&within))
+            })
+            .take(limit)
+            .map(|row| {
+                let (key, value) = row?;
+                Ok((key[table_len..].to_vec(), value.to_vec()))
+            })
+            .collect()
+    }
+
     /// Every row of a table whose key starts with `prefix`, in key order.
     pub fn scan(&self, table: &str, prefix: &[u8]) -> Result<Vec<Row>, StoreError> {
         let table_len = table.len() + 1;
@@ -525,6 +551,33 @@ mod tests {
             .map_err(|e| e.to_string())?
             .parse()
             .map_err(|e: std::num::ParseIntError| e.to_string())
+    }
+
+    #[test]
+    fn a_bounded_scan_reads_a_page_after_a_key_within_its_prefix() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = ProjectionStore::open(dir.path()).expect("store");
+        let commits: Vec<_> = (1..=9).map(|n| commit(n, "v")).collect();
+        store.apply_batch(&RawRow, &commits).expect("apply");
+        let keys = |rows: Vec<Row>| -> Vec<String> {
+            rows.into_iter()
+                .map(|(k, _)| String::from_utf8(k).expect("utf8"))
+                .collect()
+        };
+        assert_eq!(
+            keys(store.scan_after("t", b"", b"3", 4).expect("page")),
+            ["4", "5", "6", "7"]
+        );
+        assert_eq!(
+            keys(store.scan_after("t", b"", b"7", 4).expect("last")),
+            ["8", "9"]
+        );
+        assert!(
+            store
+                .scan_after("u", b"", b"", 4)
+                .expect("other table")
+                .is_empty()
+        );
     }
 
     #[test]

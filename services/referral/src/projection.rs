@@ -538,10 +538,12 @@ pub fn case_facts(store: &ProjectionStore, case_id: &str) -> Result<Option<CaseF
 }
 
 /// The changes addressed to `organisation` after `after` (a cursor), in order.
+/// At most `limit` of them: a watch sends a backlog a page at a time.
 pub fn inbox_after(
     store: &ProjectionStore,
     organisation: &str,
     after: u64,
+    limit: usize,
 ) -> Result<Vec<(u64, wire::ReferralView)>, StoreError> {
     let prefix = format!("{organisation}/");
     let corrupt = |key: &[u8], reason: &str| StoreError::CorruptRow {
@@ -550,7 +552,8 @@ pub fn inbox_after(
         reason: reason.to_owned(),
     };
     let mut changes = Vec::new();
-    for (key, bytes) in store.scan(INBOX, prefix.as_bytes())? {
+    let from = inbox_key(organisation, after);
+    for (key, bytes) in store.scan_after(INBOX, prefix.as_bytes(), &from, limit)? {
         let cursor: u64 = std::str::from_utf8(&key[prefix.len()..])
             .ok()
             .and_then(|raw| raw.parse().ok())

@@ -108,7 +108,27 @@ impl ScreeningApi {
         }
         // Personal data reaches the log only sealed with the person's own key.
         let log = self.kernel.log();
-        let key = self.keys.create_or_get(log, case_id.as_str()).await?;
+        let key = match self.keys.create_or_get(log, case_id.as_str()).await {
+            Ok(key) => key,
+            // Erased between the preview and now: a retry of the opening that
+            // erasure followed still answers the original result.
+            Err(erased @ ServiceError::FailedPrecondition(_)) => {
+                let target = Target::<CaseScreening> {
+                    id: case_id.as_str(),
+                    codec: &PersonalParts::default(),
+                    context: &context,
+                };
+                return match self
+                    .kernel
+                    .preview(target, &authority, request_id, &command)
+                    .await?
+                {
+                    Preview::Replayed(executed) => Ok(executed.sequence),
+                    Preview::Accepted => Err(erased),
+                };
+            }
+            Err(error) => return Err(error),
+        };
         let personal = PersonalParts::sealed(
             &key,
             case_id.as_str(),
@@ -122,11 +142,12 @@ impl ScreeningApi {
     /// Every family link names a case that exists.
     async fn check_family_links(
         &self,
+        caller: &Caller,
         open: &case_screening::OpenCase,
     ) -> Result<(), ServiceError> {
         let mut unknown = Vec::new();
         for (i, link) in open.family_links.iter().enumerate() {
-            if !self.case_exists(&link.case_id).await? {
+            if !self.linkable(caller, &link.case_id).await? {
                 unknown.push(FieldViolation::new(
                     format!("family_links[{i}].case_id"),
                     "no such case",
@@ -138,6 +159,30 @@ impl ScreeningApi {
         } else {
             Err(ServiceError::InvalidArgument(unknown))
         }
+    }
+
+    /// A case a new case may link to: one the caller may act on, or (for a
+    /// reception operator) one in its own province, where families are
+    /// placed apart. A case out of reach answers as one that does not exist:
+    /// links cannot probe where cases are.
+    async fn linkable(&self, caller: &Caller, case_id: &CaseId) -> Result<bool, ServiceError> {
+        let history = self
+            .kernel
+            .history::<CaseScreening>(case_id.as_str())
+            .await?;
+        if history.is_empty() {
+            return Ok(false);
+        }
+        let at = whereabouts_of(&history)?;
+        let jurisdiction = Jurisdiction::of(caller);
+        let in_own_province = match &jurisdiction {
+            Jurisdiction::Facility {
+                province: Some(own),
+                ..
+            } => *own == at.province,
+            _ => false,
+        };
+        Ok(jurisdiction.covers(&at) || in_own_province)
     }
 
     fn caller<T>(&self, request: &Request<T>) -> Result<Caller, ServiceError> {
@@ -160,18 +205,6 @@ impl ScreeningApi {
             )
             .await?;
         Ok((target.case_id.to_string(), sequence))
-    }
-
-    /// A case exists if the projection has it, or, if the projection lags, the log does.
-    async fn case_exists(&self, case_id: &CaseId) -> Result<bool, ServiceError> {
-        if projection::case(self.projection.store(), case_id.as_str())?.is_some() {
-            return Ok(true);
-        }
-        let history = self
-            .kernel
-            .history::<CaseScreening>(case_id.as_str())
-            .await?;
-        Ok(!history.is_empty())
     }
 
     /// The closed vocabularies in force.
@@ -298,17 +331,12 @@ impl api::screening_service_server::ScreeningService for ScreeningApi {
         let caller = self.caller(&request)?;
         let mut request = request.into_inner();
         // The case's province is its facility's registered province.
-        request.province = facilities::registered_province(
-            &self.kernel,
-            "facility_id",
-            &request.facility_id,
-            "province",
-            &request.province,
-        )
-        .await?;
+        let located =
+            facilities::locate(&self.kernel, &request.facility_id, &request.province, "").await?;
+        request.province = located.province;
         let (request_id, open) =
             requests::open_case(&request, |rid| new_case_id(&caller.organisation_id, rid))?;
-        self.check_family_links(&open).await?;
+        self.check_family_links(&caller, &open).await?;
         let case_id = open.case_id.to_string();
         let log_sequence = self.open(&caller, &request, &request_id, open).await?;
         Ok(Response::new(api::OpenCaseResponse {
@@ -385,15 +413,16 @@ impl api::screening_service_server::ScreeningService for ScreeningApi {
     ) -> Result<Response<api::PlaceCaseResponse>, Status> {
         let caller = self.caller(&request)?;
         let mut request = request.into_inner();
-        // The case moves to the province its new facility is registered in.
-        request.province = facilities::registered_province(
+        // The case moves to the province and kind its new facility is registered with.
+        let located = facilities::locate(
             &self.kernel,
-            "facility_id",
             &request.facility_id,
-            "province",
             &request.province,
+            &request.facility_kind,
         )
         .await?;
+        request.province = located.province;
+        request.facility_kind = located.kind;
         let (case_id, log_sequence) = self.command(caller, requests::placement(&request)).await?;
         Ok(Response::new(api::PlaceCaseResponse {
             case_id,

@@ -109,19 +109,28 @@ pub async fn register(
     Ok(executed.sequence)
 }
 
-/// The registered province of the facility a request names: the request's own
-/// `province` may be empty (it is filled) or must be that one. An unregistered
-/// facility is refused. Answers the province to use.
-pub async fn registered_province(
+/// Where a registered facility is, and what it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Located {
+    pub province: String,
+    pub kind: String,
+}
+
+/// The registration of the facility a request names (`facility_id`): the
+/// request's `province` and `facility_kind` may be empty (they are filled) or
+/// must be the registered ones. An unregistered facility is refused.
+pub async fn locate(
     kernel: &Kernel,
-    facility_field: &str,
     raw_facility_id: &str,
-    province_field: &str,
     raw_province: &str,
-) -> Result<String, ServiceError> {
+    raw_kind: &str,
+) -> Result<Located, ServiceError> {
     // An invalid id is the request validation's to name.
     let Ok(facility_id) = FacilityId::parse(raw_facility_id) else {
-        return Ok(raw_province.to_owned());
+        return Ok(Located {
+            province: raw_province.to_owned(),
+            kind: raw_kind.to_owned(),
+        });
     };
     let history = kernel
         .history::<FacilityRegistration>(facility_id.as_str())
@@ -131,16 +140,30 @@ pub async fn registered_province(
     })?;
     let Some(facility) = state.facility else {
         return Err(ServiceError::InvalidArgument(vec![FieldViolation::new(
-            facility_field,
+            "facility_id",
             "is not a registered facility",
         )]));
     };
-    let registered = facility.province.to_string();
-    if !raw_province.is_empty() && raw_province != registered {
-        return Err(ServiceError::InvalidArgument(vec![FieldViolation::new(
-            province_field,
+    let located = Located {
+        province: facility.province.to_string(),
+        kind: facility.kind.code().to_owned(),
+    };
+    let mut claims = Vec::new();
+    if !raw_province.is_empty() && raw_province != located.province {
+        claims.push(FieldViolation::new(
+            "province",
             "is not the facility's registered province",
-        )]));
+        ));
     }
-    Ok(registered)
+    if !raw_kind.is_empty() && raw_kind != located.kind {
+        claims.push(FieldViolation::new(
+            "facility_kind",
+            "is not the facility's registered kind",
+        ));
+    }
+    if claims.is_empty() {
+        Ok(located)
+    } else {
+        Err(ServiceError::InvalidArgument(claims))
+    }
 }

@@ -992,5 +992,98 @@ async fn an_operator_cannot_place_its_facility_in_another_province() {
         .await
         .expect_err("an unregistered facility");
     assert_eq!(unregistered.code(), Code::InvalidArgument);
+
+    // Placed: the kind is the registered one too; a claim of another is refused.
+    let prefecture = Caller::prefecture("prefettura-ag", "AG");
+    let place = |request_id: &str, kind: &str| {
+        prefecture.request(api::PlaceCaseRequest {
+            request_id: request_id.to_owned(),
+            case_id: view.case_id.clone(),
+            facility_id: "cas-agrigento".to_owned(),
+            province: String::new(),
+            facility_kind: kind.to_owned(),
+            placed_at: ts(NOW),
+        })
+    };
+    let wrong_kind = client
+        .place_case(place("place-as-detention", "detention"))
+        .await
+        .expect_err("the facility is registered as a cas");
+    assert_eq!(wrong_kind.code(), Code::InvalidArgument);
+    let placed = client
+        .place_case(place("place-registered", ""))
+        .await
+        .expect("placed")
+        .into_inner();
+    let moved = client
+        .get_case(prefecture.request(api::GetCaseRequest {
+            case_id: view.case_id.clone(),
+            min_log_sequence: placed.log_sequence,
+        }))
+        .await
+        .expect("case")
+        .into_inner()
+        .case
+        .expect("view");
+    assert_eq!(
+        (moved.facility_id.as_str(), moved.facility_kind.as_str()),
+        ("cas-agrigento", "cas")
+    );
+    system.stop().await;
+}
+
+/// Found by reviewing: family links answered whether a case existed anywhere,
+/// so an operator could probe other facilities' and provinces' cases. A case
+/// out of the caller's reach now answers as one that does not exist.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn family_links_cannot_probe_cases_out_of_reach() {
+    let system = System::start_at(NOW, &[Service::Screening]).await;
+    let rome = Caller::operator("cas-roma-1", "RM");
+    let mut client = system.screening(&rome).await;
+    let in_rome = client
+        .open_case(rome.request(api::OpenCaseRequest {
+            facility_id: "cas-roma-1".to_owned(),
+            province: String::new(),
+            ..open_request("rome-relative", NOW, "")
+        }))
+        .await
+        .expect("opened in Rome")
+        .into_inner();
+    let linking = |request_id: &str, linked: &str| {
+        as_operator(api::OpenCaseRequest {
+            family_links: vec![api::FamilyLink {
+                case_id: linked.to_owned(),
+                relation: "sibling".to_owned(),
+            }],
+            ..open_request(request_id, NOW, "")
+        })
+    };
+    let elsewhere = client
+        .open_case(linking("link-rome", &in_rome.case_id))
+        .await
+        .expect_err("a case in another province");
+    let nowhere = client
+        .open_case(linking(
+            "link-nowhere",
+            "00000000-0000-5000-8000-000000000000",
+        ))
+        .await
+        .expect_err("no such case");
+    assert_eq!(elsewhere.code(), Code::InvalidArgument);
+    assert_eq!(
+        elsewhere.message(),
+        nowhere.message(),
+        "out of reach answers as missing"
+    );
+    // A relative in the operator's own province may be linked.
+    let relative = client
+        .open_case(as_operator(open_request("ag-relative", NOW, "")))
+        .await
+        .expect("opened")
+        .into_inner();
+    client
+        .open_case(linking("link-own", &relative.case_id))
+        .await
+        .expect("linked");
     system.stop().await;
 }

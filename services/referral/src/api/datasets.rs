@@ -15,11 +15,13 @@ use crate::aggregate::{DatasetReadRecord, ReadRecord};
 use crate::{codec, projection};
 
 impl ReferralApi {
-    /// Opens the minimum datasets of `views` for `caller`. The read is
-    /// recorded first, one event per case, whoever reads. A dataset whose
-    /// consent was withdrawn stays empty; one whose person was erased stays
-    /// empty and says so; a receiver's access ends with its referral (after a
-    /// grace period once completed) and with the consent's validity.
+    /// Opens the minimum datasets of `views` for `caller`. Datasets are
+    /// opened in memory first; the read of those that opened is recorded
+    /// (one record per call) before any is returned: no record, no read. A
+    /// dataset whose consent was withdrawn stays empty; one whose person was
+    /// erased stays empty and says so; a receiver's access ends with its
+    /// referral (after a grace period once completed) and with the consent's
+    /// validity; one that does not open is withheld, never failing the call.
     pub(crate) async fn reveal_datasets(
         &self,
         caller: &Caller,
@@ -29,22 +31,33 @@ impl ReferralApi {
         let mut keys: BTreeMap<String, Option<person_crypto::DataKey>> = BTreeMap::new();
         // Each case as it is now: a view may be an older inbox row.
         let mut cases: BTreeMap<String, api::GetCaseReferralsResponse> = BTreeMap::new();
-        let mut sealed = Vec::new();
         let now = self.kernel.now();
+        let mut opened: Vec<(usize, Option<api::MinimumDataset>)> = Vec::new();
         for (index, view) in views.iter_mut().enumerate() {
-            if caller.organisation_type == OrganisationType::ReceivingService {
-                if !cases.contains_key(&view.case_id) {
-                    let case = projection::case_referrals(store, &view.case_id)?;
-                    cases.insert(view.case_id.clone(), case.unwrap_or_default());
-                }
-                if !open_to_receiver(&cases[&view.case_id], view, now, self.dataset_grace) {
-                    view.dataset = None;
-                    view.dataset_access_revoked = true;
-                    continue;
-                }
+            if !cases.contains_key(&view.case_id) {
+                let case = projection::case_referrals(store, &view.case_id)?;
+                cases.insert(view.case_id.clone(), case.unwrap_or_default());
             }
-            let Some(dataset) =
-                projection::sealed_dataset(store, &view.case_id, &view.referral_id)?
+            let case = &cases[&view.case_id];
+            if case.referrals.iter().any(|r| r.personal_data_erased) {
+                // Whatever an older row holds (even a dataset kept in clear), it is gone.
+                view.dataset = None;
+                view.personal_data_erased = true;
+                continue;
+            }
+            if caller.organisation_type == OrganisationType::ReceivingService
+                && !open_to_receiver(case, view, now, self.dataset_grace)
+            {
+                view.dataset = None;
+                view.dataset_access_revoked = true;
+                continue;
+            }
+            // Datasets recorded before sealing are in the projection in clear.
+            if view.dataset.is_some() {
+                opened.push((index, None));
+                continue;
+            }
+            let Some(sealed) = projection::sealed_dataset(store, &view.case_id, &view.referral_id)?
             else {
                 continue;
             };
@@ -55,18 +68,18 @@ impl ReferralApi {
                     .await?;
                 keys.insert(view.case_id.clone(), key);
             }
-            sealed.push((index, dataset));
+            let Some(key) = keys.get(&view.case_id).and_then(Option::as_ref) else {
+                view.personal_data_erased = true;
+                continue;
+            };
+            match open_dataset(key, view, &sealed) {
+                Some(dataset) => opened.push((index, Some(dataset))),
+                None => view.dataset_access_revoked = true,
+            }
         }
-        let readable = |index: usize| keys.get(&views[index].case_id).is_some_and(Option::is_some);
         let mut by_case: BTreeMap<&str, Vec<ReferralId>> = BTreeMap::new();
-        // Datasets recorded before sealing are in the projection in clear.
-        let clear = views
-            .iter()
-            .enumerate()
-            .filter(|(_, v)| v.dataset.is_some());
-        let opened = sealed.iter().filter(|(index, _)| readable(*index));
-        for index in clear.map(|(i, _)| i).chain(opened.map(|(i, _)| *i)) {
-            let view = &views[index];
+        for (index, _) in &opened {
+            let view = &views[*index];
             let referral_id = ReferralId::parse(&view.referral_id).map_err(|_| {
                 ServiceError::internal("a projected referral id is not a referral id")
             })?;
@@ -76,28 +89,34 @@ impl ReferralApi {
                 .push(referral_id);
         }
         self.record_reads(caller, by_case).await?;
-        for (index, dataset) in sealed {
-            let view = &mut views[index];
-            match keys.get(&view.case_id).and_then(Option::as_ref) {
-                // Sealed with the person's own key before datasets had
-                // theirs: this service cannot open it.
-                Some(_) if codec::sealed_with_the_persons_key(&view.case_id, &dataset) => {
-                    view.dataset = None;
-                    view.dataset_access_revoked = true;
-                }
-                Some(key) => {
-                    let kind = codec::dataset_kind(&view.referral_id);
-                    view.dataset = Some(service_runtime::person_keys::open(
-                        key,
-                        &service_runtime::person_keys::dataset_key_id(&view.case_id),
-                        &kind,
-                        &dataset,
-                    )?);
-                }
-                None => view.personal_data_erased = true,
+        for (index, dataset) in opened {
+            if let Some(dataset) = dataset {
+                views[index].dataset = Some(dataset);
             }
         }
         Ok(())
+    }
+}
+
+/// A referral's sealed dataset opened with the datasets key of its case;
+/// `None` (withheld, logged with ids only) when it was sealed with the
+/// person's own key before datasets had theirs, or does not open at all.
+fn open_dataset(
+    key: &person_crypto::DataKey,
+    view: &api::ReferralView,
+    sealed: &contracts::person::v1::EncryptedMessage,
+) -> Option<api::MinimumDataset> {
+    if codec::sealed_with_the_persons_key(&view.case_id, sealed) {
+        return None;
+    }
+    let kind = codec::dataset_kind(&view.referral_id);
+    let key_id = service_runtime::person_keys::dataset_key_id(&view.case_id);
+    match service_runtime::person_keys::open(key, &key_id, &kind, sealed) {
+        Ok(dataset) => Some(dataset),
+        Err(error) => {
+            tracing::warn!(case_id = %view.case_id, referral_id = %view.referral_id, %error, "a referral's dataset does not open: withheld");
+            None
+        }
     }
 }
 
@@ -210,4 +229,49 @@ pub(crate) fn visible(
         case.consents.clear();
     }
     case
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view(case_id: &str, referral_id: &str) -> api::ReferralView {
+        api::ReferralView {
+            case_id: case_id.to_owned(),
+            referral_id: referral_id.to_owned(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_dataset_that_does_not_open_is_withheld_not_an_error() {
+        let key = person_crypto::DataKey::generate();
+        let dataset = api::MinimumDataset {
+            categories: vec!["GBV".to_owned()],
+            ..Default::default()
+        };
+        let kind = codec::dataset_kind("r-1");
+        let sealed = service_runtime::person_keys::seal(
+            &key,
+            &service_runtime::person_keys::dataset_key_id("case-1"),
+            &kind,
+            &dataset,
+        )
+        .expect("sealed");
+        assert_eq!(
+            open_dataset(&key, &view("case-1", "r-1"), &sealed),
+            Some(dataset),
+            "its own case and referral: opened"
+        );
+        assert_eq!(
+            open_dataset(&key, &view("case-2", "r-1"), &sealed),
+            None,
+            "moved to another case: withheld"
+        );
+        let other_key = person_crypto::DataKey::generate();
+        assert_eq!(
+            open_dataset(&other_key, &view("case-1", "r-1"), &sealed),
+            None
+        );
+    }
 }

@@ -89,13 +89,17 @@ impl ReferralApi {
                 return;
             }
             let store = self.projection.store();
-            let changes = match projection::inbox_after(store, &caller.organisation_id, cursor) {
-                Ok(changes) => changes,
-                Err(error) => {
-                    let _ = sender.send(Err(ServiceError::from(error).into())).await;
-                    return;
-                }
-            };
+            let page = service_runtime::paging::MAX_PAGE_SIZE;
+            let changes =
+                match projection::inbox_after(store, &caller.organisation_id, cursor, page) {
+                    Ok(changes) => changes,
+                    Err(error) => {
+                        let _ = sender.send(Err(ServiceError::from(error).into())).await;
+                        return;
+                    }
+                };
+            // A full page: more may follow at once, without waiting for a change.
+            let more = changes.len() == page;
             // No record, no read: the datasets delivered are in the access log first.
             let (cursors, mut views): (Vec<u64>, Vec<api::ReferralView>) =
                 changes.into_iter().unzip();
@@ -112,6 +116,9 @@ impl ReferralApi {
                 if sender.send(Ok(change)).await.is_err() {
                     return; // the client went away
                 }
+            }
+            if more {
+                continue;
             }
             tokio::select! {
                 _ = self.shutdown.cancelled() => return,
