@@ -255,6 +255,38 @@ impl Fixture {
             .map(|r| r.into_inner())
     }
 
+    /// The receiver receives, accepts and takes charge of a referral (request
+    /// ids `steps`), then completes it if `complete` names a request id.
+    /// Answers the last log sequence.
+    async fn walk(
+        &self,
+        case_id: &str,
+        referral_id: &str,
+        steps: [&str; 3],
+        complete: Option<&str>,
+    ) -> u64 {
+        let actions = [
+            Action::Receive(update::Receive {}),
+            Action::Accept(update::Accept {}),
+            Action::TakeCharge(update::TakeCharge {}),
+        ];
+        let completion = complete.map(|request| {
+            let outcome = update::Complete {
+                outcome: "goals_met".to_owned(),
+            };
+            (request, Action::Complete(outcome))
+        });
+        let mut last = 0;
+        for (request, action) in steps.into_iter().zip(actions).chain(completion) {
+            last = self
+                .act(by_receiver(CAV), case_id, referral_id, request, action)
+                .await
+                .expect(request)
+                .log_sequence;
+        }
+        last
+    }
+
     async fn case_referrals(&self, case_id: &str, min: u64) -> api::GetCaseReferralsResponse {
         self.referrals()
             .await
@@ -1361,16 +1393,9 @@ async fn a_receiver_loses_access_to_the_dataset_when_its_referral_ends() {
         .await
         .expect("sent")
         .referral_id;
-    for (request, action) in [
-        ("care-1", Action::Receive(update::Receive {})),
-        ("care-2", Action::Accept(update::Accept {})),
-        ("care-3", Action::TakeCharge(update::TakeCharge {})),
-    ] {
-        system
-            .act(by_receiver(CAV), &case_id, &in_care, request, action)
-            .await
-            .expect(request);
-    }
+    system
+        .walk(&case_id, &in_care, ["care-1", "care-2", "care-3"], None)
+        .await;
     let inbox = |min: u64| {
         let system = &system;
         async move {
@@ -1411,24 +1436,14 @@ async fn a_receiver_loses_access_to_the_dataset_when_its_referral_ends() {
         .act(by_receiver(CAV), &case_id, &declined, "ends-1", decline)
         .await
         .expect("declined");
-    let mut last = 0;
-    for (request, action) in [
-        ("ends-2", Action::Receive(update::Receive {})),
-        ("ends-3", Action::Accept(update::Accept {})),
-        ("ends-4", Action::TakeCharge(update::TakeCharge {})),
-        (
-            "ends-5",
-            Action::Complete(update::Complete {
-                outcome: "goals_met".to_owned(),
-            }),
-        ),
-    ] {
-        last = system
-            .act(by_receiver(CAV), &case_id, &completed, request, action)
-            .await
-            .expect(request)
-            .log_sequence;
-    }
+    let last = system
+        .walk(
+            &case_id,
+            &completed,
+            ["ends-2", "ends-3", "ends-4"],
+            Some("ends-5"),
+        )
+        .await;
     let now = inbox(last).await;
     assert_eq!(
         readable(&now, &declined),

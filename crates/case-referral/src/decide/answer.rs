@@ -16,13 +16,7 @@ pub(super) fn receive(
     context: &Context,
 ) -> Result<Vec<Event>, ReferralError> {
     let now = context.now;
-    let referral = transition(
-        state,
-        &referral_id,
-        &context.actor,
-        Party::Receiver,
-        &[S::Sent],
-    )?;
+    let referral = transition(state, &referral_id, context, Party::Receiver, &[S::Sent])?;
     let mut events = late(&referral, &referral_id, DeadlineKind::Acknowledgement, now);
     events.push(Event::ReferralReceived {
         referral_id,
@@ -40,7 +34,7 @@ pub(super) fn accept(
     let referral = transition(
         state,
         &referral_id,
-        &context.actor,
+        context,
         Party::Receiver,
         &[S::Sent, S::Received],
     )?;
@@ -64,7 +58,7 @@ pub(super) fn decline(
     let referral = transition(
         state,
         &referral_id,
-        &context.actor,
+        context,
         Party::Receiver,
         &[S::Sent, S::Received],
     )?;

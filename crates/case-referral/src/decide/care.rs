@@ -16,7 +16,7 @@ pub(super) fn take_charge(
     let referral = transition(
         state,
         &referral_id,
-        &context.actor,
+        context,
         Party::Receiver,
         &[S::Accepted],
     )?;
@@ -33,13 +33,7 @@ pub(super) fn hold(
     referral_id: ReferralId,
     context: &Context,
 ) -> Result<Vec<Event>, ReferralError> {
-    transition(
-        state,
-        &referral_id,
-        &context.actor,
-        Party::Receiver,
-        &[S::InCare],
-    )?;
+    transition(state, &referral_id, context, Party::Receiver, &[S::InCare])?;
     Ok(vec![Event::PutOnHold {
         referral_id,
         at: context.now,
@@ -51,13 +45,7 @@ pub(super) fn resume(
     referral_id: ReferralId,
     context: &Context,
 ) -> Result<Vec<Event>, ReferralError> {
-    transition(
-        state,
-        &referral_id,
-        &context.actor,
-        Party::Receiver,
-        &[S::OnHold],
-    )?;
+    transition(state, &referral_id, context, Party::Receiver, &[S::OnHold])?;
     Ok(vec![Event::Resumed {
         referral_id,
         at: context.now,
@@ -70,13 +58,7 @@ pub(super) fn complete(
     outcome: CareOutcome,
     context: &Context,
 ) -> Result<Vec<Event>, ReferralError> {
-    transition(
-        state,
-        &referral_id,
-        &context.actor,
-        Party::Receiver,
-        &[S::InCare],
-    )?;
+    transition(state, &referral_id, context, Party::Receiver, &[S::InCare])?;
     Ok(vec![Event::ReferralCompleted {
         referral_id,
         at: context.now,
@@ -93,7 +75,7 @@ pub(super) fn mark_failed(
     transition(
         state,
         &referral_id,
-        &context.actor,
+        context,
         Party::Either,
         &[S::Accepted, S::InCare, S::OnHold],
     )?;

@@ -110,7 +110,7 @@ fn check_party(referral: &Referral, actor: &Actor, party: Party) -> Result<(), R
 fn transition(
     state: &State,
     referral_id: &ReferralId,
-    actor: &Actor,
+    context: &Context,
     party: Party,
     from: &[ReferralState],
 ) -> Result<Referral, ReferralError> {
@@ -118,7 +118,7 @@ fn transition(
         .referrals
         .get(referral_id)
         .ok_or(ReferralError::ReferralNotFound)?;
-    check_party(referral, actor, party)?;
+    check_party(referral, &context.actor, party)?;
     if !from.contains(&referral.state) {
         return Err(ReferralError::TransitionNotAllowed(referral.state.code()));
     }

@@ -77,13 +77,7 @@ pub(super) fn send(
     referral_id: ReferralId,
     context: &Context,
 ) -> Result<Vec<Event>, ReferralError> {
-    transition(
-        state,
-        &referral_id,
-        &context.actor,
-        Party::Referrer,
-        &[S::Draft],
-    )?;
+    transition(state, &referral_id, context, Party::Referrer, &[S::Draft])?;
     send_events(state, &referral_id, context)
 }
 
@@ -98,7 +92,7 @@ pub(super) fn cancel(
     transition(
         state,
         &referral_id,
-        &context.actor,
+        context,
         Party::Referrer,
         &[S::Draft, S::Sent, S::Received],
     )?;
