@@ -5,6 +5,7 @@
 //! needs (codes, provinces). Pure: no I/O, no clock, no randomness.
 //! Codes are those of `shared/design/domain.md`.
 
+pub mod calendar;
 pub mod vocabularies;
 
 /// A code that is not part of the vocabulary.
@@ -192,6 +193,70 @@ vocabulary!(
     Standard = "standard",
 });
 
+impl Urgency {
+    /// The more urgent of two: a signal raises a case's urgency, never lowers it.
+    pub fn most_urgent(self, other: Urgency) -> Urgency {
+        self.min(other)
+    }
+}
+
+/// A case's urgency now: each check or signal can only raise it; an
+/// assessment sets it, lower too (the events keep the history). One rule for
+/// screening's record and for the facts referral reads from screening's events.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CaseUrgency(Option<Urgency>);
+
+impl CaseUrgency {
+    pub fn raised(self, by: Urgency) -> CaseUrgency {
+        CaseUrgency(Some(self.0.map_or(by, |now| now.most_urgent(by))))
+    }
+
+    pub fn assessed(self, to: Urgency) -> CaseUrgency {
+        CaseUrgency(Some(to))
+    }
+
+    /// `None` before any check, signal or assessment stated one.
+    pub fn current(self) -> Option<Urgency> {
+        self.0
+    }
+}
+
+vocabulary!(
+    /// A person's age band, recorded in clear at opening (the date of birth
+    /// stays sealed) and changed by an age assessment.
+    AgeBand, "age band", {
+    UpTo5 = "0-5",
+    From6To13 = "6-13",
+    From14To15 = "14-15",
+    From16To17 = "16-17",
+    Adult = "18+",
+    /// Not known: in doubt, minority is presumed (the assessment decides).
+    Unknown = "unknown",
+});
+
+impl AgeBand {
+    /// Known to be a minor.
+    pub fn is_minor(self) -> bool {
+        matches!(
+            self,
+            AgeBand::UpTo5 | AgeBand::From6To13 | AgeBand::From14To15 | AgeBand::From16To17
+        )
+    }
+
+    /// The youngest age in the band (`None` for unknown): what consent and
+    /// assent rules by age compare with.
+    pub fn youngest(self) -> Option<u8> {
+        match self {
+            AgeBand::UpTo5 => Some(0),
+            AgeBand::From6To13 => Some(6),
+            AgeBand::From14To15 => Some(14),
+            AgeBand::From16To17 => Some(16),
+            AgeBand::Adult => Some(18),
+            AgeBand::Unknown => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -230,5 +295,28 @@ mod tests {
             urgencies,
             [Urgency::Immediate, Urgency::High, Urgency::Standard]
         );
+    }
+
+    #[test]
+    fn a_signal_only_raises_the_urgency_and_an_assessment_may_lower_it() {
+        let urgency = CaseUrgency::default();
+        assert_eq!(urgency.current(), None);
+        let urgency = urgency.raised(Urgency::High).raised(Urgency::Standard);
+        assert_eq!(urgency.current(), Some(Urgency::High));
+        let urgency = urgency.raised(Urgency::Immediate);
+        assert_eq!(urgency.current(), Some(Urgency::Immediate));
+        let urgency = urgency.assessed(Urgency::Standard);
+        assert_eq!(urgency.current(), Some(Urgency::Standard));
+        assert_eq!(urgency.raised(Urgency::High).current(), Some(Urgency::High));
+    }
+
+    #[test]
+    fn age_bands_know_minors() {
+        assert!(AgeBand::UpTo5.is_minor());
+        assert!(AgeBand::From16To17.is_minor());
+        assert!(!AgeBand::Adult.is_minor());
+        assert!(!AgeBand::Unknown.is_minor());
+        assert_eq!(AgeBand::from_code("14-15"), Ok(AgeBand::From14To15));
+        assert_eq!(AgeBand::Unknown.youngest(), None);
     }
 }
