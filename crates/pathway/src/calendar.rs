@@ -75,6 +75,15 @@ pub fn days_after(date: Date, days: i64) -> OffsetDateTime {
     start_of_day_in_rome(date + time::Duration::days(days))
 }
 
+/// When a time limit of `days` days running from `day` ends: at the end of
+/// day `day + days` in Rome (the day the limit starts from is not counted,
+/// the last day is counted whole). The one rule every "within N days"
+/// deadline of the pathway uses: screening (7 days), assessment (30 days),
+/// unaccompanied minors in first reception (45 days).
+pub fn limit_ends(day: Date, days: i64) -> OffsetDateTime {
+    days_after(day, days + 1)
+}
+
 /// Whole calendar days in Rome from `from` to `to` (0 on the same day).
 pub fn calendar_days_between(from: OffsetDateTime, to: OffsetDateTime) -> i64 {
     (date_in_rome(to) - date_in_rome(from)).whole_days()
@@ -131,6 +140,11 @@ mod tests {
         assert_eq!(
             days_after(date!(2026 - 03 - 10), 30),
             datetime!(2026-04-08 22:00 UTC)
+        );
+        // Seven days from an arrival on 14 January (any hour) end at the end of 21 January in Rome.
+        assert_eq!(
+            limit_ends(date!(2026 - 01 - 14), 7),
+            datetime!(2026-01-21 23:00 UTC)
         );
         assert_eq!(
             calendar_days_between(
