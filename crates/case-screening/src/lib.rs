@@ -7,6 +7,12 @@
 //! `State::evolve(&Event)`, and [`missed_deadlines`] for the deadline watcher.
 //! A missed deadline is always an event: the watcher records it when the due
 //! time passes, and a check or assessment done late records it in its own commit.
+//! Deadlines in days are calendar days in Europe/Rome
+//! ([`pathway::calendar::limit_ends`]): screening within 7 days (of arrival at a
+//! hotspot, of the opening elsewhere), the assessment within 30 days of the
+//! application, each need identified after the first assessment within 30
+//! days of being raised ([`screening_due_at`], [`assessment_due_at`],
+//! [`need_assessment_due_at`]: the one place of each rule).
 //! Personal data never enters this crate: the service carries it beside the events.
 
 mod decide;
@@ -15,16 +21,53 @@ pub mod model;
 
 use std::collections::BTreeMap;
 
-use pathway::{Category, CategoryStatus, Urgency};
-use time::{Date, Duration, OffsetDateTime, Time};
+use pathway::calendar::{date_in_rome, limit_ends};
+use pathway::{CaseUrgency, Category, CategoryStatus, Urgency};
+use time::{Date, OffsetDateTime};
 
 pub use decide::{decide, missed_deadlines};
 pub use model::*;
 
-/// Screening ends within 7 days of arrival (Screening Regulation Art. 8(3)).
-pub const SCREENING_DEADLINE: Duration = Duration::days(7);
-/// The assessment is completed within 30 days of the application (Directive Art. 25).
-pub const ASSESSMENT_DEADLINE: Duration = Duration::days(30);
+/// Screening ends within 7 days (Screening Regulation Art. 8(3)).
+pub const SCREENING_DAYS: i64 = 7;
+/// The assessment is completed within 30 days of the application (Directive
+/// Art. 25); a need identified after the first assessment is assessed within
+/// 30 days of being raised.
+pub const ASSESSMENT_DAYS: i64 = 30;
+
+/// When screening must be completed: 7 calendar days (in Rome) from the day
+/// of arrival for a case opened at a landing or hotspot (and for cases opened
+/// before the facility kind was recorded), from the day of the opening for a
+/// case opened in the territory (any other kind of facility), where the
+/// person may arrive weeks after landing.
+pub fn screening_due_at(
+    arrived_at: OffsetDateTime,
+    facility_kind: Option<FacilityKind>,
+    opened_at: Option<OffsetDateTime>,
+) -> OffsetDateTime {
+    let from = match (facility_kind, opened_at) {
+        (Some(kind), Some(opened_at)) if kind != FacilityKind::Hotspot => opened_at,
+        _ => arrived_at,
+    };
+    in_utc(limit_ends(date_in_rome(from), SCREENING_DAYS))
+}
+
+/// When the assessment must be completed: 30 calendar days (in Rome) from the
+/// day the application was made.
+pub fn assessment_due_at(application_date: Date) -> OffsetDateTime {
+    in_utc(limit_ends(application_date, ASSESSMENT_DAYS))
+}
+
+/// When a need identified after the first assessment must be assessed: 30
+/// calendar days (in Rome) from the day it was raised.
+pub fn need_assessment_due_at(raised_at: OffsetDateTime) -> OffsetDateTime {
+    in_utc(limit_ends(date_in_rome(raised_at), ASSESSMENT_DAYS))
+}
+
+/// The instant in UTC, as every other time of the record (the same instant).
+fn in_utc(at: OffsetDateTime) -> OffsetDateTime {
+    at.to_offset(time::UtcOffset::UTC)
+}
 
 /// What `decide` needs to know about the world.
 #[derive(Debug, Clone)]
@@ -46,14 +89,32 @@ pub struct OpenCase {
     pub arrived_at: OffsetDateTime,
     pub province: Province,
     pub facility_id: FacilityId,
+    /// The kind of the facility the case is opened in, as registered (never
+    /// what a request says): screening runs from arrival at a hotspot, from the
+    /// opening elsewhere. `None` only in events recorded before it existed
+    /// (their screening ran from arrival).
+    pub facility_kind: Option<FacilityKind>,
+    /// When the case was opened: `decide` records the command's time (the
+    /// context's), whatever the command holds. `None` only in events recorded
+    /// before it existed.
+    pub opened_at: Option<OffsetDateTime>,
     pub family_links: Vec<FamilyLink>,
     pub application_date: Option<Date>,
+}
+
+impl OpenCase {
+    /// When screening must be completed ([`screening_due_at`]).
+    pub fn screening_due_at(&self) -> OffsetDateTime {
+        screening_due_at(self.arrived_at, self.facility_kind, self.opened_at)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Suspicion {
     pub category: Category,
     pub indicators: Vec<Code>,
+    /// For `OTHER` only, which need: a code of the `other_need` vocabulary in force.
+    pub other_need: Option<Code>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,6 +145,40 @@ pub struct Assessment {
     pub special_procedural_guarantees: bool,
     pub assessed_at: OffsetDateTime,
     pub assessor_role: Code,
+    /// The case's urgency as the assessment sets it, lower than before too;
+    /// `None` leaves it as it was.
+    pub urgency: Option<Urgency>,
+    /// When the outcomes hold `OTHER`, which need: a code of the `other_need`
+    /// vocabulary in force (a category is assessed once per assessment).
+    pub other_need: Option<Code>,
+}
+
+/// A need identified after the first assessment (a check or signal that made a
+/// category suspected again, or for the first time): it has an assessment
+/// duty and deadline of its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LateNeed {
+    pub raised_at: OffsetDateTime,
+    pub due_at: OffsetDateTime,
+    /// Its deadline passed unmet (an event records it).
+    pub deadline_missed: bool,
+}
+
+/// A formal identification by the body competent for a category, after an
+/// assessment confirmed it (made it presumed): today TRAFFICKING only, by an
+/// anti-trafficking body. Which organisations are such bodies is the
+/// service's configuration, checked against the caller's verified token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FormalIdentification {
+    pub category: Category,
+    /// The identifying body: the caller's verified organisation.
+    pub identified_by_organisation: String,
+    pub identified_at: OffsetDateTime,
+}
+
+/// The categories that have a formal identification (by an anti-trafficking body).
+pub fn has_formal_identification(category: Category) -> bool {
+    category == Category::Trafficking
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,6 +207,14 @@ pub enum Command {
     MarkScreeningDeadlineMissed,
     /// From the deadline watcher: assessment not completed within 30 days.
     MarkAssessmentDeadlineMissed,
+    /// From the deadline watcher: a need identified after the first
+    /// assessment (of `category`, raised at `raised_at`) not assessed within 30 days.
+    MarkNeedAssessmentDeadlineMissed {
+        category: Category,
+        raised_at: OffsetDateTime,
+    },
+    /// A formal identification by the competent body (the caller, checked by the service).
+    RecordFormalIdentification(FormalIdentification),
     /// Erase the person's personal data (their key is destroyed by the service).
     ErasePersonalData {
         reason: ErasureReason,
@@ -130,6 +233,18 @@ pub enum Event {
     AssessmentRecorded {
         assessment: Assessment,
         reassessment: bool,
+        /// The categories suspected before the first assessment that are, after
+        /// this one, still neither confirmed nor ruled out: the assessment is
+        /// completed by the first one that leaves none (empty in events recorded
+        /// before it existed: any first assessment completed it).
+        still_to_assess: Vec<Category>,
+    },
+    /// A check or signal after the first assessment made `category` suspected:
+    /// a need identified later, to be assessed by `due_at`.
+    NeedIdentifiedAfterAssessment {
+        category: Category,
+        raised_at: OffsetDateTime,
+        due_at: OffsetDateTime,
     },
     ApplicationRecorded {
         application_date: Date,
@@ -147,6 +262,14 @@ pub enum Event {
         due_at: OffsetDateTime,
         detected_at: OffsetDateTime,
     },
+    /// A need identified after the first assessment was not assessed by its due time.
+    NeedAssessmentDeadlineMissed {
+        category: Category,
+        raised_at: OffsetDateTime,
+        due_at: OffsetDateTime,
+        detected_at: OffsetDateTime,
+    },
+    FormalIdentificationRecorded(FormalIdentification),
     PersonalDataErased {
         reason: ErasureReason,
         erased_at: OffsetDateTime,
@@ -181,6 +304,12 @@ pub enum ScreeningError {
     DeadlineNotMissed,
     #[error("the person's personal data is erased")]
     PersonalDataErased,
+    #[error("the category is not confirmed by an assessment: it is not presumed")]
+    NotPresumed,
+    #[error("the category is already formally identified")]
+    AlreadyFormallyIdentified,
+    #[error("a formally identified category cannot be ruled out by an assessment")]
+    FormallyIdentified,
 }
 
 /// The screening record as decided so far.
@@ -191,7 +320,16 @@ pub struct State {
     pub application_date: Option<Date>,
     pub preliminary_check_at: Option<OffsetDateTime>,
     pub last_assessment_at: Option<OffsetDateTime>,
+    /// When the assessment was completed: every category suspected before the
+    /// first assessment confirmed or ruled out.
+    pub assessment_completed_at: Option<OffsetDateTime>,
     pub categories: BTreeMap<Category, CategoryStatus>,
+    /// Needs identified after the first assessment, not assessed yet.
+    pub late_needs: BTreeMap<Category, LateNeed>,
+    /// The case's urgency now (raised by checks and signals, set by assessments).
+    pub urgency: CaseUrgency,
+    /// Formal identifications, by category.
+    pub formal_identifications: BTreeMap<Category, FormalIdentification>,
     pub placement: Option<Placement>,
     pub screening_deadline_missed: bool,
     pub assessment_deadline_missed: bool,
@@ -214,13 +352,59 @@ impl State {
                 for suspicion in &check.suspected {
                     self.suspect(suspicion.category);
                 }
+                self.urgency = self.urgency.raised(check.urgency);
             }
-            Event::VulnerabilitySignalRaised(signal) => self.suspect(signal.suspected.category),
-            Event::AssessmentRecorded { assessment, .. } => {
+            Event::VulnerabilitySignalRaised(signal) => {
+                self.suspect(signal.suspected.category);
+                self.urgency = self.urgency.raised(signal.urgency);
+            }
+            Event::AssessmentRecorded {
+                assessment,
+                still_to_assess,
+                ..
+            } => {
                 self.last_assessment_at = Some(assessment.assessed_at);
                 for (category, outcome) in &assessment.outcomes {
                     self.categories.insert(*category, outcome.status());
+                    self.late_needs.remove(category);
                 }
+                if self.assessment_completed_at.is_none() && still_to_assess.is_empty() {
+                    self.assessment_completed_at = Some(assessment.assessed_at);
+                }
+                if let Some(urgency) = assessment.urgency {
+                    self.urgency = self.urgency.assessed(urgency);
+                }
+            }
+            Event::NeedIdentifiedAfterAssessment {
+                category,
+                raised_at,
+                due_at,
+            } => {
+                self.late_needs.insert(
+                    *category,
+                    LateNeed {
+                        raised_at: *raised_at,
+                        due_at: *due_at,
+                        deadline_missed: false,
+                    },
+                );
+            }
+            Event::NeedAssessmentDeadlineMissed {
+                category,
+                raised_at,
+                ..
+            } => {
+                if let Some(need) = self.late_needs.get_mut(category)
+                    && need.raised_at == *raised_at
+                {
+                    need.deadline_missed = true;
+                }
+            }
+            Event::FormalIdentificationRecorded(identification) => {
+                self.categories
+                    .insert(identification.category, CategoryStatus::Confirmed);
+                self.formal_identifications
+                    .insert(identification.category, identification.clone());
             }
             Event::ApplicationRecorded { application_date } => {
                 self.application_date = Some(*application_date);
@@ -251,21 +435,35 @@ impl State {
         self.opened.as_ref().map(|open| open.arrived_at)
     }
 
-    /// When screening must be completed: 7 days after arrival.
+    /// When screening must be completed ([`screening_due_at`]).
     pub fn screening_due_at(&self) -> Option<OffsetDateTime> {
-        self.arrived_at().map(|at| at + SCREENING_DEADLINE)
+        self.opened.as_ref().map(OpenCase::screening_due_at)
     }
 
-    /// When the assessment must be completed: 30 days after the application was
-    /// made (from the start of that day, UTC).
+    /// When the assessment must be completed ([`assessment_due_at`]).
     pub fn assessment_due_at(&self) -> Option<OffsetDateTime> {
-        self.application_date
-            .map(|date| date.with_time(Time::MIDNIGHT).assume_utc() + ASSESSMENT_DEADLINE)
+        self.application_date.map(assessment_due_at)
     }
 
-    /// The assessment is met by an assessment recorded after the application
-    /// (or any assessment when the application came later).
-    pub fn assessment_done(&self) -> bool {
-        self.last_assessment_at.is_some()
+    /// The assessment is completed: every category suspected before the first
+    /// assessment is confirmed or ruled out (needs identified later have
+    /// duties of their own). An application recorded after it finds it done.
+    pub fn assessment_completed(&self) -> bool {
+        self.assessment_completed_at.is_some()
+    }
+
+    /// Where a category with a formal identification stands: presumed once
+    /// an assessment confirmed it, formally identified once the competent body
+    /// identified the person; `None` otherwise.
+    pub fn identification(&self, category: Category) -> Option<Identification> {
+        if self.formal_identifications.contains_key(&category) {
+            Some(Identification::FormallyIdentified)
+        } else if has_formal_identification(category)
+            && self.categories.get(&category) == Some(&CategoryStatus::Confirmed)
+        {
+            Some(Identification::Presumed)
+        } else {
+            None
+        }
     }
 }

@@ -67,6 +67,15 @@ vocabulary!(
 });
 
 vocabulary!(
+    /// Where a category that has a formal identification (TRAFFICKING) stands.
+    Identification, "identification", {
+    /// Confirmed by an assessment, not yet formally identified.
+    Presumed = "presumed",
+    /// Formally identified by the competent body (an anti-trafficking body).
+    FormallyIdentified = "formally_identified",
+});
+
+vocabulary!(
     /// What an assessment concludes about a category.
     Outcome, "outcome", {
     Confirmed = "confirmed",

@@ -1,6 +1,7 @@
-//! The screening and assessment deadlines, as the deadline watcher marks them
-//! when they pass unmet.
+//! The screening, assessment and need-assessment deadlines, as the deadline
+//! watcher marks them when they pass unmet.
 
+use pathway::Category;
 use time::OffsetDateTime;
 
 use super::open_case;
@@ -33,10 +34,36 @@ pub(super) fn mark_assessment_missed(
     open_case(state)?;
     match state.assessment_due_at() {
         Some(due_at)
-            if due_at <= now && !state.assessment_done() && !state.assessment_deadline_missed =>
+            if due_at <= now
+                && !state.assessment_completed()
+                && !state.assessment_deadline_missed =>
         {
             Ok(vec![Event::AssessmentDeadlineMissed {
                 due_at,
+                detected_at: now,
+            }])
+        }
+        _ => Err(ScreeningError::DeadlineNotMissed),
+    }
+}
+
+/// The need of `category` raised at `raised_at` (and no other raise of it) is
+/// still not assessed at its due time.
+pub(super) fn mark_need_assessment_missed(
+    state: &State,
+    category: Category,
+    raised_at: OffsetDateTime,
+    now: OffsetDateTime,
+) -> Result<Vec<Event>, ScreeningError> {
+    open_case(state)?;
+    match state.late_needs.get(&category) {
+        Some(need)
+            if need.raised_at == raised_at && need.due_at <= now && !need.deadline_missed =>
+        {
+            Ok(vec![Event::NeedAssessmentDeadlineMissed {
+                category,
+                raised_at,
+                due_at: need.due_at,
                 detected_at: now,
             }])
         }
@@ -48,11 +75,19 @@ pub(super) fn mark_assessment_missed(
 pub fn missed_deadlines(state: &State, now: OffsetDateTime) -> Vec<Command> {
     // Asking `decide` keeps one definition of "due" for the watcher and the command.
     let context = Context { now };
+    let needs =
+        state.late_needs.iter().map(
+            |(category, need)| Command::MarkNeedAssessmentDeadlineMissed {
+                category: *category,
+                raised_at: need.raised_at,
+            },
+        );
     [
         Command::MarkScreeningDeadlineMissed,
         Command::MarkAssessmentDeadlineMissed,
     ]
     .into_iter()
+    .chain(needs)
     .filter(|command| decide(state, command.clone(), &context).is_ok())
     .collect()
 }

@@ -8,9 +8,10 @@ mod open;
 mod personal_data;
 mod placement;
 
+use pathway::Category;
 use time::OffsetDateTime;
 
-use crate::{Command, Context, Event, OpenCase, ScreeningError, State};
+use crate::{Code, Command, Context, Event, OpenCase, ScreeningError, State};
 
 pub use deadlines::missed_deadlines;
 
@@ -37,6 +38,13 @@ pub fn decide(
         Command::Close { reason, closed_at } => placement::close(state, reason, closed_at, now),
         Command::MarkScreeningDeadlineMissed => deadlines::mark_screening_missed(state, now),
         Command::MarkAssessmentDeadlineMissed => deadlines::mark_assessment_missed(state, now),
+        Command::MarkNeedAssessmentDeadlineMissed {
+            category,
+            raised_at,
+        } => deadlines::mark_need_assessment_missed(state, category, raised_at, now),
+        Command::RecordFormalIdentification(identification) => {
+            assessment::record_formal_identification(state, identification, now)
+        }
         Command::ErasePersonalData { reason } => personal_data::erase(state, reason, now),
         Command::RecordIdentityRead { purpose } => {
             personal_data::record_identity_read(state, purpose, now)
@@ -75,6 +83,26 @@ fn not_after(
         return Err(invalid(field, "is in the future"));
     }
     Ok(())
+}
+
+/// `OTHER` carries a code saying which need (`<field>.other_need`), and no
+/// other category carries one: the vocabulary in force is the edge's to check.
+fn other_need(
+    category: Category,
+    other_need: Option<&Code>,
+    field: &str,
+) -> Result<(), ScreeningError> {
+    match (category == Category::Other, other_need) {
+        (true, None) => Err(invalid(
+            format!("{field}.other_need"),
+            "is required for OTHER: a code of the other_need vocabulary",
+        )),
+        (false, Some(_)) => Err(invalid(
+            format!("{field}.other_need"),
+            "only OTHER carries a code of the other_need vocabulary",
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// A time the command reports must lie between the arrival and now.

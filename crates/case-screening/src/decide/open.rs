@@ -1,5 +1,6 @@
 //! Opening a case: the arrival, where the screening record begins.
 
+use pathway::calendar::date_in_rome;
 use time::OffsetDateTime;
 
 use super::{invalid, not_after};
@@ -15,8 +16,15 @@ pub(super) fn open(
         return Err(ScreeningError::AlreadyOpened);
     }
     not_after(open.arrived_at, now, "arrival.arrived_at")?;
+    // The service reads the kind from the facility's registration.
+    if open.facility_kind.is_none() {
+        return Err(invalid(
+            "facility_kind",
+            "is required (the facility's registered kind)",
+        ));
+    }
     if let Some(date) = open.application_date
-        && date > now.date()
+        && date > date_in_rome(now)
     {
         return Err(invalid("application_date", "is in the future"));
     }
@@ -37,5 +45,10 @@ pub(super) fn open(
             ));
         }
     }
-    Ok(vec![Event::CaseOpened(open)])
+    // The case is opened now: the screening deadline of a case opened in the
+    // territory runs from this instant.
+    Ok(vec![Event::CaseOpened(OpenCase {
+        opened_at: Some(now),
+        ..open
+    })])
 }

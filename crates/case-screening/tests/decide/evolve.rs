@@ -37,6 +37,7 @@ fn a_ruled_out_category_becomes_suspected_again_on_a_new_signal() {
         Event::AssessmentRecorded {
             assessment: assessment(&[(Category::Trafficking, Outcome::RuledOut)], ARRIVAL),
             reassessment: false,
+            still_to_assess: vec![],
         },
     ];
     assert_eq!(
@@ -63,6 +64,7 @@ fn a_ruled_out_category_becomes_suspected_again_on_a_later_preliminary_check() {
         Event::AssessmentRecorded {
             assessment: assessment(&[(Category::Pregnant, Outcome::RuledOut)], ARRIVAL),
             reassessment: false,
+            still_to_assess: vec![],
         },
         Event::PreliminaryCheckRecorded(check(&[Category::Pregnant], NOW)),
     ]);
@@ -79,6 +81,7 @@ fn a_confirmed_category_stays_confirmed_on_a_new_signal() {
         Event::AssessmentRecorded {
             assessment: assessment(&[(Category::Torture, Outcome::Confirmed)], ARRIVAL),
             reassessment: false,
+            still_to_assess: vec![],
         },
         Event::VulnerabilitySignalRaised(signal(Category::Torture, NOW)),
         Event::PreliminaryCheckRecorded(check(&[Category::Torture], NOW)),
@@ -104,10 +107,13 @@ fn an_assessment_sets_the_statuses_and_its_time() {
                 NOW,
             ),
             reassessment: false,
+            still_to_assess: vec![Category::Minor],
         },
     ]);
     assert_eq!(state.last_assessment_at, Some(NOW));
-    assert!(state.assessment_done());
+    // MINOR is still suspected: the assessment is not completed.
+    assert!(!state.assessment_completed());
+    assert_eq!(state.assessment_completed_at, None);
     assert_eq!(
         state.categories.into_iter().collect::<Vec<_>>(),
         vec![
@@ -148,4 +154,178 @@ fn deadline_events_set_their_flags() {
         }],
     );
     assert!(state.assessment_deadline_missed);
+}
+
+#[test]
+fn the_assessment_is_completed_by_the_first_assessment_that_leaves_nothing_to_assess() {
+    let state = given(&[
+        opened(),
+        Event::VulnerabilitySignalRaised(signal(Category::Torture, ARRIVAL)),
+        Event::VulnerabilitySignalRaised(signal(Category::Minor, ARRIVAL)),
+        Event::AssessmentRecorded {
+            assessment: assessment(&[(Category::Torture, Outcome::Confirmed)], NOW),
+            reassessment: false,
+            still_to_assess: vec![Category::Minor],
+        },
+    ]);
+    let later = NOW + Duration::DAY;
+    let state = apply(
+        state,
+        &[Event::AssessmentRecorded {
+            assessment: assessment(&[(Category::Minor, Outcome::RuledOut)], later),
+            reassessment: true,
+            still_to_assess: vec![],
+        }],
+    );
+    assert_eq!(state.assessment_completed_at, Some(later));
+    // A reassessment after the completion does not move it.
+    let state = apply(
+        state,
+        &[Event::AssessmentRecorded {
+            assessment: assessment(
+                &[(Category::Torture, Outcome::RuledOut)],
+                later + Duration::DAY,
+            ),
+            reassessment: true,
+            still_to_assess: vec![],
+        }],
+    );
+    assert_eq!(state.assessment_completed_at, Some(later));
+}
+
+#[test]
+fn an_assessment_recorded_before_still_to_assess_existed_completes_the_assessment() {
+    // Old events decode with an empty list: any first assessment completed it, as before.
+    let state = given(&[
+        opened_with_application(APPLIED_ON),
+        Event::VulnerabilitySignalRaised(signal(Category::Minor, ARRIVAL)),
+        assessed(&[(Category::Torture, Outcome::Confirmed)], NOW),
+    ]);
+    assert!(state.assessment_completed());
+    assert_eq!(
+        missed_deadlines(&state, ASSESSMENT_DUE + Duration::days(10)),
+        vec![Command::MarkScreeningDeadlineMissed]
+    );
+}
+
+#[test]
+fn the_urgency_is_raised_by_checks_and_signals_and_set_by_assessments() {
+    let state = given(&[opened()]);
+    assert_eq!(state.urgency.current(), None);
+    let state = apply(
+        state,
+        &[
+            Event::PreliminaryCheckRecorded(check(&[Category::Torture], ARRIVAL)),
+            Event::VulnerabilitySignalRaised(gbv_disclosure(Category::Gbv, NOW)),
+            Event::VulnerabilitySignalRaised(signal(Category::Minor, NOW)),
+        ],
+    );
+    // High, then immediate; a standard signal after does not lower it.
+    assert_eq!(state.urgency.current(), Some(Urgency::Immediate));
+    let state = apply(
+        state,
+        &[Event::AssessmentRecorded {
+            assessment: Assessment {
+                urgency: Some(Urgency::Standard),
+                ..assessment(&[(Category::Gbv, Outcome::Confirmed)], NOW)
+            },
+            reassessment: false,
+            still_to_assess: vec![Category::Minor, Category::Torture],
+        }],
+    );
+    assert_eq!(state.urgency.current(), Some(Urgency::Standard));
+    // An assessment that says nothing about urgency leaves it.
+    let state = apply(
+        state,
+        &[Event::AssessmentRecorded {
+            assessment: assessment(&[(Category::Minor, Outcome::RuledOut)], NOW),
+            reassessment: true,
+            still_to_assess: vec![Category::Torture],
+        }],
+    );
+    assert_eq!(state.urgency.current(), Some(Urgency::Standard));
+    let state = apply(
+        state,
+        &[Event::VulnerabilitySignalRaised(signal(
+            Category::Pregnant,
+            NOW,
+        ))],
+    );
+    assert_eq!(state.urgency.current(), Some(Urgency::Standard));
+}
+
+#[test]
+fn a_need_identified_after_the_assessment_is_pending_until_assessed() {
+    let due_at = limit_ends(date_in_rome(NOW), 30);
+    let state = given(&[
+        opened(),
+        assessed(&[(Category::Torture, Outcome::Confirmed)], ARRIVAL),
+        Event::VulnerabilitySignalRaised(signal(Category::Pregnant, NOW)),
+        Event::NeedIdentifiedAfterAssessment {
+            category: Category::Pregnant,
+            raised_at: NOW,
+            due_at,
+        },
+    ]);
+    assert_eq!(
+        state.late_needs.get(&Category::Pregnant),
+        Some(&LateNeed {
+            raised_at: NOW,
+            due_at,
+            deadline_missed: false
+        })
+    );
+    let state = apply(
+        state,
+        &[Event::NeedAssessmentDeadlineMissed {
+            category: Category::Pregnant,
+            raised_at: NOW,
+            due_at,
+            detected_at: due_at,
+        }],
+    );
+    assert!(state.late_needs[&Category::Pregnant].deadline_missed);
+    let state = apply(
+        state,
+        &[Event::AssessmentRecorded {
+            assessment: assessment(&[(Category::Pregnant, Outcome::Confirmed)], due_at),
+            reassessment: true,
+            still_to_assess: vec![],
+        }],
+    );
+    assert!(state.late_needs.is_empty());
+}
+
+#[test]
+fn a_formal_identification_makes_the_presumed_category_formally_identified() {
+    let state = given(&[
+        opened(),
+        Event::VulnerabilitySignalRaised(signal(Category::Trafficking, ARRIVAL)),
+    ]);
+    assert_eq!(state.identification(Category::Trafficking), None);
+    let state = apply(
+        state,
+        &[assessed(
+            &[(Category::Trafficking, Outcome::Confirmed)],
+            NOW,
+        )],
+    );
+    assert_eq!(
+        state.identification(Category::Trafficking),
+        Some(Identification::Presumed)
+    );
+    let state = apply(
+        state,
+        &[Event::FormalIdentificationRecorded(identification(NOW))],
+    );
+    assert_eq!(
+        state.identification(Category::Trafficking),
+        Some(Identification::FormallyIdentified)
+    );
+    // Only trafficking has a formal identification.
+    let state = apply(
+        state,
+        &[assessed(&[(Category::Torture, Outcome::Confirmed)], NOW)],
+    );
+    assert_eq!(state.identification(Category::Torture), None);
 }

@@ -3,7 +3,7 @@
 use super::support::*;
 
 #[test]
-fn assessment_is_due_thirty_days_after_midnight_utc_of_the_application_date() {
+fn assessment_is_due_at_the_end_of_the_thirtieth_day_after_the_application_in_rome() {
     assert_eq!(
         given(&[opened_with_application(APPLIED_ON)]).assessment_due_at(),
         Some(ASSESSMENT_DUE)
@@ -16,7 +16,12 @@ fn assessment_is_due_thirty_days_after_midnight_utc_of_the_application_date() {
             }
         ])
         .assessment_due_at(),
-        Some(APPLIED_ON.with_time(Time::MIDNIGHT).assume_utc() + Duration::days(30))
+        Some(datetime!(2026-04-03 00:00 +02:00))
+    );
+    // In winter, the end of a day in Rome is 23:00 UTC.
+    assert_eq!(
+        given(&[opened_with_application(date!(2026 - 11 - 02))]).assessment_due_at(),
+        Some(datetime!(2026-12-02 23:00 UTC))
     );
     assert_eq!(given(&[opened()]).assessment_due_at(), None);
 }
@@ -89,6 +94,7 @@ fn assessment_deadline_is_not_missed_when_an_assessment_was_recorded() {
         Event::AssessmentRecorded {
             assessment: assessment(&[(Category::Minor, Outcome::Confirmed)], NOW),
             reassessment: false,
+            still_to_assess: vec![],
         },
     ]);
     assert_eq!(
@@ -148,8 +154,8 @@ fn snapshot_of_the_assessment_deadline_missed() {
     );
     expect![[r#"
         AssessmentDeadlineMissed {
-            due_at: 2026-04-02 0:00:00.0 +00:00:00,
-            detected_at: 2026-04-02 0:00:00.0 +00:00:00,
+            due_at: 2026-04-02 22:00:00.0 +00:00:00,
+            detected_at: 2026-04-02 22:00:00.0 +00:00:00,
         }"#]]
     .assert_eq(&render(outcome));
 }

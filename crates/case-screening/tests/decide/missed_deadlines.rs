@@ -39,6 +39,7 @@ fn missed_deadlines_leaves_out_the_met_and_the_already_marked() {
         Event::AssessmentRecorded {
             assessment: assessment(&[(Category::Minor, Outcome::Confirmed)], NOW),
             reassessment: false,
+            still_to_assess: vec![],
         },
     ]);
     assert_eq!(

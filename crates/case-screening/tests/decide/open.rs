@@ -13,7 +13,10 @@ fn open_on_a_new_case_records_case_opened() {
     };
     assert_eq!(
         when(&given(&[]), Command::Open(open.clone()), NOW),
-        Ok(vec![Event::CaseOpened(open)])
+        Ok(vec![Event::CaseOpened(OpenCase {
+            opened_at: Some(NOW),
+            ..open
+        })])
     );
 }
 
@@ -22,6 +25,7 @@ fn open_with_arrival_and_application_date_of_now_is_accepted() {
     let open = OpenCase {
         arrived_at: NOW,
         application_date: Some(NOW.date()),
+        opened_at: Some(NOW),
         ..open_case()
     };
     let events = when(&given(&[]), Command::Open(open.clone()), NOW).expect("accepted");
@@ -145,7 +149,61 @@ fn open_with_the_same_case_linked_twice_is_invalid() {
     };
     assert_eq!(
         when(&given(&[]), Command::Open(open.clone()), NOW),
-        Ok(vec![Event::CaseOpened(open)])
+        Ok(vec![Event::CaseOpened(OpenCase {
+            opened_at: Some(NOW),
+            ..open
+        })])
+    );
+}
+
+#[test]
+fn the_opening_records_the_time_of_the_command_whatever_the_command_holds() {
+    let open = OpenCase {
+        opened_at: Some(ARRIVAL - Duration::days(300)),
+        ..open_case()
+    };
+    let events = when(&given(&[]), Command::Open(open), NOW).expect("opened");
+    assert!(matches!(
+        events.as_slice(),
+        [Event::CaseOpened(OpenCase { opened_at: Some(at), .. })] if *at == NOW
+    ));
+    let open = OpenCase {
+        opened_at: None,
+        ..open_case()
+    };
+    let state = apply(
+        given(&[]),
+        &when(&given(&[]), Command::Open(open), NOW).expect("opened"),
+    );
+    assert_eq!(state.opened.and_then(|o| o.opened_at), Some(NOW));
+}
+
+#[test]
+fn open_without_the_facility_kind_is_invalid() {
+    let open = OpenCase {
+        facility_kind: None,
+        ..open_case()
+    };
+    assert_invalid(when(&given(&[]), Command::Open(open), NOW), "facility_kind");
+}
+
+#[test]
+fn an_application_date_is_a_day_in_rome() {
+    // 23:30 UTC on 4 March is already 5 March in Rome: an application made
+    // "today" in Rome is not in the future.
+    let now = datetime!(2026-03-04 23:30 UTC);
+    let open = OpenCase {
+        application_date: Some(date!(2026 - 03 - 05)),
+        ..open_case()
+    };
+    assert!(when(&given(&[]), Command::Open(open.clone()), now).is_ok());
+    assert_invalid(
+        when(
+            &given(&[]),
+            Command::Open(open),
+            datetime!(2026-03-04 22:59 UTC),
+        ),
+        "application_date",
     );
 }
 
@@ -167,6 +225,12 @@ fn snapshot_of_open() {
                 ),
                 facility_id: FacilityId(
                     "hotspot-lampedusa",
+                ),
+                facility_kind: Some(
+                    Hotspot,
+                ),
+                opened_at: Some(
+                    2026-03-04 12:00:00.0 +00:00:00,
                 ),
                 family_links: [],
                 application_date: None,

@@ -37,6 +37,9 @@ enum Op {
     },
     MarkScreening,
     MarkAssessment,
+    Identify {
+        at: u16,
+    },
 }
 
 fn between_arrival_and(now: OffsetDateTime, per_mille: u16) -> OffsetDateTime {
@@ -89,6 +92,7 @@ impl Op {
             },
             Op::MarkScreening => Command::MarkScreeningDeadlineMissed,
             Op::MarkAssessment => Command::MarkAssessmentDeadlineMissed,
+            Op::Identify { at: t } => Command::RecordFormalIdentification(identification(at(*t))),
         }
     }
 }
@@ -125,6 +129,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => at.prop_map(|at| Op::Close { at }),
         3 => Just(Op::MarkScreening),
         3 => Just(Op::MarkAssessment),
+        2 => (0u16..=1000).prop_map(|at| Op::Identify { at }),
     ]
 }
 
@@ -266,5 +271,228 @@ proptest! {
             }
         }
         prop_assert_eq!(State::from_events(std::iter::once(&opening).chain(&emitted)), state);
+    }
+}
+
+/// What the deadline-bound property does at a step.
+#[derive(Debug, Clone)]
+enum Step {
+    Check(Vec<Category>, u16),
+    Signal(Category, u16),
+    Assess(Vec<(Category, Outcome)>, u16),
+    Apply(u16),
+    /// The deadline watcher's pass: every deadline command due now.
+    Watch,
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    let at = 0u16..=1000;
+    // Few categories, so that they recur: suspected, assessed, suspected again.
+    let few = prop::sample::select(
+        &[
+            Category::Torture,
+            Category::Pregnant,
+            Category::Trafficking,
+            Category::Other,
+        ][..],
+    );
+    prop_oneof![
+        2 => (prop::collection::btree_set(few.clone(), 0..3), at.clone())
+            .prop_map(|(cs, at)| Step::Check(cs.into_iter().collect(), at)),
+        5 => (few.clone(), at.clone()).prop_map(|(c, at)| Step::Signal(c, at)),
+        5 => (
+            prop::collection::btree_map(few, outcome(), 1..3),
+            at.clone(),
+        )
+            .prop_map(|(os, at)| Step::Assess(os.into_iter().collect(), at)),
+        1 => at.prop_map(Step::Apply),
+        4 => Just(Step::Watch),
+    ]
+}
+
+/// The rules, written again independently of the crate from the events
+/// accepted: where each duty's deadline lies, and whether it is still open.
+#[derive(Debug, Default)]
+struct Oracle {
+    screening_due: Option<OffsetDateTime>,
+    screened: bool,
+    application: Option<Date>,
+    statuses: std::collections::BTreeMap<Category, CategoryStatus>,
+    /// Categories suspected before the first assessment still not assessed
+    /// (`None` before the first assessment).
+    initial: Option<std::collections::BTreeSet<Category>>,
+    completed: bool,
+    /// Needs identified after the first assessment: category -> its deadline.
+    later: std::collections::BTreeMap<Category, OffsetDateTime>,
+}
+
+impl Oracle {
+    fn seen(&mut self, event: &Event) {
+        match event {
+            Event::CaseOpened(open) => {
+                let from = match open.facility_kind {
+                    Some(FacilityKind::Hotspot) | None => open.arrived_at,
+                    Some(_) => open.opened_at.expect("opened at"),
+                };
+                self.screening_due = Some(limit_ends(date_in_rome(from), 7));
+                self.application = open.application_date;
+            }
+            Event::PreliminaryCheckRecorded(check) => {
+                self.screened = true;
+                for s in &check.suspected {
+                    self.suspect(s.category, check.checked_at);
+                }
+            }
+            Event::VulnerabilitySignalRaised(signal) => {
+                self.suspect(signal.suspected.category, signal.raised_at)
+            }
+            Event::AssessmentRecorded { assessment, .. } => {
+                let statuses = &self.statuses;
+                let initial = self.initial.get_or_insert_with(|| {
+                    statuses
+                        .iter()
+                        .filter(|(_, s)| **s == CategoryStatus::Suspected)
+                        .map(|(c, _)| *c)
+                        .collect()
+                });
+                for (category, outcome) in &assessment.outcomes {
+                    initial.remove(category);
+                    self.later.remove(category);
+                    self.statuses.insert(*category, outcome.status());
+                }
+                self.completed |= initial.is_empty();
+            }
+            Event::ApplicationRecorded { application_date } => {
+                self.application = Some(*application_date)
+            }
+            _ => {}
+        }
+    }
+
+    fn suspect(&mut self, category: Category, at: OffsetDateTime) {
+        let status = self.statuses.get(&category).copied();
+        if matches!(status, None | Some(CategoryStatus::RuledOut)) {
+            self.statuses.insert(category, CategoryStatus::Suspected);
+            if self.initial.is_some() {
+                self.later
+                    .insert(category, limit_ends(date_in_rome(at), 30));
+            }
+        }
+    }
+
+    fn assessment_due(&self) -> Option<OffsetDateTime> {
+        self.application.map(|day| limit_ends(day, 30))
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// No sequence of checks, signals, assessments and applications, at a
+    /// hotspot or in the territory, gives a screening, assessment or need
+    /// deadline later than the rules allow, and the watcher marks each duty
+    /// still open once its deadline has passed.
+    #[test]
+    fn no_deadline_is_later_than_the_rules_allow(
+        kind in prop::sample::select(FacilityKind::ALL),
+        opened_after_hours in 0i64..=60 * 24,
+        applied_days_before_opening in prop::option::of(0i64..=20),
+        steps in prop::collection::vec(((0i64..=5 * 24 * 60).prop_map(Duration::minutes), step()), 0..40),
+    ) {
+        let opened_at = ARRIVAL + Duration::hours(opened_after_hours);
+        let open = OpenCase {
+            facility_kind: Some(kind),
+            application_date: applied_days_before_opening
+                .map(|days| date_in_rome(opened_at) - Duration::days(days)),
+            ..open_case()
+        };
+        let mut now = opened_at;
+        let mut state = State::default();
+        let mut oracle = Oracle::default();
+        let mut emitted: Vec<Event> = Vec::new();
+        let mut run = |state: &mut State, oracle: &mut Oracle, command: Command, now: OffsetDateTime| {
+            if let Ok(events) = when(state, command, now) {
+                for event in &events {
+                    oracle.seen(event);
+                }
+                *state = apply(state.clone(), &events);
+                emitted.extend(events);
+            }
+        };
+        run(&mut state, &mut oracle, Command::Open(open), now);
+        prop_assert!(state.opened.is_some());
+        for (advance, step) in steps {
+            now += advance;
+            let at = |per_mille: u16| between_arrival_and(now, per_mille);
+            match step {
+                Step::Check(categories, t) => {
+                    run(&mut state, &mut oracle, Command::RecordPreliminaryCheck(check(&categories, at(t))), now)
+                }
+                Step::Signal(category, t) => {
+                    run(&mut state, &mut oracle, Command::RaiseSignal(signal(category, at(t))), now)
+                }
+                Step::Assess(outcomes, t) => {
+                    run(&mut state, &mut oracle, Command::RecordAssessment(assessment(&outcomes, at(t))), now)
+                }
+                Step::Apply(t) => run(
+                    &mut state,
+                    &mut oracle,
+                    Command::RecordApplication { application_date: date_in_rome(at(t)) },
+                    now,
+                ),
+                Step::Watch => {
+                    for command in missed_deadlines(&state, now) {
+                        run(&mut state, &mut oracle, command, now);
+                    }
+                    // After a pass, every duty whose deadline passed is marked.
+                    if let Some(due) = oracle.screening_due
+                        && due <= now && !oracle.screened
+                    {
+                        prop_assert!(state.screening_deadline_missed, "screening due {due}, now {now}");
+                    }
+                    if let Some(due) = oracle.assessment_due()
+                        && due <= now && !oracle.completed
+                    {
+                        prop_assert!(state.assessment_deadline_missed, "assessment due {due}, now {now}");
+                    }
+                    for (category, due) in &oracle.later {
+                        if *due <= now {
+                            prop_assert!(
+                                state.late_needs.get(category).is_some_and(|n| n.deadline_missed),
+                                "{category} due {due}, now {now}: {:?}", state.late_needs
+                            );
+                        }
+                    }
+                }
+            }
+            // The record's deadlines are never later than the rules'.
+            prop_assert_eq!(state.screening_due_at(), oracle.screening_due);
+            prop_assert_eq!(state.assessment_due_at(), oracle.assessment_due());
+            prop_assert_eq!(state.assessment_completed(), oracle.completed);
+            prop_assert_eq!(
+                state.late_needs.iter().map(|(c, n)| (*c, n.due_at)).collect::<Vec<_>>(),
+                oracle.later.iter().map(|(c, d)| (*c, *d)).collect::<Vec<_>>()
+            );
+        }
+        for event in &emitted {
+            match event {
+                Event::ScreeningDeadlineMissed { due_at, detected_at } => {
+                    prop_assert!(Some(*due_at) <= oracle.screening_due);
+                    prop_assert!(detected_at >= due_at);
+                }
+                Event::AssessmentDeadlineMissed { due_at, detected_at } => {
+                    prop_assert!(Some(*due_at) <= oracle.assessment_due());
+                    prop_assert!(detected_at >= due_at);
+                }
+                Event::NeedIdentifiedAfterAssessment { raised_at, due_at, .. } => {
+                    prop_assert!(*due_at <= limit_ends(date_in_rome(*raised_at), 30));
+                }
+                Event::NeedAssessmentDeadlineMissed { raised_at, due_at, detected_at, .. } => {
+                    prop_assert!(*due_at <= limit_ends(date_in_rome(*raised_at), 30));
+                    prop_assert!(detected_at >= due_at);
+                }
+                _ => {}
+            }
+        }
     }
 }

@@ -180,6 +180,7 @@ fn snapshot_of_a_preliminary_check() {
                                 "visible_injury",
                             ),
                         ],
+                        other_need: None,
                     },
                 ],
                 urgent_care_needed: false,
@@ -196,4 +197,93 @@ fn snapshot_of_a_preliminary_check() {
             },
         )"#]]
     .assert_eq(&render(outcome));
+}
+
+#[test]
+fn a_check_after_the_first_assessment_identifies_needs_for_its_new_categories() {
+    let state = given(&[
+        opened(),
+        assessed(
+            &[
+                (Category::Torture, Outcome::Confirmed),
+                (Category::Minor, Outcome::RuledOut),
+            ],
+            ARRIVAL,
+        ),
+    ]);
+    let recorded = check(
+        &[Category::Torture, Category::Minor, Category::Pregnant],
+        NOW,
+    );
+    let events = when(
+        &state,
+        Command::RecordPreliminaryCheck(recorded.clone()),
+        NOW,
+    )
+    .expect("recorded");
+    let due_at = limit_ends(date_in_rome(NOW), 30);
+    assert_eq!(
+        events,
+        [
+            Event::PreliminaryCheckRecorded(recorded),
+            Event::NeedIdentifiedAfterAssessment {
+                category: Category::Minor,
+                raised_at: NOW,
+                due_at,
+            },
+            Event::NeedIdentifiedAfterAssessment {
+                category: Category::Pregnant,
+                raised_at: NOW,
+                due_at,
+            },
+        ]
+    );
+}
+
+#[test]
+fn a_check_suspecting_other_names_the_need_and_no_other_category_does() {
+    assert!(
+        when(
+            &given(&[opened()]),
+            Command::RecordPreliminaryCheck(check(&[Category::Torture, Category::Other], NOW)),
+            NOW
+        )
+        .is_ok()
+    );
+    let mut without = check(&[Category::Torture, Category::Other], NOW);
+    without.suspected[1].other_need = None;
+    assert_invalid(
+        when(
+            &given(&[opened()]),
+            Command::RecordPreliminaryCheck(without),
+            NOW,
+        ),
+        "suspected[1].other_need",
+    );
+    let mut misplaced = check(&[Category::Torture], NOW);
+    misplaced.suspected[0].other_need = Some(code("statelessness"));
+    assert_invalid(
+        when(
+            &given(&[opened()]),
+            Command::RecordPreliminaryCheck(misplaced),
+            NOW,
+        ),
+        "suspected[0].other_need",
+    );
+}
+
+#[test]
+fn a_check_in_a_cas_weeks_after_arrival_is_on_time() {
+    let opened_at = ARRIVAL + Duration::days(30);
+    let checked_at = opened_at + Duration::days(6);
+    let events = when(
+        &given(&[opened_in_territory(FacilityKind::Sai, opened_at)]),
+        Command::RecordPreliminaryCheck(check(&[], checked_at)),
+        checked_at,
+    )
+    .expect("recorded");
+    assert_eq!(
+        events,
+        [Event::PreliminaryCheckRecorded(check(&[], checked_at))]
+    );
 }

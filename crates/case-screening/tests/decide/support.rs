@@ -3,25 +3,29 @@
 
 pub use case_screening::{
     Assessment, CaseId, CloseReason, Code, Command, Context, Event, FacilityId, FacilityKind,
-    FamilyLink, OpenCase, Outcome, PlaceCode, Placement, PreliminaryCheck, Province, Relation,
-    ScreeningError, Signal, State, Suspicion, decide, missed_deadlines,
+    FamilyLink, FormalIdentification, Identification, LateNeed, OpenCase, Outcome, PlaceCode,
+    Placement, PreliminaryCheck, Province, Relation, ScreeningError, Signal, State, Suspicion,
+    decide, missed_deadlines,
 };
 pub use case_screening::{ErasureReason, ReadPurpose};
 pub use expect_test::expect;
+pub use pathway::calendar::{date_in_rome, limit_ends};
 pub use pathway::{Category, CategoryStatus, Urgency};
 pub use time::macros::{date, datetime};
-pub use time::{Date, Duration, OffsetDateTime, Time};
+pub use time::{Date, Duration, OffsetDateTime};
 
 /// When the person arrived at Lampedusa.
 pub const ARRIVAL: OffsetDateTime = datetime!(2026-03-02 08:30 UTC);
 /// "Now" for most tests: two days after arrival, well within the screening deadline.
 pub const NOW: OffsetDateTime = datetime!(2026-03-04 12:00 UTC);
-/// When screening is due: arrival + 7 days.
-pub const SCREENING_DUE: OffsetDateTime = datetime!(2026-03-09 08:30 UTC);
+/// When screening is due for a case opened at the hotspot: the end of the
+/// seventh calendar day after the day of arrival (2 March), in Rome (CET).
+pub const SCREENING_DUE: OffsetDateTime = datetime!(2026-03-09 23:00 UTC);
 /// The application date used by the assessment-deadline tests.
 pub const APPLIED_ON: Date = date!(2026 - 03 - 03);
-/// When the assessment is due for `APPLIED_ON`: midnight UTC of that day + 30 days.
-pub const ASSESSMENT_DUE: OffsetDateTime = datetime!(2026-04-02 00:00 UTC);
+/// When the assessment is due for `APPLIED_ON`: the end of the thirtieth
+/// calendar day after it (2 April), in Rome (CEST since 29 March).
+pub const ASSESSMENT_DUE: OffsetDateTime = datetime!(2026-04-02 22:00 UTC);
 
 pub const CASE: &str = "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b";
 pub const FIRST_FACILITY: &str = "hotspot-lampedusa";
@@ -53,9 +57,31 @@ pub fn open_case() -> OpenCase {
         arrived_at: ARRIVAL,
         province: province("AG"),
         facility_id: facility(FIRST_FACILITY),
+        facility_kind: Some(FacilityKind::Hotspot),
+        opened_at: Some(ARRIVAL),
         family_links: vec![],
         application_date: None,
     }
+}
+
+/// A case opened in a CAS (in the territory) at `opened_at`, long after the arrival.
+pub fn opened_in_territory(kind: FacilityKind, opened_at: OffsetDateTime) -> Event {
+    Event::CaseOpened(OpenCase {
+        facility_id: facility("cas-agrigento"),
+        facility_kind: Some(kind),
+        opened_at: Some(opened_at),
+        ..open_case()
+    })
+}
+
+/// A case opened before the facility kind and the opening time were recorded.
+pub fn opened_before_kinds_were_recorded() -> Event {
+    Event::CaseOpened(OpenCase {
+        facility_id: facility("cas-agrigento"),
+        facility_kind: None,
+        opened_at: None,
+        ..open_case()
+    })
 }
 
 pub fn opened() -> Event {
@@ -73,6 +99,7 @@ pub fn suspicion(category: Category) -> Suspicion {
     Suspicion {
         category,
         indicators: vec![code("visible_injury")],
+        other_need: (category == Category::Other).then(|| code("substance_dependence")),
     }
 }
 
@@ -113,6 +140,20 @@ pub fn assessment(outcomes: &[(Category, Outcome)], assessed_at: OffsetDateTime)
         special_procedural_guarantees: false,
         assessed_at,
         assessor_role: code("psychologist"),
+        urgency: None,
+        other_need: outcomes
+            .iter()
+            .any(|(category, _)| *category == Category::Other)
+            .then(|| code("substance_dependence")),
+    }
+}
+
+/// An assessment recorded: the first, completing the assessment unless said.
+pub fn assessed(outcomes: &[(Category, Outcome)], assessed_at: OffsetDateTime) -> Event {
+    Event::AssessmentRecorded {
+        assessment: assessment(outcomes, assessed_at),
+        reassessment: false,
+        still_to_assess: vec![],
     }
 }
 
@@ -156,7 +197,21 @@ pub fn every_command() -> Vec<Command> {
         },
         Command::MarkScreeningDeadlineMissed,
         Command::MarkAssessmentDeadlineMissed,
+        Command::MarkNeedAssessmentDeadlineMissed {
+            category: Category::Torture,
+            raised_at: NOW,
+        },
+        Command::RecordFormalIdentification(identification(NOW)),
     ]
+}
+
+/// A formal identification of TRAFFICKING by an anti-trafficking body.
+pub fn identification(identified_at: OffsetDateTime) -> FormalIdentification {
+    FormalIdentification {
+        category: Category::Trafficking,
+        identified_by_organisation: "progetto-anti-tratta-ag".to_owned(),
+        identified_at,
+    }
 }
 
 pub fn given(events: &[Event]) -> State {
