@@ -47,6 +47,9 @@ pub enum CaseCommand {
         case_id: String,
         #[arg(long, value_delimiter = ',')]
         suspected: Vec<String>,
+        /// With OTHER among the suspected: which need (a code of the other_need vocabulary).
+        #[arg(long, default_value = "")]
+        other_need: String,
         #[arg(long, default_value = "standard")]
         urgency: String,
         #[arg(long, default_value = "LAMPEDUSA")]
@@ -57,6 +60,9 @@ pub enum CaseCommand {
         case_id: String,
         #[arg(long)]
         category: String,
+        /// With --category OTHER: which need (a code of the other_need vocabulary).
+        #[arg(long, default_value = "")]
+        other_need: String,
         #[arg(long, default_value = "standard")]
         urgency: String,
         #[arg(long, default_value = "operator")]
@@ -76,6 +82,13 @@ pub enum CaseCommand {
         special_reception_needs: bool,
         #[arg(long, default_value = "psychologist")]
         role: String,
+        /// The case's urgency as the assessment sets it (immediate, high,
+        /// standard), lower too; unset leaves it.
+        #[arg(long, default_value = "")]
+        urgency: String,
+        /// With OTHER confirmed or ruled out: which need (a code of the other_need vocabulary).
+        #[arg(long, default_value = "")]
+        other_need: String,
     },
     /// Shows the screening view of a case.
     Show { case_id: String },
@@ -111,6 +124,15 @@ fn now() -> OffsetDateTime {
 
 fn ts(at: OffsetDateTime) -> Option<prost_types::Timestamp> {
     Some(crate::timestamp(at))
+}
+
+/// The `--other-need` code goes with OTHER only.
+fn other_need_of(category: &str, other_need: &str) -> String {
+    if category == "OTHER" {
+        other_need.to_owned()
+    } else {
+        String::new()
+    }
 }
 
 fn request_id() -> String {
@@ -167,6 +189,7 @@ pub async fn run(host: &str, command: CaseCommand) -> Result<()> {
         CaseCommand::Check {
             case_id,
             suspected,
+            other_need,
             urgency,
             place,
         } => {
@@ -177,6 +200,7 @@ pub async fn run(host: &str, command: CaseCommand) -> Result<()> {
                     suspected: suspected
                         .into_iter()
                         .map(|category| api::SuspectedCategory {
+                            other_need: other_need_of(&category, &other_need),
                             category,
                             indicators: vec![],
                         })
@@ -193,6 +217,7 @@ pub async fn run(host: &str, command: CaseCommand) -> Result<()> {
         CaseCommand::Signal {
             case_id,
             category,
+            other_need,
             urgency,
             role,
             gbv_disclosure,
@@ -202,6 +227,7 @@ pub async fn run(host: &str, command: CaseCommand) -> Result<()> {
                     request_id: request_id(),
                     case_id,
                     suspected: Some(api::SuspectedCategory {
+                        other_need: other_need_of(&category, &other_need),
                         category,
                         indicators: vec![],
                     }),
@@ -220,14 +246,18 @@ pub async fn run(host: &str, command: CaseCommand) -> Result<()> {
             rule_out,
             special_reception_needs,
             role,
+            urgency,
+            other_need,
         } => {
             let outcomes = confirm
                 .into_iter()
                 .map(|category| api::CategoryOutcome {
+                    other_need: other_need_of(&category, &other_need),
                     category,
                     status: "confirmed".to_owned(),
                 })
                 .chain(rule_out.into_iter().map(|category| api::CategoryOutcome {
+                    other_need: other_need_of(&category, &other_need),
                     category,
                     status: "ruled_out".to_owned(),
                 }))
@@ -240,6 +270,7 @@ pub async fn run(host: &str, command: CaseCommand) -> Result<()> {
                     special_reception_needs,
                     assessed_at: ts(now()),
                     assessor_role: role,
+                    urgency,
                     ..Default::default()
                 }))
                 .await?
@@ -533,6 +564,7 @@ pub async fn journey(host: &str) -> Result<String> {
             suspected: vec![api::SuspectedCategory {
                 category: "GBV".to_owned(),
                 indicators: vec!["disclosure_to_staff".to_owned()],
+                ..Default::default()
             }],
             urgency: "high".to_owned(),
             place: "LAMPEDUSA".to_owned(),
@@ -548,6 +580,7 @@ pub async fn journey(host: &str) -> Result<String> {
             suspected: Some(api::SuspectedCategory {
                 category: "TRAFFICKING".to_owned(),
                 indicators: vec!["debt_bondage".to_owned()],
+                ..Default::default()
             }),
             urgency: "immediate".to_owned(),
             raised_by_role: "cultural_mediator".to_owned(),
@@ -563,6 +596,7 @@ pub async fn journey(host: &str) -> Result<String> {
             suspected: Some(api::SuspectedCategory {
                 category: "NOT_A_CATEGORY".to_owned(),
                 indicators: vec![],
+                ..Default::default()
             }),
             urgency: "soon".to_owned(),
             raised_by_role: "operator".to_owned(),
@@ -585,16 +619,19 @@ pub async fn journey(host: &str) -> Result<String> {
                 api::CategoryOutcome {
                     category: "GBV".to_owned(),
                     status: "confirmed".to_owned(),
+                    ..Default::default()
                 },
                 api::CategoryOutcome {
                     category: "TRAFFICKING".to_owned(),
                     status: "ruled_out".to_owned(),
+                    ..Default::default()
                 },
             ],
             special_reception_needs: true,
             special_procedural_guarantees: true,
             assessed_at: ts(now()),
             assessor_role: "psychologist".to_owned(),
+            ..Default::default()
         }))
         .await?
         .into_inner();

@@ -1,6 +1,6 @@
 //! Closed vocabularies for the codes people type: indicators seen, health
-//! flags, the roles of who acts, the purposes of a consent, communication
-//! needs and safety instructions. A code outside the vocabulary in force is
+//! flags, the roles of who acts, the other needs (what `OTHER` stands for),
+//! the purposes of a consent, communication needs and safety instructions. A code outside the vocabulary in force is
 //! refused, so no free text (a diagnosis, a name) can travel as a "code" in
 //! clear. Vocabularies are versioned configuration: the built-in lists are
 //! version 1; an administrator publishes the next version of a service's lists.
@@ -18,6 +18,8 @@ vocabulary!(
     HealthFlag = "health_flag",
     /// The role someone acts in (screening signals and assessments).
     Role = "role",
+    /// Which need a suspicion or outcome of category `OTHER` stands for (screening).
+    OtherNeed = "other_need",
     /// Why a person consents to a referral (referral).
     ConsentPurpose = "consent_purpose",
     /// How to communicate with the person (a referral's dataset).
@@ -105,6 +107,23 @@ impl Vocabularies {
                     "police_officer",
                     "anti_trafficking_officer",
                     "guardian",
+                ]),
+            ),
+            (
+                // Special reception needs outside the categories of Directive
+                // Art. 24 and D.Lgs. 142/2015 art. 17: kinds of need, nothing
+                // distinctive to a person.
+                OtherNeed,
+                list(&[
+                    "substance_dependence",
+                    "missing_family_members",
+                    "caregiver_of_dependent_person",
+                    "care_leaver",
+                    "statelessness",
+                    "illiteracy",
+                    "medical_device_dependence",
+                    "shipwreck_survivor",
+                    "large_family",
                 ]),
             ),
             (
@@ -277,6 +296,17 @@ mod tests {
             "another list"
         );
         assert!(built_in.code(VocabularyKind::Role, "Maria Rossi").is_err());
+        assert!(
+            built_in
+                .code(VocabularyKind::OtherNeed, "substance_dependence")
+                .is_ok()
+        );
+        assert!(
+            built_in
+                .code(VocabularyKind::OtherNeed, "visible_injury")
+                .is_err(),
+            "an indicator is not an other need"
+        );
         for kind in VocabularyKind::ALL {
             assert!(!built_in.lists[kind].is_empty(), "{kind} has codes");
         }

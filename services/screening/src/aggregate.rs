@@ -74,20 +74,39 @@ impl Aggregate for CaseScreening {
     }
 
     fn missed_deadlines(state: &State, now: OffsetDateTime) -> Vec<(String, Command)> {
-        let Some(opened) = &state.opened else {
-            return Vec::new();
-        };
-        case_screening::missed_deadlines(state, now)
-            .into_iter()
-            .map(|command| {
-                let deadline = match command {
-                    Command::MarkAssessmentDeadlineMissed => "assessment",
-                    _ => "screening",
-                };
-                (format!("deadline.{deadline}.{}", opened.case_id), command)
-            })
-            .collect()
+        missed_deadlines(state, now)
     }
+}
+
+/// The deadlines the domain says passed unmet, each with the request id that
+/// names it: `deadline.screening.<case>`, `deadline.assessment.<case>`, and
+/// `deadline.need-assessment.<case>.<CATEGORY>.<raised at, Unix nanoseconds>`
+/// (a need is named by its category and its raise: a category raised again
+/// after being ruled out is another need).
+pub fn missed_deadlines(state: &State, now: OffsetDateTime) -> Vec<(String, Command)> {
+    let Some(opened) = &state.opened else {
+        return Vec::new();
+    };
+    let case = &opened.case_id;
+    case_screening::missed_deadlines(state, now)
+        .into_iter()
+        .filter_map(|command| {
+            let request_id = match &command {
+                Command::MarkScreeningDeadlineMissed => format!("deadline.screening.{case}"),
+                Command::MarkAssessmentDeadlineMissed => format!("deadline.assessment.{case}"),
+                Command::MarkNeedAssessmentDeadlineMissed {
+                    category,
+                    raised_at,
+                } => format!(
+                    "deadline.need-assessment.{case}.{}.{}",
+                    category.code(),
+                    raised_at.unix_timestamp_nanos()
+                ),
+                _ => return None,
+            };
+            Some((request_id, command))
+        })
+        .collect()
 }
 
 /// Where the case is: where it was last placed, or where it opened.

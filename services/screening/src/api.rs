@@ -30,6 +30,7 @@ pub struct ScreeningApi {
     pub(crate) projection: ProjectionHandle,
     pub(crate) callers: CallerExtractor,
     pub(crate) reads: service_runtime::reads::Reads,
+    pub(crate) options: crate::options::ScreeningOptions,
 }
 
 impl ScreeningApi {
@@ -274,6 +275,7 @@ impl KeepsVocabularies for ScreeningVocabularies {
         pathway::vocabularies::VocabularyKind::Indicator,
         pathway::vocabularies::VocabularyKind::HealthFlag,
         pathway::vocabularies::VocabularyKind::Role,
+        pathway::vocabularies::VocabularyKind::OtherNeed,
     ];
 }
 
@@ -334,8 +336,10 @@ impl api::screening_service_server::ScreeningService for ScreeningApi {
         let located =
             facilities::locate(&self.kernel, &request.facility_id, &request.province, "").await?;
         request.province = located.province;
-        let (request_id, open) =
+        let (request_id, mut open) =
             requests::open_case(&request, |rid| new_case_id(&caller.organisation_id, rid))?;
+        // Where screening's deadline runs from: the registered kind, never the request's.
+        open.facility_kind = case_screening::FacilityKind::from_code(&located.kind).ok();
         self.check_family_links(&caller, &open).await?;
         let case_id = open.case_id.to_string();
         let log_sequence = self.open(&caller, &request, &request_id, open).await?;
@@ -402,6 +406,22 @@ impl api::screening_service_server::ScreeningService for ScreeningApi {
             .command(caller, requests::application(request.get_ref()))
             .await?;
         Ok(Response::new(api::RecordApplicationResponse {
+            case_id,
+            log_sequence,
+        }))
+    }
+
+    async fn record_formal_identification(
+        &self,
+        request: Request<api::RecordFormalIdentificationRequest>,
+    ) -> Result<Response<api::RecordFormalIdentificationResponse>, Status> {
+        let caller = self.caller(&request)?;
+        // The identifying body is the caller's verified organisation, one
+        // the configuration names: never a field of the request.
+        self.options.check_anti_trafficking_body(&caller)?;
+        let parsed = requests::formal_identification(request.get_ref(), &caller.organisation_id);
+        let (case_id, log_sequence) = self.command(caller, parsed).await?;
+        Ok(Response::new(api::RecordFormalIdentificationResponse {
             case_id,
             log_sequence,
         }))

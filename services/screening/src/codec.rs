@@ -26,6 +26,9 @@ case_log_jetstream::event_contract! {
         PersonalDataErased,
         IdentityRead,
         FacilityRegistered,
+        NeedIdentifiedAfterAssessment,
+        NeedAssessmentDeadlineMissed,
+        FormalIdentificationRecorded,
     }
 }
 
@@ -80,7 +83,61 @@ fn suspicion_to_wire(s: &Suspicion) -> wire::SuspectedCategory {
     wire::SuspectedCategory {
         category: s.category.code().to_owned(),
         indicators: s.indicators.iter().map(|c| c.to_string()).collect(),
+        other_need: code_to_wire(s.other_need.as_ref()),
     }
+}
+
+fn code_to_wire(code: Option<&Code>) -> String {
+    code.map(ToString::to_string).unwrap_or_default()
+}
+
+/// An optional code: empty is none.
+fn optional_code(raw: &str) -> Result<Option<Code>, &'static str> {
+    if raw.is_empty() {
+        Ok(None)
+    } else {
+        Code::parse(raw).map(Some).map_err(|_| "bad code")
+    }
+}
+
+/// A case's opening as the domain knows it, from its event: what the codec
+/// decodes, and what the projection reads the screening deadline from.
+/// Events recorded before the facility kind and the opening time existed
+/// read them as none (the screening deadline runs from arrival).
+pub fn opening(e: &wire::CaseOpened) -> Result<OpenCase, &'static str> {
+    let arrival = e.arrival.as_ref().ok_or("missing arrival")?;
+    let time = |t: &Option<prost_types::Timestamp>| t.as_ref().and_then(from_timestamp);
+    Ok(OpenCase {
+        case_id: CaseId::parse(&e.case_id).map_err(|_| "bad case id")?,
+        arrival_place: PlaceCode::parse(&arrival.place).map_err(|_| "bad place")?,
+        arrived_at: time(&arrival.arrived_at).ok_or("missing time")?,
+        province: Province::parse(&e.province).map_err(|_| "bad province")?,
+        facility_id: FacilityId::parse(&e.facility_id).map_err(|_| "bad facility")?,
+        facility_kind: if e.facility_kind.is_empty() {
+            None
+        } else {
+            Some(FacilityKind::from_code(&e.facility_kind).map_err(|_| "bad kind")?)
+        },
+        opened_at: match &e.opened_at {
+            None => None,
+            Some(t) => Some(from_timestamp(t).ok_or("bad time")?),
+        },
+        family_links: e
+            .family_links
+            .iter()
+            .map(|l| {
+                Ok(FamilyLink {
+                    case_id: CaseId::parse(&l.case_id).map_err(|_| "bad link")?,
+                    relation: Relation::from_code(&l.relation).map_err(|_| "bad relation")?,
+                })
+            })
+            .collect::<Result<_, &'static str>>()?,
+        application_date: if e.application_date.is_empty() {
+            None
+        } else {
+            Some(parse_date(&e.application_date)?)
+        },
+    })
 }
 
 /// Encodes a domain event (with the personal parts for `CaseOpened`).
@@ -105,6 +162,12 @@ pub fn encode(event: &Event, personal: &PersonalParts) -> WireEvent {
             application_date: date_to_wire(open.application_date),
             identity: personal.identity.clone(),
             special_category: personal.special_category.clone(),
+            facility_kind: open
+                .facility_kind
+                .map(|kind| kind.code().to_owned())
+                .unwrap_or_default(),
+            opened_at: open.opened_at.map(timestamp),
+            ..Default::default()
         }),
         Event::PreliminaryCheckRecorded(check) => {
             WireEvent::PreliminaryCheckRecorded(wire::PreliminaryCheckRecorded {
@@ -129,6 +192,7 @@ pub fn encode(event: &Event, personal: &PersonalParts) -> WireEvent {
         Event::AssessmentRecorded {
             assessment,
             reassessment,
+            still_to_assess,
         } => WireEvent::AssessmentRecorded(wire::AssessmentRecorded {
             outcomes: assessment
                 .outcomes
@@ -136,6 +200,12 @@ pub fn encode(event: &Event, personal: &PersonalParts) -> WireEvent {
                 .map(|(category, outcome)| wire::CategoryOutcome {
                     category: category.code().to_owned(),
                     status: outcome.code().to_owned(),
+                    // The assessment's code for OTHER travels on OTHER's outcome.
+                    other_need: if *category == Category::Other {
+                        code_to_wire(assessment.other_need.as_ref())
+                    } else {
+                        String::new()
+                    },
                 })
                 .collect(),
             special_reception_needs: assessment.special_reception_needs,
@@ -143,7 +213,42 @@ pub fn encode(event: &Event, personal: &PersonalParts) -> WireEvent {
             assessed_at: ts(assessment.assessed_at),
             reassessment: *reassessment,
             assessor_role: assessment.assessor_role.to_string(),
+            urgency: assessment
+                .urgency
+                .map(|u| u.code().to_owned())
+                .unwrap_or_default(),
+            still_to_assess: still_to_assess
+                .iter()
+                .map(|c| c.code().to_owned())
+                .collect(),
         }),
+        Event::NeedIdentifiedAfterAssessment {
+            category,
+            raised_at,
+            due_at,
+        } => WireEvent::NeedIdentifiedAfterAssessment(wire::NeedIdentifiedAfterAssessment {
+            category: category.code().to_owned(),
+            raised_at: ts(*raised_at),
+            due_at: ts(*due_at),
+        }),
+        Event::NeedAssessmentDeadlineMissed {
+            category,
+            raised_at,
+            due_at,
+            detected_at,
+        } => WireEvent::NeedAssessmentDeadlineMissed(wire::NeedAssessmentDeadlineMissed {
+            category: category.code().to_owned(),
+            raised_at: ts(*raised_at),
+            due_at: ts(*due_at),
+            detected_at: ts(*detected_at),
+        }),
+        Event::FormalIdentificationRecorded(identification) => {
+            WireEvent::FormalIdentificationRecorded(wire::FormalIdentificationRecorded {
+                category: identification.category.code().to_owned(),
+                identified_by_organisation: identification.identified_by_organisation.clone(),
+                identified_at: ts(identification.identified_at),
+            })
+        }
         Event::ApplicationRecorded { application_date } => {
             WireEvent::ApplicationRecorded(wire::ApplicationRecorded {
                 application_date: application_date.to_string(),
@@ -205,38 +310,11 @@ pub fn decode(event: &log::Event) -> Result<Event, DecodeError> {
                 .iter()
                 .map(|i| code(i))
                 .collect::<Result<_, _>>()?,
+            other_need: optional_code(&s.other_need).map_err(bad)?,
         })
     };
-    let optional_date = |raw: &str| {
-        if raw.is_empty() {
-            Ok(None)
-        } else {
-            parse_date(raw).map(Some).map_err(bad)
-        }
-    };
     Ok(match WireEvent::decode(event)? {
-        WireEvent::CaseOpened(e) => {
-            let arrival = e.arrival.as_ref().ok_or_else(|| bad("missing arrival"))?;
-            Event::CaseOpened(OpenCase {
-                case_id: CaseId::parse(&e.case_id).map_err(|_| bad("bad case id"))?,
-                arrival_place: PlaceCode::parse(&arrival.place).map_err(|_| bad("bad place"))?,
-                arrived_at: time(&arrival.arrived_at)?,
-                province: Province::parse(&e.province).map_err(|_| bad("bad province"))?,
-                facility_id: FacilityId::parse(&e.facility_id).map_err(|_| bad("bad facility"))?,
-                family_links: e
-                    .family_links
-                    .iter()
-                    .map(|l| {
-                        Ok(FamilyLink {
-                            case_id: CaseId::parse(&l.case_id).map_err(|_| bad("bad link"))?,
-                            relation: Relation::from_code(&l.relation)
-                                .map_err(|_| bad("bad relation"))?,
-                        })
-                    })
-                    .collect::<Result<_, DecodeError>>()?,
-                application_date: optional_date(&e.application_date)?,
-            })
-        }
+        WireEvent::CaseOpened(e) => Event::CaseOpened(opening(&e).map_err(bad)?),
         WireEvent::PreliminaryCheckRecorded(e) => {
             Event::PreliminaryCheckRecorded(PreliminaryCheck {
                 suspected: e
@@ -283,9 +361,44 @@ pub fn decode(event: &log::Event) -> Result<Event, DecodeError> {
                 special_procedural_guarantees: e.special_procedural_guarantees,
                 assessed_at: time(&e.assessed_at)?,
                 assessor_role: code(&e.assessor_role)?,
+                urgency: if e.urgency.is_empty() {
+                    None
+                } else {
+                    Some(urgency(&e.urgency)?)
+                },
+                other_need: e
+                    .outcomes
+                    .iter()
+                    .find(|o| o.category == Category::Other.code())
+                    .map(|o| optional_code(&o.other_need).map_err(bad))
+                    .transpose()?
+                    .flatten(),
             },
             reassessment: e.reassessment,
+            still_to_assess: e
+                .still_to_assess
+                .iter()
+                .map(|c| category(c))
+                .collect::<Result<_, _>>()?,
         },
+        WireEvent::NeedIdentifiedAfterAssessment(e) => Event::NeedIdentifiedAfterAssessment {
+            category: category(&e.category)?,
+            raised_at: time(&e.raised_at)?,
+            due_at: time(&e.due_at)?,
+        },
+        WireEvent::NeedAssessmentDeadlineMissed(e) => Event::NeedAssessmentDeadlineMissed {
+            category: category(&e.category)?,
+            raised_at: time(&e.raised_at)?,
+            due_at: time(&e.due_at)?,
+            detected_at: time(&e.detected_at)?,
+        },
+        WireEvent::FormalIdentificationRecorded(e) => {
+            Event::FormalIdentificationRecorded(FormalIdentification {
+                category: category(&e.category)?,
+                identified_by_organisation: e.identified_by_organisation.clone(),
+                identified_at: time(&e.identified_at)?,
+            })
+        }
         WireEvent::ApplicationRecorded(e) => Event::ApplicationRecorded {
             application_date: parse_date(&e.application_date).map_err(bad)?,
         },
@@ -350,7 +463,7 @@ mod tests {
             category in ".{0,12}", urgency in ".{0,10}", seconds in any::<i64>(), nanos in any::<i32>(),
         ) {
             let message = wire::VulnerabilitySignalRaised {
-                suspected: Some(wire::SuspectedCategory { category, indicators: vec![] }),
+                suspected: Some(wire::SuspectedCategory { category, indicators: vec![], other_need: String::new() }),
                 urgency,
                 raised_by_role: "operator".to_owned(),
                 raised_by_organisation: "org".to_owned(),

@@ -1,6 +1,7 @@
 //! What the screening service tells the runtime's deadline watcher: open cases
-//! whose screening (7 days) or assessment (30 days) deadline has passed unmet
-//! in the projection are the candidates; the domain decides what is missed.
+//! whose screening (7 days), assessment (30 days) or need-assessment (30 days
+//! from a need identified later) deadline has passed unmet in the projection
+//! are the candidates; the domain decides what is missed.
 
 use std::future::Future;
 
@@ -28,7 +29,11 @@ impl DeadlineWatch for ScreeningApi {
         Ok(projection::all_cases(self.projection.store())?
             .into_iter()
             .filter(|case| case.status == CaseStatus::Open.code())
-            .filter(|case| passed(&case.screening_deadline) || passed(&case.assessment_deadline))
+            .filter(|case| {
+                passed(&case.screening_deadline)
+                    || passed(&case.assessment_deadline)
+                    || case.late_needs.iter().any(|need| passed(&need.deadline))
+            })
             .map(|case| case.case_id)
             .collect())
     }

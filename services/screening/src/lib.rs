@@ -8,7 +8,8 @@
 //! screening record for the kernel) -> `codec` (the event contract, domain <->
 //! wire) -> `projection` (case views) -> `queries` (listing); `deadlines`
 //! (candidates for the runtime's deadline watcher); `erasures` (completes
-//! erasures whose key destruction failed); `identity_access` (who reads identities).
+//! erasures whose key destruction failed); `identity_access` (who reads identities);
+//! `options` (the service's own configuration: the anti-trafficking bodies).
 
 pub mod aggregate;
 pub mod api;
@@ -17,6 +18,7 @@ pub mod deadlines;
 pub mod erasures;
 pub mod facilities;
 pub mod identity_access;
+pub mod options;
 pub mod projection;
 pub mod queries;
 pub mod referred_to;
@@ -52,6 +54,12 @@ pub const AUTHORISATION: &[Rule] = {
         Rule {
             rpc: "/approdo.screening.v1.ScreeningService/RecordAssessment",
             allowed: &[ReceptionOperator, ReceivingService],
+        },
+        // Anti-trafficking bodies (receiving services the case is referred
+        // to), and among them only those the configuration names.
+        Rule {
+            rpc: "/approdo.screening.v1.ScreeningService/RecordFormalIdentification",
+            allowed: &[ReceivingService],
         },
         Rule {
             rpc: "/approdo.screening.v1.ScreeningService/RecordApplication",
@@ -116,6 +124,8 @@ pub async fn run(
     shutdown: CancellationToken,
     clock: Arc<dyn Clock>,
 ) -> Result<(), ServeError> {
+    let options: options::ScreeningOptions = config.options()?;
+    let options = options.checked()?;
     // The keeper of person keys: it creates them as cases open, destroys them on erasure.
     let keys = service_runtime::PersonKeyKeeper::from_config(
         &config.encryption,
@@ -134,6 +144,7 @@ pub async fn run(
             projection: context.projection.clone(),
             callers: context.callers.clone(),
             reads: context.reads(),
+            options,
         });
         context.watch_deadlines(api.clone());
         tokio::spawn(erasures::reconcile(

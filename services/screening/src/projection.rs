@@ -2,14 +2,14 @@
 //! identity), kept in sled from the screening events of the case log.
 
 use case_log_jetstream::RecordedCommit;
-use case_log_jetstream::envelope::{from_timestamp, timestamp};
+use case_log_jetstream::envelope::timestamp;
 use contracts::screening::v1 as wire;
-use pathway::Urgency;
+use pathway::{CaseUrgency, Category, Urgency};
 use projection_sled::{ApplyError, Consumes, Projection, ProjectionStore, Rows, StoreError};
 use prost::Message;
 
 use case_log_jetstream::{Producer, RootKind};
-use case_screening::CaseStatus;
+use case_screening::{CaseStatus, Identification};
 use pathway::CategoryStatus;
 
 use crate::codec::WireEvent;
@@ -66,7 +66,7 @@ impl Projection for ScreeningProjection {
                 event_type: e.event_type,
                 reason: e.reason,
             })?;
-            apply_event(&mut view, decoded, &who);
+            apply_event(&mut view, decoded, &who, commit.commit.occurred_at);
         }
         view.last_log_sequence = commit.sequence;
         rows.put(CASES, case_id, &view.encode_to_vec())?;
@@ -78,24 +78,28 @@ fn apply_event(
     view: &mut wire::CaseView,
     event: WireEvent,
     who: &dyn Fn(&str, Option<prost_types::Timestamp>) -> wire::CategoryStatusChange,
+    occurred_at: Option<prost_types::Timestamp>,
 ) {
     match event {
         WireEvent::CaseOpened(e) => {
-            let arrived_at = e.arrival.as_ref().and_then(|a| a.arrived_at);
+            // The domain's rule: from arrival at a hotspot (or for openings
+            // recorded before the kind was), from the opening elsewhere.
+            let screening_due = crate::codec::opening(&e)
+                .ok()
+                .map(|open| timestamp(open.screening_due_at()));
             view.case_id = e.case_id;
             view.province = e.province;
             view.facility_id = e.facility_id;
-            view.facility_kind = String::new();
+            view.facility_kind = e.facility_kind;
             view.arrival = e.arrival;
             view.application_date = e.application_date.clone();
             view.family_links = e.family_links;
             view.status = CaseStatus::Open.code().to_owned();
-            view.opened_at = arrived_at;
+            // When the case was opened: recorded on the event, or the
+            // commit's time for openings recorded before it was.
+            view.opened_at = e.opened_at.or(occurred_at);
             view.screening_deadline = Some(wire::Deadline {
-                due_at: arrived_at
-                    .as_ref()
-                    .and_then(from_timestamp)
-                    .map(|t| timestamp(t + case_screening::SCREENING_DEADLINE)),
+                due_at: screening_due,
                 ..Default::default()
             });
             view.assessment_deadline = assessment_deadline(&e.application_date);
@@ -104,12 +108,12 @@ fn apply_event(
             for suspected in &e.suspected {
                 suspect(
                     view,
-                    &suspected.category,
+                    suspected,
                     who(CategoryStatus::Suspected.code(), e.checked_at),
                 );
             }
             view.urgent_care_needed |= e.urgent_care_needed;
-            raise_urgency(view, &e.urgency);
+            change_urgency(view, &e.urgency, CaseUrgency::raised);
             if let Some(deadline) = view.screening_deadline.as_mut() {
                 deadline.met_at = e.checked_at;
                 deadline.overdue = false;
@@ -119,11 +123,11 @@ fn apply_event(
             if let Some(suspected) = &e.suspected {
                 suspect(
                     view,
-                    &suspected.category,
+                    suspected,
                     who(CategoryStatus::Suspected.code(), e.raised_at),
                 );
             }
-            raise_urgency(view, &e.urgency);
+            change_urgency(view, &e.urgency, CaseUrgency::raised);
             view.signals += 1;
             if e.gbv_disclosure {
                 view.gbv_disclosures += 1;
@@ -131,19 +135,57 @@ fn apply_event(
         }
         WireEvent::AssessmentRecorded(e) => {
             for outcome in &e.outcomes {
-                set_status(view, &outcome.category, who(&outcome.status, e.assessed_at));
+                set_status(view, outcome, who(&outcome.status, e.assessed_at));
+                for need in view
+                    .late_needs
+                    .iter_mut()
+                    .filter(|need| need.category == outcome.category)
+                {
+                    meet(&mut need.deadline, e.assessed_at);
+                }
             }
             view.special_reception_needs = e.special_reception_needs;
             view.special_procedural_guarantees = e.special_procedural_guarantees;
-            if let Some(deadline) = view.assessment_deadline.as_mut()
-                && deadline.met_at.is_none()
-            {
-                deadline.met_at = e.assessed_at;
-                deadline.overdue = false;
+            change_urgency(view, &e.urgency, CaseUrgency::assessed);
+            // Completed by the first assessment that leaves nothing suspected
+            // before the first one to assess (events before the list existed:
+            // the first assessment).
+            if view.assessment_completed_at.is_none() && e.still_to_assess.is_empty() {
+                view.assessment_completed_at = e.assessed_at;
+                meet(&mut view.assessment_deadline, e.assessed_at);
             }
+        }
+        WireEvent::NeedIdentifiedAfterAssessment(e) => {
+            view.late_needs.push(wire::LateNeed {
+                category: e.category,
+                raised_at: e.raised_at,
+                deadline: Some(wire::Deadline {
+                    due_at: e.due_at,
+                    ..Default::default()
+                }),
+            });
+        }
+        WireEvent::NeedAssessmentDeadlineMissed(e) => {
+            if let Some(deadline) = view
+                .late_needs
+                .iter_mut()
+                .filter(|need| need.category == e.category && need.raised_at == e.raised_at)
+                .find_map(|need| need.deadline.as_mut())
+            {
+                deadline.missed = true;
+                deadline.overdue = deadline.met_at.is_none();
+            }
+        }
+        WireEvent::FormalIdentificationRecorded(e) => {
+            let state = category_mut(view, &e.category);
+            state.identification = Identification::FormallyIdentified.code().to_owned();
         }
         WireEvent::ApplicationRecorded(e) => {
             view.assessment_deadline = assessment_deadline(&e.application_date);
+            // An assessment completed before the application meets it.
+            if let Some(completed_at) = view.assessment_completed_at {
+                meet(&mut view.assessment_deadline, Some(completed_at));
+            }
             view.application_date = e.application_date;
         }
         WireEvent::CasePlaced(e) => {
@@ -176,11 +218,20 @@ fn apply_event(
 
 fn assessment_deadline(application_date: &str) -> Option<wire::Deadline> {
     let date = crate::codec::parse_date(application_date).ok()?;
-    let start = date.with_time(time::Time::MIDNIGHT).assume_utc();
     Some(wire::Deadline {
-        due_at: Some(timestamp(start + case_screening::ASSESSMENT_DEADLINE)),
+        due_at: Some(timestamp(case_screening::assessment_due_at(date))),
         ..Default::default()
     })
+}
+
+/// A deadline met at `at` (the first time only).
+fn meet(deadline: &mut Option<wire::Deadline>, at: Option<prost_types::Timestamp>) {
+    if let Some(deadline) = deadline.as_mut()
+        && deadline.met_at.is_none()
+    {
+        deadline.met_at = at;
+        deadline.overdue = false;
+    }
 }
 
 fn category_mut<'a>(view: &'a mut wire::CaseView, category: &str) -> &'a mut wire::CategoryState {
@@ -202,28 +253,62 @@ fn category_mut<'a>(view: &'a mut wire::CaseView, category: &str) -> &'a mut wir
 }
 
 /// Same rule as the domain: new or ruled-out categories become suspected; confirmed stay.
-fn suspect(view: &mut wire::CaseView, category: &str, change: wire::CategoryStatusChange) {
-    let state = category_mut(view, category);
+fn suspect(
+    view: &mut wire::CaseView,
+    suspected: &wire::SuspectedCategory,
+    change: wire::CategoryStatusChange,
+) {
+    let state = category_mut(view, &suspected.category);
+    if !suspected.other_need.is_empty() {
+        state.other_need = suspected.other_need.clone();
+    }
     if state.status.is_empty() || state.status == CategoryStatus::RuledOut.code() {
         state.status = change.status.clone();
         state.history.push(change);
     }
 }
 
-fn set_status(view: &mut wire::CaseView, category: &str, change: wire::CategoryStatusChange) {
-    let state = category_mut(view, category);
+fn set_status(
+    view: &mut wire::CaseView,
+    outcome: &wire::CategoryOutcome,
+    change: wire::CategoryStatusChange,
+) {
+    let state = category_mut(view, &outcome.category);
+    if !outcome.other_need.is_empty() {
+        state.other_need = outcome.other_need.clone();
+    }
     state.status = change.status.clone();
+    // Trafficking confirmed by an assessment is presumed until an
+    // anti-trafficking body identifies the person (no assessment rules out a
+    // formally identified category).
+    if state.identification != Identification::FormallyIdentified.code() {
+        let presumed = Category::from_code(&outcome.category)
+            .is_ok_and(case_screening::has_formal_identification)
+            && state.status == CategoryStatus::Confirmed.code();
+        state.identification = if presumed {
+            Identification::Presumed.code().to_owned()
+        } else {
+            String::new()
+        };
+    }
     state.history.push(change);
 }
 
-/// Keeps the most urgent urgency seen.
-fn raise_urgency(view: &mut wire::CaseView, urgency: &str) {
+/// The case's urgency now, by the pathway's rule (`CaseUrgency`): a check or
+/// signal raises it, an assessment sets it (lower too); empty says nothing.
+fn change_urgency(
+    view: &mut wire::CaseView,
+    urgency: &str,
+    change: fn(CaseUrgency, Urgency) -> CaseUrgency,
+) {
     let Ok(new) = Urgency::from_code(urgency) else {
         return;
     };
-    match Urgency::from_code(&view.current_urgency) {
-        Ok(current) if current <= new => {}
-        _ => view.current_urgency = new.code().to_owned(),
+    let current = Urgency::from_code(&view.current_urgency).map_or(CaseUrgency::default(), |now| {
+        CaseUrgency::default().assessed(now)
+    });
+    if let Some(urgency) = change(current, new).current() {
+        view.current_urgency = urgency.code().to_owned();
     }
 }
 

@@ -117,7 +117,8 @@ impl ListQuery {
                 .is_none_or(|u| u.code() == case.current_urgency)
             && (!self.overdue_only
                 || overdue(&case.screening_deadline)
-                || overdue(&case.assessment_deadline))
+                || overdue(&case.assessment_deadline)
+                || case.late_needs.iter().any(|need| overdue(&need.deadline)))
             && self.category.is_none_or(|(category, status)| {
                 case.categories.iter().any(|c| {
                     c.category == category.code() && status.is_none_or(|s| s.code() == c.status)
@@ -135,6 +136,9 @@ impl ListQuery {
         // Shift times so they are positive and sort as fixed-width decimal.
         let opened = nanos(&case.opened_at) + (1_i128 << 100);
         if self.priority {
+            // Those who have waited longest since they arrived first.
+            let arrived =
+                nanos(&case.arrival.as_ref().and_then(|a| a.arrived_at)) + (1_i128 << 100);
             let urgency_rank = Urgency::from_code(&case.current_urgency).map_or(9, |u| match u {
                 Urgency::Immediate => 0,
                 Urgency::High => 1,
@@ -148,7 +152,7 @@ impl ListQuery {
             let special_needs =
                 case.special_reception_needs || case.categories.iter().any(|c| live(&c));
             let first = if minor || special_needs { 0 } else { 1 };
-            format!("{urgency_rank}{first}{opened:040}{}", case.case_id)
+            format!("{urgency_rank}{first}{arrived:040}{}", case.case_id)
         } else {
             let newest_first = (1_i128 << 101) - opened;
             format!("{newest_first:040}{}", case.case_id)

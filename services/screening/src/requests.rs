@@ -76,10 +76,29 @@ fn suspicion(
         &format!("{field}.indicators"),
         &raw.indicators,
     );
+    let other_need = other_need(violations, in_force, field, &raw.other_need);
     Some(Suspicion {
         category: category?,
         indicators,
+        other_need,
     })
+}
+
+/// The code of an `OTHER` need, if any: one of the `other_need` vocabulary in
+/// force (that `OTHER` and only it carries one is the domain's rule).
+fn other_need(
+    violations: &mut Violations,
+    in_force: &Vocabularies,
+    field: &str,
+    raw: &str,
+) -> Option<Code> {
+    if raw.is_empty() {
+        return None;
+    }
+    violations.check(
+        &format!("{field}.other_need"),
+        in_force.code(VocabularyKind::OtherNeed, raw),
+    )
 }
 
 fn text(violations: &mut Violations, field: &str, raw: &str, max: usize) {
@@ -207,6 +226,10 @@ pub fn open_case(
         arrived_at,
         province,
         facility_id,
+        // The facility's registered kind, which the handler reads from the
+        // registry (never from the request); the time is the domain's.
+        facility_kind: None,
+        opened_at: None,
         family_links,
         application_date,
     };
@@ -316,6 +339,7 @@ pub fn assessment(
     if r.outcomes.len() > Category::ALL.len() {
         v.add("outcomes", "too many categories");
     }
+    let mut other_code = None;
     let outcomes: Vec<Option<(Category, Outcome)>> = r
         .outcomes
         .iter()
@@ -329,6 +353,19 @@ pub fn assessment(
                 &format!("outcomes[{i}].status"),
                 Outcome::from_code(&o.status),
             );
+            let field = format!("outcomes[{i}]");
+            match category {
+                // The domain's assessment carries OTHER's code (a category is
+                // assessed once); it requires one.
+                Some(Category::Other) => {
+                    other_code = other_need(&mut v, in_force, &field, &o.other_need)
+                }
+                _ if !o.other_need.is_empty() => v.add(
+                    format!("{field}.other_need"),
+                    "only OTHER carries a code of the other_need vocabulary",
+                ),
+                _ => {}
+            }
             Some((category?, outcome?))
         })
         .collect();
@@ -337,6 +374,11 @@ pub fn assessment(
         "assessor_role",
         in_force.code(VocabularyKind::Role, &r.assessor_role),
     );
+    let urgency = if r.urgency.is_empty() {
+        Some(None)
+    } else {
+        v.check("urgency", Urgency::from_code(&r.urgency)).map(Some)
+    };
     let command = (|| {
         Some(Command::RecordAssessment(Assessment {
             outcomes: outcomes.into_iter().collect::<Option<Vec<_>>>()?,
@@ -344,6 +386,28 @@ pub fn assessment(
             special_procedural_guarantees: r.special_procedural_guarantees,
             assessed_at: assessed_at?,
             assessor_role: role?,
+            urgency: urgency?,
+            other_need: other_code,
+        }))
+    })();
+    finish(v, request_id, case_id, command)
+}
+
+/// A formal identification by `organisation`: the caller's verified
+/// organisation (whether it is a competent body is the handler's check).
+pub fn formal_identification(
+    r: &api::RecordFormalIdentificationRequest,
+    organisation: &str,
+) -> Result<(Target, Command), ServiceError> {
+    let mut v = Violations::default();
+    let (request_id, case_id) = target(&mut v, &r.request_id, &r.case_id);
+    let category = v.check("category", Category::from_code(&r.category));
+    let identified_at = time(&mut v, "identified_at", &r.identified_at);
+    let command = (|| {
+        Some(Command::RecordFormalIdentification(FormalIdentification {
+            category: category?,
+            identified_by_organisation: organisation.to_owned(),
+            identified_at: identified_at?,
         }))
     })();
     finish(v, request_id, case_id, command)

@@ -94,6 +94,7 @@ fn example(rpc: &str, case_id: &str, consent_id: &str, referral_id: &str) -> Opt
     let category = |code: &str| screening::SuspectedCategory {
         category: code.to_owned(),
         indicators: vec![],
+        ..Default::default()
     };
     Some(match rpc.rsplit('/').next()? {
         "RecordPreliminaryCheck" => screening::RecordPreliminaryCheckRequest {
@@ -122,10 +123,18 @@ fn example(rpc: &str, case_id: &str, consent_id: &str, referral_id: &str) -> Opt
             outcomes: vec![screening::CategoryOutcome {
                 category: "GBV".to_owned(),
                 status: "ruled_out".to_owned(),
+                ..Default::default()
             }],
             assessed_at: ts(NOW - time::Duration::minutes(30)),
             assessor_role: "psychologist".to_owned(),
             ..Default::default()
+        }
+        .encode_to_vec(),
+        "RecordFormalIdentification" => screening::RecordFormalIdentificationRequest {
+            request_id,
+            case_id,
+            category: "TRAFFICKING".to_owned(),
+            identified_at: ts(NOW - time::Duration::minutes(20)),
         }
         .encode_to_vec(),
         "RecordApplication" => screening::RecordApplicationRequest {

@@ -126,11 +126,13 @@ impl Fixture {
         let mut suspected = vec![screening_api::SuspectedCategory {
             category: "GBV".to_owned(),
             indicators: vec![],
+            ..Default::default()
         }];
         if minor {
             suspected.push(screening_api::SuspectedCategory {
                 category: "UNACCOMPANIED_MINOR".to_owned(),
                 indicators: vec![],
+                ..Default::default()
             });
         }
         screening
@@ -152,6 +154,7 @@ impl Fixture {
                 outcomes: vec![screening_api::CategoryOutcome {
                     category: "GBV".to_owned(),
                     status: "confirmed".to_owned(),
+                    ..Default::default()
                 }],
                 special_reception_needs: true,
                 assessed_at: ts(NOW - time::Duration::hours(1)),

@@ -125,6 +125,7 @@ async fn a_case_is_opened_checked_signalled_assessed_and_read_back_in_order() {
             suspected: vec![api::SuspectedCategory {
                 category: "GBV".to_owned(),
                 indicators: vec!["disclosure_to_staff".to_owned()],
+                ..Default::default()
             }],
             urgent_care_needed: false,
             health_flags: vec![],
@@ -141,6 +142,7 @@ async fn a_case_is_opened_checked_signalled_assessed_and_read_back_in_order() {
             suspected: Some(api::SuspectedCategory {
                 category: "TRAFFICKING".to_owned(),
                 indicators: vec!["debt_bondage".to_owned()],
+                ..Default::default()
             }),
             urgency: "immediate".to_owned(),
             raised_by_role: "cultural_mediator".to_owned(),
@@ -165,16 +167,20 @@ async fn a_case_is_opened_checked_signalled_assessed_and_read_back_in_order() {
                 api::CategoryOutcome {
                     category: "GBV".to_owned(),
                     status: "confirmed".to_owned(),
+                    ..Default::default()
                 },
                 api::CategoryOutcome {
                     category: "TRAFFICKING".to_owned(),
                     status: "ruled_out".to_owned(),
+                    ..Default::default()
                 },
             ],
             special_reception_needs: true,
             special_procedural_guarantees: true,
             assessed_at: ts(NOW),
             assessor_role: "psychologist".to_owned(),
+            // Says nothing of the urgency: it stays as the signals raised it.
+            urgency: String::new(),
         }))
         .await
         .expect("assessment")
@@ -188,6 +194,7 @@ async fn a_case_is_opened_checked_signalled_assessed_and_read_back_in_order() {
             outcomes: vec![api::CategoryOutcome {
                 category: "GBV".to_owned(),
                 status: "confirmed".to_owned(),
+                ..Default::default()
             }],
             assessed_at: ts(NOW),
             assessor_role: "psychologist".to_owned(),
@@ -378,6 +385,7 @@ async fn listing_in_priority_order_pages_most_urgent_and_minors_first() {
                     suspected: Some(api::SuspectedCategory {
                         category: category.to_owned(),
                         indicators: vec![],
+                        ..Default::default()
                     }),
                     urgency: urgency.to_owned(),
                     raised_by_role: "operator".to_owned(),
@@ -551,6 +559,7 @@ async fn rebuilding_the_projection_from_zero_gives_the_same_content() {
                 suspected: Some(api::SuspectedCategory {
                     category: "MENTAL_HEALTH".to_owned(),
                     indicators: vec![],
+                    ..Default::default()
                 }),
                 urgency: "standard".to_owned(),
                 raised_by_role: "nurse".to_owned(),
@@ -685,6 +694,7 @@ async fn a_flood_of_invalid_requests_is_refused_appends_nothing_and_the_service_
                     suspected: vec![api::SuspectedCategory {
                         category: bad.clone(),
                         indicators: vec![garbage(&mut rng)],
+                        ..Default::default()
                     }],
                     urgency: maybe(&mut rng, "high"),
                     place: maybe(&mut rng, "LAMPEDUSA"),
@@ -700,6 +710,7 @@ async fn a_flood_of_invalid_requests_is_refused_appends_nothing_and_the_service_
                     suspected: Some(api::SuspectedCategory {
                         category: "GBV".to_owned(),
                         indicators: vec![],
+                        ..Default::default()
                     }),
                     urgency: bad.clone(),
                     raised_by_role: maybe(&mut rng, "operator"),
@@ -715,6 +726,7 @@ async fn a_flood_of_invalid_requests_is_refused_appends_nothing_and_the_service_
                     outcomes: vec![api::CategoryOutcome {
                         category: maybe(&mut rng, "GBV"),
                         status: bad.clone(),
+                        ..Default::default()
                     }],
                     assessed_at: ts(NOW),
                     assessor_role: maybe(&mut rng, "physician"),
