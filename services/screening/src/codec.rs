@@ -438,6 +438,131 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
     use prost::Message;
+    use time::macros::datetime;
+
+    fn stored(event: WireEvent) -> log::Event {
+        let new = event.encode();
+        log::Event {
+            event_id: "e".to_owned(),
+            event_type: new.event_type,
+            schema_version: new.schema_version,
+            payload: new.payload,
+        }
+    }
+
+    fn code(raw: &str) -> Code {
+        Code::parse(raw).expect("code")
+    }
+
+    #[test]
+    fn the_new_screening_events_round_trip() {
+        let at = datetime!(2026-03-04 12:00 UTC);
+        let events = [
+            Event::CaseOpened(OpenCase {
+                case_id: CaseId::parse("case-1").expect("id"),
+                arrival_place: PlaceCode::parse("LAMPEDUSA").expect("place"),
+                arrived_at: at - time::Duration::days(30),
+                province: Province::parse("AG").expect("province"),
+                facility_id: FacilityId::parse("cas-agrigento").expect("facility"),
+                facility_kind: Some(FacilityKind::Cas),
+                opened_at: Some(at),
+                family_links: vec![],
+                application_date: None,
+            }),
+            Event::VulnerabilitySignalRaised(Signal {
+                suspected: Suspicion {
+                    category: Category::Other,
+                    indicators: vec![],
+                    other_need: Some(code("statelessness")),
+                },
+                urgency: Urgency::High,
+                raised_by_role: code("operator"),
+                raised_by_organisation: "cas-agrigento".to_owned(),
+                raised_at: at,
+                gbv_disclosure: false,
+            }),
+            Event::AssessmentRecorded {
+                assessment: Assessment {
+                    outcomes: vec![
+                        (Category::Other, Outcome::Confirmed),
+                        (Category::Torture, Outcome::RuledOut),
+                    ],
+                    special_reception_needs: true,
+                    special_procedural_guarantees: false,
+                    assessed_at: at,
+                    assessor_role: code("psychologist"),
+                    urgency: Some(Urgency::Standard),
+                    other_need: Some(code("statelessness")),
+                },
+                reassessment: true,
+                still_to_assess: vec![Category::Minor, Category::Pregnant],
+            },
+            Event::NeedIdentifiedAfterAssessment {
+                category: Category::MentalHealth,
+                raised_at: at,
+                due_at: at + time::Duration::days(31),
+            },
+            Event::NeedAssessmentDeadlineMissed {
+                category: Category::MentalHealth,
+                raised_at: at,
+                due_at: at + time::Duration::days(31),
+                detected_at: at + time::Duration::days(32),
+            },
+            Event::FormalIdentificationRecorded(FormalIdentification {
+                category: Category::Trafficking,
+                identified_by_organisation: "progetto-anti-tratta-ag".to_owned(),
+                identified_at: at,
+            }),
+        ];
+        for event in events {
+            let decoded = decode(&stored(encode(&event, &PersonalParts::default())));
+            assert_eq!(decoded.as_ref(), Ok(&event), "{event:?}");
+        }
+    }
+
+    #[test]
+    fn events_recorded_before_the_new_fields_decode_with_their_old_meaning() {
+        let opened = wire::CaseOpened {
+            case_id: "case-1".to_owned(),
+            arrival: Some(wire::Arrival {
+                place: "LAMPEDUSA".to_owned(),
+                arrived_at: Some(timestamp(datetime!(2026-03-02 08:30 UTC))),
+            }),
+            province: "AG".to_owned(),
+            facility_id: "cas-agrigento".to_owned(),
+            ..Default::default()
+        };
+        let Ok(Event::CaseOpened(open)) = decode(&stored(WireEvent::CaseOpened(opened))) else {
+            panic!("an old opening decodes");
+        };
+        assert_eq!((open.facility_kind, open.opened_at), (None, None));
+        // Its screening runs from arrival, as it did.
+        assert_eq!(open.screening_due_at(), datetime!(2026-03-09 23:00 UTC));
+        let assessed = wire::AssessmentRecorded {
+            outcomes: vec![wire::CategoryOutcome {
+                category: "GBV".to_owned(),
+                status: "confirmed".to_owned(),
+                ..Default::default()
+            }],
+            assessed_at: Some(timestamp(datetime!(2026-03-04 12:00 UTC))),
+            assessor_role: "psychologist".to_owned(),
+            ..Default::default()
+        };
+        let Ok(Event::AssessmentRecorded {
+            assessment,
+            still_to_assess,
+            ..
+        }) = decode(&stored(WireEvent::AssessmentRecorded(assessed)))
+        else {
+            panic!("an old assessment decodes");
+        };
+        assert_eq!(assessment.urgency, None);
+        assert_eq!(assessment.other_need, None);
+        assert!(
+            still_to_assess.is_empty(),
+            "the first assessment completed it"
+        );
+    }
 
     proptest! {
         /// Stored bytes that are not what they claim: decoding answers an error, never panics.

@@ -16,6 +16,7 @@ mod privacy;
 mod referral;
 mod reflection;
 mod screening;
+mod screening_deadlines;
 mod services_smoke;
 mod telemetry_privacy;
 mod tidy;

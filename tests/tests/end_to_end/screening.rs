@@ -440,8 +440,10 @@ fn count(types: &[String], wanted: &str) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_deadline_produces_exactly_one_missed_event_across_restarts() {
+    // Arrived on 13 June: screening is due at the end of 20 June in Rome
+    // (22:00 UTC). Application on 2026-05-22: the assessment is due at the
+    // end of 21 June in Rome (2026-06-21 22:00 UTC).
     let arrived = NOW - time::Duration::days(6) - time::Duration::hours(23);
-    // Application on 2026-05-22: the assessment is due 2026-06-21 00:00 UTC.
     let mut system = System::start_at(NOW, &[Service::Screening]).await;
     let mut client = system.screening(&operator()).await;
     let opened = client
@@ -465,9 +467,9 @@ async fn each_deadline_produces_exactly_one_missed_event_across_restarts() {
     let types = history_types(&mut client, &case_id, last).await;
     assert_eq!(types, ["CaseOpened"]);
 
-    // Stop just before, move past the screening deadline while down, start again.
+    // Stop before, move past the screening deadline while down, start again.
     system.stop_service(Service::Screening).await;
-    system.advance(time::Duration::hours(2));
+    system.advance(time::Duration::hours(13));
     system.start_service(Service::Screening).await;
     let client = system.screening(&operator()).await;
     eventually("screening deadline missed", || {

@@ -173,9 +173,16 @@ pub struct SystemBuilder {
     nats: ServerOptions,
     tls: Option<TlsConfig>,
     log_max_bytes: i64,
+    options: BTreeMap<Service, String>,
 }
 
 impl SystemBuilder {
+    /// A service's own options (its `[options]` section, as TOML).
+    pub fn options(mut self, service: Service, toml: &str) -> Self {
+        self.options.insert(service, toml.to_owned());
+        self
+    }
+
     /// The clock starts at `now` (by default the real time at start).
     pub fn clock_at(mut self, now: OffsetDateTime) -> Self {
         self.now = now;
@@ -231,6 +238,7 @@ impl SystemBuilder {
             key_encryption_key_file,
             tls: self.tls,
             log_max_bytes: self.log_max_bytes,
+            options: self.options,
             running: BTreeMap::new(),
         };
         for service in self.services {
@@ -262,6 +270,7 @@ pub struct System {
     key_encryption_key_file: PathBuf,
     tls: Option<TlsConfig>,
     log_max_bytes: i64,
+    options: BTreeMap<Service, String>,
     running: BTreeMap<Service, Running>,
 }
 
@@ -289,6 +298,7 @@ impl System {
             nats: ServerOptions::default(),
             tls: None,
             log_max_bytes: case_log_jetstream::DEFAULT_MAX_BYTES,
+            options: BTreeMap::new(),
         }
     }
 
@@ -346,8 +356,13 @@ impl System {
         .expect("connect to the case log")
     }
 
-    fn config(&self, data_dir: &Path) -> ServiceConfig {
+    fn config(&self, service: Service, data_dir: &Path) -> ServiceConfig {
         ServiceConfig {
+            options: self
+                .options
+                .get(&service)
+                .map(|toml| toml.parse().expect("the service's options are TOML"))
+                .unwrap_or_default(),
             data_dir: data_dir.to_owned(),
             case_log: CaseLogConfig {
                 url: self.nats.url(),
@@ -377,7 +392,7 @@ impl System {
         let address = listener.local_addr().expect("address");
         let shutdown = CancellationToken::new();
         let task = service.spawn(
-            self.config(data_dir),
+            self.config(service, data_dir),
             listener,
             shutdown.clone(),
             Arc::new(self.clock.clone()),
