@@ -35,8 +35,7 @@ impl ScreeningOptions {
     pub fn check_anti_trafficking_body(&self, caller: &Caller) -> Result<(), ServiceError> {
         if self
             .anti_trafficking_bodies
-            .iter()
-            .any(|body| *body == caller.organisation_id)
+            .contains(&caller.organisation_id)
         {
             Ok(())
         } else {

@@ -313,7 +313,7 @@ async fn a_need_identified_after_the_first_assessment_is_marked_once_when_its_ow
     assert_eq!(count(&types, "NeedAssessmentDeadlineMissed"), 1);
     let last = system.log().await.last_sequence().await.expect("last");
     let case = view(&mut client, &hotspot(), &case_id, last).await;
-    let deadline = case.late_needs[0].deadline.clone().expect("deadline");
+    let deadline = case.late_needs[0].deadline.expect("deadline");
     assert!(deadline.missed && deadline.overdue);
     let overdue = client
         .list_cases(hotspot().request(api::ListCasesRequest {
