@@ -491,6 +491,42 @@ async fn other_needs_carry_a_code_of_the_vocabulary_and_no_other_category_does()
         );
         assert!(refused.message().contains(field), "{}", refused.message());
     }
+    // Outcomes of an assessment: the same rule.
+    let outcome = |category: &str, code: &str| api::CategoryOutcome {
+        category: category.to_owned(),
+        status: "ruled_out".to_owned(),
+        other_need: code.to_owned(),
+    };
+    for (request_id, outcomes) in [
+        (
+            "assess-torture-with-code",
+            vec![outcome("TORTURE", "statelessness")],
+        ),
+        ("assess-other-without", vec![outcome("OTHER", "")]),
+        (
+            "assess-other-not-listed",
+            vec![outcome("OTHER", "debt_bondage")],
+        ),
+    ] {
+        let refused = client
+            .record_assessment(hotspot().request(api::RecordAssessmentRequest {
+                outcomes,
+                ..assessment(request_id, &case_id, &[], "", NOW)
+            }))
+            .await
+            .expect_err("refused");
+        assert_eq!(
+            refused.code(),
+            Code::InvalidArgument,
+            "{}",
+            refused.message()
+        );
+        assert!(
+            refused.message().contains("outcomes[0].other_need"),
+            "{}",
+            refused.message()
+        );
+    }
     assert_eq!(
         system.log().await.last_sequence().await.expect("last"),
         sequence,
