@@ -28,7 +28,7 @@ use pathway::{AgeBand, Category, Urgency};
 use time::{Duration, OffsetDateTime};
 
 pub use case::{CaseFacts, MinorsPolicy, Place};
-pub use decide::{closure_reaction_due, decide, due_commands, tightening_due, transfer_due};
+pub use decide::{Due, closure_reaction_due, decide, due_commands, tightening_due, transfer_due};
 pub use directory::OrganisationProfile;
 pub use model::*;
 

@@ -1,7 +1,7 @@
 //! The command kernel's contract, against a real nats-server with JetStream,
 //! through a test-only aggregate: a tally of visits to a place, with a deadline.
 //! It is everything a new service writes to get the whole pipeline: the
-//! `Aggregate` (decide, evolve, refusal, codec, whereabouts, missed deadlines)
+//! `Aggregate` (decide, evolve, refusal, codec, whereabouts, due commands)
 //! and one `execute` per command.
 
 use std::sync::Arc;
@@ -126,7 +126,7 @@ impl Aggregate for Tally {
         Some(Whereabouts::at(place.province, "facility-1"))
     }
 
-    fn missed_deadlines(state: &State, now: OffsetDateTime) -> Vec<(String, Command)> {
+    fn due_commands(state: &State, _: &Place, now: OffsetDateTime) -> Vec<(String, Command)> {
         if state.overdue || now < due_at() {
             return Vec::new();
         }

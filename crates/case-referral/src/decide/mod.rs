@@ -14,8 +14,8 @@ mod referral;
 use time::OffsetDateTime;
 
 use crate::{
-    Actor, CaseFacts, Command, Context, Event, Referral, ReferralError, ReferralId, ReferralState,
-    State,
+    Actor, CaseFacts, Command, Context, DeadlineKind, Event, Referral, ReferralError, ReferralId,
+    ReferralState, State,
 };
 
 pub use deadlines::tightening_due;
@@ -101,40 +101,58 @@ pub fn decide(
     }
 }
 
-/// What the service's watcher must try on the case at `now`, given what
+/// Something the service's watcher must do on a referral.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Due {
+    /// The case was closed.
+    CaseClosure(ReferralId),
+    /// The case was placed elsewhere.
+    CaseTransfer(ReferralId),
+    /// The case's urgency rose above the referral's.
+    Tightening(ReferralId),
+    /// A deadline passed unmet.
+    MissedDeadline(ReferralId, DeadlineKind),
+}
+
+impl Due {
+    /// The command that does it, run by the service itself.
+    pub fn command(&self) -> Command {
+        match self.clone() {
+            Due::CaseClosure(referral_id) => Command::ReactToCaseClosure { referral_id },
+            Due::CaseTransfer(referral_id) => Command::FollowCaseTransfer { referral_id },
+            Due::Tightening(referral_id) => Command::TightenDeadlines { referral_id },
+            Due::MissedDeadline(referral_id, kind) => {
+                Command::MarkDeadlineMissed { referral_id, kind }
+            }
+        }
+    }
+}
+
+/// What the service's watcher must do on the case at `now`, given what
 /// screening recorded (`case`). A closed case gets only the reactions to its
 /// closure (its deadlines stop: closure wins over deadlines); otherwise, for
 /// each referral in id order, following a transfer, tightening deadlines to a
 /// risen urgency, then every deadline passed unmet and unmarked. Each is what
-/// the command's `decide` accepts on this state.
-pub fn due_commands(state: &State, case: &CaseFacts, now: OffsetDateTime) -> Vec<Command> {
+/// its command's `decide` accepts on this state.
+pub fn due_commands(state: &State, case: &CaseFacts, now: OffsetDateTime) -> Vec<Due> {
     let mut due = Vec::new();
     if case.is_closed() {
         for (id, referral) in &state.referrals {
             if closure_reaction_due(referral.state, referral.closure_notified) {
-                due.push(Command::ReactToCaseClosure {
-                    referral_id: id.clone(),
-                });
+                due.push(Due::CaseClosure(id.clone()));
             }
         }
         return due;
     }
     for (id, referral) in &state.referrals {
         if transfer_due(referral.state, referral.place.as_ref(), case.place.as_ref()) {
-            due.push(Command::FollowCaseTransfer {
-                referral_id: id.clone(),
-            });
+            due.push(Due::CaseTransfer(id.clone()));
         }
         if tightening_due(referral.state, referral.urgency, case.urgency()) {
-            due.push(Command::TightenDeadlines {
-                referral_id: id.clone(),
-            });
+            due.push(Due::Tightening(id.clone()));
         }
         for kind in deadlines::missed(referral, now) {
-            due.push(Command::MarkDeadlineMissed {
-                referral_id: id.clone(),
-                kind,
-            });
+            due.push(Due::MissedDeadline(id.clone(), kind));
         }
     }
     due

@@ -8,6 +8,14 @@ fn marks(list: &[(&str, DeadlineKind)]) -> Vec<Command> {
     list.iter().map(|(id, kind)| mark(id, *kind)).collect()
 }
 
+/// The commands of what is due.
+fn due(state: &State, case: &CaseFacts, now: OffsetDateTime) -> Vec<Command> {
+    due_commands(state, case, now)
+        .iter()
+        .map(Due::command)
+        .collect()
+}
+
 #[test]
 fn due_commands_list_exactly_the_missed_deadlines_of_an_unchanged_case() {
     use ReferralState as S;
@@ -32,17 +40,17 @@ fn due_commands_list_exactly_the_missed_deadlines_of_an_unchanged_case() {
     let state = given(&events);
     let case = case();
 
-    assert_eq!(due_commands(&state, &case, NOW), vec![]);
+    assert_eq!(due(&state, &case, NOW), vec![]);
     assert_eq!(
-        due_commands(&state, &case, ACK_BY - Duration::seconds(1)),
+        due(&state, &case, ACK_BY - Duration::seconds(1)),
         vec![]
     );
     assert_eq!(
-        due_commands(&state, &case, ACK_BY),
+        due(&state, &case, ACK_BY),
         marks(&[("r-sent", DeadlineKind::Acknowledgement)])
     );
     assert_eq!(
-        due_commands(&state, &case, ANSWER_BY),
+        due(&state, &case, ANSWER_BY),
         marks(&[
             ("r-marked", DeadlineKind::Answer),
             ("r-received", DeadlineKind::Answer),
@@ -51,7 +59,7 @@ fn due_commands_list_exactly_the_missed_deadlines_of_an_unchanged_case() {
         ])
     );
     assert_eq!(
-        due_commands(&state, &case, TAKE_CHARGE_BY),
+        due(&state, &case, TAKE_CHARGE_BY),
         marks(&[
             ("r-accepted", DeadlineKind::TakingCharge),
             ("r-marked", DeadlineKind::Answer),
@@ -63,14 +71,14 @@ fn due_commands_list_exactly_the_missed_deadlines_of_an_unchanged_case() {
 
     // The watcher runs them all; nothing is left, and each was accepted.
     let mut state = state;
-    for command in due_commands(&state, &case, TAKE_CHARGE_BY) {
+    for command in due(&state, &case, TAKE_CHARGE_BY) {
         let events =
             when(&state, command, &system(TAKE_CHARGE_BY)).expect("a due command is accepted");
         state = apply(state, &events);
     }
-    assert_eq!(due_commands(&state, &case, TAKE_CHARGE_BY), vec![]);
+    assert_eq!(due(&state, &case, TAKE_CHARGE_BY), vec![]);
     assert_eq!(
-        due_commands(&state, &case, TAKE_CHARGE_BY + Duration::days(365)),
+        due(&state, &case, TAKE_CHARGE_BY + Duration::days(365)),
         vec![]
     );
     for id in ["r-marked", "r-received", "r-sent"] {
@@ -86,7 +94,7 @@ fn a_referral_follows_a_transfer_and_a_risen_urgency_before_its_deadlines_are_ma
     moved.place = Some(place("RM", ROME_FACILITY));
     moved.urgency = moved.urgency.raised(Urgency::Immediate);
     assert_eq!(
-        due_commands(&state, &moved, ANSWER_BY),
+        due(&state, &moved, ANSWER_BY),
         vec![
             Command::FollowCaseTransfer {
                 referral_id: rid(REFERRAL)
@@ -126,7 +134,7 @@ fn closure_wins_over_deadlines_transfers_and_urgency() {
     };
     let long_after = TAKE_CHARGE_BY + Duration::days(30);
     assert_eq!(
-        due_commands(&state, &closed, long_after),
+        due(&state, &closed, long_after),
         vec![
             react("r-a-draft"),
             react("r-b-sent"),
@@ -138,7 +146,7 @@ fn closure_wins_over_deadlines_transfers_and_urgency() {
     );
     // Once reacted to, nothing more is due, however late.
     let mut state = state;
-    for command in due_commands(&state, &closed, long_after) {
+    for command in due(&state, &closed, long_after) {
         let events = when(
             &state,
             command,
@@ -150,9 +158,9 @@ fn closure_wins_over_deadlines_transfers_and_urgency() {
         .expect("accepted");
         state = apply(state, &events);
     }
-    assert_eq!(due_commands(&state, &closed, long_after), vec![]);
+    assert_eq!(due(&state, &closed, long_after), vec![]);
     assert_eq!(
-        due_commands(&state, &closed, long_after + Duration::days(365)),
+        due(&state, &closed, long_after + Duration::days(365)),
         vec![]
     );
 }

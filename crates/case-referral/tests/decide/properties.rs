@@ -454,7 +454,8 @@ proptest! {
 
             match op {
                 Op::Watch => {
-                    for command in due_commands(&run.state, &run.case, run.now) {
+                    for due in due_commands(&run.state, &run.case, run.now) {
+                        let command = due.command();
                         let done = run.step(command.clone(), &Actor::System)?;
                         prop_assert!(done, "due {command:?} refused");
                     }
@@ -499,7 +500,7 @@ proptest! {
             // due_commands lists exactly what the service's own commands accept now.
             let listed: BTreeSet<String> = due_commands(&run.state, &run.case, run.now)
                 .iter()
-                .map(|c| format!("{c:?}"))
+                .map(|due| format!("{:?}", due.command()))
                 .collect();
             for id in PROP_REFERRALS {
                 let mut commands: Vec<Command> = DeadlineKind::ALL.iter().map(|kind| mark(id, *kind)).collect();

@@ -6,7 +6,7 @@ pub use std::collections::{BTreeMap, BTreeSet};
 pub use case_referral::directory::OrganisationProfile;
 pub use case_referral::{
     Actor, Basis, CancelReason, CareOutcome, CaseFacts, Code, Command, ConsentId, Context,
-    DataScope, Dataset, DeadlineKind, DeadlinePolicy, DeclineReason, Event, ExceptionReason,
+    DataScope, Dataset, DeadlineKind, DeadlinePolicy, DeclineReason, Due, Event, ExceptionReason,
     FacilityId, FailureReason, Grantor, Language, MinorsPolicy, OrganisationId, Place, Province,
     Recipient, ReferralError, ReferralId, ReferralState, ServiceType, State, decide, due_commands,
 };
