@@ -276,7 +276,11 @@ mod tests {
         };
         apply(&mut facts, at(2, t(1)), signal("high"));
         apply(&mut facts, at(3, t(2)), signal("standard"));
-        assert_eq!(urgency(&facts), (Urgency::High, Some(t(1))), "a signal only raises");
+        assert_eq!(
+            urgency(&facts),
+            (Urgency::High, Some(t(1))),
+            "a signal only raises"
+        );
         apply(&mut facts, at(4, t(3)), signal("immediate"));
         assert_eq!(urgency(&facts), (Urgency::Immediate, Some(t(3))));
         apply(
@@ -287,9 +291,21 @@ mod tests {
                 ..Default::default()
             },
         );
-        assert_eq!(urgency(&facts), (Urgency::Standard, Some(t(4))), "an assessment lowers");
-        apply(&mut facts, at(6, t(5)), screening::AssessmentRecorded::default());
-        assert_eq!(urgency(&facts), (Urgency::Standard, Some(t(4))), "empty: unchanged");
+        assert_eq!(
+            urgency(&facts),
+            (Urgency::Standard, Some(t(4))),
+            "an assessment lowers"
+        );
+        apply(
+            &mut facts,
+            at(6, t(5)),
+            screening::AssessmentRecorded::default(),
+        );
+        assert_eq!(
+            urgency(&facts),
+            (Urgency::Standard, Some(t(4))),
+            "empty: unchanged"
+        );
     }
 
     #[test]

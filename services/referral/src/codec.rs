@@ -868,12 +868,12 @@ mod tests {
         let at = Some(prost_types::Timestamp::default());
         let decoded = |e: log::Event| decode(&e, &key).expect("decodes").expect("an event");
         assert!(matches!(
-            decoded(drafted(Some(wire::referral_drafted::Dataset::MinimumDataset(
-                wire::MinimumDataset {
+            decoded(drafted(Some(
+                wire::referral_drafted::Dataset::MinimumDataset(wire::MinimumDataset {
                     categories: vec!["GBV".to_owned()],
                     ..Default::default()
-                }
-            )))),
+                })
+            ))),
             Event::ReferralDrafted {
                 place: None,
                 rules_version: 0,

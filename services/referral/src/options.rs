@@ -153,7 +153,10 @@ mod tests {
 
     #[test]
     fn consent_and_assent_ages_are_configurable() {
-        assert_eq!(ReferralOptions::default().minors.policy(), MinorsPolicy::default());
+        assert_eq!(
+            ReferralOptions::default().minors.policy(),
+            MinorsPolicy::default()
+        );
         let config = service_runtime::ServiceConfig {
             options: "[minors]\nconsent_from_age = 14\n".parse().expect("toml"),
             ..Default::default()

@@ -146,10 +146,8 @@ fn index_reactions(
             let notified = !view.case_closure_reason.is_empty();
             case_referral::closure_reaction_due(state, notified)
         } else {
-            let facility = rows.get(
-                REFERRAL_FACILITIES,
-                &sealed_key(case_id, &view.referral_id),
-            )?;
+            let facility =
+                rows.get(REFERRAL_FACILITIES, &sealed_key(case_id, &view.referral_id))?;
             let known = facility.and_then(|facility| {
                 Some(case_referral::Place {
                     province: case_referral::Province::parse(&view.province).ok()?,

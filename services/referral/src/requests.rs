@@ -331,9 +331,8 @@ pub fn update_referral(
             Action::Cancel(c) => v
                 .check(
                     "cancel.reason",
-                    crate::codec::cancel_reason(&c.reason).map_err(|_| {
-                        "must be referrer_decision, duplicate or other (or empty)"
-                    }),
+                    crate::codec::cancel_reason(&c.reason)
+                        .map_err(|_| "must be referrer_decision, duplicate or other (or empty)"),
                 )
                 .map(|reason| Command::Cancel {
                     referral_id,

@@ -41,10 +41,7 @@ fn due_commands_list_exactly_the_missed_deadlines_of_an_unchanged_case() {
     let case = case();
 
     assert_eq!(due(&state, &case, NOW), vec![]);
-    assert_eq!(
-        due(&state, &case, ACK_BY - Duration::seconds(1)),
-        vec![]
-    );
+    assert_eq!(due(&state, &case, ACK_BY - Duration::seconds(1)), vec![]);
     assert_eq!(
         due(&state, &case, ACK_BY),
         marks(&[("r-sent", DeadlineKind::Acknowledgement)])

@@ -105,7 +105,10 @@ impl ReferralApi {
                     case_id: case_id.to_owned(),
                     key: None,
                 };
-                let state = self.kernel.state::<CaseReferrals>(case_id, &unopened).await?;
+                let state = self
+                    .kernel
+                    .state::<CaseReferrals>(case_id, &unopened)
+                    .await?;
                 match state.referrals.get(referral_id) {
                     Some(referral) => self.directory_entry(&referral.receiver)?,
                     None => None,
