@@ -171,6 +171,24 @@ mod tests {
         );
     }
 
+    /// The local deployment's file lists the options with their defaults.
+    #[test]
+    fn the_local_configuration_shows_the_defaults() {
+        let file: toml::Table = include_str!("../../../deploy/local/referral.toml")
+            .parse()
+            .expect("toml");
+        let config = service_runtime::ServiceConfig {
+            options: file
+                .get("options")
+                .and_then(toml::Value::as_table)
+                .cloned()
+                .expect("[options]"),
+            ..Default::default()
+        };
+        let options: ReferralOptions = config.options().expect("options");
+        assert_eq!(options, ReferralOptions::default());
+    }
+
     #[test]
     fn the_limit_of_open_watches_is_configurable() {
         assert_eq!(ReferralOptions::default().max_watches_per_organisation, 4);

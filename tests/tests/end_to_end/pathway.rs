@@ -429,3 +429,122 @@ async fn a_transfer_to_another_province_shows_in_the_receivers_inbox_and_moves_t
     let again: Vec<api::ReferralCaseTransferred> = events(&history(&system, &case_id).await);
     assert_eq!(again.len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_withdrawal_during_care_ends_the_data_sharing_but_not_the_care_and_a_refusal_blocks_nothing()
+ {
+    let system = Fixture::start().await;
+    let case_id = system.screened_case("withdrawal-in-care", false).await;
+    system.register(CAV, &["AG"]).await;
+    let consent = system.consent_to(&case_id, "consent-care", CAV).await;
+    let in_care = refer(&system, &case_id, "refer-care", &consent, true).await;
+    let sent = refer(&system, &case_id, "refer-sent", &consent, true).await;
+    system
+        .walk(
+            &case_id,
+            &in_care.referral_id,
+            ["w-receive", "w-accept", "w-take-charge"],
+            None,
+        )
+        .await;
+
+    let withdrawn = system
+        .referrals()
+        .await
+        .withdraw_consent(operator(api::WithdrawConsentRequest {
+            request_id: "withdraw-care".to_owned(),
+            case_id: case_id.clone(),
+            consent_id: consent.clone(),
+        }))
+        .await
+        .expect("withdrawn")
+        .into_inner();
+    assert_eq!(
+        withdrawn.revoked_referral_ids,
+        std::slice::from_ref(&sent.referral_id)
+    );
+    assert_eq!(
+        withdrawn.sharing_ended_referral_ids,
+        std::slice::from_ref(&in_care.referral_id)
+    );
+    let inbox = system
+        .referrals()
+        .await
+        .list_inbox(receiver(
+            CAV,
+            api::ListInboxRequest {
+                min_log_sequence: withdrawn.log_sequence,
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("inbox")
+        .into_inner();
+    let cared = find(&inbox.referrals, &in_care.referral_id);
+    assert_eq!(cared.state, "in_care", "the care goes on");
+    assert!(cared.dataset.is_none() && cared.dataset_access_revoked);
+    assert_eq!(
+        cared.timeline.last().map(|t| t.state.as_str()),
+        Some("consent_withdrawn_during_care")
+    );
+    // The receiver completes the care it took on.
+    system
+        .act(
+            by_receiver(CAV),
+            &case_id,
+            &in_care.referral_id,
+            "w-complete",
+            Action::Complete(update::Complete {
+                outcome: "goals_met".to_owned(),
+            }),
+        )
+        .await
+        .expect("completed");
+
+    // The person refuses another referral: recorded, and a new consent still works.
+    let refused = system
+        .referrals()
+        .await
+        .refuse_consent(operator(api::RefuseConsentRequest {
+            request_id: "refusal".to_owned(),
+            case_id: case_id.clone(),
+            recipient: Some(api::Recipient {
+                recipient: Some(api::recipient::Recipient::ServiceType(
+                    "shelter".to_owned(),
+                )),
+            }),
+            purpose: "protection_and_support".to_owned(),
+            refused_at: ts(system.now()),
+        }))
+        .await
+        .expect("refusal recorded")
+        .into_inner();
+    let case = system
+        .case_referrals(&case_id, refused.log_sequence)
+        .await;
+    assert_eq!(
+        case.refusals
+            .iter()
+            .map(|r| r.consent_id.as_str())
+            .collect::<Vec<_>>(),
+        [refused.consent_id.as_str()]
+    );
+    let again = system.consent_to(&case_id, "consent-again", CAV).await;
+    let resent = refer(&system, &case_id, "refer-again", &again, true).await;
+    assert_eq!(resent.state, "sent");
+    // A receiver sees no consent and no refusal.
+    let seen = system
+        .referrals()
+        .await
+        .get_case_referrals(receiver(
+            CAV,
+            api::GetCaseReferralsRequest {
+                case_id: case_id.clone(),
+                min_log_sequence: resent.log_sequence,
+            },
+        ))
+        .await
+        .expect("receiver's view")
+        .into_inner();
+    assert!(seen.consents.is_empty() && seen.refusals.is_empty());
+}
