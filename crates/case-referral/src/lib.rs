@@ -1,13 +1,17 @@
 //! The referral record of a case: the consent ledger and every referral of the
 //! case, one aggregate so that a withdrawal and the revocations it causes are
-//! one atomic commit. Pure: time, the acting organisation and the facts about
-//! the case arrive in the [`Context`].
+//! one atomic commit. Pure: time, the acting organisation, the facts screening
+//! recorded about the case ([`CaseFacts`]) and the receiver's directory entry
+//! arrive in the [`Context`].
 //!
 //! Lifecycle (HL7 FHIR Task): draft -> sent -> received -> accepted | declined
-//! -> in_care <-> on_hold -> completed; cancelled (referrer), revoked (consent
-//! withdrawn), expired (no answer), failed (lost to follow-up), redirected
-//! (declined with a suggestion). Only the receiver moves a referral through the
-//! receiver's states; only the referrer sends and cancels.
+//! -> in_care <-> on_hold -> completed; cancelled (referrer, or the service for
+//! a closed case), revoked (consent withdrawn before care), expired (no
+//! answer), failed (lost to follow-up), redirected (declined with a
+//! suggestion). Only the receiver moves a referral through the receiver's
+//! states; only the referrer sends and cancels; only the service itself marks
+//! deadlines and reacts to the case (closure, transfer, a risen urgency:
+//! [`due_commands`]). Deadlines follow the case's urgency, never the dataset's.
 //!
 //! Beside the case's record, the crate holds the organisation directory
 //! ([`directory`], one aggregate per organisation), the publication of pathway

@@ -15,7 +15,7 @@ use case_log_jetstream::contract::is;
 use contracts::screening::v1 as screening;
 
 use crate::case_facts::{CaseFacts, Recorded};
-use crate::codec::{self, WireEvent};
+use crate::codec::WireEvent;
 
 pub const ORGANISATIONS: &str = "referral.organisation";
 pub const CASES: &str = "referral.case";
@@ -585,12 +585,17 @@ fn apply_case_event(
             )
         }
         WireEvent::ReferralCancelled(e) => {
-            let reason = codec::cancel_reason(&e.reason).unwrap_or(CancelReason::Other);
+            // Recorded before reasons were: the referrer's decision.
+            let reason = if e.reason.is_empty() {
+                CancelReason::ReferrerDecision.code().to_owned()
+            } else {
+                e.reason.clone()
+            };
             if let Some(view) = view(&mut case.referrals, &e.referral_id) {
-                view.cancel_reason = reason.code().to_owned();
-                if reason == CancelReason::CaseClosed {
+                if reason == CancelReason::CaseClosed.code() {
                     view.case_closure_reason = closure.to_owned();
                 }
+                view.cancel_reason = reason;
             }
             transition(
                 &mut case.referrals,

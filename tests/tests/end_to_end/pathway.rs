@@ -509,9 +509,7 @@ async fn a_withdrawal_during_care_ends_the_data_sharing_but_not_the_care_and_a_r
             request_id: "refusal".to_owned(),
             case_id: case_id.clone(),
             recipient: Some(api::Recipient {
-                recipient: Some(api::recipient::Recipient::ServiceType(
-                    "shelter".to_owned(),
-                )),
+                recipient: Some(api::recipient::Recipient::ServiceType("shelter".to_owned())),
             }),
             purpose: "protection_and_support".to_owned(),
             refused_at: ts(system.now()),
@@ -519,9 +517,7 @@ async fn a_withdrawal_during_care_ends_the_data_sharing_but_not_the_care_and_a_r
         .await
         .expect("refusal recorded")
         .into_inner();
-    let case = system
-        .case_referrals(&case_id, refused.log_sequence)
-        .await;
+    let case = system.case_referrals(&case_id, refused.log_sequence).await;
     assert_eq!(
         case.refusals
             .iter()
