@@ -43,8 +43,17 @@ pub enum ReferralCommand {
         #[arg(long, default_value_t = 90)]
         days: i64,
     },
-    /// Withdraws a consent: open referrals relying on it are revoked.
+    /// Withdraws a consent: referrals relying on it not yet in care are
+    /// revoked; those in care stay, and their receivers lose the dataset.
     Withdraw { case_id: String, consent_id: String },
+    /// Records that the person refused to consent to refer the case to an organisation.
+    Refuse {
+        case_id: String,
+        #[arg(long)]
+        to: String,
+        #[arg(long, default_value = "protection_and_support")]
+        purpose: String,
+    },
     /// Creates and sends a referral.
     Refer {
         case_id: String,
@@ -67,7 +76,8 @@ pub enum ReferralCommand {
         /// The organisation acting (the receiver for its states; default: the local reception operator).
         #[arg(long = "as")]
         acting_as: Option<String>,
-        /// Decline reason or completion outcome.
+        /// Decline, cancel (referrer_decision, duplicate, other) or failure
+        /// (lost_contact, moved_away, other) reason, or completion outcome.
         #[arg(long, default_value = "")]
         reason: String,
     },
@@ -155,8 +165,12 @@ fn action(name: &str, reason: &str) -> Result<update::Action> {
         "complete" => update::Action::Complete(update::Complete {
             outcome: reason.to_owned(),
         }),
-        "cancel" => update::Action::Cancel(update::Cancel {}),
-        "fail" => update::Action::MarkFailed(update::MarkFailed {}),
+        "cancel" => update::Action::Cancel(update::Cancel {
+            reason: reason.to_owned(),
+        }),
+        "fail" => update::Action::MarkFailed(update::MarkFailed {
+            reason: reason.to_owned(),
+        }),
         other => anyhow::bail!("unknown action {other}"),
     })
 }
@@ -256,8 +270,30 @@ pub async fn run(host: &str, command: ReferralCommand) -> Result<()> {
                 .await?
                 .into_inner();
             println!(
-                "consent withdrawn; revoked referrals: {:?}",
-                answer.revoked_referral_ids
+                "consent withdrawn; revoked referrals: {:?}; data sharing ended for referrals in care: {:?}",
+                answer.revoked_referral_ids, answer.sharing_ended_referral_ids
+            );
+        }
+        ReferralCommand::Refuse {
+            case_id,
+            to,
+            purpose,
+        } => {
+            let answer = client
+                .refuse_consent(operator(api::RefuseConsentRequest {
+                    request_id: request_id(),
+                    case_id,
+                    recipient: Some(api::Recipient {
+                        recipient: Some(api::recipient::Recipient::OrganisationId(to)),
+                    }),
+                    purpose,
+                    refused_at: ts(OffsetDateTime::now_utc()),
+                }))
+                .await?
+                .into_inner();
+            println!(
+                "refusal {} recorded at log sequence {}",
+                answer.consent_id, answer.log_sequence
             );
         }
         ReferralCommand::Refer {
@@ -358,8 +394,13 @@ fn print_referral(r: &api::ReferralView) {
         (Some(d), false) => format!("{} {}", d.categories.join(","), d.urgency),
         (None, false) => String::new(),
     };
+    let urgency = if r.urgency.is_empty() {
+        String::new()
+    } else {
+        format!("[{} {}] ", r.province, r.urgency)
+    };
     println!(
-        "{}  case {}  {} -> {}  {:<10} {}",
+        "{}  case {}  {} -> {}  {:<10} {urgency}{}",
         r.referral_id,
         r.case_id,
         r.referrer_organisation_id,
@@ -389,6 +430,9 @@ async fn show(client: &mut Client, case_id: &str, min: u64) -> Result<()> {
             consent.consent_id,
             consent.scopes.join(",")
         );
+    }
+    for refusal in &case.refusals {
+        println!("  refusal {}", refusal.consent_id);
     }
     for r in &case.referrals {
         print!("  ");
@@ -497,7 +541,7 @@ pub async fn journey(host: &str, case_id: &str) -> Result<()> {
         .await?
         .into_inner();
     println!(
-        "  referral {} sent (acknowledge within 24 h)",
+        "  referral {} sent (its deadlines follow the case's urgency, not the dataset's)",
         referral.referral_id
     );
     let inbox = client

@@ -1,19 +1,24 @@
 //! The referral record of a case: the consent ledger and every referral of the
 //! case, one aggregate so that a withdrawal and the revocations it causes are
-//! one atomic commit. Pure: time, the acting organisation and the facts about
-//! the case arrive in the [`Context`].
+//! one atomic commit. Pure: time, the acting organisation, the facts screening
+//! recorded about the case ([`CaseFacts`]) and the receiver's directory entry
+//! arrive in the [`Context`].
 //!
 //! Lifecycle (HL7 FHIR Task): draft -> sent -> received -> accepted | declined
-//! -> in_care <-> on_hold -> completed; cancelled (referrer), revoked (consent
-//! withdrawn), expired (no answer), failed (lost to follow-up), redirected
-//! (declined with a suggestion). Only the receiver moves a referral through the
-//! receiver's states; only the referrer sends and cancels.
+//! -> in_care <-> on_hold -> completed; cancelled (referrer, or the service for
+//! a closed case), revoked (consent withdrawn before care), expired (no
+//! answer), failed (lost to follow-up), redirected (declined with a
+//! suggestion). Only the receiver moves a referral through the receiver's
+//! states; only the referrer sends and cancels; only the service itself marks
+//! deadlines and reacts to the case (closure, transfer, a risen urgency:
+//! [`due_commands`]). Deadlines follow the case's urgency, never the dataset's.
 //!
 //! Beside the case's record, the crate holds the organisation directory
 //! ([`directory`], one aggregate per organisation), the publication of pathway
 //! rules ([`pathway_rules`]) and the ranking of receivers to suggest
 //! ([`suggestions`]).
 
+pub mod case;
 pub mod dataset_reads;
 mod decide;
 pub mod directory;
@@ -23,16 +28,21 @@ pub mod suggestions;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use pathway::{Category, Urgency};
+use pathway::{AgeBand, Category, Urgency};
 use time::{Duration, OffsetDateTime};
 
-pub use decide::{decide, missed_deadlines};
+pub use case::{CaseFacts, MinorsPolicy, Place};
+pub use decide::{Due, closure_reaction_due, decide, due_commands, tightening_due, transfer_due};
+pub use directory::OrganisationProfile;
 pub use model::*;
 
 /// Deadlines to answer and to take charge, by urgency (configurable; defaults
-/// from the domain brief: 4 h, 24 h, 72 h; taking charge within 7 days).
+/// from the domain brief: 4 h, 24 h, 72 h; taking charge within 7 days),
+/// with the version recorded on every referral sent under it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeadlinePolicy {
+    /// Which policy this is (configuration): recorded on `ReferralSent`.
+    pub version: u32,
     pub acknowledge_immediate: Duration,
     pub acknowledge_high: Duration,
     pub acknowledge_standard: Duration,
@@ -44,6 +54,7 @@ pub struct DeadlinePolicy {
 impl Default for DeadlinePolicy {
     fn default() -> Self {
         DeadlinePolicy {
+            version: 1,
             acknowledge_immediate: Duration::hours(4),
             acknowledge_high: Duration::hours(24),
             acknowledge_standard: Duration::hours(72),
@@ -61,13 +72,24 @@ impl DeadlinePolicy {
             Urgency::Standard => self.acknowledge_standard,
         }
     }
+
+    /// The acknowledgement and answer deadlines of a referral of `urgency`
+    /// whose windows run from `from`.
+    pub fn deadlines(
+        &self,
+        urgency: Urgency,
+        from: OffsetDateTime,
+    ) -> (OffsetDateTime, OffsetDateTime) {
+        let window = self.acknowledge_within(urgency);
+        (from + window, from + window * self.answer_windows)
+    }
 }
 
 /// Who is acting.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Actor {
     Organisation(OrganisationId),
-    /// The service itself (deadlines).
+    /// The service itself (deadlines, reactions to what screening recorded).
     System,
 }
 
@@ -76,9 +98,16 @@ pub enum Actor {
 pub struct Context {
     pub now: OffsetDateTime,
     pub actor: Actor,
-    /// The case has a minor category not ruled out (from screening).
-    pub case_concerns_a_minor: bool,
+    /// What screening recorded about the case.
+    pub case: CaseFacts,
+    /// The directory's entry of the organisation a referral is created for or
+    /// sent to, as the directory holds it now (`None` when the command sends
+    /// nothing, or the organisation is not in the directory).
+    pub receiver: Option<OrganisationProfile>,
+    /// The version of the pathway rules in force (recorded on a new referral).
+    pub rules_version: u32,
     pub deadlines: DeadlinePolicy,
+    pub minors: MinorsPolicy,
 }
 
 /// To whom a consent or an exception lets the case be referred.
@@ -88,21 +117,29 @@ pub enum Recipient {
     ServiceType(ServiceType),
 }
 
-/// Who gave a consent.
+/// Who gave a consent. Whether the person may consent alone is decided from
+/// the case's age band, never from what the caller asserts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Grantor {
-    /// The person; for a minor, only once of the configured consent age.
-    Person { of_consent_age: bool },
+    /// The person; for a minor, only from the configured consent age.
+    Person,
     /// The parent or guardian (tutore), with or without the child's assent.
     Guardian { child_assent: bool },
 }
 
 impl Grantor {
-    /// For a minor: the guardian with the child's assent, or the child of consent age.
-    pub fn valid_for_a_minor(self) -> bool {
+    /// Whether this grantor's consent holds for the case as it is: anyone's
+    /// for an adult; for a minor, the child's own from the consent age, or the
+    /// guardian's with the child's assent (none needed for an infant).
+    pub fn valid_for(self, case: &CaseFacts, policy: &MinorsPolicy) -> bool {
+        if !case.is_minor() {
+            return true;
+        }
         match self {
-            Grantor::Person { of_consent_age } => of_consent_age,
-            Grantor::Guardian { child_assent } => child_assent,
+            Grantor::Person => policy.may_consent_alone(case),
+            Grantor::Guardian { child_assent } => {
+                child_assent || !policy.assent_needed(case.age_band)
+            }
         }
     }
 }
@@ -151,6 +188,17 @@ impl Dataset {
         }
         scopes
     }
+
+    /// The first category the case does not have as suspected or confirmed
+    /// (ruled out, or never recorded), with its index: a dataset carries only
+    /// what the case has.
+    pub fn category_not_on(&self, case: &CaseFacts) -> Option<(usize, Category)> {
+        self.categories
+            .iter()
+            .copied()
+            .enumerate()
+            .find(|(_, category)| !case.has(*category))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -163,6 +211,13 @@ pub enum Command {
     },
     WithdrawConsent {
         consent_id: ConsentId,
+    },
+    /// The person refused to consent: recorded, blocks nothing else.
+    RefuseConsent {
+        consent_id: ConsentId,
+        recipient: Recipient,
+        purpose: Code,
+        refused_at: OffsetDateTime,
     },
     CreateReferral {
         referral_id: ReferralId,
@@ -202,14 +257,30 @@ pub enum Command {
     },
     Cancel {
         referral_id: ReferralId,
+        reason: CancelReason,
     },
     MarkFailed {
         referral_id: ReferralId,
+        /// `None`: not stated (requests from before reasons existed).
+        reason: Option<FailureReason>,
     },
-    /// From the deadline watcher.
+    /// From the watcher: a deadline passed unmet.
     MarkDeadlineMissed {
         referral_id: ReferralId,
         kind: DeadlineKind,
+    },
+    /// From the watcher: the case's urgency rose above the one the
+    /// referral's deadlines follow.
+    TightenDeadlines {
+        referral_id: ReferralId,
+    },
+    /// From the watcher: the case was closed.
+    ReactToCaseClosure {
+        referral_id: ReferralId,
+    },
+    /// From the watcher: the case was placed elsewhere.
+    FollowCaseTransfer {
+        referral_id: ReferralId,
     },
     /// Record that an organisation (the receiver, the referrer, an authority)
     /// read the minimum dataset of these referrals: the access log.
@@ -225,10 +296,26 @@ pub enum Event {
         recipient: Recipient,
         basis: Basis,
         given_at: OffsetDateTime,
+        /// The person's age band the grantor was judged on (unknown in events
+        /// recorded before it was).
+        age_band: AgeBand,
     },
     ConsentWithdrawn {
         consent_id: ConsentId,
         withdrawn_at: OffsetDateTime,
+    },
+    ConsentRefused {
+        consent_id: ConsentId,
+        recipient: Recipient,
+        purpose: Code,
+        refused_at: OffsetDateTime,
+    },
+    /// The consent of a referral already in care was withdrawn: the care goes
+    /// on, the receiver loses the dataset.
+    ConsentWithdrawnDuringCare {
+        referral_id: ReferralId,
+        consent_id: ConsentId,
+        at: OffsetDateTime,
     },
     ReferralDrafted {
         referral_id: ReferralId,
@@ -239,12 +326,29 @@ pub enum Event {
         /// `None` when read back after the person's data was erased: the
         /// dataset was sealed with their key and cannot be opened any more.
         dataset: Option<Dataset>,
+        /// Where the case was (`None` in events recorded before it was).
+        place: Option<Place>,
+        /// The pathway rules in force (0 in events recorded before it was).
+        rules_version: u32,
     },
     ReferralSent {
         referral_id: ReferralId,
         sent_at: OffsetDateTime,
         acknowledge_by: OffsetDateTime,
         answer_by: OffsetDateTime,
+        /// The case's urgency the deadlines follow (`None` in events recorded
+        /// before it was).
+        urgency: Option<Urgency>,
+        /// The deadline policy's version (0 in events recorded before it was).
+        policy_version: u32,
+    },
+    /// The case's urgency rose: the open deadlines come earlier, never later.
+    DeadlinesTightened {
+        referral_id: ReferralId,
+        urgency: Urgency,
+        acknowledge_by: OffsetDateTime,
+        answer_by: OffsetDateTime,
+        at: OffsetDateTime,
     },
     ReferralReceived {
         referral_id: ReferralId,
@@ -281,6 +385,7 @@ pub enum Event {
     ReferralCancelled {
         referral_id: ReferralId,
         at: OffsetDateTime,
+        reason: CancelReason,
     },
     ReferralRevoked {
         referral_id: ReferralId,
@@ -293,6 +398,20 @@ pub enum Event {
     },
     ReferralFailed {
         referral_id: ReferralId,
+        at: OffsetDateTime,
+        reason: Option<FailureReason>,
+    },
+    /// The case of a referral in care was closed: its receiver is told.
+    CaseClosureNotified {
+        referral_id: ReferralId,
+        /// The screening closure reason code.
+        reason: Code,
+        at: OffsetDateTime,
+    },
+    /// The case was placed elsewhere: the referral follows it.
+    ReferralCaseTransferred {
+        referral_id: ReferralId,
+        place: Place,
         at: OffsetDateTime,
     },
     /// A missed deadline, escalated to the prefecture of the case's province.
@@ -323,7 +442,7 @@ pub enum ReferralError {
     #[error("no valid consent or exception covers this referral")]
     NoValidConsent,
     #[error(
-        "a minor's consent needs the guardian with the child's assent, or the child of consent age"
+        "a minor's consent needs the child of consent age, or the guardian with the child's assent where the age band requires it"
     )]
     MinorConsentRequired,
     #[error("consent already withdrawn")]
@@ -337,11 +456,21 @@ pub enum ReferralError {
     #[error("the deadline has not passed, or was met or already marked")]
     DeadlineNotMissed,
     #[error(
-        "only the service's deadline watcher marks deadlines; consents are recorded by organisations"
+        "only the service itself marks deadlines and reacts to the case; consents are recorded by organisations"
     )]
     NotAllowedForActor,
     #[error("the person's personal data is erased: the referral's dataset cannot be sent")]
     PersonalDataErased,
+    #[error(
+        "the receiver is not an active organisation of the directory offering this service type"
+    )]
+    ReceiverDoesNotOffer,
+    #[error("the dataset names a category the case does not have as suspected or confirmed")]
+    CategoryNotOnCase,
+    #[error("the case is closed")]
+    CaseClosed,
+    #[error("nothing to react to: the case did not change for this referral")]
+    NothingToReactTo,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -353,17 +482,20 @@ pub struct ConsentEntry {
 }
 
 impl ConsentEntry {
-    /// Whether this entry lets a referral with `dataset` go to `receiver` of `service_type` at `now`.
+    /// Whether this entry lets a referral with `dataset` of `service_type` go
+    /// to `receiver` (its directory entry now) at `now`. A consent to a
+    /// service type covers only receivers the directory registers with that
+    /// type, and only for that type.
     pub fn covers(
         &self,
-        receiver: &OrganisationId,
+        receiver: &OrganisationProfile,
         service_type: ServiceType,
         dataset: &Dataset,
         now: OffsetDateTime,
     ) -> bool {
         let recipient_matches = match &self.recipient {
-            Recipient::Organisation(org) => org == receiver,
-            Recipient::ServiceType(t) => *t == service_type,
+            Recipient::Organisation(org) => *org == receiver.organisation_id,
+            Recipient::ServiceType(t) => *t == service_type && receiver.service_types.contains(t),
         };
         let basis_valid = match &self.basis {
             Basis::Consent {
@@ -377,6 +509,14 @@ impl ConsentEntry {
     }
 }
 
+/// A refusal to consent, recorded in the ledger.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefusalEntry {
+    pub recipient: Recipient,
+    pub purpose: Code,
+    pub refused_at: OffsetDateTime,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Referral {
     pub referrer: OrganisationId,
@@ -386,16 +526,27 @@ pub struct Referral {
     /// `None` once the person's data is erased.
     pub dataset: Option<Dataset>,
     pub state: ReferralState,
+    /// Where the case is as the referral knows it (`None`: drafted before
+    /// referrals recorded it).
+    pub place: Option<Place>,
+    pub sent_at: Option<OffsetDateTime>,
+    /// The urgency the deadlines follow (rises with the case, never falls).
+    pub urgency: Option<Urgency>,
     pub acknowledge_by: Option<OffsetDateTime>,
     pub answer_by: Option<OffsetDateTime>,
     pub take_charge_by: Option<OffsetDateTime>,
     pub missed: BTreeSet<DeadlineKind>,
+    /// Its receiver was told that the case was closed.
+    pub closure_notified: bool,
+    /// The consent it was shared under was withdrawn while in care.
+    pub consent_withdrawn: bool,
 }
 
 /// The case's consents and referrals as decided so far.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct State {
     pub consents: BTreeMap<ConsentId, ConsentEntry>,
+    pub refusals: BTreeMap<ConsentId, RefusalEntry>,
     pub referrals: BTreeMap<ReferralId, Referral>,
 }
 
@@ -413,6 +564,11 @@ impl State {
             .map(|referral| &referral.receiver)
     }
 
+    /// Whether a ledger id is taken (by a consent, an exception or a refusal).
+    pub fn ledger_has(&self, id: &ConsentId) -> bool {
+        self.consents.contains_key(id) || self.refusals.contains_key(id)
+    }
+
     pub fn evolve(mut self, event: &Event) -> State {
         let mut set = |id: &ReferralId, state: ReferralState| {
             if let Some(referral) = self.referrals.get_mut(id) {
@@ -425,6 +581,7 @@ impl State {
                 recipient,
                 basis,
                 given_at,
+                ..
             } => {
                 self.consents.insert(
                     consent_id.clone(),
@@ -444,6 +601,26 @@ impl State {
                     entry.withdrawn_at = Some(*withdrawn_at);
                 }
             }
+            Event::ConsentRefused {
+                consent_id,
+                recipient,
+                purpose,
+                refused_at,
+            } => {
+                self.refusals.insert(
+                    consent_id.clone(),
+                    RefusalEntry {
+                        recipient: recipient.clone(),
+                        purpose: purpose.clone(),
+                        refused_at: *refused_at,
+                    },
+                );
+            }
+            Event::ConsentWithdrawnDuringCare { referral_id, .. } => {
+                if let Some(referral) = self.referrals.get_mut(referral_id) {
+                    referral.consent_withdrawn = true;
+                }
+            }
             Event::ReferralDrafted {
                 referral_id,
                 referrer,
@@ -451,6 +628,8 @@ impl State {
                 service_type,
                 consent_id,
                 dataset,
+                place,
+                ..
             } => {
                 self.referrals.insert(
                     referral_id.clone(),
@@ -461,21 +640,43 @@ impl State {
                         consent_id: consent_id.clone(),
                         dataset: dataset.clone(),
                         state: ReferralState::Draft,
+                        place: place.clone(),
+                        sent_at: None,
+                        urgency: None,
                         acknowledge_by: None,
                         answer_by: None,
                         take_charge_by: None,
                         missed: BTreeSet::new(),
+                        closure_notified: false,
+                        consent_withdrawn: false,
                     },
                 );
             }
             Event::ReferralSent {
                 referral_id,
+                sent_at,
+                acknowledge_by,
+                answer_by,
+                urgency,
+                ..
+            } => {
+                if let Some(referral) = self.referrals.get_mut(referral_id) {
+                    referral.state = ReferralState::Sent;
+                    referral.sent_at = Some(*sent_at);
+                    referral.urgency = *urgency;
+                    referral.acknowledge_by = Some(*acknowledge_by);
+                    referral.answer_by = Some(*answer_by);
+                }
+            }
+            Event::DeadlinesTightened {
+                referral_id,
+                urgency,
                 acknowledge_by,
                 answer_by,
                 ..
             } => {
                 if let Some(referral) = self.referrals.get_mut(referral_id) {
-                    referral.state = ReferralState::Sent;
+                    referral.urgency = Some(*urgency);
                     referral.acknowledge_by = Some(*acknowledge_by);
                     referral.answer_by = Some(*answer_by);
                 }
@@ -518,6 +719,18 @@ impl State {
             Event::ReferralRevoked { referral_id, .. } => set(referral_id, ReferralState::Revoked),
             Event::ReferralExpired { referral_id, .. } => set(referral_id, ReferralState::Expired),
             Event::ReferralFailed { referral_id, .. } => set(referral_id, ReferralState::Failed),
+            Event::CaseClosureNotified { referral_id, .. } => {
+                if let Some(referral) = self.referrals.get_mut(referral_id) {
+                    referral.closure_notified = true;
+                }
+            }
+            Event::ReferralCaseTransferred {
+                referral_id, place, ..
+            } => {
+                if let Some(referral) = self.referrals.get_mut(referral_id) {
+                    referral.place = Some(place.clone());
+                }
+            }
             Event::DatasetRead { .. } => {}
             Event::DeadlineMissed {
                 referral_id, kind, ..

@@ -15,8 +15,12 @@ pathway::validated_string!(
     OrganisationId, "must be 1 to 64 characters of [a-z0-9-]", pathway::is_id_token
 );
 pathway::validated_string!(
-    /// A consent or a recorded exception in the case's ledger.
+    /// A consent, a recorded exception or a refusal in the case's ledger.
     ConsentId, "must be 1 to 64 characters of [a-z0-9-]", pathway::is_id_token
+);
+pathway::validated_string!(
+    /// A reception facility, as the screening service registered it.
+    FacilityId, "must be 1 to 64 characters of [a-z0-9-]", pathway::is_id_token
 );
 
 /// Free text with no control characters, at most `max` characters.
@@ -103,6 +107,34 @@ vocabulary!(
     OutOfScope = "out_of_scope",
     PersonRefused = "person_refused",
     Unsafe = "unsafe",
+    Other = "other",
+});
+
+vocabulary!(
+    /// Why a referral was cancelled. Only the referral service itself cancels
+    /// for a closed case; a referrer gives one of the others.
+    CancelReason, "cancel reason", {
+    /// The referrer decided (also what a cancellation recorded without a reason reads as).
+    ReferrerDecision = "referrer_decision",
+    /// The case was closed (departure, death, removal...): by the service.
+    CaseClosed = "case_closed",
+    /// Another referral of the case does the same.
+    Duplicate = "duplicate",
+    Other = "other",
+});
+
+impl CancelReason {
+    /// What a referrer may give: every reason but a closed case, which the service records.
+    pub fn by_a_referrer(self) -> bool {
+        self != CancelReason::CaseClosed
+    }
+}
+
+vocabulary!(
+    /// Why the person was lost to follow-up.
+    FailureReason, "failure reason", {
+    LostContact = "lost_contact",
+    MovedAway = "moved_away",
     Other = "other",
 });
 

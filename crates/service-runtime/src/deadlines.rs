@@ -1,9 +1,11 @@
 //! The one deadline watcher. On every tick it reads the injected clock, asks
-//! the service which aggregates may have a deadline due (an index kept by its
-//! projection), asks the domain which deadlines of each have passed unmet
-//! ([`Aggregate::missed_deadlines`], the domain's rule), and marks each through
-//! the kernel with the request id that names it: a restart, a second instance
-//! or a late action can never append the same missed deadline twice.
+//! the service which aggregates may have something due (an index kept by its
+//! projection: a deadline passed, or facts the aggregate must react to), asks
+//! the domain what is due on each ([`Aggregate::due_commands`], the domain's
+//! rule, on the aggregate's state and the decision context the service
+//! prepared), and runs each through the kernel with the request id that names
+//! it: a restart, a second instance or a late action can never append the same
+//! missed deadline or reaction twice.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -23,11 +25,12 @@ pub trait DeadlineWatch: Send + Sync + 'static {
     /// The watcher's name, recorded as the actor of what it appends.
     const WATCHER: &'static str;
 
-    /// Ids of the aggregates that may have a deadline due by `now`. Only an
-    /// index: the domain decides what is due.
+    /// Ids of the aggregates that may have something due by `now` (a deadline
+    /// passed, facts to react to). Only an index: the domain decides what is due.
     fn candidates(&self, now: OffsetDateTime) -> Result<Vec<String>, ServiceError>;
 
-    /// The codec and context to decide the watcher's commands on one aggregate.
+    /// The codec and context to decide the watcher's commands on one aggregate
+    /// (also what [`Aggregate::due_commands`] decides what is due with).
     fn prepare(
         &self,
         id: &str,
@@ -92,7 +95,7 @@ pub async fn watch<W: DeadlineWatch>(
     }
 }
 
-/// One pass at `now`. Answers how many missed deadlines it appended.
+/// One pass at `now`. Answers how many commits it appended (missed deadlines, reactions).
 pub async fn check_once<W: DeadlineWatch>(
     kernel: &Kernel,
     service: &W,
@@ -103,7 +106,7 @@ pub async fn check_once<W: DeadlineWatch>(
     for id in service.candidates(now)? {
         let prepared = service.prepare(&id).await?;
         let state = kernel.state::<W::Aggregate>(&id, &prepared.codec).await?;
-        for (request_id, command) in W::Aggregate::missed_deadlines(&state, now) {
+        for (request_id, command) in W::Aggregate::due_commands(&state, &prepared.context, now) {
             let target = Target::<W::Aggregate> {
                 id: &id,
                 codec: &prepared.codec,
@@ -115,9 +118,9 @@ pub async fn check_once<W: DeadlineWatch>(
             {
                 Ok(executed) => {
                     appended += 1;
-                    tracing::info!(watcher = W::WATCHER, %request_id, sequence = executed.sequence, "deadline missed");
+                    tracing::info!(watcher = W::WATCHER, %request_id, sequence = executed.sequence, "due command appended");
                 }
-                // Met, closed or marked meanwhile: nothing to do.
+                // Met, closed, marked or reacted to meanwhile: nothing to do.
                 Err(ServiceError::FailedPrecondition(_)) => {}
                 Err(error) => return Err(error),
             }

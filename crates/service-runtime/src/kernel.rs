@@ -101,11 +101,16 @@ pub trait Aggregate: 'static {
         None
     }
 
-    /// The deadlines passed unmet at `now`, each as the command that marks it
-    /// and the request id that names it (so it is appended once, whoever
-    /// marks it). The rule is the domain's `missed_deadlines`.
-    fn missed_deadlines(
+    /// What the service's watcher must do on this aggregate at `now`, decided
+    /// on its state and on the decision context the service prepared (the
+    /// facts it read, for example another service's record of the case): the
+    /// deadlines passed unmet, and the reactions to those facts. Each is the
+    /// command to run and the request id that names it, deterministic (so it
+    /// is appended once, whoever runs it: a restart, another instance, a late
+    /// action). The rule is the domain's; the order is the order they run in.
+    fn due_commands(
         _state: &Self::State,
+        _context: &Self::Context,
         _now: OffsetDateTime,
     ) -> Vec<(String, Self::Command)> {
         Vec::new()

@@ -1,7 +1,7 @@
 //! The command kernel's contract, against a real nats-server with JetStream,
 //! through a test-only aggregate: a tally of visits to a place, with a deadline.
 //! It is everything a new service writes to get the whole pipeline: the
-//! `Aggregate` (decide, evolve, refusal, codec, whereabouts, missed deadlines)
+//! `Aggregate` (decide, evolve, refusal, codec, whereabouts, due commands)
 //! and one `execute` per command.
 
 use std::sync::Arc;
@@ -47,10 +47,12 @@ enum TallyError {
     NotOverdue,
 }
 
-/// Where every tally is, and what time it is.
+/// Where every tally is, what time it is, and whether the place closed (a
+/// fact read before deciding: nothing is due at a closed place).
 struct Place {
     province: &'static str,
     now: OffsetDateTime,
+    closed: bool,
 }
 
 const VISITED: &str = "test.v1.Visited";
@@ -126,8 +128,8 @@ impl Aggregate for Tally {
         Some(Whereabouts::at(place.province, "facility-1"))
     }
 
-    fn missed_deadlines(state: &State, now: OffsetDateTime) -> Vec<(String, Command)> {
-        if state.overdue || now < due_at() {
+    fn due_commands(state: &State, place: &Place, now: OffsetDateTime) -> Vec<(String, Command)> {
+        if place.closed || state.overdue || now < due_at() {
             return Vec::new();
         }
         vec![("deadline.overdue.tally".to_owned(), Command::MarkOverdue)]
@@ -146,6 +148,8 @@ struct Tallies {
     kernel: Kernel,
     clock: ManualClock,
     ids: Vec<String>,
+    /// Whether the place is closed, as the watcher's context will say.
+    closed: bool,
 }
 
 impl Tallies {
@@ -161,6 +165,7 @@ impl Tallies {
             kernel: Kernel::new(log, Arc::new(clock.clone())),
             clock,
             ids: Vec::new(),
+            closed: false,
         }
     }
 
@@ -168,6 +173,7 @@ impl Tallies {
         Place {
             province: "RM",
             now: self.kernel.now(),
+            closed: self.closed,
         }
     }
 
@@ -375,6 +381,37 @@ async fn a_history_that_does_not_decode_is_an_internal_error_with_its_cause() {
         status.message(),
         "internal error",
         "the cause stays out of the answer"
+    );
+}
+
+#[tokio::test]
+async fn the_watcher_decides_what_is_due_with_the_context_it_prepared() {
+    let server = NatsServer::start();
+    let mut tallies = Tallies::start(&server).await;
+    tallies.ids = vec!["t-1".to_owned()];
+    let rome = organisation("pref-rm", "RM");
+    tallies
+        .execute("t-1", &rome, "open", Command::Visit { by: 1 })
+        .await
+        .expect("visit");
+    tallies.clock.advance(time::Duration::hours(2));
+    let now = tallies.kernel.now();
+    let head = tallies.last_sequence().await;
+    // The deadline passed, but the place is closed: nothing is due.
+    tallies.closed = true;
+    assert_eq!(
+        deadlines::check_once(&tallies.kernel, &tallies, now)
+            .await
+            .expect("pass"),
+        0
+    );
+    assert_eq!(tallies.last_sequence().await, head);
+    tallies.closed = false;
+    assert_eq!(
+        deadlines::check_once(&tallies.kernel, &tallies, now)
+            .await
+            .expect("pass"),
+        1
     );
 }
 

@@ -2,12 +2,13 @@
 //! every referral of the case (`approdo.case.<case_id>.referral`), with the
 //! domain's `decide`/`evolve`, the wire codec (datasets sealed with the
 //! person's key), where the case is (from screening's facts, for
-//! jurisdiction), and which deadlines the domain says were missed; and the
+//! jurisdiction), and what the domain says is due (missed deadlines, and the
+//! reactions to a closure, a transfer or a risen urgency); and the
 //! directory's entries and the pathway rules' publications.
 
 use case_log_jetstream::{DecodeError, NewEvent, Producer, RootKind};
 use case_referral::{
-    Command, Context, Event, ReferralError, State, dataset_reads, directory, pathway_rules,
+    Command, Context, Due, Event, ReferralError, State, dataset_reads, directory, pathway_rules,
 };
 use contracts::log::v1 as log;
 use service_runtime::{Aggregate, Refusal, Whereabouts};
@@ -84,14 +85,32 @@ impl Aggregate for CaseReferrals {
         Some(context.facts.whereabouts().referred_to(receivers))
     }
 
-    fn missed_deadlines(state: &State, now: OffsetDateTime) -> Vec<(String, Command)> {
-        case_referral::missed_deadlines(state, now)
+    /// The domain's due commands on the case's facts, each named so that it
+    /// is appended once: `case-closed.<referral>`, `transfer.<placement's log
+    /// sequence>.<referral>`, `tighten.<urgency>.<referral>` (a referral's
+    /// urgency only rises), `deadline.<kind>.<referral>`.
+    fn due_commands(
+        state: &State,
+        context: &CaseContext,
+        now: OffsetDateTime,
+    ) -> Vec<(String, Command)> {
+        let case = &context.domain.case;
+        case_referral::due_commands(state, case, now)
             .into_iter()
-            .map(|(referral_id, kind)| {
-                (
-                    format!("deadline.{}.{referral_id}", kind.code()),
-                    Command::MarkDeadlineMissed { referral_id, kind },
-                )
+            .map(|due| {
+                let request_id = match &due {
+                    Due::CaseClosure(referral_id) => format!("case-closed.{referral_id}"),
+                    Due::CaseTransfer(referral_id) => {
+                        format!("transfer.{}.{referral_id}", context.facts.placement)
+                    }
+                    Due::Tightening(referral_id) => {
+                        format!("tighten.{}.{referral_id}", case.urgency().code())
+                    }
+                    Due::MissedDeadline(referral_id, kind) => {
+                        format!("deadline.{}.{referral_id}", kind.code())
+                    }
+                };
+                (request_id, due.command())
             })
             .collect()
     }

@@ -1,16 +1,21 @@
 //! What the referral service needs to know about a case, read from the
-//! screening service's events in the shared log: its province, its categories
-//! and their status, its urgency. Ids and codes only.
+//! screening service's events in the shared log: where it is (province,
+//! facility, and the placement that put it there), its categories and their
+//! status, its current urgency (raised by checks and signals, set by
+//! assessments, lower too: `pathway::CaseUrgency`) and since when, the
+//! person's age band, and whether it was closed. Ids and codes only. The same
+//! fold serves each command (from the log) and the projection.
 
 use std::collections::BTreeMap;
 
 use case_log_jetstream::RecordedCommit;
 use case_log_jetstream::contract::is;
+use case_referral::{Code, FacilityId, Place, Province};
 use contracts::screening::v1 as screening;
-use pathway::CategoryStatus;
-use pathway::{Category, Urgency};
+use pathway::{AgeBand, CaseUrgency, Category, CategoryStatus, Urgency};
 use prost::Message;
 use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CaseFacts {
@@ -18,10 +23,44 @@ pub struct CaseFacts {
     /// The facility the person is in now (where the case opened or was last placed).
     #[serde(default)]
     pub facility_id: String,
+    /// The log sequence of the placement that moved the case where it is (0:
+    /// where it opened): names a transfer for the watcher's request ids.
+    #[serde(default)]
+    pub placement: u64,
     /// Category code -> "suspected", "confirmed" or "ruled_out".
     pub categories: BTreeMap<String, String>,
-    /// The most urgent urgency seen.
+    /// The case's urgency now (empty while none was stated).
     pub urgency: String,
+    /// When the case reached its current urgency (the service time of the
+    /// screening commit that changed it).
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub urgency_since: Option<OffsetDateTime>,
+    /// From `CaseOpened`, replaced by `AgeAssessed` (empty: unknown).
+    #[serde(default)]
+    pub age_band: String,
+    /// The closure reason code, once screening closed the case.
+    #[serde(default)]
+    pub closed: Option<String>,
+}
+
+/// The screening commit an event comes from: its log sequence and its time.
+#[derive(Debug, Clone, Copy)]
+pub struct Recorded {
+    pub sequence: u64,
+    pub occurred_at: Option<OffsetDateTime>,
+}
+
+impl Recorded {
+    pub fn commit(commit: &RecordedCommit) -> Recorded {
+        Recorded {
+            sequence: commit.sequence,
+            occurred_at: commit
+                .commit
+                .occurred_at
+                .as_ref()
+                .and_then(case_log_jetstream::envelope::from_timestamp),
+        }
+    }
 }
 
 impl CaseFacts {
@@ -29,8 +68,9 @@ impl CaseFacts {
     pub fn from_history(history: &[RecordedCommit]) -> Option<CaseFacts> {
         let mut facts: Option<CaseFacts> = None;
         for commit in history {
+            let at = Recorded::commit(commit);
             for event in &commit.commit.events {
-                CaseFacts::apply(&mut facts, &event.event_type, &event.payload);
+                CaseFacts::apply(&mut facts, at, &event.event_type, &event.payload);
             }
         }
         facts
@@ -38,21 +78,25 @@ impl CaseFacts {
 
     /// Applies one screening event (unknown or undecodable ones change nothing:
     /// the screening service's own projection is where they fail loudly).
-    pub fn apply(facts: &mut Option<CaseFacts>, event_type: &str, payload: &[u8]) {
+    pub fn apply(facts: &mut Option<CaseFacts>, at: Recorded, event_type: &str, payload: &[u8]) {
         match event_type {
             t if is::<screening::CaseOpened>(t) => {
                 if let Ok(e) = screening::CaseOpened::decode(payload) {
                     *facts = Some(CaseFacts {
                         province: e.province,
                         facility_id: e.facility_id,
+                        age_band: e.age_band,
                         ..CaseFacts::default()
                     });
                 }
             }
             t if is::<screening::CasePlaced>(t) => {
-                if let (Some(f), Ok(e)) = (facts.as_mut(), screening::CasePlaced::decode(payload)) {
+                if let (Some(f), Ok(e)) = (facts.as_mut(), screening::CasePlaced::decode(payload))
+                    && (f.province != e.province || f.facility_id != e.facility_id)
+                {
                     f.province = e.province;
                     f.facility_id = e.facility_id;
+                    f.placement = at.sequence;
                 }
             }
             t if is::<screening::PreliminaryCheckRecorded>(t) => {
@@ -63,7 +107,7 @@ impl CaseFacts {
                     for s in &e.suspected {
                         f.suspect(&s.category);
                     }
-                    f.raise(&e.urgency);
+                    f.urgency_becomes(&e.urgency, CaseUrgency::raised, at);
                 }
             }
             t if is::<screening::VulnerabilitySignalRaised>(t) => {
@@ -74,7 +118,7 @@ impl CaseFacts {
                     if let Some(s) = &e.suspected {
                         f.suspect(&s.category);
                     }
-                    f.raise(&e.urgency);
+                    f.urgency_becomes(&e.urgency, CaseUrgency::raised, at);
                 }
             }
             t if is::<screening::AssessmentRecorded>(t) => {
@@ -85,6 +129,18 @@ impl CaseFacts {
                     for o in &e.outcomes {
                         f.categories.insert(o.category.clone(), o.status.clone());
                     }
+                    f.urgency_becomes(&e.urgency, CaseUrgency::assessed, at);
+                }
+            }
+            t if is::<screening::AgeAssessed>(t) => {
+                if let (Some(f), Ok(e)) = (facts.as_mut(), screening::AgeAssessed::decode(payload))
+                {
+                    f.age_band = e.age_band;
+                }
+            }
+            t if is::<screening::CaseClosed>(t) => {
+                if let (Some(f), Ok(e)) = (facts.as_mut(), screening::CaseClosed::decode(payload)) {
+                    f.closed = Some(e.reason);
                 }
             }
             _ => {}
@@ -101,13 +157,31 @@ impl CaseFacts {
         }
     }
 
-    fn raise(&mut self, urgency: &str) {
-        let Ok(new) = Urgency::from_code(urgency) else {
+    /// The case's urgency as the pathway's rule keeps it.
+    fn case_urgency(&self) -> CaseUrgency {
+        match Urgency::from_code(&self.urgency) {
+            Ok(urgency) => CaseUrgency::default().assessed(urgency),
+            Err(_) => CaseUrgency::default(),
+        }
+    }
+
+    /// A check or signal (`raised`) or an assessment (`assessed`) stated
+    /// `urgency` (empty or unknown: nothing stated); when the case's urgency
+    /// changes, it changed at the commit's time.
+    fn urgency_becomes(
+        &mut self,
+        urgency: &str,
+        rule: fn(CaseUrgency, Urgency) -> CaseUrgency,
+        at: Recorded,
+    ) {
+        let Ok(stated) = Urgency::from_code(urgency) else {
             return;
         };
-        match Urgency::from_code(&self.urgency) {
-            Ok(current) if current <= new => {}
-            _ => self.urgency = new.code().to_owned(),
+        let before = self.case_urgency().current();
+        let after = rule(self.case_urgency(), stated).current();
+        if after != before {
+            self.urgency = after.map(|u| u.code().to_owned()).unwrap_or_default();
+            self.urgency_since = at.occurred_at;
         }
     }
 
@@ -125,9 +199,165 @@ impl CaseFacts {
         service_runtime::Whereabouts::at(&self.province, &self.facility_id)
     }
 
-    pub fn concerns_a_minor(&self) -> bool {
-        self.live_categories()
-            .into_iter()
-            .any(Category::concerns_a_minor)
+    /// Where the case is, as the domain reads it (`None` if either code is
+    /// not valid, which the screening service never records).
+    pub fn place(&self) -> Option<Place> {
+        Some(Place {
+            province: Province::parse(&self.province).ok()?,
+            facility_id: FacilityId::parse(&self.facility_id).ok()?,
+        })
+    }
+
+    /// The facts as the referral domain decides with them. Codes the
+    /// vocabulary does not know are left out; an empty age band is unknown.
+    pub fn domain(&self) -> case_referral::CaseFacts {
+        let categories = self
+            .categories
+            .iter()
+            .filter_map(|(category, status)| {
+                Some((
+                    Category::from_code(category).ok()?,
+                    CategoryStatus::from_code(status).ok()?,
+                ))
+            })
+            .collect();
+        case_referral::CaseFacts {
+            place: self.place(),
+            categories,
+            urgency: self.case_urgency(),
+            urgency_since: self.urgency_since,
+            age_band: AgeBand::from_code(&self.age_band).unwrap_or(AgeBand::Unknown),
+            // A closure whose reason is not a code still closes the case.
+            closed: self.closed.as_ref().map(|reason| {
+                Code::parse(reason).unwrap_or_else(|_| Code::parse("other").expect("a code"))
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    fn at(sequence: u64, occurred_at: OffsetDateTime) -> Recorded {
+        Recorded {
+            sequence,
+            occurred_at: Some(occurred_at),
+        }
+    }
+
+    fn apply<M: prost::Name>(facts: &mut Option<CaseFacts>, recorded: Recorded, message: M) {
+        let event_type = case_log_jetstream::contract::event_type::<M>();
+        CaseFacts::apply(facts, recorded, &event_type, &message.encode_to_vec());
+    }
+
+    #[test]
+    fn the_urgency_is_raised_by_signals_set_by_assessments_and_dated_when_it_changes() {
+        let t = |h: i64| datetime!(2026-06-20 10:00 UTC) + time::Duration::hours(h);
+        let mut facts = None;
+        apply(
+            &mut facts,
+            at(1, t(0)),
+            screening::CaseOpened {
+                province: "AG".to_owned(),
+                facility_id: "hotspot-lampedusa".to_owned(),
+                ..Default::default()
+            },
+        );
+        let urgency = |facts: &Option<CaseFacts>| {
+            let f = facts.as_ref().expect("opened");
+            (f.domain().urgency(), f.urgency_since)
+        };
+        assert_eq!(urgency(&facts), (Urgency::Standard, None), "none stated");
+        let signal = |urgency: &str| screening::VulnerabilitySignalRaised {
+            urgency: urgency.to_owned(),
+            ..Default::default()
+        };
+        apply(&mut facts, at(2, t(1)), signal("high"));
+        apply(&mut facts, at(3, t(2)), signal("standard"));
+        assert_eq!(
+            urgency(&facts),
+            (Urgency::High, Some(t(1))),
+            "a signal only raises"
+        );
+        apply(&mut facts, at(4, t(3)), signal("immediate"));
+        assert_eq!(urgency(&facts), (Urgency::Immediate, Some(t(3))));
+        apply(
+            &mut facts,
+            at(5, t(4)),
+            screening::AssessmentRecorded {
+                urgency: "standard".to_owned(),
+                ..Default::default()
+            },
+        );
+        assert_eq!(
+            urgency(&facts),
+            (Urgency::Standard, Some(t(4))),
+            "an assessment lowers"
+        );
+        apply(
+            &mut facts,
+            at(6, t(5)),
+            screening::AssessmentRecorded::default(),
+        );
+        assert_eq!(
+            urgency(&facts),
+            (Urgency::Standard, Some(t(4))),
+            "empty: unchanged"
+        );
+    }
+
+    #[test]
+    fn age_band_closure_and_placements_are_followed() {
+        let now = datetime!(2026-06-20 10:00 UTC);
+        let mut facts = None;
+        apply(
+            &mut facts,
+            at(1, now),
+            screening::CaseOpened {
+                province: "AG".to_owned(),
+                facility_id: "hotspot-lampedusa".to_owned(),
+                ..Default::default()
+            },
+        );
+        let domain = |facts: &Option<CaseFacts>| facts.as_ref().expect("opened").domain();
+        assert_eq!(domain(&facts).age_band, AgeBand::Unknown, "empty: unknown");
+        apply(
+            &mut facts,
+            at(2, now),
+            screening::AgeAssessed {
+                age_band: "14-15".to_owned(),
+                ..Default::default()
+            },
+        );
+        assert_eq!(domain(&facts).age_band, AgeBand::From14To15);
+        assert!(domain(&facts).is_minor());
+        let placed = |facility: &str, province: &str| screening::CasePlaced {
+            facility_id: facility.to_owned(),
+            province: province.to_owned(),
+            ..Default::default()
+        };
+        apply(&mut facts, at(3, now), placed("hotspot-lampedusa", "AG"));
+        assert_eq!(facts.as_ref().map(|f| f.placement), Some(0), "not a move");
+        apply(&mut facts, at(4, now), placed("cas-roma-1", "RM"));
+        assert_eq!(facts.as_ref().map(|f| f.placement), Some(4));
+        assert_eq!(
+            domain(&facts).place.map(|p| p.province.to_string()),
+            Some("RM".to_owned())
+        );
+        assert!(!domain(&facts).is_closed());
+        apply(
+            &mut facts,
+            at(5, now),
+            screening::CaseClosed {
+                reason: "transferred_abroad".to_owned(),
+                ..Default::default()
+            },
+        );
+        assert_eq!(
+            domain(&facts).closed.map(|c| c.to_string()),
+            Some("transferred_abroad".to_owned())
+        );
     }
 }

@@ -6,7 +6,7 @@ use case_referral::directory::OrganisationProfile;
 use case_referral::*;
 use contracts::log::v1 as log;
 use contracts::referral::v1 as wire;
-use pathway::{Category, Urgency};
+use pathway::{AgeBand, Category, Urgency};
 use time::OffsetDateTime;
 
 case_log_jetstream::event_contract! {
@@ -17,8 +17,11 @@ case_log_jetstream::event_contract! {
         OrganisationUpdated,
         ConsentGiven,
         ConsentWithdrawn,
+        ConsentRefused,
+        ConsentWithdrawnDuringCare,
         ReferralDrafted,
         ReferralSent,
+        DeadlinesTightened,
         ReferralReceived,
         ReferralAccepted,
         ReferralDeclined,
@@ -30,6 +33,8 @@ case_log_jetstream::event_contract! {
         ReferralRevoked,
         ReferralExpired,
         ReferralFailed,
+        CaseClosureNotified,
+        ReferralCaseTransferred,
         ReferralDeadlineMissed,
         PathwayRulesPublished,
         ReferralDatasetRead,
@@ -125,6 +130,7 @@ pub fn encode(
             recipient,
             basis,
             given_at,
+            age_band,
         } => WireEvent::ConsentGiven(wire::ConsentGiven {
             consent_id: consent_id.to_string(),
             recipient: Some(recipient_to_wire(recipient)),
@@ -135,8 +141,10 @@ pub fn encode(
                     valid_until,
                     grantor,
                 } => {
+                    // A person's own consent is recorded only when the age
+                    // band let them consent alone.
                     let (grantor, child_assent, of_consent_age) = match grantor {
-                        Grantor::Person { of_consent_age } => ("person", false, *of_consent_age),
+                        Grantor::Person => ("person", false, true),
                         Grantor::Guardian { child_assent } => ("guardian", *child_assent, false),
                     };
                     wire::consent_given::Basis::Consent(wire::ConsentBasis {
@@ -156,6 +164,7 @@ pub fn encode(
                 }
             }),
             given_at: ts(*given_at),
+            age_band: age_band.code().to_owned(),
         }),
         Event::ConsentWithdrawn {
             consent_id,
@@ -164,6 +173,26 @@ pub fn encode(
             consent_id: consent_id.to_string(),
             withdrawn_at: ts(*withdrawn_at),
         }),
+        Event::ConsentRefused {
+            consent_id,
+            recipient,
+            purpose,
+            refused_at,
+        } => WireEvent::ConsentRefused(wire::ConsentRefused {
+            consent_id: consent_id.to_string(),
+            recipient: Some(recipient_to_wire(recipient)),
+            purpose: purpose.to_string(),
+            refused_at: ts(*refused_at),
+        }),
+        Event::ConsentWithdrawnDuringCare {
+            referral_id,
+            consent_id,
+            at,
+        } => WireEvent::ConsentWithdrawnDuringCare(wire::ConsentWithdrawnDuringCare {
+            referral_id: referral_id.to_string(),
+            consent_id: consent_id.to_string(),
+            at: ts(*at),
+        }),
         Event::ReferralDrafted {
             referral_id,
             referrer,
@@ -171,6 +200,8 @@ pub fn encode(
             service_type,
             consent_id,
             dataset,
+            place,
+            rules_version,
         } => WireEvent::ReferralDrafted(wire::ReferralDrafted {
             referral_id: referral_id.to_string(),
             referrer_organisation_id: referrer.to_string(),
@@ -191,17 +222,43 @@ pub fn encode(
                 }
                 _ => return Err(PersonalDataErased.into()),
             },
+            province: place
+                .as_ref()
+                .map(|p| p.province.to_string())
+                .unwrap_or_default(),
+            facility_id: place
+                .as_ref()
+                .map(|p| p.facility_id.to_string())
+                .unwrap_or_default(),
+            pathway_rules_version: *rules_version,
         }),
         Event::ReferralSent {
             referral_id,
             sent_at,
             acknowledge_by,
             answer_by,
+            urgency,
+            policy_version,
         } => WireEvent::ReferralSent(wire::ReferralSent {
             referral_id: referral_id.to_string(),
             sent_at: ts(*sent_at),
             acknowledge_by: ts(*acknowledge_by),
             answer_by: ts(*answer_by),
+            urgency: urgency.map(|u| u.code().to_owned()).unwrap_or_default(),
+            deadline_policy_version: *policy_version,
+        }),
+        Event::DeadlinesTightened {
+            referral_id,
+            urgency,
+            acknowledge_by,
+            answer_by,
+            at,
+        } => WireEvent::DeadlinesTightened(wire::DeadlinesTightened {
+            referral_id: referral_id.to_string(),
+            urgency: urgency.code().to_owned(),
+            acknowledge_by: ts(*acknowledge_by),
+            answer_by: ts(*answer_by),
+            at: ts(*at),
         }),
         Event::ReferralReceived { referral_id, at } => {
             WireEvent::ReferralReceived(wire::ReferralReceived {
@@ -253,12 +310,15 @@ pub fn encode(
             at: ts(*at),
             outcome: outcome.code().to_owned(),
         }),
-        Event::ReferralCancelled { referral_id, at } => {
-            WireEvent::ReferralCancelled(wire::ReferralCancelled {
-                referral_id: referral_id.to_string(),
-                at: ts(*at),
-            })
-        }
+        Event::ReferralCancelled {
+            referral_id,
+            at,
+            reason,
+        } => WireEvent::ReferralCancelled(wire::ReferralCancelled {
+            referral_id: referral_id.to_string(),
+            at: ts(*at),
+            reason: reason.code().to_owned(),
+        }),
         Event::ReferralRevoked {
             referral_id,
             at,
@@ -274,12 +334,34 @@ pub fn encode(
                 at: ts(*at),
             })
         }
-        Event::ReferralFailed { referral_id, at } => {
-            WireEvent::ReferralFailed(wire::ReferralFailed {
-                referral_id: referral_id.to_string(),
-                at: ts(*at),
-            })
-        }
+        Event::ReferralFailed {
+            referral_id,
+            at,
+            reason,
+        } => WireEvent::ReferralFailed(wire::ReferralFailed {
+            referral_id: referral_id.to_string(),
+            at: ts(*at),
+            reason: reason.map(|r| r.code().to_owned()).unwrap_or_default(),
+        }),
+        Event::CaseClosureNotified {
+            referral_id,
+            reason,
+            at,
+        } => WireEvent::CaseClosureNotified(wire::CaseClosureNotified {
+            referral_id: referral_id.to_string(),
+            reason: reason.to_string(),
+            at: ts(*at),
+        }),
+        Event::ReferralCaseTransferred {
+            referral_id,
+            place,
+            at,
+        } => WireEvent::ReferralCaseTransferred(wire::ReferralCaseTransferred {
+            referral_id: referral_id.to_string(),
+            province: place.province.to_string(),
+            facility_id: place.facility_id.to_string(),
+            at: ts(*at),
+        }),
         Event::DatasetRead {
             referral_ids,
             read_at,
@@ -355,6 +437,33 @@ pub fn dataset_from_wire(raw: &wire::MinimumDataset) -> Result<Dataset, (String,
     })
 }
 
+/// Where a case is, from an event's codes.
+fn place(province: &str, facility_id: &str) -> Result<Place, &'static str> {
+    Ok(Place {
+        province: Province::parse(province).map_err(|_| "bad province")?,
+        facility_id: FacilityId::parse(facility_id).map_err(|_| "bad facility id")?,
+    })
+}
+
+/// A cancellation's reason; empty (recorded before reasons were) reads as the
+/// referrer's decision.
+pub fn cancel_reason(raw: &str) -> Result<CancelReason, &'static str> {
+    if raw.is_empty() {
+        return Ok(CancelReason::ReferrerDecision);
+    }
+    CancelReason::from_code(raw).map_err(|_| "bad cancel reason")
+}
+
+/// A failure's reason; empty reads as not stated.
+pub fn failure_reason(raw: &str) -> Result<Option<FailureReason>, &'static str> {
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    FailureReason::from_code(raw)
+        .map(Some)
+        .map_err(|_| "bad failure reason")
+}
+
 /// Reads a stored case-referral event back into the domain, opening sealed
 /// datasets with the person's key (a dataset is `None` once they are erased).
 pub fn decode(event: &log::Event, key: &CaseKey) -> Result<Option<Event>, DecodeError> {
@@ -391,9 +500,7 @@ pub fn decode(event: &log::Event, key: &CaseKey) -> Result<Option<Event>, Decode
                             child_assent: c.child_assent,
                         }
                     } else {
-                        Grantor::Person {
-                            of_consent_age: c.of_consent_age,
-                        }
+                        Grantor::Person
                     },
                 },
                 wire::consent_given::Basis::Exception(x) => Basis::Exception {
@@ -402,10 +509,26 @@ pub fn decode(event: &log::Event, key: &CaseKey) -> Result<Option<Event>, Decode
                 },
             },
             given_at: time(&e.given_at)?,
+            age_band: if e.age_band.is_empty() {
+                AgeBand::Unknown
+            } else {
+                AgeBand::from_code(&e.age_band).map_err(|_| bad("bad age band"))?
+            },
         },
         WireEvent::ConsentWithdrawn(e) => Event::ConsentWithdrawn {
             consent_id: cid(&e.consent_id)?,
             withdrawn_at: time(&e.withdrawn_at)?,
+        },
+        WireEvent::ConsentRefused(e) => Event::ConsentRefused {
+            consent_id: cid(&e.consent_id)?,
+            recipient: recipient_from_wire(e.recipient.as_ref()).map_err(bad)?,
+            purpose: Code::parse(&e.purpose).map_err(|_| bad("bad purpose"))?,
+            refused_at: time(&e.refused_at)?,
+        },
+        WireEvent::ConsentWithdrawnDuringCare(e) => Event::ConsentWithdrawnDuringCare {
+            referral_id: rid(&e.referral_id)?,
+            consent_id: cid(&e.consent_id)?,
+            at: time(&e.at)?,
         },
         WireEvent::ReferralDrafted(e) => Event::ReferralDrafted {
             referral_id: rid(&e.referral_id)?,
@@ -443,12 +566,33 @@ pub fn decode(event: &log::Event, key: &CaseKey) -> Result<Option<Event>, Decode
                 }
                 (None, _) => return Err(bad("missing dataset")),
             },
+            // Recorded before places were: none.
+            place: if e.province.is_empty() && e.facility_id.is_empty() {
+                None
+            } else {
+                Some(place(&e.province, &e.facility_id).map_err(bad)?)
+            },
+            rules_version: e.pathway_rules_version,
         },
         WireEvent::ReferralSent(e) => Event::ReferralSent {
             referral_id: rid(&e.referral_id)?,
             sent_at: time(&e.sent_at)?,
             acknowledge_by: time(&e.acknowledge_by)?,
             answer_by: time(&e.answer_by)?,
+            // Recorded before the urgency was: none.
+            urgency: if e.urgency.is_empty() {
+                None
+            } else {
+                Some(Urgency::from_code(&e.urgency).map_err(|_| bad("bad urgency"))?)
+            },
+            policy_version: e.deadline_policy_version,
+        },
+        WireEvent::DeadlinesTightened(e) => Event::DeadlinesTightened {
+            referral_id: rid(&e.referral_id)?,
+            urgency: Urgency::from_code(&e.urgency).map_err(|_| bad("bad urgency"))?,
+            acknowledge_by: time(&e.acknowledge_by)?,
+            answer_by: time(&e.answer_by)?,
+            at: time(&e.at)?,
         },
         WireEvent::ReferralReceived(e) => Event::ReferralReceived {
             referral_id: rid(&e.referral_id)?,
@@ -489,6 +633,7 @@ pub fn decode(event: &log::Event, key: &CaseKey) -> Result<Option<Event>, Decode
         WireEvent::ReferralCancelled(e) => Event::ReferralCancelled {
             referral_id: rid(&e.referral_id)?,
             at: time(&e.at)?,
+            reason: cancel_reason(&e.reason).map_err(bad)?,
         },
         WireEvent::ReferralRevoked(e) => Event::ReferralRevoked {
             referral_id: rid(&e.referral_id)?,
@@ -501,6 +646,17 @@ pub fn decode(event: &log::Event, key: &CaseKey) -> Result<Option<Event>, Decode
         },
         WireEvent::ReferralFailed(e) => Event::ReferralFailed {
             referral_id: rid(&e.referral_id)?,
+            at: time(&e.at)?,
+            reason: failure_reason(&e.reason).map_err(bad)?,
+        },
+        WireEvent::CaseClosureNotified(e) => Event::CaseClosureNotified {
+            referral_id: rid(&e.referral_id)?,
+            reason: Code::parse(&e.reason).map_err(|_| bad("bad closure reason"))?,
+            at: time(&e.at)?,
+        },
+        WireEvent::ReferralCaseTransferred(e) => Event::ReferralCaseTransferred {
+            referral_id: rid(&e.referral_id)?,
+            place: place(&e.province, &e.facility_id).map_err(bad)?,
             at: time(&e.at)?,
         },
         WireEvent::ReferralDatasetRead(e) => Event::DatasetRead {
@@ -607,6 +763,7 @@ mod tests {
                 service_type: "anti_violence_centre".to_owned(),
                 consent_id: "c-1".to_owned(),
                 dataset,
+                ..Default::default()
             }
             .encode_to_vec(),
         }
@@ -689,6 +846,99 @@ mod tests {
         assert!(matches!(
             decode(&drafted(Some(legacy)), &datasets_key),
             Ok(Some(Event::ReferralDrafted { dataset: None, .. }))
+        ));
+    }
+
+    fn event<M: prost::Name + prost::Message>(message: M) -> log::Event {
+        log::Event {
+            event_id: "e".to_owned(),
+            event_type: case_log_jetstream::contract::event_type::<M>(),
+            schema_version: 1,
+            payload: message.encode_to_vec(),
+        }
+    }
+
+    /// Events recorded before issue 11's fields still decode, with the old meaning.
+    #[test]
+    fn events_recorded_before_the_new_fields_read_with_their_old_meaning() {
+        let key = CaseKey {
+            case_id: "case-1".to_owned(),
+            key: None,
+        };
+        let at = Some(prost_types::Timestamp::default());
+        let decoded = |e: log::Event| decode(&e, &key).expect("decodes").expect("an event");
+        assert!(matches!(
+            decoded(drafted(Some(
+                wire::referral_drafted::Dataset::MinimumDataset(wire::MinimumDataset {
+                    categories: vec!["GBV".to_owned()],
+                    ..Default::default()
+                })
+            ))),
+            Event::ReferralDrafted {
+                place: None,
+                rules_version: 0,
+                ..
+            }
+        ));
+        assert!(matches!(
+            decoded(event(wire::ReferralSent {
+                referral_id: "r-1".to_owned(),
+                sent_at: at,
+                acknowledge_by: at,
+                answer_by: at,
+                ..Default::default()
+            })),
+            Event::ReferralSent {
+                urgency: None,
+                policy_version: 0,
+                ..
+            }
+        ));
+        assert!(matches!(
+            decoded(event(wire::ReferralCancelled {
+                referral_id: "r-1".to_owned(),
+                at,
+                ..Default::default()
+            })),
+            Event::ReferralCancelled {
+                reason: CancelReason::ReferrerDecision,
+                ..
+            }
+        ));
+        assert!(matches!(
+            decoded(event(wire::ReferralFailed {
+                referral_id: "r-1".to_owned(),
+                at,
+                ..Default::default()
+            })),
+            Event::ReferralFailed { reason: None, .. }
+        ));
+        // A person's consent asserted "not of consent age": the age band decides now.
+        assert!(matches!(
+            decoded(event(wire::ConsentGiven {
+                consent_id: "c-1".to_owned(),
+                recipient: Some(recipient_to_wire(&Recipient::ServiceType(
+                    ServiceType::Shelter
+                ))),
+                basis: Some(wire::consent_given::Basis::Consent(wire::ConsentBasis {
+                    purpose: "protection".to_owned(),
+                    scopes: vec!["categories".to_owned()],
+                    valid_until: at,
+                    grantor: "person".to_owned(),
+                    of_consent_age: false,
+                    ..Default::default()
+                })),
+                given_at: at,
+                ..Default::default()
+            })),
+            Event::ConsentGiven {
+                basis: Basis::Consent {
+                    grantor: Grantor::Person,
+                    ..
+                },
+                age_band: AgeBand::Unknown,
+                ..
+            }
         ));
     }
 

@@ -1,7 +1,9 @@
-//! What the referral service tells the runtime's deadline watcher: cases with
-//! a referral whose acknowledgement, answer or taking-charge time has passed in
-//! the projection are the candidates; the domain decides what is missed, and
-//! each missed deadline is escalated to the prefecture of the case's province.
+//! What the referral service tells the runtime's watcher: the candidates are
+//! the cases with a referral whose acknowledgement, answer or taking-charge
+//! time has passed in the projection, and those the projection indexes as
+//! needing a reaction (closed, placed elsewhere, more urgent); the domain
+//! decides what is due on the facts read from the log, each missed deadline
+//! escalated to the prefecture of the case's province.
 
 use std::collections::BTreeSet;
 use std::future::Future;
@@ -39,6 +41,7 @@ impl DeadlineWatch for ReferralApi {
                 cases.insert(referral.case_id);
             }
         }
+        cases.extend(projection::reactions_due(self.projection.store())?);
         Ok(cases.into_iter().collect())
     }
 
@@ -48,8 +51,8 @@ impl DeadlineWatch for ReferralApi {
     ) -> impl Future<Output = Result<Prepared<CaseReferrals>, ServiceError>> + Send {
         let case_id = case_id.to_owned();
         async move {
-            // Marking a deadline needs no dataset: no key is read.
-            let (codec, context) = self.decision_inputs(&case_id, Actor::System, false).await?;
+            // Marking a deadline or reacting to the case needs no dataset: no key is read.
+            let (codec, context) = self.decision_inputs(&case_id, Actor::System, None).await?;
             Ok(Prepared { codec, context })
         }
     }

@@ -88,6 +88,10 @@ pub const AUTHORISATION: &[Rule] = {
             allowed: REFERRERS,
         },
         Rule {
+            rpc: "/approdo.referral.v1.ReferralService/RefuseConsent",
+            allowed: REFERRERS,
+        },
+        Rule {
             rpc: "/approdo.referral.v1.ReferralService/CreateReferral",
             allowed: REFERRERS,
         },
@@ -140,6 +144,7 @@ pub async fn run(
             callers: context.callers.clone(),
             reads: context.reads(),
             deadlines: options.deadlines.policy(),
+            minors: options.minors.policy(),
             dataset_grace: options.dataset_grace(),
             default_rules: PathwayRules::default(),
             shutdown: context.shutdown.clone(),

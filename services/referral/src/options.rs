@@ -1,17 +1,19 @@
 //! The referral service's own options (`[options]` in its configuration file,
 //! `APPRODO_REFERRAL__OPTIONS__*` in the environment): the deadlines to
-//! acknowledge, answer and take charge of referrals (defaults from the domain
-//! brief; each prefecture may set its own), and how long a receiver keeps
-//! access to a dataset after completing its referral, and how many inbox
-//! watches each organisation may have open at once.
+//! acknowledge, answer and take charge of referrals, with the policy's
+//! version (defaults from the domain brief; each prefecture may set its own),
+//! who may consent for a minor by age, how long a receiver keeps access to a
+//! dataset after completing its referral, and how many inbox watches each
+//! organisation may have open at once.
 
-use case_referral::DeadlinePolicy;
+use case_referral::{DeadlinePolicy, MinorsPolicy};
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(default, deny_unknown_fields)]
 pub struct ReferralOptions {
     pub deadlines: ReferralDeadlines,
+    pub minors: Minors,
     /// How long, after completing a referral, its receiver may still open the
     /// dataset (to close its records); then its access ends.
     pub dataset_grace_after_completion_hours: u32,
@@ -24,6 +26,7 @@ impl Default for ReferralOptions {
     fn default() -> Self {
         ReferralOptions {
             deadlines: ReferralDeadlines::default(),
+            minors: Minors::default(),
             dataset_grace_after_completion_hours: 72,
             max_watches_per_organisation: 4,
         }
@@ -36,10 +39,45 @@ impl ReferralOptions {
     }
 }
 
+/// Who may consent for a minor, by the case's age band (`[options.minors]`).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Minors {
+    /// A minor consents alone from the band whose youngest age is at least
+    /// this (15: the 16-17 band).
+    pub consent_from_age: u8,
+    /// A guardian's consent needs the child's assent unless every age of the
+    /// band is under this (6: not for the 0-5 band).
+    pub assent_from_age: u8,
+}
+
+impl Default for Minors {
+    fn default() -> Self {
+        let policy = MinorsPolicy::default();
+        Minors {
+            consent_from_age: policy.consent_from_age,
+            assent_from_age: policy.assent_from_age,
+        }
+    }
+}
+
+impl Minors {
+    /// The domain's policy from these options.
+    pub fn policy(&self) -> MinorsPolicy {
+        MinorsPolicy {
+            consent_from_age: self.consent_from_age,
+            assent_from_age: self.assent_from_age,
+        }
+    }
+}
+
 /// Deadlines to answer a referral, by urgency, and to take charge after accepting it.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(default, deny_unknown_fields)]
 pub struct ReferralDeadlines {
+    /// The policy's version, recorded on every referral sent under it:
+    /// change it with any of the figures below.
+    pub version: u32,
     pub acknowledge_immediate_hours: u32,
     pub acknowledge_high_hours: u32,
     pub acknowledge_standard_hours: u32,
@@ -52,6 +90,7 @@ pub struct ReferralDeadlines {
 impl Default for ReferralDeadlines {
     fn default() -> Self {
         ReferralDeadlines {
+            version: 1,
             acknowledge_immediate_hours: 4,
             acknowledge_high_hours: 24,
             acknowledge_standard_hours: 72,
@@ -66,6 +105,7 @@ impl ReferralDeadlines {
     pub fn policy(&self) -> DeadlinePolicy {
         let hours = |h: u32| time::Duration::hours(i64::from(h));
         DeadlinePolicy {
+            version: self.version,
             acknowledge_immediate: hours(self.acknowledge_immediate_hours),
             acknowledge_high: hours(self.acknowledge_high_hours),
             acknowledge_standard: hours(self.acknowledge_standard_hours),
@@ -82,7 +122,7 @@ mod tests {
     #[test]
     fn configured_deadlines_replace_the_defaults() {
         let config = service_runtime::ServiceConfig {
-            options: "[deadlines]\nacknowledge_immediate_hours = 1\nacknowledge_standard_hours = 48\nanswer_windows = 3\ntake_charge_days = 5\n"
+            options: "[deadlines]\nversion = 2\nacknowledge_immediate_hours = 1\nacknowledge_standard_hours = 48\nanswer_windows = 3\ntake_charge_days = 5\n"
                 .parse()
                 .expect("toml"),
             ..Default::default()
@@ -104,10 +144,49 @@ mod tests {
         );
         assert_eq!(policy.answer_windows, 3);
         assert_eq!(policy.take_charge, time::Duration::days(5));
+        assert_eq!(policy.version, 2);
         assert_eq!(
             ReferralDeadlines::default().policy(),
             DeadlinePolicy::default()
         );
+    }
+
+    #[test]
+    fn consent_and_assent_ages_are_configurable() {
+        assert_eq!(
+            ReferralOptions::default().minors.policy(),
+            MinorsPolicy::default()
+        );
+        let config = service_runtime::ServiceConfig {
+            options: "[minors]\nconsent_from_age = 14\n".parse().expect("toml"),
+            ..Default::default()
+        };
+        let options: ReferralOptions = config.options().expect("options");
+        assert_eq!(
+            options.minors.policy(),
+            MinorsPolicy {
+                consent_from_age: 14,
+                assent_from_age: 6
+            }
+        );
+    }
+
+    /// The local deployment's file lists the options with their defaults.
+    #[test]
+    fn the_local_configuration_shows_the_defaults() {
+        let file: toml::Table = include_str!("../../../deploy/local/referral.toml")
+            .parse()
+            .expect("toml");
+        let config = service_runtime::ServiceConfig {
+            options: file
+                .get("options")
+                .and_then(toml::Value::as_table)
+                .cloned()
+                .expect("[options]"),
+            ..Default::default()
+        };
+        let options: ReferralOptions = config.options().expect("options");
+        assert_eq!(options, ReferralOptions::default());
     }
 
     #[test]

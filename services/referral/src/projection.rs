@@ -1,9 +1,12 @@
-//! The referral projection: the directory, each case's consents and referrals
-//! with their timelines, the case facts from screening, and each receiving
-//! organisation's inbox feed (one row per change, keyed by a cursor).
+//! The referral projection: the directory, each case's consents, refusals and
+//! referrals with their timelines, the case facts from screening, each
+//! receiving organisation's inbox feed (one row per change, keyed by a
+//! cursor), and the index of the cases the watcher must react to (closed with
+//! referrals to cancel or receivers to tell, placed elsewhere than their open
+//! referrals know, more urgent than a referral's deadlines follow).
 
 use case_log_jetstream::{Producer, RecordedCommit, RootKind};
-use case_referral::ReferralState;
+use case_referral::{CancelReason, ReferralState};
 use contracts::referral::v1 as wire;
 use projection_sled::{ApplyError, Consumes, Projection, ProjectionStore, Rows, StoreError};
 use prost::Message;
@@ -11,7 +14,7 @@ use prost::Message;
 use case_log_jetstream::contract::is;
 use contracts::screening::v1 as screening;
 
-use crate::case_facts::CaseFacts;
+use crate::case_facts::{CaseFacts, Recorded};
 use crate::codec::WireEvent;
 
 pub const ORGANISATIONS: &str = "referral.organisation";
@@ -23,6 +26,12 @@ pub const PATHWAY_RULES: &str = "referral.pathway_rules";
 /// Each referral's minimum dataset, still sealed with the person's key
 /// (`case_id/referral_id`): opened only when read, unreadable after erasure.
 pub const SEALED_DATASETS: &str = "referral.sealed_dataset";
+/// The facility each referral knows its case is in (`case_id/referral_id`;
+/// the view carries only the province): for the transfer rule.
+pub const REFERRAL_FACILITIES: &str = "referral.referral_facility";
+/// Cases with something for the watcher to react to (closure, transfer,
+/// tightening), by the domain's rules on what this projection holds.
+pub const REACTIONS: &str = "referral.reaction_due";
 const CURRENT: &[u8] = b"current";
 
 /// Changes within one commit get consecutive cursors: `sequence * 256 + index`.
@@ -89,8 +98,9 @@ fn apply_screening(
     commit: &RecordedCommit,
 ) -> Result<(), ApplyError> {
     let mut facts = stored_facts(rows, case_id)?;
+    let at = Recorded::commit(commit);
     for event in &commit.commit.events {
-        CaseFacts::apply(&mut facts, &event.event_type, &event.payload);
+        CaseFacts::apply(&mut facts, at, &event.event_type, &event.payload);
         if is::<screening::PersonalDataErased>(&event.event_type) {
             drop_personal_data(rows, case_id)?;
         }
@@ -99,6 +109,63 @@ fn apply_screening(
         let bytes =
             serde_json::to_vec(&facts).map_err(|e| ApplyError::Inconsistent(e.to_string()))?;
         rows.put(CASE_FACTS, case_id.as_bytes(), &bytes)?;
+        let case = stored_case(rows, case_id)?;
+        index_reactions(rows, case_id, &facts, &case)?;
+    }
+    Ok(())
+}
+
+/// The case's referrals and consents as stored (empty before any).
+fn stored_case(
+    rows: &Rows<'_>,
+    case_id: &str,
+) -> Result<wire::GetCaseReferralsResponse, ApplyError> {
+    Ok(match rows.get(CASES, case_id.as_bytes())? {
+        Some(bytes) => wire::GetCaseReferralsResponse::decode(bytes.as_slice())
+            .map_err(corrupt("case referrals"))?,
+        None => wire::GetCaseReferralsResponse::default(),
+    })
+}
+
+/// Keeps the case in the watcher's index of reactions exactly while the
+/// domain's rules say one is due on what this projection holds: the watcher
+/// then decides on the log itself.
+fn index_reactions(
+    rows: &mut Rows<'_>,
+    case_id: &str,
+    facts: &CaseFacts,
+    case: &wire::GetCaseReferralsResponse,
+) -> Result<(), ApplyError> {
+    let domain = facts.domain();
+    let mut due = false;
+    for view in &case.referrals {
+        let Ok(state) = ReferralState::from_code(&view.state) else {
+            continue;
+        };
+        due |= if domain.is_closed() {
+            let notified = !view.case_closure_reason.is_empty();
+            case_referral::closure_reaction_due(state, notified)
+        } else {
+            let facility =
+                rows.get(REFERRAL_FACILITIES, &sealed_key(case_id, &view.referral_id))?;
+            let known = facility.and_then(|facility| {
+                Some(case_referral::Place {
+                    province: case_referral::Province::parse(&view.province).ok()?,
+                    facility_id: case_referral::FacilityId::parse(
+                        std::str::from_utf8(&facility).ok()?,
+                    )
+                    .ok()?,
+                })
+            });
+            let follows = pathway::Urgency::from_code(&view.urgency).ok();
+            case_referral::transfer_due(state, known.as_ref(), domain.place.as_ref())
+                || case_referral::tightening_due(state, follows, domain.urgency())
+        };
+    }
+    if due {
+        rows.put(REACTIONS, case_id.as_bytes(), b"")?;
+    } else {
+        rows.delete(REACTIONS, case_id.as_bytes())?;
     }
     Ok(())
 }
@@ -176,13 +243,15 @@ fn apply_case(
     case_id: &str,
     commit: &RecordedCommit,
 ) -> Result<(), ApplyError> {
-    let mut case = match rows.get(CASES, case_id.as_bytes())? {
-        Some(bytes) => wire::GetCaseReferralsResponse::decode(bytes.as_slice())
-            .map_err(corrupt("case referrals"))?,
-        None => wire::GetCaseReferralsResponse::default(),
-    };
-    let province = stored_facts(rows, case_id)?
-        .map(|f| f.province)
+    let mut case = stored_case(rows, case_id)?;
+    let facts = stored_facts(rows, case_id)?;
+    let province = facts
+        .as_ref()
+        .map(|f| f.province.clone())
+        .unwrap_or_default();
+    let closure = facts
+        .as_ref()
+        .and_then(|f| f.closed.clone())
         .unwrap_or_default();
     let (organisation_id, role) = commit.author();
     let entry = |state: &str, at: Option<prost_types::Timestamp>| wire::TimelineEntry {
@@ -205,7 +274,22 @@ fn apply_case(
                 &sealed.encode_to_vec(),
             )?;
         }
-        let touched = apply_case_event(&mut case, event, case_id, &province, &entry);
+        // Where each referral knows its case is (the facility; the view has the province).
+        let known = match &event {
+            WireEvent::ReferralDrafted(e) if !e.facility_id.is_empty() => {
+                Some((&e.referral_id, &e.facility_id))
+            }
+            WireEvent::ReferralCaseTransferred(e) => Some((&e.referral_id, &e.facility_id)),
+            _ => None,
+        };
+        if let Some((referral_id, facility_id)) = known {
+            rows.put(
+                REFERRAL_FACILITIES,
+                &sealed_key(case_id, referral_id),
+                facility_id.as_bytes(),
+            )?;
+        }
+        let touched = apply_case_event(&mut case, event, case_id, &province, &closure, &entry);
         for id in touched {
             if !changed.contains(&id) {
                 changed.push(id);
@@ -246,7 +330,36 @@ fn apply_case(
         rows.delete(SEALED_DATASETS, &sealed_key(case_id, &referral.referral_id))?;
     }
     rows.put(CASES, case_id.as_bytes(), &case.encode_to_vec())?;
+    if let Some(facts) = &facts {
+        index_reactions(rows, case_id, facts, &case)?;
+    }
     Ok(())
+}
+
+/// The referral `id` of the case's views, if there.
+fn view<'a>(
+    referrals: &'a mut [wire::ReferralView],
+    id: &str,
+) -> Option<&'a mut wire::ReferralView> {
+    referrals.iter_mut().find(|r| r.referral_id == id)
+}
+
+/// Records on one referral what happened without a transition (a timeline
+/// entry named `what`); returns its id if found.
+fn noted(
+    referrals: &mut [wire::ReferralView],
+    entry: &dyn Fn(&str, Option<prost_types::Timestamp>) -> wire::TimelineEntry,
+    id: &str,
+    what: &str,
+    at: Option<prost_types::Timestamp>,
+) -> Vec<String> {
+    match view(referrals, id) {
+        Some(view) => {
+            view.timeline.push(entry(what, at));
+            vec![id.to_owned()]
+        }
+        None => Vec::new(),
+    }
 }
 
 /// Moves one referral to `state`, recording who and when; returns its id if found.
@@ -273,6 +386,7 @@ fn apply_case_event(
     event: WireEvent,
     case_id: &str,
     province: &str,
+    closure: &str,
     entry: &dyn Fn(&str, Option<prost_types::Timestamp>) -> wire::TimelineEntry,
 ) -> Vec<String> {
     match event {
@@ -299,6 +413,23 @@ fn apply_case_event(
             case.consents.push(view);
             Vec::new()
         }
+        WireEvent::ConsentRefused(e) => {
+            case.refusals.push(wire::ConsentRefusalView {
+                consent_id: e.consent_id,
+                recipient: e.recipient,
+                purpose: e.purpose,
+                refused_at: e.refused_at,
+            });
+            Vec::new()
+        }
+        // The dataset went with the withdrawal (above); the care goes on.
+        WireEvent::ConsentWithdrawnDuringCare(e) => noted(
+            &mut case.referrals,
+            entry,
+            &e.referral_id,
+            "consent_withdrawn_during_care",
+            e.at,
+        ),
         WireEvent::ConsentWithdrawn(e) => {
             if let Some(consent) = case
                 .consents
@@ -327,10 +458,17 @@ fn apply_case_event(
                 }
                 _ => None,
             };
+            // Drafted before referrals recorded their province: the case's then.
+            let province = if e.province.is_empty() {
+                province.to_owned()
+            } else {
+                e.province
+            };
             case.referrals.push(wire::ReferralView {
                 referral_id: e.referral_id.clone(),
                 case_id: case_id.to_owned(),
-                province: province.to_owned(),
+                province,
+                pathway_rules_version: e.pathway_rules_version,
                 referrer_organisation_id: e.referrer_organisation_id,
                 receiver_organisation_id: e.receiver_organisation_id,
                 service_type: e.service_type,
@@ -350,6 +488,8 @@ fn apply_case_event(
             {
                 view.acknowledge_by = e.acknowledge_by;
                 view.answer_by = e.answer_by;
+                view.urgency = e.urgency.clone();
+                view.deadline_policy_version = e.deadline_policy_version;
             }
             transition(
                 &mut case.referrals,
@@ -358,6 +498,15 @@ fn apply_case_event(
                 ReferralState::Sent,
                 e.sent_at,
             )
+        }
+        WireEvent::DeadlinesTightened(e) => {
+            if let Some(view) = view(&mut case.referrals, &e.referral_id) {
+                view.acknowledge_by = e.acknowledge_by;
+                view.answer_by = e.answer_by;
+                view.urgency = e.urgency.clone();
+            }
+            let what = format!("deadlines_tightened:{}", e.urgency);
+            noted(&mut case.referrals, entry, &e.referral_id, &what, e.at)
         }
         WireEvent::ReferralReceived(e) => transition(
             &mut case.referrals,
@@ -435,13 +584,41 @@ fn apply_case_event(
                 e.at,
             )
         }
-        WireEvent::ReferralCancelled(e) => transition(
-            &mut case.referrals,
-            entry,
-            &e.referral_id,
-            ReferralState::Cancelled,
-            e.at,
-        ),
+        WireEvent::ReferralCancelled(e) => {
+            // Recorded before reasons were: the referrer's decision.
+            let reason = if e.reason.is_empty() {
+                CancelReason::ReferrerDecision.code().to_owned()
+            } else {
+                e.reason.clone()
+            };
+            if let Some(view) = view(&mut case.referrals, &e.referral_id) {
+                if reason == CancelReason::CaseClosed.code() {
+                    view.case_closure_reason = closure.to_owned();
+                }
+                view.cancel_reason = reason;
+            }
+            transition(
+                &mut case.referrals,
+                entry,
+                &e.referral_id,
+                ReferralState::Cancelled,
+                e.at,
+            )
+        }
+        WireEvent::CaseClosureNotified(e) => {
+            if let Some(view) = view(&mut case.referrals, &e.referral_id) {
+                view.case_closure_reason = e.reason.clone();
+            }
+            let what = format!("case_closure_notified:{}", e.reason);
+            noted(&mut case.referrals, entry, &e.referral_id, &what, e.at)
+        }
+        WireEvent::ReferralCaseTransferred(e) => {
+            if let Some(view) = view(&mut case.referrals, &e.referral_id) {
+                view.province = e.province.clone();
+            }
+            let what = format!("case_transferred:{}", e.province);
+            noted(&mut case.referrals, entry, &e.referral_id, &what, e.at)
+        }
         WireEvent::ReferralRevoked(e) => transition(
             &mut case.referrals,
             entry,
@@ -456,13 +633,18 @@ fn apply_case_event(
             ReferralState::Expired,
             e.at,
         ),
-        WireEvent::ReferralFailed(e) => transition(
-            &mut case.referrals,
-            entry,
-            &e.referral_id,
-            ReferralState::Failed,
-            e.at,
-        ),
+        WireEvent::ReferralFailed(e) => {
+            if let Some(view) = view(&mut case.referrals, &e.referral_id) {
+                view.failure_reason = e.reason.clone();
+            }
+            transition(
+                &mut case.referrals,
+                entry,
+                &e.referral_id,
+                ReferralState::Failed,
+                e.at,
+            )
+        }
         WireEvent::ReferralDeadlineMissed(e) => {
             if let Some(view) = case
                 .referrals
@@ -529,6 +711,15 @@ pub fn sealed_dataset(
     store.get_decoded(SEALED_DATASETS, &sealed_key(case_id, referral_id), |b| {
         contracts::person::v1::EncryptedMessage::decode(b)
     })
+}
+
+/// The cases with a reaction due (the watcher's candidates besides deadlines).
+pub fn reactions_due(store: &ProjectionStore) -> Result<Vec<String>, StoreError> {
+    Ok(store
+        .scan(REACTIONS, b"")?
+        .into_iter()
+        .map(|(key, _)| String::from_utf8_lossy(&key).into_owned())
+        .collect())
 }
 
 pub fn case_facts(store: &ProjectionStore, case_id: &str) -> Result<Option<CaseFacts>, StoreError> {

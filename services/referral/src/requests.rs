@@ -132,10 +132,10 @@ pub fn give_consent(
                 .into_iter()
                 .collect();
             let valid_until = time(&mut v, "consent.valid_until", &c.valid_until);
+            // `of_consent_age` is not read: whether the person may consent
+            // alone is the domain's decision, from the case's age band.
             let grantor = match c.grantor.as_str() {
-                "person" => Some(Grantor::Person {
-                    of_consent_age: c.of_consent_age,
-                }),
+                "person" => Some(Grantor::Person),
                 "guardian" => Some(Grantor::Guardian {
                     child_assent: c.child_assent,
                 }),
@@ -194,6 +194,35 @@ pub fn withdraw_consent(
     match (case, consent_id) {
         (Some(case), Some(consent_id)) => {
             Ok((request_id, case, Command::WithdrawConsent { consent_id }))
+        }
+        _ => Err(ServiceError::validated_without_fields()),
+    }
+}
+
+pub fn refuse_consent(
+    r: &api::RefuseConsentRequest,
+    in_force: &Vocabularies,
+    consent_id: impl FnOnce(&str) -> ConsentId,
+) -> Result<(String, String, Command), ServiceError> {
+    let mut v = Violations::default();
+    let request_id = request_id(&mut v, &r.request_id);
+    let case = case_id(&mut v, &r.case_id);
+    let recipient = v.check("recipient", recipient_from_wire(r.recipient.as_ref()));
+    let purpose = v.check(
+        "purpose",
+        in_force.code(VocabularyKind::ConsentPurpose, &r.purpose),
+    );
+    let refused_at = time(&mut v, "refused_at", &r.refused_at);
+    v.finish()?;
+    match (case, recipient, purpose, refused_at) {
+        (Some(case), Some(recipient), Some(purpose), Some(refused_at)) => {
+            let command = Command::RefuseConsent {
+                consent_id: consent_id(&request_id),
+                recipient,
+                purpose,
+                refused_at,
+            };
+            Ok((request_id, case, command))
         }
         _ => Err(ServiceError::validated_without_fields()),
     }
@@ -299,8 +328,26 @@ pub fn update_referral(
                     referral_id,
                     outcome,
                 }),
-            Action::Cancel(_) => Some(Command::Cancel { referral_id }),
-            Action::MarkFailed(_) => Some(Command::MarkFailed { referral_id }),
+            Action::Cancel(c) => v
+                .check(
+                    "cancel.reason",
+                    crate::codec::cancel_reason(&c.reason)
+                        .map_err(|_| "must be referrer_decision, duplicate or other (or empty)"),
+                )
+                .map(|reason| Command::Cancel {
+                    referral_id,
+                    reason,
+                }),
+            Action::MarkFailed(f) => v
+                .check(
+                    "mark_failed.reason",
+                    crate::codec::failure_reason(&f.reason)
+                        .map_err(|_| "must be lost_contact, moved_away or other (or empty)"),
+                )
+                .map(|reason| Command::MarkFailed {
+                    referral_id,
+                    reason,
+                }),
         },
     };
     v.finish()?;

@@ -73,7 +73,7 @@ impl Aggregate for CaseScreening {
         Some(at.referred_to(context.referred_to.iter().cloned()))
     }
 
-    fn missed_deadlines(state: &State, now: OffsetDateTime) -> Vec<(String, Command)> {
+    fn due_commands(state: &State, _: &CaseContext, now: OffsetDateTime) -> Vec<(String, Command)> {
         missed_deadlines(state, now)
     }
 }

@@ -12,6 +12,7 @@ mod limits;
 mod mutual_tls;
 mod nats_permissions;
 mod parking;
+mod pathway;
 mod privacy;
 mod referral;
 mod reflection;

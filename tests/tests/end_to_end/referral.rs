@@ -28,7 +28,7 @@ pub(crate) const OPERATOR: &str = "hotspot-lampedusa";
 pub(crate) const CAV: &str = "differenza-donna";
 const OTHER_CAV: &str = "cav-palermo";
 
-fn operator<T>(message: T) -> tonic::Request<T> {
+pub(crate) fn operator<T>(message: T) -> tonic::Request<T> {
     with_token(
         message,
         &token(OrganisationType::ReceptionOperator, OPERATOR, Some("AG")),
@@ -39,7 +39,7 @@ fn admin<T>(message: T) -> tonic::Request<T> {
     Caller::administrator().request(message)
 }
 
-fn receiver<T>(organisation: &str, message: T) -> tonic::Request<T> {
+pub(crate) fn receiver<T>(organisation: &str, message: T) -> tonic::Request<T> {
     Caller::receiver(organisation, Some("RM")).request(message)
 }
 
@@ -96,7 +96,7 @@ impl Fixture {
     }
 
     /// The referral service, as the hotspot's operator (requests may carry another token).
-    async fn referrals(&self) -> Referrals {
+    pub(crate) async fn referrals(&self) -> Referrals {
         self.system
             .referral(&Caller::operator(OPERATOR, "AG"))
             .await
@@ -164,6 +164,30 @@ impl Fixture {
             .await
             .expect("assessment");
         opened.case_id
+    }
+
+    /// Screening records a vulnerability signal on the case (GBV) with `urgency`:
+    /// a signal can only raise the case's urgency.
+    pub(crate) async fn signal(&self, case_id: &str, request: &str, urgency: &str) -> u64 {
+        self.system
+            .screening(&Caller::operator(OPERATOR, "AG"))
+            .await
+            .raise_vulnerability_signal(operator(screening_api::RaiseVulnerabilitySignalRequest {
+                request_id: request.to_owned(),
+                case_id: case_id.to_owned(),
+                suspected: Some(screening_api::SuspectedCategory {
+                    category: "GBV".to_owned(),
+                    indicators: vec![],
+                }),
+                urgency: urgency.to_owned(),
+                raised_by_role: "cultural_mediator".to_owned(),
+                raised_at: ts(self.system.now()),
+                gbv_disclosure: true,
+            }))
+            .await
+            .expect("signal")
+            .into_inner()
+            .log_sequence
     }
 
     pub(crate) async fn register(&self, organisation: &str, provinces: &[&str]) -> u64 {
@@ -236,7 +260,7 @@ impl Fixture {
             .map(|r| r.into_inner())
     }
 
-    async fn act(
+    pub(crate) async fn act(
         &self,
         by: tonic::Request<()>,
         case_id: &str,
@@ -261,7 +285,7 @@ impl Fixture {
     /// The receiver receives, accepts and takes charge of a referral (request
     /// ids `steps`), then completes it if `complete` names a request id.
     /// Answers the last log sequence.
-    async fn walk(
+    pub(crate) async fn walk(
         &self,
         case_id: &str,
         referral_id: &str,
@@ -290,7 +314,11 @@ impl Fixture {
         last
     }
 
-    async fn case_referrals(&self, case_id: &str, min: u64) -> api::GetCaseReferralsResponse {
+    pub(crate) async fn case_referrals(
+        &self,
+        case_id: &str,
+        min: u64,
+    ) -> api::GetCaseReferralsResponse {
         self.referrals()
             .await
             .get_case_referrals(operator(api::GetCaseReferralsRequest {
@@ -303,7 +331,7 @@ impl Fixture {
     }
 }
 
-fn by_receiver(organisation: &str) -> tonic::Request<()> {
+pub(crate) fn by_receiver(organisation: &str) -> tonic::Request<()> {
     receiver(organisation, ())
 }
 
@@ -692,7 +720,7 @@ async fn accept_and_cancel_racing_on_one_referral_have_exactly_one_winner() {
                 &case_id,
                 &id,
                 &cancel_id,
-                Action::Cancel(update::Cancel {})
+                Action::Cancel(update::Cancel::default())
             ),
         );
         let winners = [accept.is_ok(), cancel.is_ok()]
@@ -879,7 +907,10 @@ async fn deadlines_fire_once_each_and_escalate_to_the_province_also_across_resta
     let case_id = system.screened_case("deadlines", false).await;
     system.register(CAV, &["AG"]).await;
     let consent = system.consent_to(&case_id, "c-deadline", CAV).await;
-    // Immediate: acknowledge within 4 h, answer within 8 h.
+    // An immediate case: acknowledge within 4 h, answer within 8 h.
+    system
+        .signal(&case_id, "deadline-signal", "immediate")
+        .await;
     let sent = system
         .refer(&case_id, "urgent", CAV, &consent, "immediate")
         .await

@@ -1,10 +1,9 @@
 //! The receiver's answer to a referral: the receipt, then acceptance or
-//! decline (possibly redirecting to another organisation).
-
-use time::OffsetDateTime;
+//! decline (possibly redirecting to another organisation). A closed case's
+//! referrals are no longer received or accepted (they are being cancelled).
 
 use super::deadlines::late;
-use super::{Party, invalid, transition};
+use super::{Party, invalid, open_case, transition};
 use crate::{
     Context, DeadlineKind, DeclineReason, Event, OrganisationId, Referral, ReferralError,
     ReferralId, ReferralState as S, State,
@@ -17,7 +16,13 @@ pub(super) fn receive(
 ) -> Result<Vec<Event>, ReferralError> {
     let now = context.now;
     let referral = transition(state, &referral_id, context, Party::Receiver, &[S::Sent])?;
-    let mut events = late(&referral, &referral_id, DeadlineKind::Acknowledgement, now);
+    open_case(context)?;
+    let mut events = late(
+        &referral,
+        &referral_id,
+        DeadlineKind::Acknowledgement,
+        context,
+    );
     events.push(Event::ReferralReceived {
         referral_id,
         at: now,
@@ -38,7 +43,8 @@ pub(super) fn accept(
         Party::Receiver,
         &[S::Sent, S::Received],
     )?;
-    let mut events = answer_events(&referral, &referral_id, now);
+    open_case(context)?;
+    let mut events = answer_events(&referral, &referral_id, context);
     events.push(Event::ReferralAccepted {
         referral_id,
         at: now,
@@ -71,7 +77,7 @@ pub(super) fn decline(
             "cannot redirect to the same organisation",
         ));
     }
-    let mut events = answer_events(&referral, &referral_id, now);
+    let mut events = answer_events(&referral, &referral_id, context);
     events.push(Event::ReferralDeclined {
         referral_id,
         at: now,
@@ -83,20 +89,20 @@ pub(super) fn decline(
 
 /// What precedes an answer (accept or decline): the receipt when the receiver
 /// answers straight from `sent`, and any deadline it answers after.
-fn answer_events(referral: &Referral, referral_id: &ReferralId, now: OffsetDateTime) -> Vec<Event> {
+fn answer_events(referral: &Referral, referral_id: &ReferralId, context: &Context) -> Vec<Event> {
     let mut events = Vec::new();
     if referral.state == S::Sent {
         events.extend(late(
             referral,
             referral_id,
             DeadlineKind::Acknowledgement,
-            now,
+            context,
         ));
         events.push(Event::ReferralReceived {
             referral_id: referral_id.clone(),
-            at: now,
+            at: context.now,
         });
     }
-    events.extend(late(referral, referral_id, DeadlineKind::Answer, now));
+    events.extend(late(referral, referral_id, DeadlineKind::Answer, context));
     events
 }

@@ -2,9 +2,10 @@
 //! back, completion, or loss to follow-up.
 
 use super::deadlines::late;
-use super::{Party, transition};
+use super::{Party, open_case, transition};
 use crate::{
-    CareOutcome, Context, DeadlineKind, Event, ReferralError, ReferralId, ReferralState as S, State,
+    CareOutcome, Context, DeadlineKind, Event, FailureReason, ReferralError, ReferralId,
+    ReferralState as S, State,
 };
 
 pub(super) fn take_charge(
@@ -20,7 +21,8 @@ pub(super) fn take_charge(
         Party::Receiver,
         &[S::Accepted],
     )?;
-    let mut events = late(&referral, &referral_id, DeadlineKind::TakingCharge, now);
+    open_case(context)?;
+    let mut events = late(&referral, &referral_id, DeadlineKind::TakingCharge, context);
     events.push(Event::TakenIntoCare {
         referral_id,
         at: now,
@@ -69,6 +71,7 @@ pub(super) fn complete(
 pub(super) fn mark_failed(
     state: &State,
     referral_id: ReferralId,
+    reason: Option<FailureReason>,
     context: &Context,
 ) -> Result<Vec<Event>, ReferralError> {
     // Either party may lose track of the person once care was agreed.
@@ -82,5 +85,6 @@ pub(super) fn mark_failed(
     Ok(vec![Event::ReferralFailed {
         referral_id,
         at: context.now,
+        reason,
     }])
 }

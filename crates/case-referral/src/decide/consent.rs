@@ -1,10 +1,13 @@
-//! The consent ledger: consents and recorded exceptions, and their withdrawal,
-//! which revokes every open referral that relied on them in the same commit.
+//! The consent ledger: consents and recorded exceptions, their withdrawal
+//! (which revokes in the same commit every referral relying on them that is
+//! not yet in care, and ends the data sharing of those in care), and refusals.
 
 use time::OffsetDateTime;
 
 use super::invalid;
-use crate::{Actor, Basis, ConsentId, Context, Event, Recipient, ReferralError, State};
+use crate::{
+    Actor, Basis, Code, ConsentId, Context, Event, Recipient, ReferralError, ReferralState, State,
+};
 
 pub(super) fn give(
     state: &State,
@@ -18,7 +21,7 @@ pub(super) fn give(
     if context.actor == Actor::System {
         return Err(ReferralError::NotAllowedForActor);
     }
-    if state.consents.contains_key(&consent_id) {
+    if state.ledger_has(&consent_id) {
         return Err(ReferralError::AlreadyExists);
     }
     if given_at > now {
@@ -37,7 +40,7 @@ pub(super) fn give(
         if *valid_until <= now {
             return Err(invalid("valid_until", "is not in the future"));
         }
-        if context.case_concerns_a_minor && !grantor.valid_for_a_minor() {
+        if !grantor.valid_for(&context.case, &context.minors) {
             return Err(ReferralError::MinorConsentRequired);
         }
     }
@@ -46,6 +49,7 @@ pub(super) fn give(
         recipient,
         basis,
         given_at,
+        age_band: context.case.age_band,
     }])
 }
 
@@ -54,6 +58,7 @@ pub(super) fn withdraw(
     consent_id: ConsentId,
     context: &Context,
 ) -> Result<Vec<Event>, ReferralError> {
+    use ReferralState as S;
     let now = context.now;
     if context.actor == Actor::System {
         return Err(ReferralError::NotAllowedForActor);
@@ -70,13 +75,51 @@ pub(super) fn withdraw(
         withdrawn_at: now,
     }];
     for (referral_id, referral) in &state.referrals {
-        if referral.consent_id == consent_id && !referral.state.is_terminal() {
-            events.push(Event::ReferralRevoked {
+        if referral.consent_id != consent_id {
+            continue;
+        }
+        match referral.state {
+            // Not yet in care: the referral cannot go on without the consent.
+            S::Draft | S::Sent | S::Received | S::Accepted => events.push(Event::ReferralRevoked {
                 referral_id: referral_id.clone(),
                 at: now,
                 consent_id: consent_id.clone(),
-            });
+            }),
+            // In care: the care goes on, the sharing of data ends.
+            S::InCare | S::OnHold => events.push(Event::ConsentWithdrawnDuringCare {
+                referral_id: referral_id.clone(),
+                consent_id: consent_id.clone(),
+                at: now,
+            }),
+            _ => {}
         }
     }
     Ok(events)
+}
+
+/// A refusal is recorded in the ledger under its own id, and blocks nothing
+/// else: another consent may be given later.
+pub(super) fn refuse(
+    state: &State,
+    consent_id: ConsentId,
+    recipient: Recipient,
+    purpose: Code,
+    refused_at: OffsetDateTime,
+    context: &Context,
+) -> Result<Vec<Event>, ReferralError> {
+    if context.actor == Actor::System {
+        return Err(ReferralError::NotAllowedForActor);
+    }
+    if state.ledger_has(&consent_id) {
+        return Err(ReferralError::AlreadyExists);
+    }
+    if refused_at > context.now {
+        return Err(invalid("refused_at", "is in the future"));
+    }
+    Ok(vec![Event::ConsentRefused {
+        consent_id,
+        recipient,
+        purpose,
+        refused_at,
+    }])
 }

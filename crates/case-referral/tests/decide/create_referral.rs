@@ -57,6 +57,8 @@ fn create_and_send_records_the_draft_then_the_sending() {
                 sent_at: NOW,
                 acknowledge_by: NOW + Duration::hours(24),
                 answer_by: NOW + Duration::hours(48),
+                urgency: Some(Urgency::High),
+                policy_version: 1,
             },
         ])
     );
@@ -139,6 +141,142 @@ fn a_draft_may_be_kept_while_the_consent_does_not_cover_it_but_not_sent() {
 }
 
 #[test]
+fn a_dataset_may_carry_only_categories_the_case_has_as_suspected_or_confirmed() {
+    let state = given(&[consent_to_receiver(CONSENT)]);
+    // GBV confirmed, TRAFFICKING suspected: both may be shared.
+    let live = Dataset {
+        categories: vec![Category::Gbv, Category::Trafficking],
+        ..dataset()
+    };
+    assert!(
+        when(
+            &state,
+            create_with(REFERRAL, CONSENT, RECEIVER, live, true),
+            &by(REFERRER, NOW)
+        )
+        .is_ok()
+    );
+    // MENTAL_HEALTH was ruled out; FGM was never recorded: the first is named.
+    for (categories, field) in [
+        (
+            vec![Category::Gbv, Category::MentalHealth],
+            "dataset.categories[1]",
+        ),
+        (vec![Category::Fgm, Category::Gbv], "dataset.categories[0]"),
+    ] {
+        for send in [false, true] {
+            let data = Dataset {
+                categories: categories.clone(),
+                ..dataset()
+            };
+            assert_invalid(
+                when(
+                    &state,
+                    create_with(REFERRAL, CONSENT, RECEIVER, data, send),
+                    &by(REFERRER, NOW),
+                ),
+                field,
+            );
+        }
+    }
+}
+
+#[test]
+fn the_service_type_must_be_one_the_receiver_is_registered_with() {
+    let state = given(&[consent_given(
+        CONSENT,
+        Recipient::ServiceType(ServiceType::HealthService),
+        consent_basis(all_scopes(), VALID_UNTIL),
+    )]);
+    // The referrer claims the anti-violence centre is a health service.
+    let claimed = Command::CreateReferral {
+        referral_id: rid(REFERRAL),
+        receiver: org(RECEIVER),
+        service_type: ServiceType::HealthService,
+        consent_id: cid(CONSENT),
+        dataset: dataset(),
+        send: true,
+    };
+    assert_invalid(when(&state, claimed, &by(REFERRER, NOW)), "service_type");
+    // The health service registered as one: accepted.
+    let real = Command::CreateReferral {
+        referral_id: rid(REFERRAL),
+        receiver: org(THIRD),
+        service_type: ServiceType::HealthService,
+        consent_id: cid(CONSENT),
+        dataset: dataset(),
+        send: true,
+    };
+    assert!(when(&state, real, &by(REFERRER, NOW)).is_ok());
+}
+
+#[test]
+fn a_receiver_not_in_the_directory_or_inactive_is_invalid() {
+    let state = given(&[consent_to_receiver(CONSENT)]);
+    let command = create(REFERRAL, CONSENT, false);
+    let absent = Context {
+        receiver: Some(profile(OTHER_CAV)),
+        ..by(REFERRER, NOW)
+    };
+    assert_invalid(
+        decide(&state, command.clone(), &absent),
+        "receiver_organisation_id",
+    );
+    let inactive = Context {
+        receiver: Some(OrganisationProfile {
+            active: false,
+            ..profile(RECEIVER)
+        }),
+        ..by(REFERRER, NOW)
+    };
+    assert_invalid(
+        decide(&state, command, &inactive),
+        "receiver_organisation_id",
+    );
+}
+
+#[test]
+fn a_draft_records_where_the_case_is_and_the_pathway_rules_in_force() {
+    let state = given(&[consent_to_receiver(CONSENT)]);
+    let context = Context {
+        rules_version: 7,
+        ..by(REFERRER, NOW)
+    };
+    let events = when(&state, create(REFERRAL, CONSENT, false), &context).expect("drafted");
+    assert!(
+        matches!(
+            events.as_slice(),
+            [Event::ReferralDrafted { place: Some(p), rules_version: 7, .. }]
+                if *p == place("AG", FACILITY)
+        ),
+        "{events:?}"
+    );
+    let state = apply(state, &events);
+    assert_eq!(
+        state.referrals[&rid(REFERRAL)].place,
+        Some(place("AG", FACILITY))
+    );
+}
+
+#[test]
+fn nothing_is_referred_for_a_closed_case() {
+    let state = given(&[consent_to_receiver(CONSENT)]);
+    let mut closed = by(REFERRER, NOW);
+    closed.case.closed = Some(code("left_reception"));
+    for send in [false, true] {
+        assert_eq!(
+            when(&state, create(REFERRAL, CONSENT, send), &closed),
+            Err(ReferralError::CaseClosed)
+        );
+    }
+    let draft = given(&referral_in(ReferralState::Draft));
+    assert_eq!(
+        when(&draft, Kind::Send.command(REFERRAL), &closed),
+        Err(ReferralError::CaseClosed)
+    );
+}
+
+#[test]
 fn snapshot_of_a_referral_created_and_sent_at_once() {
     let outcome = when(
         &given(&[consent_to_receiver(CONSENT)]),
@@ -185,6 +323,17 @@ fn snapshot_of_a_referral_created_and_sent_at_once() {
                     ],
                 },
             ),
+            place: Some(
+                Place {
+                    province: Province(
+                        "AG",
+                    ),
+                    facility_id: FacilityId(
+                        "cas-agrigento",
+                    ),
+                },
+            ),
+            rules_version: 1,
         }
         ReferralSent {
             referral_id: ReferralId(
@@ -193,6 +342,10 @@ fn snapshot_of_a_referral_created_and_sent_at_once() {
             sent_at: 2026-03-10 12:00:00.0 +00:00:00,
             acknowledge_by: 2026-03-11 12:00:00.0 +00:00:00,
             answer_by: 2026-03-12 12:00:00.0 +00:00:00,
+            urgency: Some(
+                High,
+            ),
+            policy_version: 1,
         }"#]]
     .assert_eq(&render(outcome));
 }

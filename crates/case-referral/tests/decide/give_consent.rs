@@ -23,6 +23,7 @@ fn give_consent_records_it_and_the_ledger_holds_it() {
             recipient: recipient.clone(),
             basis: basis.clone(),
             given_at: GIVEN_AT,
+            age_band: AgeBand::Adult,
         }])
     );
     let state = apply(State::default(), &events.expect("accepted"));
@@ -117,11 +118,22 @@ fn give_consent_with_an_id_already_in_the_ledger_is_already_exists() {
     );
 }
 
-fn minor_context() -> Context {
-    Context {
-        case_concerns_a_minor: true,
-        ..by(REFERRER, NOW)
+/// The context of a case of `band`, with UNACCOMPANIED_MINOR at `minor_category`
+/// (or not recorded).
+fn aged(band: AgeBand, minor_category: Option<CategoryStatus>) -> Context {
+    let mut context = by(REFERRER, NOW);
+    context.case.age_band = band;
+    if let Some(status) = minor_category {
+        context
+            .case
+            .categories
+            .insert(Category::UnaccompaniedMinor, status);
     }
+    context
+}
+
+fn minor_context() -> Context {
+    aged(AgeBand::Unknown, Some(CategoryStatus::Suspected))
 }
 
 fn consent_by(grantor: Grantor) -> Command {
@@ -137,62 +149,109 @@ fn consent_by(grantor: Grantor) -> Command {
     )
 }
 
+/// Whether `grantor`'s consent is accepted in `context`.
+fn accepted(grantor: Grantor, context: &Context) -> bool {
+    match when(&State::default(), consent_by(grantor), context) {
+        Ok(_) => true,
+        Err(ReferralError::MinorConsentRequired) => false,
+        Err(other) => panic!("{grantor:?}: {other:?}"),
+    }
+}
+
 #[test]
-fn a_minor_under_consent_age_or_a_guardian_without_the_child_assent_is_minor_consent_required() {
-    for grantor in [
-        Grantor::Person {
-            of_consent_age: false,
-        },
-        Grantor::Guardian {
-            child_assent: false,
-        },
+fn a_minors_own_consent_counts_from_the_configured_consent_age_by_age_band() {
+    let cases = [
+        (AgeBand::UpTo5, false),
+        (AgeBand::From6To13, false),
+        (AgeBand::From14To15, false),
+        (AgeBand::From16To17, true),
+        (AgeBand::Adult, true),
+        // A presumed minor of unknown age never consents alone.
+        (AgeBand::Unknown, false),
+    ];
+    for (band, alone) in cases {
+        let context = aged(band, Some(CategoryStatus::Suspected));
+        assert_eq!(accepted(Grantor::Person, &context), alone, "{band}");
+    }
+    // Configured from 14: the 14-15 band consents alone.
+    let mut context = aged(AgeBand::From14To15, None);
+    context.minors.consent_from_age = 14;
+    assert!(accepted(Grantor::Person, &context));
+}
+
+#[test]
+fn a_guardians_consent_needs_the_childs_assent_except_under_the_assent_age() {
+    for band in [
+        AgeBand::UpTo5,
+        AgeBand::From6To13,
+        AgeBand::From14To15,
+        AgeBand::From16To17,
+        AgeBand::Unknown,
     ] {
+        let context = aged(band, Some(CategoryStatus::Suspected));
+        assert!(
+            accepted(Grantor::Guardian { child_assent: true }, &context),
+            "{band}: with the child's assent"
+        );
         assert_eq!(
-            when(&State::default(), consent_by(grantor), &minor_context()),
-            Err(ReferralError::MinorConsentRequired),
-            "{grantor:?}"
-        );
-    }
-}
-
-#[test]
-fn a_guardian_with_the_child_assent_or_a_child_of_consent_age_may_consent_for_a_minor() {
-    for grantor in [
-        Grantor::Guardian { child_assent: true },
-        Grantor::Person {
-            of_consent_age: true,
-        },
-    ] {
-        let events = when(&State::default(), consent_by(grantor), &minor_context())
-            .expect("accepted for a minor");
-        assert!(
-            matches!(
-                events.as_slice(),
-                [Event::ConsentGiven {
-                    basis: Basis::Consent { grantor: g, .. },
-                    ..
-                }] if *g == grantor
+            accepted(
+                Grantor::Guardian {
+                    child_assent: false
+                },
+                &context
             ),
-            "{events:?}"
+            band == AgeBand::UpTo5,
+            "{band}: without the child's assent (an infant needs none)"
         );
     }
+    // Configured from 14: no assent for the whole 6-13 band either.
+    let mut context = aged(AgeBand::From6To13, None);
+    context.minors.assent_from_age = 14;
+    assert!(accepted(
+        Grantor::Guardian {
+            child_assent: false
+        },
+        &context
+    ));
 }
 
 #[test]
-fn the_minor_rule_applies_only_when_the_case_concerns_a_minor() {
-    for grantor in [
-        Grantor::Person {
-            of_consent_age: false,
-        },
-        Grantor::Guardian {
-            child_assent: false,
-        },
-    ] {
-        assert!(
-            when(&State::default(), consent_by(grantor), &by(REFERRER, NOW)).is_ok(),
-            "{grantor:?} on a case not concerning a minor"
-        );
-    }
+fn who_is_a_minor_is_decided_by_the_age_band_then_by_minor_categories() {
+    let alone = Grantor::Person;
+    // The age assessment said adult: a suspected minor category does not matter.
+    assert!(accepted(
+        alone,
+        &aged(AgeBand::Adult, Some(CategoryStatus::Suspected))
+    ));
+    // Unknown age: a minor category not ruled out makes a presumed minor...
+    assert!(!accepted(
+        alone,
+        &aged(AgeBand::Unknown, Some(CategoryStatus::Confirmed))
+    ));
+    // ... one ruled out, or none, does not.
+    assert!(accepted(
+        alone,
+        &aged(AgeBand::Unknown, Some(CategoryStatus::RuledOut))
+    ));
+    assert!(accepted(alone, &aged(AgeBand::Unknown, None)));
+    // A minor band is a minor whatever the categories say.
+    assert!(!accepted(alone, &aged(AgeBand::From6To13, None)));
+}
+
+#[test]
+fn the_consent_records_the_age_band_it_was_judged_on() {
+    let context = aged(AgeBand::From16To17, None);
+    let events = when(&State::default(), consent_by(Grantor::Person), &context);
+    assert!(
+        matches!(
+            events.as_deref(),
+            Ok([Event::ConsentGiven {
+                age_band: AgeBand::From16To17,
+                ..
+            }])
+        ),
+        "{events:?}"
+    );
 }
 
 #[test]
@@ -251,11 +310,10 @@ fn snapshot_of_a_consent_to_the_receiver() {
                     Urgency,
                 },
                 valid_until: 2026-06-10 0:00:00.0 +00:00:00,
-                grantor: Person {
-                    of_consent_age: true,
-                },
+                grantor: Person,
             },
             given_at: 2026-03-10 12:00:00.0 +00:00:00,
+            age_band: Adult,
         }"#]]
     .assert_eq(&render(outcome));
 }

@@ -269,12 +269,14 @@ fn the_service_itself_may_only_mark_deadlines() {
             },
             Command::Cancel {
                 referral_id: rid(REFERRAL),
+                reason: CancelReason::ReferrerDecision,
             },
             Command::TakeCharge {
                 referral_id: rid(REFERRAL),
             },
             Command::MarkFailed {
                 referral_id: rid(REFERRAL),
+                reason: None,
             },
         ] {
             let refused = decide(

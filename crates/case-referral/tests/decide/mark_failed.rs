@@ -1,4 +1,4 @@
-//! `MarkFailed`: either party records that the person was lost to follow-up.
+//! `MarkFailed`: either party records that the person was lost to follow-up, and why.
 
 use super::support::*;
 
@@ -11,7 +11,8 @@ fn mark_failed_by_either_party_is_accepted_and_by_a_third_party_refused() {
                 when(&state, Kind::MarkFailed.command(REFERRAL), &by(party, NOW)),
                 Ok(vec![Event::ReferralFailed {
                     referral_id: rid(REFERRAL),
-                    at: NOW
+                    at: NOW,
+                    reason: Some(FailureReason::LostContact),
                 }]),
                 "by {party} from {from}"
             );
@@ -28,11 +29,32 @@ fn mark_failed_by_either_party_is_accepted_and_by_a_third_party_refused() {
 }
 
 #[test]
+fn a_failure_without_a_reason_is_recorded_as_unstated() {
+    let state = given(&referral_in(ReferralState::InCare));
+    assert_eq!(
+        when(
+            &state,
+            Command::MarkFailed {
+                referral_id: rid(REFERRAL),
+                reason: None,
+            },
+            &by(RECEIVER, NOW),
+        ),
+        Ok(vec![Event::ReferralFailed {
+            referral_id: rid(REFERRAL),
+            at: NOW,
+            reason: None,
+        }])
+    );
+}
+
+#[test]
 fn snapshot_of_a_failure_by_the_referrer() {
     let outcome = when(
         &given(&referral_in(ReferralState::InCare)),
         Command::MarkFailed {
             referral_id: rid(REFERRAL),
+            reason: Some(FailureReason::MovedAway),
         },
         &by(REFERRER, NOW),
     );
@@ -42,6 +64,9 @@ fn snapshot_of_a_failure_by_the_referrer() {
                 "ref-1",
             ),
             at: 2026-03-10 12:00:00.0 +00:00:00,
+            reason: Some(
+                MovedAway,
+            ),
         }"#]]
     .assert_eq(&render(outcome));
 }

@@ -1,4 +1,8 @@
-//! Property tests: random commands by random actors over a forward-moving clock keep the lifecycle and the replay consistent.
+//! Property tests: random commands by random actors over a forward-moving
+//! clock, while screening changes the case (urgency raised or assessed,
+//! placements, a category ruled out, closure), keep the lifecycle and the
+//! replay consistent, and no sequence gives a deadline later than the case's
+//! current urgency allows.
 
 use proptest::prelude::*;
 
@@ -7,8 +11,15 @@ use super::support::*;
 const PROP_START: OffsetDateTime = datetime!(2026-03-10 08:00 UTC);
 const PROP_REFERRALS: [&str; 3] = ["p-1", "p-2", "p-3"];
 const PROP_CONSENTS: [&str; 3] = ["pc-a", "pc-b", "pc-c"];
-/// Receivers a referral may name (the referrer included, to exercise self-referral).
-const PROP_RECEIVERS: [&str; 3] = [RECEIVER, OTHER_CAV, REFERRER];
+/// Receivers a referral may name (the referrer included, to exercise
+/// self-referral; the third party is a health service, not an anti-violence centre).
+const PROP_RECEIVERS: [&str; 4] = [RECEIVER, OTHER_CAV, REFERRER, THIRD];
+/// Where the case may be placed.
+const PROP_PLACES: [(&str, &str); 3] = [
+    ("AG", FACILITY),
+    ("AG", "cas-agrigento-2"),
+    ("RM", ROME_FACILITY),
+];
 
 #[derive(Debug, Clone, Copy)]
 enum PropActor {
@@ -63,8 +74,18 @@ enum Op {
         referral: usize,
         kind: DeadlineKind,
     },
-    /// The deadline watcher: marks everything `missed_deadlines` lists.
+    /// The watcher: runs everything `due_commands` lists.
     Watch,
+    /// Screening: a check or signal raises the case's urgency.
+    Raise(Urgency),
+    /// Screening: an assessment sets the case's urgency (lower too).
+    Assess(Urgency),
+    /// Screening: the case is placed (maybe where it is).
+    Place(usize),
+    /// Screening: an assessment confirms or rules out GBV.
+    Gbv(bool),
+    /// Screening: the case is closed.
+    Close,
 }
 
 impl Op {
@@ -115,7 +136,9 @@ impl Op {
                 }
             }
             Op::Mark { referral, kind } => mark(PROP_REFERRALS[*referral], *kind),
-            Op::Watch => unreachable!("the watcher is not one command"),
+            Op::Watch | Op::Raise(_) | Op::Assess(_) | Op::Place(_) | Op::Gbv(_) | Op::Close => {
+                unreachable!("not one command of the referral record")
+            }
         }
     }
 }
@@ -172,7 +195,12 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(referral, kind, redirect)| Op::Lifecycle { referral, kind, redirect }),
         6 => (referral, prop::sample::select(DeadlineKind::ALL))
             .prop_map(|(referral, kind)| Op::Mark { referral, kind }),
-        4 => Just(Op::Watch),
+        6 => Just(Op::Watch),
+        2 => prop::sample::select(Urgency::ALL).prop_map(Op::Raise),
+        1 => prop::sample::select(Urgency::ALL).prop_map(Op::Assess),
+        2 => (0..PROP_PLACES.len()).prop_map(Op::Place),
+        1 => any::<bool>().prop_map(Op::Gbv),
+        1 => Just(Op::Close),
     ]
 }
 
@@ -188,9 +216,10 @@ fn advance() -> impl Strategy<Value = Duration> {
 /// The referral an event is about, if any.
 fn referral_of(event: &Event) -> Option<&ReferralId> {
     match event {
-        Event::ConsentGiven { .. } | Event::ConsentWithdrawn { .. } | Event::DatasetRead { .. } => {
-            None
-        }
+        Event::ConsentGiven { .. }
+        | Event::ConsentWithdrawn { .. }
+        | Event::ConsentRefused { .. }
+        | Event::DatasetRead { .. } => None,
         Event::ReferralDrafted { referral_id, .. }
         | Event::ReferralSent { referral_id, .. }
         | Event::ReferralReceived { referral_id, .. }
@@ -204,6 +233,10 @@ fn referral_of(event: &Event) -> Option<&ReferralId> {
         | Event::ReferralRevoked { referral_id, .. }
         | Event::ReferralExpired { referral_id, .. }
         | Event::ReferralFailed { referral_id, .. }
+        | Event::DeadlinesTightened { referral_id, .. }
+        | Event::ConsentWithdrawnDuringCare { referral_id, .. }
+        | Event::CaseClosureNotified { referral_id, .. }
+        | Event::ReferralCaseTransferred { referral_id, .. }
         | Event::DeadlineMissed { referral_id, .. } => Some(referral_id),
     }
 }
@@ -211,15 +244,41 @@ fn referral_of(event: &Event) -> Option<&ReferralId> {
 /// What the property run keeps.
 struct Run {
     now: OffsetDateTime,
+    /// What screening recorded about the case so far.
+    case: CaseFacts,
     state: State,
     accepted: Vec<Event>,
     marked: BTreeSet<(ReferralId, DeadlineKind)>,
 }
 
+/// The latest acknowledgement and answer deadlines the case's current urgency
+/// allows a referral sent at `sent_at`: its windows from the later of sending
+/// and the time the case reached that urgency.
+fn allowed(case: &CaseFacts, sent_at: OffsetDateTime) -> (OffsetDateTime, OffsetDateTime) {
+    let from = case
+        .urgency_since
+        .map_or(sent_at, |since| since.max(sent_at));
+    DeadlinePolicy::default().deadlines(case.urgency(), from)
+}
+
 impl Run {
+    fn context(&self, actor: &Actor, command: &Command) -> Context {
+        let mut context = context(actor.clone(), self.now);
+        context.case = self.case.clone();
+        with_directory(context, &self.state, command)
+    }
+
+    /// Screening recorded `urgency` as the case's: since now if it changed.
+    fn urgency(&mut self, urgency: CaseUrgency) {
+        if urgency.current() != self.case.urgency.current() {
+            self.case.urgency_since = Some(self.now);
+        }
+        self.case.urgency = urgency;
+    }
+
     /// Decides `command` by `actor`; checks and applies the events of an accepted one.
     fn step(&mut self, command: Command, actor: &Actor) -> Result<bool, TestCaseError> {
-        let context = context(actor.clone(), self.now);
+        let context = self.context(actor, &command);
         let result = decide(&self.state, command.clone(), &context);
 
         // A lifecycle command by an organisation party to nothing in the referral is refused.
@@ -272,8 +331,52 @@ impl Run {
                 );
                 prop_assert!(due_at <= detected_at);
                 prop_assert_eq!(*detected_at, self.now);
+                prop_assert!(!self.case.is_closed(), "{event:?} on a closed case");
             }
+            // Sending: the deadlines of the case's urgency now, whatever the dataset says.
+            if let Event::ReferralSent {
+                sent_at,
+                acknowledge_by,
+                answer_by,
+                urgency,
+                ..
+            } = event
+            {
+                prop_assert_eq!(*urgency, Some(self.case.urgency()));
+                prop_assert_eq!(*sent_at, self.now);
+                prop_assert_eq!(
+                    (*acknowledge_by, *answer_by),
+                    DeadlinePolicy::default().deadlines(self.case.urgency(), self.now)
+                );
+            }
+            // Tightening: within what the case's urgency now allows.
+            if let Event::DeadlinesTightened {
+                referral_id,
+                acknowledge_by,
+                answer_by,
+                ..
+            } = event
+            {
+                let sent_at = self.state.referrals[referral_id].sent_at.expect("sent");
+                let (ack, answer) = allowed(&self.case, sent_at);
+                prop_assert!(
+                    *acknowledge_by <= ack && *answer_by <= answer,
+                    "{event:?} beyond {ack} {answer}"
+                );
+            }
+            // No event moves a deadline later.
+            let before = referral_of(event)
+                .and_then(|id| self.state.referrals.get(id))
+                .map(|r| (r.acknowledge_by, r.answer_by));
             self.state = self.state.clone().evolve(event);
+            if let (Some((ack, answer)), Some(id)) = (before, referral_of(event)) {
+                let after = &self.state.referrals[id];
+                for (was, now) in [(ack, after.acknowledge_by), (answer, after.answer_by)] {
+                    if let (Some(was), Some(now)) = (was, now) {
+                        prop_assert!(now <= was, "{event:?} moved a deadline from {was} to {now}");
+                    }
+                }
+            }
         }
         self.accepted.extend(events);
         Ok(true)
@@ -291,12 +394,16 @@ fn lifecycle_target(command: &Command) -> Option<&ReferralId> {
         | Command::Hold { referral_id }
         | Command::Resume { referral_id }
         | Command::Complete { referral_id, .. }
-        | Command::Cancel { referral_id }
-        | Command::MarkFailed { referral_id } => Some(referral_id),
+        | Command::Cancel { referral_id, .. }
+        | Command::MarkFailed { referral_id, .. } => Some(referral_id),
         Command::GiveConsent { .. }
         | Command::WithdrawConsent { .. }
+        | Command::RefuseConsent { .. }
         | Command::CreateReferral { .. }
         | Command::MarkDeadlineMissed { .. }
+        | Command::TightenDeadlines { .. }
+        | Command::ReactToCaseClosure { .. }
+        | Command::FollowCaseTransfer { .. }
         | Command::RecordDatasetRead { .. } => None,
     }
 }
@@ -315,16 +422,22 @@ proptest! {
                 // Expires during the run.
                 basis: consent_basis(all_scopes(), PROP_START + Duration::days(20)),
                 given_at: PROP_START,
+                age_band: AgeBand::Adult,
             },
             Event::ConsentGiven {
                 consent_id: cid(PROP_CONSENTS[1]),
                 recipient: Recipient::ServiceType(ServiceType::AntiViolenceCentre),
                 basis: exception_basis(),
                 given_at: PROP_START,
+                age_band: AgeBand::Adult,
             },
         ];
         let mut run = Run {
             now: PROP_START,
+            case: CaseFacts {
+                urgency_since: Some(PROP_START),
+                ..case()
+            },
             state: given(&seed),
             accepted: seed.to_vec(),
             marked: BTreeSet::new(),
@@ -339,16 +452,41 @@ proptest! {
                 .map(|(id, referral)| (id.clone(), referral.state))
                 .collect();
 
-            if let Op::Watch = op {
-                for (referral_id, kind) in missed_deadlines(&run.state, run.now) {
-                    let command = Command::MarkDeadlineMissed { referral_id: referral_id.clone(), kind };
-                    let done = run.step(command, &Actor::System)?;
-                    prop_assert!(done, "listed deadline {kind} of {referral_id} refused");
+            match op {
+                Op::Watch => {
+                    for due in due_commands(&run.state, &run.case, run.now) {
+                        let command = due.command();
+                        let done = run.step(command.clone(), &Actor::System)?;
+                        prop_assert!(done, "due {command:?} refused");
+                    }
+                    // After the watcher, every open deadline is within what
+                    // the case's current urgency allows.
+                    if !run.case.is_closed() {
+                        for (id, referral) in &run.state.referrals {
+                            let open = matches!(referral.state, ReferralState::Sent | ReferralState::Received);
+                            let (Some(sent_at), true) = (referral.sent_at, open) else { continue };
+                            let (ack, answer) = allowed(&run.case, sent_at);
+                            prop_assert!(referral.acknowledge_by.is_some_and(|at| at <= ack), "{} acknowledgement {:?} after {}", id, referral.acknowledge_by, ack);
+                            prop_assert!(referral.answer_by.is_some_and(|at| at <= answer), "{} answer {:?} after {}", id, referral.answer_by, answer);
+                        }
+                    }
                 }
-            } else {
-                let command = op.command(run.now);
-                let actor = actor.actor(&run.state, &command);
-                run.step(command, &actor)?;
+                Op::Raise(urgency) => run.urgency(run.case.urgency.raised(urgency)),
+                Op::Assess(urgency) => run.urgency(run.case.urgency.assessed(urgency)),
+                Op::Place(at) => {
+                    let (province, facility) = PROP_PLACES[at];
+                    run.case.place = Some(place(province, facility));
+                }
+                Op::Gbv(confirmed) => {
+                    let status = if confirmed { CategoryStatus::Confirmed } else { CategoryStatus::RuledOut };
+                    run.case.categories.insert(Category::Gbv, status);
+                }
+                Op::Close => run.case.closed = Some(code("left_reception")),
+                op => {
+                    let command = op.command(run.now);
+                    let actor = actor.actor(&run.state, &command);
+                    run.step(command, &actor)?;
+                }
             }
 
             // The replay of every accepted event is the step-by-step state.
@@ -359,18 +497,27 @@ proptest! {
                     prop_assert_eq!(run.state.referrals[id].state, *state, "{} left {}", id, state);
                 }
             }
-            // missed_deadlines lists exactly what MarkDeadlineMissed accepts now.
-            let listed: BTreeSet<_> = missed_deadlines(&run.state, run.now).into_iter().collect();
+            // due_commands lists exactly what the service's own commands accept now.
+            let listed: BTreeSet<String> = due_commands(&run.state, &run.case, run.now)
+                .iter()
+                .map(|due| format!("{:?}", due.command()))
+                .collect();
             for id in PROP_REFERRALS {
-                for kind in DeadlineKind::ALL {
-                    let pair = (rid(id), *kind);
-                    let accepted = decide(&run.state, mark(id, *kind), &system(run.now)).is_ok();
-                    prop_assert_eq!(accepted, listed.contains(&pair), "{} {}", id, kind);
+                let mut commands: Vec<Command> = DeadlineKind::ALL.iter().map(|kind| mark(id, *kind)).collect();
+                commands.extend([
+                    Command::TightenDeadlines { referral_id: rid(id) },
+                    Command::ReactToCaseClosure { referral_id: rid(id) },
+                    Command::FollowCaseTransfer { referral_id: rid(id) },
+                ]);
+                for command in commands {
+                    let context = run.context(&Actor::System, &command);
+                    let accepted = decide(&run.state, command.clone(), &context).is_ok();
+                    prop_assert_eq!(accepted, listed.contains(&format!("{command:?}")), "{:?}", command);
                 }
             }
             // A marked deadline is never listed again.
-            for pair in &run.marked {
-                prop_assert!(!listed.contains(pair), "{pair:?} listed after being marked");
+            for (referral_id, kind) in &run.marked {
+                prop_assert!(!listed.contains(&format!("{:?}", mark(referral_id.as_str(), *kind))), "{referral_id} {kind} listed after being marked");
             }
         }
 

@@ -11,6 +11,8 @@ fn a_draft_whose_dataset_was_erased_cannot_be_sent_but_can_be_cancelled() {
         service_type: ServiceType::AntiViolenceCentre,
         consent_id: cid(CONSENT),
         dataset: None,
+        place: Some(place("AG", FACILITY)),
+        rules_version: 1,
     };
     let state = given(&[consent_to_receiver(CONSENT), erased]);
     assert_eq!(
@@ -205,7 +207,7 @@ fn required_scopes_follow_the_dataset() {
 }
 
 #[test]
-fn a_consent_for_a_service_type_covers_any_receiver_of_that_type_and_no_other_type() {
+fn a_consent_for_a_service_type_covers_any_receiver_registered_with_that_type_and_no_other() {
     let ledger = [consent_given(
         CONSENT,
         Recipient::ServiceType(ServiceType::AntiViolenceCentre),
@@ -214,14 +216,14 @@ fn a_consent_for_a_service_type_covers_any_receiver_of_that_type_and_no_other_ty
     for receiver in [RECEIVER, OTHER_CAV] {
         assert_sent(send_both_ways(&ledger, receiver, dataset(), CONSENT, NOW));
     }
-    // A shelter is not an anti-violence centre.
+    // A shelter referral is not an anti-violence centre referral.
     let state = given(&ledger);
     assert_eq!(
         when(
             &state,
             Command::CreateReferral {
                 referral_id: rid(REFERRAL),
-                receiver: org("casa-rifugio-roma"),
+                receiver: org(RECEIVER),
                 service_type: ServiceType::Shelter,
                 consent_id: cid(CONSENT),
                 dataset: dataset(),
@@ -230,6 +232,78 @@ fn a_consent_for_a_service_type_covers_any_receiver_of_that_type_and_no_other_ty
             &by(REFERRER, NOW),
         ),
         Err(ReferralError::NoValidConsent)
+    );
+}
+
+#[test]
+fn a_consent_for_a_service_type_does_not_cover_a_receiver_the_directory_does_not_register_with_it()
+{
+    let ledger = [
+        consent_given(
+            CONSENT,
+            Recipient::ServiceType(ServiceType::AntiViolenceCentre),
+            consent_basis(all_scopes(), VALID_UNTIL),
+        ),
+        drafted(REFERRAL, CONSENT),
+    ];
+    let state = given(&ledger);
+    // At send time the directory no longer registers the receiver as an
+    // anti-violence centre (the referrer's claim is not enough).
+    let changed = Context {
+        receiver: Some(OrganisationProfile {
+            service_types: vec![ServiceType::Shelter],
+            ..profile(RECEIVER)
+        }),
+        ..by(REFERRER, NOW)
+    };
+    assert_eq!(
+        decide(&state, Kind::Send.command(REFERRAL), &changed),
+        Err(ReferralError::ReceiverDoesNotOffer)
+    );
+    // Nor one gone from the directory, or inactive.
+    for receiver in [
+        None,
+        Some(OrganisationProfile {
+            active: false,
+            ..profile(RECEIVER)
+        }),
+    ] {
+        // `decide` itself: no fixture directory filled in.
+        let context = Context {
+            receiver,
+            ..by(REFERRER, NOW)
+        };
+        assert_eq!(
+            decide(&state, Kind::Send.command(REFERRAL), &context),
+            Err(ReferralError::ReceiverDoesNotOffer)
+        );
+    }
+    // And the covering rule itself reads the directory's types.
+    let entry = &state.consents[&cid(CONSENT)];
+    let claimed = OrganisationProfile {
+        service_types: vec![ServiceType::HealthService],
+        ..profile(THIRD)
+    };
+    assert!(!entry.covers(&claimed, ServiceType::AntiViolenceCentre, &dataset(), NOW));
+    assert!(entry.covers(
+        &profile(OTHER_CAV),
+        ServiceType::AntiViolenceCentre,
+        &dataset(),
+        NOW
+    ));
+}
+
+#[test]
+fn a_draft_whose_category_was_since_ruled_out_cannot_be_sent() {
+    let state = given(&referral_in(ReferralState::Draft));
+    let mut ruled_out = by(REFERRER, NOW);
+    ruled_out
+        .case
+        .categories
+        .insert(Category::Gbv, CategoryStatus::RuledOut);
+    assert_eq!(
+        when(&state, Kind::Send.command(REFERRAL), &ruled_out),
+        Err(ReferralError::CategoryNotOnCase)
     );
 }
 
@@ -246,6 +320,7 @@ fn an_exception_is_recorded_in_the_events_and_allows_sending_without_expiry() {
         recipient,
         basis: exception_basis(),
         given_at: NOW,
+        age_band: AgeBand::Adult,
     };
     assert_eq!(given_events, Ok(vec![expected.clone()]));
     assert!(matches!(
@@ -270,45 +345,70 @@ fn an_exception_is_recorded_in_the_events_and_allows_sending_without_expiry() {
 }
 
 #[test]
-fn send_computes_the_deadlines_from_the_urgency() {
+fn the_deadlines_follow_the_cases_urgency_whatever_the_dataset_says() {
     let cases = [
-        (Some(Urgency::Immediate), 4),
-        (Some(Urgency::High), 24),
-        (Some(Urgency::Standard), 72),
-        (None, 72),
+        (Some(Urgency::Immediate), Urgency::Immediate, 4),
+        (Some(Urgency::High), Urgency::High, 24),
+        (Some(Urgency::Standard), Urgency::Standard, 72),
+        // No urgency stated on the case yet: standard.
+        (None, Urgency::Standard, 72),
     ];
-    for (urgency, hours) in cases {
-        let data = Dataset {
-            urgency,
-            ..dataset()
-        };
-        let state = given(&[
-            consent_to_receiver(CONSENT),
-            drafted_with(REFERRAL, CONSENT, RECEIVER, data),
-        ]);
-        let events = when(&state, Kind::Send.command(REFERRAL), &by(REFERRER, NOW));
-        assert_eq!(
-            events,
-            Ok(vec![Event::ReferralSent {
-                referral_id: rid(REFERRAL),
-                sent_at: NOW,
-                acknowledge_by: NOW + Duration::hours(hours),
-                answer_by: NOW + Duration::hours(2 * hours),
-            }]),
-            "{urgency:?}"
-        );
-        let state = apply(state, &events.expect("accepted"));
-        let referral = &state.referrals[&rid(REFERRAL)];
-        assert_eq!(referral.acknowledge_by, Some(NOW + Duration::hours(hours)));
-        assert_eq!(referral.answer_by, Some(NOW + Duration::hours(2 * hours)));
+    for (case_urgency, used, hours) in cases {
+        for dataset_urgency in [None, Some(Urgency::Standard), Some(Urgency::Immediate)] {
+            let data = Dataset {
+                urgency: dataset_urgency,
+                ..dataset()
+            };
+            let state = given(&[
+                consent_to_receiver(CONSENT),
+                drafted_with(REFERRAL, CONSENT, RECEIVER, data),
+            ]);
+            let mut context = by(REFERRER, NOW);
+            context.case.urgency = match case_urgency {
+                Some(urgency) => CaseUrgency::default().raised(urgency),
+                None => CaseUrgency::default(),
+            };
+            let events = when(&state, Kind::Send.command(REFERRAL), &context);
+            assert_eq!(
+                events,
+                Ok(vec![Event::ReferralSent {
+                    referral_id: rid(REFERRAL),
+                    sent_at: NOW,
+                    acknowledge_by: NOW + Duration::hours(hours),
+                    answer_by: NOW + Duration::hours(2 * hours),
+                    urgency: Some(used),
+                    policy_version: 1,
+                }]),
+                "case {case_urgency:?}, dataset {dataset_urgency:?}"
+            );
+            let state = apply(state, &events.expect("accepted"));
+            let referral = &state.referrals[&rid(REFERRAL)];
+            assert_eq!(referral.acknowledge_by, Some(NOW + Duration::hours(hours)));
+            assert_eq!(referral.urgency, Some(used));
+        }
     }
 }
 
 #[test]
-fn send_uses_the_configured_policy() {
+fn an_assessment_that_lowered_the_urgency_gives_the_lower_deadlines() {
+    let state = given(&referral_in(ReferralState::Draft));
+    let mut context = by(REFERRER, NOW);
+    context.case.urgency = CaseUrgency::default()
+        .raised(Urgency::Immediate)
+        .assessed(Urgency::Standard);
+    assert!(matches!(
+        when(&state, Kind::Send.command(REFERRAL), &context).as_deref(),
+        Ok([Event::ReferralSent { acknowledge_by, urgency: Some(Urgency::Standard), .. }])
+            if *acknowledge_by == NOW + Duration::hours(72)
+    ));
+}
+
+#[test]
+fn send_uses_the_configured_policy_and_records_its_version() {
     let state = given(&[consent_to_receiver(CONSENT), drafted(REFERRAL, CONSENT)]);
     let mut context = by(REFERRER, NOW);
     context.deadlines = DeadlinePolicy {
+        version: 3,
         acknowledge_immediate: Duration::hours(1),
         acknowledge_high: Duration::hours(2),
         acknowledge_standard: Duration::hours(3),
@@ -322,6 +422,8 @@ fn send_uses_the_configured_policy() {
             sent_at: NOW,
             acknowledge_by: NOW + Duration::hours(2),
             answer_by: NOW + Duration::hours(6),
+            urgency: Some(Urgency::High),
+            policy_version: 3,
         }])
     );
 }
@@ -343,23 +445,22 @@ fn the_default_policy_is_the_one_of_the_brief() {
     );
     assert_eq!(policy.answer_windows, 2);
     assert_eq!(policy.take_charge, Duration::days(7));
+    assert_eq!(policy.version, 1);
 }
 
 #[test]
-fn an_adults_consent_does_not_cover_sending_once_the_case_concerns_a_minor() {
-    let adults_consent = consent_given(
+fn a_persons_own_consent_does_not_cover_sending_once_the_age_band_says_a_child() {
+    let own_consent = consent_given(
         CONSENT,
         Recipient::Organisation(org(RECEIVER)),
         Basis::Consent {
             purpose: code("gbv_support"),
             scopes: all_scopes(),
             valid_until: VALID_UNTIL,
-            grantor: Grantor::Person {
-                of_consent_age: false,
-            },
+            grantor: Grantor::Person,
         },
     );
-    let state = given(&[adults_consent, drafted(REFERRAL, CONSENT)]);
+    let state = given(&[own_consent, drafted(REFERRAL, CONSENT)]);
     let send = Command::Send {
         referral_id: rid(REFERRAL),
     };
@@ -367,12 +468,11 @@ fn an_adults_consent_does_not_cover_sending_once_the_case_concerns_a_minor() {
         when(&state, send.clone(), &by(REFERRER, NOW)).is_ok(),
         "an adult's own consent covers it"
     );
-    let minor = Context {
-        case_concerns_a_minor: true,
-        ..by(REFERRER, NOW)
-    };
+    // The competent authority assessed the person as 6-13 since.
+    let mut child = by(REFERRER, NOW);
+    child.case.age_band = AgeBand::From6To13;
     assert_eq!(
-        when(&state, send, &minor),
+        when(&state, send, &child),
         Err(ReferralError::MinorConsentRequired)
     );
 }
@@ -394,6 +494,10 @@ fn snapshot_of_a_draft_sent() {
             sent_at: 2026-03-10 12:00:00.0 +00:00:00,
             acknowledge_by: 2026-03-11 12:00:00.0 +00:00:00,
             answer_by: 2026-03-12 12:00:00.0 +00:00:00,
+            urgency: Some(
+                High,
+            ),
+            policy_version: 1,
         }"#]]
     .assert_eq(&render(outcome));
 }

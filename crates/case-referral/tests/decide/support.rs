@@ -3,22 +3,25 @@
 
 pub use std::collections::{BTreeMap, BTreeSet};
 
+pub use case_referral::directory::OrganisationProfile;
 pub use case_referral::{
-    Actor, Basis, CareOutcome, Code, Command, ConsentId, Context, DataScope, Dataset, DeadlineKind,
-    DeadlinePolicy, DeclineReason, Event, ExceptionReason, Grantor, Language, OrganisationId,
-    Recipient, ReferralError, ReferralId, ReferralState, ServiceType, State, decide,
-    missed_deadlines,
+    Actor, Basis, CancelReason, CareOutcome, CaseFacts, Code, Command, ConsentId, Context,
+    DataScope, Dataset, DeadlineKind, DeadlinePolicy, DeclineReason, Due, Event, ExceptionReason,
+    FacilityId, FailureReason, Grantor, Language, MinorsPolicy, OrganisationId, Place, Province,
+    Recipient, ReferralError, ReferralId, ReferralState, ServiceType, State, decide, due_commands,
 };
 pub use expect_test::expect;
-pub use pathway::{Category, Urgency};
+pub use pathway::{AgeBand, CaseUrgency, Category, CategoryStatus, Urgency};
 pub use time::macros::datetime;
 pub use time::{Duration, OffsetDateTime};
 
+/// When the case reached its fixture urgency (high).
+pub const URGENCY_SINCE: OffsetDateTime = datetime!(2026-03-09 12:00 UTC);
 /// When the consent of the fixtures was given.
 pub const GIVEN_AT: OffsetDateTime = datetime!(2026-03-10 09:00 UTC);
 /// When the fixture referral was sent.
 pub const SENT_AT: OffsetDateTime = datetime!(2026-03-10 10:00 UTC);
-/// `SENT_AT` + 24 h: the fixture dataset is of high urgency.
+/// `SENT_AT` + 24 h: the fixture case is of high urgency.
 pub const ACK_BY: OffsetDateTime = datetime!(2026-03-11 10:00 UTC);
 /// `SENT_AT` + 2 * 24 h.
 pub const ANSWER_BY: OffsetDateTime = datetime!(2026-03-12 10:00 UTC);
@@ -42,6 +45,10 @@ pub const OTHER_CAV: &str = "cav-palermo";
 /// An organisation that is party to nothing in the fixtures.
 pub const THIRD: &str = "asl-roma-1";
 
+/// The fixture case's facility (in AG), and another in RM.
+pub const FACILITY: &str = "cas-agrigento";
+pub const ROME_FACILITY: &str = "cas-roma-1";
+
 pub const REFERRAL: &str = "ref-1";
 pub const CONSENT: &str = "consent-1";
 
@@ -63,6 +70,70 @@ pub fn code(raw: &str) -> Code {
 
 pub fn language(raw: &str) -> Language {
     Language::parse(raw).expect("valid language")
+}
+
+pub fn place(province: &str, facility: &str) -> Place {
+    Place {
+        province: Province::parse(province).expect("valid province"),
+        facility_id: FacilityId::parse(facility).expect("valid facility id"),
+    }
+}
+
+/// The fixture case: in `FACILITY` (AG), GBV confirmed and TRAFFICKING
+/// suspected, MENTAL_HEALTH ruled out, of high urgency since `URGENCY_SINCE`,
+/// an adult, open.
+pub fn case() -> CaseFacts {
+    CaseFacts {
+        place: Some(place("AG", FACILITY)),
+        categories: [
+            (Category::Gbv, CategoryStatus::Confirmed),
+            (Category::Trafficking, CategoryStatus::Suspected),
+            (Category::MentalHealth, CategoryStatus::RuledOut),
+        ]
+        .into_iter()
+        .collect(),
+        urgency: CaseUrgency::default().raised(Urgency::High),
+        urgency_since: Some(URGENCY_SINCE),
+        age_band: AgeBand::Adult,
+        closed: None,
+    }
+}
+
+/// The directory's entry of a fixture organisation: the anti-violence
+/// centres offer `anti_violence_centre` and `shelter`, the third party a
+/// health service, the referrer SAI places; all active.
+pub fn profile(organisation: &str) -> OrganisationProfile {
+    let service_types = match organisation {
+        RECEIVER | OTHER_CAV => vec![ServiceType::AntiViolenceCentre, ServiceType::Shelter],
+        THIRD => vec![ServiceType::HealthService],
+        _ => vec![ServiceType::Sai],
+    };
+    OrganisationProfile {
+        organisation_id: org(organisation),
+        name: case_referral::OrganisationName::parse("Centro").expect("name"),
+        service_types,
+        provinces: vec![Province::parse("AG").expect("province")],
+        languages: vec![],
+        accessibility: vec![],
+        opening_hours: case_referral::OpeningHours::parse("").expect("hours"),
+        intake_channel: None,
+        availability: case_referral::Availability::Available,
+        active: true,
+    }
+}
+
+/// The context as the service builds it for `command` on `state`: the
+/// directory entry of the organisation the command refers to or sends to.
+pub fn with_directory(mut context: Context, state: &State, command: &Command) -> Context {
+    context.receiver = match command {
+        Command::CreateReferral { receiver, .. } => Some(profile(receiver.as_str())),
+        Command::Send { referral_id } => state
+            .referrals
+            .get(referral_id)
+            .map(|r| profile(r.receiver.as_str())),
+        _ => context.receiver,
+    };
+    context
 }
 
 pub fn scopes(list: &[DataScope]) -> BTreeSet<DataScope> {
@@ -89,9 +160,7 @@ pub fn consent_basis(scopes: BTreeSet<DataScope>, valid_until: OffsetDateTime) -
         purpose: code("gbv_support"),
         scopes,
         valid_until,
-        grantor: Grantor::Person {
-            of_consent_age: true,
-        },
+        grantor: Grantor::Person,
     }
 }
 
@@ -108,6 +177,7 @@ pub fn consent_given(consent_id: &str, recipient: Recipient, basis: Basis) -> Ev
         recipient,
         basis,
         given_at: GIVEN_AT,
+        age_band: AgeBand::Adult,
     }
 }
 
@@ -137,6 +207,8 @@ pub fn drafted_with(
         service_type: ServiceType::AntiViolenceCentre,
         consent_id: cid(consent_id),
         dataset: Some(dataset),
+        place: Some(place("AG", FACILITY)),
+        rules_version: 1,
     }
 }
 
@@ -146,6 +218,8 @@ pub fn sent(referral_id: &str) -> Event {
         sent_at: SENT_AT,
         acknowledge_by: ACK_BY,
         answer_by: ANSWER_BY,
+        urgency: Some(Urgency::High),
+        policy_version: 1,
     }
 }
 
@@ -225,6 +299,7 @@ pub fn path_to(referral_id: &str, consent_id: &str, target: ReferralState) -> Ve
             Event::ReferralCancelled {
                 referral_id: id(),
                 at: LATER,
+                reason: CancelReason::ReferrerDecision,
             },
         ),
         S::Revoked => [
@@ -263,6 +338,7 @@ pub fn path_to(referral_id: &str, consent_id: &str, target: ReferralState) -> Ve
             Event::ReferralFailed {
                 referral_id: id(),
                 at: LATER,
+                reason: Some(FailureReason::LostContact),
             },
         ),
     }
@@ -281,12 +357,18 @@ pub fn given(events: &[Event]) -> State {
     State::from_events(events)
 }
 
+/// The fixture context: the fixture case, rules version 1, the default
+/// policies; no directory entry (`when` gives the one the command needs
+/// from the fixture directory, as the service does).
 pub fn context(actor: Actor, now: OffsetDateTime) -> Context {
     Context {
         now,
         actor,
-        case_concerns_a_minor: false,
+        case: case(),
+        receiver: None,
+        rules_version: 1,
         deadlines: DeadlinePolicy::default(),
+        minors: MinorsPolicy::default(),
     }
 }
 
@@ -298,11 +380,17 @@ pub fn system(now: OffsetDateTime) -> Context {
     context(Actor::System, now)
 }
 
+/// Decides `command`; a context without a directory entry gets the one the
+/// command needs from the fixture directory ([`with_directory`]).
 pub fn when(
     state: &State,
     command: Command,
     context: &Context,
 ) -> Result<Vec<Event>, ReferralError> {
+    if context.receiver.is_none() {
+        let context = with_directory(context.clone(), state, &command);
+        return decide(state, command, &context);
+    }
     decide(state, command, context)
 }
 
@@ -414,8 +502,14 @@ impl Kind {
                 referral_id,
                 outcome: CareOutcome::GoalsMet,
             },
-            Kind::Cancel => Command::Cancel { referral_id },
-            Kind::MarkFailed => Command::MarkFailed { referral_id },
+            Kind::Cancel => Command::Cancel {
+                referral_id,
+                reason: CancelReason::ReferrerDecision,
+            },
+            Kind::MarkFailed => Command::MarkFailed {
+                referral_id,
+                reason: Some(FailureReason::LostContact),
+            },
         }
     }
 
@@ -454,7 +548,7 @@ impl Kind {
         }
     }
 
-    /// The exact events of the transition from `from` at `now` (default policy, high urgency).
+    /// The exact events of the transition from `from` at `now` (default policy, a case of high urgency).
     pub fn expected_events(self, from: ReferralState, now: OffsetDateTime) -> Vec<Event> {
         let referral_id = rid(REFERRAL);
         let at = now;
@@ -464,6 +558,8 @@ impl Kind {
                 sent_at: now,
                 acknowledge_by: now + Duration::hours(24),
                 answer_by: now + Duration::hours(48),
+                urgency: Some(Urgency::High),
+                policy_version: 1,
             }],
             Kind::Receive => vec![Event::ReferralReceived { referral_id, at }],
             Kind::Accept => {
@@ -499,8 +595,16 @@ impl Kind {
                 at,
                 outcome: CareOutcome::GoalsMet,
             }],
-            Kind::Cancel => vec![Event::ReferralCancelled { referral_id, at }],
-            Kind::MarkFailed => vec![Event::ReferralFailed { referral_id, at }],
+            Kind::Cancel => vec![Event::ReferralCancelled {
+                referral_id,
+                at,
+                reason: CancelReason::ReferrerDecision,
+            }],
+            Kind::MarkFailed => vec![Event::ReferralFailed {
+                referral_id,
+                at,
+                reason: Some(FailureReason::LostContact),
+            }],
         }
     }
 }

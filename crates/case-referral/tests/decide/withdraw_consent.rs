@@ -1,4 +1,7 @@
-//! `WithdrawConsent`: a withdrawal revokes every open referral that relied on the consent, in the same commit.
+//! `WithdrawConsent`: a withdrawal revokes, in the same commit, every referral
+//! relying on the consent that is not yet in care; for those in care or on
+//! hold it ends the data sharing (`ConsentWithdrawnDuringCare`) and the care
+//! goes on.
 
 use super::support::*;
 
@@ -34,7 +37,7 @@ fn two_consents_many_referrals() -> Vec<Event> {
 }
 
 #[test]
-fn withdrawal_revokes_every_open_referral_on_that_consent_in_id_order_and_no_other() {
+fn withdrawal_revokes_the_referrals_not_yet_in_care_and_ends_the_sharing_of_those_in_care() {
     let state = given(&two_consents_many_referrals());
     assert_eq!(state.referrals.len(), 12 + 6);
     let events = when(
@@ -46,23 +49,35 @@ fn withdrawal_revokes_every_open_referral_on_that_consent_in_id_order_and_no_oth
     )
     .expect("accepted");
 
-    let revoked = [
+    let revoked = ["a-accepted", "a-draft", "a-received", "a-sent"];
+    let in_care = ["a-in-care", "a-on-hold"];
+    let mut expected = vec![Event::ConsentWithdrawn {
+        consent_id: cid(CONSENT_A),
+        withdrawn_at: NOW,
+    }];
+    // In referral id order: accepted, draft, in care, on hold, received, sent.
+    for id in [
         "a-accepted",
         "a-draft",
         "a-in-care",
         "a-on-hold",
         "a-received",
         "a-sent",
-    ];
-    let mut expected = vec![Event::ConsentWithdrawn {
-        consent_id: cid(CONSENT_A),
-        withdrawn_at: NOW,
-    }];
-    expected.extend(revoked.iter().map(|id| Event::ReferralRevoked {
-        referral_id: rid(id),
-        at: NOW,
-        consent_id: cid(CONSENT_A),
-    }));
+    ] {
+        expected.push(if in_care.contains(&id) {
+            Event::ConsentWithdrawnDuringCare {
+                referral_id: rid(id),
+                consent_id: cid(CONSENT_A),
+                at: NOW,
+            }
+        } else {
+            Event::ReferralRevoked {
+                referral_id: rid(id),
+                at: NOW,
+                consent_id: cid(CONSENT_A),
+            }
+        });
+    }
     assert_eq!(events, expected);
 
     let after = apply(state.clone(), &events);
@@ -70,6 +85,9 @@ fn withdrawal_revokes_every_open_referral_on_that_consent_in_id_order_and_no_oth
         let before = state.referrals[id].state;
         if revoked.contains(&id.as_str()) {
             assert_eq!(referral.state, ReferralState::Revoked, "{id}");
+        } else if in_care.contains(&id.as_str()) {
+            assert_eq!(referral.state, before, "{id} stays in care");
+            assert!(referral.consent_withdrawn, "{id}");
         } else {
             assert_eq!(referral.state, before, "{id} must be untouched");
         }
@@ -132,6 +150,60 @@ fn after_withdrawal_no_new_referral_on_that_consent_may_be_sent() {
         when(&state, create("ref-2", CONSENT, true), &by(REFERRER, NOW)),
         Err(ReferralError::NoValidConsent)
     );
+}
+
+#[test]
+fn a_referral_in_care_stays_in_care_and_its_receiver_goes_on() {
+    for from in [ReferralState::InCare, ReferralState::OnHold] {
+        let state = given(&referral_in(from));
+        let events = when(
+            &state,
+            Command::WithdrawConsent {
+                consent_id: cid(CONSENT),
+            },
+            &by(REFERRER, NOW),
+        )
+        .expect("withdrawn");
+        let state = apply(state, &events);
+        assert_eq!(state_of(&state, REFERRAL), from);
+        let next = if from == ReferralState::InCare {
+            Kind::Complete
+        } else {
+            Kind::Resume
+        };
+        assert!(
+            when(&state, next.command(REFERRAL), &by(RECEIVER, LATER)).is_ok(),
+            "{next:?} from {from}"
+        );
+    }
+}
+
+#[test]
+fn snapshot_of_a_withdrawal_during_care() {
+    let outcome = when(
+        &given(&referral_in(ReferralState::OnHold)),
+        Command::WithdrawConsent {
+            consent_id: cid(CONSENT),
+        },
+        &by(REFERRER, NOW),
+    );
+    expect![[r#"
+        ConsentWithdrawn {
+            consent_id: ConsentId(
+                "consent-1",
+            ),
+            withdrawn_at: 2026-03-10 12:00:00.0 +00:00:00,
+        }
+        ConsentWithdrawnDuringCare {
+            referral_id: ReferralId(
+                "ref-1",
+            ),
+            consent_id: ConsentId(
+                "consent-1",
+            ),
+            at: 2026-03-10 12:00:00.0 +00:00:00,
+        }"#]]
+    .assert_eq(&render(outcome));
 }
 
 #[test]

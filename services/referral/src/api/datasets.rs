@@ -219,7 +219,7 @@ pub(crate) fn sees(caller: &Caller, referral: &api::ReferralView) -> bool {
 }
 
 /// What a caller may see of a case's referrals: a receiving service only
-/// what is addressed to it and no consents; others everything.
+/// what is addressed to it and no consents or refusals; others everything.
 pub(crate) fn visible(
     caller: &Caller,
     mut case: api::GetCaseReferralsResponse,
@@ -227,6 +227,7 @@ pub(crate) fn visible(
     case.referrals.retain(|r| sees(caller, r));
     if caller.organisation_type == OrganisationType::ReceivingService {
         case.consents.clear();
+        case.refusals.clear();
     }
     case
 }

@@ -21,7 +21,9 @@ use std::sync::Arc;
 
 use case_log_jetstream::{Executed, Producer, RootKind};
 use case_referral::pathway_rules::PathwayRules;
-use case_referral::{Actor, Command, Context, DeadlinePolicy, OrganisationId};
+use case_referral::{
+    Actor, Command, Context, DeadlinePolicy, MinorsPolicy, OrganisationId, OrganisationProfile,
+};
 use contracts::referral::v1 as api;
 use projection_sled::ProjectionHandle;
 use service_runtime::{
@@ -32,7 +34,8 @@ use tonic::{Request, Response, Status};
 
 use crate::aggregate::{CaseContext, CaseReferrals};
 use crate::case_facts::CaseFacts;
-use crate::codec::CaseKey;
+use crate::codec::{self, CaseKey};
+use crate::projection;
 
 pub use inbox::WatchStream;
 pub use vocabularies::ReferralVocabularies;
@@ -47,6 +50,8 @@ pub struct ReferralApi {
     pub(crate) callers: CallerExtractor,
     pub(crate) reads: service_runtime::reads::Reads,
     pub(crate) deadlines: DeadlinePolicy,
+    /// Who may consent for a minor, by age band.
+    pub(crate) minors: MinorsPolicy,
     /// How long a receiver may still open a dataset after completing the referral.
     pub(crate) dataset_grace: time::Duration,
     /// The built-in rules (version 1), in force until rules are published.
@@ -71,27 +76,55 @@ impl ReferralApi {
         CaseFacts::from_history(&history).ok_or(ServiceError::NotFound("case"))
     }
 
-    /// The codec and context of a command on a case's referral record.
+    /// The codec and context of a command on a case's referral record:
+    /// the case's facts from the log, the directory's entry of the receiver
+    /// the command refers or sends to, the pathway rules' version in force.
     /// Only drafting (to seal) and sending (to check the consent covers the
     /// dataset) need the person's datasets key: other commands spare the key store a read.
     pub(crate) async fn decision_inputs(
         &self,
         case_id: &str,
         actor: Actor,
-        with_key: bool,
+        command: Option<&Command>,
     ) -> Result<(CaseKey, CaseContext), ServiceError> {
         let facts = self.case_facts(case_id).await?;
+        let with_key = matches!(
+            command,
+            Some(Command::CreateReferral { .. } | Command::Send { .. })
+        );
         let key = if with_key {
             self.keys.dataset_key(self.kernel.log(), case_id).await?
         } else {
             None
         };
+        let receiver = match command {
+            Some(Command::CreateReferral { receiver, .. }) => self.directory_entry(receiver)?,
+            Some(Command::Send { referral_id }) => {
+                // The draft's receiver, as the log holds it (datasets unopened).
+                let unopened = CaseKey {
+                    case_id: case_id.to_owned(),
+                    key: None,
+                };
+                let state = self
+                    .kernel
+                    .state::<CaseReferrals>(case_id, &unopened)
+                    .await?;
+                match state.referrals.get(referral_id) {
+                    Some(referral) => self.directory_entry(&referral.receiver)?,
+                    None => None,
+                }
+            }
+            _ => None,
+        };
         let context = CaseContext {
             domain: Context {
                 now: self.kernel.now(),
                 actor,
-                case_concerns_a_minor: facts.concerns_a_minor(),
+                case: facts.domain(),
+                receiver,
+                rules_version: self.rules()?.version,
                 deadlines: self.deadlines.clone(),
+                minors: self.minors.clone(),
             },
             facts,
         };
@@ -100,6 +133,20 @@ impl ReferralApi {
             key,
         };
         Ok((key, context))
+    }
+
+    /// An organisation's entry in the directory as the projection holds it.
+    fn directory_entry(
+        &self,
+        organisation: &OrganisationId,
+    ) -> Result<Option<OrganisationProfile>, ServiceError> {
+        projection::organisation(self.projection.store(), organisation.as_str())?
+            .map(|profile| {
+                codec::profile_from_wire(&profile).map_err(|reason| {
+                    ServiceError::internal(format_args!("a directory row: {reason}"))
+                })
+            })
+            .transpose()
     }
 
     /// Runs one command of a caller on a case's referral record.
@@ -115,12 +162,8 @@ impl ReferralApi {
                 "the caller's organisation id is not a valid organisation id".to_owned(),
             )
         })?;
-        let with_key = matches!(
-            command,
-            Command::CreateReferral { .. } | Command::Send { .. }
-        );
         let (key, context) = self
-            .decision_inputs(case_id, Actor::Organisation(organisation), with_key)
+            .decision_inputs(case_id, Actor::Organisation(organisation), Some(&command))
             .await?;
         let target = Target::<CaseReferrals> {
             id: case_id,
@@ -219,6 +262,13 @@ impl api::referral_service_server::ReferralService for ReferralApi {
         request: Request<api::WithdrawConsentRequest>,
     ) -> Result<Response<api::WithdrawConsentResponse>, Status> {
         self.withdraw_consent_rpc(request).await
+    }
+
+    async fn refuse_consent(
+        &self,
+        request: Request<api::RefuseConsentRequest>,
+    ) -> Result<Response<api::RefuseConsentResponse>, Status> {
+        self.refuse_consent_rpc(request).await
     }
 
     async fn create_referral(

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use case_referral::{Command, ReferralId, ReferralState, ServiceType};
 use contracts::referral::v1 as api;
 use service_runtime::paging::Page;
-use service_runtime::{FieldViolation, Jurisdiction, ServiceError, Violations, Whereabouts};
+use service_runtime::{Jurisdiction, ServiceError, Violations, Whereabouts};
 use tonic::{Request, Response, Status};
 
 use super::datasets::{sees, visible};
@@ -28,24 +28,12 @@ impl ReferralApi {
                 ReferralId::parse(&derived_id("referral", &organisation, rid))
                     .expect("a hyphenated lowercase UUID is a referral id")
             })?;
-        let Command::CreateReferral {
-            referral_id,
-            receiver,
-            ..
-        } = &command
-        else {
+        // Whether the receiver is an active organisation of the directory
+        // offering the service type is the domain's rule, on its entry.
+        let Command::CreateReferral { referral_id, .. } = &command else {
             return Err(ServiceError::validated_without_fields().into());
         };
         let referral_id = referral_id.to_string();
-        let receiver = projection::organisation(self.projection.store(), receiver.as_str())
-            .map_err(ServiceError::from)?;
-        if receiver.is_none_or(|o| !o.active) {
-            return Err(ServiceError::InvalidArgument(vec![FieldViolation::new(
-                "receiver_organisation_id",
-                "not an active organisation of the directory",
-            )])
-            .into());
-        }
         let executed = self
             .caller_command(&caller, &request_id, &case_id, command)
             .await?;
