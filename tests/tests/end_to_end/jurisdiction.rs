@@ -196,6 +196,14 @@ fn example(rpc: &str, case_id: &str, consent_id: &str, referral_id: &str) -> Opt
             consent_id: consent_id.to_owned(),
         }
         .encode_to_vec(),
+        "RefuseConsent" => referral::RefuseConsentRequest {
+            request_id,
+            case_id,
+            recipient: consent_request("", CAV).recipient,
+            purpose: "protection_and_support".to_owned(),
+            refused_at: ts(NOW - time::Duration::minutes(5)),
+        }
+        .encode_to_vec(),
         "CreateReferral" => referral::CreateReferralRequest {
             request_id,
             case_id,

@@ -367,11 +367,29 @@ async fn consent(referrals: &mut Referrals, case_id: &str, request_id: &str) -> 
         .consent_id
 }
 
+/// Refers a case to the centre for GBV: a GBV signal is raised first (a
+/// dataset may carry only categories the case has).
 async fn refer(
     referrals: &mut Referrals,
+    cases: &mut Client,
     case_id: &str,
     marker: &str,
 ) -> referral_api::CreateReferralResponse {
+    cases
+        .raise_vulnerability_signal(operator(api::RaiseVulnerabilitySignalRequest {
+            request_id: format!("signal-{case_id}"),
+            case_id: case_id.to_owned(),
+            suspected: Some(api::SuspectedCategory {
+                category: "GBV".to_owned(),
+                ..Default::default()
+            }),
+            urgency: "high".to_owned(),
+            raised_by_role: "cultural_mediator".to_owned(),
+            raised_at: ts(time::OffsetDateTime::now_utc() - time::Duration::minutes(1)),
+            gbv_disclosure: true,
+        }))
+        .await
+        .expect("GBV signal");
     let consent = consent(referrals, case_id, &format!("consent-{case_id}")).await;
     referrals
         .create_referral(operator(referral_api::CreateReferralRequest {
@@ -456,8 +474,8 @@ async fn referral_datasets_are_sealed_opened_on_record_and_dropped_on_erasure() 
         .expect("marker codes published");
     let case_a = open(&mut cases, "dataset-a", &A).await;
     let case_b = open(&mut cases, "dataset-b", &B).await;
-    let referral_a = refer(&mut referrals, &case_a, "zqa7").await;
-    let referral_b = refer(&mut referrals, &case_b, "zqb8").await;
+    let referral_a = refer(&mut referrals, &mut cases, &case_a, "zqa7").await;
+    let referral_b = refer(&mut referrals, &mut cases, &case_b, "zqb8").await;
 
     // The receiver reads both datasets, opened for it; the read is recorded first.
     let inbox = referrals

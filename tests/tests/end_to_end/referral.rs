@@ -177,7 +177,7 @@ impl Fixture {
                 case_id: case_id.to_owned(),
                 suspected: Some(screening_api::SuspectedCategory {
                     category: "GBV".to_owned(),
-                    indicators: vec![],
+                    ..Default::default()
                 }),
                 urgency: urgency.to_owned(),
                 raised_by_role: "cultural_mediator".to_owned(),
