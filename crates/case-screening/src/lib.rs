@@ -11,6 +11,8 @@
 
 mod decide;
 pub mod facilities;
+pub mod follow_up;
+pub mod minors;
 pub mod model;
 
 use std::collections::BTreeMap;
@@ -19,7 +21,10 @@ use pathway::{Category, CategoryStatus, Urgency};
 use time::{Date, Duration, OffsetDateTime, Time};
 
 pub use decide::{decide, missed_deadlines};
+pub use follow_up::{FollowUpRecord, FollowUpSchedule, FollowUps};
+pub use minors::{AgeAssessment, GuardianAppointment, MinorRecord};
 pub use model::*;
+pub use pathway::AgeBand;
 
 /// Screening ends within 7 days of arrival (Screening Regulation Art. 8(3)).
 pub const SCREENING_DEADLINE: Duration = Duration::days(7);
@@ -48,6 +53,12 @@ pub struct OpenCase {
     pub facility_id: FacilityId,
     pub family_links: Vec<FamilyLink>,
     pub application_date: Option<Date>,
+    /// The kind of the facility the case opened in, as registered; `None` in
+    /// events recorded before it existed.
+    pub facility_kind: Option<FacilityKind>,
+    /// The person's age band at opening, in clear (`unknown` when not known,
+    /// and in events recorded before it existed); the date of birth stays sealed.
+    pub age_band: AgeBand,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,6 +103,23 @@ pub struct Placement {
     pub province: Province,
     pub facility_kind: FacilityKind,
     pub placed_at: OffsetDateTime,
+    /// When the new facility must have confirmed the person arrived (a
+    /// follow-up found them), or they are lost to follow-up; `None` in
+    /// placements recorded before arrivals were expected.
+    pub arrival_due_at: Option<OffsetDateTime>,
+    /// For a placement in detention: why, and who decided.
+    pub detention: Option<DetentionGrounds>,
+}
+
+/// Why a person is detained and who decided: required to detain a person
+/// with a confirmed vulnerability or a minor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DetentionGrounds {
+    pub justification: DetentionJustification,
+    /// The caller's verified organisation.
+    pub decided_by_organisation: String,
+    /// The authority that ordered it, when not the recording organisation.
+    pub authority: Option<DetentionAuthority>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,6 +148,21 @@ pub enum Command {
     RecordIdentityRead {
         purpose: ReadPurpose,
     },
+    /// The age as the competent authority assessed it.
+    AssessAge(AgeAssessment),
+    /// A minor's guardian (tutore) appointed.
+    AppointGuardian(GuardianAppointment),
+    ScheduleFollowUp(FollowUpSchedule),
+    RecordFollowUp(FollowUpRecord),
+    /// From the deadline watcher: an unaccompanied minor is still in first
+    /// reception after 45 days.
+    MarkFirstReceptionLimitExceeded,
+    /// From the deadline watcher: a follow-up's day ended unrecorded.
+    MarkFollowUpMissed {
+        follow_up_id: FollowUpId,
+    },
+    /// From the deadline watcher: a transferred person was not found at the new facility in time.
+    MarkLostToFollowUp,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -155,6 +198,39 @@ pub enum Event {
         purpose: ReadPurpose,
         read_at: OffsetDateTime,
     },
+    AgeAssessed(AgeAssessment),
+    GuardianAppointed(GuardianAppointment),
+    /// A person with a confirmed vulnerability, or a minor, placed in
+    /// detention (indicator 8): in the commit of the placement.
+    VulnerablePersonDetained {
+        facility_id: FacilityId,
+        /// The categories confirmed on the case.
+        categories: Vec<Category>,
+        age_band: AgeBand,
+        grounds: DetentionGrounds,
+        detained_at: OffsetDateTime,
+    },
+    /// An unaccompanied minor still in first reception when the 45 days ended.
+    FirstReceptionLimitExceeded {
+        facility_id: FacilityId,
+        entered_on: Date,
+        due_at: OffsetDateTime,
+        detected_at: OffsetDateTime,
+    },
+    FollowUpScheduled(FollowUpSchedule),
+    FollowUpRecorded(FollowUpRecord),
+    FollowUpMissed {
+        follow_up_id: FollowUpId,
+        due_on: Date,
+        detected_at: OffsetDateTime,
+    },
+    /// A transferred person not found at the new facility in time.
+    LostToFollowUp {
+        facility_id: FacilityId,
+        placed_at: OffsetDateTime,
+        due_at: OffsetDateTime,
+        detected_at: OffsetDateTime,
+    },
 }
 
 /// Why a command is refused. Messages name fields and rules, never case data.
@@ -181,6 +257,18 @@ pub enum ScreeningError {
     DeadlineNotMissed,
     #[error("the person's personal data is erased")]
     PersonalDataErased,
+    #[error("the case is not a minor's (by age band, or presumed)")]
+    NotAMinor,
+    #[error("an unaccompanied minor, or a person presumed a minor, is never placed in detention")]
+    MinorInDetention,
+    #[error(
+        "detaining a minor or a person with a confirmed vulnerability needs a recorded justification"
+    )]
+    DetentionNeedsJustification,
+    #[error("the follow-up is already recorded")]
+    FollowUpAlreadyRecorded,
+    #[error("too many follow-ups wait to be recorded on this case")]
+    TooManyOpenFollowUps,
 }
 
 /// The screening record as decided so far.
@@ -196,6 +284,10 @@ pub struct State {
     pub screening_deadline_missed: bool,
     pub assessment_deadline_missed: bool,
     pub personal_data_erased: bool,
+    /// Age band, guardian, first-reception stay (`minors.rs`).
+    pub minor: MinorRecord,
+    /// Follow-ups and the arrival a transfer expects (`follow_up.rs`).
+    pub follow_ups: FollowUps,
 }
 
 impl State {
@@ -204,6 +296,8 @@ impl State {
     }
 
     pub fn evolve(mut self, event: &Event) -> State {
+        self.minor.evolve(event);
+        self.follow_ups.evolve(event);
         match event {
             Event::CaseOpened(open) => {
                 self.application_date = open.application_date;
@@ -231,6 +325,15 @@ impl State {
             Event::AssessmentDeadlineMissed { .. } => self.assessment_deadline_missed = true,
             Event::PersonalDataErased { .. } => self.personal_data_erased = true,
             Event::IdentityRead { .. } => {}
+            // Kept by their own records (`minor`, `follow_ups`), evolved above.
+            Event::AgeAssessed(_)
+            | Event::GuardianAppointed(_)
+            | Event::VulnerablePersonDetained { .. }
+            | Event::FirstReceptionLimitExceeded { .. }
+            | Event::FollowUpScheduled(_)
+            | Event::FollowUpRecorded(_)
+            | Event::FollowUpMissed { .. }
+            | Event::LostToFollowUp { .. } => {}
         }
         self
     }

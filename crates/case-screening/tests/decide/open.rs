@@ -170,6 +170,10 @@ fn snapshot_of_open() {
                 ),
                 family_links: [],
                 application_date: None,
+                facility_kind: Some(
+                    Hotspot,
+                ),
+                age_band: Unknown,
             },
         )"#]]
     .assert_eq(&render(outcome));

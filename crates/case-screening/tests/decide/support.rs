@@ -8,7 +8,7 @@ pub use case_screening::{
 };
 pub use case_screening::{ErasureReason, ReadPurpose};
 pub use expect_test::expect;
-pub use pathway::{Category, CategoryStatus, Urgency};
+pub use pathway::{AgeBand, Category, CategoryStatus, Urgency};
 pub use time::macros::{date, datetime};
 pub use time::{Date, Duration, OffsetDateTime, Time};
 
@@ -55,6 +55,8 @@ pub fn open_case() -> OpenCase {
         facility_id: facility(FIRST_FACILITY),
         family_links: vec![],
         application_date: None,
+        facility_kind: Some(FacilityKind::Hotspot),
+        age_band: AgeBand::Unknown,
     }
 }
 
@@ -122,6 +124,8 @@ pub fn placement(facility_id: &str, placed_at: OffsetDateTime) -> Placement {
         province: province("RM"),
         facility_kind: FacilityKind::Sai,
         placed_at,
+        arrival_due_at: None,
+        detention: None,
     }
 }
 
