@@ -80,6 +80,11 @@ impl Aggregate for CaseScreening {
         case_screening::missed_deadlines(state, now)
             .into_iter()
             .map(|command| {
+                if let Some(request_id) =
+                    crate::protection::deadline_request_id(state, &opened.case_id, &command)
+                {
+                    return (request_id, command);
+                }
                 let deadline = match command {
                     Command::MarkAssessmentDeadlineMissed => "assessment",
                     _ => "screening",

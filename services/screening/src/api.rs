@@ -30,6 +30,7 @@ pub struct ScreeningApi {
     pub(crate) projection: ProjectionHandle,
     pub(crate) callers: CallerExtractor,
     pub(crate) reads: service_runtime::reads::Reads,
+    pub(crate) options: crate::options::ScreeningOptions,
 }
 
 impl ScreeningApi {
@@ -334,8 +335,9 @@ impl api::screening_service_server::ScreeningService for ScreeningApi {
         let located =
             facilities::locate(&self.kernel, &request.facility_id, &request.province, "").await?;
         request.province = located.province;
-        let (request_id, open) =
+        let (request_id, mut open) =
             requests::open_case(&request, |rid| new_case_id(&caller.organisation_id, rid))?;
+        open.facility_kind = case_screening::FacilityKind::from_code(&located.kind).ok();
         self.check_family_links(&caller, &open).await?;
         let case_id = open.case_id.to_string();
         let log_sequence = self.open(&caller, &request, &request_id, open).await?;
@@ -423,7 +425,12 @@ impl api::screening_service_server::ScreeningService for ScreeningApi {
         .await?;
         request.province = located.province;
         request.facility_kind = located.kind;
-        let (case_id, log_sequence) = self.command(caller, requests::placement(&request)).await?;
+        let parsed = requests::placement(
+            &request,
+            &caller.organisation_id,
+            self.options.lost_to_follow_up_after(),
+        );
+        let (case_id, log_sequence) = self.command(caller, parsed).await?;
         Ok(Response::new(api::PlaceCaseResponse {
             case_id,
             log_sequence,
@@ -609,6 +616,35 @@ impl api::screening_service_server::ScreeningService for ScreeningApi {
         Jurisdiction::of(&caller).check(&whereabouts_of(&history)?)?;
         let entries = history.iter().map(history_entry).collect();
         Ok(Response::new(api::GetCaseHistoryResponse { entries }))
+    }
+
+    // Minors and follow-up: `protection.rs`.
+    async fn record_age_assessment(
+        &self,
+        request: Request<api::RecordAgeAssessmentRequest>,
+    ) -> Result<Response<api::RecordAgeAssessmentResponse>, Status> {
+        self.age_assessed(request).await
+    }
+
+    async fn appoint_guardian(
+        &self,
+        request: Request<api::AppointGuardianRequest>,
+    ) -> Result<Response<api::AppointGuardianResponse>, Status> {
+        self.guardian_appointed(request).await
+    }
+
+    async fn schedule_follow_up(
+        &self,
+        request: Request<api::ScheduleFollowUpRequest>,
+    ) -> Result<Response<api::ScheduleFollowUpResponse>, Status> {
+        self.follow_up_scheduled(request).await
+    }
+
+    async fn record_follow_up(
+        &self,
+        request: Request<api::RecordFollowUpRequest>,
+    ) -> Result<Response<api::RecordFollowUpResponse>, Status> {
+        self.follow_up_recorded(request).await
     }
 }
 

@@ -26,6 +26,15 @@ case_log_jetstream::event_contract! {
         PersonalDataErased,
         IdentityRead,
         FacilityRegistered,
+        // Minors, detention and follow-up (`protection_codec`).
+        AgeAssessed,
+        GuardianAppointed,
+        VulnerablePersonDetained,
+        FirstReceptionLimitExceeded,
+        FollowUpScheduled,
+        FollowUpRecorded,
+        FollowUpMissed,
+        LostToFollowUp,
     }
 }
 
@@ -105,6 +114,11 @@ pub fn encode(event: &Event, personal: &PersonalParts) -> WireEvent {
             application_date: date_to_wire(open.application_date),
             identity: personal.identity.clone(),
             special_category: personal.special_category.clone(),
+            facility_kind: open
+                .facility_kind
+                .map(|kind| kind.code().to_owned())
+                .unwrap_or_default(),
+            age_band: open.age_band.code().to_owned(),
         }),
         Event::PreliminaryCheckRecorded(check) => {
             WireEvent::PreliminaryCheckRecorded(wire::PreliminaryCheckRecorded {
@@ -143,6 +157,8 @@ pub fn encode(event: &Event, personal: &PersonalParts) -> WireEvent {
             assessed_at: ts(assessment.assessed_at),
             reassessment: *reassessment,
             assessor_role: assessment.assessor_role.to_string(),
+            // The domain's assessment states no urgency here: empty leaves it as it was.
+            urgency: String::new(),
         }),
         Event::ApplicationRecorded { application_date } => {
             WireEvent::ApplicationRecorded(wire::ApplicationRecorded {
@@ -154,6 +170,11 @@ pub fn encode(event: &Event, personal: &PersonalParts) -> WireEvent {
             province: placement.province.to_string(),
             facility_kind: placement.facility_kind.code().to_owned(),
             placed_at: ts(placement.placed_at),
+            arrival_due_at: placement.arrival_due_at.and_then(ts),
+            detention: placement
+                .detention
+                .as_ref()
+                .map(crate::protection_codec::grounds_to_wire),
         }),
         Event::CaseClosed { reason, closed_at } => WireEvent::CaseClosed(wire::CaseClosed {
             reason: reason.code().to_owned(),
@@ -183,6 +204,15 @@ pub fn encode(event: &Event, personal: &PersonalParts) -> WireEvent {
             due_at: ts(*due_at),
             detected_at: ts(*detected_at),
         }),
+        Event::AgeAssessed(_)
+        | Event::GuardianAppointed(_)
+        | Event::VulnerablePersonDetained { .. }
+        | Event::FirstReceptionLimitExceeded { .. }
+        | Event::FollowUpScheduled(_)
+        | Event::FollowUpRecorded(_)
+        | Event::FollowUpMissed { .. }
+        | Event::LostToFollowUp { .. } => crate::protection_codec::encode(event)
+            .unwrap_or_else(|| unreachable!("protection_codec encodes its own events")),
     }
 }
 
@@ -235,6 +265,8 @@ pub fn decode(event: &log::Event) -> Result<Event, DecodeError> {
                     })
                     .collect::<Result<_, DecodeError>>()?,
                 application_date: optional_date(&e.application_date)?,
+                facility_kind: crate::protection_codec::opening_kind(event, &e.facility_kind)?,
+                age_band: crate::protection_codec::age_band(event, &e.age_band)?,
             })
         }
         WireEvent::PreliminaryCheckRecorded(e) => {
@@ -289,13 +321,18 @@ pub fn decode(event: &log::Event) -> Result<Event, DecodeError> {
         WireEvent::ApplicationRecorded(e) => Event::ApplicationRecorded {
             application_date: parse_date(&e.application_date).map_err(bad)?,
         },
-        WireEvent::CasePlaced(e) => Event::CasePlaced(Placement {
-            facility_id: FacilityId::parse(&e.facility_id).map_err(|_| bad("bad facility"))?,
-            province: Province::parse(&e.province).map_err(|_| bad("bad province"))?,
-            facility_kind: FacilityKind::from_code(&e.facility_kind)
-                .map_err(|_| bad("bad kind"))?,
-            placed_at: time(&e.placed_at)?,
-        }),
+        WireEvent::CasePlaced(e) => {
+            let (arrival_due_at, detention) = crate::protection_codec::placement_parts(event, &e)?;
+            Event::CasePlaced(Placement {
+                facility_id: FacilityId::parse(&e.facility_id).map_err(|_| bad("bad facility"))?,
+                province: Province::parse(&e.province).map_err(|_| bad("bad province"))?,
+                facility_kind: FacilityKind::from_code(&e.facility_kind)
+                    .map_err(|_| bad("bad kind"))?,
+                placed_at: time(&e.placed_at)?,
+                arrival_due_at,
+                detention,
+            })
+        }
         WireEvent::CaseClosed(e) => Event::CaseClosed {
             reason: CloseReason::from_code(&e.reason).map_err(|_| bad("bad reason"))?,
             closed_at: time(&e.closed_at)?,
@@ -317,6 +354,14 @@ pub fn decode(event: &log::Event) -> Result<Event, DecodeError> {
             purpose: ReadPurpose::from_code(&e.purpose).map_err(|_| bad("bad purpose"))?,
             read_at: time(&e.read_at)?,
         },
+        protection @ (WireEvent::AgeAssessed(_)
+        | WireEvent::GuardianAppointed(_)
+        | WireEvent::VulnerablePersonDetained(_)
+        | WireEvent::FirstReceptionLimitExceeded(_)
+        | WireEvent::FollowUpScheduled(_)
+        | WireEvent::FollowUpRecorded(_)
+        | WireEvent::FollowUpMissed(_)
+        | WireEvent::LostToFollowUp(_)) => crate::protection_codec::decode(protection, event)?,
     })
 }
 

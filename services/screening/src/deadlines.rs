@@ -1,6 +1,8 @@
 //! What the screening service tells the runtime's deadline watcher: open cases
-//! whose screening (7 days) or assessment (30 days) deadline has passed unmet
-//! in the projection are the candidates; the domain decides what is missed.
+//! whose screening (7 days) or assessment (30 days) deadline, an unaccompanied
+//! minor's 45 days in first reception, a follow-up or an awaited arrival has
+//! passed unmet in the projection are the candidates; the domain decides what
+//! is missed.
 
 use std::future::Future;
 
@@ -28,7 +30,11 @@ impl DeadlineWatch for ScreeningApi {
         Ok(projection::all_cases(self.projection.store())?
             .into_iter()
             .filter(|case| case.status == CaseStatus::Open.code())
-            .filter(|case| passed(&case.screening_deadline) || passed(&case.assessment_deadline))
+            .filter(|case| {
+                passed(&case.screening_deadline)
+                    || passed(&case.assessment_deadline)
+                    || crate::protection_view::deadline_passed(case, now)
+            })
             .map(|case| case.case_id)
             .collect())
     }

@@ -8,7 +8,10 @@
 //! screening record for the kernel) -> `codec` (the event contract, domain <->
 //! wire) -> `projection` (case views) -> `queries` (listing); `deadlines`
 //! (candidates for the runtime's deadline watcher); `erasures` (completes
-//! erasures whose key destruction failed); `identity_access` (who reads identities).
+//! erasures whose key destruction failed); `identity_access` (who reads identities);
+//! minors, detention and follow-up in `protection` (handlers, deadline request
+//! ids), `protection_requests`, `protection_codec`, `protection_view`; `options`
+//! (the configured authorities, the time to find a transferred person).
 
 pub mod aggregate;
 pub mod api;
@@ -17,7 +20,12 @@ pub mod deadlines;
 pub mod erasures;
 pub mod facilities;
 pub mod identity_access;
+pub mod options;
 pub mod projection;
+pub mod protection;
+pub mod protection_codec;
+pub mod protection_requests;
+pub mod protection_view;
 pub mod queries;
 pub mod referred_to;
 pub mod requests;
@@ -105,6 +113,26 @@ pub const AUTHORISATION: &[Rule] = {
             rpc: "/approdo.screening.v1.ScreeningService/GetCaseHistory",
             allowed: &[ReceptionOperator, Prefecture, Analyst],
         },
+        // Competent authorities: the juvenile court (a receiving service of the
+        // pathway), a prefecture or the police; only the organisations the
+        // configuration names pass the handler.
+        Rule {
+            rpc: "/approdo.screening.v1.ScreeningService/RecordAgeAssessment",
+            allowed: &[ReceivingService, Prefecture, Police],
+        },
+        Rule {
+            rpc: "/approdo.screening.v1.ScreeningService/AppointGuardian",
+            allowed: &[ReceivingService, Prefecture, Police],
+        },
+        // The case's facility, or a receiver with the person in care.
+        Rule {
+            rpc: "/approdo.screening.v1.ScreeningService/ScheduleFollowUp",
+            allowed: &[ReceptionOperator, ReceivingService],
+        },
+        Rule {
+            rpc: "/approdo.screening.v1.ScreeningService/RecordFollowUp",
+            allowed: &[ReceptionOperator, ReceivingService],
+        },
     ]
 };
 
@@ -116,6 +144,8 @@ pub async fn run(
     shutdown: CancellationToken,
     clock: Arc<dyn Clock>,
 ) -> Result<(), ServeError> {
+    let options: options::ScreeningOptions = config.options()?;
+    let options = options.checked()?;
     // The keeper of person keys: it creates them as cases open, destroys them on erasure.
     let keys = service_runtime::PersonKeyKeeper::from_config(
         &config.encryption,
@@ -134,6 +164,7 @@ pub async fn run(
             projection: context.projection.clone(),
             callers: context.callers.clone(),
             reads: context.reads(),
+            options,
         });
         context.watch_deadlines(api.clone());
         tokio::spawn(erasures::reconcile(

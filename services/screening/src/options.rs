@@ -1,0 +1,100 @@
+//! The screening service's own options (`[options]` in its configuration
+//! file, `APPRODO_SCREENING__OPTIONS__*` in the environment): which
+//! organisations are the competent authorities for age assessments and for
+//! appointing guardians (the juvenile court, or those the configuration names;
+//! none by default), and how long a transferred person may go unfound at the
+//! new facility before they are lost to follow-up.
+
+use serde::Deserialize;
+use service_runtime::config::ConfigError;
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ScreeningOptions {
+    /// Organisation ids (as their tokens name them) that may record an age
+    /// assessment (`RecordAgeAssessment`).
+    pub age_assessment_authorities: Vec<String>,
+    /// Organisation ids that may record a guardian's appointment (`AppointGuardian`).
+    pub guardianship_authorities: Vec<String>,
+    /// Hours after a transfer within which the new facility must find the
+    /// person (a follow-up `found`), or the watcher records `LostToFollowUp`.
+    pub lost_to_follow_up_after_hours: u32,
+}
+
+impl Default for ScreeningOptions {
+    fn default() -> Self {
+        ScreeningOptions {
+            age_assessment_authorities: Vec::new(),
+            guardianship_authorities: Vec::new(),
+            lost_to_follow_up_after_hours: 72,
+        }
+    }
+}
+
+impl ScreeningOptions {
+    /// Refuses options that cannot work (a transfer found in no time).
+    pub fn checked(self) -> Result<ScreeningOptions, ConfigError> {
+        if self.lost_to_follow_up_after_hours == 0 {
+            return Err(ConfigError::Invalid(
+                "[options] lost_to_follow_up_after_hours must be at least 1".to_owned(),
+            ));
+        }
+        Ok(self)
+    }
+
+    pub fn lost_to_follow_up_after(&self) -> time::Duration {
+        time::Duration::hours(i64::from(self.lost_to_follow_up_after_hours))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options(toml: &str) -> Result<ScreeningOptions, ConfigError> {
+        service_runtime::ServiceConfig {
+            options: toml.parse().expect("toml"),
+            ..Default::default()
+        }
+        .options::<ScreeningOptions>()
+        .and_then(ScreeningOptions::checked)
+    }
+
+    #[test]
+    fn defaults_name_no_authority_and_72_hours() {
+        let defaults = options("").expect("defaults");
+        assert_eq!(defaults, ScreeningOptions::default());
+        assert!(defaults.age_assessment_authorities.is_empty());
+        assert_eq!(
+            defaults.lost_to_follow_up_after(),
+            time::Duration::hours(72)
+        );
+    }
+
+    #[test]
+    fn configured_authorities_and_hours_replace_the_defaults() {
+        let configured = options(
+            "age_assessment_authorities = [\"tribunale-minorenni-pa\"]\n\
+             guardianship_authorities = [\"tribunale-minorenni-pa\", \"giudice-tutelare-ag\"]\n\
+             lost_to_follow_up_after_hours = 48\n",
+        )
+        .expect("options");
+        assert_eq!(
+            configured.age_assessment_authorities,
+            ["tribunale-minorenni-pa"]
+        );
+        assert_eq!(configured.guardianship_authorities.len(), 2);
+        assert_eq!(
+            configured.lost_to_follow_up_after(),
+            time::Duration::hours(48)
+        );
+    }
+
+    #[test]
+    fn zero_hours_and_unknown_options_are_refused() {
+        let zero = options("lost_to_follow_up_after_hours = 0\n").expect_err("zero");
+        assert!(zero.to_string().contains("lost_to_follow_up_after_hours"));
+        let unknown = options("age_assessors = []\n").expect_err("unknown");
+        assert!(unknown.to_string().contains("age_assessors"), "{unknown}");
+    }
+}
