@@ -173,9 +173,16 @@ pub struct SystemBuilder {
     nats: ServerOptions,
     tls: Option<TlsConfig>,
     log_max_bytes: i64,
+    configure: Vec<(Service, fn(&mut ServiceConfig))>,
 }
 
 impl SystemBuilder {
+    /// Changes `service`'s configuration each time it starts (its `[options]`).
+    pub fn configure(mut self, service: Service, change: fn(&mut ServiceConfig)) -> Self {
+        self.configure.push((service, change));
+        self
+    }
+
     /// The clock starts at `now` (by default the real time at start).
     pub fn clock_at(mut self, now: OffsetDateTime) -> Self {
         self.now = now;
@@ -231,6 +238,7 @@ impl SystemBuilder {
             key_encryption_key_file,
             tls: self.tls,
             log_max_bytes: self.log_max_bytes,
+            configure: self.configure,
             running: BTreeMap::new(),
         };
         for service in self.services {
@@ -262,6 +270,7 @@ pub struct System {
     key_encryption_key_file: PathBuf,
     tls: Option<TlsConfig>,
     log_max_bytes: i64,
+    configure: Vec<(Service, fn(&mut ServiceConfig))>,
     running: BTreeMap<Service, Running>,
 }
 
@@ -289,6 +298,7 @@ impl System {
             nats: ServerOptions::default(),
             tls: None,
             log_max_bytes: case_log_jetstream::DEFAULT_MAX_BYTES,
+            configure: Vec::new(),
         }
     }
 
@@ -346,8 +356,8 @@ impl System {
         .expect("connect to the case log")
     }
 
-    fn config(&self, data_dir: &Path) -> ServiceConfig {
-        ServiceConfig {
+    fn config(&self, service: Service, data_dir: &Path) -> ServiceConfig {
+        let mut config = ServiceConfig {
             data_dir: data_dir.to_owned(),
             case_log: CaseLogConfig {
                 url: self.nats.url(),
@@ -364,7 +374,11 @@ impl System {
             auth: issuer().auth_config(),
             tls: self.tls.clone(),
             ..ServiceConfig::default()
+        };
+        for (_, change) in self.configure.iter().filter(|(s, _)| *s == service) {
+            change(&mut config);
         }
+        config
     }
 
     async fn launch(
@@ -377,7 +391,7 @@ impl System {
         let address = listener.local_addr().expect("address");
         let shutdown = CancellationToken::new();
         let task = service.spawn(
-            self.config(data_dir),
+            self.config(service, data_dir),
             listener,
             shutdown.clone(),
             Arc::new(self.clock.clone()),
