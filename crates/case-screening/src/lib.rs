@@ -51,11 +51,11 @@ pub struct OpenCase {
     pub arrived_at: OffsetDateTime,
     pub province: Province,
     pub facility_id: FacilityId,
+    /// The kind of the facility the case is opened in, as registered (never
+    /// what a request says). `None` only in events recorded before it existed.
+    pub facility_kind: Option<FacilityKind>,
     pub family_links: Vec<FamilyLink>,
     pub application_date: Option<Date>,
-    /// The kind of the facility the case opened in, as registered; `None` in
-    /// events recorded before it existed.
-    pub facility_kind: Option<FacilityKind>,
     /// The person's age band at opening, in clear (`unknown` when not known,
     /// and in events recorded before it existed); the date of birth stays sealed.
     pub age_band: AgeBand,

@@ -337,6 +337,7 @@ impl api::screening_service_server::ScreeningService for ScreeningApi {
         request.province = located.province;
         let (request_id, mut open) =
             requests::open_case(&request, |rid| new_case_id(&caller.organisation_id, rid))?;
+        // Where screening's deadline runs from: the registered kind, never the request's.
         open.facility_kind = case_screening::FacilityKind::from_code(&located.kind).ok();
         self.check_family_links(&caller, &open).await?;
         let case_id = open.case_id.to_string();

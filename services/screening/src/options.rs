@@ -32,8 +32,23 @@ impl Default for ScreeningOptions {
 }
 
 impl ScreeningOptions {
-    /// Refuses options that cannot work (a transfer found in no time).
+    /// Refuses options that cannot work: an authority that is not an
+    /// organisation id (a typo would silently match nobody), a transfer found
+    /// in no time.
     pub fn checked(self) -> Result<ScreeningOptions, ConfigError> {
+        for (list, ids) in [
+            (
+                "age_assessment_authorities",
+                &self.age_assessment_authorities,
+            ),
+            ("guardianship_authorities", &self.guardianship_authorities),
+        ] {
+            if let Some(i) = ids.iter().position(|id| !pathway::is_id_token(id)) {
+                return Err(ConfigError::Invalid(format!(
+                    "[options] {list}[{i}] must be an organisation id of [a-z0-9-]"
+                )));
+            }
+        }
         if self.lost_to_follow_up_after_hours == 0 {
             return Err(ConfigError::Invalid(
                 "[options] lost_to_follow_up_after_hours must be at least 1".to_owned(),
@@ -91,10 +106,17 @@ mod tests {
     }
 
     #[test]
-    fn zero_hours_and_unknown_options_are_refused() {
+    fn zero_hours_unknown_options_and_malformed_ids_are_refused() {
         let zero = options("lost_to_follow_up_after_hours = 0\n").expect_err("zero");
         assert!(zero.to_string().contains("lost_to_follow_up_after_hours"));
         let unknown = options("age_assessors = []\n").expect_err("unknown");
         assert!(unknown.to_string().contains("age_assessors"), "{unknown}");
+        let malformed = options("guardianship_authorities = [\"Tribunale per i minorenni\"]\n")
+            .expect_err("not an id");
+        assert!(
+            malformed
+                .to_string()
+                .contains("guardianship_authorities[0]")
+        );
     }
 }

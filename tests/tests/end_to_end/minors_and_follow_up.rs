@@ -311,12 +311,11 @@ async fn an_age_assessment_is_refused_to_an_unlisted_organisation_and_accepted_f
     let system = System::builder()
         .clock_at(NOW)
         .services(&[Service::Screening])
-        .configure(Service::Screening, |config| {
-            config.options = "age_assessment_authorities = [\"questura-ag\"]\n\
-                              guardianship_authorities = [\"questura-ag\"]\n"
-                .parse()
-                .expect("options");
-        })
+        .options(
+            Service::Screening,
+            "age_assessment_authorities = [\"questura-ag\"]\n\
+             guardianship_authorities = [\"questura-ag\"]\n",
+        )
         .start()
         .await;
     let mut client = system.screening(&operator()).await;

@@ -168,11 +168,11 @@ fn snapshot_of_open() {
                 facility_id: FacilityId(
                     "hotspot-lampedusa",
                 ),
-                family_links: [],
-                application_date: None,
                 facility_kind: Some(
                     Hotspot,
                 ),
+                family_links: [],
+                application_date: None,
                 age_band: Unknown,
             },
         )"#]]

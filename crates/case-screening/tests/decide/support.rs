@@ -53,9 +53,9 @@ pub fn open_case() -> OpenCase {
         arrived_at: ARRIVAL,
         province: province("AG"),
         facility_id: facility(FIRST_FACILITY),
+        facility_kind: Some(FacilityKind::Hotspot),
         family_links: vec![],
         application_date: None,
-        facility_kind: Some(FacilityKind::Hotspot),
         age_band: AgeBand::Unknown,
     }
 }

@@ -173,13 +173,13 @@ pub struct SystemBuilder {
     nats: ServerOptions,
     tls: Option<TlsConfig>,
     log_max_bytes: i64,
-    configure: Vec<(Service, fn(&mut ServiceConfig))>,
+    options: BTreeMap<Service, String>,
 }
 
 impl SystemBuilder {
-    /// Changes `service`'s configuration each time it starts (its `[options]`).
-    pub fn configure(mut self, service: Service, change: fn(&mut ServiceConfig)) -> Self {
-        self.configure.push((service, change));
+    /// A service's own options (its `[options]` section, as TOML).
+    pub fn options(mut self, service: Service, toml: &str) -> Self {
+        self.options.insert(service, toml.to_owned());
         self
     }
 
@@ -238,7 +238,7 @@ impl SystemBuilder {
             key_encryption_key_file,
             tls: self.tls,
             log_max_bytes: self.log_max_bytes,
-            configure: self.configure,
+            options: self.options,
             running: BTreeMap::new(),
         };
         for service in self.services {
@@ -270,7 +270,7 @@ pub struct System {
     key_encryption_key_file: PathBuf,
     tls: Option<TlsConfig>,
     log_max_bytes: i64,
-    configure: Vec<(Service, fn(&mut ServiceConfig))>,
+    options: BTreeMap<Service, String>,
     running: BTreeMap<Service, Running>,
 }
 
@@ -298,7 +298,7 @@ impl System {
             nats: ServerOptions::default(),
             tls: None,
             log_max_bytes: case_log_jetstream::DEFAULT_MAX_BYTES,
-            configure: Vec::new(),
+            options: BTreeMap::new(),
         }
     }
 
@@ -357,7 +357,12 @@ impl System {
     }
 
     fn config(&self, service: Service, data_dir: &Path) -> ServiceConfig {
-        let mut config = ServiceConfig {
+        ServiceConfig {
+            options: self
+                .options
+                .get(&service)
+                .map(|toml| toml.parse().expect("the service's options are TOML"))
+                .unwrap_or_default(),
             data_dir: data_dir.to_owned(),
             case_log: CaseLogConfig {
                 url: self.nats.url(),
@@ -374,11 +379,7 @@ impl System {
             auth: issuer().auth_config(),
             tls: self.tls.clone(),
             ..ServiceConfig::default()
-        };
-        for (_, change) in self.configure.iter().filter(|(s, _)| *s == service) {
-            change(&mut config);
         }
-        config
     }
 
     async fn launch(
