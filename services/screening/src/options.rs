@@ -87,6 +87,19 @@ mod tests {
     }
 
     #[test]
+    fn the_local_deployments_options_are_valid() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../deploy/local/screening.toml");
+        let config: service_runtime::ServiceConfig =
+            service_runtime::config::load("screening", Some(&path)).expect("local configuration");
+        let options = config
+            .options::<ScreeningOptions>()
+            .and_then(ScreeningOptions::checked)
+            .expect("options");
+        assert_eq!(options, ScreeningOptions::default());
+    }
+
+    #[test]
     fn configured_authorities_and_hours_replace_the_defaults() {
         let configured = options(
             "age_assessment_authorities = [\"tribunale-minorenni-pa\"]\n\
