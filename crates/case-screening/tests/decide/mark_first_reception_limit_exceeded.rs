@@ -241,3 +241,22 @@ fn missed_deadlines_lists_the_limit_when_it_has_passed() {
             .contains(&Command::MarkFirstReceptionLimitExceeded)
     );
 }
+
+#[test]
+fn snapshot_of_the_first_reception_limit_exceeded() {
+    let outcome = when(
+        &given(&unaccompanied_minor()),
+        Command::MarkFirstReceptionLimitExceeded,
+        FIRST_RECEPTION_LIMIT + Duration::HOUR,
+    );
+    expect![[r#"
+        FirstReceptionLimitExceeded {
+            facility_id: FacilityId(
+                "hotspot-lampedusa",
+            ),
+            entered_on: 2026-03-02,
+            due_at: 2026-04-17 0:00:00.0 +02:00:00,
+            detected_at: 2026-04-16 23:00:00.0 +00:00:00,
+        }"#]]
+    .assert_eq(&render(outcome));
+}

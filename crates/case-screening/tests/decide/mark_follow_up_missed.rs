@@ -80,3 +80,17 @@ fn missed_deadlines_lists_each_follow_up_due() {
         follow_up_id: follow_up_id("follow-up-later")
     }));
 }
+
+#[test]
+fn snapshot_of_a_follow_up_missed() {
+    let outcome = when(&scheduled(), mark(), DUE_END);
+    expect![[r#"
+        FollowUpMissed {
+            follow_up_id: FollowUpId(
+                "0190a1b2-0000-7000-8000-00000000f001",
+            ),
+            due_on: 2026-03-29,
+            detected_at: 2026-03-29 22:00:00.0 +00:00:00,
+        }"#]]
+    .assert_eq(&render(outcome));
+}
