@@ -4,7 +4,8 @@
 //! and of a confirmed-vulnerable person recorded with `VulnerablePersonDetained`;
 //! an age assessment (and a guardian) refused to an organisation the
 //! configuration does not name and accepted from one it names; a transferred
-//! person not found in time is lost to follow-up, one found is not.
+//! person not found in time is lost to follow-up, one found is not; a
+//! receiver follows up a case in its care, not one only sent to it.
 
 use contracts::person::v1 as person;
 use contracts::screening::v1 as api;
@@ -515,4 +516,81 @@ async fn a_transferred_person_not_found_in_time_is_lost_to_follow_up_and_one_fou
     assert_eq!(follow_up.follow_up_id, scheduled.follow_up_id);
     assert!(follow_up.deadline.as_ref().is_some_and(|d| d.missed));
     system.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_follows_up_a_case_in_its_care_and_not_one_only_sent_to_it() {
+    use contracts::referral::v1 as referral;
+    use referral::update_referral_request::{Accept, Action, Receive, TakeCharge};
+
+    use crate::referral::{CAV, Fixture};
+
+    let system = Fixture::start().await;
+    let case_id = system.screened_case("follow-up-in-care", false).await;
+    system.register(CAV, &["AG"]).await;
+    let consent_id = system.consent_to(&case_id, "follow-up-consent", CAV).await;
+    let referral_id = system
+        .refer(&case_id, "follow-up-referral", CAV, &consent_id, "high")
+        .await
+        .expect("sent")
+        .referral_id;
+    let centre = Caller::receiver(CAV, Some("RM"));
+    let mut screening = system.screening(&centre).await;
+    let schedule = |request_id: &str| {
+        centre.request(api::ScheduleFollowUpRequest {
+            request_id: request_id.to_owned(),
+            case_id: case_id.clone(),
+            due_on: "2026-06-27".to_owned(),
+            purpose: "referral_follow_up".to_owned(),
+        })
+    };
+    let sent_only = screening
+        .schedule_follow_up(schedule("before-care"))
+        .await
+        .expect_err("a referral only sent is not care");
+    assert_eq!(sent_only.code(), Code::PermissionDenied);
+
+    let mut referrals = system.referral(&centre).await;
+    for (request_id, action) in [
+        ("care-receive", Action::Receive(Receive {})),
+        ("care-accept", Action::Accept(Accept {})),
+        ("care-take-charge", Action::TakeCharge(TakeCharge {})),
+    ] {
+        referrals
+            .update_referral(centre.request(referral::UpdateReferralRequest {
+                request_id: request_id.to_owned(),
+                case_id: case_id.clone(),
+                referral_id: referral_id.clone(),
+                action: Some(action),
+            }))
+            .await
+            .expect(request_id);
+    }
+    let scheduled = screening
+        .schedule_follow_up(schedule("in-care"))
+        .await
+        .expect("the receiver in care schedules")
+        .into_inner();
+    let recorded = screening
+        .record_follow_up(centre.request(api::RecordFollowUpRequest {
+            request_id: "in-care-done".to_owned(),
+            case_id: case_id.clone(),
+            follow_up_id: scheduled.follow_up_id.clone(),
+            outcome: "found".to_owned(),
+            at: ts(NOW),
+        }))
+        .await
+        .expect("and records")
+        .into_inner();
+    let mut client = system.screening(&operator()).await;
+    let seen = view(&mut client, &case_id, recorded.log_sequence).await;
+    let follow_up = seen.follow_ups.first().expect("follow-up");
+    assert_eq!(follow_up.follow_up_id, scheduled.follow_up_id);
+    assert_eq!(follow_up.outcome, "found");
+    assert!(
+        follow_up
+            .deadline
+            .as_ref()
+            .is_some_and(|d| d.met_at.is_some())
+    );
 }
