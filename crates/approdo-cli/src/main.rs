@@ -2,6 +2,7 @@
 //! Locally it needs no configuration: it finds the services on the ports of
 //! `deploy/local/` and signs in with development tokens.
 
+mod protection;
 mod referral;
 mod screening;
 

@@ -41,6 +41,9 @@ pub enum CaseCommand {
         /// YYYY-MM-DD
         #[arg(long, default_value = "")]
         application_date: String,
+        /// 0-5, 6-13, 14-15, 16-17, 18+ or unknown
+        #[arg(long, default_value = "unknown")]
+        age_band: String,
     },
     /// Records the preliminary vulnerability check: CATEGORY[,CATEGORY...].
     Check {
@@ -116,6 +119,9 @@ pub enum CaseCommand {
         #[arg(long)]
         overdue: bool,
     },
+    /// Minors, detention and follow-up.
+    #[command(flatten)]
+    Protection(crate::protection::ProtectionCommand),
 }
 
 fn now() -> OffsetDateTime {
@@ -166,6 +172,7 @@ pub async fn run(host: &str, command: CaseCommand) -> Result<()> {
             facility,
             hours_ago,
             application_date,
+            age_band,
         } => {
             let answer = client
                 .open_case(operator(api::OpenCaseRequest {
@@ -177,6 +184,7 @@ pub async fn run(host: &str, command: CaseCommand) -> Result<()> {
                     province,
                     facility_id: facility.unwrap_or_else(crate::operator_facility),
                     application_date,
+                    age_band,
                     ..Default::default()
                 }))
                 .await?
@@ -281,6 +289,7 @@ pub async fn run(host: &str, command: CaseCommand) -> Result<()> {
             );
         }
         CaseCommand::Show { case_id } => print_case(&show(&mut client, &case_id, 0).await?),
+        CaseCommand::Protection(command) => crate::protection::run(&mut client, command).await?,
         CaseCommand::Identity { case_id, purpose } => {
             print_identity(&mut client, &case_id, &purpose).await?
         }
@@ -443,6 +452,7 @@ fn print_case(case: &api::CaseView) {
     };
     deadline("screening (7 days)", &case.screening_deadline);
     deadline("assessment (30 days)", &case.assessment_deadline);
+    crate::protection::print_case(case);
     println!(
         "  signals: {}, GBV disclosures: {}, last log sequence: {}",
         case.signals, case.gbv_disclosures, case.last_log_sequence

@@ -17,6 +17,8 @@
 
 mod decide;
 pub mod facilities;
+pub mod follow_up;
+pub mod minors;
 pub mod model;
 
 use std::collections::BTreeMap;
@@ -26,7 +28,10 @@ use pathway::{CaseUrgency, Category, CategoryStatus, Urgency};
 use time::{Date, OffsetDateTime};
 
 pub use decide::{decide, missed_deadlines};
+pub use follow_up::{FollowUpRecord, FollowUpSchedule, FollowUps};
+pub use minors::{AgeAssessment, GuardianAppointment, MinorRecord};
 pub use model::*;
+pub use pathway::AgeBand;
 
 /// Screening ends within 7 days (Screening Regulation Art. 8(3)).
 pub const SCREENING_DAYS: i64 = 7;
@@ -100,6 +105,9 @@ pub struct OpenCase {
     pub opened_at: Option<OffsetDateTime>,
     pub family_links: Vec<FamilyLink>,
     pub application_date: Option<Date>,
+    /// The person's age band at opening, in clear (`unknown` when not known,
+    /// and in events recorded before it existed); the date of birth stays sealed.
+    pub age_band: AgeBand,
 }
 
 impl OpenCase {
@@ -187,6 +195,23 @@ pub struct Placement {
     pub province: Province,
     pub facility_kind: FacilityKind,
     pub placed_at: OffsetDateTime,
+    /// When the new facility must have confirmed the person arrived (a
+    /// follow-up found them), or they are lost to follow-up; `None` in
+    /// placements recorded before arrivals were expected.
+    pub arrival_due_at: Option<OffsetDateTime>,
+    /// For a placement in detention: why, and who decided.
+    pub detention: Option<DetentionGrounds>,
+}
+
+/// Why a person is detained and who decided: required to detain a person
+/// with a confirmed vulnerability or a minor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DetentionGrounds {
+    pub justification: DetentionJustification,
+    /// The caller's verified organisation.
+    pub decided_by_organisation: String,
+    /// The authority that ordered it, when not the recording organisation.
+    pub authority: Option<DetentionAuthority>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -223,6 +248,21 @@ pub enum Command {
     RecordIdentityRead {
         purpose: ReadPurpose,
     },
+    /// The age as the competent authority assessed it.
+    AssessAge(AgeAssessment),
+    /// A minor's guardian (tutore) appointed.
+    AppointGuardian(GuardianAppointment),
+    ScheduleFollowUp(FollowUpSchedule),
+    RecordFollowUp(FollowUpRecord),
+    /// From the deadline watcher: an unaccompanied minor is still in first
+    /// reception after 45 days.
+    MarkFirstReceptionLimitExceeded,
+    /// From the deadline watcher: a follow-up's day ended unrecorded.
+    MarkFollowUpMissed {
+        follow_up_id: FollowUpId,
+    },
+    /// From the deadline watcher: a transferred person was not found at the new facility in time.
+    MarkLostToFollowUp,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -278,6 +318,39 @@ pub enum Event {
         purpose: ReadPurpose,
         read_at: OffsetDateTime,
     },
+    AgeAssessed(AgeAssessment),
+    GuardianAppointed(GuardianAppointment),
+    /// A person with a confirmed vulnerability, or a minor, placed in
+    /// detention (indicator 8): in the commit of the placement.
+    VulnerablePersonDetained {
+        facility_id: FacilityId,
+        /// The categories confirmed on the case.
+        categories: Vec<Category>,
+        age_band: AgeBand,
+        grounds: DetentionGrounds,
+        detained_at: OffsetDateTime,
+    },
+    /// An unaccompanied minor still in first reception when the 45 days ended.
+    FirstReceptionLimitExceeded {
+        facility_id: FacilityId,
+        entered_on: Date,
+        due_at: OffsetDateTime,
+        detected_at: OffsetDateTime,
+    },
+    FollowUpScheduled(FollowUpSchedule),
+    FollowUpRecorded(FollowUpRecord),
+    FollowUpMissed {
+        follow_up_id: FollowUpId,
+        due_on: Date,
+        detected_at: OffsetDateTime,
+    },
+    /// A transferred person not found at the new facility in time.
+    LostToFollowUp {
+        facility_id: FacilityId,
+        placed_at: OffsetDateTime,
+        due_at: OffsetDateTime,
+        detected_at: OffsetDateTime,
+    },
 }
 
 /// Why a command is refused. Messages name fields and rules, never case data.
@@ -310,6 +383,18 @@ pub enum ScreeningError {
     AlreadyFormallyIdentified,
     #[error("a formally identified category cannot be ruled out by an assessment")]
     FormallyIdentified,
+    #[error("the case is not a minor's (by age band, or presumed)")]
+    NotAMinor,
+    #[error("an unaccompanied minor, or a person presumed a minor, is never placed in detention")]
+    MinorInDetention,
+    #[error(
+        "detaining a minor or a person with a confirmed vulnerability needs a recorded justification"
+    )]
+    DetentionNeedsJustification,
+    #[error("the follow-up is already recorded")]
+    FollowUpAlreadyRecorded,
+    #[error("too many follow-ups wait to be recorded on this case")]
+    TooManyOpenFollowUps,
 }
 
 /// The screening record as decided so far.
@@ -334,6 +419,10 @@ pub struct State {
     pub screening_deadline_missed: bool,
     pub assessment_deadline_missed: bool,
     pub personal_data_erased: bool,
+    /// Age band, guardian, first-reception stay (`minors.rs`).
+    pub minor: MinorRecord,
+    /// Follow-ups and the arrival a transfer expects (`follow_up.rs`).
+    pub follow_ups: FollowUps,
 }
 
 impl State {
@@ -342,6 +431,8 @@ impl State {
     }
 
     pub fn evolve(mut self, event: &Event) -> State {
+        self.minor.evolve(event);
+        self.follow_ups.evolve(event);
         match event {
             Event::CaseOpened(open) => {
                 self.application_date = open.application_date;
@@ -415,6 +506,15 @@ impl State {
             Event::AssessmentDeadlineMissed { .. } => self.assessment_deadline_missed = true,
             Event::PersonalDataErased { .. } => self.personal_data_erased = true,
             Event::IdentityRead { .. } => {}
+            // Kept by their own records (`minor`, `follow_ups`), evolved above.
+            Event::AgeAssessed(_)
+            | Event::GuardianAppointed(_)
+            | Event::VulnerablePersonDetained { .. }
+            | Event::FirstReceptionLimitExceeded { .. }
+            | Event::FollowUpScheduled(_)
+            | Event::FollowUpRecorded(_)
+            | Event::FollowUpMissed { .. }
+            | Event::LostToFollowUp { .. } => {}
         }
         self
     }

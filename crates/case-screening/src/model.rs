@@ -127,3 +127,68 @@ vocabulary!(
     LegalObligation = "legal_obligation",
     Safeguarding = "safeguarding",
 });
+
+// Minors, detention and follow-up (issue 11): closed lists, never free text.
+
+pathway::validated_string!(
+    /// A follow-up of a case: a UUID derived from the case and the scheduling request.
+    FollowUpId, "must be 1 to 64 characters of [a-z0-9-]",
+    |raw| token(raw, 64, |b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+);
+
+vocabulary!(
+    /// Why a person is detained: the grounds of Reception Conditions Directive
+    /// (EU) 2024/1346 Art. 10(4), as codes.
+    DetentionJustification, "detention justification", {
+    IdentityVerification = "identity_verification",
+    ApplicationElements = "application_elements",
+    BorderProcedure = "border_procedure",
+    ReturnProcedure = "return_procedure",
+    RiskOfAbsconding = "risk_of_absconding",
+    PublicOrder = "public_order",
+    NationalSecurity = "national_security",
+});
+
+vocabulary!(
+    /// Which authority ordered a detention, when the recording organisation is
+    /// not the one that decided (the police chief orders, a judge validates).
+    DetentionAuthority, "detention authority", {
+    PoliceChief = "police_chief",
+    Prefect = "prefect",
+    JusticeOfThePeace = "justice_of_the_peace",
+    Court = "court",
+});
+
+vocabulary!(
+    /// Who the guardian (tutore) of a minor is, by kind: never a name.
+    GuardianKind, "guardian kind", {
+    /// A volunteer guardian from the juvenile court's list (L. 47/2017 art. 11).
+    VolunteerGuardian = "volunteer_guardian",
+    SocialServices = "social_services",
+    /// The head of the reception facility, provisionally.
+    FacilityHead = "facility_head",
+    Relative = "relative",
+});
+
+vocabulary!(
+    /// What a follow-up is for.
+    FollowUpPurpose, "follow-up purpose", {
+    /// That the person arrived where they were transferred.
+    ArrivalCheck = "arrival_check",
+    Wellbeing = "wellbeing",
+    Reassessment = "reassessment",
+    ReferralFollowUp = "referral_follow_up",
+    GuardianContact = "guardian_contact",
+});
+
+vocabulary!(
+    /// What a follow-up found.
+    FollowUpOutcome, "follow-up outcome", {
+    /// The person was seen: after a transfer, this confirms their arrival.
+    Found = "found",
+    NotFound = "not_found",
+    /// The person did not want the contact.
+    Declined = "declined",
+    /// Escalated to the prefecture's table.
+    Escalated = "escalated",
+});

@@ -82,7 +82,8 @@ impl Aggregate for CaseScreening {
 /// names it: `deadline.screening.<case>`, `deadline.assessment.<case>`, and
 /// `deadline.need-assessment.<case>.<CATEGORY>.<raised at, Unix nanoseconds>`
 /// (a need is named by its category and its raise: a category raised again
-/// after being ruled out is another need).
+/// after being ruled out is another need); the 45-day limit, follow-ups and
+/// awaited arrivals as `protection::deadline_request_id` names them.
 pub fn missed_deadlines(state: &State, now: OffsetDateTime) -> Vec<(String, Command)> {
     let Some(opened) = &state.opened else {
         return Vec::new();
@@ -102,7 +103,8 @@ pub fn missed_deadlines(state: &State, now: OffsetDateTime) -> Vec<(String, Comm
                     category.code(),
                     raised_at.unix_timestamp_nanos()
                 ),
-                _ => return None,
+                // Minors and follow-up: named in `protection`.
+                other => crate::protection::deadline_request_id(state, case, other)?,
             };
             Some((request_id, command))
         })

@@ -443,7 +443,12 @@ impl api::screening_service_server::ScreeningService for ScreeningApi {
         .await?;
         request.province = located.province;
         request.facility_kind = located.kind;
-        let (case_id, log_sequence) = self.command(caller, requests::placement(&request)).await?;
+        let parsed = requests::placement(
+            &request,
+            &caller.organisation_id,
+            self.options.lost_to_follow_up_after(),
+        );
+        let (case_id, log_sequence) = self.command(caller, parsed).await?;
         Ok(Response::new(api::PlaceCaseResponse {
             case_id,
             log_sequence,
@@ -629,6 +634,35 @@ impl api::screening_service_server::ScreeningService for ScreeningApi {
         Jurisdiction::of(&caller).check(&whereabouts_of(&history)?)?;
         let entries = history.iter().map(history_entry).collect();
         Ok(Response::new(api::GetCaseHistoryResponse { entries }))
+    }
+
+    // Minors and follow-up: `protection.rs`.
+    async fn record_age_assessment(
+        &self,
+        request: Request<api::RecordAgeAssessmentRequest>,
+    ) -> Result<Response<api::RecordAgeAssessmentResponse>, Status> {
+        self.age_assessed(request).await
+    }
+
+    async fn appoint_guardian(
+        &self,
+        request: Request<api::AppointGuardianRequest>,
+    ) -> Result<Response<api::AppointGuardianResponse>, Status> {
+        self.guardian_appointed(request).await
+    }
+
+    async fn schedule_follow_up(
+        &self,
+        request: Request<api::ScheduleFollowUpRequest>,
+    ) -> Result<Response<api::ScheduleFollowUpResponse>, Status> {
+        self.follow_up_scheduled(request).await
+    }
+
+    async fn record_follow_up(
+        &self,
+        request: Request<api::RecordFollowUpRequest>,
+    ) -> Result<Response<api::RecordFollowUpResponse>, Status> {
+        self.follow_up_recorded(request).await
     }
 }
 

@@ -7,7 +7,7 @@ use case_screening::*;
 use contracts::log::v1 as log;
 use contracts::person::v1 as person;
 use contracts::screening::v1 as wire;
-use pathway::{Category, Urgency};
+use pathway::{AgeBand, Category, Urgency};
 use time::{Date, OffsetDateTime};
 
 case_log_jetstream::event_contract! {
@@ -29,6 +29,15 @@ case_log_jetstream::event_contract! {
         NeedIdentifiedAfterAssessment,
         NeedAssessmentDeadlineMissed,
         FormalIdentificationRecorded,
+        // Minors, detention and follow-up (`protection_codec`).
+        AgeAssessed,
+        GuardianAppointed,
+        VulnerablePersonDetained,
+        FirstReceptionLimitExceeded,
+        FollowUpScheduled,
+        FollowUpRecorded,
+        FollowUpMissed,
+        LostToFollowUp,
     }
 }
 
@@ -122,6 +131,12 @@ pub fn opening(e: &wire::CaseOpened) -> Result<OpenCase, &'static str> {
             None => None,
             Some(t) => Some(from_timestamp(t).ok_or("bad time")?),
         },
+        // Empty in events recorded before the age band existed: not known.
+        age_band: if e.age_band.is_empty() {
+            AgeBand::Unknown
+        } else {
+            AgeBand::from_code(&e.age_band).map_err(|_| "bad age band")?
+        },
         family_links: e
             .family_links
             .iter()
@@ -167,6 +182,7 @@ pub fn encode(event: &Event, personal: &PersonalParts) -> WireEvent {
                 .map(|kind| kind.code().to_owned())
                 .unwrap_or_default(),
             opened_at: open.opened_at.map(timestamp),
+            age_band: open.age_band.code().to_owned(),
             ..Default::default()
         }),
         Event::PreliminaryCheckRecorded(check) => {
@@ -259,6 +275,11 @@ pub fn encode(event: &Event, personal: &PersonalParts) -> WireEvent {
             province: placement.province.to_string(),
             facility_kind: placement.facility_kind.code().to_owned(),
             placed_at: ts(placement.placed_at),
+            arrival_due_at: placement.arrival_due_at.and_then(ts),
+            detention: placement
+                .detention
+                .as_ref()
+                .map(crate::protection_codec::grounds_to_wire),
         }),
         Event::CaseClosed { reason, closed_at } => WireEvent::CaseClosed(wire::CaseClosed {
             reason: reason.code().to_owned(),
@@ -288,6 +309,15 @@ pub fn encode(event: &Event, personal: &PersonalParts) -> WireEvent {
             due_at: ts(*due_at),
             detected_at: ts(*detected_at),
         }),
+        Event::AgeAssessed(_)
+        | Event::GuardianAppointed(_)
+        | Event::VulnerablePersonDetained { .. }
+        | Event::FirstReceptionLimitExceeded { .. }
+        | Event::FollowUpScheduled(_)
+        | Event::FollowUpRecorded(_)
+        | Event::FollowUpMissed { .. }
+        | Event::LostToFollowUp { .. } => crate::protection_codec::encode(event)
+            .unwrap_or_else(|| unreachable!("protection_codec encodes its own events")),
     }
 }
 
@@ -402,13 +432,18 @@ pub fn decode(event: &log::Event) -> Result<Event, DecodeError> {
         WireEvent::ApplicationRecorded(e) => Event::ApplicationRecorded {
             application_date: parse_date(&e.application_date).map_err(bad)?,
         },
-        WireEvent::CasePlaced(e) => Event::CasePlaced(Placement {
-            facility_id: FacilityId::parse(&e.facility_id).map_err(|_| bad("bad facility"))?,
-            province: Province::parse(&e.province).map_err(|_| bad("bad province"))?,
-            facility_kind: FacilityKind::from_code(&e.facility_kind)
-                .map_err(|_| bad("bad kind"))?,
-            placed_at: time(&e.placed_at)?,
-        }),
+        WireEvent::CasePlaced(e) => {
+            let (arrival_due_at, detention) = crate::protection_codec::placement_parts(event, &e)?;
+            Event::CasePlaced(Placement {
+                facility_id: FacilityId::parse(&e.facility_id).map_err(|_| bad("bad facility"))?,
+                province: Province::parse(&e.province).map_err(|_| bad("bad province"))?,
+                facility_kind: FacilityKind::from_code(&e.facility_kind)
+                    .map_err(|_| bad("bad kind"))?,
+                placed_at: time(&e.placed_at)?,
+                arrival_due_at,
+                detention,
+            })
+        }
         WireEvent::CaseClosed(e) => Event::CaseClosed {
             reason: CloseReason::from_code(&e.reason).map_err(|_| bad("bad reason"))?,
             closed_at: time(&e.closed_at)?,
@@ -430,6 +465,14 @@ pub fn decode(event: &log::Event) -> Result<Event, DecodeError> {
             purpose: ReadPurpose::from_code(&e.purpose).map_err(|_| bad("bad purpose"))?,
             read_at: time(&e.read_at)?,
         },
+        protection @ (WireEvent::AgeAssessed(_)
+        | WireEvent::GuardianAppointed(_)
+        | WireEvent::VulnerablePersonDetained(_)
+        | WireEvent::FirstReceptionLimitExceeded(_)
+        | WireEvent::FollowUpScheduled(_)
+        | WireEvent::FollowUpRecorded(_)
+        | WireEvent::FollowUpMissed(_)
+        | WireEvent::LostToFollowUp(_)) => crate::protection_codec::decode(protection, event)?,
     })
 }
 
@@ -468,6 +511,7 @@ mod tests {
                 opened_at: Some(at),
                 family_links: vec![],
                 application_date: None,
+                age_band: AgeBand::From14To15,
             }),
             Event::VulnerabilitySignalRaised(Signal {
                 suspected: Suspicion {

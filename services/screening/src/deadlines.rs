@@ -1,7 +1,8 @@
 //! What the screening service tells the runtime's deadline watcher: open cases
 //! whose screening (7 days), assessment (30 days) or need-assessment (30 days
-//! from a need identified later) deadline has passed unmet in the projection
-//! are the candidates; the domain decides what is missed.
+//! from a need identified later) deadline, an unaccompanied minor's 45 days in first reception, a follow-up or an awaited arrival has
+//! passed unmet in the projection are the candidates; the domain decides what
+//! is missed.
 
 use std::future::Future;
 
@@ -33,6 +34,7 @@ impl DeadlineWatch for ScreeningApi {
                 passed(&case.screening_deadline)
                     || passed(&case.assessment_deadline)
                     || case.late_needs.iter().any(|need| passed(&need.deadline))
+                    || crate::protection_view::deadline_passed(case, now)
             })
             .map(|case| case.case_id)
             .collect())

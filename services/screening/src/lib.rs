@@ -9,7 +9,11 @@
 //! wire) -> `projection` (case views) -> `queries` (listing); `deadlines`
 //! (candidates for the runtime's deadline watcher); `erasures` (completes
 //! erasures whose key destruction failed); `identity_access` (who reads identities);
-//! `options` (the service's own configuration: the anti-trafficking bodies).
+//! minors, detention and follow-up in `protection` (handlers, deadline request
+//! ids), `protection_requests`, `protection_codec`, `protection_view`; `options`
+//! (the service's own configuration: the anti-trafficking bodies, the
+//! authorities for age assessments and guardians, the time to find a
+//! transferred person).
 
 pub mod aggregate;
 pub mod api;
@@ -20,6 +24,10 @@ pub mod facilities;
 pub mod identity_access;
 pub mod options;
 pub mod projection;
+pub mod protection;
+pub mod protection_codec;
+pub mod protection_requests;
+pub mod protection_view;
 pub mod queries;
 pub mod referred_to;
 pub mod requests;
@@ -112,6 +120,26 @@ pub const AUTHORISATION: &[Rule] = {
         Rule {
             rpc: "/approdo.screening.v1.ScreeningService/GetCaseHistory",
             allowed: &[ReceptionOperator, Prefecture, Analyst],
+        },
+        // Competent authorities: the juvenile court (a receiving service of the
+        // pathway), a prefecture or the police; only the organisations the
+        // configuration names pass the handler.
+        Rule {
+            rpc: "/approdo.screening.v1.ScreeningService/RecordAgeAssessment",
+            allowed: &[ReceivingService, Prefecture, Police],
+        },
+        Rule {
+            rpc: "/approdo.screening.v1.ScreeningService/AppointGuardian",
+            allowed: &[ReceivingService, Prefecture, Police],
+        },
+        // The case's facility, or a receiver with the person in care.
+        Rule {
+            rpc: "/approdo.screening.v1.ScreeningService/ScheduleFollowUp",
+            allowed: &[ReceptionOperator, ReceivingService],
+        },
+        Rule {
+            rpc: "/approdo.screening.v1.ScreeningService/RecordFollowUp",
+            allowed: &[ReceptionOperator, ReceivingService],
         },
     ]
 };

@@ -66,8 +66,10 @@ impl Projection for ScreeningProjection {
                 event_type: e.event_type,
                 reason: e.reason,
             })?;
+            crate::protection_view::apply(&mut view, &decoded);
             apply_event(&mut view, decoded, &who, commit.commit.occurred_at);
         }
+        crate::protection_view::refresh(&mut view);
         view.last_log_sequence = commit.sequence;
         rows.put(CASES, case_id, &view.encode_to_vec())?;
         Ok(())
@@ -213,6 +215,15 @@ fn apply_event(
                 deadline.overdue = deadline.met_at.is_none();
             }
         }
+        // Minors, detention and follow-up: `protection_view`.
+        WireEvent::AgeAssessed(_)
+        | WireEvent::GuardianAppointed(_)
+        | WireEvent::VulnerablePersonDetained(_)
+        | WireEvent::FirstReceptionLimitExceeded(_)
+        | WireEvent::FollowUpScheduled(_)
+        | WireEvent::FollowUpRecorded(_)
+        | WireEvent::FollowUpMissed(_)
+        | WireEvent::LostToFollowUp(_) => {}
     }
 }
 

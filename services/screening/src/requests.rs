@@ -23,7 +23,7 @@ pub fn case_id(violations: &mut Violations, raw: &str) -> Option<CaseId> {
     violations.check("case_id", CaseId::parse(raw))
 }
 
-fn time(
+pub(crate) fn time(
     violations: &mut Violations,
     field: &str,
     raw: &Option<prost_types::Timestamp>,
@@ -214,6 +214,7 @@ pub fn open_case(
     if let Some(details) = &request.special_category_details {
         special_category(&mut v, details);
     }
+    let age_band = crate::protection_requests::opening_age_band(&mut v, request, arrived_at);
     v.finish()?;
     let (Some(arrival_place), Some(arrived_at), Some(province), Some(facility_id)) =
         (place, arrived_at, province, facility_id)
@@ -232,6 +233,7 @@ pub fn open_case(
         opened_at: None,
         family_links,
         application_date,
+        age_band,
     };
     Ok((request_id, open))
 }
@@ -242,11 +244,15 @@ pub struct Target {
     pub case_id: CaseId,
 }
 
-fn target(v: &mut Violations, request_id_raw: &str, case_id_raw: &str) -> (String, Option<CaseId>) {
+pub(crate) fn target(
+    v: &mut Violations,
+    request_id_raw: &str,
+    case_id_raw: &str,
+) -> (String, Option<CaseId>) {
     (request_id(v, request_id_raw), case_id(v, case_id_raw))
 }
 
-fn finish(
+pub(crate) fn finish(
     v: Violations,
     request_id: String,
     case_id: Option<CaseId>,
@@ -421,19 +427,28 @@ pub fn application(r: &api::RecordApplicationRequest) -> Result<(Target, Command
     finish(v, request_id, case_id, command)
 }
 
-pub fn placement(r: &api::PlaceCaseRequest) -> Result<(Target, Command), ServiceError> {
+/// A placement by `organisation` (who decides a detention); the new facility
+/// must confirm the person's arrival within `arrival_within`.
+pub fn placement(
+    r: &api::PlaceCaseRequest,
+    organisation: &str,
+    arrival_within: time::Duration,
+) -> Result<(Target, Command), ServiceError> {
     let mut v = Violations::default();
     let (request_id, case_id) = target(&mut v, &r.request_id, &r.case_id);
     let facility_id = v.check("facility_id", FacilityId::parse(&r.facility_id));
     let province = v.check("province", Province::parse(&r.province));
     let kind = v.check("facility_kind", FacilityKind::from_code(&r.facility_kind));
     let placed_at = time(&mut v, "placed_at", &r.placed_at);
+    let detention = crate::protection_requests::detention_grounds(&mut v, r, organisation);
     let command = (|| {
         Some(Command::Place(Placement {
             facility_id: facility_id?,
             province: province?,
             facility_kind: kind?,
             placed_at: placed_at?,
+            arrival_due_at: placed_at.map(|at| at + arrival_within),
+            detention,
         }))
     })();
     finish(v, request_id, case_id, command)

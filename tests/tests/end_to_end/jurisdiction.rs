@@ -150,6 +150,7 @@ fn example(rpc: &str, case_id: &str, consent_id: &str, referral_id: &str) -> Opt
             province: "RM".to_owned(),
             facility_kind: "cas".to_owned(),
             placed_at: ts(NOW - time::Duration::minutes(10)),
+            ..Default::default()
         }
         .encode_to_vec(),
         "CloseCase" => screening::CloseCaseRequest {
@@ -177,6 +178,36 @@ fn example(rpc: &str, case_id: &str, consent_id: &str, referral_id: &str) -> Opt
         .encode_to_vec(),
         "GetCaseHistory" => screening::GetCaseHistoryRequest {
             case_id,
+            ..Default::default()
+        }
+        .encode_to_vec(),
+        "RecordAgeAssessment" => screening::RecordAgeAssessmentRequest {
+            request_id,
+            case_id,
+            age_band: "16-17".to_owned(),
+            assessed_at: ts(NOW - time::Duration::minutes(5)),
+        }
+        .encode_to_vec(),
+        "AppointGuardian" => screening::AppointGuardianRequest {
+            request_id,
+            case_id,
+            guardian_kind: "volunteer_guardian".to_owned(),
+            appointed_at: ts(NOW - time::Duration::minutes(5)),
+            ..Default::default()
+        }
+        .encode_to_vec(),
+        "ScheduleFollowUp" => screening::ScheduleFollowUpRequest {
+            request_id,
+            case_id,
+            due_on: "2026-06-27".to_owned(),
+            purpose: "wellbeing".to_owned(),
+        }
+        .encode_to_vec(),
+        "RecordFollowUp" => screening::RecordFollowUpRequest {
+            request_id,
+            case_id,
+            outcome: "found".to_owned(),
+            at: ts(NOW - time::Duration::minutes(5)),
             ..Default::default()
         }
         .encode_to_vec(),

@@ -9,6 +9,7 @@ mod authorisation;
 mod crash_consistency;
 mod jurisdiction;
 mod limits;
+mod minors_and_follow_up;
 mod mutual_tls;
 mod nats_permissions;
 mod parking;

@@ -74,6 +74,7 @@ fn forged_placement(claimed_case: &str) -> Vec<u8> {
         province: "RM".to_owned(),
         facility_kind: "cas".to_owned(),
         placed_at: ts(time::OffsetDateTime::now_utc()),
+        ..Default::default()
     };
     contracts::log::v1::Commit {
         commit_id: format!("forged-commit-{n}"),
@@ -295,6 +296,7 @@ async fn one_message_from_any_services_credentials_is_parked_and_stops_nothing()
             province: "AG".to_owned(),
             facility_kind: "cas".to_owned(),
             placed_at: ts(system.now()),
+            ..Default::default()
         }))
         .await
         .expect("a legitimate placement")

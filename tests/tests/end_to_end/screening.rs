@@ -52,6 +52,7 @@ fn open_request(
             ..Default::default()
         }),
         special_category_details: None,
+        ..Default::default()
     }
 }
 
@@ -744,6 +745,7 @@ async fn a_flood_of_invalid_requests_is_refused_appends_nothing_and_the_service_
                     province: maybe(&mut rng, "RM"),
                     facility_kind: maybe(&mut rng, "sai"),
                     placed_at: ts(NOW),
+                    ..Default::default()
                 }))
                 .await
                 .map(|_| ()),
@@ -1017,6 +1019,7 @@ async fn an_operator_cannot_place_its_facility_in_another_province() {
             province: String::new(),
             facility_kind: kind.to_owned(),
             placed_at: ts(NOW),
+            ..Default::default()
         })
     };
     let wrong_kind = client

@@ -88,6 +88,19 @@ pub fn missed_deadlines(state: &State, now: OffsetDateTime) -> Vec<Command> {
     ]
     .into_iter()
     .chain(needs)
+    // Minors and follow-up: the 45-day limit, each follow-up, the arrival after a transfer.
+    .chain([
+        Command::MarkFirstReceptionLimitExceeded,
+        Command::MarkLostToFollowUp,
+    ])
+    .chain(
+        state
+            .follow_ups
+            .open()
+            .map(|(id, _)| Command::MarkFollowUpMissed {
+                follow_up_id: id.clone(),
+            }),
+    )
     .filter(|command| decide(state, command.clone(), &context).is_ok())
     .collect()
 }

@@ -4,6 +4,8 @@
 mod assessment;
 mod deadlines;
 mod detection;
+mod follow_up;
+mod minors;
 mod open;
 mod personal_data;
 mod placement;
@@ -49,6 +51,17 @@ pub fn decide(
         Command::RecordIdentityRead { purpose } => {
             personal_data::record_identity_read(state, purpose, now)
         }
+        Command::AssessAge(assessment) => minors::assess_age(state, assessment, now),
+        Command::AppointGuardian(appointment) => minors::appoint_guardian(state, appointment, now),
+        Command::MarkFirstReceptionLimitExceeded => {
+            minors::mark_first_reception_limit_exceeded(state, now)
+        }
+        Command::ScheduleFollowUp(schedule) => follow_up::schedule(state, schedule, now),
+        Command::RecordFollowUp(record) => follow_up::record(state, record, now),
+        Command::MarkFollowUpMissed { follow_up_id } => {
+            follow_up::mark_missed(state, follow_up_id, now)
+        }
+        Command::MarkLostToFollowUp => follow_up::mark_lost(state, now),
     }
 }
 

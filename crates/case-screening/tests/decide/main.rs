@@ -20,3 +20,16 @@ mod record_formal_identification;
 mod record_identity_read;
 mod record_preliminary_check;
 mod support;
+
+// Minors, detention and follow-up (issue 11).
+mod appoint_guardian;
+mod assess_age;
+mod care;
+mod care_properties;
+mod mark_first_reception_limit_exceeded;
+mod mark_follow_up_missed;
+mod mark_lost_to_follow_up;
+mod minority;
+mod place_in_detention;
+mod record_follow_up;
+mod schedule_follow_up;

@@ -234,6 +234,7 @@ fn snapshot_of_open() {
                 ),
                 family_links: [],
                 application_date: None,
+                age_band: Unknown,
             },
         )"#]]
     .assert_eq(&render(outcome));

@@ -110,6 +110,8 @@ fn snapshot_of_a_placement() {
                 ),
                 facility_kind: Sai,
                 placed_at: 2026-03-04 12:00:00.0 +00:00:00,
+                arrival_due_at: None,
+                detention: None,
             },
         )"#]]
     .assert_eq(&render(outcome));

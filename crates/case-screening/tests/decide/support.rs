@@ -10,7 +10,7 @@ pub use case_screening::{
 pub use case_screening::{ErasureReason, ReadPurpose};
 pub use expect_test::expect;
 pub use pathway::calendar::{date_in_rome, limit_ends};
-pub use pathway::{Category, CategoryStatus, Urgency};
+pub use pathway::{AgeBand, Category, CategoryStatus, Urgency};
 pub use time::macros::{date, datetime};
 pub use time::{Date, Duration, OffsetDateTime};
 
@@ -61,6 +61,7 @@ pub fn open_case() -> OpenCase {
         opened_at: Some(ARRIVAL),
         family_links: vec![],
         application_date: None,
+        age_band: AgeBand::Unknown,
     }
 }
 
@@ -163,6 +164,8 @@ pub fn placement(facility_id: &str, placed_at: OffsetDateTime) -> Placement {
         province: province("RM"),
         facility_kind: FacilityKind::Sai,
         placed_at,
+        arrival_due_at: None,
+        detention: None,
     }
 }
 
