@@ -70,11 +70,9 @@ impl CaseFacts {
     /// A minor: a minor age band, or an unknown band with a minor category
     /// not ruled out (in doubt, minority is presumed until the age is assessed).
     pub fn is_minor(&self) -> bool {
-        self.age_band.is_minor()
-            || (self.age_band == AgeBand::Unknown
-                && Category::ALL
-                    .iter()
-                    .any(|c| c.concerns_a_minor() && self.has(*c)))
+        pathway::minority::is_minor(self.age_band, |category| {
+            self.categories.get(&category).copied()
+        })
     }
 
     pub fn is_closed(&self) -> bool {

@@ -3,12 +3,12 @@
 //! (tutore) of a minor, and the stay in first reception that an unaccompanied
 //! minor may not prolong beyond 45 days (D.Lgs. 142/2015 art. 19).
 //!
-//! Who is a minor is one rule, [`is_minor`]: the age band says so, or it is
+//! Who is a minor is one rule, `pathway::minority::is_minor`: the age band says so, or it is
 //! unknown and a minor category is not ruled out (in doubt, minority is
 //! presumed). Every rule about minors (detention, guardian, first reception)
 //! asks it, and the screening projection asks it too for its candidates.
 
-use pathway::{AgeBand, Category, CategoryStatus};
+use pathway::AgeBand;
 use time::{Date, OffsetDateTime};
 
 use crate::{Event, FacilityId, FacilityKind, GuardianKind, State};
@@ -40,38 +40,7 @@ pub struct GuardianAppointment {
     pub appointed_at: OffsetDateTime,
 }
 
-/// Whether a category is suspected or confirmed on the case.
-fn not_ruled_out(status: Option<CategoryStatus>) -> bool {
-    matches!(
-        status,
-        Some(CategoryStatus::Suspected | CategoryStatus::Confirmed)
-    )
-}
-
-/// Presumed a minor: the age band is unknown and a minor category (MINOR,
-/// UNACCOMPANIED_MINOR, AGE_DISPUTED) is not ruled out.
-pub fn is_presumed_minor(
-    age_band: AgeBand,
-    status_of: impl Fn(Category) -> Option<CategoryStatus>,
-) -> bool {
-    age_band == AgeBand::Unknown
-        && Category::ALL
-            .iter()
-            .any(|category| category.concerns_a_minor() && not_ruled_out(status_of(*category)))
-}
-
-/// The one rule of minority: a minor age band, or presumed a minor.
-pub fn is_minor(age_band: AgeBand, status_of: impl Fn(Category) -> Option<CategoryStatus>) -> bool {
-    age_band.is_minor() || is_presumed_minor(age_band, status_of)
-}
-
-/// A minor (or presumed one) with UNACCOMPANIED_MINOR not ruled out.
-pub fn is_unaccompanied_minor(
-    age_band: AgeBand,
-    status_of: impl Fn(Category) -> Option<CategoryStatus>,
-) -> bool {
-    not_ruled_out(status_of(Category::UnaccompaniedMinor)) && is_minor(age_band, status_of)
-}
+pub use pathway::minority::{is_minor, is_presumed_minor, is_unaccompanied_minor};
 
 /// The kinds of facility that are first reception (hotspot, CPA, CAS).
 pub fn is_first_reception(kind: FacilityKind) -> bool {

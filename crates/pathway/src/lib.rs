@@ -6,6 +6,7 @@
 //! Codes are those of `shared/design/domain.md`.
 
 pub mod calendar;
+pub mod minority;
 pub mod vocabularies;
 
 /// A code that is not part of the vocabulary.

@@ -183,7 +183,6 @@ pub fn encode(event: &Event, personal: &PersonalParts) -> WireEvent {
                 .unwrap_or_default(),
             opened_at: open.opened_at.map(timestamp),
             age_band: open.age_band.code().to_owned(),
-            ..Default::default()
         }),
         Event::PreliminaryCheckRecorded(check) => {
             WireEvent::PreliminaryCheckRecorded(wire::PreliminaryCheckRecorded {

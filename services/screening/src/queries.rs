@@ -145,10 +145,8 @@ impl ListQuery {
                 Urgency::Standard => 2,
             });
             let live = |c: &&api::CategoryState| c.status != CategoryStatus::RuledOut.code();
-            let minor =
-                case.categories.iter().filter(live).any(|c| {
-                    Category::from_code(&c.category).is_ok_and(Category::concerns_a_minor)
-                });
+            // Minors by the one rule of minority, as the view records it.
+            let minor = case.minor;
             let special_needs =
                 case.special_reception_needs || case.categories.iter().any(|c| live(&c));
             let first = if minor || special_needs { 0 } else { 1 };
