@@ -29,6 +29,15 @@ pub enum ProtectionCommand {
         #[arg(long, default_value = "")]
         authority: String,
     },
+    /// Closes a case, as the prefecture of the case's province (APPRODO_PROVINCE):
+    /// the referral service cancels its open referrals and tells the receivers
+    /// with the person in care.
+    Close {
+        case_id: String,
+        /// transferred_abroad, left_reception, protection_granted, removed, deceased, duplicate, other
+        #[arg(long, default_value = "left_reception")]
+        reason: String,
+    },
     /// Records the age as the competent authority assessed it (an organisation
     /// named in `[options] age_assessment_authorities`).
     AgeAssessment {
@@ -126,6 +135,21 @@ pub async fn run(client: &mut Client, command: ProtectionCommand) -> Result<()> 
                         detention_justification: justification,
                         detention_authority: authority,
                         ..Default::default()
+                    },
+                    OrganisationType::Prefecture,
+                ))
+                .await?
+                .into_inner()
+                .log_sequence
+        }
+        ProtectionCommand::Close { case_id, reason } => {
+            client
+                .close_case(crate::authorised(
+                    api::CloseCaseRequest {
+                        request_id: request_id(),
+                        case_id,
+                        reason,
+                        closed_at: ts(now()),
                     },
                     OrganisationType::Prefecture,
                 ))

@@ -65,7 +65,10 @@ pub enum ReferralCommand {
         service_type: String,
         #[arg(long, value_delimiter = ',', default_value = "GBV")]
         categories: Vec<String>,
-        #[arg(long, default_value = "high")]
+        /// The urgency the dataset shares (none unless given: the consent must
+        /// cover the urgency scope to share it). The referral's deadlines follow
+        /// the case's urgency either way.
+        #[arg(long, default_value = "")]
         urgency: String,
     },
     /// Moves a referral: receive, accept, decline, take-charge, hold, resume, complete, cancel, fail.
@@ -387,7 +390,7 @@ pub async fn run(host: &str, command: ReferralCommand) -> Result<()> {
 
 fn print_referral(r: &api::ReferralView) {
     let dataset = match (&r.dataset, r.dataset_access_revoked) {
-        (_, true) => "(dataset withdrawn with the consent)".to_owned(),
+        (_, true) => "(dataset no longer shared with the receiver)".to_owned(),
         (_, false) if r.personal_data_erased => {
             "(dataset erased with the person's data)".to_owned()
         }
@@ -408,6 +411,21 @@ fn print_referral(r: &api::ReferralView) {
         r.state,
         dataset
     );
+    let due = [
+        ("acknowledge by", &r.acknowledge_by),
+        ("answer by", &r.answer_by),
+        ("take charge by", &r.take_charge_by),
+    ]
+    .into_iter()
+    .filter_map(|(what, at)| {
+        let at = at.as_ref()?;
+        let at = OffsetDateTime::from_unix_timestamp(at.seconds).ok()?;
+        Some(format!("{what} {at}"))
+    })
+    .collect::<Vec<_>>();
+    if !due.is_empty() {
+        println!("      deadlines: {}", due.join(", "));
+    }
 }
 
 async fn show(client: &mut Client, case_id: &str, min: u64) -> Result<()> {
