@@ -238,7 +238,9 @@ impl KeeperStore {
     /// Destroys the key of `key_id` and the datasets key derived from it:
     /// each message is deleted (and overwritten on disk), and a tombstone
     /// takes its place so that neither can be created for the person again.
-    /// Idempotent: returns false when there was no key (never stored, or
+    /// Idempotent, and safe to run concurrently for the same person (the
+    /// erasure request and the erasure reconciler, or two replicas, do):
+    /// returns false when there was no key as it began (never stored, or
     /// already erased); the tombstones are there either way.
     pub async fn destroy(&self, key_id: &TokenId) -> Result<bool, KeyStoreError> {
         let had_dataset_key = self.destroy_at(&dataset_subject(key_id)).await?;
@@ -250,10 +252,15 @@ impl KeeperStore {
         let had_key = match self.stream.get_last_raw_message_by_subject(subject).await {
             Ok(message) if message.payload.is_empty() => return Ok(false),
             Ok(message) => {
-                self.stream
-                    .delete_message(message.sequence)
-                    .await
-                    .map_err(|e| KeyStoreError::unavailable("destroy key", e))?;
+                if let Err(error) = self.stream.delete_message(message.sequence).await {
+                    // A concurrent destruction deleted it first (the server
+                    // answers that there is no such message), or a delete
+                    // that timed out was applied: what counts is whether the
+                    // key is still there.
+                    if self.holds(subject, message.sequence).await? {
+                        return Err(KeyStoreError::unavailable("destroy key", error));
+                    }
+                }
                 true
             }
             Err(error) if error.kind() == stream::LastRawMessageErrorKind::NoMessageFound => false,
@@ -274,6 +281,17 @@ impl KeeperStore {
                 operation: "destroy key",
                 description: "no tombstone stands where the key was".to_owned(),
             }),
+        }
+    }
+
+    /// Whether the message `sequence` is still the last on `subject`.
+    async fn holds(&self, subject: &str, sequence: u64) -> Result<bool, KeyStoreError> {
+        match self.stream.get_last_raw_message_by_subject(subject).await {
+            Ok(message) => Ok(message.sequence == sequence),
+            Err(error) if error.kind() == stream::LastRawMessageErrorKind::NoMessageFound => {
+                Ok(false)
+            }
+            Err(error) => Err(KeyStoreError::unavailable("read key", error)),
         }
     }
 }

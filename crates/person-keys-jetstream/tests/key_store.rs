@@ -97,3 +97,46 @@ async fn a_key_is_stored_once_read_by_the_reader_and_destroyed_for_good() {
         "an erased person gets neither key again"
     );
 }
+
+/// Found under load in the end-to-end tests: `EraseCase` destroys the key
+/// while the erasure reconciler (or another replica) destroys it too. Both
+/// read the key, one deletes it, and the other's delete found nothing to
+/// delete: that was answered as "person key store unavailable", failing an
+/// erasure that was complete. Destroying concurrently completes for both, and
+/// the tombstones stand.
+#[tokio::test]
+async fn concurrent_destructions_of_one_key_both_complete_it() {
+    let server = NatsServer::start();
+    let log = log(&server).await;
+    let keeper = KeeperStore::open(&log, STREAM, GUARDED)
+        .await
+        .expect("keeper");
+    let replica = KeeperStore::open(&log, STREAM, GUARDED)
+        .await
+        .expect("another keeper");
+    for n in 0..20 {
+        let person = id(&format!("person-{n}"));
+        keeper
+            .get_or_put(&person, b"key".to_vec())
+            .await
+            .expect("put");
+        keeper
+            .get_or_put_dataset(&person, b"datasets".to_vec())
+            .await
+            .expect("put datasets key");
+        let (first, second) = tokio::join!(keeper.destroy(&person), replica.destroy(&person));
+        let (first, second) = (
+            first.expect("the one destruction completes"),
+            second.expect("the other destruction completes"),
+        );
+        assert!(first || second, "one of them found the key");
+        assert_eq!(
+            keeper.record(&person).await.expect("record"),
+            person_keys_jetstream::KeyRecord::Erased
+        );
+        assert_eq!(
+            keeper.dataset_record(&person).await.expect("record"),
+            person_keys_jetstream::KeyRecord::Erased
+        );
+    }
+}
