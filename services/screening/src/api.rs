@@ -335,9 +335,11 @@ impl api::screening_service_server::ScreeningService for ScreeningApi {
         // The case's province is its facility's registered province.
         let located =
             facilities::locate(&self.kernel, &request.facility_id, &request.province, "").await?;
-        request.province = located.province;
-        let (request_id, mut open) =
-            requests::open_case(&request, |rid| new_case_id(&caller.organisation_id, rid))?;
+        request.province = located.province.clone();
+        let (request_id, mut open) = located
+            .refuse_claims(requests::open_case(&request, |rid| {
+                new_case_id(&caller.organisation_id, rid)
+            }))?;
         // Where screening's deadline runs from: the registered kind, never the request's.
         open.facility_kind = case_screening::FacilityKind::from_code(&located.kind).ok();
         self.check_family_links(&caller, &open).await?;
@@ -441,13 +443,13 @@ impl api::screening_service_server::ScreeningService for ScreeningApi {
             &request.facility_kind,
         )
         .await?;
-        request.province = located.province;
-        request.facility_kind = located.kind;
-        let parsed = requests::placement(
+        request.province = located.province.clone();
+        request.facility_kind = located.kind.clone();
+        let parsed = located.refuse_claims(requests::placement(
             &request,
             &caller.organisation_id,
             self.options.lost_to_follow_up_after(),
-        );
+        ));
         let (case_id, log_sequence) = self.command(caller, parsed).await?;
         Ok(Response::new(api::PlaceCaseResponse {
             case_id,

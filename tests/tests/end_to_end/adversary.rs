@@ -821,6 +821,37 @@ async fn malformed_requests_of_the_new_rpcs_name_every_field_and_append_nothing(
         ],
         "suspicious",
     );
+    // A claim of another province is named with the new fields' faults.
+    names(
+        s.place_case(prefecture("AG").request(api::PlaceCaseRequest {
+            request_id: "p".to_owned(),
+            case_id: case_id.clone(),
+            facility_id: "cpr-caltanissetta".to_owned(),
+            province: "RM".to_owned(),
+            placed_at: ts(NOW),
+            detention_justification: "looked suspicious".to_owned(),
+            ..Default::default()
+        }))
+        .await,
+        &["province", "detention_justification"],
+        "suspicious",
+    );
+    names(
+        s.open_case(operator().request(api::OpenCaseRequest {
+            request_id: "o".to_owned(),
+            arrival: Some(api::Arrival {
+                place: "LAMPEDUSA".to_owned(),
+                arrived_at: ts(ARRIVED),
+            }),
+            facility_id: OPERATOR.to_owned(),
+            province: "RM".to_owned(),
+            age_band: "seventeen or so".to_owned(),
+            ..Default::default()
+        }))
+        .await,
+        &["province", "age_band"],
+        "seventeen",
+    );
     names(
         r.refuse_consent(operator().request(referral::RefuseConsentRequest {
             request_id: "r".to_owned(),
