@@ -1006,3 +1006,87 @@ async fn an_adult_band_declared_at_opening_does_not_defeat_a_disputed_age() {
         .expect("an adult with no confirmed category is placed");
     system.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_fields_claim_no_consent_age_and_no_reason_of_the_service() {
+    let system = start().await;
+    // Age disputed, band unknown: a presumed minor.
+    let disputed = case(
+        &system,
+        &operator(),
+        "claims-minor",
+        "",
+        &["AGE_DISPUTED"],
+        &[],
+    )
+    .await;
+    let trafficked = case(
+        &system,
+        &operator(),
+        "claims-trafficked",
+        "18+",
+        &["TRAFFICKING"],
+        &["TRAFFICKING"],
+    )
+    .await;
+    let referral_id = refer(&system, &trafficked, BODY).await;
+    let before = recorded(&system, &[&disputed, &trafficked]).await;
+    let mut r = system.referral(&operator()).await;
+
+    // The request says the person is of consent age: the case's band decides.
+    let claimed = r
+        .give_consent(operator().request(referral::GiveConsentRequest {
+            request_id: "claims-consent-age".to_owned(),
+            case_id: disputed.clone(),
+            recipient: Some(referral::Recipient {
+                recipient: Some(referral::recipient::Recipient::OrganisationId(
+                    BODY.to_owned(),
+                )),
+            }),
+            basis: Some(referral::give_consent_request::Basis::Consent(
+                referral::ConsentBasis {
+                    purpose: "protection_and_support".to_owned(),
+                    scopes: vec!["categories".to_owned()],
+                    valid_until: ts(NOW + time::Duration::days(90)),
+                    grantor: "person".to_owned(),
+                    of_consent_age: true,
+                    ..Default::default()
+                },
+            )),
+            given_at: ts(NOW - time::Duration::minutes(5)),
+        }))
+        .await;
+    refused(
+        claimed,
+        Code::FailedPrecondition,
+        "a presumed minor's own consent claimed of age",
+    );
+    // A referrer cannot give the reason only the service records.
+    let cancelled = r
+        .update_referral(operator().request(referral::UpdateReferralRequest {
+            request_id: "claims-closed".to_owned(),
+            case_id: trafficked.clone(),
+            referral_id,
+            action: Some(Action::Cancel(referral::update_referral_request::Cancel {
+                reason: "case_closed".to_owned(),
+            })),
+        }))
+        .await;
+    match cancelled {
+        Err(status) => {
+            assert_eq!(status.code(), Code::InvalidArgument, "{}", status.message());
+            assert!(
+                status.message().contains("cancel.reason"),
+                "{}",
+                status.message()
+            );
+        }
+        Ok(answer) => panic!("a cancellation for a closed case by the referrer: {answer:?}"),
+    }
+    assert_eq!(
+        recorded(&system, &[&disputed, &trafficked]).await,
+        before,
+        "nothing appended"
+    );
+    system.stop().await;
+}
