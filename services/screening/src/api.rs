@@ -418,11 +418,17 @@ impl api::screening_service_server::ScreeningService for ScreeningApi {
         request: Request<api::RecordFormalIdentificationRequest>,
     ) -> Result<Response<api::RecordFormalIdentificationResponse>, Status> {
         let caller = self.caller(&request)?;
-        let parsed = requests::formal_identification(request.get_ref(), &caller.organisation_id)?;
+        let parsed = requests::formal_identification(request.get_ref(), &caller.organisation_id);
         // The identifying body is the caller's verified organisation, one
         // the configuration names: never a field of the request.
-        self.options.check_anti_trafficking_body(&caller)?;
-        let (case_id, log_sequence) = self.command(caller, Ok(parsed)).await?;
+        let (case_id, log_sequence) = self
+            .execute_as_authority(
+                &caller,
+                &self.options.anti_trafficking_bodies,
+                "formal identifications by an anti-trafficking body",
+                parsed,
+            )
+            .await?;
         Ok(Response::new(api::RecordFormalIdentificationResponse {
             case_id,
             log_sequence,
