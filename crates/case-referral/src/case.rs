@@ -34,6 +34,9 @@ pub struct CaseFacts {
     pub urgency_since: Option<OffsetDateTime>,
     /// From `CaseOpened`, replaced by each `AgeAssessed`; unknown when unsaid.
     pub age_band: AgeBand,
+    /// Whether the band is the competent authority's (`AgeAssessed`), not
+    /// the one declared at opening.
+    pub age_assessed: bool,
     /// Why the case was closed (the screening closure reason code), if it was.
     pub closed: Option<Code>,
 }
@@ -46,6 +49,7 @@ impl Default for CaseFacts {
             urgency: CaseUrgency::default(),
             urgency_since: None,
             age_band: AgeBand::Unknown,
+            age_assessed: false,
             closed: None,
         }
     }
@@ -67,10 +71,10 @@ impl CaseFacts {
         )
     }
 
-    /// A minor: a minor age band, or an unknown band with a minor category
-    /// not ruled out (in doubt, minority is presumed until the age is assessed).
+    /// A minor: a minor age band, or a minor category not ruled out while
+    /// no assessment decided the age (in doubt, minority is presumed).
     pub fn is_minor(&self) -> bool {
-        pathway::minority::is_minor(self.age_band, |category| {
+        pathway::minority::is_minor(self.age_band, self.age_assessed, |category| {
             self.categories.get(&category).copied()
         })
     }
@@ -112,14 +116,15 @@ fn oldest(band: AgeBand) -> Option<u8> {
 
 impl MinorsPolicy {
     /// Whether the person may consent alone: an adult, or a minor whose band
-    /// starts at the consent age or later (an unknown band of a presumed
-    /// minor never does).
+    /// starts at the consent age or later (a presumed minor, whose band is
+    /// unknown or disputed, never does).
     pub fn may_consent_alone(&self, case: &CaseFacts) -> bool {
         !case.is_minor()
-            || case
-                .age_band
-                .youngest()
-                .is_some_and(|youngest| youngest >= self.consent_from_age)
+            || case.age_band.is_minor()
+                && case
+                    .age_band
+                    .youngest()
+                    .is_some_and(|youngest| youngest >= self.consent_from_age)
     }
 
     /// Whether a guardian's consent for this minor needs the child's assent:

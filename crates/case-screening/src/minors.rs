@@ -3,9 +3,9 @@
 //! (tutore) of a minor, and the stay in first reception that an unaccompanied
 //! minor may not prolong beyond 45 days (D.Lgs. 142/2015 art. 19).
 //!
-//! Who is a minor is one rule, `pathway::minority::is_minor`: the age band says so, or it is
-//! unknown and a minor category is not ruled out (in doubt, minority is
-//! presumed). Every rule about minors (detention, guardian, first reception)
+//! Who is a minor is one rule, `pathway::minority::is_minor`: the age band says so, or a
+//! minor category is not ruled out and no age assessment decided the band (in
+//! doubt, minority is presumed, whatever band the opening declared). Every rule about minors (detention, guardian, first reception)
 //! asks it, and the screening projection asks it too for its candidates.
 
 use pathway::AgeBand;
@@ -142,16 +142,22 @@ impl State {
 
     /// A minor by the one rule ([`is_minor`]).
     pub fn is_minor(&self) -> bool {
-        is_minor(self.age_band(), |c| self.categories.get(&c).copied())
+        is_minor(self.age_band(), self.minor.age_assessed.is_some(), |c| {
+            self.categories.get(&c).copied()
+        })
     }
 
     /// Presumed a minor: band unknown, a minor category not ruled out.
     pub fn is_presumed_minor(&self) -> bool {
-        is_presumed_minor(self.age_band(), |c| self.categories.get(&c).copied())
+        is_presumed_minor(self.age_band(), self.minor.age_assessed.is_some(), |c| {
+            self.categories.get(&c).copied()
+        })
     }
 
     /// An unaccompanied minor, or presumed one.
     pub fn is_unaccompanied_minor(&self) -> bool {
-        is_unaccompanied_minor(self.age_band(), |c| self.categories.get(&c).copied())
+        is_unaccompanied_minor(self.age_band(), self.minor.age_assessed.is_some(), |c| {
+            self.categories.get(&c).copied()
+        })
     }
 }

@@ -3,7 +3,8 @@
 //! facility, and the placement that put it there), its categories and their
 //! status, its current urgency (raised by checks and signals, set by
 //! assessments, lower too: `pathway::CaseUrgency`) and since when, the
-//! person's age band, and whether it was closed. Ids and codes only. The same
+//! person's age band (and whether an assessment decided it), and whether it
+//! was closed. Ids and codes only. The same
 //! fold serves each command (from the log) and the projection.
 
 use std::collections::BTreeMap;
@@ -38,6 +39,9 @@ pub struct CaseFacts {
     /// From `CaseOpened`, replaced by `AgeAssessed` (empty: unknown).
     #[serde(default)]
     pub age_band: String,
+    /// The band is an `AgeAssessed`'s (the competent authority's), not the opening's.
+    #[serde(default)]
+    pub age_assessed: bool,
     /// The closure reason code, once screening closed the case.
     #[serde(default)]
     pub closed: Option<String>,
@@ -136,6 +140,7 @@ impl CaseFacts {
                 if let (Some(f), Ok(e)) = (facts.as_mut(), screening::AgeAssessed::decode(payload))
                 {
                     f.age_band = e.age_band;
+                    f.age_assessed = true;
                 }
             }
             t if is::<screening::CaseClosed>(t) => {
@@ -227,6 +232,7 @@ impl CaseFacts {
             urgency: self.case_urgency(),
             urgency_since: self.urgency_since,
             age_band: AgeBand::from_code(&self.age_band).unwrap_or(AgeBand::Unknown),
+            age_assessed: self.age_assessed,
             // A closure whose reason is not a code still closes the case.
             closed: self.closed.as_ref().map(|reason| {
                 Code::parse(reason).unwrap_or_else(|_| Code::parse("other").expect("a code"))
@@ -323,6 +329,7 @@ mod tests {
         );
         let domain = |facts: &Option<CaseFacts>| facts.as_ref().expect("opened").domain();
         assert_eq!(domain(&facts).age_band, AgeBand::Unknown, "empty: unknown");
+        assert!(!domain(&facts).age_assessed, "declared at opening");
         apply(
             &mut facts,
             at(2, now),
@@ -332,6 +339,7 @@ mod tests {
             },
         );
         assert_eq!(domain(&facts).age_band, AgeBand::From14To15);
+        assert!(domain(&facts).age_assessed);
         assert!(domain(&facts).is_minor());
         let placed = |facility: &str, province: &str| screening::CasePlaced {
             facility_id: facility.to_owned(),

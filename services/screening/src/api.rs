@@ -335,9 +335,11 @@ impl api::screening_service_server::ScreeningService for ScreeningApi {
         // The case's province is its facility's registered province.
         let located =
             facilities::locate(&self.kernel, &request.facility_id, &request.province, "").await?;
-        request.province = located.province;
-        let (request_id, mut open) =
-            requests::open_case(&request, |rid| new_case_id(&caller.organisation_id, rid))?;
+        request.province = located.province.clone();
+        let (request_id, mut open) = located
+            .refuse_claims(requests::open_case(&request, |rid| {
+                new_case_id(&caller.organisation_id, rid)
+            }))?;
         // Where screening's deadline runs from: the registered kind, never the request's.
         open.facility_kind = case_screening::FacilityKind::from_code(&located.kind).ok();
         self.check_family_links(&caller, &open).await?;
@@ -416,11 +418,17 @@ impl api::screening_service_server::ScreeningService for ScreeningApi {
         request: Request<api::RecordFormalIdentificationRequest>,
     ) -> Result<Response<api::RecordFormalIdentificationResponse>, Status> {
         let caller = self.caller(&request)?;
-        let parsed = requests::formal_identification(request.get_ref(), &caller.organisation_id)?;
+        let parsed = requests::formal_identification(request.get_ref(), &caller.organisation_id);
         // The identifying body is the caller's verified organisation, one
         // the configuration names: never a field of the request.
-        self.options.check_anti_trafficking_body(&caller)?;
-        let (case_id, log_sequence) = self.command(caller, Ok(parsed)).await?;
+        let (case_id, log_sequence) = self
+            .execute_as_authority(
+                &caller,
+                &self.options.anti_trafficking_bodies,
+                "formal identifications by an anti-trafficking body",
+                parsed,
+            )
+            .await?;
         Ok(Response::new(api::RecordFormalIdentificationResponse {
             case_id,
             log_sequence,
@@ -441,13 +449,13 @@ impl api::screening_service_server::ScreeningService for ScreeningApi {
             &request.facility_kind,
         )
         .await?;
-        request.province = located.province;
-        request.facility_kind = located.kind;
-        let parsed = requests::placement(
+        request.province = located.province.clone();
+        request.facility_kind = located.kind.clone();
+        let parsed = located.refuse_claims(requests::placement(
             &request,
             &caller.organisation_id,
             self.options.lost_to_follow_up_after(),
-        );
+        ));
         let (case_id, log_sequence) = self.command(caller, parsed).await?;
         Ok(Response::new(api::PlaceCaseResponse {
             case_id,

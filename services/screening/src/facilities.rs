@@ -109,16 +109,35 @@ pub async fn register(
     Ok(executed.sequence)
 }
 
-/// Where a registered facility is, and what it is.
+/// Where a registered facility is, and what it is; and the request's claims
+/// that contradict its registration, to be named with the request's other
+/// faults ([`Located::refuse_claims`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Located {
     pub province: String,
     pub kind: String,
+    pub claims: Vec<FieldViolation>,
+}
+
+impl Located {
+    /// The request as validated (`parsed`), refused with the claims first if
+    /// there are any: INVALID_ARGUMENT naming every offending field at once.
+    pub fn refuse_claims<T>(&self, parsed: Result<T, ServiceError>) -> Result<T, ServiceError> {
+        if self.claims.is_empty() {
+            return parsed;
+        }
+        let mut violations = self.claims.clone();
+        if let Err(ServiceError::InvalidArgument(more)) = parsed {
+            violations.extend(more);
+        }
+        Err(ServiceError::InvalidArgument(violations))
+    }
 }
 
 /// The registration of the facility a request names (`facility_id`): the
 /// request's `province` and `facility_kind` may be empty (they are filled) or
-/// must be the registered ones. An unregistered facility is refused.
+/// must be the registered ones (otherwise claims, refused with the request's
+/// other faults). An unregistered facility is refused at once.
 pub async fn locate(
     kernel: &Kernel,
     raw_facility_id: &str,
@@ -130,6 +149,7 @@ pub async fn locate(
         return Ok(Located {
             province: raw_province.to_owned(),
             kind: raw_kind.to_owned(),
+            claims: Vec::new(),
         });
     };
     let history = kernel
@@ -144,26 +164,24 @@ pub async fn locate(
             "is not a registered facility",
         )]));
     };
-    let located = Located {
-        province: facility.province.to_string(),
-        kind: facility.kind.code().to_owned(),
-    };
+    let province = facility.province.to_string();
+    let kind = facility.kind.code().to_owned();
     let mut claims = Vec::new();
-    if !raw_province.is_empty() && raw_province != located.province {
+    if !raw_province.is_empty() && raw_province != province {
         claims.push(FieldViolation::new(
             "province",
             "is not the facility's registered province",
         ));
     }
-    if !raw_kind.is_empty() && raw_kind != located.kind {
+    if !raw_kind.is_empty() && raw_kind != kind {
         claims.push(FieldViolation::new(
             "facility_kind",
             "is not the facility's registered kind",
         ));
     }
-    if claims.is_empty() {
-        Ok(located)
-    } else {
-        Err(ServiceError::InvalidArgument(claims))
-    }
+    Ok(Located {
+        province,
+        kind,
+        claims,
+    })
 }

@@ -10,7 +10,6 @@
 
 use serde::Deserialize;
 use service_runtime::config::ConfigError;
-use service_runtime::{Caller, ServiceError};
 
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(default, deny_unknown_fields)]
@@ -67,22 +66,6 @@ impl ScreeningOptions {
 
     pub fn lost_to_follow_up_after(&self) -> time::Duration {
         time::Duration::hours(i64::from(self.lost_to_follow_up_after_hours))
-    }
-
-    /// Refuses a caller whose verified organisation is not a configured
-    /// anti-trafficking body.
-    pub fn check_anti_trafficking_body(&self, caller: &Caller) -> Result<(), ServiceError> {
-        if self
-            .anti_trafficking_bodies
-            .contains(&caller.organisation_id)
-        {
-            Ok(())
-        } else {
-            Err(ServiceError::PermissionDenied(
-                "only a configured anti-trafficking body records a formal identification"
-                    .to_owned(),
-            ))
-        }
     }
 }
 

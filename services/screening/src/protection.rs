@@ -99,8 +99,10 @@ impl ScreeningApi {
         Ok((target.case_id.to_string(), executed.sequence))
     }
 
-    /// Runs a command of a named authority on the case.
-    async fn execute_as_authority(
+    /// Runs a command of a named authority on the case (an age assessment, a
+    /// guardian's appointment, a formal identification): the one check that
+    /// the caller's verified organisation is one the configuration names.
+    pub(crate) async fn execute_as_authority(
         &self,
         caller: &Caller,
         named: &[String],

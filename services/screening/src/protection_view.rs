@@ -141,7 +141,7 @@ fn time_of(at: &Option<prost_types::Timestamp>) -> Option<OffsetDateTime> {
 }
 
 /// Sets whether the case is a minor's, by the domain's one rule, from the
-/// view's age band and categories (after each commit).
+/// view's age band, its assessment and categories (after each commit).
 pub fn refresh(view: &mut wire::CaseView) {
     let band = AgeBand::from_code(&view.age_band).unwrap_or(AgeBand::Unknown);
     let status_of = |category: Category| {
@@ -150,8 +150,9 @@ pub fn refresh(view: &mut wire::CaseView) {
             .find(|c| c.category == category.code())
             .and_then(|c| CategoryStatus::from_code(&c.status).ok())
     };
-    view.minor = minors::is_minor(band, status_of);
-    view.unaccompanied_minor = minors::is_unaccompanied_minor(band, status_of);
+    let assessed = view.age_assessment.is_some();
+    view.minor = minors::is_minor(band, assessed, status_of);
+    view.unaccompanied_minor = minors::is_unaccompanied_minor(band, assessed, status_of);
 }
 
 /// Whether a deadline of minors or follow-up passed unmet at `now`: the

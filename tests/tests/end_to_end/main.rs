@@ -5,6 +5,7 @@
 
 mod support;
 
+mod adversary;
 mod authorisation;
 mod crash_consistency;
 mod jurisdiction;

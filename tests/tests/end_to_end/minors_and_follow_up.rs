@@ -153,7 +153,9 @@ async fn an_unaccompanied_minors_45_days_in_first_reception_are_recorded_once_wh
     let adult = open(&mut client, "adult-45", "18+", "")
         .await
         .expect("open");
-    check(&mut client, &adult, &["UNACCOMPANIED_MINOR"]).await;
+    // An adult with no doubt about the age (a minor category would make the
+    // declared band a disputed one: a presumed minor).
+    check(&mut client, &adult, &["TORTURE"]).await;
     let checked = check(&mut client, &case_id, &["UNACCOMPANIED_MINOR"]).await;
     let seen = view(&mut client, &case_id, checked).await;
     assert_eq!(seen.age_band, "16-17");

@@ -118,11 +118,12 @@ fn give_consent_with_an_id_already_in_the_ledger_is_already_exists() {
     );
 }
 
-/// The context of a case of `band`, with UNACCOMPANIED_MINOR at `minor_category`
-/// (or not recorded).
+/// The context of a case of `band` (assessed, when known), with
+/// UNACCOMPANIED_MINOR at `minor_category` (or not recorded).
 fn aged(band: AgeBand, minor_category: Option<CategoryStatus>) -> Context {
     let mut context = by(REFERRER, NOW);
     context.case.age_band = band;
+    context.case.age_assessed = band != AgeBand::Unknown;
     if let Some(status) = minor_category {
         context
             .case
@@ -236,6 +237,27 @@ fn who_is_a_minor_is_decided_by_the_age_band_then_by_minor_categories() {
     assert!(accepted(alone, &aged(AgeBand::Unknown, None)));
     // A minor band is a minor whatever the categories say.
     assert!(!accepted(alone, &aged(AgeBand::From6To13, None)));
+}
+
+#[test]
+fn an_adult_band_only_declared_at_opening_leaves_a_disputed_minor_presumed() {
+    // Declared 18+ at opening, never assessed, UNACCOMPANIED_MINOR suspected:
+    // the band is disputed, so the person is a presumed minor.
+    let mut context = aged(AgeBand::Adult, Some(CategoryStatus::Suspected));
+    context.case.age_assessed = false;
+    assert!(context.case.is_minor());
+    assert!(!accepted(Grantor::Person, &context), "never alone");
+    assert!(!accepted(
+        Grantor::Guardian {
+            child_assent: false
+        },
+        &context
+    ));
+    assert!(accepted(Grantor::Guardian { child_assent: true }, &context));
+    // Without a minor category there is no doubt: an adult.
+    let mut adult = aged(AgeBand::Adult, None);
+    adult.case.age_assessed = false;
+    assert!(accepted(Grantor::Person, &adult));
 }
 
 #[test]

@@ -81,7 +81,7 @@ pub fn place(province: &str, facility: &str) -> Place {
 
 /// The fixture case: in `FACILITY` (AG), GBV confirmed and TRAFFICKING
 /// suspected, MENTAL_HEALTH ruled out, of high urgency since `URGENCY_SINCE`,
-/// an adult, open.
+/// an adult (as assessed), open.
 pub fn case() -> CaseFacts {
     CaseFacts {
         place: Some(place("AG", FACILITY)),
@@ -95,6 +95,7 @@ pub fn case() -> CaseFacts {
         urgency: CaseUrgency::default().raised(Urgency::High),
         urgency_since: Some(URGENCY_SINCE),
         age_band: AgeBand::Adult,
+        age_assessed: true,
         closed: None,
     }
 }

@@ -93,14 +93,19 @@ fn command(op: &Op, now: OffsetDateTime) -> Command {
 }
 
 /// The oracle of the detention rule, from the events alone (not `State`'s
-/// functions): the band (opening, then assessments) and each category's last status.
-fn oracle(events: &[Event]) -> (AgeBand, BTreeMap<Category, CategoryStatus>) {
+/// functions): the band (opening, then assessments), whether an assessment
+/// decided it, and each category's last status.
+fn oracle(events: &[Event]) -> (AgeBand, bool, BTreeMap<Category, CategoryStatus>) {
     let mut band = AgeBand::Unknown;
+    let mut assessed = false;
     let mut status = BTreeMap::new();
     for event in events {
         match event {
             Event::CaseOpened(open) => band = open.age_band,
-            Event::AgeAssessed(a) => band = a.age_band,
+            Event::AgeAssessed(a) => {
+                band = a.age_band;
+                assessed = true;
+            }
             Event::VulnerabilitySignalRaised(s) => {
                 let entry = status
                     .entry(s.suspected.category)
@@ -117,7 +122,7 @@ fn oracle(events: &[Event]) -> (AgeBand, BTreeMap<Category, CategoryStatus>) {
             _ => {}
         }
     }
-    (band, status)
+    (band, assessed, status)
 }
 
 fn run(
@@ -160,9 +165,11 @@ proptest! {
                 continue;
             }
             let before: Vec<Event> = emitted.iter().flatten().cloned().collect();
-            let (band, status) = oracle(&before);
+            let (band, assessed, status) = oracle(&before);
             let not_ruled_out = |c: Category| matches!(status.get(&c), Some(CategoryStatus::Suspected | CategoryStatus::Confirmed));
-            let presumed = band == AgeBand::Unknown && CATEGORIES[..3].iter().any(|c| not_ruled_out(*c));
+            // In doubt, minority is presumed: a band declared at opening
+            // (unknown or not) yields to a minor category until assessed.
+            let presumed = !band.is_minor() && !assessed && CATEGORIES[..3].iter().any(|c| not_ruled_out(*c));
             let unaccompanied = (band.is_minor() || presumed) && not_ruled_out(Category::UnaccompaniedMinor);
             let vulnerable = band.is_minor() || status.values().any(|s| *s == CategoryStatus::Confirmed);
             let is_detention = matches!(op, Op::Place { kind: FacilityKind::Detention, .. });

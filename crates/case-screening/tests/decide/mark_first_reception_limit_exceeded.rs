@@ -76,9 +76,11 @@ fn the_limit_is_marked_once_per_stay() {
 fn adults_accompanied_minors_and_people_out_of_first_reception_have_no_limit() {
     let later = FIRST_RECEPTION_LIMIT + Duration::days(10);
     let accompanied = vec![opened_as(AgeBand::From6To13), suspected(Category::Minor)];
+    // Declared an adult, and the suspicion of minority ruled out.
     let adult = vec![
         opened_as(AgeBand::Adult),
         suspected(Category::UnaccompaniedMinor),
+        assessed_early(&[(Category::UnaccompaniedMinor, Outcome::RuledOut)]),
     ];
     let mut in_sai = unaccompanied_minor();
     in_sai.push(Event::CasePlaced(placed_in(

@@ -1,6 +1,7 @@
 //! Who is a minor: the one rule every rule about minors asks. The age band
-//! says so, or it is unknown and a minor category is not ruled out (in doubt,
-//! minority is presumed); unaccompanied when UNACCOMPANIED_MINOR is not ruled out.
+//! says so, or a minor category is not ruled out and no assessment decided the
+//! band (in doubt, minority is presumed, whatever the opening declared);
+//! unaccompanied when UNACCOMPANIED_MINOR is not ruled out.
 
 use super::care::*;
 use super::support::*;
@@ -24,13 +25,27 @@ fn a_minor_age_band_is_a_minor_whatever_the_categories() {
 }
 
 #[test]
-fn an_adult_band_is_no_minor_even_with_a_minor_category_suspected() {
-    let state = given(&[
+fn an_adult_band_declared_at_opening_yields_to_a_minor_category_until_assessed() {
+    // The opening declared 18+, the check disputes it: in doubt, a minor.
+    for category in [
+        Category::Minor,
+        Category::UnaccompaniedMinor,
+        Category::AgeDisputed,
+    ] {
+        let state = given(&[opened_as(AgeBand::Adult), suspected(category)]);
+        assert!(state.is_minor() && state.is_presumed_minor(), "{category}");
+    }
+    let mut events = vec![
         opened_as(AgeBand::Adult),
         suspected(Category::UnaccompaniedMinor),
-    ]);
-    assert!(!state.is_minor());
-    assert!(!state.is_unaccompanied_minor());
+    ];
+    assert!(given(&events).is_unaccompanied_minor());
+    // Only the competent authority's assessment ends the doubt.
+    events.push(Event::AgeAssessed(age_assessment(AgeBand::Adult, NOW)));
+    let assessed = given(&events);
+    assert!(!assessed.is_minor() && !assessed.is_unaccompanied_minor());
+    // No minor category: no doubt about the declared adult.
+    assert!(!given(&[opened_as(AgeBand::Adult), suspected(Category::Torture)]).is_minor());
 }
 
 #[test]
