@@ -45,6 +45,15 @@ pub trait Projection: Send + Sync + 'static {
     /// Applies one commit. Commits of other services and of unknown event types
     /// that the projection does not need are ignored by returning `Ok(())`.
     fn apply(&self, rows: &mut Rows<'_>, commit: &RecordedCommit) -> Result<(), ApplyError>;
+
+    /// The version of what the projection stores. Raise it when the rows'
+    /// shape or what `apply` derives changes: a store kept with another shape
+    /// is rebuilt from the log when the projection starts, so a deployment
+    /// never serves rows an older version wrote (stores from before shapes
+    /// were recorded count as shape 1).
+    fn shape(&self) -> u32 {
+        1
+    }
 }
 
 /// The subjects of the log a projection consumes.

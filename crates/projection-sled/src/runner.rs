@@ -128,6 +128,13 @@ pub fn spawn<P: Projection>(
     config: RunnerConfig,
     shutdown: CancellationToken,
 ) -> Result<(ProjectionHandle, tokio::task::JoinHandle<()>), StoreError> {
+    if store.ensure_shape(projection.shape())? {
+        tracing::info!(
+            projection = projection.name(),
+            shape = projection.shape(),
+            "the projection's shape changed: rebuilding it from the log"
+        );
+    }
     let position = store.position()?;
     let parked = store.parked_count()?;
     let (status_tx, status_rx) = watch::channel(ProjectionStatus {

@@ -25,6 +25,7 @@ use crate::{ApplyError, Projection};
 
 const POSITION: &[u8] = b"position";
 const GENERATION: &[u8] = b"generation";
+const SHAPE: &[u8] = b"shape";
 /// The parked list: one row per parked commit, keyed by its sequence (big endian).
 pub const PARKED: &str = "projection.parked";
 /// How many commits are parked (one row, empty key).
@@ -378,6 +379,26 @@ impl ProjectionStore {
         Ok(list)
     }
 
+    /// Makes the store hold rows of `shape`: a store that holds rows of
+    /// another shape (a store with rows and no shape recorded holds shape 1)
+    /// is emptied to be rebuilt from the log. Answers whether it was emptied.
+    pub fn ensure_shape(&self, shape: u32) -> Result<bool, StoreError> {
+        let recorded = match self.meta.get(SHAPE)? {
+            Some(bytes) => Some(decode_u64(&bytes)),
+            None if self.position()? > 0 => Some(1),
+            None => None,
+        };
+        let rebuild = recorded.is_some_and(|recorded| recorded != u64::from(shape));
+        if rebuild {
+            self.reset()?;
+        }
+        if recorded != Some(u64::from(shape)) {
+            self.meta.insert(SHAPE, &u64::from(shape).to_be_bytes())?;
+            self.db.flush()?;
+        }
+        Ok(rebuild)
+    }
+
     /// Empties the projection and sets its position to 0, atomically.
     pub fn reset(&self) -> Result<(), StoreError> {
         let mut rows = self.rows.write().unwrap_or_else(|p| p.into_inner());
@@ -551,6 +572,44 @@ mod tests {
             .map_err(|e| e.to_string())?
             .parse()
             .map_err(|e: std::num::ParseIntError| e.to_string())
+    }
+
+    #[test]
+    fn a_store_of_another_shape_is_emptied_to_be_rebuilt_and_one_of_the_same_is_kept() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = ProjectionStore::open(dir.path()).expect("store");
+        // A fresh store takes the shape without a rebuild.
+        assert!(!store.ensure_shape(1).expect("shape"));
+        let commits: Vec<_> = (1..=3).map(|n| commit(n, "v")).collect();
+        store.apply_batch(&RawRow, &commits).expect("apply");
+        assert!(!store.ensure_shape(1).expect("same shape"));
+        assert_eq!(store.position().expect("position"), 3);
+        assert_eq!(store.scan("t", b"").expect("rows").len(), 3);
+        // A new shape empties it: the runner applies the log again from 0.
+        assert!(store.ensure_shape(2).expect("new shape"));
+        assert_eq!(store.position().expect("position"), 0);
+        assert!(store.scan("t", b"").expect("rows").is_empty());
+        store.apply_batch(&RawRow, &commits).expect("apply again");
+        // Reopened, it keeps its shape and its rows.
+        drop(store);
+        let store = ProjectionStore::open(dir.path()).expect("reopen");
+        assert!(!store.ensure_shape(2).expect("shape kept"));
+        assert_eq!(store.position().expect("position"), 3);
+    }
+
+    #[test]
+    fn a_store_written_before_shapes_were_recorded_is_shape_one() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = ProjectionStore::open(dir.path()).expect("store");
+        store
+            .apply_batch(&RawRow, &[commit(1, "v")])
+            .expect("apply");
+        // No shape recorded, rows present: shape 1, kept for shape 1...
+        assert!(!store.ensure_shape(1).expect("shape 1"));
+        assert_eq!(store.position().expect("position"), 1);
+        // ...and rebuilt for shape 2.
+        assert!(store.ensure_shape(2).expect("shape 2"));
+        assert_eq!(store.position().expect("position"), 0);
     }
 
     #[test]

@@ -101,29 +101,55 @@ pub async fn check_once<W: DeadlineWatch>(
     service: &W,
     now: OffsetDateTime,
 ) -> Result<usize, ServiceError> {
-    let authority = Authority::system(W::WATCHER);
     let mut appended = 0;
+    let mut failed = None;
     for id in service.candidates(now)? {
-        let prepared = service.prepare(&id).await?;
-        let state = kernel.state::<W::Aggregate>(&id, &prepared.codec).await?;
-        for (request_id, command) in W::Aggregate::due_commands(&state, &prepared.context, now) {
-            let target = Target::<W::Aggregate> {
-                id: &id,
-                codec: &prepared.codec,
-                context: &prepared.context,
-            };
-            match kernel
-                .execute(target, &authority, &request_id, command)
-                .await
-            {
-                Ok(executed) => {
-                    appended += 1;
-                    tracing::info!(watcher = W::WATCHER, %request_id, sequence = executed.sequence, "due command appended");
-                }
-                // Met, closed, marked or reacted to meanwhile: nothing to do.
-                Err(ServiceError::FailedPrecondition(_)) => {}
-                Err(error) => return Err(error),
+        // One aggregate that cannot be decided on (a history that does not
+        // decode, a store that does not answer) must not hold up the others:
+        // the pass goes on, and fails at its end so that it is retried and
+        // `deadlines_checked_at` does not claim it complete.
+        match check_aggregate(kernel, service, &id, now).await {
+            Ok(count) => appended += count,
+            Err(error) => {
+                tracing::warn!(watcher = W::WATCHER, aggregate = %id, %error, "due commands of one aggregate failed, the others go on");
+                failed.get_or_insert(error);
             }
+        }
+    }
+    match failed {
+        Some(error) => Err(error),
+        None => Ok(appended),
+    }
+}
+
+/// The due commands of one aggregate, each through the kernel.
+async fn check_aggregate<W: DeadlineWatch>(
+    kernel: &Kernel,
+    service: &W,
+    id: &str,
+    now: OffsetDateTime,
+) -> Result<usize, ServiceError> {
+    let authority = Authority::system(W::WATCHER);
+    let prepared = service.prepare(id).await?;
+    let state = kernel.state::<W::Aggregate>(id, &prepared.codec).await?;
+    let mut appended = 0;
+    for (request_id, command) in W::Aggregate::due_commands(&state, &prepared.context, now) {
+        let target = Target::<W::Aggregate> {
+            id,
+            codec: &prepared.codec,
+            context: &prepared.context,
+        };
+        match kernel
+            .execute(target, &authority, &request_id, command)
+            .await
+        {
+            Ok(executed) => {
+                appended += 1;
+                tracing::info!(watcher = W::WATCHER, %request_id, sequence = executed.sequence, "due command appended");
+            }
+            // Met, closed, marked or reacted to meanwhile: nothing to do.
+            Err(ServiceError::FailedPrecondition(_)) => {}
+            Err(error) => return Err(error),
         }
     }
     Ok(appended)

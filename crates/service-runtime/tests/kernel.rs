@@ -150,6 +150,8 @@ struct Tallies {
     ids: Vec<String>,
     /// Whether the place is closed, as the watcher's context will say.
     closed: bool,
+    /// An aggregate the watcher cannot prepare (its store does not answer).
+    unpreparable: Option<String>,
 }
 
 impl Tallies {
@@ -166,6 +168,7 @@ impl Tallies {
             clock,
             ids: Vec::new(),
             closed: false,
+            unpreparable: None,
         }
     }
 
@@ -219,7 +222,12 @@ impl DeadlineWatch for Tallies {
         Ok(self.ids.clone())
     }
 
-    async fn prepare(&self, _id: &str) -> Result<Prepared<Tally>, ServiceError> {
+    async fn prepare(&self, id: &str) -> Result<Prepared<Tally>, ServiceError> {
+        if self.unpreparable.as_deref() == Some(id) {
+            return Err(ServiceError::Internal(
+                "the store does not answer".to_owned(),
+            ));
+        }
         Ok(Prepared {
             codec: (),
             context: self.place(),
@@ -407,6 +415,37 @@ async fn the_watcher_decides_what_is_due_with_the_context_it_prepared() {
     );
     assert_eq!(tallies.last_sequence().await, head);
     tallies.closed = false;
+    assert_eq!(
+        deadlines::check_once(&tallies.kernel, &tallies, now)
+            .await
+            .expect("pass"),
+        1
+    );
+}
+
+#[tokio::test]
+async fn one_aggregate_that_fails_does_not_hold_up_the_others_and_the_pass_is_not_complete() {
+    let server = NatsServer::start();
+    let mut tallies = Tallies::start(&server).await;
+    tallies.ids = vec!["t-0".to_owned(), "t-1".to_owned()];
+    tallies.unpreparable = Some("t-0".to_owned());
+    let rome = organisation("pref-rm", "RM");
+    for id in ["t-0", "t-1"] {
+        tallies
+            .execute(id, &rome, "open", Command::Visit { by: 1 })
+            .await
+            .expect("visit");
+    }
+    tallies.clock.advance(time::Duration::hours(2));
+    let now = tallies.kernel.now();
+    let head = tallies.last_sequence().await;
+    // t-0 comes first and fails; t-1's deadline is marked all the same, and
+    // the pass answers the failure so that it is retried.
+    let pass = deadlines::check_once(&tallies.kernel, &tallies, now).await;
+    assert!(matches!(pass, Err(ServiceError::Internal(_))), "{pass:?}");
+    assert_eq!(tallies.last_sequence().await, head + 1);
+    // Once t-0 can be prepared, the next pass marks it and only it.
+    tallies.unpreparable = None;
     assert_eq!(
         deadlines::check_once(&tallies.kernel, &tallies, now)
             .await

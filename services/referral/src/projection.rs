@@ -62,6 +62,12 @@ impl Projection for ReferralProjection {
         Some(Producer::Referral)
     }
 
+    /// 2: the pathway's issue (case facts with placement, urgency since, age
+    /// band and its assessment, closure; the reaction index).
+    fn shape(&self) -> u32 {
+        2
+    }
+
     /// The screening service's case subjects (the case facts) and all of its own.
     fn consumes(&self) -> Consumes {
         let mut subjects =

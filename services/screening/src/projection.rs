@@ -28,6 +28,12 @@ impl Projection for ScreeningProjection {
         Some(Producer::Screening)
     }
 
+    /// 2: the pathway's issue (age band, minority presumed until assessed,
+    /// deadlines in Rome days, follow-ups, current urgency).
+    fn shape(&self) -> u32 {
+        2
+    }
+
     /// Its own case subjects, and its vocabularies.
     fn consumes(&self) -> Consumes {
         let mut subjects =
