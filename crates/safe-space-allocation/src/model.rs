@@ -104,7 +104,10 @@ vocabulary!(
 impl ReservationReason {
     /// Given to the first eligible person waiting, not asked for.
     pub fn from_waiting_list(self) -> bool {
-        !matches!(self, ReservationReason::PlaceFree | ReservationReason::Chosen)
+        !matches!(
+            self,
+            ReservationReason::PlaceFree | ReservationReason::Chosen
+        )
     }
 }
 
@@ -197,7 +200,10 @@ impl SpaceProfile {
         }
         check_capacity(self.kind, self.capacity, eligibility)?;
         if eligibility.sexes.contains(&Sex::Unknown) {
-            return Err(("eligibility.sexes", "admits female or male, or is empty for any"));
+            return Err((
+                "eligibility.sexes",
+                "admits female or male, or is empty for any",
+            ));
         }
         let women_only = [Sex::Female].into_iter().collect::<BTreeSet<_>>();
         match self.kind {

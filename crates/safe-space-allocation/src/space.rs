@@ -80,14 +80,20 @@ impl State {
     /// What the service forwards to the space's allocator once it is
     /// registered (request id `space-added.<space_id>`).
     pub fn allocator_command(&self, space: &SpaceId) -> Option<allocator::Command> {
-        self.profile.as_ref().map(|profile| allocator::Command::AddSpace {
-            space: space.clone(),
-            profile: profile.clone(),
-        })
+        self.profile
+            .as_ref()
+            .map(|profile| allocator::Command::AddSpace {
+                space: space.clone(),
+                profile: profile.clone(),
+            })
     }
 }
 
-pub fn decide(state: &State, command: Command, context: &Context) -> Result<Vec<Event>, SpaceError> {
+pub fn decide(
+    state: &State,
+    command: Command,
+    context: &Context,
+) -> Result<Vec<Event>, SpaceError> {
     let at = context.now;
     match command {
         Command::Register(profile) => {

@@ -68,7 +68,10 @@ pub fn proposals(state: &State, case: &CaseId) -> Vec<Proposal> {
         })
         .collect();
     proposals.sort_by(|(a, pa), (b, pb)| a.cmp(b).then_with(|| pa.space.cmp(&pb.space)));
-    proposals.into_iter().map(|(_, proposal)| proposal).collect()
+    proposals
+        .into_iter()
+        .map(|(_, proposal)| proposal)
+        .collect()
 }
 
 /// Lower is better: (no language in common, spends accessibility, spends a family space).

@@ -27,7 +27,10 @@ pub use matching::{Proposal, eligible, proposals};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     /// A registered space joins its allocator (forwarded by the service).
-    AddSpace { space: SpaceId, profile: SpaceProfile },
+    AddSpace {
+        space: SpaceId,
+        profile: SpaceProfile,
+    },
     /// Decided here first: never below what is reserved and occupied.
     ChangeCapacity { space: SpaceId, capacity: Capacity },
     /// No new reservations; reservations not yet taken up look for another
@@ -298,7 +301,10 @@ impl State {
     /// Units of `unit` free in `space` (none in a closed or unknown space).
     pub fn free(&self, space: &SpaceId, unit: Unit) -> u32 {
         match self.spaces.get(space) {
-            Some(s) if !s.closed => s.capacity.of(unit).saturating_sub(self.held(space).of(unit)),
+            Some(s) if !s.closed => s
+                .capacity
+                .of(unit)
+                .saturating_sub(self.held(space).of(unit)),
             _ => 0,
         }
     }

@@ -69,8 +69,18 @@ fn new_places_go_to_the_first_eligible_people_waiting() {
     let waiting = given()
         .space("space-a", shelter(1, 0))
         .request("case-1", single(), Urgency::Standard, T0)
-        .request("case-2", single(), Urgency::Standard, T0 + Duration::minutes(1))
-        .request("case-3", single(), Urgency::Immediate, T0 + Duration::minutes(2));
+        .request(
+            "case-2",
+            single(),
+            Urgency::Standard,
+            T0 + Duration::minutes(1),
+        )
+        .request(
+            "case-3",
+            single(),
+            Urgency::Immediate,
+            T0 + Duration::minutes(2),
+        );
     assert_eq!(waiting.waiting(), ["case-3", "case-2"]);
     assert_eq!(
         when(&waiting, change(2, 0), &system(NOW)),
@@ -82,7 +92,12 @@ fn new_places_go_to_the_first_eligible_people_waiting() {
                     family_rooms: 0
                 },
             },
-            reserved("case-3", "space-a", Unit::Bed, ReservationReason::CapacityAdded),
+            reserved(
+                "case-3",
+                "space-a",
+                Unit::Bed,
+                ReservationReason::CapacityAdded
+            ),
         ])
     );
 }

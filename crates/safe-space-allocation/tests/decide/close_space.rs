@@ -17,7 +17,12 @@ fn reservations_look_elsewhere_and_occupants_stay() {
         .request("case-2", single(), Urgency::Standard, T0)
         .arrive("case-2", T0)
         .space("space-b", shelter(1, 0))
-        .request("case-3", single(), Urgency::Immediate, T0 + Duration::hours(1));
+        .request(
+            "case-3",
+            single(),
+            Urgency::Immediate,
+            T0 + Duration::hours(1),
+        );
     // case-3 took space-b's bed; case-1 holds space-a's reservation.
     assert_eq!(
         when(&state, close(), &by(MANAGER, NOW)),
@@ -83,7 +88,12 @@ fn a_returned_reservation_gets_another_free_space_at_once() {
                 case: case("case-1"),
                 space: space("space-a"),
             },
-            reserved("case-1", "space-b", Unit::Bed, ReservationReason::SpaceClosed),
+            reserved(
+                "case-1",
+                "space-b",
+                Unit::Bed,
+                ReservationReason::SpaceClosed
+            ),
         ])
     );
 }

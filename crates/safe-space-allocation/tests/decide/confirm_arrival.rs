@@ -11,9 +11,10 @@ fn confirm(case_id: &str) -> Command {
 
 #[test]
 fn the_manager_confirms_an_arrival_even_after_the_hold_until_it_expired() {
-    let state = given()
-        .space("space-a", shelter(1, 0))
-        .request("case-1", single(), Urgency::High, T0);
+    let state =
+        given()
+            .space("space-a", shelter(1, 0))
+            .request("case-1", single(), Urgency::High, T0);
     let late = T0 + Duration::hours(30);
     assert_eq!(
         when(&state, confirm("case-1"), &by(MANAGER, late)),
@@ -33,7 +34,11 @@ fn only_the_manager_and_only_a_reservation() {
         .space("space-a", shelter(1, 0))
         .request("case-1", single(), Urgency::High, T0)
         .request("case-2", single(), Urgency::High, T0);
-    for outsider in [by(OTHER_MANAGER, NOW), by(REQUESTER, NOW), context(Actor::Administrator, NOW)] {
+    for outsider in [
+        by(OTHER_MANAGER, NOW),
+        by(REQUESTER, NOW),
+        context(Actor::Administrator, NOW),
+    ] {
         assert_eq!(
             when(&state, confirm("case-1"), &outsider),
             Err(AllocationError::NotTheManagingOrganisation)
@@ -44,7 +49,11 @@ fn only_the_manager_and_only_a_reservation() {
         Err(AllocationError::NotAllowedWhile("waiting"))
     );
     assert_eq!(
-        when(&state.arrive("case-1", T0), confirm("case-1"), &by(MANAGER, NOW)),
+        when(
+            &state.arrive("case-1", T0),
+            confirm("case-1"),
+            &by(MANAGER, NOW)
+        ),
         Err(AllocationError::NotAllowedWhile("occupying"))
     );
 }

@@ -11,7 +11,10 @@ fn holds_passed_are_expired_and_ended_cases_released_each_once() {
         .request("case-2", single(), Urgency::High, T0 + Duration::hours(2))
         .request("case-3", single(), Urgency::High, T0 + Duration::hours(3));
     let none = BTreeMap::new();
-    assert_eq!(due_commands(&state.state, T0 + Duration::hours(23), &none), []);
+    assert_eq!(
+        due_commands(&state.state, T0 + Duration::hours(23), &none),
+        []
+    );
     let due = due_commands(&state.state, T0 + Duration::hours(24), &none);
     assert_eq!(
         due,
@@ -42,5 +45,8 @@ fn holds_passed_are_expired_and_ended_cases_released_each_once() {
     for due in &due {
         after = after.run(due.command(), &system(T0 + Duration::hours(48)));
     }
-    assert_eq!(due_commands(&after.state, T0 + Duration::hours(48), &ended), []);
+    assert_eq!(
+        due_commands(&after.state, T0 + Duration::hours(48), &ended),
+        []
+    );
 }

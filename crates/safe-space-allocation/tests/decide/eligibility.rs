@@ -50,7 +50,10 @@ fn a_family_with_children_is_never_offered_a_single_women_only_room() {
             ..rooms(NOW)
         },
     );
-    assert_eq!(state.standing("case-2").map(Standing::code), Some("reserved"));
+    assert_eq!(
+        state.standing("case-2").map(Standing::code),
+        Some("reserved")
+    );
     assert_eq!(state.waiting(), ["case-1"]);
 }
 
@@ -62,9 +65,10 @@ fn an_accessible_need_only_gets_accessible_places() {
         accessibility: true,
         ..single()
     };
-    let state = given()
-        .space("space-a", shelter(3, 0))
-        .request("case-1", needs.clone(), Urgency::High, T0);
+    let state =
+        given()
+            .space("space-a", shelter(3, 0))
+            .request("case-1", needs.clone(), Urgency::High, T0);
     assert_eq!(state.waiting(), ["case-1"]);
     let state = state.space("space-b", accessible);
     assert_eq!(
@@ -82,14 +86,16 @@ fn an_accessible_need_only_gets_accessible_places() {
 fn sex_age_bands_and_places_to_avoid_are_respected() {
     let mut minors_only = shelter(1, 0);
     minors_only.eligibility.age_bands = [AgeBand::From16To17].into_iter().collect();
-    let state = given().space("space-a", shelter(1, 0)).space("space-b", minors_only);
+    let state = given()
+        .space("space-a", shelter(1, 0))
+        .space("space-b", minors_only);
     let ask = |facts, needs| {
-        let events = when(&state, request("case-1", needs), &requesting(facts, NOW)).expect("asked");
-        let reserved = events.iter().find_map(|event| match event {
+        let events =
+            when(&state, request("case-1", needs), &requesting(facts, NOW)).expect("asked");
+        events.iter().find_map(|event| match event {
             Event::PlaceReserved { space, .. } => Some(space.as_str().to_owned()),
             _ => None,
-        });
-        reserved
+        })
     };
     assert_eq!(ask(woman(None), single()), Some("space-a".to_owned()));
     let man = CaseFacts {
@@ -112,7 +118,11 @@ fn sex_age_bands_and_places_to_avoid_are_respected() {
         ..single()
     };
     assert_eq!(ask(girl, avoid_a.clone()), Some("space-b".to_owned()));
-    assert_eq!(ask(woman(None), avoid_a), None, "an adult is not admitted to space-b");
+    assert_eq!(
+        ask(woman(None), avoid_a),
+        None,
+        "an adult is not admitted to space-b"
+    );
     let avoid_manager = Needs {
         avoid: [Avoid::Organisation(org(MANAGER))].into_iter().collect(),
         ..single()
@@ -155,6 +165,12 @@ fn proposals_put_the_best_fit_first() {
             .map(|p| p.space.as_str().to_owned())
             .collect::<Vec<_>>()
     };
-    assert_eq!(ranked(tigrinya), ["space-d", "space-c", "space-b", "space-a"]);
-    assert_eq!(ranked(single()), ["space-c", "space-b", "space-d", "space-a"]);
+    assert_eq!(
+        ranked(tigrinya),
+        ["space-d", "space-c", "space-b", "space-a"]
+    );
+    assert_eq!(
+        ranked(single()),
+        ["space-c", "space-b", "space-d", "space-a"]
+    );
 }

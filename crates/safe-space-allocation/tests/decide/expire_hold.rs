@@ -14,10 +14,19 @@ fn an_expired_hold_frees_the_place_for_the_next_person() {
     let state = given()
         .space("space-a", shelter(1, 0))
         .request("case-1", single(), Urgency::Standard, T0)
-        .request("case-2", single(), Urgency::Standard, T0 + Duration::hours(1));
+        .request(
+            "case-2",
+            single(),
+            Urgency::Standard,
+            T0 + Duration::hours(1),
+        );
     let deadline = T0 + Duration::hours(24);
     assert_eq!(
-        when(&state, expire("case-1"), &system(deadline - Duration::seconds(1))),
+        when(
+            &state,
+            expire("case-1"),
+            &system(deadline - Duration::seconds(1))
+        ),
         Err(AllocationError::HoldNotExpired)
     );
     assert_eq!(

@@ -70,15 +70,13 @@ fn a_space_is_registered_with_its_profile_and_no_name_or_address() {
 
 #[test]
 fn each_kind_keeps_its_rules() {
-    let refused = |profile: SpaceProfile| {
-        match space::decide(
-            &space::State::default(),
-            space::Command::Register(profile),
-            &registry(Actor::Administrator),
-        ) {
-            Err(SpaceError::Invalid { field, .. }) => field,
-            other => panic!("expected invalid, got {other:?}"),
-        }
+    let refused = |profile: SpaceProfile| match space::decide(
+        &space::State::default(),
+        space::Command::Register(profile),
+        &registry(Actor::Administrator),
+    ) {
+        Err(SpaceError::Invalid { field, .. }) => field,
+        other => panic!("expected invalid, got {other:?}"),
     };
     // A single women-only room: beds only, never a family.
     let mut room = shelter(1, 1);
@@ -108,7 +106,9 @@ fn each_kind_keeps_its_rules() {
     assert_eq!(refused(minors.clone()), "eligibility.age_bands");
     minors.eligibility.age_bands = [AgeBand::From16To17, AgeBand::Adult].into_iter().collect();
     assert_eq!(refused(minors.clone()), "eligibility.age_bands");
-    minors.eligibility.age_bands = [AgeBand::From16To17, AgeBand::Unknown].into_iter().collect();
+    minors.eligibility.age_bands = [AgeBand::From16To17, AgeBand::Unknown]
+        .into_iter()
+        .collect();
     assert!(minors.check().is_ok());
     // Family rooms only where families are admitted; at least one place.
     let mut no_families = shelter(2, 1);
@@ -126,7 +126,11 @@ fn the_manager_changes_the_capacity_and_closes_the_space() {
         family_rooms: 2,
     };
     assert_eq!(
-        space::decide(&state, space::Command::ChangeCapacity(capacity), &by_manager),
+        space::decide(
+            &state,
+            space::Command::ChangeCapacity(capacity),
+            &by_manager
+        ),
         Ok(vec![space::Event::CapacityChanged { capacity, at: NOW }])
     );
     assert_eq!(
@@ -155,11 +159,7 @@ fn the_manager_changes_the_capacity_and_closes_the_space() {
         Err(SpaceError::SpaceClosed)
     );
     assert_eq!(
-        space::decide(
-            &space::State::default(),
-            space::Command::Close,
-            &by_manager
-        ),
+        space::decide(&space::State::default(), space::Command::Close, &by_manager),
         Err(SpaceError::SpaceNotFound)
     );
 }
@@ -174,5 +174,8 @@ fn a_registered_space_is_forwarded_to_its_allocator() {
             profile: shelter(4, 2),
         })
     );
-    assert_eq!(space::State::default().allocator_command(&space("space-a")), None);
+    assert_eq!(
+        space::State::default().allocator_command(&space("space-a")),
+        None
+    );
 }

@@ -16,7 +16,12 @@ fn full_shelter() -> Given {
         .request("case-1", single(), Urgency::Standard, T0)
         .arrive("case-1", T0)
         .request("case-2", with_children(1), Urgency::Immediate, T0)
-        .request("case-3", single(), Urgency::Standard, T0 + Duration::hours(2))
+        .request(
+            "case-3",
+            single(),
+            Urgency::Standard,
+            T0 + Duration::hours(2),
+        )
         .request("case-4", single(), Urgency::High, T0 + Duration::hours(3))
 }
 
@@ -53,7 +58,11 @@ fn a_discharge_gives_the_place_to_the_first_eligible_person_waiting() {
 #[test]
 fn the_service_releases_for_the_case_and_the_referral() {
     let state = full_shelter();
-    for reason in ReleaseReason::ALL.iter().copied().filter(|r| r.by_the_system_only()) {
+    for reason in ReleaseReason::ALL
+        .iter()
+        .copied()
+        .filter(|r| r.by_the_system_only())
+    {
         assert_eq!(
             when(&state, release("case-1", reason), &by(MANAGER, NOW)),
             Err(AllocationError::NotAllowedForActor),
@@ -71,23 +80,49 @@ fn the_service_releases_for_the_case_and_the_referral() {
             }])
         );
     }
-    assert!(when(&state, release("case-1", ReleaseReason::Transfer), &system(NOW)).is_ok());
-    assert!(when(&state, release("case-1", ReleaseReason::Transfer), &by(REQUESTER, NOW)).is_ok());
+    assert!(
+        when(
+            &state,
+            release("case-1", ReleaseReason::Transfer),
+            &system(NOW)
+        )
+        .is_ok()
+    );
+    assert!(
+        when(
+            &state,
+            release("case-1", ReleaseReason::Transfer),
+            &by(REQUESTER, NOW)
+        )
+        .is_ok()
+    );
 }
 
 #[test]
 fn a_discharge_ends_a_stay_by_a_party_only() {
     let state = full_shelter();
     assert_eq!(
-        when(&state, release("case-3", ReleaseReason::Discharge), &by(REQUESTER, NOW)),
+        when(
+            &state,
+            release("case-3", ReleaseReason::Discharge),
+            &by(REQUESTER, NOW)
+        ),
         Err(AllocationError::NotAllowedWhile("waiting"))
     );
     assert_eq!(
-        when(&state, release("case-1", ReleaseReason::Discharge), &by(OUTSIDER, NOW)),
+        when(
+            &state,
+            release("case-1", ReleaseReason::Discharge),
+            &by(OUTSIDER, NOW)
+        ),
         Err(AllocationError::NotTheRequester)
     );
     assert_eq!(
-        when(&state, release("case-9", ReleaseReason::Discharge), &by(MANAGER, NOW)),
+        when(
+            &state,
+            release("case-9", ReleaseReason::Discharge),
+            &by(MANAGER, NOW)
+        ),
         Err(AllocationError::RequestNotFound)
     );
 }

@@ -84,15 +84,29 @@ fn with_no_place_free_the_person_waits_in_order_of_urgency_then_time() {
     let state = given()
         .space("space-a", shelter(1, 0))
         .request("case-1", single(), Urgency::Standard, T0)
-        .request("case-2", single(), Urgency::Standard, T0 + Duration::hours(1))
+        .request(
+            "case-2",
+            single(),
+            Urgency::Standard,
+            T0 + Duration::hours(1),
+        )
         .request("case-3", single(), Urgency::High, T0 + Duration::hours(2))
         .run(request("case-4", single()), &requesting(woman(None), T0))
-        .request("case-5", single(), Urgency::Immediate, T0 + Duration::hours(3));
+        .request(
+            "case-5",
+            single(),
+            Urgency::Immediate,
+            T0 + Duration::hours(3),
+        );
     assert_eq!(state.waiting(), ["case-5", "case-3", "case-2", "case-4"]);
     assert_eq!(state.state.position(&case("case-2")), Some(3));
     assert_eq!(state.state.position(&case("case-1")), None);
     assert_eq!(
-        when(&state, request("case-6", single()), &requesting(woman(None), NOW)),
+        when(
+            &state,
+            request("case-6", single()),
+            &requesting(woman(None), NOW)
+        ),
         Ok(vec![Event::PlaceRequested {
             case: case("case-6"),
             requested_by: org(REQUESTER),
@@ -108,11 +122,16 @@ fn with_no_place_free_the_person_waits_in_order_of_urgency_then_time() {
 
 #[test]
 fn refused_for_a_closed_case_twice_elsewhere_or_by_the_service() {
-    let state = given()
-        .space("space-a", shelter(1, 0))
-        .request("case-1", single(), Urgency::High, T0);
+    let state =
+        given()
+            .space("space-a", shelter(1, 0))
+            .request("case-1", single(), Urgency::High, T0);
     assert_eq!(
-        when(&state, request("case-1", single()), &requesting(woman(None), NOW)),
+        when(
+            &state,
+            request("case-1", single()),
+            &requesting(woman(None), NOW)
+        ),
         Err(AllocationError::AlreadyRequested)
     );
     let closed = CaseFacts {
@@ -120,7 +139,11 @@ fn refused_for_a_closed_case_twice_elsewhere_or_by_the_service() {
         ..woman(None)
     };
     assert_eq!(
-        when(&state, request("case-2", single()), &requesting(closed, NOW)),
+        when(
+            &state,
+            request("case-2", single()),
+            &requesting(closed, NOW)
+        ),
         Err(AllocationError::CaseClosed)
     );
     let elsewhere = CaseFacts {
@@ -128,7 +151,11 @@ fn refused_for_a_closed_case_twice_elsewhere_or_by_the_service() {
         ..woman(None)
     };
     assert_eq!(
-        when(&state, request("case-2", single()), &requesting(elsewhere, NOW)),
+        when(
+            &state,
+            request("case-2", single()),
+            &requesting(elsewhere, NOW)
+        ),
         Err(AllocationError::HeldElsewhere)
     );
     assert_eq!(
@@ -136,7 +163,11 @@ fn refused_for_a_closed_case_twice_elsewhere_or_by_the_service() {
         Err(AllocationError::NotTheRequester)
     );
     assert_invalid(
-        when(&state, request("case-2", with_children(21)), &requesting(woman(None), NOW)),
+        when(
+            &state,
+            request("case-2", with_children(21)),
+            &requesting(woman(None), NOW),
+        ),
         "needs.children",
     );
     let palermo = Needs {
@@ -144,7 +175,11 @@ fn refused_for_a_closed_case_twice_elsewhere_or_by_the_service() {
         ..single()
     };
     assert_invalid(
-        when(&state, request("case-2", palermo), &requesting(woman(None), NOW)),
+        when(
+            &state,
+            request("case-2", palermo),
+            &requesting(woman(None), NOW),
+        ),
         "needs.preferred_provinces",
     );
 }

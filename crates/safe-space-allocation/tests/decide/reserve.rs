@@ -67,7 +67,9 @@ fn a_reservation_moves_to_a_chosen_space_and_the_place_left_serves_the_list() {
     );
     // Waiting: a family (no family room here) and a woman who must avoid space-b's manager.
     let avoid_b = Needs {
-        avoid: [Avoid::Organisation(org(OTHER_MANAGER))].into_iter().collect(),
+        avoid: [Avoid::Organisation(org(OTHER_MANAGER))]
+            .into_iter()
+            .collect(),
         ..single()
     };
     let state = state.request("case-4", with_children(1), Urgency::High, T0);

@@ -154,8 +154,17 @@ impl Given {
     }
 
     /// A woman of `urgency` asks at `at`.
-    pub fn request(self, case_id: &str, needs: Needs, urgency: Urgency, at: OffsetDateTime) -> Given {
-        self.run(request(case_id, needs), &requesting(woman(Some(urgency)), at))
+    pub fn request(
+        self,
+        case_id: &str,
+        needs: Needs,
+        urgency: Urgency,
+        at: OffsetDateTime,
+    ) -> Given {
+        self.run(
+            request(case_id, needs),
+            &requesting(woman(Some(urgency)), at),
+        )
     }
 
     pub fn arrive(self, case_id: &str, at: OffsetDateTime) -> Given {
@@ -168,7 +177,10 @@ impl Given {
     }
 
     pub fn standing(&self, case_id: &str) -> Option<&Standing> {
-        self.state.cases.get(&case(case_id)).map(|entry| &entry.standing)
+        self.state
+            .cases
+            .get(&case(case_id))
+            .map(|entry| &entry.standing)
     }
 
     pub fn waiting(&self) -> Vec<&str> {
@@ -180,12 +192,18 @@ impl Given {
     }
 }
 
-pub fn when(given: &Given, command: Command, context: &Context) -> Result<Vec<Event>, AllocationError> {
+pub fn when(
+    given: &Given,
+    command: Command,
+    context: &Context,
+) -> Result<Vec<Event>, AllocationError> {
     decide(&given.state, command, context)
 }
 
 pub fn apply(state: State, events: &[Event]) -> State {
-    events.iter().fold(state, |state, event| state.evolve(event))
+    events
+        .iter()
+        .fold(state, |state, event| state.evolve(event))
 }
 
 pub fn reserved(case_id: &str, space_id: &str, unit: Unit, reason: ReservationReason) -> Event {

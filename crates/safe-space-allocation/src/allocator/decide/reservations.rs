@@ -121,8 +121,7 @@ pub(super) fn release(
             return Err(AllocationError::NotTheRequester);
         }
     }
-    if reason == ReleaseReason::Discharge && !matches!(entry.standing, Standing::Occupying { .. })
-    {
+    if reason == ReleaseReason::Discharge && !matches!(entry.standing, Standing::Occupying { .. }) {
         return Err(AllocationError::NotAllowedWhile(entry.standing.code()));
     }
     let frees = entry.holds().is_some();
