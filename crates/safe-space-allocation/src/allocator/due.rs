@@ -1,0 +1,95 @@
+//! What the service's deadline watcher must do on an allocator at a time:
+//! expire the holds whose deadline passed, and release the requests whose
+//! case or referral ended (the service reads those facts, this decides which
+//! commands follow), each with a request id that names it, so that restarts
+//! and several instances append it once.
+
+use std::collections::BTreeMap;
+
+use time::OffsetDateTime;
+
+use crate::allocator::{Command, Standing, State};
+use crate::{CaseId, ReleaseReason};
+
+/// Something the watcher must do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Due {
+    /// A hold passed its deadline.
+    ExpireHold {
+        case: CaseId,
+        reserved_at: OffsetDateTime,
+    },
+    /// The case or its linked referral ended: the request and what it holds end.
+    Release {
+        case: CaseId,
+        reason: ReleaseReason,
+        requested_at: OffsetDateTime,
+    },
+}
+
+impl Due {
+    pub fn command(&self) -> Command {
+        match self {
+            Due::ExpireHold { case, .. } => Command::ExpireHold { case: case.clone() },
+            Due::Release { case, reason, .. } => Command::Release {
+                case: case.clone(),
+                reason: *reason,
+            },
+        }
+    }
+
+    /// `hold-expired.<case>.<reserved_at, unix ns>` (each reservation once),
+    /// `release.<reason>.<case>.<requested_at, unix ns>` (each request once).
+    pub fn request_id(&self) -> String {
+        match self {
+            Due::ExpireHold { case, reserved_at } => {
+                format!("hold-expired.{case}.{}", reserved_at.unix_timestamp_nanos())
+            }
+            Due::Release {
+                case,
+                reason,
+                requested_at,
+            } => format!(
+                "release.{}.{case}.{}",
+                reason.code(),
+                requested_at.unix_timestamp_nanos()
+            ),
+        }
+    }
+}
+
+/// What is due at `now`, in case order: a release for each case here that
+/// `ended` names (what the service read: the case closed, erased, placed
+/// elsewhere, its linked referral revoked, cancelled or failed), else an
+/// expiry for each hold whose deadline passed. Each is what its command's
+/// `decide` accepts on this state (by the service).
+pub fn due_commands(
+    state: &State,
+    now: OffsetDateTime,
+    ended: &BTreeMap<CaseId, ReleaseReason>,
+) -> Vec<Due> {
+    state
+        .cases
+        .iter()
+        .filter_map(|(case, entry)| {
+            if let Some(reason) = ended.get(case) {
+                return Some(Due::Release {
+                    case: case.clone(),
+                    reason: *reason,
+                    requested_at: entry.waiting_since,
+                });
+            }
+            match entry.standing {
+                Standing::Reserved {
+                    reserved_at,
+                    held_until,
+                    ..
+                } if held_until <= now => Some(Due::ExpireHold {
+                    case: case.clone(),
+                    reserved_at,
+                }),
+                _ => None,
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,18 @@
+//! Domain tests of safe spaces and their allocators, one binary: given a
+//! state, when a command by an actor, then events or an error; one module per
+//! command, the shared fixtures in `support`, property tests in `properties`.
+
+mod add_space;
+mod cancel_request;
+mod change_capacity;
+mod close_space;
+mod confirm_arrival;
+mod due_commands;
+mod eligibility;
+mod expire_hold;
+mod properties;
+mod register_space;
+mod release;
+mod request_place;
+mod reserve;
+mod support;
