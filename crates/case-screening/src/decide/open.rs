@@ -4,7 +4,7 @@ use pathway::calendar::date_in_rome;
 use time::OffsetDateTime;
 
 use super::{invalid, not_after};
-use crate::{Event, OpenCase, ScreeningError, State};
+use crate::{Event, FacilityKind, OpenCase, ScreeningError, State};
 
 pub(super) fn open(
     state: &State,
@@ -22,6 +22,11 @@ pub(super) fn open(
             "facility_kind",
             "is required (the facility's registered kind)",
         ));
+    }
+    // The detention rule holds for an opening too: a minor is detained only
+    // with recorded grounds, which only a placement carries (`PlaceCase`).
+    if open.facility_kind == Some(FacilityKind::Detention) && open.age_band.is_minor() {
+        return Err(ScreeningError::DetentionNeedsJustification);
     }
     if let Some(date) = open.application_date
         && date > date_in_rome(now)

@@ -239,3 +239,29 @@ fn snapshot_of_open() {
         )"#]]
     .assert_eq(&render(outcome));
 }
+
+#[test]
+fn a_minor_is_not_opened_in_detention_and_an_adult_is() {
+    // Given no case; when a minor's case is opened in a detention facility,
+    // then it is refused: a minor is detained only with recorded grounds,
+    // which only a placement carries.
+    let in_detention = |age_band| OpenCase {
+        facility_kind: Some(FacilityKind::Detention),
+        age_band,
+        ..open_case()
+    };
+    for band in [AgeBand::UpTo5, AgeBand::From14To15, AgeBand::From16To17] {
+        assert_eq!(
+            when(&given(&[]), Command::Open(in_detention(band)), NOW),
+            Err(ScreeningError::DetentionNeedsJustification),
+            "{band:?}"
+        );
+    }
+    // An adult (or a person whose age is not known) is opened there as before.
+    for band in [AgeBand::Adult, AgeBand::Unknown] {
+        assert!(
+            when(&given(&[]), Command::Open(in_detention(band)), NOW).is_ok(),
+            "{band:?}"
+        );
+    }
+}
