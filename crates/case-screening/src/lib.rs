@@ -31,7 +31,7 @@ pub use decide::{decide, missed_deadlines};
 pub use follow_up::{FollowUpRecord, FollowUpSchedule, FollowUps};
 pub use minors::{AgeAssessment, GuardianAppointment, MinorRecord};
 pub use model::*;
-pub use pathway::AgeBand;
+pub use pathway::{AgeBand, Sex};
 
 /// Screening ends within 7 days (Screening Regulation Art. 8(3)).
 pub const SCREENING_DAYS: i64 = 7;
@@ -108,6 +108,9 @@ pub struct OpenCase {
     /// The person's age band at opening, in clear (`unknown` when not known,
     /// and in events recorded before it existed); the date of birth stays sealed.
     pub age_band: AgeBand,
+    /// The person's sex as recorded at registration, in clear (`unknown` when
+    /// not recorded, and in events recorded before it existed).
+    pub sex: Sex,
 }
 
 impl OpenCase {

@@ -223,6 +223,17 @@ impl CaseUrgency {
 }
 
 vocabulary!(
+    /// A person's sex as recorded at registration, in clear on the case (the
+    /// identity stays sealed; a self-described gender identity too): what
+    /// sex-separated places (women-only areas and rooms, shelters) need.
+    Sex, "sex", {
+    Female = "female",
+    Male = "male",
+    Other = "other",
+    Unknown = "unknown",
+});
+
+vocabulary!(
     /// A person's age band, recorded in clear at opening (the date of birth
     /// stays sealed) and changed by an age assessment.
     AgeBand, "age band", {

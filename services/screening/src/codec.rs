@@ -137,6 +137,12 @@ pub fn opening(e: &wire::CaseOpened) -> Result<OpenCase, &'static str> {
         } else {
             AgeBand::from_code(&e.age_band).map_err(|_| "bad age band")?
         },
+        // Empty in events recorded before the sex was recorded in clear.
+        sex: if e.sex.is_empty() {
+            Sex::Unknown
+        } else {
+            Sex::from_code(&e.sex).map_err(|_| "bad sex")?
+        },
         family_links: e
             .family_links
             .iter()
@@ -183,6 +189,7 @@ pub fn encode(event: &Event, personal: &PersonalParts) -> WireEvent {
                 .unwrap_or_default(),
             opened_at: open.opened_at.map(timestamp),
             age_band: open.age_band.code().to_owned(),
+            sex: open.sex.code().to_owned(),
         }),
         Event::PreliminaryCheckRecorded(check) => {
             WireEvent::PreliminaryCheckRecorded(wire::PreliminaryCheckRecorded {
@@ -511,6 +518,7 @@ mod tests {
                 family_links: vec![],
                 application_date: None,
                 age_band: AgeBand::From14To15,
+                sex: Sex::Female,
             }),
             Event::VulnerabilitySignalRaised(Signal {
                 suspected: Suspicion {

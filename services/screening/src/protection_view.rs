@@ -64,6 +64,11 @@ pub fn apply(view: &mut wire::CaseView, event: &WireEvent) {
             } else {
                 e.age_band.clone()
             };
+            view.sex = if e.sex.is_empty() {
+                pathway::Sex::Unknown.code().to_owned()
+            } else {
+                e.sex.clone()
+            };
             let arrived_at = e.arrival.as_ref().and_then(|a| a.arrived_at);
             moved(view, &e.facility_kind, &arrived_at);
         }

@@ -215,6 +215,13 @@ pub fn open_case(
         special_category(&mut v, details);
     }
     let age_band = crate::protection_requests::opening_age_band(&mut v, request, arrived_at);
+    // The sex as the personal data records it (validated there), in clear on
+    // the case for sex-separated places; the identity itself is sealed.
+    let sex = request
+        .personal_data
+        .as_ref()
+        .and_then(|p| Sex::from_code(&p.sex).ok())
+        .unwrap_or(Sex::Unknown);
     v.finish()?;
     let (Some(arrival_place), Some(arrived_at), Some(province), Some(facility_id)) =
         (place, arrived_at, province, facility_id)
@@ -234,6 +241,7 @@ pub fn open_case(
         family_links,
         application_date,
         age_band,
+        sex,
     };
     Ok((request_id, open))
 }

@@ -211,6 +211,9 @@ async fn a_case_is_opened_checked_signalled_assessed_and_read_back_in_order() {
 
     let view = get_case(&mut client, &case_id, assessed.log_sequence).await;
     assert_eq!(view.current_urgency, "immediate");
+    // The sex the sealed personal data records is on the case in clear (for
+    // sex-separated places); the name is not.
+    assert_eq!(view.sex, "female");
     assert!(view.special_reception_needs && view.special_procedural_guarantees);
     let status = |code: &str| {
         view.categories

@@ -235,6 +235,7 @@ fn snapshot_of_open() {
                 family_links: [],
                 application_date: None,
                 age_band: Unknown,
+                sex: Unknown,
             },
         )"#]]
     .assert_eq(&render(outcome));

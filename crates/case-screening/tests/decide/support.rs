@@ -10,7 +10,7 @@ pub use case_screening::{
 pub use case_screening::{ErasureReason, ReadPurpose};
 pub use expect_test::expect;
 pub use pathway::calendar::{date_in_rome, limit_ends};
-pub use pathway::{AgeBand, Category, CategoryStatus, Urgency};
+pub use pathway::{AgeBand, Category, CategoryStatus, Sex, Urgency};
 pub use time::macros::{date, datetime};
 pub use time::{Date, Duration, OffsetDateTime};
 
@@ -62,6 +62,7 @@ pub fn open_case() -> OpenCase {
         family_links: vec![],
         application_date: None,
         age_band: AgeBand::Unknown,
+        sex: Sex::Unknown,
     }
 }
 
