@@ -1,0 +1,120 @@
+//! The safe-space service's projection: the index its watcher and its
+//! queries start from. Which allocators exist, which allocators each case
+//! has a request open in, and each hold's deadline (for the watcher's
+//! candidates). The figures themselves (occupancy, the waiting list, where
+//! a case stands) are folded from the allocator's own history when asked,
+//! so an answer is never behind the log's last commit on that allocator.
+
+use case_log_jetstream::{Producer, RecordedCommit, RootKind};
+use projection_sled::{ApplyError, Consumes, Projection, ProjectionStore, Rows};
+use service_runtime::ServiceError;
+use time::OffsetDateTime;
+
+use crate::codec::WireEvent;
+
+const ALLOCATORS: &str = "allocators";
+const CASE_ALLOCATORS: &str = "case_allocators";
+const HOLDS: &str = "holds";
+
+pub struct SafeSpaceProjection;
+
+impl Projection for SafeSpaceProjection {
+    fn name(&self) -> &'static str {
+        "safe-space"
+    }
+
+    fn producer(&self) -> Option<Producer> {
+        Some(Producer::SafeSpace)
+    }
+
+    fn consumes(&self) -> Consumes {
+        Consumes::Subjects(case_log_jetstream::subject::producer_publish_subjects(
+            Producer::SafeSpace,
+        ))
+    }
+
+    fn apply(&self, rows: &mut Rows<'_>, commit: &RecordedCommit) -> Result<(), ApplyError> {
+        let Some((RootKind::Configuration, allocator, Producer::SafeSpace)) = commit.aggregate()
+        else {
+            return Ok(());
+        };
+        if !allocator.starts_with("allocator-") {
+            return Ok(());
+        }
+        rows.put(ALLOCATORS, allocator.as_bytes(), b"")?;
+        for event in &commit.commit.events {
+            let wire = WireEvent::decode(event).map_err(|e| ApplyError::Decode {
+                event_type: event.event_type.clone(),
+                reason: e.to_string(),
+            })?;
+            let key = |case: &str| format!("{case}/{allocator}").into_bytes();
+            let hold = |case: &str| format!("{allocator}/{case}").into_bytes();
+            match wire {
+                WireEvent::PlaceRequested(e) => {
+                    rows.put(CASE_ALLOCATORS, &key(&e.case_id), allocator.as_bytes())?
+                }
+                WireEvent::PlaceReserved(e) => {
+                    let until = e
+                        .held_until
+                        .as_ref()
+                        .and_then(case_log_jetstream::envelope::from_timestamp)
+                        .map(|t| t.unix_timestamp())
+                        .unwrap_or(i64::MAX);
+                    rows.put(HOLDS, &hold(&e.case_id), &until.to_be_bytes())?
+                }
+                WireEvent::ArrivalConfirmed(e) => rows.delete(HOLDS, &hold(&e.case_id))?,
+                WireEvent::ReturnedToWaitingList(e) => rows.delete(HOLDS, &hold(&e.case_id))?,
+                WireEvent::RequestCancelled(e) => {
+                    rows.delete(HOLDS, &hold(&e.case_id))?;
+                    rows.delete(CASE_ALLOCATORS, &key(&e.case_id))?
+                }
+                WireEvent::PlaceReleased(e) => {
+                    rows.delete(HOLDS, &hold(&e.case_id))?;
+                    rows.delete(CASE_ALLOCATORS, &key(&e.case_id))?
+                }
+                WireEvent::HoldExpired(e) => {
+                    rows.delete(HOLDS, &hold(&e.case_id))?;
+                    rows.delete(CASE_ALLOCATORS, &key(&e.case_id))?
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+fn store_error(error: impl std::fmt::Display) -> ServiceError {
+    ServiceError::internal(format_args!("the safe-space projection: {error}"))
+}
+
+/// The allocators a case has a request open in (as projected).
+pub fn case_allocators(store: &ProjectionStore, case: &str) -> Result<Vec<String>, ServiceError> {
+    Ok(store
+        .scan(CASE_ALLOCATORS, format!("{case}/").as_bytes())
+        .map_err(store_error)?
+        .into_iter()
+        .filter_map(|(_, value)| String::from_utf8(value).ok())
+        .collect())
+}
+
+/// Allocators with a hold whose deadline passed by `now`.
+pub fn holds_due(
+    store: &ProjectionStore,
+    now: OffsetDateTime,
+) -> Result<Vec<String>, ServiceError> {
+    let mut due: Vec<String> = Vec::new();
+    for (key, value) in store.scan(HOLDS, b"").map_err(store_error)? {
+        let until = <[u8; 8]>::try_from(value.as_slice())
+            .map(i64::from_be_bytes)
+            .map_err(|_| store_error("a hold row is not a time"))?;
+        if until <= now.unix_timestamp() {
+            let key = String::from_utf8(key).map_err(store_error)?;
+            if let Some((allocator, _)) = key.split_once('/')
+                && due.last().map(String::as_str) != Some(allocator)
+            {
+                due.push(allocator.to_owned());
+            }
+        }
+    }
+    Ok(due)
+}
