@@ -55,4 +55,22 @@ mod tests {
         let parsed: SafeSpaceOptions = toml::from_str("hold_hours = 3").expect("valid");
         assert_eq!(parsed.hold_hours, 3);
     }
+
+    /// The local deployment's file lists the options with their defaults.
+    #[test]
+    fn the_local_configuration_shows_the_defaults() {
+        let file: toml::Table = include_str!("../../../deploy/local/safe-space.toml")
+            .parse()
+            .expect("toml");
+        let config = service_runtime::ServiceConfig {
+            options: file
+                .get("options")
+                .and_then(toml::Value::as_table)
+                .cloned()
+                .expect("[options]"),
+            ..Default::default()
+        };
+        let options: SafeSpaceOptions = config.options().expect("options");
+        assert_eq!(options, SafeSpaceOptions::default());
+    }
 }
