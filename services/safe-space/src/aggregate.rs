@@ -13,7 +13,7 @@ use case_log_jetstream::{DecodeError, NewEvent, Producer, RootKind};
 use contracts::log::v1 as log;
 use safe_space_allocation::allocator::{self, AllocationError};
 use safe_space_allocation::space::{self, SpaceError};
-use safe_space_allocation::{CaseId, Context, Province, SpaceId, SpaceKind};
+use safe_space_allocation::{CaseId, Context, Province, ReleaseReason, SpaceId, SpaceKind};
 use service_runtime::{Aggregate, EncodeError, Refusal, Whereabouts};
 use time::OffsetDateTime;
 
@@ -85,6 +85,8 @@ pub struct Allocator;
 pub struct AllocatorContext {
     pub domain: Context,
     pub case: Option<CaseFacts>,
+    /// For the watcher: the cases here whose case ended (closed, erased), read from the log.
+    pub ended: BTreeMap<CaseId, ReleaseReason>,
 }
 
 /// The allocator's aggregate id: `allocator-rm-gbv-shelter`.
@@ -186,14 +188,15 @@ impl Aggregate for Allocator {
         Some(facts.whereabouts().referred_to(manager))
     }
 
-    /// Holds whose deadline passed (`hold-expired.<case>.<reserved_at ns>`).
-    /// Releases on a case's or referral's end are not read yet (an empty map).
+    /// Releases of the cases that ended (`release.<reason>.<case>.<requested_at
+    /// ns>`), then the holds whose deadline passed (`hold-expired.<case>.<reserved_at ns>`).
+    /// A linked referral's end is not read yet.
     fn due_commands(
         state: &allocator::State,
-        _: &AllocatorContext,
+        context: &AllocatorContext,
         now: OffsetDateTime,
     ) -> Vec<(String, allocator::Command)> {
-        allocator::due_commands(state, now, &BTreeMap::new())
+        allocator::due_commands(state, now, &context.ended)
             .into_iter()
             .map(|due| (due.request_id(), due.command()))
             .collect()

@@ -150,6 +150,7 @@ impl SafeSpaceApi {
                         .unwrap_or_default(),
                 },
                 case,
+                ended: Default::default(),
             };
             let target = Target::<Allocator> {
                 id: &id,

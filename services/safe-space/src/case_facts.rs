@@ -2,7 +2,7 @@
 //! screening service's events in the log (never from a request): where the
 //! case is (for the caller's jurisdiction), its current urgency
 //! (`pathway::CaseUrgency`), the person's age band (an `AgeAssessed`
-//! replaces the opening's), and whether it was closed. Ids and codes only.
+//! replaces the opening's), and whether it was closed or its data erased. Ids and codes only.
 //! The person's sex is recorded by screening only inside the sealed
 //! identity, which this service cannot open: it is `unknown` here (a space
 //! that admits any sex only), see NOTES-W.md.
@@ -21,6 +21,8 @@ pub struct CaseFacts {
     pub urgency: CaseUrgency,
     pub age_band: String,
     pub closed: bool,
+    /// Screening erased the person's data.
+    pub erased: bool,
 }
 
 impl CaseFacts {
@@ -66,6 +68,8 @@ impl CaseFacts {
                 }
             } else if is::<screening::CaseClosed>(t) {
                 f.closed = true;
+            } else if is::<screening::PersonalDataErased>(t) {
+                f.erased = true;
             }
         }
         facts
@@ -74,6 +78,19 @@ impl CaseFacts {
     fn raise(&mut self, urgency: &str) {
         if let Ok(urgency) = Urgency::from_code(urgency) {
             self.urgency = self.urgency.raised(urgency);
+        }
+    }
+
+    /// Why what the case holds must end by itself, if it must: its data
+    /// erased, or the case closed.
+    pub fn ended(&self) -> Option<safe_space_allocation::ReleaseReason> {
+        use safe_space_allocation::ReleaseReason;
+        if self.erased {
+            Some(ReleaseReason::Erasure)
+        } else if self.closed {
+            Some(ReleaseReason::CaseClosed)
+        } else {
+            None
         }
     }
 

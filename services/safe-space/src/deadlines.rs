@@ -1,7 +1,10 @@
 //! What the safe-space service tells the runtime's watcher: the candidates
-//! are the allocators with a hold whose deadline passed in the projection;
-//! the domain decides, on the allocator's history, which holds expire.
+//! are the allocators with a hold whose deadline passed in the projection,
+//! and those where a case that screening closed or erased still has a
+//! request; the domain decides, on the allocator's history and the case's
+//! facts read from the log, which holds expire and which requests end.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 
 use safe_space_allocation::{Actor, Context};
@@ -18,7 +21,15 @@ impl DeadlineWatch for SafeSpaceApi {
     const WATCHER: &'static str = "safe-space-deadline-watcher";
 
     fn candidates(&self, now: OffsetDateTime) -> Result<Vec<String>, ServiceError> {
-        projection::holds_due(self.projection.store(), now)
+        let store = self.projection.store();
+        let mut allocators: BTreeSet<String> =
+            projection::holds_due(store, now)?.into_iter().collect();
+        allocators.extend(
+            projection::ended_cases(store)?
+                .into_iter()
+                .map(|(allocator, _)| allocator),
+        );
+        Ok(allocators.into_iter().collect())
     }
 
     fn prepare(
@@ -28,9 +39,20 @@ impl DeadlineWatch for SafeSpaceApi {
         let parsed = parse_allocator_id(id);
         let now = self.kernel.now();
         let policy = self.policy;
+        let id = id.to_owned();
         async move {
             let (province, kind) =
                 parsed.ok_or_else(|| ServiceError::internal("an allocator id the index holds"))?;
+            // The cases here that screening ended, each confirmed from the log.
+            let state = self.allocator_state(&id).await?;
+            let mut ended = BTreeMap::new();
+            for case in state.cases.keys() {
+                if projection::case_ended(self.projection.store(), case.as_str())?
+                    && let Some(reason) = self.case_facts(case).await?.ended()
+                {
+                    ended.insert(case.clone(), reason);
+                }
+            }
             Ok(Prepared {
                 codec: (),
                 context: AllocatorContext {
@@ -43,6 +65,7 @@ impl DeadlineWatch for SafeSpaceApi {
                         case: Default::default(),
                     },
                     case: None,
+                    ended,
                 },
             })
         }

@@ -1,7 +1,7 @@
 //! The safe-space service's projection: the index its watcher and its
 //! queries start from. Which allocators exist, which allocators each case
-//! has a request open in, and each hold's deadline (for the watcher's
-//! candidates). The figures themselves (occupancy, the waiting list, where
+//! has a request open in, each hold's deadline, and the cases screening
+//! closed or erased (for the watcher's candidates). The figures themselves (occupancy, the waiting list, where
 //! a case stands) are folded from the allocator's own history when asked,
 //! so an answer is never behind the log's last commit on that allocator.
 
@@ -10,11 +10,15 @@ use projection_sled::{ApplyError, Consumes, Projection, ProjectionStore, Rows};
 use service_runtime::ServiceError;
 use time::OffsetDateTime;
 
+use case_log_jetstream::contract::is;
+use contracts::screening::v1 as screening;
+
 use crate::codec::WireEvent;
 
 const ALLOCATORS: &str = "allocators";
 const CASE_ALLOCATORS: &str = "case_allocators";
 const HOLDS: &str = "holds";
+const ENDED: &str = "ended_cases";
 
 pub struct SafeSpaceProjection;
 
@@ -27,16 +31,30 @@ impl Projection for SafeSpaceProjection {
         Some(Producer::SafeSpace)
     }
 
+    /// The screening service's case subjects (closures, erasures) and all of its own.
     fn consumes(&self) -> Consumes {
-        Consumes::Subjects(case_log_jetstream::subject::producer_publish_subjects(
+        let mut subjects =
+            case_log_jetstream::producer_subjects(RootKind::Case, Producer::Screening).to_vec();
+        subjects.extend(case_log_jetstream::subject::producer_publish_subjects(
             Producer::SafeSpace,
-        ))
+        ));
+        Consumes::Subjects(subjects)
     }
 
     fn apply(&self, rows: &mut Rows<'_>, commit: &RecordedCommit) -> Result<(), ApplyError> {
-        let Some((RootKind::Configuration, allocator, Producer::SafeSpace)) = commit.aggregate()
-        else {
-            return Ok(());
+        let allocator = match commit.aggregate() {
+            Some((RootKind::Case, case, Producer::Screening)) => {
+                let ends = commit.commit.events.iter().any(|e| {
+                    is::<screening::CaseClosed>(&e.event_type)
+                        || is::<screening::PersonalDataErased>(&e.event_type)
+                });
+                if ends {
+                    rows.put(ENDED, case.as_bytes(), b"")?;
+                }
+                return Ok(());
+            }
+            Some((RootKind::Configuration, allocator, Producer::SafeSpace)) => allocator,
+            _ => return Ok(()),
         };
         if !allocator.starts_with("allocator-") {
             return Ok(());
@@ -117,4 +135,25 @@ pub fn holds_due(
         }
     }
     Ok(due)
+}
+
+/// Allocators where a case whose case ended (closed, erased) still has a
+/// request open, with those cases (the watcher confirms each from the log).
+pub fn ended_cases(store: &ProjectionStore) -> Result<Vec<(String, String)>, ServiceError> {
+    let mut found = Vec::new();
+    for (case, _) in store.scan(ENDED, b"").map_err(store_error)? {
+        let case = String::from_utf8(case).map_err(store_error)?;
+        for allocator in case_allocators(store, &case)? {
+            found.push((allocator, case.clone()));
+        }
+    }
+    Ok(found)
+}
+
+/// Whether screening ended the case (as projected).
+pub fn case_ended(store: &ProjectionStore, case: &str) -> Result<bool, ServiceError> {
+    Ok(store
+        .get(ENDED, case.as_bytes())
+        .map_err(store_error)?
+        .is_some())
 }

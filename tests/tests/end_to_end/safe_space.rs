@@ -330,6 +330,86 @@ async fn an_expired_hold_frees_the_place_for_the_next_person_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closing_a_case_releases_its_place_by_itself_to_the_next_person() {
+    let system = System::start_at(NOW, &[Service::Screening, Service::SafeSpace]).await;
+    register(&system, "closure-bed", profile(1, false)).await;
+    let cases = open_cases(&system, "closure", 2).await;
+    let mut requester = safe_space(&system, &operator()).await;
+    assert_eq!(
+        request(&mut requester, "closure-a", &cases[0])
+            .await
+            .standing,
+        "reserved"
+    );
+    assert_eq!(
+        request(&mut requester, "closure-b", &cases[1])
+            .await
+            .standing,
+        "waiting"
+    );
+    system
+        .screening(&operator())
+        .await
+        .close_case(screening_api::CloseCaseRequest {
+            request_id: "closure-close".to_owned(),
+            case_id: cases[0].clone(),
+            reason: "left_reception".to_owned(),
+            closed_at: ts(NOW),
+        })
+        .await
+        .expect("closed");
+    system.advance(time::Duration::seconds(1));
+    system
+        .deadlines_checked(Service::SafeSpace, system.now())
+        .await;
+    let log = system.log().await;
+    eventually("the watcher releases the closed case's place", || async {
+        !events::<api::PlaceReleased>(&allocator_history(&log).await).is_empty()
+    })
+    .await;
+    let history = allocator_history(&log).await;
+    let released = events::<api::PlaceReleased>(&history);
+    assert_eq!(
+        released
+            .iter()
+            .map(|r| (r.case_id.as_str(), r.reason.as_str()))
+            .collect::<Vec<_>>(),
+        vec![(cases[0].as_str(), "case_closed")]
+    );
+    let reservations = events::<api::PlaceReserved>(&history);
+    assert_eq!(
+        reservations
+            .iter()
+            .map(|r| (r.case_id.as_str(), r.reason.as_str()))
+            .collect::<Vec<_>>(),
+        vec![
+            (cases[0].as_str(), "place_free"),
+            (cases[1].as_str(), "place_released")
+        ]
+    );
+    // A closed case asks for no place.
+    let refused = requester
+        .request_place(place_request(
+            "closure-again",
+            &cases[0],
+            api::Needs::default(),
+        ))
+        .await
+        .expect_err("a closed case");
+    assert_eq!(refused.code(), Code::FailedPrecondition);
+    system.advance(time::Duration::minutes(1));
+    system
+        .deadlines_checked(Service::SafeSpace, system.now())
+        .await;
+    assert_eq!(
+        allocator_history(&log).await.len(),
+        history.len(),
+        "released once"
+    );
+    system.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eligibility_decides_which_places_a_person_is_offered() {
     let system = System::start_at(NOW, &[Service::Screening, Service::SafeSpace]).await;
     // A single women-only room never admits a family: refused at registration.
