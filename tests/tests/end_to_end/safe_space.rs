@@ -259,7 +259,9 @@ async fn a_place_is_reserved_taken_and_released_to_the_first_eligible_person_wai
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_hold_frees_the_place_for_the_next_person_once() {
-    let system = System::start_at(NOW, &[Service::Screening, Service::SafeSpace]).await;
+    let mut system = System::start_at(NOW, &[Service::Screening, Service::SafeSpace]).await;
+    // Two instances, two watchers racing on the same holds.
+    let replica = system.start_replica(Service::SafeSpace).await;
     register(&system, "expiry-bed", profile(1, false)).await;
     let cases = open_cases(&system, "expiry", 2).await;
     let mut requester = safe_space(&system, &operator()).await;
@@ -317,15 +319,15 @@ async fn an_expired_hold_frees_the_place_for_the_next_person_once() {
         reservations[1].held_until,
         ts(due + time::Duration::hours(24))
     );
-    // More passes append nothing more.
+    // More passes, of both instances and after a restart, append nothing more.
+    system.restart(Service::SafeSpace).await;
     system.advance(time::Duration::minutes(1));
     system
         .deadlines_checked(Service::SafeSpace, system.now())
         .await;
-    assert_eq!(
-        allocator_history(&system.log().await).await.len(),
-        history.len()
-    );
+    replica.deadlines_checked(system.now()).await;
+    assert_eq!(allocator_history(&log).await.len(), history.len());
+    replica.stop().await;
     system.stop().await;
 }
 
