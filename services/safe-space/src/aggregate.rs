@@ -85,7 +85,8 @@ pub struct Allocator;
 pub struct AllocatorContext {
     pub domain: Context,
     pub case: Option<CaseFacts>,
-    /// For the watcher: the cases here whose case ended (closed, erased), read from the log.
+    /// For the watcher: the cases here whose case ended (closed, erased) or whose
+    /// linked referral ended (revoked, cancelled, failed), read from the log.
     pub ended: BTreeMap<CaseId, ReleaseReason>,
 }
 
@@ -190,7 +191,6 @@ impl Aggregate for Allocator {
 
     /// Releases of the cases that ended (`release.<reason>.<case>.<requested_at
     /// ns>`), then the holds whose deadline passed (`hold-expired.<case>.<reserved_at ns>`).
-    /// A linked referral's end is not read yet.
     fn due_commands(
         state: &allocator::State,
         context: &AllocatorContext,

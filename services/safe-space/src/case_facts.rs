@@ -2,7 +2,8 @@
 //! screening service's events in the log (never from a request): where the
 //! case is (for the caller's jurisdiction), its current urgency
 //! (`pathway::CaseUrgency`), the person's age band (an `AgeAssessed`
-//! replaces the opening's), and whether it was closed or its data erased. Ids and codes only.
+//! replaces the opening's), and whether it was closed or its data erased;
+//! and, from the referral service's events, whether a linked referral ended. Ids and codes only.
 //! The person's sex is recorded by screening only inside the sealed
 //! identity, which this service cannot open: it is `unknown` here (a space
 //! that admits any sex only), see NOTES-W.md.
@@ -109,4 +110,41 @@ impl CaseFacts {
             held_elsewhere,
         }
     }
+}
+
+/// Why the linked referral `referral_id` ended, if it did, from the referral
+/// service's events of the case (revoked, cancelled, failed).
+pub fn referral_ended(
+    history: &[RecordedCommit],
+    referral_id: &str,
+) -> Option<safe_space_allocation::ReleaseReason> {
+    use contracts::referral::v1 as referral;
+    use safe_space_allocation::ReleaseReason;
+    history
+        .iter()
+        .flat_map(|c| c.commit.events.iter())
+        .find_map(|event| {
+            let (t, payload) = (event.event_type.as_str(), event.payload.as_slice());
+            let (id, reason) = if is::<referral::ReferralRevoked>(t) {
+                (
+                    referral::ReferralRevoked::decode(payload).ok()?.referral_id,
+                    ReleaseReason::ReferralRevoked,
+                )
+            } else if is::<referral::ReferralCancelled>(t) {
+                (
+                    referral::ReferralCancelled::decode(payload)
+                        .ok()?
+                        .referral_id,
+                    ReleaseReason::ReferralCancelled,
+                )
+            } else if is::<referral::ReferralFailed>(t) {
+                (
+                    referral::ReferralFailed::decode(payload).ok()?.referral_id,
+                    ReleaseReason::ReferralFailed,
+                )
+            } else {
+                return None;
+            };
+            (id == referral_id).then_some(reason)
+        })
 }

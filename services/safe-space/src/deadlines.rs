@@ -1,7 +1,7 @@
 //! What the safe-space service tells the runtime's watcher: the candidates
 //! are the allocators with a hold whose deadline passed in the projection,
-//! and those where a case that screening closed or erased still has a
-//! request; the domain decides, on the allocator's history and the case's
+//! and those where a case that screening closed or erased, or whose linked
+//! referral was revoked, cancelled or failed, still has a request; the domain decides, on the allocator's history and the case's
 //! facts read from the log, which holds expire and which requests end.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -11,9 +11,11 @@ use safe_space_allocation::{Actor, Context};
 use service_runtime::{DeadlineWatch, Prepared, ServiceError};
 use time::OffsetDateTime;
 
+use case_log_jetstream::{Producer, RootKind};
+
 use crate::aggregate::{Allocator, AllocatorContext, parse_allocator_id};
 use crate::api::SafeSpaceApi;
-use crate::projection;
+use crate::{case_facts, projection};
 
 impl DeadlineWatch for SafeSpaceApi {
     type Aggregate = Allocator;
@@ -46,10 +48,21 @@ impl DeadlineWatch for SafeSpaceApi {
             // The cases here that screening ended, each confirmed from the log.
             let state = self.allocator_state(&id).await?;
             let mut ended = BTreeMap::new();
-            for case in state.cases.keys() {
-                if projection::case_ended(self.projection.store(), case.as_str())?
-                    && let Some(reason) = self.case_facts(case).await?.ended()
+            for (case, entry) in &state.cases {
+                if !projection::case_ended(self.projection.store(), case.as_str())? {
+                    continue;
+                }
+                let mut reason = self.case_facts(case).await?.ended();
+                if reason.is_none()
+                    && let Some(referral) = &entry.referral
                 {
+                    let history = self
+                        .kernel
+                        .history_of(RootKind::Case, case.as_str(), Producer::Referral)
+                        .await?;
+                    reason = case_facts::referral_ended(&history, referral.as_str());
+                }
+                if let Some(reason) = reason {
                     ended.insert(case.clone(), reason);
                 }
             }

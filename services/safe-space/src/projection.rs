@@ -1,7 +1,7 @@
 //! The safe-space service's projection: the index its watcher and its
 //! queries start from. Which allocators exist, which allocators each case
 //! has a request open in, each hold's deadline, and the cases screening
-//! closed or erased (for the watcher's candidates). The figures themselves (occupancy, the waiting list, where
+//! closed or erased or with a referral that ended (for the watcher's candidates). The figures themselves (occupancy, the waiting list, where
 //! a case stands) are folded from the allocator's own history when asked,
 //! so an answer is never behind the log's last commit on that allocator.
 
@@ -11,6 +11,7 @@ use service_runtime::ServiceError;
 use time::OffsetDateTime;
 
 use case_log_jetstream::contract::is;
+use contracts::referral::v1 as referral;
 use contracts::screening::v1 as screening;
 
 use crate::codec::WireEvent;
@@ -31,10 +32,15 @@ impl Projection for SafeSpaceProjection {
         Some(Producer::SafeSpace)
     }
 
-    /// The screening service's case subjects (closures, erasures) and all of its own.
+    /// The screening service's case subjects (closures, erasures), the
+    /// referral service's (referrals revoked, cancelled, failed) and all of its own.
     fn consumes(&self) -> Consumes {
         let mut subjects =
             case_log_jetstream::producer_subjects(RootKind::Case, Producer::Screening).to_vec();
+        subjects.extend(case_log_jetstream::producer_subjects(
+            RootKind::Case,
+            Producer::Referral,
+        ));
         subjects.extend(case_log_jetstream::subject::producer_publish_subjects(
             Producer::SafeSpace,
         ));
@@ -47,6 +53,17 @@ impl Projection for SafeSpaceProjection {
                 let ends = commit.commit.events.iter().any(|e| {
                     is::<screening::CaseClosed>(&e.event_type)
                         || is::<screening::PersonalDataErased>(&e.event_type)
+                });
+                if ends {
+                    rows.put(ENDED, case.as_bytes(), b"")?;
+                }
+                return Ok(());
+            }
+            Some((RootKind::Case, case, Producer::Referral)) => {
+                let ends = commit.commit.events.iter().any(|e| {
+                    is::<referral::ReferralRevoked>(&e.event_type)
+                        || is::<referral::ReferralCancelled>(&e.event_type)
+                        || is::<referral::ReferralFailed>(&e.event_type)
                 });
                 if ends {
                     rows.put(ENDED, case.as_bytes(), b"")?;

@@ -412,6 +412,81 @@ async fn closing_a_case_releases_its_place_by_itself_to_the_next_person() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_referral_releases_the_place_it_was_linked_to() {
+    use crate::referral::{CAV, Fixture};
+    use contracts::referral::v1 as referral_api;
+    let mut system = Fixture::start().await;
+    system.start_service(Service::SafeSpace).await;
+    register(&system, "referral-bed", profile(1, false)).await;
+    let linked = system.screened_case("safe-space-linked", false).await;
+    let next = system.screened_case("safe-space-next", false).await;
+    system.register(CAV, &["AG"]).await;
+    let consent_id = system.consent_to(&linked, "safe-space-consent", CAV).await;
+    let referral_id = system
+        .refer(&linked, "safe-space-referral", CAV, &consent_id, "high")
+        .await
+        .expect("sent")
+        .referral_id;
+    let mut requester = safe_space(&system, &operator()).await;
+    let reserved = requester
+        .request_place(api::RequestPlaceRequest {
+            referral_id: referral_id.clone(),
+            ..place_request("linked-place", &linked, api::Needs::default())
+        })
+        .await
+        .expect("requested")
+        .into_inner();
+    assert_eq!(reserved.standing, "reserved");
+    assert_eq!(
+        request(&mut requester, "next-place", &next).await.standing,
+        "waiting"
+    );
+
+    // The person withdraws consent: the referral is revoked, and with it the place.
+    system
+        .referrals()
+        .await
+        .withdraw_consent(crate::referral::operator(
+            referral_api::WithdrawConsentRequest {
+                request_id: "safe-space-withdraw".to_owned(),
+                case_id: linked.clone(),
+                consent_id,
+            },
+        ))
+        .await
+        .expect("withdrawn");
+    system.advance(time::Duration::seconds(1));
+    system
+        .deadlines_checked(Service::SafeSpace, system.now())
+        .await;
+    let log = system.log().await;
+    eventually(
+        "the watcher releases the place of the revoked referral",
+        || async { !events::<api::PlaceReleased>(&allocator_history(&log).await).is_empty() },
+    )
+    .await;
+    let history = allocator_history(&log).await;
+    assert_eq!(
+        events::<api::PlaceReleased>(&history)
+            .iter()
+            .map(|r| (r.case_id.as_str(), r.reason.as_str()))
+            .collect::<Vec<_>>(),
+        vec![(linked.as_str(), "referral_revoked")]
+    );
+    assert_eq!(
+        events::<api::PlaceReserved>(&history)
+            .iter()
+            .map(|r| (r.case_id.as_str(), r.reason.as_str()))
+            .collect::<Vec<_>>(),
+        vec![
+            (linked.as_str(), "place_free"),
+            (next.as_str(), "place_released")
+        ]
+    );
+    system.stop_service(Service::SafeSpace).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eligibility_decides_which_places_a_person_is_offered() {
     let system = System::start_at(NOW, &[Service::Screening, Service::SafeSpace]).await;
     // A single women-only room never admits a family: refused at registration.
