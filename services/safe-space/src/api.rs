@@ -252,6 +252,50 @@ impl SafeSpaceApi {
         }))
     }
 
+    /// A registry command on an existing space: its allocator decides first
+    /// (with the caller as actor), then the space records it, both with the
+    /// same request id (a retry completes what a crash left half done).
+    async fn space_change(
+        &self,
+        caller: &Caller,
+        request_id: &str,
+        space: &SpaceId,
+        allocator_command: allocator::Command,
+        space_command: space::Command,
+    ) -> Result<u64, ServiceError> {
+        let state = self.kernel.state::<SafeSpace>(space.as_str(), &()).await?;
+        let profile = state.profile.ok_or(ServiceError::NotFound("space"))?;
+        let authority = Authority::of(caller);
+        let actor = actor_of(caller)?;
+        self.run_allocator(AllocatorCommand {
+            authority: &authority,
+            request_id,
+            province: profile.province,
+            kind: profile.kind,
+            actor: actor.clone(),
+            case: None,
+            command: allocator_command,
+        })
+        .await?;
+        let context = SpaceContext {
+            space: space.clone(),
+            domain: space::Context {
+                now: self.kernel.now(),
+                actor,
+            },
+        };
+        let target = Target::<SafeSpace> {
+            id: space.as_str(),
+            codec: &(),
+            context: &context,
+        };
+        let executed = self
+            .kernel
+            .execute(target, &authority, request_id, space_command)
+            .await?;
+        Ok(executed.sequence)
+    }
+
     async fn request_place_rpc(
         &self,
         request: Request<api::RequestPlaceRequest>,
@@ -478,6 +522,50 @@ impl api::safe_space_service_server::SafeSpaceService for SafeSpaceApi {
         request: Request<api::RegisterSafeSpaceRequest>,
     ) -> Result<Response<api::RegisterSafeSpaceResponse>, Status> {
         self.register_safe_space_rpc(request).await
+    }
+
+    async fn change_safe_space_capacity(
+        &self,
+        request: Request<api::ChangeSafeSpaceCapacityRequest>,
+    ) -> Result<Response<api::ChangeSafeSpaceCapacityResponse>, Status> {
+        let caller = self.callers.caller(&request)?;
+        let (request_id, space, capacity) = requests::change_capacity(request.get_ref())?;
+        let log_sequence = self
+            .space_change(
+                &caller,
+                &request_id,
+                &space,
+                allocator::Command::ChangeCapacity {
+                    space: space.clone(),
+                    capacity,
+                },
+                space::Command::ChangeCapacity(capacity),
+            )
+            .await?;
+        Ok(Response::new(api::ChangeSafeSpaceCapacityResponse {
+            log_sequence,
+        }))
+    }
+
+    async fn close_safe_space(
+        &self,
+        request: Request<api::CloseSafeSpaceRequest>,
+    ) -> Result<Response<api::CloseSafeSpaceResponse>, Status> {
+        let caller = self.callers.caller(&request)?;
+        let r = request.get_ref();
+        let (request_id, space) = requests::space_command(&r.request_id, &r.space_id)?;
+        let log_sequence = self
+            .space_change(
+                &caller,
+                &request_id,
+                &space,
+                allocator::Command::CloseSpace {
+                    space: space.clone(),
+                },
+                space::Command::Close,
+            )
+            .await?;
+        Ok(Response::new(api::CloseSafeSpaceResponse { log_sequence }))
     }
 
     async fn request_place(

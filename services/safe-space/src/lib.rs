@@ -45,6 +45,14 @@ pub const AUTHORISATION: &[Rule] = {
             allowed: &[Administrator, ReceptionOperator, ReceivingService],
         },
         Rule {
+            rpc: "/approdo.safe_space.v1.SafeSpaceService/ChangeSafeSpaceCapacity",
+            allowed: &[Administrator, ReceptionOperator, ReceivingService],
+        },
+        Rule {
+            rpc: "/approdo.safe_space.v1.SafeSpaceService/CloseSafeSpace",
+            allowed: &[Administrator, ReceptionOperator, ReceivingService],
+        },
+        Rule {
             rpc: "/approdo.safe_space.v1.SafeSpaceService/RequestPlace",
             allowed: REQUESTERS,
         },

@@ -4,7 +4,8 @@
 
 use contracts::safe_space::v1 as api;
 use safe_space_allocation::{
-    CaseId, Needs, OrganisationId, Province, ReferralId, ReleaseReason, SpaceKind, SpaceProfile,
+    Capacity, CaseId, Needs, OrganisationId, Province, ReferralId, ReleaseReason, SpaceId,
+    SpaceKind, SpaceProfile,
 };
 use service_runtime::{ServiceError, Violations};
 
@@ -201,4 +202,33 @@ pub fn query_allocator(
     let allocator = allocator(&mut v, raw);
     v.finish()?;
     allocator.ok_or_else(ServiceError::validated_without_fields)
+}
+
+/// A space named by a registry command: request id and space id.
+pub fn space_command(request_id: &str, space_id: &str) -> Result<(String, SpaceId), ServiceError> {
+    let mut v = Violations::default();
+    let request_id = v.request_id(request_id);
+    let space = v.check("space_id", SpaceId::parse(space_id));
+    v.finish()?;
+    Ok((
+        request_id,
+        space.ok_or_else(ServiceError::validated_without_fields)?,
+    ))
+}
+
+pub fn change_capacity(
+    request: &api::ChangeSafeSpaceCapacityRequest,
+) -> Result<(String, SpaceId, Capacity), ServiceError> {
+    let mut v = Violations::default();
+    let request_id = v.request_id(&request.request_id);
+    let space = v.check("space_id", SpaceId::parse(&request.space_id));
+    if request.capacity.is_none() {
+        v.add("capacity", "is required");
+    }
+    v.finish()?;
+    Ok((
+        request_id,
+        space.ok_or_else(ServiceError::validated_without_fields)?,
+        codec::capacity_from_wire(request.capacity.as_ref()),
+    ))
 }

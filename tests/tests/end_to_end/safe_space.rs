@@ -487,6 +487,94 @@ async fn a_revoked_referral_releases_the_place_it_was_linked_to() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn capacity_changes_and_closures_are_decided_by_the_allocator_first() {
+    let system = System::start_at(NOW, &[Service::Screening, Service::SafeSpace]).await;
+    let space = register(&system, "capacity-bed", profile(1, false)).await;
+    let cases = open_cases(&system, "capacity", 2).await;
+    let mut requester = safe_space(&system, &operator()).await;
+    assert_eq!(
+        request(&mut requester, "capacity-a", &cases[0])
+            .await
+            .standing,
+        "reserved"
+    );
+    assert_eq!(
+        request(&mut requester, "capacity-b", &cases[1])
+            .await
+            .standing,
+        "waiting"
+    );
+    let change = |request_id: &str, beds: u32| api::ChangeSafeSpaceCapacityRequest {
+        request_id: request_id.to_owned(),
+        space_id: space.clone(),
+        capacity: Some(api::Capacity {
+            beds,
+            family_rooms: 0,
+        }),
+    };
+    let log = system.log().await;
+    let mut manager = safe_space(&system, &shelter()).await;
+    // Never below what is held; never by another organisation.
+    let below = manager
+        .change_safe_space_capacity(change("capacity-zero", 0))
+        .await
+        .expect_err("below the place reserved");
+    assert_eq!(below.code(), Code::FailedPrecondition, "{below:?}");
+    let other = safe_space(&system, &Caller::receiver("another-shelter", Some("AG"))).await;
+    let refused = other
+        .clone()
+        .change_safe_space_capacity(change("capacity-other", 3))
+        .await
+        .expect_err("not the managing organisation");
+    assert_eq!(refused.code(), Code::PermissionDenied, "{refused:?}");
+    let before = allocator_history(&log).await.len();
+    // One bed more: the first person waiting gets it, and the event says why.
+    manager
+        .change_safe_space_capacity(change("capacity-two", 2))
+        .await
+        .expect("capacity changed");
+    let history = allocator_history(&log).await;
+    assert_eq!(history.len(), before + 1, "one commit");
+    let reservations = events::<api::PlaceReserved>(&history);
+    assert_eq!(
+        reservations
+            .last()
+            .map(|r| (r.case_id.as_str(), r.reason.as_str())),
+        Some((cases[1].as_str(), "capacity_added"))
+    );
+    // Closing: reservations not taken up wait again, from when they asked.
+    manager
+        .close_safe_space(api::CloseSafeSpaceRequest {
+            request_id: "capacity-close".to_owned(),
+            space_id: space.clone(),
+        })
+        .await
+        .expect("closed");
+    let history = allocator_history(&log).await;
+    let mut returned: Vec<String> = events::<api::ReturnedToWaitingList>(&history)
+        .into_iter()
+        .map(|r| r.case_id)
+        .collect();
+    returned.sort_unstable();
+    let mut expected = cases.clone();
+    expected.sort_unstable();
+    assert_eq!(returned, expected);
+    let registry = log
+        .history(
+            &HistoryScope::Root {
+                kind: RootKind::Facility,
+                id: TokenId::parse(&space).expect("id"),
+            },
+            HistoryBound::All,
+        )
+        .await
+        .expect("history");
+    assert_eq!(events::<api::SafeSpaceCapacityChanged>(&registry).len(), 1);
+    assert_eq!(events::<api::SafeSpaceClosed>(&registry).len(), 1);
+    system.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eligibility_decides_which_places_a_person_is_offered() {
     let system = System::start_at(NOW, &[Service::Screening, Service::SafeSpace]).await;
     // A single women-only room never admits a family: refused at registration.
