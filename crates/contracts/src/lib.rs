@@ -35,6 +35,12 @@ pub mod referral {
     }
 }
 
+pub mod safe_space {
+    pub mod v1 {
+        tonic::include_proto!("approdo.safe_space.v1");
+    }
+}
+
 pub mod vocabulary {
     pub mod v1 {
         tonic::include_proto!("approdo.vocabulary.v1");

@@ -1,25 +1,125 @@
-//! The safe-space service. Its domain is not built yet: it runs only what
-//! every service gets from the runtime: the case log followed into a catalogue
-//! projection (events applied, per type and per root), gRPC health, server
-//! reflection and the projection admin API.
+//! The safe-space service: the registry of safe spaces, requests for a
+//! place, reservations with holds that expire (the runtime's deadline
+//! watcher), arrivals, releases, and the waiting list of each province and
+//! kind, on `safe_space_allocation`'s pure domain.
 //!
-//! `run` serves until shutdown; `main.rs` only calls it.
+//! `run` builds the service and serves until shutdown; `main.rs` only calls it.
+//! Code map: `requests` (validation) -> `api` (handlers; every command goes
+//! through the runtime's kernel, allocator commands serialised and retried)
+//! -> `aggregate` (a space, an allocator) -> `codec` (the event contract,
+//! domain <-> wire) -> `projection` (the index of allocators, cases and
+//! holds); `case_facts` (what screening recorded); `deadlines` (candidates
+//! for the watcher); `options` (the service's own configuration).
+
+pub mod aggregate;
+pub mod api;
+pub mod case_facts;
+pub mod codec;
+pub mod deadlines;
+pub mod options;
+pub mod projection;
+pub mod requests;
 
 use std::sync::Arc;
 
-use service_runtime::{Clock, ServeError, ServiceConfig};
+use service_runtime::{Clock, OrganisationType, Rule, ServeError, ServiceConfig, ServiceSpec};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 /// The service's name: its projection, its data folder, its configuration prefix.
 pub const NAME: &str = "safe-space";
 
-/// Serves the safe-space service on `listener` until `shutdown` is cancelled.
+/// Who may call which RPC of the safe-space service. The domain narrows
+/// further: a space is registered by its managing organisation or an
+/// administrator, a request is cancelled by its requester, an arrival
+/// confirmed by the space's manager; the kernel checks the case is the
+/// caller's (its facility, its province, or a space it manages).
+pub const AUTHORISATION: &[Rule] = {
+    use OrganisationType::*;
+    const REQUESTERS: &[OrganisationType] = &[ReceptionOperator, Prefecture];
+    const PARTIES: &[OrganisationType] = &[ReceptionOperator, Prefecture, ReceivingService];
+    const MANAGERS: &[OrganisationType] = &[ReceptionOperator, ReceivingService];
+    &[
+        Rule {
+            rpc: "/approdo.safe_space.v1.SafeSpaceService/RegisterSafeSpace",
+            allowed: &[Administrator, ReceptionOperator, ReceivingService],
+        },
+        Rule {
+            rpc: "/approdo.safe_space.v1.SafeSpaceService/ChangeSafeSpaceCapacity",
+            allowed: &[Administrator, ReceptionOperator, ReceivingService],
+        },
+        Rule {
+            rpc: "/approdo.safe_space.v1.SafeSpaceService/CloseSafeSpace",
+            allowed: &[Administrator, ReceptionOperator, ReceivingService],
+        },
+        Rule {
+            rpc: "/approdo.safe_space.v1.SafeSpaceService/RequestPlace",
+            allowed: REQUESTERS,
+        },
+        Rule {
+            rpc: "/approdo.safe_space.v1.SafeSpaceService/CancelPlaceRequest",
+            allowed: REQUESTERS,
+        },
+        Rule {
+            rpc: "/approdo.safe_space.v1.SafeSpaceService/ConfirmArrival",
+            allowed: MANAGERS,
+        },
+        Rule {
+            rpc: "/approdo.safe_space.v1.SafeSpaceService/ReleasePlace",
+            allowed: PARTIES,
+        },
+        Rule {
+            rpc: "/approdo.safe_space.v1.SafeSpaceService/GetCasePlaces",
+            allowed: PARTIES,
+        },
+        Rule {
+            rpc: "/approdo.safe_space.v1.SafeSpaceService/ListOccupancy",
+            allowed: &[
+                ReceptionOperator,
+                Prefecture,
+                ReceivingService,
+                Analyst,
+                Administrator,
+            ],
+        },
+        Rule {
+            rpc: "/approdo.safe_space.v1.SafeSpaceService/GetWaitingList",
+            allowed: &[Prefecture, Administrator],
+        },
+    ]
+};
+
+/// Serves the safe-space service on `listener` until `shutdown` is cancelled;
+/// `clock` drives its holds (the system clock in production, moved by hand in tests).
 pub async fn run(
     config: ServiceConfig,
     listener: TcpListener,
     shutdown: CancellationToken,
     clock: Arc<dyn Clock>,
 ) -> Result<(), ServeError> {
-    service_runtime::run_without_rpcs(NAME, config, listener, shutdown, clock).await
+    let spec = ServiceSpec::with_catalogue(
+        NAME,
+        projection::SafeSpaceProjection,
+        "approdo.safe_space.v1.SafeSpaceService",
+        AUTHORISATION,
+    );
+    let options: options::SafeSpaceOptions = config.options()?;
+    service_runtime::run(spec, config, listener, shutdown, clock, move |context| {
+        let api = Arc::new(api::SafeSpaceApi {
+            kernel: context.kernel.clone(),
+            projection: context.projection.clone(),
+            callers: context.callers.clone(),
+            policy: options.policy(),
+            conflict_retries: options.conflict_retries,
+            backoff_max: std::time::Duration::from_millis(options.conflict_backoff_max_ms),
+            allocators: Default::default(),
+        });
+        context.watch_deadlines(api.clone());
+        tonic::service::Routes::new(
+            contracts::safe_space::v1::safe_space_service_server::SafeSpaceServiceServer::from_arc(
+                api,
+            ),
+        )
+    })
+    .await
 }

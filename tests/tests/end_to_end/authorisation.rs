@@ -104,7 +104,7 @@ async fn check(service: &Running, grpc_services: &[&str], table: &[Rule]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_rpc_of_every_service_follows_its_authorisation_table() {
-    let system = System::start(&[Service::Screening, Service::Referral]).await;
+    let system = System::start(&[Service::Screening, Service::Referral, Service::SafeSpace]).await;
     check(
         system.running(Service::Screening),
         &[
@@ -121,6 +121,15 @@ async fn every_rpc_of_every_service_follows_its_authorisation_table() {
             "approdo.admin.v1.ProjectionAdminService",
         ],
         referral::AUTHORISATION,
+    )
+    .await;
+    check(
+        system.running(Service::SafeSpace),
+        &[
+            "approdo.safe_space.v1.SafeSpaceService",
+            "approdo.admin.v1.ProjectionAdminService",
+        ],
+        safe_space::AUTHORISATION,
     )
     .await;
 

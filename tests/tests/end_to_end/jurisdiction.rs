@@ -8,6 +8,7 @@
 use case_log_jetstream::{HistoryBound, HistoryScope, RootKind, TokenId};
 use contracts::FILE_DESCRIPTOR_SET;
 use contracts::referral::v1 as referral;
+use contracts::safe_space::v1 as safe_space;
 use contracts::screening::v1 as screening;
 use prost::Message;
 use service_runtime::OrganisationType;
@@ -263,7 +264,42 @@ fn example(rpc: &str, case_id: &str, consent_id: &str, referral_id: &str) -> Opt
             min_log_sequence: 0,
         }
         .encode_to_vec(),
+        "RequestPlace" => safe_space::RequestPlaceRequest {
+            request_id,
+            case_id,
+            allocator: allocator(),
+            ..Default::default()
+        }
+        .encode_to_vec(),
+        "CancelPlaceRequest" => safe_space::CancelPlaceRequestRequest {
+            request_id,
+            case_id,
+            allocator: allocator(),
+        }
+        .encode_to_vec(),
+        "ConfirmArrival" => safe_space::ConfirmArrivalRequest {
+            request_id,
+            case_id,
+            allocator: allocator(),
+        }
+        .encode_to_vec(),
+        "ReleasePlace" => safe_space::ReleasePlaceRequest {
+            request_id,
+            case_id,
+            allocator: allocator(),
+            reason: "discharge".to_owned(),
+        }
+        .encode_to_vec(),
+        "GetCasePlaces" => safe_space::GetCasePlacesRequest { case_id }.encode_to_vec(),
         _ => return None,
+    })
+}
+
+/// The safe-space allocator the examples name (the case's province).
+fn allocator() -> Option<safe_space::AllocatorRef> {
+    Some(safe_space::AllocatorRef {
+        province: "AG".to_owned(),
+        kind: "trafficking_shelter".to_owned(),
     })
 }
 
@@ -288,7 +324,8 @@ fn outsiders() -> Vec<Caller> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_case_scoped_rpc_refuses_callers_outside_the_case() {
-    let system = Fixture::start().await;
+    let mut system = Fixture::start().await;
+    system.start_service(Service::SafeSpace).await;
     let case_id = system.screened_case("jurisdiction", false).await;
     system.register(CAV, &["AG"]).await;
     let consent_id = system
@@ -322,6 +359,7 @@ async fn every_case_scoped_rpc_refuses_callers_outside_the_case() {
         let target = match service.as_str() {
             "approdo.screening.v1.ScreeningService" => Service::Screening,
             "approdo.referral.v1.ReferralService" => Service::Referral,
+            "approdo.safe_space.v1.SafeSpaceService" => Service::SafeSpace,
             other => panic!("no service serves {other}"),
         };
         for caller in outsiders() {

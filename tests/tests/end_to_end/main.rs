@@ -18,6 +18,7 @@ mod pathway;
 mod privacy;
 mod referral;
 mod reflection;
+mod safe_space;
 mod screening;
 mod screening_deadlines;
 mod services_smoke;

@@ -206,11 +206,16 @@ async fn one_message_from_any_services_credentials_is_parked_and_stops_nothing()
     }
 
     // Screening follows its own case subjects; referral screening's and its
-    // own; the catalogues of safe-space and monitoring the whole log.
+    // own; safe-space those of screening and referral and its own; the catalogue of
+    // monitoring the whole log.
     let consumed = |service: Service, producer: Producer| match service {
         Service::Screening => producer == Producer::Screening,
         Service::Referral => matches!(producer, Producer::Screening | Producer::Referral),
-        Service::SafeSpace | Service::Monitoring => true,
+        Service::SafeSpace => matches!(
+            producer,
+            Producer::Screening | Producer::Referral | Producer::SafeSpace
+        ),
+        Service::Monitoring => true,
     };
     for service in Service::EVERY {
         let expected: Vec<(u64, String, String)> = published

@@ -39,7 +39,7 @@ pub type HealthClient = tonic_health::pb::health_client::HealthClient<Channel>;
 pub enum Service {
     Screening,
     Referral,
-    /// Runs only what the runtime gives every service (a catalogue of the whole log).
+    /// Safe spaces: the registry, requests for a place, the waiting lists.
     SafeSpace,
     /// Runs only what the runtime gives every service (a catalogue of the whole log).
     Monitoring,
@@ -47,7 +47,7 @@ pub enum Service {
 
 impl Service {
     /// The services with domain RPCs.
-    pub const ALL: [Service; 2] = [Service::Screening, Service::Referral];
+    pub const ALL: [Service; 3] = [Service::Screening, Service::Referral, Service::SafeSpace];
     /// Every service, those without domain RPCs too.
     pub const EVERY: [Service; 4] = [
         Service::Screening,

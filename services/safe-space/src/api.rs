@@ -1,0 +1,645 @@
+//! `approdo.safe_space.v1.SafeSpaceService`: the registry (a space is
+//! recorded on its own subject, then joins its allocator), requests for a
+//! place, cancellations, arrivals and releases (each one allocator command),
+//! and the queries (folded from the allocator's history). Every command goes
+//! through the runtime's kernel. Allocator commands are serialised per
+//! allocator within an instance and, when the kernel gives up after its lost
+//! races with another instance, run again with the same request id after a
+//! jittered pause, so contention never reaches a caller as ABORTED.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use case_log_jetstream::{Executed, Producer, RootKind};
+use contracts::safe_space::v1 as api;
+use projection_sled::ProjectionHandle;
+use safe_space_allocation::allocator::{self, Entry, Standing};
+use safe_space_allocation::space;
+use safe_space_allocation::{
+    Actor, AllocationPolicy, Capacity, CaseId, Context, OrganisationId, Province, SpaceId,
+    SpaceKind, Unit,
+};
+use service_runtime::{
+    Authority, Caller, CallerExtractor, Jurisdiction, Kernel, ServiceError, Target,
+};
+use tonic::{Request, Response, Status};
+
+use crate::aggregate::{
+    Allocator, AllocatorContext, SafeSpace, SpaceContext, allocator_id, parse_allocator_id,
+};
+use crate::case_facts::CaseFacts;
+use crate::codec::{self, WireEvent};
+use crate::{projection, requests};
+
+#[derive(Clone)]
+pub struct SafeSpaceApi {
+    pub(crate) kernel: Kernel,
+    pub(crate) projection: ProjectionHandle,
+    pub(crate) callers: CallerExtractor,
+    pub(crate) policy: AllocationPolicy,
+    pub(crate) conflict_retries: u32,
+    pub(crate) backoff_max: Duration,
+    /// One lock per allocator: this instance runs its commands one at a time.
+    pub(crate) allocators: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
+}
+
+/// What runs one allocator command.
+pub(crate) struct AllocatorCommand<'a> {
+    pub authority: &'a Authority,
+    pub request_id: &'a str,
+    pub province: Province,
+    pub kind: SpaceKind,
+    pub actor: Actor,
+    /// For a command about a case: screening's facts and whether it holds elsewhere.
+    pub case: Option<(CaseFacts, bool)>,
+    pub command: allocator::Command,
+}
+
+/// Ids of spaces are derived from the caller's organisation and request id,
+/// so that a retry addresses the same space.
+pub fn space_id(organisation_id: &str, request_id: &str) -> SpaceId {
+    const NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x3c0e_5d1a_77b2_4f60_8d2e_5a4b_9c1f_a003);
+    let id = uuid::Uuid::new_v5(
+        &NAMESPACE,
+        format!("safe-space/{organisation_id}/{request_id}").as_bytes(),
+    );
+    SpaceId::parse(&id.to_string()).expect("a hyphenated lowercase UUID is a space id")
+}
+
+fn actor_of(caller: &Caller) -> Result<Actor, ServiceError> {
+    if caller.organisation_type == service_runtime::OrganisationType::Administrator {
+        return Ok(Actor::Administrator);
+    }
+    OrganisationId::parse(&caller.organisation_id)
+        .map(Actor::Organisation)
+        .map_err(|_| {
+            ServiceError::PermissionDenied(
+                "the caller's organisation id is not a valid organisation id".to_owned(),
+            )
+        })
+}
+
+/// A random pause in `[max/4, max]`: instances that lost the same race do not retry in step.
+fn jittered(max: Duration, attempt: u32) -> Duration {
+    let grown = max.as_millis().min(5u128 << attempt.min(16)) as u64;
+    let random = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    let floor = grown / 4;
+    Duration::from_millis(floor + random % (grown - floor + 1))
+}
+
+impl SafeSpaceApi {
+    /// The case as the screening service recorded it, read from the log itself.
+    pub(crate) async fn case_facts(&self, case: &CaseId) -> Result<CaseFacts, ServiceError> {
+        let history = self
+            .kernel
+            .history_of(RootKind::Case, case.as_str(), Producer::Screening)
+            .await?;
+        CaseFacts::from_history(&history).ok_or(ServiceError::NotFound("case"))
+    }
+
+    /// An allocator's state, read from the log.
+    pub(crate) async fn allocator_state(&self, id: &str) -> Result<allocator::State, ServiceError> {
+        self.kernel.state::<Allocator>(id, &()).await
+    }
+
+    /// Whether the case has a request open in another allocator (the index
+    /// says where to look; the allocator's own history says whether it is so).
+    async fn held_elsewhere(&self, case: &CaseId, here: &str) -> Result<bool, ServiceError> {
+        for other in projection::case_allocators(self.projection.store(), case.as_str())? {
+            if other != here && self.allocator_state(&other).await?.cases.contains_key(case) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    fn lock(&self, id: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self.allocators.lock().unwrap_or_else(|e| e.into_inner());
+        locks.entry(id.to_owned()).or_default().clone()
+    }
+
+    /// Runs one allocator command: one at a time per allocator here, again
+    /// with the same request id when other instances kept winning the race.
+    pub(crate) async fn run_allocator(
+        &self,
+        run: AllocatorCommand<'_>,
+    ) -> Result<Executed, ServiceError> {
+        let id = allocator_id(&run.province, run.kind);
+        let lock = self.lock(&id);
+        let _serialised = lock.lock().await;
+        let mut attempt = 0;
+        loop {
+            let (case, held_elsewhere) = match &run.case {
+                Some((facts, held)) => (Some(facts.clone()), *held),
+                None => (None, false),
+            };
+            let context = AllocatorContext {
+                domain: Context {
+                    now: self.kernel.now(),
+                    actor: run.actor.clone(),
+                    province: run.province.clone(),
+                    kind: run.kind,
+                    policy: self.policy,
+                    case: case
+                        .as_ref()
+                        .map(|facts| facts.domain(held_elsewhere))
+                        .unwrap_or_default(),
+                },
+                case,
+                ended: Default::default(),
+            };
+            let target = Target::<Allocator> {
+                id: &id,
+                codec: &(),
+                context: &context,
+            };
+            match self
+                .kernel
+                .execute(target, run.authority, run.request_id, run.command.clone())
+                .await
+            {
+                Err(ServiceError::Conflict(_)) if attempt < self.conflict_retries => {
+                    attempt += 1;
+                    tokio::time::sleep(jittered(self.backoff_max, attempt)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// A caller's command about a case in an allocator, with the case's facts.
+    async fn case_command(
+        &self,
+        caller: &Caller,
+        request_id: &str,
+        province: Province,
+        kind: SpaceKind,
+        case: &CaseId,
+        command: allocator::Command,
+    ) -> Result<Executed, ServiceError> {
+        let facts = self.case_facts(case).await?;
+        let held = self
+            .held_elsewhere(case, &allocator_id(&province, kind))
+            .await?;
+        self.run_allocator(AllocatorCommand {
+            authority: &Authority::of(caller),
+            request_id,
+            province,
+            kind,
+            actor: actor_of(caller)?,
+            case: Some((facts, held)),
+            command,
+        })
+        .await
+    }
+
+    async fn register_safe_space_rpc(
+        &self,
+        request: Request<api::RegisterSafeSpaceRequest>,
+    ) -> Result<Response<api::RegisterSafeSpaceResponse>, Status> {
+        let caller = self.callers.caller(&request)?;
+        let (request_id, profile) = requests::register_safe_space(request.get_ref())?;
+        let space = space_id(&caller.organisation_id, &request_id);
+        let context = SpaceContext {
+            space: space.clone(),
+            domain: space::Context {
+                now: self.kernel.now(),
+                actor: actor_of(&caller)?,
+            },
+        };
+        let target = Target::<SafeSpace> {
+            id: space.as_str(),
+            codec: &(),
+            context: &context,
+        };
+        let (province, kind) = (profile.province.clone(), profile.kind);
+        let executed = self
+            .kernel
+            .execute(
+                target,
+                &Authority::of(&caller),
+                &request_id,
+                space::Command::Register(profile),
+            )
+            .await?;
+        // The registry first, then the allocator (a space not yet there is not offered).
+        let state = self.kernel.state::<SafeSpace>(space.as_str(), &()).await?;
+        if let Some(command) = state.allocator_command(&space) {
+            let forwarded = format!("space-added.{space}");
+            let added = self
+                .run_allocator(AllocatorCommand {
+                    authority: &Authority::system(crate::NAME),
+                    request_id: &forwarded,
+                    province,
+                    kind,
+                    actor: Actor::System,
+                    case: None,
+                    command,
+                })
+                .await;
+            match added {
+                Ok(_) | Err(ServiceError::FailedPrecondition(_)) => {}
+                Err(error) => return Err(error.into()),
+            }
+        }
+        Ok(Response::new(api::RegisterSafeSpaceResponse {
+            space_id: space.to_string(),
+            log_sequence: executed.sequence,
+        }))
+    }
+
+    /// A registry command on an existing space: its allocator decides first
+    /// (with the caller as actor), then the space records it, both with the
+    /// same request id (a retry completes what a crash left half done).
+    async fn space_change(
+        &self,
+        caller: &Caller,
+        request_id: &str,
+        space: &SpaceId,
+        allocator_command: allocator::Command,
+        space_command: space::Command,
+    ) -> Result<u64, ServiceError> {
+        let state = self.kernel.state::<SafeSpace>(space.as_str(), &()).await?;
+        let profile = state.profile.ok_or(ServiceError::NotFound("space"))?;
+        let authority = Authority::of(caller);
+        let actor = actor_of(caller)?;
+        self.run_allocator(AllocatorCommand {
+            authority: &authority,
+            request_id,
+            province: profile.province,
+            kind: profile.kind,
+            actor: actor.clone(),
+            case: None,
+            command: allocator_command,
+        })
+        .await?;
+        let context = SpaceContext {
+            space: space.clone(),
+            domain: space::Context {
+                now: self.kernel.now(),
+                actor,
+            },
+        };
+        let target = Target::<SafeSpace> {
+            id: space.as_str(),
+            codec: &(),
+            context: &context,
+        };
+        let executed = self
+            .kernel
+            .execute(target, &authority, request_id, space_command)
+            .await?;
+        Ok(executed.sequence)
+    }
+
+    async fn request_place_rpc(
+        &self,
+        request: Request<api::RequestPlaceRequest>,
+    ) -> Result<Response<api::RequestPlaceResponse>, Status> {
+        let caller = self.callers.caller(&request)?;
+        let place = requests::request_place(request.get_ref())?;
+        let command = allocator::Command::RequestPlace {
+            case: place.case.clone(),
+            needs: place.needs,
+            referral: place.referral,
+        };
+        let executed = self
+            .case_command(
+                &caller,
+                &place.request_id,
+                place.province.clone(),
+                place.kind,
+                &place.case,
+                command,
+            )
+            .await?;
+        let reserved =
+            executed
+                .commit
+                .events
+                .iter()
+                .find_map(|event| match WireEvent::decode(event) {
+                    Ok(WireEvent::PlaceReserved(r)) if r.case_id == place.case.as_str() => Some(r),
+                    _ => None,
+                });
+        let response = match reserved {
+            Some(r) => api::RequestPlaceResponse {
+                standing: "reserved".to_owned(),
+                space_id: r.space_id,
+                held_until: r.held_until,
+                position: 0,
+                log_sequence: executed.sequence,
+            },
+            None => {
+                let state = self
+                    .allocator_state(&allocator_id(&place.province, place.kind))
+                    .await?;
+                let entry = state
+                    .cases
+                    .get(&place.case)
+                    .map(|e| case_place(&state, &place.case, e, &place.province, place.kind));
+                let mut answer = api::RequestPlaceResponse {
+                    standing: "waiting".to_owned(),
+                    log_sequence: executed.sequence,
+                    ..Default::default()
+                };
+                if let Some(entry) = entry {
+                    answer.standing = entry.standing;
+                    answer.space_id = entry.space_id;
+                    answer.held_until = entry.held_until;
+                    answer.position = entry.position;
+                }
+                answer
+            }
+        };
+        Ok(Response::new(response))
+    }
+
+    async fn simple_case_command(
+        &self,
+        caller: &Caller,
+        (request_id, case, province, kind): (String, CaseId, Province, SpaceKind),
+        command: impl FnOnce(CaseId) -> allocator::Command,
+    ) -> Result<u64, ServiceError> {
+        let command = command(case.clone());
+        let executed = self
+            .case_command(caller, &request_id, province, kind, &case, command)
+            .await?;
+        Ok(executed.sequence)
+    }
+
+    async fn get_case_places_rpc(
+        &self,
+        request: Request<api::GetCasePlacesRequest>,
+    ) -> Result<Response<api::GetCasePlacesResponse>, Status> {
+        let caller = self.callers.caller(&request)?;
+        let case = requests::query_case(&request.get_ref().case_id)?;
+        let facts = self.case_facts(&case).await?;
+        let mut places = Vec::new();
+        let mut managers = Vec::new();
+        for id in projection::case_allocators(self.projection.store(), case.as_str())? {
+            let Some((province, kind)) = parse_allocator_id(&id) else {
+                continue;
+            };
+            let state = self.allocator_state(&id).await?;
+            if let Some(entry) = state.cases.get(&case) {
+                if let Some(space) = entry.holds().and_then(|(s, _)| state.spaces.get(s)) {
+                    managers.push(space.organisation.to_string());
+                }
+                places.push(case_place(&state, &case, entry, &province, kind));
+            }
+        }
+        Jurisdiction::of(&caller).check(&facts.whereabouts().referred_to(managers))?;
+        Ok(Response::new(api::GetCasePlacesResponse { places }))
+    }
+
+    async fn list_occupancy_rpc(
+        &self,
+        request: Request<api::ListOccupancyRequest>,
+    ) -> Result<Response<api::ListOccupancyResponse>, Status> {
+        self.callers.caller(&request)?;
+        let (province, kind) = requests::query_allocator(request.get_ref().allocator.as_ref())?;
+        let state = self.allocator_state(&allocator_id(&province, kind)).await?;
+        let spaces = state
+            .spaces
+            .iter()
+            .map(|(id, space)| {
+                let (mut reserved, mut occupied) = (Capacity::default(), Capacity::default());
+                for entry in state.cases.values() {
+                    let (count, held_space, unit) = match &entry.standing {
+                        Standing::Reserved { space, unit, .. } => (&mut reserved, space, *unit),
+                        Standing::Occupying { space, unit, .. } => (&mut occupied, space, *unit),
+                        Standing::Waiting => continue,
+                    };
+                    if held_space == id {
+                        match unit {
+                            Unit::Bed => count.beds += 1,
+                            Unit::FamilyRoom => count.family_rooms += 1,
+                        }
+                    }
+                }
+                api::SpaceOccupancy {
+                    space_id: id.to_string(),
+                    organisation_id: space.organisation.to_string(),
+                    capacity: Some(codec::capacity_to_wire(space.capacity)),
+                    reserved: Some(codec::capacity_to_wire(reserved)),
+                    occupied: Some(codec::capacity_to_wire(occupied)),
+                    free: Some(codec::capacity_to_wire(Capacity {
+                        beds: state.free(id, Unit::Bed),
+                        family_rooms: state.free(id, Unit::FamilyRoom),
+                    })),
+                    closed: space.closed,
+                }
+            })
+            .collect();
+        Ok(Response::new(api::ListOccupancyResponse { spaces }))
+    }
+
+    async fn get_waiting_list_rpc(
+        &self,
+        request: Request<api::GetWaitingListRequest>,
+    ) -> Result<Response<api::GetWaitingListResponse>, Status> {
+        let caller = self.callers.caller(&request)?;
+        let (province, kind) = requests::query_allocator(request.get_ref().allocator.as_ref())?;
+        if let Jurisdiction::Province(own) = Jurisdiction::of(&caller)
+            && own != province.as_str()
+        {
+            return Err(ServiceError::PermissionDenied(
+                "this waiting list is outside the caller's province".to_owned(),
+            )
+            .into());
+        }
+        let state = self.allocator_state(&allocator_id(&province, kind)).await?;
+        let waiting = state
+            .waiting_list()
+            .into_iter()
+            .filter_map(|case| {
+                state
+                    .cases
+                    .get(case)
+                    .map(|entry| case_place(&state, case, entry, &province, kind))
+            })
+            .collect();
+        Ok(Response::new(api::GetWaitingListResponse { waiting }))
+    }
+}
+
+/// Where one case stands in an allocator.
+fn case_place(
+    state: &allocator::State,
+    case: &CaseId,
+    entry: &Entry,
+    province: &Province,
+    kind: SpaceKind,
+) -> api::CasePlace {
+    let mut place = api::CasePlace {
+        case_id: case.to_string(),
+        allocator: Some(api::AllocatorRef {
+            province: province.to_string(),
+            kind: kind.code().to_owned(),
+        }),
+        standing: entry.standing.code().to_owned(),
+        urgency: entry
+            .urgency
+            .map(|u| u.code().to_owned())
+            .unwrap_or_default(),
+        waiting_since: Some(case_log_jetstream::envelope::timestamp(entry.waiting_since)),
+        ..Default::default()
+    };
+    match &entry.standing {
+        Standing::Waiting => {
+            place.position = state
+                .position(case)
+                .and_then(|p| u32::try_from(p).ok())
+                .unwrap_or(0)
+        }
+        Standing::Reserved {
+            space,
+            unit,
+            held_until,
+            ..
+        } => {
+            place.space_id = space.to_string();
+            place.unit = unit.code().to_owned();
+            place.held_until = Some(case_log_jetstream::envelope::timestamp(*held_until));
+        }
+        Standing::Occupying { space, unit, .. } => {
+            place.space_id = space.to_string();
+            place.unit = unit.code().to_owned();
+        }
+    }
+    place
+}
+
+#[tonic::async_trait]
+impl api::safe_space_service_server::SafeSpaceService for SafeSpaceApi {
+    async fn register_safe_space(
+        &self,
+        request: Request<api::RegisterSafeSpaceRequest>,
+    ) -> Result<Response<api::RegisterSafeSpaceResponse>, Status> {
+        self.register_safe_space_rpc(request).await
+    }
+
+    async fn change_safe_space_capacity(
+        &self,
+        request: Request<api::ChangeSafeSpaceCapacityRequest>,
+    ) -> Result<Response<api::ChangeSafeSpaceCapacityResponse>, Status> {
+        let caller = self.callers.caller(&request)?;
+        let (request_id, space, capacity) = requests::change_capacity(request.get_ref())?;
+        let log_sequence = self
+            .space_change(
+                &caller,
+                &request_id,
+                &space,
+                allocator::Command::ChangeCapacity {
+                    space: space.clone(),
+                    capacity,
+                },
+                space::Command::ChangeCapacity(capacity),
+            )
+            .await?;
+        Ok(Response::new(api::ChangeSafeSpaceCapacityResponse {
+            log_sequence,
+        }))
+    }
+
+    async fn close_safe_space(
+        &self,
+        request: Request<api::CloseSafeSpaceRequest>,
+    ) -> Result<Response<api::CloseSafeSpaceResponse>, Status> {
+        let caller = self.callers.caller(&request)?;
+        let r = request.get_ref();
+        let (request_id, space) = requests::space_command(&r.request_id, &r.space_id)?;
+        let log_sequence = self
+            .space_change(
+                &caller,
+                &request_id,
+                &space,
+                allocator::Command::CloseSpace {
+                    space: space.clone(),
+                },
+                space::Command::Close,
+            )
+            .await?;
+        Ok(Response::new(api::CloseSafeSpaceResponse { log_sequence }))
+    }
+
+    async fn request_place(
+        &self,
+        request: Request<api::RequestPlaceRequest>,
+    ) -> Result<Response<api::RequestPlaceResponse>, Status> {
+        self.request_place_rpc(request).await
+    }
+
+    async fn cancel_place_request(
+        &self,
+        request: Request<api::CancelPlaceRequestRequest>,
+    ) -> Result<Response<api::CancelPlaceRequestResponse>, Status> {
+        let caller = self.callers.caller(&request)?;
+        let r = request.get_ref();
+        let parsed = requests::case_in_allocator(&r.request_id, &r.case_id, r.allocator.as_ref())?;
+        let log_sequence = self
+            .simple_case_command(&caller, parsed, |case| allocator::Command::CancelRequest {
+                case,
+            })
+            .await?;
+        Ok(Response::new(api::CancelPlaceRequestResponse {
+            log_sequence,
+        }))
+    }
+
+    async fn confirm_arrival(
+        &self,
+        request: Request<api::ConfirmArrivalRequest>,
+    ) -> Result<Response<api::ConfirmArrivalResponse>, Status> {
+        let caller = self.callers.caller(&request)?;
+        let r = request.get_ref();
+        let parsed = requests::case_in_allocator(&r.request_id, &r.case_id, r.allocator.as_ref())?;
+        let log_sequence = self
+            .simple_case_command(&caller, parsed, |case| allocator::Command::ConfirmArrival {
+                case,
+            })
+            .await?;
+        Ok(Response::new(api::ConfirmArrivalResponse { log_sequence }))
+    }
+
+    async fn release_place(
+        &self,
+        request: Request<api::ReleasePlaceRequest>,
+    ) -> Result<Response<api::ReleasePlaceResponse>, Status> {
+        let caller = self.callers.caller(&request)?;
+        let (request_id, case, province, kind, reason) =
+            requests::release_place(request.get_ref())?;
+        let log_sequence = self
+            .simple_case_command(&caller, (request_id, case, province, kind), |case| {
+                allocator::Command::Release { case, reason }
+            })
+            .await?;
+        Ok(Response::new(api::ReleasePlaceResponse { log_sequence }))
+    }
+
+    async fn get_case_places(
+        &self,
+        request: Request<api::GetCasePlacesRequest>,
+    ) -> Result<Response<api::GetCasePlacesResponse>, Status> {
+        self.get_case_places_rpc(request).await
+    }
+
+    async fn list_occupancy(
+        &self,
+        request: Request<api::ListOccupancyRequest>,
+    ) -> Result<Response<api::ListOccupancyResponse>, Status> {
+        self.list_occupancy_rpc(request).await
+    }
+
+    async fn get_waiting_list(
+        &self,
+        request: Request<api::GetWaitingListRequest>,
+    ) -> Result<Response<api::GetWaitingListResponse>, Status> {
+        self.get_waiting_list_rpc(request).await
+    }
+}

@@ -1,0 +1,176 @@
+//! The safe-space service's projection: the index its watcher and its
+//! queries start from. Which allocators exist, which allocators each case
+//! has a request open in, each hold's deadline, and the cases screening
+//! closed or erased or with a referral that ended (for the watcher's candidates). The figures themselves (occupancy, the waiting list, where
+//! a case stands) are folded from the allocator's own history when asked,
+//! so an answer is never behind the log's last commit on that allocator.
+
+use case_log_jetstream::{Producer, RecordedCommit, RootKind};
+use projection_sled::{ApplyError, Consumes, Projection, ProjectionStore, Rows};
+use service_runtime::ServiceError;
+use time::OffsetDateTime;
+
+use case_log_jetstream::contract::is;
+use contracts::referral::v1 as referral;
+use contracts::screening::v1 as screening;
+
+use crate::codec::WireEvent;
+
+const ALLOCATORS: &str = "allocators";
+const CASE_ALLOCATORS: &str = "case_allocators";
+const HOLDS: &str = "holds";
+const ENDED: &str = "ended_cases";
+
+pub struct SafeSpaceProjection;
+
+impl Projection for SafeSpaceProjection {
+    fn name(&self) -> &'static str {
+        "safe-space"
+    }
+
+    fn producer(&self) -> Option<Producer> {
+        Some(Producer::SafeSpace)
+    }
+
+    /// The screening service's case subjects (closures, erasures), the
+    /// referral service's (referrals revoked, cancelled, failed) and all of its own.
+    fn consumes(&self) -> Consumes {
+        let mut subjects =
+            case_log_jetstream::producer_subjects(RootKind::Case, Producer::Screening).to_vec();
+        subjects.extend(case_log_jetstream::producer_subjects(
+            RootKind::Case,
+            Producer::Referral,
+        ));
+        subjects.extend(case_log_jetstream::subject::producer_publish_subjects(
+            Producer::SafeSpace,
+        ));
+        Consumes::Subjects(subjects)
+    }
+
+    fn apply(&self, rows: &mut Rows<'_>, commit: &RecordedCommit) -> Result<(), ApplyError> {
+        let allocator = match commit.aggregate() {
+            Some((RootKind::Case, case, Producer::Screening)) => {
+                let ends = commit.commit.events.iter().any(|e| {
+                    is::<screening::CaseClosed>(&e.event_type)
+                        || is::<screening::PersonalDataErased>(&e.event_type)
+                });
+                if ends {
+                    rows.put(ENDED, case.as_bytes(), b"")?;
+                }
+                return Ok(());
+            }
+            Some((RootKind::Case, case, Producer::Referral)) => {
+                let ends = commit.commit.events.iter().any(|e| {
+                    is::<referral::ReferralRevoked>(&e.event_type)
+                        || is::<referral::ReferralCancelled>(&e.event_type)
+                        || is::<referral::ReferralFailed>(&e.event_type)
+                });
+                if ends {
+                    rows.put(ENDED, case.as_bytes(), b"")?;
+                }
+                return Ok(());
+            }
+            Some((RootKind::Configuration, allocator, Producer::SafeSpace)) => allocator,
+            _ => return Ok(()),
+        };
+        if !allocator.starts_with("allocator-") {
+            return Ok(());
+        }
+        rows.put(ALLOCATORS, allocator.as_bytes(), b"")?;
+        for event in &commit.commit.events {
+            let wire = WireEvent::decode(event).map_err(|e| ApplyError::Decode {
+                event_type: event.event_type.clone(),
+                reason: e.to_string(),
+            })?;
+            let key = |case: &str| format!("{case}/{allocator}").into_bytes();
+            let hold = |case: &str| format!("{allocator}/{case}").into_bytes();
+            match wire {
+                WireEvent::PlaceRequested(e) => {
+                    rows.put(CASE_ALLOCATORS, &key(&e.case_id), allocator.as_bytes())?
+                }
+                WireEvent::PlaceReserved(e) => {
+                    let until = e
+                        .held_until
+                        .as_ref()
+                        .and_then(case_log_jetstream::envelope::from_timestamp)
+                        .map(|t| t.unix_timestamp())
+                        .unwrap_or(i64::MAX);
+                    rows.put(HOLDS, &hold(&e.case_id), &until.to_be_bytes())?
+                }
+                WireEvent::ArrivalConfirmed(e) => rows.delete(HOLDS, &hold(&e.case_id))?,
+                WireEvent::ReturnedToWaitingList(e) => rows.delete(HOLDS, &hold(&e.case_id))?,
+                WireEvent::RequestCancelled(e) => {
+                    rows.delete(HOLDS, &hold(&e.case_id))?;
+                    rows.delete(CASE_ALLOCATORS, &key(&e.case_id))?
+                }
+                WireEvent::PlaceReleased(e) => {
+                    rows.delete(HOLDS, &hold(&e.case_id))?;
+                    rows.delete(CASE_ALLOCATORS, &key(&e.case_id))?
+                }
+                WireEvent::HoldExpired(e) => {
+                    rows.delete(HOLDS, &hold(&e.case_id))?;
+                    rows.delete(CASE_ALLOCATORS, &key(&e.case_id))?
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+fn store_error(error: impl std::fmt::Display) -> ServiceError {
+    ServiceError::internal(format_args!("the safe-space projection: {error}"))
+}
+
+/// The allocators a case has a request open in (as projected).
+pub fn case_allocators(store: &ProjectionStore, case: &str) -> Result<Vec<String>, ServiceError> {
+    Ok(store
+        .scan(CASE_ALLOCATORS, format!("{case}/").as_bytes())
+        .map_err(store_error)?
+        .into_iter()
+        .filter_map(|(_, value)| String::from_utf8(value).ok())
+        .collect())
+}
+
+/// Allocators with a hold whose deadline passed by `now`.
+pub fn holds_due(
+    store: &ProjectionStore,
+    now: OffsetDateTime,
+) -> Result<Vec<String>, ServiceError> {
+    let mut due: Vec<String> = Vec::new();
+    for (key, value) in store.scan(HOLDS, b"").map_err(store_error)? {
+        let until = <[u8; 8]>::try_from(value.as_slice())
+            .map(i64::from_be_bytes)
+            .map_err(|_| store_error("a hold row is not a time"))?;
+        if until <= now.unix_timestamp() {
+            let key = String::from_utf8(key).map_err(store_error)?;
+            if let Some((allocator, _)) = key.split_once('/')
+                && due.last().map(String::as_str) != Some(allocator)
+            {
+                due.push(allocator.to_owned());
+            }
+        }
+    }
+    Ok(due)
+}
+
+/// Allocators where a case whose case ended (closed, erased) still has a
+/// request open, with those cases (the watcher confirms each from the log).
+pub fn ended_cases(store: &ProjectionStore) -> Result<Vec<(String, String)>, ServiceError> {
+    let mut found = Vec::new();
+    for (case, _) in store.scan(ENDED, b"").map_err(store_error)? {
+        let case = String::from_utf8(case).map_err(store_error)?;
+        for allocator in case_allocators(store, &case)? {
+            found.push((allocator, case.clone()));
+        }
+    }
+    Ok(found)
+}
+
+/// Whether screening ended the case (as projected).
+pub fn case_ended(store: &ProjectionStore, case: &str) -> Result<bool, ServiceError> {
+    Ok(store
+        .get(ENDED, case.as_bytes())
+        .map_err(store_error)?
+        .is_some())
+}

@@ -1,0 +1,234 @@
+//! Validation at the edge: requests become domain commands, or
+//! INVALID_ARGUMENT naming every offending field (never echoing values).
+//! Urgency, sex and age band are never read from a request.
+
+use contracts::safe_space::v1 as api;
+use safe_space_allocation::{
+    Capacity, CaseId, Needs, OrganisationId, Province, ReferralId, ReleaseReason, SpaceId,
+    SpaceKind, SpaceProfile,
+};
+use service_runtime::{ServiceError, Violations};
+
+use crate::codec;
+
+/// Which allocator a request names.
+pub fn allocator(
+    v: &mut Violations,
+    raw: Option<&api::AllocatorRef>,
+) -> Option<(Province, SpaceKind)> {
+    let Some(raw) = raw else {
+        v.add("allocator", "is required");
+        return None;
+    };
+    let province = v.check("allocator.province", Province::parse(&raw.province));
+    let kind = v.check("allocator.kind", SpaceKind::from_code(&raw.kind));
+    Some((province?, kind?))
+}
+
+fn case_id(v: &mut Violations, raw: &str) -> Option<CaseId> {
+    v.check("case_id", CaseId::parse(raw))
+}
+
+pub fn register_safe_space(
+    request: &api::RegisterSafeSpaceRequest,
+) -> Result<(String, SpaceProfile), ServiceError> {
+    let mut v = Violations::default();
+    let request_id = v.request_id(&request.request_id);
+    let profile = match request.profile.as_ref() {
+        None => {
+            v.add("profile", "is required");
+            None
+        }
+        Some(p) => {
+            let kind = v.check("profile.kind", SpaceKind::from_code(&p.kind));
+            let organisation = v.check(
+                "profile.organisation_id",
+                OrganisationId::parse(&p.organisation_id),
+            );
+            let province = v.check("profile.province", Province::parse(&p.province));
+            if p.capacity.is_none() {
+                v.add("profile.capacity", "is required");
+            }
+            let eligibility = match codec::eligibility_from_wire(p.eligibility.as_ref()) {
+                Ok(e) => Some(e),
+                Err(field) => {
+                    v.add(format!("profile.{field}"), "has an unknown code");
+                    None
+                }
+            };
+            match (kind, organisation, province, eligibility) {
+                (Some(kind), Some(organisation), Some(province), Some(eligibility)) => {
+                    let profile = SpaceProfile {
+                        kind,
+                        organisation,
+                        province,
+                        capacity: codec::capacity_from_wire(p.capacity.as_ref()),
+                        eligibility,
+                    };
+                    if let Err((field, reason)) = profile.check() {
+                        v.add(format!("profile.{field}"), reason);
+                    }
+                    Some(profile)
+                }
+                _ => None,
+            }
+        }
+    };
+    v.finish()?;
+    Ok((
+        request_id,
+        profile.ok_or_else(ServiceError::validated_without_fields)?,
+    ))
+}
+
+pub struct PlaceRequest {
+    pub request_id: String,
+    pub case: CaseId,
+    pub province: Province,
+    pub kind: SpaceKind,
+    pub needs: Needs,
+    pub referral: Option<ReferralId>,
+}
+
+pub fn request_place(request: &api::RequestPlaceRequest) -> Result<PlaceRequest, ServiceError> {
+    let mut v = Violations::default();
+    let request_id = v.request_id(&request.request_id);
+    let case = case_id(&mut v, &request.case_id);
+    let allocator = allocator(&mut v, request.allocator.as_ref());
+    let needs = match request.needs.as_ref() {
+        None => Some(Needs::default()),
+        Some(raw) => {
+            let children = match u8::try_from(raw.children) {
+                Ok(children) => Some(children),
+                Err(_) => {
+                    v.add("needs.children", "at most 20");
+                    None
+                }
+            };
+            let languages = v.each("needs.languages", &raw.languages, |l| {
+                safe_space_allocation::Language::parse(l)
+            });
+            let provinces = v.each(
+                "needs.preferred_provinces",
+                &raw.preferred_provinces,
+                Province::parse,
+            );
+            children.map(|children| Needs {
+                children,
+                accessibility: raw.accessibility,
+                languages: languages.into_iter().collect(),
+                preferred_provinces: provinces,
+                avoid: Default::default(),
+            })
+        }
+    };
+    if let Some(Err((field, reason))) = needs.as_ref().map(Needs::check) {
+        v.add(field, reason);
+    }
+    let referral = if request.referral_id.is_empty() {
+        None
+    } else {
+        v.check("referral_id", ReferralId::parse(&request.referral_id))
+    };
+    v.finish()?;
+    let missing = ServiceError::validated_without_fields;
+    let (province, kind) = allocator.ok_or_else(missing)?;
+    Ok(PlaceRequest {
+        request_id,
+        case: case.ok_or_else(missing)?,
+        province,
+        kind,
+        needs: needs.ok_or_else(missing)?,
+        referral,
+    })
+}
+
+/// A command naming a case in an allocator: request id, case, allocator.
+pub fn case_in_allocator(
+    request_id: &str,
+    case: &str,
+    allocator_ref: Option<&api::AllocatorRef>,
+) -> Result<(String, CaseId, Province, SpaceKind), ServiceError> {
+    let mut v = Violations::default();
+    let request_id = v.request_id(request_id);
+    let case = case_id(&mut v, case);
+    let allocator = allocator(&mut v, allocator_ref);
+    v.finish()?;
+    let missing = ServiceError::validated_without_fields;
+    let (province, kind) = allocator.ok_or_else(missing)?;
+    Ok((request_id, case.ok_or_else(missing)?, province, kind))
+}
+
+/// A release by a party: `discharge` or `transfer` only (the others are the service's own).
+pub fn release_place(
+    request: &api::ReleasePlaceRequest,
+) -> Result<(String, CaseId, Province, SpaceKind, ReleaseReason), ServiceError> {
+    let mut v = Violations::default();
+    let request_id = v.request_id(&request.request_id);
+    let case = case_id(&mut v, &request.case_id);
+    let allocator = allocator(&mut v, request.allocator.as_ref());
+    let reason = match ReleaseReason::from_code(&request.reason) {
+        Ok(reason) if !reason.by_the_system_only() => Some(reason),
+        _ => {
+            v.add("reason", "must be discharge or transfer");
+            None
+        }
+    };
+    v.finish()?;
+    let missing = ServiceError::validated_without_fields;
+    let (province, kind) = allocator.ok_or_else(missing)?;
+    Ok((
+        request_id,
+        case.ok_or_else(missing)?,
+        province,
+        kind,
+        reason.ok_or_else(missing)?,
+    ))
+}
+
+/// A case id of a query.
+pub fn query_case(raw: &str) -> Result<CaseId, ServiceError> {
+    let mut v = Violations::default();
+    let case = case_id(&mut v, raw);
+    v.finish()?;
+    case.ok_or_else(ServiceError::validated_without_fields)
+}
+
+/// The allocator of a query.
+pub fn query_allocator(
+    raw: Option<&api::AllocatorRef>,
+) -> Result<(Province, SpaceKind), ServiceError> {
+    let mut v = Violations::default();
+    let allocator = allocator(&mut v, raw);
+    v.finish()?;
+    allocator.ok_or_else(ServiceError::validated_without_fields)
+}
+
+/// A space named by a registry command: request id and space id.
+pub fn space_command(request_id: &str, space_id: &str) -> Result<(String, SpaceId), ServiceError> {
+    let mut v = Violations::default();
+    let request_id = v.request_id(request_id);
+    let space = v.check("space_id", SpaceId::parse(space_id));
+    v.finish()?;
+    Ok((
+        request_id,
+        space.ok_or_else(ServiceError::validated_without_fields)?,
+    ))
+}
+
+pub fn change_capacity(
+    request: &api::ChangeSafeSpaceCapacityRequest,
+) -> Result<(String, SpaceId, Capacity), ServiceError> {
+    let mut v = Violations::default();
+    let request_id = v.request_id(&request.request_id);
+    let space = v.check("space_id", SpaceId::parse(&request.space_id));
+    if request.capacity.is_none() {
+        v.add("capacity", "is required");
+    }
+    v.finish()?;
+    Ok((
+        request_id,
+        space.ok_or_else(ServiceError::validated_without_fields)?,
+        codec::capacity_from_wire(request.capacity.as_ref()),
+    ))
+}
