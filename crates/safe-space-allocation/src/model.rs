@@ -69,14 +69,9 @@ vocabulary!(
     FamilyRoom = "family_room",
 });
 
-vocabulary!(
-    /// A person's sex as the case's facts hold it; `unknown` only ever
-    /// matches a space that admits any sex.
-    Sex, "sex", {
-    Female = "female",
-    Male = "male",
-    Unknown = "unknown",
-});
+/// A person's sex as the case's facts hold it (screening's, in clear on the
+/// case): `other` and `unknown` only ever match a space that admits any sex.
+pub use pathway::Sex;
 
 vocabulary!(
     /// Why a place was reserved: the event says it, for the person waiting and for analysts.
@@ -199,7 +194,7 @@ impl SpaceProfile {
             return Err(("capacity", "a space has at least one place"));
         }
         check_capacity(self.kind, self.capacity, eligibility)?;
-        if eligibility.sexes.contains(&Sex::Unknown) {
+        if eligibility.sexes.contains(&Sex::Unknown) || eligibility.sexes.contains(&Sex::Other) {
             return Err((
                 "eligibility.sexes",
                 "admits female or male, or is empty for any",

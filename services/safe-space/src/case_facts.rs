@@ -4,9 +4,8 @@
 //! (`pathway::CaseUrgency`), the person's age band (an `AgeAssessed`
 //! replaces the opening's), and whether it was closed or its data erased;
 //! and, from the referral service's events, whether a linked referral ended. Ids and codes only.
-//! The person's sex is recorded by screening only inside the sealed
-//! identity, which this service cannot open: it is `unknown` here (a space
-//! that admits any sex only), see NOTES-W.md.
+//! The person's sex is screening's, in clear on `CaseOpened` (the identity
+//! stays sealed).
 
 use case_log_jetstream::RecordedCommit;
 use case_log_jetstream::contract::is;
@@ -21,6 +20,8 @@ pub struct CaseFacts {
     pub facility_id: String,
     pub urgency: CaseUrgency,
     pub age_band: String,
+    /// As `CaseOpened.sex` records it; empty in openings before it existed.
+    pub sex: String,
     pub closed: bool,
     /// Screening erased the person's data.
     pub erased: bool,
@@ -38,6 +39,7 @@ impl CaseFacts {
                         province: e.province,
                         facility_id: e.facility_id,
                         age_band: e.age_band,
+                        sex: e.sex,
                         ..CaseFacts::default()
                     });
                 }
@@ -104,7 +106,7 @@ impl CaseFacts {
     pub fn domain(&self, held_elsewhere: bool) -> safe_space_allocation::CaseFacts {
         safe_space_allocation::CaseFacts {
             urgency: self.urgency.current(),
-            sex: safe_space_allocation::Sex::Unknown,
+            sex: pathway::Sex::from_code(&self.sex).unwrap_or(pathway::Sex::Unknown),
             age_band: AgeBand::from_code(&self.age_band).unwrap_or(AgeBand::Unknown),
             closed: self.closed,
             held_elsewhere,

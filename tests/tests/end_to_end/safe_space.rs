@@ -656,6 +656,68 @@ async fn eligibility_decides_which_places_a_person_is_offered() {
     system.stop().await;
 }
 
+/// Opens a case for a person whose sealed personal data records `sex`.
+async fn open_case_of(system: &System, request_id: &str, sex: &str) -> String {
+    system
+        .screening(&operator())
+        .await
+        .open_case(screening_api::OpenCaseRequest {
+            request_id: request_id.to_owned(),
+            arrival: Some(screening_api::Arrival {
+                place: "LAMPEDUSA".to_owned(),
+                arrived_at: ts(NOW - time::Duration::days(1)),
+            }),
+            province: "AG".to_owned(),
+            facility_id: OPERATOR.to_owned(),
+            personal_data: Some(contracts::person::v1::PersonalData {
+                sex: sex.to_owned(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .await
+        .expect("open")
+        .into_inner()
+        .case_id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_womens_shelter_takes_the_women_its_eligibility_names_by_the_cases_sex() {
+    let system = System::start_at(NOW, &[Service::Screening, Service::SafeSpace]).await;
+    let women_only = register(
+        &system,
+        "women-only",
+        api::SpaceProfile {
+            eligibility: Some(api::Eligibility {
+                sexes: vec!["female".to_owned()],
+                ..Default::default()
+            }),
+            ..profile(2, false)
+        },
+    )
+    .await;
+    // The sex comes from the case (screening's, recorded from the sealed
+    // personal data), never from the request.
+    let woman = open_case_of(&system, "sex-woman", "female").await;
+    let man = open_case_of(&system, "sex-man", "male").await;
+    let not_recorded = open_case_of(&system, "sex-unknown", "").await;
+    let mut requester = safe_space(&system, &operator()).await;
+    let placed = request(&mut requester, "woman-asks", &woman).await;
+    assert_eq!(
+        placed.space_id, women_only,
+        "a woman gets the women-only place"
+    );
+    for (request_id, case) in [("man-asks", &man), ("unknown-asks", &not_recorded)] {
+        let answer = request(&mut requester, request_id, case).await;
+        assert_eq!(
+            (answer.standing.as_str(), answer.space_id.as_str()),
+            ("waiting", ""),
+            "{request_id}: never a place in a women-only space"
+        );
+    }
+    system.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_is_refused_naming_every_field_and_appends_nothing() {
     let system = System::start_at(NOW, &[Service::Screening, Service::SafeSpace]).await;
