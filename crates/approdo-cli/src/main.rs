@@ -4,6 +4,7 @@
 
 mod protection;
 mod referral;
+mod safe_space;
 mod screening;
 
 use std::time::{Duration, Instant};
@@ -70,7 +71,12 @@ enum Commands {
         #[command(subcommand)]
         command: referral::ReferralCommand,
     },
-    /// Waits for the system to be ready, shows what it serves, and walks one case through screening and referral.
+    /// Safe spaces and shelters: the registry, requests for a place, arrivals, releases, occupancy, the waiting list.
+    Space {
+        #[command(subcommand)]
+        command: safe_space::SpaceCommand,
+    },
+    /// Waits for the system to be ready, shows what it serves, and walks one case through screening, referral and a place in a shelter.
     Demo,
 }
 
@@ -136,6 +142,7 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Commands::Case { command } => screening::run(&cli.host, command).await?,
         Commands::Referral { command } => referral::run(&cli.host, command).await?,
+        Commands::Space { command } => safe_space::run(&cli.host, command).await?,
         Commands::Demo => demo(&cli.host).await?,
     }
     Ok(())
@@ -402,9 +409,16 @@ async fn demo(host: &str) -> Result<()> {
     println!("\n== A case through screening ==");
     let case_id = screening::journey(host).await?;
     println!("\n== The case referred to an anti-violence centre ==");
-    referral::journey(host, &case_id).await?;
+    let referral_id = referral::journey(host, &case_id).await?;
+    // The demo's case opened in AG (screening::journey): its shelter is there.
+    const PROVINCE: &str = "AG";
+    println!("\n== A place in a GBV shelter for her, linked to the accepted referral ==");
+    let shelter = safe_space::journey(host, &case_id, PROVINCE, &referral_id).await?;
+    println!("\n== The referral taken in charge and completed ==");
+    referral::completion(host, &case_id, &referral_id).await?;
     println!("\n== The person's identity: read on record, then erased on request ==");
     screening::erasure(host, &case_id).await?;
+    safe_space::after_erasure(host, PROVINCE, &shelter).await?;
     println!("\n== Everything that happened to the person, in log order, across services ==");
     screening::print_history(&mut screening::client(host).await?, &case_id).await
 }

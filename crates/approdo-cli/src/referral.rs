@@ -465,9 +465,12 @@ async fn show(client: &mut Client, case_id: &str, min: u64) -> Result<()> {
     Ok(())
 }
 
-/// The demo: refer the screened case to an anti-violence centre, which takes charge.
-pub async fn journey(host: &str, case_id: &str) -> Result<()> {
-    const CENTRE: &str = "differenza-donna";
+/// The demo's anti-violence centre.
+const CENTRE: &str = "differenza-donna";
+
+/// The demo: refer the screened case to an anti-violence centre, which
+/// receives and accepts it. Returns the referral's id.
+pub async fn journey(host: &str, case_id: &str) -> Result<String> {
     let mut client = client(host).await?;
     let registered = client
         .register_organisation(administrator(api::RegisterOrganisationRequest {
@@ -576,19 +579,46 @@ pub async fn journey(host: &str, case_id: &str) -> Result<()> {
         "  {CENTRE}'s inbox holds {} referral(s)",
         inbox.referrals.len()
     );
-    let mut last = referral.log_sequence;
-    for (name, reason) in [
-        ("receive", ""),
-        ("accept", ""),
-        ("take-charge", ""),
-        ("complete", "goals_met"),
-    ] {
+    moves(
+        &mut client,
+        case_id,
+        &referral.referral_id,
+        &[("receive", ""), ("accept", "")],
+    )
+    .await?;
+    Ok(referral.referral_id)
+}
+
+/// The demo's referral, after the place in a shelter: the centre takes
+/// charge and completes it.
+pub async fn completion(host: &str, case_id: &str, referral_id: &str) -> Result<()> {
+    let mut client = client(host).await?;
+    let last = moves(
+        &mut client,
+        case_id,
+        referral_id,
+        &[("take-charge", ""), ("complete", "goals_met")],
+    )
+    .await?;
+    println!("\n  the case's referrals, as the referrer sees them:");
+    show(&mut client, case_id, last).await
+}
+
+/// The demo's centre moves the referral through `steps`; the last log sequence.
+async fn moves(
+    client: &mut Client,
+    case_id: &str,
+    referral_id: &str,
+    steps: &[(&str, &str)],
+) -> Result<u64> {
+    let mut last = 0;
+    for (name, reason) in steps {
         let answer = client
             .update_referral(receiver(
                 api::UpdateReferralRequest {
                     request_id: request_id(),
                     case_id: case_id.to_owned(),
-                    referral_id: referral.referral_id.clone(),
+                    referral_id: referral_id.to_owned(),
                     action: Some(action(name, reason)?),
                 },
                 CENTRE,
@@ -598,6 +628,5 @@ pub async fn journey(host: &str, case_id: &str) -> Result<()> {
         last = answer.log_sequence;
         println!("  {CENTRE}: {name} -> {}", answer.state);
     }
-    println!("\n  the case's referrals, as the referrer sees them:");
-    show(&mut client, case_id, last).await
+    Ok(last)
 }
