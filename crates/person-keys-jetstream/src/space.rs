@@ -68,9 +68,10 @@ impl SpaceKeyStore {
             allow_direct: true,
             ..Default::default()
         };
-        let stream = case_log_jetstream::create_or_get(&context, config, "provision space key store")
-            .await
-            .map_err(KeyStoreError::Log)?;
+        let stream =
+            case_log_jetstream::create_or_get(&context, config, "provision space key store")
+                .await
+                .map_err(KeyStoreError::Log)?;
         Ok(SpaceKeyStore { context, stream })
     }
 

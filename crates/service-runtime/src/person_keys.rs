@@ -408,7 +408,9 @@ mod tests {
         }
         let opened: SpaceLocation = open(&key, &id, "location", &sealed).expect("opens");
         assert_eq!(opened, location);
-        assert!(open::<SpaceLocation>(&key, &space_key_id("space-2"), "location", &sealed).is_err());
+        assert!(
+            open::<SpaceLocation>(&key, &space_key_id("space-2"), "location", &sealed).is_err()
+        );
         assert!(open::<SpaceLocation>(&key, "space-1", "location", &sealed).is_err());
         assert!(open::<SpaceLocation>(&key, &id, "identity", &sealed).is_err());
         assert!(open::<SpaceLocation>(&DataKey::generate(), &id, "location", &sealed).is_err());

@@ -160,7 +160,8 @@ impl Aggregate for Allocator {
             AllocationError::SpaceNotFound => Refusal::NotFound("space"),
             AllocationError::NotTheRequester
             | AllocationError::NotTheManagingOrganisation
-            | AllocationError::NotAllowedForActor => Refusal::NotAllowed(error.to_string()),
+            | AllocationError::NotAllowedForActor
+            | AllocationError::LocationNotDisclosed => Refusal::NotAllowed(error.to_string()),
             other => Refusal::Rule(other.to_string()),
         }
     }
@@ -194,9 +195,11 @@ impl Aggregate for Allocator {
             .and_then(|(space, _)| state.spaces.get(space))
             .map(|space| space.organisation.to_string());
         Some(
-            facts
-                .whereabouts()
-                .referred_to(manager.into_iter().chain(context.referred_to.iter().cloned())),
+            facts.whereabouts().referred_to(
+                manager
+                    .into_iter()
+                    .chain(context.referred_to.iter().cloned()),
+            ),
         )
     }
 

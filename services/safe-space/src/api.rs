@@ -498,7 +498,9 @@ impl SafeSpaceApi {
             .filter_map(|r| OrganisationId::parse(r).ok())
             .collect();
         if caller.organisation_type == OrganisationType::ReceptionOperator
-            && Jurisdiction::of(&caller).check(&facts.whereabouts()).is_ok()
+            && Jurisdiction::of(&caller)
+                .check(&facts.whereabouts())
+                .is_ok()
             && let Ok(operator) = OrganisationId::parse(&caller.organisation_id)
         {
             readers.insert(operator);
@@ -512,7 +514,10 @@ impl SafeSpaceApi {
                 .whereabouts()
                 .referred_to(receivers.iter().cloned().chain(managers)),
         )?;
-        let registry = self.kernel.state::<SafeSpace>(query.space.as_str(), &()).await?;
+        let registry = self
+            .kernel
+            .state::<SafeSpace>(query.space.as_str(), &())
+            .await?;
         let profile = registry.profile.ok_or(ServiceError::NotFound("space"))?;
         let held = self
             .held_elsewhere(&query.case, &allocator_id(&profile.province, profile.kind))

@@ -171,21 +171,45 @@ pub fn accepted_receivers(history: &[RecordedCommit]) -> Vec<String> {
                 (None, false)
             }
         } else if is::<referral::ReferralAccepted>(t) {
-            (decoded(referral::ReferralAccepted::decode(payload).map(|e| e.referral_id)), true)
+            (
+                decoded(referral::ReferralAccepted::decode(payload).map(|e| e.referral_id)),
+                true,
+            )
         } else if is::<referral::TakenIntoCare>(t) {
-            (decoded(referral::TakenIntoCare::decode(payload).map(|e| e.referral_id)), true)
+            (
+                decoded(referral::TakenIntoCare::decode(payload).map(|e| e.referral_id)),
+                true,
+            )
         } else if is::<referral::ReferralDeclined>(t) {
-            (decoded(referral::ReferralDeclined::decode(payload).map(|e| e.referral_id)), false)
+            (
+                decoded(referral::ReferralDeclined::decode(payload).map(|e| e.referral_id)),
+                false,
+            )
         } else if is::<referral::ReferralCompleted>(t) {
-            (decoded(referral::ReferralCompleted::decode(payload).map(|e| e.referral_id)), false)
+            (
+                decoded(referral::ReferralCompleted::decode(payload).map(|e| e.referral_id)),
+                false,
+            )
         } else if is::<referral::ReferralCancelled>(t) {
-            (decoded(referral::ReferralCancelled::decode(payload).map(|e| e.referral_id)), false)
+            (
+                decoded(referral::ReferralCancelled::decode(payload).map(|e| e.referral_id)),
+                false,
+            )
         } else if is::<referral::ReferralRevoked>(t) {
-            (decoded(referral::ReferralRevoked::decode(payload).map(|e| e.referral_id)), false)
+            (
+                decoded(referral::ReferralRevoked::decode(payload).map(|e| e.referral_id)),
+                false,
+            )
         } else if is::<referral::ReferralExpired>(t) {
-            (decoded(referral::ReferralExpired::decode(payload).map(|e| e.referral_id)), false)
+            (
+                decoded(referral::ReferralExpired::decode(payload).map(|e| e.referral_id)),
+                false,
+            )
         } else if is::<referral::ReferralFailed>(t) {
-            (decoded(referral::ReferralFailed::decode(payload).map(|e| e.referral_id)), false)
+            (
+                decoded(referral::ReferralFailed::decode(payload).map(|e| e.referral_id)),
+                false,
+            )
         } else {
             (None, false)
         };

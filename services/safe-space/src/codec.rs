@@ -9,16 +9,15 @@
 use case_log_jetstream::DecodeError;
 use case_log_jetstream::envelope::{from_timestamp, timestamp};
 use contracts::log::v1 as log;
+use contracts::person::v1::EncryptedMessage;
 use contracts::safe_space::v1 as wire;
 use pathway::{AgeBand, Urgency};
 use safe_space_allocation::allocator::Event as AllocatorEvent;
 use safe_space_allocation::space::Event as SpaceEvent;
 use safe_space_allocation::{
-    Capacity, CaseId, Eligibility, Language, Needs, OrganisationId, Province, ReferralId,
-    DisclosurePurpose, ReleaseReason, ReservationReason, Sex, SpaceId, SpaceKind, SpaceProfile,
-    Unit,
+    Capacity, CaseId, DisclosurePurpose, Eligibility, Language, Needs, OrganisationId, Province,
+    ReferralId, ReleaseReason, ReservationReason, Sex, SpaceId, SpaceKind, SpaceProfile, Unit,
 };
-use contracts::person::v1::EncryptedMessage;
 use time::OffsetDateTime;
 
 case_log_jetstream::event_contract! {
