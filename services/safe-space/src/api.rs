@@ -519,25 +519,58 @@ impl SafeSpaceApi {
             .state::<SafeSpace>(query.space.as_str(), &())
             .await?;
         let profile = registry.profile.ok_or(ServiceError::NotFound("space"))?;
-        let held = self
-            .held_elsewhere(&query.case, &allocator_id(&profile.province, profile.kind))
-            .await?;
+        let command = allocator::Command::DiscloseLocation {
+            case: query.case.clone(),
+            space: query.space.clone(),
+            purpose: query.purpose,
+        };
+        let actor = actor_of(&caller)?;
         let executed = self
             .run_allocator(AllocatorCommand {
                 authority: &Authority::of(&caller),
                 request_id: &query.request_id,
-                province: profile.province,
+                province: profile.province.clone(),
                 kind: profile.kind,
-                actor: actor_of(&caller)?,
-                case: Some((facts, held)),
-                readers: Some((readers, receivers)),
-                command: allocator::Command::DiscloseLocation {
-                    case: query.case.clone(),
-                    space: query.space.clone(),
-                    purpose: query.purpose,
-                },
+                actor: actor.clone(),
+                case: Some((facts.clone(), false)),
+                readers: Some((readers.clone(), receivers)),
+                command: command.clone(),
             })
             .await?;
+        // The answering commit must be this caller's disclosure of this case
+        // and space; a request id replayed is decided again on the
+        // allocator's state now (so a release ends what an old request id
+        // could open), appending nothing more.
+        let refused = || {
+            ServiceError::PermissionDenied(
+                "the caller may not learn where this space is".to_owned(),
+            )
+        };
+        let this_disclosure = executed.commit.events.iter().any(|event| {
+            matches!(WireEvent::decode(event), Ok(WireEvent::LocationDisclosed(d))
+                if d.case_id == query.case.as_str()
+                    && d.space_id == query.space.as_str()
+                    && d.disclosed_to_organisation == caller.organisation_id)
+        });
+        if !this_disclosure {
+            return Err(refused().into());
+        }
+        if executed.replayed {
+            let id = allocator_id(&profile.province, profile.kind);
+            let state = self.allocator_state(&id).await?;
+            let context = Context {
+                now: self.kernel.now(),
+                actor,
+                province: profile.province,
+                kind: profile.kind,
+                policy: self.policy,
+                case: safe_space_allocation::CaseFacts {
+                    location_readers: readers,
+                    ..facts.domain(false)
+                },
+            };
+            allocator::decide(&state, command, &context).map_err(|_| refused())?;
+        }
         // Recorded: now, and only now, the location is opened.
         let sealed = self.sealed_location(&query.space).await?;
         let key = self

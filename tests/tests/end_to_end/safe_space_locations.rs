@@ -255,6 +255,17 @@ async fn the_location_is_disclosed_on_record_to_the_entitled_and_to_nobody_else(
         );
     }
     assert_eq!(disclosures(&allocator_history(&log).await).len(), 3);
+    // A request id replayed while entitled answers again from the same record.
+    let again = disclose(&system, &cav, "disclose-receiver", &case_id, &space_id)
+        .await
+        .expect("replayed while entitled");
+    assert_eq!(again.address, ADDRESS);
+    assert_eq!(disclosures(&allocator_history(&log).await).len(), 3);
+    // Another organisation reusing that request id learns nothing.
+    refused(
+        disclose(&system, &other, "disclose-receiver", &case_id, &space_id).await,
+        "another organisation replaying a request id",
+    );
 
     // After release, nobody learns it, and nothing more is recorded.
     safe_space(&system, &operator())
@@ -278,6 +289,11 @@ async fn the_location_is_disclosed_on_record_to_the_entitled_and_to_nobody_else(
             &format!("{who} after release"),
         );
     }
+    // Nor by replaying a request id that was answered before the release.
+    refused(
+        disclose(&system, &cav, "disclose-receiver", &case_id, &space_id).await,
+        "a replayed request id after release",
+    );
     assert_eq!(allocator_history(&log).await.len(), after_release);
 
     // No list or view names the space otherwise than by its id.
