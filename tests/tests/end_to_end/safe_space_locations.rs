@@ -392,3 +392,81 @@ async fn a_bad_name_or_address_is_refused_naming_both_and_appends_nothing() {
         "nothing appended"
     );
 }
+
+/// What the services wrote as log lines, captured.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("logs").extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+    type Writer = Captured;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+/// Every log line (JSON, down to debug) and every exported span of a
+/// registration, a request, a disclosure and a refused registration: none
+/// holds the seeded name or address.
+#[test]
+fn no_log_line_or_span_holds_a_name_or_an_address() {
+    use opentelemetry::trace::TracerProvider as _;
+    use tracing_subscriber::layer::SubscriberExt;
+    let logs = Captured::default();
+    let spans = opentelemetry_sdk::trace::InMemorySpanExporter::default();
+    let provider = telemetry::tracer_provider("locations-test", spans.clone(), false);
+    let subscriber = tracing_subscriber::registry()
+        .with(tracing_subscriber::EnvFilter::new(
+            "debug,h2=info,hyper=info,tower=info",
+        ))
+        .with(
+            tracing_subscriber::fmt::layer()
+                .json()
+                .with_current_span(true)
+                .with_writer(logs.clone()),
+        )
+        .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("locations-test")));
+    crate::support::traced::with_subscriber(subscriber, async {
+        let mut system = Fixture::start().await;
+        system.start_service(Service::SafeSpace).await;
+        let (case_id, _, space_id) = reserved_case(&system).await;
+        let answer = disclose(&system, &shelter(), "traced-disclose", &case_id, &space_id)
+            .await
+            .expect("disclosed");
+        assert_eq!(answer.name, NAME);
+        safe_space(&system, &shelter())
+            .await
+            .register_safe_space(registration("traced-bad", NAME, &format!("{ADDRESS}\n")))
+            .await
+            .expect_err("a control character");
+        drop(system);
+    });
+    let _ = provider.force_flush();
+    let captured = String::from_utf8_lossy(&logs.0.lock().expect("logs")).to_string();
+    assert!(
+        captured.contains(ALLOCATOR),
+        "control: the scenario was logged"
+    );
+    let exported = spans.get_finished_spans().expect("spans");
+    assert!(
+        exported
+            .iter()
+            .any(|span| format!("{span:?}").contains("safe_space.v1.LocationDisclosed")),
+        "control: the span of the disclosure's projection was exported"
+    );
+    let spans_text = format!("{exported:?}");
+    for seeded in [NAME, ADDRESS, "Ortensie", "Glicine"] {
+        assert!(!captured.contains(seeded), "a log line holds {seeded:?}");
+        assert!(!spans_text.contains(seeded), "a span holds {seeded:?}");
+    }
+}
