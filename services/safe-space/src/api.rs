@@ -519,6 +519,8 @@ impl SafeSpaceApi {
             .state::<SafeSpace>(query.space.as_str(), &())
             .await?;
         let profile = registry.profile.ok_or(ServiceError::NotFound("space"))?;
+        // Still sealed: a space registered without a location records no disclosure.
+        let sealed = self.sealed_location(&query.space).await?;
         let command = allocator::Command::DiscloseLocation {
             case: query.case.clone(),
             space: query.space.clone(),
@@ -572,7 +574,6 @@ impl SafeSpaceApi {
             allocator::decide(&state, command, &context).map_err(|_| refused())?;
         }
         // Recorded: now, and only now, the location is opened.
-        let sealed = self.sealed_location(&query.space).await?;
         let key = self
             .space_keys
             .existing(self.kernel.log(), query.space.as_str())
