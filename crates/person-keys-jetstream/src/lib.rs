@@ -20,7 +20,9 @@
 //! and the services' edge (`service_runtime::person_keys`). This crate holds bytes.
 
 mod error;
+mod space;
 mod store;
 
 pub use error::KeyStoreError;
+pub use space::{SPACE_KEY_STREAM, SPACE_KEY_SUBJECT_PREFIX, SpaceKeyStore};
 pub use store::{DATASETS_TOKEN, KEY_SUBJECT_PREFIX, KeeperStore, KeyRecord, ReaderStore};

@@ -20,6 +20,8 @@ pub mod allocator;
 pub mod model;
 pub mod space;
 
+use std::collections::BTreeSet;
+
 use pathway::{AgeBand, Urgency};
 use time::{Duration, OffsetDateTime};
 
@@ -62,6 +64,11 @@ pub struct CaseFacts {
     /// The case has a request, a reservation or a place in another
     /// allocator (read from the case's own safe-space subject).
     pub held_elsewhere: bool,
+    /// Who the case entitles to the location of the space it holds, besides
+    /// the space's managing organisation: the receiving organisations of its
+    /// accepted (or in care) referrals, and its current reception operator
+    /// (read by the service from the log; empty for other commands).
+    pub location_readers: BTreeSet<OrganisationId>,
 }
 
 impl Default for CaseFacts {
@@ -72,6 +79,7 @@ impl Default for CaseFacts {
             age_band: AgeBand::Unknown,
             closed: false,
             held_elsewhere: false,
+            location_readers: BTreeSet::new(),
         }
     }
 }

@@ -107,6 +107,19 @@ impl ReservationReason {
 }
 
 vocabulary!(
+    /// Why a space's real name and address are disclosed (`LocationDisclosed.purpose`).
+    DisclosurePurpose, "disclosure purpose", {
+        /// Taking the person to the space.
+        Transfer = "transfer",
+        /// Receiving the person at the space.
+        Arrival = "arrival",
+        /// The person's safety (a visit, an emergency).
+        Safety = "safety",
+        /// Care the receiving organisation gives at the space.
+        Care = "care",
+});
+
+vocabulary!(
     /// Why a request, a reservation or a place ends.
     ReleaseReason, "release reason", {
     /// The person left the space (end of stay).

@@ -15,7 +15,7 @@
 use case_log_jetstream::{CaseLog, TokenId};
 use contracts::person::v1::EncryptedMessage;
 use person_crypto::{DataKey, KeyEncryptionKey};
-use person_keys_jetstream::{KeeperStore, ReaderStore};
+use person_keys_jetstream::{KeeperStore, ReaderStore, SPACE_KEY_STREAM, SpaceKeyStore};
 
 use crate::config::EncryptionConfig;
 use crate::{ServeError, ServiceError};
@@ -215,6 +215,94 @@ impl PersonKeyReader {
     }
 }
 
+/// Keeps each safe space's data key: the safe-space service's. A space's key
+/// is created when the space is registered, wrapped by the key-encryption key
+/// under its key id ([`space_key_id`]), and stored once in the space key
+/// store (`APPRODO_SPACE_KEYS`, a stream of its own: the service's NATS user
+/// never touches a person's key). Seal and open with [`seal`] and [`open`]
+/// and the same key id.
+pub struct SpaceKeyKeeper {
+    kek: KeyEncryptionKey,
+    /// Opening refuses an empty store over a log that already holds these subjects.
+    guarded_subjects: &'static str,
+    store: tokio::sync::OnceCell<SpaceKeyStore>,
+}
+
+impl std::fmt::Debug for SpaceKeyKeeper {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SpaceKeyKeeper")
+            .field("stream", &SPACE_KEY_STREAM)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SpaceKeyKeeper {
+    /// The keeper of the space key store; a service without a key-encryption key does not start.
+    pub fn from_config(
+        config: &EncryptionConfig,
+        guarded_subjects: &'static str,
+    ) -> Result<Self, ServeError> {
+        Ok(SpaceKeyKeeper {
+            kek: Unwrapping::from_config(config)?.kek,
+            guarded_subjects,
+            store: tokio::sync::OnceCell::new(),
+        })
+    }
+
+    async fn store(&self, log: &CaseLog) -> Result<&SpaceKeyStore, ServiceError> {
+        self.store
+            .get_or_try_init(|| async {
+                Ok::<_, ServiceError>(
+                    SpaceKeyStore::open(log, SPACE_KEY_STREAM, self.guarded_subjects).await?,
+                )
+            })
+            .await
+    }
+
+    /// The space's data key, created on first use.
+    pub async fn create_or_get(
+        &self,
+        log: &CaseLog,
+        space_id: &str,
+    ) -> Result<DataKey, ServiceError> {
+        let id = token(space_id)?;
+        let key_id = space_key_id(space_id);
+        let fresh = self
+            .kek
+            .wrap(&key_id, &DataKey::generate())
+            .map_err(|e| ServiceError::internal(format_args!("wrapping the key {key_id}: {e}")))?;
+        let wrapped = self.store(log).await?.get_or_put(&id, fresh).await?;
+        self.unwrap(&key_id, &wrapped)
+    }
+
+    /// The space's data key if one was stored.
+    pub async fn existing(
+        &self,
+        log: &CaseLog,
+        space_id: &str,
+    ) -> Result<Option<DataKey>, ServiceError> {
+        let id = token(space_id)?;
+        match self.store(log).await?.get(&id).await? {
+            Some(wrapped) => self.unwrap(&space_key_id(space_id), &wrapped).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn unwrap(&self, key_id: &str, wrapped: &[u8]) -> Result<DataKey, ServiceError> {
+        self.kek.unwrap(key_id, wrapped).map_err(|_| {
+            ServiceError::internal(format_args!(
+                "the stored key {key_id} cannot be unwrapped with the configured key-encryption key"
+            ))
+        })
+    }
+}
+
+/// The id of a safe space's key: the context it is wrapped under and the
+/// `key_id` of what it seals (`safe-space/<space_id>`), never a person's key id.
+pub fn space_key_id(space_id: &str) -> String {
+    format!("safe-space/{space_id}")
+}
+
 /// The id of a person's referral datasets key: the context it is wrapped
 /// under, and the `key_id` of what it seals (`<person key id>/datasets`), so a
 /// dataset says which key sealed it.
@@ -300,5 +388,43 @@ mod tests {
         assert!(open::<PersonalData>(&key, "case-2", "identity", &sealed).is_err());
         assert!(open::<PersonalData>(&key, "case-1", "special_category", &sealed).is_err());
         assert!(open::<PersonalData>(&DataKey::generate(), "case-1", "identity", &sealed).is_err());
+    }
+
+    /// A space's location sealed with its key opens only with that key, that
+    /// space's key id and that kind; the ciphertext holds neither name nor address.
+    #[test]
+    fn a_sealed_space_location_opens_only_for_its_space() {
+        use contracts::safe_space::v1::SpaceLocation;
+        let key = DataKey::generate();
+        let location = SpaceLocation {
+            name: "Casa Lucia".to_owned(),
+            address: "Via dei Glicini 17, Roma".to_owned(),
+        };
+        let id = space_key_id("space-1");
+        let sealed = seal(&key, &id, "location", &location).expect("sealed");
+        assert_eq!(sealed.key_id, "safe-space/space-1");
+        for clear in [&b"Casa Lucia"[..], &b"Glicini"[..]] {
+            assert!(!sealed.ciphertext.windows(clear.len()).any(|w| w == clear));
+        }
+        let opened: SpaceLocation = open(&key, &id, "location", &sealed).expect("opens");
+        assert_eq!(opened, location);
+        assert!(
+            open::<SpaceLocation>(&key, &space_key_id("space-2"), "location", &sealed).is_err()
+        );
+        assert!(open::<SpaceLocation>(&key, "space-1", "location", &sealed).is_err());
+        assert!(open::<SpaceLocation>(&key, &id, "identity", &sealed).is_err());
+        assert!(open::<SpaceLocation>(&DataKey::generate(), &id, "location", &sealed).is_err());
+    }
+
+    /// A space key wrapped under one space's key id does not unwrap as another's.
+    #[test]
+    fn a_wrapped_space_key_unwraps_only_under_its_space_key_id() {
+        let kek = KeyEncryptionKey::from_hex(&"ab".repeat(32)).expect("kek");
+        let wrapped = kek
+            .wrap(&space_key_id("space-1"), &DataKey::generate())
+            .expect("wrapped");
+        assert!(kek.unwrap(&space_key_id("space-1"), &wrapped).is_ok());
+        assert!(kek.unwrap(&space_key_id("space-2"), &wrapped).is_err());
+        assert!(kek.unwrap("space-1", &wrapped).is_err());
     }
 }

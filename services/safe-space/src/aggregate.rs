@@ -23,10 +23,13 @@ use crate::codec;
 /// `approdo.facility.<space_id>.safe-space`: one space in the registry.
 pub struct SafeSpace;
 
-/// The registry's context: the space's id (its events name it) and the domain's.
+/// The registry's context: the space's id (its events name it), the
+/// domain's, and for a registration the space's name and address already
+/// sealed with its key (the kernel never sees them in clear).
 pub struct SpaceContext {
     pub space: SpaceId,
     pub domain: space::Context,
+    pub sealed_location: Option<contracts::person::v1::EncryptedMessage>,
 }
 
 impl Aggregate for SafeSpace {
@@ -72,7 +75,7 @@ impl Aggregate for SafeSpace {
         context: &SpaceContext,
         event: &space::Event,
     ) -> Result<NewEvent, EncodeError<SpaceError>> {
-        Ok(codec::encode_space(&context.space, event).encode())
+        Ok(codec::encode_space(&context.space, context.sealed_location.as_ref(), event).encode())
     }
 }
 
@@ -88,6 +91,9 @@ pub struct AllocatorContext {
     /// For the watcher: the cases here whose case ended (closed, erased) or whose
     /// linked referral ended (revoked, cancelled, failed), read from the log.
     pub ended: BTreeMap<CaseId, ReleaseReason>,
+    /// For a disclosure: the receivers of the case's accepted or in-care
+    /// referrals, who may then reach the case (the domain still decides).
+    pub referred_to: Vec<String>,
 }
 
 /// The allocator's aggregate id: `allocator-rm-gbv-shelter`.
@@ -118,7 +124,8 @@ pub fn command_case(command: &allocator::Command) -> Option<&CaseId> {
         | Reserve { case, .. }
         | ConfirmArrival { case }
         | Release { case, .. }
-        | ExpireHold { case } => Some(case),
+        | ExpireHold { case }
+        | DiscloseLocation { case, .. } => Some(case),
         AddSpace { .. } | ChangeCapacity { .. } | CloseSpace { .. } => None,
     }
 }
@@ -153,7 +160,8 @@ impl Aggregate for Allocator {
             AllocationError::SpaceNotFound => Refusal::NotFound("space"),
             AllocationError::NotTheRequester
             | AllocationError::NotTheManagingOrganisation
-            | AllocationError::NotAllowedForActor => Refusal::NotAllowed(error.to_string()),
+            | AllocationError::NotAllowedForActor
+            | AllocationError::LocationNotDisclosed => Refusal::NotAllowed(error.to_string()),
             other => Refusal::Rule(other.to_string()),
         }
     }
@@ -186,7 +194,13 @@ impl Aggregate for Allocator {
             .and_then(allocator::Entry::holds)
             .and_then(|(space, _)| state.spaces.get(space))
             .map(|space| space.organisation.to_string());
-        Some(facts.whereabouts().referred_to(manager))
+        Some(
+            facts.whereabouts().referred_to(
+                manager
+                    .into_iter()
+                    .chain(context.referred_to.iter().cloned()),
+            ),
+        )
     }
 
     /// Releases of the cases that ended (`release.<reason>.<case>.<requested_at

@@ -7,7 +7,7 @@
 //! races with another instance, run again with the same request id after a
 //! jittered pause, so contention never reaches a caller as ABORTED.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::hash::{BuildHasher, Hasher};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -22,14 +22,15 @@ use safe_space_allocation::{
     SpaceKind, Unit,
 };
 use service_runtime::{
-    Authority, Caller, CallerExtractor, Jurisdiction, Kernel, ServiceError, Target,
+    Authority, Caller, CallerExtractor, Jurisdiction, Kernel, OrganisationType, ServiceError,
+    Target, person_keys,
 };
 use tonic::{Request, Response, Status};
 
 use crate::aggregate::{
     Allocator, AllocatorContext, SafeSpace, SpaceContext, allocator_id, parse_allocator_id,
 };
-use crate::case_facts::CaseFacts;
+use crate::case_facts::{self, CaseFacts};
 use crate::codec::{self, WireEvent};
 use crate::{projection, requests};
 
@@ -43,7 +44,12 @@ pub struct SafeSpaceApi {
     pub(crate) backoff_max: Duration,
     /// One lock per allocator: this instance runs its commands one at a time.
     pub(crate) allocators: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
+    /// Each space's key, which seals its real name and address.
+    pub(crate) space_keys: Arc<service_runtime::SpaceKeyKeeper>,
 }
+
+/// The kind of message a space's key seals: its name and address.
+pub const LOCATION: &str = "location";
 
 /// What runs one allocator command.
 pub(crate) struct AllocatorCommand<'a> {
@@ -54,6 +60,9 @@ pub(crate) struct AllocatorCommand<'a> {
     pub actor: Actor,
     /// For a command about a case: screening's facts and whether it holds elsewhere.
     pub case: Option<(CaseFacts, bool)>,
+    /// For a disclosure: who the case entitles to a location (the domain's
+    /// `location_readers`) and the receivers of its accepted referrals (its whereabouts).
+    pub readers: Option<(BTreeSet<OrganisationId>, Vec<String>)>,
     pub command: allocator::Command,
 }
 
@@ -137,6 +146,7 @@ impl SafeSpaceApi {
                 Some((facts, held)) => (Some(facts.clone()), *held),
                 None => (None, false),
             };
+            let (location_readers, referred_to) = run.readers.clone().unwrap_or_default();
             let context = AllocatorContext {
                 domain: Context {
                     now: self.kernel.now(),
@@ -144,13 +154,17 @@ impl SafeSpaceApi {
                     province: run.province.clone(),
                     kind: run.kind,
                     policy: self.policy,
-                    case: case
-                        .as_ref()
-                        .map(|facts| facts.domain(held_elsewhere))
-                        .unwrap_or_default(),
+                    case: safe_space_allocation::CaseFacts {
+                        location_readers,
+                        ..case
+                            .as_ref()
+                            .map(|facts| facts.domain(held_elsewhere))
+                            .unwrap_or_default()
+                    },
                 },
                 case,
                 ended: Default::default(),
+                referred_to,
             };
             let target = Target::<Allocator> {
                 id: &id,
@@ -192,6 +206,7 @@ impl SafeSpaceApi {
             kind,
             actor: actor_of(caller)?,
             case: Some((facts, held)),
+            readers: None,
             command,
         })
         .await
@@ -202,14 +217,31 @@ impl SafeSpaceApi {
         request: Request<api::RegisterSafeSpaceRequest>,
     ) -> Result<Response<api::RegisterSafeSpaceResponse>, Status> {
         let caller = self.callers.caller(&request)?;
-        let (request_id, profile) = requests::register_safe_space(request.get_ref())?;
+        let (request_id, profile, location) = requests::register_safe_space(request.get_ref())?;
         let space = space_id(&caller.organisation_id, &request_id);
+        // Every space has its key from its registration; the name and address
+        // reach the kernel only sealed with it.
+        let key = self
+            .space_keys
+            .create_or_get(self.kernel.log(), space.as_str())
+            .await?;
+        let sealed_location = location
+            .map(|location| {
+                person_keys::seal(
+                    &key,
+                    &person_keys::space_key_id(space.as_str()),
+                    LOCATION,
+                    &location,
+                )
+            })
+            .transpose()?;
         let context = SpaceContext {
             space: space.clone(),
             domain: space::Context {
                 now: self.kernel.now(),
                 actor: actor_of(&caller)?,
             },
+            sealed_location,
         };
         let target = Target::<SafeSpace> {
             id: space.as_str(),
@@ -238,6 +270,7 @@ impl SafeSpaceApi {
                     kind,
                     actor: Actor::System,
                     case: None,
+                    readers: None,
                     command,
                 })
                 .await;
@@ -274,6 +307,7 @@ impl SafeSpaceApi {
             kind: profile.kind,
             actor: actor.clone(),
             case: None,
+            readers: None,
             command: allocator_command,
         })
         .await?;
@@ -283,6 +317,7 @@ impl SafeSpaceApi {
                 now: self.kernel.now(),
                 actor,
             },
+            sealed_location: None,
         };
         let target = Target::<SafeSpace> {
             id: space.as_str(),
@@ -437,6 +472,166 @@ impl SafeSpaceApi {
             })
             .collect();
         Ok(Response::new(api::ListOccupancyResponse { spaces }))
+    }
+
+    /// The real name and address of the space a case holds, for the space's
+    /// manager, the receiver of an accepted (or in care) referral of the case,
+    /// or the case's reception operator. The allocator decides and records
+    /// `LocationDisclosed` (on the state it decided on, so never after a
+    /// release); only then is the sealed location opened and answered.
+    async fn disclose_location_rpc(
+        &self,
+        request: Request<api::DiscloseLocationRequest>,
+    ) -> Result<Response<api::DiscloseLocationResponse>, Status> {
+        let caller = self.callers.caller(&request)?;
+        let query = requests::disclose_location(request.get_ref())?;
+        let facts = self.case_facts(&query.case).await?;
+        // Who the case entitles: the receivers of its accepted or in-care
+        // referrals, and the reception operator whose facility holds it.
+        let history = self
+            .kernel
+            .history_of(RootKind::Case, query.case.as_str(), Producer::Referral)
+            .await?;
+        let receivers = case_facts::accepted_receivers(&history);
+        let mut readers: BTreeSet<OrganisationId> = receivers
+            .iter()
+            .filter_map(|r| OrganisationId::parse(r).ok())
+            .collect();
+        if caller.organisation_type == OrganisationType::ReceptionOperator
+            && Jurisdiction::of(&caller)
+                .check(&facts.whereabouts())
+                .is_ok()
+            && let Ok(operator) = OrganisationId::parse(&caller.organisation_id)
+        {
+            readers.insert(operator);
+        }
+        // Outside the case (not its facility, not a receiver of an accepted
+        // referral, not the manager of a space it holds): refused before
+        // anything says whether the space exists.
+        let managers = self.managers_of_held_spaces(&query.case).await?;
+        Jurisdiction::of(&caller).check(
+            &facts
+                .whereabouts()
+                .referred_to(receivers.iter().cloned().chain(managers)),
+        )?;
+        let registry = self
+            .kernel
+            .state::<SafeSpace>(query.space.as_str(), &())
+            .await?;
+        let profile = registry.profile.ok_or(ServiceError::NotFound("space"))?;
+        // Still sealed: a space registered without a location records no disclosure.
+        let sealed = self.sealed_location(&query.space).await?;
+        let command = allocator::Command::DiscloseLocation {
+            case: query.case.clone(),
+            space: query.space.clone(),
+            purpose: query.purpose,
+        };
+        let actor = actor_of(&caller)?;
+        let executed = self
+            .run_allocator(AllocatorCommand {
+                authority: &Authority::of(&caller),
+                request_id: &query.request_id,
+                province: profile.province.clone(),
+                kind: profile.kind,
+                actor: actor.clone(),
+                case: Some((facts.clone(), false)),
+                readers: Some((readers.clone(), receivers)),
+                command: command.clone(),
+            })
+            .await?;
+        // The answering commit must be this caller's disclosure of this case
+        // and space; a request id replayed is decided again on the
+        // allocator's state now (so a release ends what an old request id
+        // could open), appending nothing more.
+        let refused = || {
+            ServiceError::PermissionDenied(
+                "the caller may not learn where this space is".to_owned(),
+            )
+        };
+        let this_disclosure = executed.commit.events.iter().any(|event| {
+            matches!(WireEvent::decode(event), Ok(WireEvent::LocationDisclosed(d))
+                if d.case_id == query.case.as_str()
+                    && d.space_id == query.space.as_str()
+                    && d.disclosed_to_organisation == caller.organisation_id)
+        });
+        if !this_disclosure {
+            return Err(refused().into());
+        }
+        if executed.replayed {
+            let id = allocator_id(&profile.province, profile.kind);
+            let state = self.allocator_state(&id).await?;
+            let context = Context {
+                now: self.kernel.now(),
+                actor,
+                province: profile.province,
+                kind: profile.kind,
+                policy: self.policy,
+                case: safe_space_allocation::CaseFacts {
+                    location_readers: readers,
+                    ..facts.domain(false)
+                },
+            };
+            allocator::decide(&state, command, &context).map_err(|_| refused())?;
+        }
+        // Recorded: now, and only now, the location is opened.
+        let key = self
+            .space_keys
+            .existing(self.kernel.log(), query.space.as_str())
+            .await?
+            .ok_or_else(|| {
+                ServiceError::internal(format_args!(
+                    "the key of space {} is missing from the space key store",
+                    query.space
+                ))
+            })?;
+        let location: api::SpaceLocation = person_keys::open(
+            &key,
+            &person_keys::space_key_id(query.space.as_str()),
+            LOCATION,
+            &sealed,
+        )?;
+        Ok(Response::new(api::DiscloseLocationResponse {
+            space_id: query.space.to_string(),
+            name: location.name,
+            address: location.address,
+            log_sequence: executed.sequence,
+        }))
+    }
+
+    /// The managing organisations of the spaces the case holds (reserved or occupying).
+    async fn managers_of_held_spaces(&self, case: &CaseId) -> Result<Vec<String>, ServiceError> {
+        let mut managers = Vec::new();
+        for id in projection::case_allocators(self.projection.store(), case.as_str())? {
+            let state = self.allocator_state(&id).await?;
+            if let Some(space) = state
+                .cases
+                .get(case)
+                .and_then(Entry::holds)
+                .and_then(|(s, _)| state.spaces.get(s))
+            {
+                managers.push(space.organisation.to_string());
+            }
+        }
+        Ok(managers)
+    }
+
+    /// The sealed name and address of a space, from its registration in the log.
+    async fn sealed_location(
+        &self,
+        space: &SpaceId,
+    ) -> Result<contracts::person::v1::EncryptedMessage, ServiceError> {
+        let history = self
+            .kernel
+            .history_of(RootKind::Facility, space.as_str(), Producer::SafeSpace)
+            .await?;
+        history
+            .iter()
+            .flat_map(|c| c.commit.events.iter())
+            .find_map(|event| match WireEvent::decode(event) {
+                Ok(WireEvent::SafeSpaceRegistered(e)) => e.sealed_location,
+                _ => None,
+            })
+            .ok_or(ServiceError::NotFound("space location"))
     }
 
     async fn get_waiting_list_rpc(
@@ -641,5 +836,12 @@ impl api::safe_space_service_server::SafeSpaceService for SafeSpaceApi {
         request: Request<api::GetWaitingListRequest>,
     ) -> Result<Response<api::GetWaitingListResponse>, Status> {
         self.get_waiting_list_rpc(request).await
+    }
+
+    async fn disclose_location(
+        &self,
+        request: Request<api::DiscloseLocationRequest>,
+    ) -> Result<Response<api::DiscloseLocationResponse>, Status> {
+        self.disclose_location_rpc(request).await
     }
 }

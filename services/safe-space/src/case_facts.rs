@@ -110,6 +110,7 @@ impl CaseFacts {
             age_band: AgeBand::from_code(&self.age_band).unwrap_or(AgeBand::Unknown),
             closed: self.closed,
             held_elsewhere,
+            location_readers: Default::default(),
         }
     }
 }
@@ -149,4 +150,76 @@ pub fn referral_ended(
             };
             (id == referral_id).then_some(reason)
         })
+}
+
+/// The receiving organisations of the case's referrals that are accepted or
+/// in care now (accepted, taken into care, on hold, resumed; not received
+/// only, declined or ended), from the referral service's events of the case.
+pub fn accepted_receivers(history: &[RecordedCommit]) -> Vec<String> {
+    use contracts::referral::v1 as referral;
+    use std::collections::BTreeMap;
+    let mut receivers: BTreeMap<String, String> = BTreeMap::new();
+    let mut accepted: BTreeMap<String, bool> = BTreeMap::new();
+    for event in history.iter().flat_map(|c| c.commit.events.iter()) {
+        let (t, payload) = (event.event_type.as_str(), event.payload.as_slice());
+        let decoded = |id: Result<String, prost::DecodeError>| id.ok();
+        let (id, now_accepted) = if is::<referral::ReferralDrafted>(t) {
+            if let Ok(e) = referral::ReferralDrafted::decode(payload) {
+                receivers.insert(e.referral_id.clone(), e.receiver_organisation_id);
+                (Some(e.referral_id), false)
+            } else {
+                (None, false)
+            }
+        } else if is::<referral::ReferralAccepted>(t) {
+            (
+                decoded(referral::ReferralAccepted::decode(payload).map(|e| e.referral_id)),
+                true,
+            )
+        } else if is::<referral::TakenIntoCare>(t) {
+            (
+                decoded(referral::TakenIntoCare::decode(payload).map(|e| e.referral_id)),
+                true,
+            )
+        } else if is::<referral::ReferralDeclined>(t) {
+            (
+                decoded(referral::ReferralDeclined::decode(payload).map(|e| e.referral_id)),
+                false,
+            )
+        } else if is::<referral::ReferralCompleted>(t) {
+            (
+                decoded(referral::ReferralCompleted::decode(payload).map(|e| e.referral_id)),
+                false,
+            )
+        } else if is::<referral::ReferralCancelled>(t) {
+            (
+                decoded(referral::ReferralCancelled::decode(payload).map(|e| e.referral_id)),
+                false,
+            )
+        } else if is::<referral::ReferralRevoked>(t) {
+            (
+                decoded(referral::ReferralRevoked::decode(payload).map(|e| e.referral_id)),
+                false,
+            )
+        } else if is::<referral::ReferralExpired>(t) {
+            (
+                decoded(referral::ReferralExpired::decode(payload).map(|e| e.referral_id)),
+                false,
+            )
+        } else if is::<referral::ReferralFailed>(t) {
+            (
+                decoded(referral::ReferralFailed::decode(payload).map(|e| e.referral_id)),
+                false,
+            )
+        } else {
+            (None, false)
+        };
+        if let Some(id) = id {
+            accepted.insert(id, now_accepted);
+        }
+    }
+    accepted
+        .into_iter()
+        .filter(|(_, is_accepted)| *is_accepted)
+        .filter_map(|(id, _)| receivers.remove(&id))
+        .collect()
 }

@@ -1,18 +1,22 @@
 //! The safe-space service's event contract (domain <-> wire): the registry's
 //! events on a space's subject, the allocator's on its own. Ids and codes
-//! only; a request's places to avoid are not accepted yet, so nothing here
-//! needs sealing (the domain's `needs.avoid` is always empty on the wire).
+//! only; a space's real name and address travel only sealed with the space's
+//! key (`SafeSpaceRegistered.sealed_location`, sealed by the API before the
+//! kernel runs, carried here by the aggregate's context); a request's places
+//! to avoid are not accepted yet (the domain's `needs.avoid` is always empty
+//! on the wire).
 
 use case_log_jetstream::DecodeError;
 use case_log_jetstream::envelope::{from_timestamp, timestamp};
 use contracts::log::v1 as log;
+use contracts::person::v1::EncryptedMessage;
 use contracts::safe_space::v1 as wire;
 use pathway::{AgeBand, Urgency};
 use safe_space_allocation::allocator::Event as AllocatorEvent;
 use safe_space_allocation::space::Event as SpaceEvent;
 use safe_space_allocation::{
-    Capacity, CaseId, Eligibility, Language, Needs, OrganisationId, Province, ReferralId,
-    ReleaseReason, ReservationReason, Sex, SpaceId, SpaceKind, SpaceProfile, Unit,
+    Capacity, CaseId, DisclosurePurpose, Eligibility, Language, Needs, OrganisationId, Province,
+    ReferralId, ReleaseReason, ReservationReason, Sex, SpaceId, SpaceKind, SpaceProfile, Unit,
 };
 use time::OffsetDateTime;
 
@@ -33,6 +37,7 @@ case_log_jetstream::event_contract! {
         RequestCancelled,
         PlaceReleased,
         HoldExpired,
+        LocationDisclosed,
     }
 }
 
@@ -168,7 +173,13 @@ pub fn needs_from_wire(needs: Option<&wire::Needs>) -> Result<Needs, &'static st
     })
 }
 
-pub fn encode_space(space: &SpaceId, event: &SpaceEvent) -> WireEvent {
+/// A registry event on the wire; a registration carries `sealed_location`
+/// (the name and address already sealed with the space's key), if given.
+pub fn encode_space(
+    space: &SpaceId,
+    sealed_location: Option<&EncryptedMessage>,
+    event: &SpaceEvent,
+) -> WireEvent {
     let space_id = space.to_string();
     match event {
         SpaceEvent::SpaceRegistered { profile, at } => {
@@ -176,6 +187,7 @@ pub fn encode_space(space: &SpaceId, event: &SpaceEvent) -> WireEvent {
                 space_id,
                 profile: Some(profile_to_wire(profile)),
                 registered_at: ts(*at),
+                sealed_location: sealed_location.cloned(),
             })
         }
         SpaceEvent::CapacityChanged { capacity, at } => {
@@ -316,6 +328,19 @@ pub fn encode_allocator(event: &AllocatorEvent) -> WireEvent {
                 expired_at: ts(*at),
             })
         }
+        AllocatorEvent::LocationDisclosed {
+            case,
+            space,
+            to,
+            purpose,
+            at,
+        } => WireEvent::LocationDisclosed(wire::LocationDisclosed {
+            case_id: case.to_string(),
+            space_id: space.to_string(),
+            disclosed_to_organisation: to.to_string(),
+            purpose: purpose.code().to_owned(),
+            at: ts(*at),
+        }),
     }
 }
 
@@ -390,6 +415,14 @@ pub fn decode_allocator(event: &log::Event) -> Result<Option<AllocatorEvent>, De
             case: case(&e.case_id)?,
             space: space(&e.space_id)?,
             at: time_of(event, &e.expired_at)?,
+        },
+        WireEvent::LocationDisclosed(e) => AllocatorEvent::LocationDisclosed {
+            case: case(&e.case_id)?,
+            space: space(&e.space_id)?,
+            to: OrganisationId::parse(&e.disclosed_to_organisation)
+                .map_err(|_| bad("bad organisation id"))?,
+            purpose: DisclosurePurpose::from_code(&e.purpose).map_err(|_| bad("bad purpose"))?,
+            at: time_of(event, &e.at)?,
         },
         _ => return Ok(None),
     }))
@@ -491,8 +524,15 @@ mod tests {
                 at,
             },
             AllocatorEvent::HoldExpired {
+                case: case.clone(),
+                space: space.clone(),
+                at,
+            },
+            AllocatorEvent::LocationDisclosed {
                 case,
                 space: space.clone(),
+                to: id(OrganisationId::parse, "casa-1"),
+                purpose: DisclosurePurpose::Arrival,
                 at,
             },
         ];
@@ -512,7 +552,7 @@ mod tests {
             SpaceEvent::CapacityChanged { capacity, at },
             SpaceEvent::SpaceClosed { at },
         ] {
-            let read = decode_space(&stored(encode_space(&space, &event).encode()));
+            let read = decode_space(&stored(encode_space(&space, None, &event).encode()));
             assert_eq!(read.expect("decodes"), Some(event));
         }
     }
@@ -524,6 +564,7 @@ mod tests {
         let closed = stored(
             encode_space(
                 &space,
+                None,
                 &SpaceEvent::SpaceClosed {
                     at: datetime!(2026-06-20 10:00 UTC),
                 },

@@ -79,6 +79,7 @@ impl DeadlineWatch for SafeSpaceApi {
                     },
                     case: None,
                     ended,
+                    referred_to: Vec::new(),
                 },
             })
         }

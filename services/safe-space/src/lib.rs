@@ -86,6 +86,10 @@ pub const AUTHORISATION: &[Rule] = {
             rpc: "/approdo.safe_space.v1.SafeSpaceService/GetWaitingList",
             allowed: &[Prefecture, Administrator],
         },
+        Rule {
+            rpc: "/approdo.safe_space.v1.SafeSpaceService/DiscloseLocation",
+            allowed: MANAGERS,
+        },
     ]
 };
 
@@ -104,6 +108,11 @@ pub async fn run(
         AUTHORISATION,
     );
     let options: options::SafeSpaceOptions = config.options()?;
+    // The keeper of space keys: a space's name and address are sealed with its own key.
+    let space_keys = Arc::new(service_runtime::SpaceKeyKeeper::from_config(
+        &config.encryption,
+        "approdo.facility.*.safe-space",
+    )?);
     service_runtime::run(spec, config, listener, shutdown, clock, move |context| {
         let api = Arc::new(api::SafeSpaceApi {
             kernel: context.kernel.clone(),
@@ -113,6 +122,7 @@ pub async fn run(
             conflict_retries: options.conflict_retries,
             backoff_max: std::time::Duration::from_millis(options.conflict_backoff_max_ms),
             allocators: Default::default(),
+            space_keys: space_keys.clone(),
         });
         context.watch_deadlines(api.clone());
         tonic::service::Routes::new(

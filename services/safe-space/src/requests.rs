@@ -29,11 +29,41 @@ fn case_id(v: &mut Violations, raw: &str) -> Option<CaseId> {
     v.check("case_id", CaseId::parse(raw))
 }
 
+/// The longest name and address of a space, in characters.
+pub const NAME_MAX: usize = 200;
+pub const ADDRESS_MAX: usize = 500;
+
+/// Plain text: not blank, at most `max` characters, no control characters
+/// (a newline included). The value is never echoed.
+fn plain_text(v: &mut Violations, field: &str, raw: &str, max: usize) {
+    if raw.trim().is_empty() {
+        v.add(field, "is required");
+    } else if raw.chars().count() > max {
+        v.add(field, format!("at most {max} characters"));
+    } else if raw.chars().any(char::is_control) {
+        v.add(field, "must not contain control characters");
+    }
+}
+
+/// A registration: its request id, the profile, and the real name and
+/// address (both or neither) to seal.
+pub type Registration = (String, SpaceProfile, Option<api::SpaceLocation>);
+
 pub fn register_safe_space(
     request: &api::RegisterSafeSpaceRequest,
-) -> Result<(String, SpaceProfile), ServiceError> {
+) -> Result<Registration, ServiceError> {
     let mut v = Violations::default();
     let request_id = v.request_id(&request.request_id);
+    let location = if request.name.is_empty() && request.address.is_empty() {
+        None
+    } else {
+        plain_text(&mut v, "name", &request.name, NAME_MAX);
+        plain_text(&mut v, "address", &request.address, ADDRESS_MAX);
+        Some(api::SpaceLocation {
+            name: request.name.clone(),
+            address: request.address.clone(),
+        })
+    };
     let profile = match request.profile.as_ref() {
         None => {
             v.add("profile", "is required");
@@ -78,6 +108,7 @@ pub fn register_safe_space(
     Ok((
         request_id,
         profile.ok_or_else(ServiceError::validated_without_fields)?,
+        location,
     ))
 }
 
@@ -231,4 +262,32 @@ pub fn change_capacity(
         space.ok_or_else(ServiceError::validated_without_fields)?,
         codec::capacity_from_wire(request.capacity.as_ref()),
     ))
+}
+
+pub struct LocationQuery {
+    pub request_id: String,
+    pub case: CaseId,
+    pub space: SpaceId,
+    pub purpose: safe_space_allocation::DisclosurePurpose,
+}
+
+pub fn disclose_location(
+    request: &api::DiscloseLocationRequest,
+) -> Result<LocationQuery, ServiceError> {
+    let mut v = Violations::default();
+    let request_id = v.request_id(&request.request_id);
+    let case = case_id(&mut v, &request.case_id);
+    let space = v.check("space_id", SpaceId::parse(&request.space_id));
+    let purpose = v.check(
+        "purpose",
+        safe_space_allocation::DisclosurePurpose::from_code(&request.purpose),
+    );
+    v.finish()?;
+    let missing = ServiceError::validated_without_fields;
+    Ok(LocationQuery {
+        request_id,
+        case: case.ok_or_else(missing)?,
+        space: space.ok_or_else(missing)?,
+        purpose: purpose.ok_or_else(missing)?,
+    })
 }

@@ -291,6 +291,13 @@ fn example(rpc: &str, case_id: &str, consent_id: &str, referral_id: &str) -> Opt
         }
         .encode_to_vec(),
         "GetCasePlaces" => safe_space::GetCasePlacesRequest { case_id }.encode_to_vec(),
+        "DiscloseLocation" => safe_space::DiscloseLocationRequest {
+            request_id,
+            case_id,
+            space_id: "3c0e5d1a-77b2-4f60-8d2e-5a4b9c1fa003".to_owned(),
+            purpose: "transfer".to_owned(),
+        }
+        .encode_to_vec(),
         _ => return None,
     })
 }

@@ -361,3 +361,91 @@ async fn the_referral_service_reads_datasets_keys_and_never_a_persons_key() {
         );
     }
 }
+
+/// The safe-space service keeps its space keys in a stream of its own and
+/// never touches a person's key: its NATS user creates the space key store,
+/// stores and reads a space's key, and is refused the person key store
+/// (direct get, message get) and another stream's subjects.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_safe_space_service_keeps_space_keys_and_never_reads_a_persons_key() {
+    use service_runtime::config::EncryptionConfig;
+    use service_runtime::person_keys::{PersonKeyKeeper, SpaceKeyKeeper};
+    let system = server().await;
+    let server = system.nats();
+    let encryption = EncryptionConfig {
+        key_encryption_key: Some(
+            person_crypto::KeyEncryptionKey::generate_hex()
+                .expect("randomness")
+                .to_string(),
+        ),
+        ..EncryptionConfig::default()
+    };
+    let screening = CaseLog::connect(&config(server, "screening", &password("screening")))
+        .await
+        .expect("connect");
+    PersonKeyKeeper::from_config(&encryption, "approdo.case.*.screening")
+        .expect("keeper")
+        .create_or_get(&screening, "case-9")
+        .await
+        .expect("a person key");
+
+    let safe_space = CaseLog::connect(&config(server, "safe-space", &password("safe-space")))
+        .await
+        .expect("connect");
+    let keeper =
+        SpaceKeyKeeper::from_config(&encryption, "approdo.facility.*.safe-space").expect("keeper");
+    let created = keeper
+        .create_or_get(&safe_space, "space-1")
+        .await
+        .expect("the safe-space user creates the store and a space key");
+    let read = keeper
+        .existing(&safe_space, "space-1")
+        .await
+        .expect("read back")
+        .expect("the key is there");
+    let sealed = service_runtime::person_keys::seal(
+        &created,
+        "safe-space/space-1",
+        "location",
+        &contracts::safe_space::v1::SpaceLocation::default(),
+    )
+    .expect("sealed");
+    assert!(
+        service_runtime::person_keys::open::<contracts::safe_space::v1::SpaceLocation>(
+            &read,
+            "safe-space/space-1",
+            "location",
+            &sealed
+        )
+        .is_ok(),
+        "the key read back is the key stored"
+    );
+
+    let persons = safe_space
+        .jetstream()
+        .get_stream("APPRODO_PERSON_KEYS")
+        .await;
+    if let Ok(keys) = persons {
+        assert!(
+            keys.direct_get_last_for_subject("approdo-keys.case-9")
+                .await
+                .is_err(),
+            "safe-space read a person's key by direct get"
+        );
+        assert!(
+            keys.get_last_raw_message_by_subject("approdo-keys.case-9.datasets")
+                .await
+                .is_err(),
+            "safe-space read a datasets key by message get"
+        );
+    }
+    let published = safe_space
+        .jetstream()
+        .publish("approdo-keys.case-10", "forged".into())
+        .await;
+    let stored = match published {
+        Ok(ack) => ack.await.is_ok(),
+        Err(_) => false,
+    };
+    assert!(!stored, "safe-space stored a person key");
+}

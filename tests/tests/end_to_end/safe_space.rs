@@ -75,6 +75,7 @@ async fn register(system: &System, request_id: &str, profile: api::SpaceProfile)
         .register_safe_space(api::RegisterSafeSpaceRequest {
             request_id: request_id.to_owned(),
             profile: Some(profile),
+            ..Default::default()
         })
         .await
         .expect("registered")
@@ -595,6 +596,7 @@ async fn eligibility_decides_which_places_a_person_is_offered() {
                 }),
                 ..profile(1, false)
             }),
+            ..Default::default()
         })
         .await
         .expect_err("a women-only room with a family room");
@@ -779,6 +781,7 @@ async fn bad_input_is_refused_naming_every_field_and_appends_nothing() {
                 capacity: None,
                 eligibility: None,
             }),
+            ..Default::default()
         })
         .await
         .expect_err("bad profile");

@@ -16,8 +16,8 @@ use pathway::{AgeBand, Urgency};
 use time::OffsetDateTime;
 
 use crate::{
-    Capacity, CaseId, Eligibility, Needs, OrganisationId, ReferralId, ReleaseReason,
-    ReservationReason, Sex, SpaceId, SpaceProfile, Unit,
+    Capacity, CaseId, DisclosurePurpose, Eligibility, Needs, OrganisationId, ReferralId,
+    ReleaseReason, ReservationReason, Sex, SpaceId, SpaceProfile, Unit,
 };
 
 pub use decide::{AllocationError, decide};
@@ -52,6 +52,13 @@ pub enum Command {
     Release { case: CaseId, reason: ReleaseReason },
     /// The watcher: a hold passed its deadline.
     ExpireHold { case: CaseId },
+    /// An organisation asks where the space the case holds is: recorded
+    /// (`LocationDisclosed`) before the service answers.
+    DiscloseLocation {
+        case: CaseId,
+        space: SpaceId,
+        purpose: DisclosurePurpose,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,6 +118,14 @@ pub enum Event {
     HoldExpired {
         case: CaseId,
         space: SpaceId,
+        at: OffsetDateTime,
+    },
+    /// The location of the space the case holds was disclosed to `to`.
+    LocationDisclosed {
+        case: CaseId,
+        space: SpaceId,
+        to: OrganisationId,
+        purpose: DisclosurePurpose,
         at: OffsetDateTime,
     },
 }
@@ -280,6 +295,8 @@ impl State {
             | Event::HoldExpired { case, .. } => {
                 self.cases.remove(case);
             }
+            // A record of who learnt where a space is: it changes no place.
+            Event::LocationDisclosed { .. } => {}
         }
         self
     }

@@ -7,6 +7,7 @@ mod cancel_request;
 mod change_capacity;
 mod close_space;
 mod confirm_arrival;
+mod disclose_location;
 mod due_commands;
 mod eligibility;
 mod expire_hold;

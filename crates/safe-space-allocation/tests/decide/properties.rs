@@ -5,7 +5,9 @@
 //! reservations or places; the waiting list ordered by urgency then time
 //! waited; every reservation passes no one eligible waiting ahead; after every
 //! commit no one waiting is eligible for a free place (a freed place is
-//! given, once); after a watcher pass no hold outlives its deadline.
+//! given, once); after a watcher pass no hold outlives its deadline; a
+//! location is disclosed to a space's manager exactly while the case holds
+//! that space, never to an outsider.
 
 use proptest::prelude::*;
 use safe_space_allocation::allocator::{Entry, eligible};
@@ -402,6 +404,24 @@ proptest! {
                     if let Some((command, context)) = run.command(&op) {
                         run.step(command, &context)?;
                     }
+                }
+            }
+            // A location is disclosed to the space's manager exactly while
+            // the case holds that space, and never to an outsider.
+            for raw_case in PROP_CASES {
+                for raw_space in PROP_SPACES {
+                    let Some(managed) = run.state.spaces.get(&space(raw_space)) else { continue };
+                    let holds = run.state.cases.get(&case(raw_case)).and_then(Entry::holds)
+                        .is_some_and(|(held, _)| held.as_str() == raw_space);
+                    let disclose = Command::DiscloseLocation {
+                        case: case(raw_case),
+                        space: space(raw_space),
+                        purpose: DisclosurePurpose::Arrival,
+                    };
+                    let manager = prop_context(Actor::Organisation(managed.organisation.clone()), run.now);
+                    prop_assert_eq!(decide(&run.state, disclose.clone(), &manager).is_ok(), holds);
+                    let outsider = prop_context(Actor::Organisation(org(OUTSIDER)), run.now);
+                    prop_assert!(decide(&run.state, disclose, &outsider).is_err());
                 }
             }
         }

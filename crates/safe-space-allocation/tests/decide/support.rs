@@ -10,9 +10,9 @@ pub use safe_space_allocation::allocator::{
     proposals,
 };
 pub use safe_space_allocation::{
-    Actor, AllocationPolicy, Avoid, Capacity, CaseFacts, CaseId, Context, Eligibility, Language,
-    Needs, OrganisationId, Province, ReferralId, ReleaseReason, ReservationReason, Sex, SpaceId,
-    SpaceKind, SpaceProfile, Unit,
+    Actor, AllocationPolicy, Avoid, Capacity, CaseFacts, CaseId, Context, DisclosurePurpose,
+    Eligibility, Language, Needs, OrganisationId, Province, ReferralId, ReleaseReason,
+    ReservationReason, Sex, SpaceId, SpaceKind, SpaceProfile, Unit,
 };
 pub use time::macros::datetime;
 pub use time::{Duration, OffsetDateTime};

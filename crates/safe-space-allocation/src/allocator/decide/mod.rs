@@ -3,6 +3,7 @@
 //! and [`settle`](settle::settle), which every command that may free a place
 //! ends with.
 
+mod disclosures;
 mod requests;
 mod reservations;
 mod settle;
@@ -55,6 +56,8 @@ pub enum AllocationError {
     AlreadyReservedThere,
     #[error("the hold has not expired")]
     HoldNotExpired,
+    #[error("the caller may not learn where this space is")]
+    LocationNotDisclosed,
 }
 
 /// The single decision function of an allocator.
@@ -79,6 +82,11 @@ pub fn decide(
         Command::ConfirmArrival { case } => reservations::confirm_arrival(state, case, context),
         Command::Release { case, reason } => reservations::release(state, case, reason, context),
         Command::ExpireHold { case } => reservations::expire_hold(state, case, context),
+        Command::DiscloseLocation {
+            case,
+            space,
+            purpose,
+        } => disclosures::disclose_location(state, case, space, purpose, context),
     }
 }
 
