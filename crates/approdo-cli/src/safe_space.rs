@@ -79,6 +79,12 @@ pub enum SpaceCommand {
         /// ISO 639 codes of the languages the staff speak.
         #[arg(long, value_delimiter = ',')]
         languages: Vec<String>,
+        /// The space's real name: sealed with the space's key, never in the log in clear.
+        #[arg(long, default_value = "")]
+        name: String,
+        /// The space's address: sealed like the name; disclosed only to entitled callers, on record.
+        #[arg(long, default_value = "")]
+        address: String,
         /// Request id (a retry with the same id registers nothing new); default: a new one.
         #[arg(long)]
         request_id: Option<String>,
@@ -145,6 +151,19 @@ pub enum SpaceCommand {
         /// discharge or transfer
         #[arg(long, default_value = "discharge")]
         reason: String,
+        #[command(flatten)]
+        acting: Acting,
+    },
+    /// Discloses a space's name and address for a case that holds a place there, to the
+    /// space's manager, the receiver of an accepted referral or the case's reception operator;
+    /// the disclosure is recorded before the answer.
+    Disclose {
+        case_id: String,
+        #[arg(long)]
+        space: String,
+        /// transfer, arrival, safety, care
+        #[arg(long, default_value = "arrival")]
+        purpose: String,
         #[command(flatten)]
         acting: Acting,
     },
@@ -256,11 +275,15 @@ pub async fn run(host: &str, command: SpaceCommand) -> Result<()> {
             families,
             accessible,
             languages,
+            name,
+            address,
             request_id: id,
             acting,
         } => {
             let message = api::RegisterSafeSpaceRequest {
                 request_id: id.unwrap_or_else(request_id),
+                name,
+                address,
                 profile: Some(api::SpaceProfile {
                     kind,
                     organisation_id: managed_by,
@@ -399,6 +422,27 @@ pub async fn run(host: &str, command: SpaceCommand) -> Result<()> {
                 answer.log_sequence
             );
         }
+        SpaceCommand::Disclose {
+            case_id,
+            space,
+            purpose,
+            acting,
+        } => {
+            let message = api::DiscloseLocationRequest {
+                request_id: request_id(),
+                case_id,
+                space_id: space,
+                purpose,
+            };
+            let answer = client
+                .disclose_location(acting.request(message, operator)?)
+                .await?
+                .into_inner();
+            println!(
+                "{}: {}, {} (disclosure recorded at log sequence {})",
+                answer.space_id, answer.name, answer.address, answer.log_sequence
+            );
+        }
         SpaceCommand::Show { case_id, acting } => {
             let message = api::GetCasePlacesRequest {
                 case_id: case_id.clone(),
@@ -530,6 +574,9 @@ pub async fn journey(
         .register_safe_space(administrator(api::RegisterSafeSpaceRequest {
             // One shelter however often the demo runs: a retry answers from the log.
             request_id: format!("demo-shelter-{SHELTER_MANAGER}-{province}"),
+            // Fictional, sealed with the space's key: never in the log in clear.
+            name: "Casa rifugio dimostrativa".to_owned(),
+            address: "Via Immaginaria 1, Agrigento".to_owned(),
             profile: Some(api::SpaceProfile {
                 kind: "gbv_shelter".to_owned(),
                 organisation_id: SHELTER_MANAGER.to_owned(),
@@ -592,6 +639,21 @@ pub async fn journey(
             }
         );
     }
+    // The operator needs the address to take her there: disclosed because the
+    // case holds a place in the space, and recorded before the answer.
+    let disclosed = client
+        .disclose_location(operator(api::DiscloseLocationRequest {
+            request_id: request_id(),
+            case_id: case_id.to_owned(),
+            space_id: space.clone(),
+            purpose: "transfer".to_owned(),
+        }))
+        .await?
+        .into_inner();
+    println!(
+        "  the shelter's address, disclosed to the operator for the transfer and recorded first (log sequence {}): {}",
+        disclosed.log_sequence, disclosed.address
+    );
     let arrived = client
         .confirm_arrival(manager(
             api::ConfirmArrivalRequest {
