@@ -393,8 +393,10 @@ impl ProjectionStore {
             self.reset()?;
         }
         if recorded != Some(u64::from(shape)) {
+            // No flush of its own: sled persists writes in order, so the
+            // shape is durable before any row applied after it, and a store
+            // that lost it holds no rows (position 0) and takes it again.
             self.meta.insert(SHAPE, &u64::from(shape).to_be_bytes())?;
-            self.db.flush()?;
         }
         Ok(rebuild)
     }
