@@ -48,23 +48,7 @@ vocabulary!(
     Full = "full",
 });
 
-/// An ISO 639 language code (`en`, `fr`, `tir`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Language(String);
-
-impl Language {
-    pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
-        if (2..=3).contains(&raw.len()) && raw.bytes().all(|b| b.is_ascii_lowercase()) {
-            Ok(Language(raw.to_owned()))
-        } else {
-            Err(InvalidValue("must be an ISO 639 code"))
-        }
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
+pub use pathway::Language;
 
 vocabulary!(
     /// The kinds of receiving service.

@@ -26,24 +26,7 @@ pathway::validated_string!(
     ReferralId, "must be 1 to 64 characters of [a-z0-9-]", pathway::is_id_token
 );
 
-/// An ISO 639 language code (`en`, `fr`, `tir`). The same rule as
-/// `case_referral::Language`; it moves to `pathway` when the service needs both.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Language(String);
-
-impl Language {
-    pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
-        if (2..=3).contains(&raw.len()) && raw.bytes().all(|b| b.is_ascii_lowercase()) {
-            Ok(Language(raw.to_owned()))
-        } else {
-            Err(InvalidValue("must be an ISO 639 code"))
-        }
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
+pub use pathway::Language;
 
 vocabulary!(
     /// The kinds of safe space (`shared/design/domain.md`, "Safe spaces").
