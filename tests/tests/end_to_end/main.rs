@@ -19,6 +19,7 @@ mod privacy;
 mod referral;
 mod reflection;
 mod safe_space;
+mod safe_space_crash;
 mod safe_space_locations;
 mod screening;
 mod screening_deadlines;

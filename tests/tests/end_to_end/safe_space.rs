@@ -17,17 +17,17 @@ use tonic::transport::Channel;
 
 use crate::support::{Caller, Service, System, eventually, ts};
 
-const NOW: OffsetDateTime = datetime!(2026-06-20 10:00 UTC);
-const OPERATOR: &str = "hotspot-lampedusa";
+pub(crate) const NOW: OffsetDateTime = datetime!(2026-06-20 10:00 UTC);
+pub(crate) const OPERATOR: &str = "hotspot-lampedusa";
 /// A shelter's managing organisation (a receiving service of the directory).
-const SHELTER: &str = "casa-tratta-ag";
-const ALLOCATOR: &str = "allocator-ag-trafficking-shelter";
+pub(crate) const SHELTER: &str = "casa-tratta-ag";
+pub(crate) const ALLOCATOR: &str = "allocator-ag-trafficking-shelter";
 
-type Client = api::safe_space_service_client::SafeSpaceServiceClient<
+pub(crate) type Client = api::safe_space_service_client::SafeSpaceServiceClient<
     InterceptedService<Channel, crate::support::auth::Bearer>,
 >;
 
-fn operator() -> Caller {
+pub(crate) fn operator() -> Caller {
     Caller::operator(OPERATOR, "AG")
 }
 
@@ -35,7 +35,7 @@ fn shelter() -> Caller {
     Caller::receiver(SHELTER, Some("AG"))
 }
 
-fn client(channel: Channel, caller: &Caller) -> Client {
+pub(crate) fn client(channel: Channel, caller: &Caller) -> Client {
     api::safe_space_service_client::SafeSpaceServiceClient::with_interceptor(
         channel,
         caller.bearer(),
@@ -53,7 +53,7 @@ fn here() -> Option<api::AllocatorRef> {
     })
 }
 
-fn profile(beds: u32, accessible: bool) -> api::SpaceProfile {
+pub(crate) fn profile(beds: u32, accessible: bool) -> api::SpaceProfile {
     api::SpaceProfile {
         kind: "trafficking_shelter".to_owned(),
         organisation_id: SHELTER.to_owned(),
@@ -69,7 +69,11 @@ fn profile(beds: u32, accessible: bool) -> api::SpaceProfile {
     }
 }
 
-async fn register(system: &System, request_id: &str, profile: api::SpaceProfile) -> String {
+pub(crate) async fn register(
+    system: &System,
+    request_id: &str,
+    profile: api::SpaceProfile,
+) -> String {
     safe_space(system, &shelter())
         .await
         .register_safe_space(api::RegisterSafeSpaceRequest {
@@ -84,7 +88,7 @@ async fn register(system: &System, request_id: &str, profile: api::SpaceProfile)
 }
 
 /// Opens `count` cases in the operator's facility.
-async fn open_cases(system: &System, prefix: &str, count: usize) -> Vec<String> {
+pub(crate) async fn open_cases(system: &System, prefix: &str, count: usize) -> Vec<String> {
     let mut screening = system.screening(&operator()).await;
     let mut cases = Vec::new();
     for i in 0..count {
@@ -107,7 +111,11 @@ async fn open_cases(system: &System, prefix: &str, count: usize) -> Vec<String> 
     cases
 }
 
-fn place_request(request_id: &str, case_id: &str, needs: api::Needs) -> api::RequestPlaceRequest {
+pub(crate) fn place_request(
+    request_id: &str,
+    case_id: &str,
+    needs: api::Needs,
+) -> api::RequestPlaceRequest {
     api::RequestPlaceRequest {
         request_id: request_id.to_owned(),
         case_id: case_id.to_owned(),
@@ -130,7 +138,7 @@ async fn request(
 }
 
 /// The allocator's commits, read from the log itself (not the service's projection).
-async fn allocator_history(log: &CaseLog) -> Vec<RecordedCommit> {
+pub(crate) async fn allocator_history(log: &CaseLog) -> Vec<RecordedCommit> {
     log.history(
         &HistoryScope::Root {
             kind: RootKind::Configuration,
@@ -143,7 +151,7 @@ async fn allocator_history(log: &CaseLog) -> Vec<RecordedCommit> {
 }
 
 /// The allocator's events of type `M`, in log order.
-fn events<M: Message + Default + prost::Name>(history: &[RecordedCommit]) -> Vec<M> {
+pub(crate) fn events<M: Message + Default + prost::Name>(history: &[RecordedCommit]) -> Vec<M> {
     history
         .iter()
         .flat_map(|c| c.commit.events.iter())
