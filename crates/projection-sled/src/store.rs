@@ -197,6 +197,9 @@ pub struct ProjectionStore {
     db: sled::Db,
     meta: sled::Tree,
     rows: std::sync::RwLock<sled::Tree>,
+    /// The shape the projection keeps (0: not stated), recorded with each
+    /// batch, in the transaction that stores its rows and position.
+    shape: std::sync::atomic::AtomicU64,
 }
 
 impl ProjectionStore {
@@ -216,6 +219,7 @@ impl ProjectionStore {
             db,
             meta,
             rows: std::sync::RwLock::new(rows),
+            shape: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -279,6 +283,7 @@ impl ProjectionStore {
     ) -> Result<Applied, Abandon> {
         let rows = self.rows();
         let own = projection.producer();
+        let shape = self.shape.load(std::sync::atomic::Ordering::SeqCst);
         let result = (&rows, &self.meta).transaction(|(rows_tx, meta_tx)| {
             let mut position = match meta_tx.get(POSITION)? {
                 Some(bytes) => decode_u64(&bytes),
@@ -340,6 +345,9 @@ impl ProjectionStore {
                 rows_tx.insert(row_key(PARKED_COUNT, b""), &parked_total.to_be_bytes())?;
             }
             meta_tx.insert(POSITION, &position.to_be_bytes())?;
+            if shape != 0 {
+                meta_tx.insert(SHAPE, &shape.to_be_bytes())?;
+            }
             Ok(Applied {
                 position,
                 parked,
@@ -382,6 +390,8 @@ impl ProjectionStore {
     /// Makes the store hold rows of `shape`: a store that holds rows of
     /// another shape (a store with rows and no shape recorded holds shape 1)
     /// is emptied to be rebuilt from the log. Answers whether it was emptied.
+    /// The shape is recorded with the next batch, in its transaction: no
+    /// write of its own when a process starts.
     pub fn ensure_shape(&self, shape: u32) -> Result<bool, StoreError> {
         let recorded = match self.meta.get(SHAPE)? {
             Some(bytes) => Some(decode_u64(&bytes)),
@@ -392,12 +402,8 @@ impl ProjectionStore {
         if rebuild {
             self.reset()?;
         }
-        if recorded != Some(u64::from(shape)) {
-            // No flush of its own: sled persists writes in order, so the
-            // shape is durable before any row applied after it, and a store
-            // that lost it holds no rows (position 0) and takes it again.
-            self.meta.insert(SHAPE, &u64::from(shape).to_be_bytes())?;
-        }
+        self.shape
+            .store(u64::from(shape), std::sync::atomic::Ordering::SeqCst);
         Ok(rebuild)
     }
 
