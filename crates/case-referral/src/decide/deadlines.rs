@@ -7,7 +7,7 @@
 use pathway::Urgency;
 use time::OffsetDateTime;
 
-use super::{by_the_system, open_case};
+use super::system_acts_on;
 use crate::{
     Context, DeadlineKind, Event, Referral, ReferralError, ReferralId, ReferralState, State,
 };
@@ -19,12 +19,7 @@ pub(super) fn mark_missed(
     context: &Context,
 ) -> Result<Vec<Event>, ReferralError> {
     let now = context.now;
-    by_the_system(context)?;
-    open_case(context)?;
-    let referral = state
-        .referrals
-        .get(&referral_id)
-        .ok_or(ReferralError::ReferralNotFound)?;
+    let referral = system_acts_on(state, &referral_id, context)?;
     let Some(due_at) = due(referral, kind) else {
         return Err(ReferralError::DeadlineNotMissed);
     };
@@ -64,12 +59,7 @@ pub(super) fn tighten(
     referral_id: ReferralId,
     context: &Context,
 ) -> Result<Vec<Event>, ReferralError> {
-    by_the_system(context)?;
-    open_case(context)?;
-    let referral = state
-        .referrals
-        .get(&referral_id)
-        .ok_or(ReferralError::ReferralNotFound)?;
+    let referral = system_acts_on(state, &referral_id, context)?;
     let urgency = context.case.urgency();
     if !tightening_due(referral.state, referral.urgency, urgency) {
         return Err(ReferralError::NothingToReactTo);

@@ -181,6 +181,21 @@ fn open_case(context: &Context) -> Result<(), ReferralError> {
     Ok(())
 }
 
+/// The referral the service itself acts on (a deadline, a tightening, a
+/// reaction to the case): only the system, only on an open case.
+fn system_acts_on<'a>(
+    state: &'a State,
+    referral_id: &ReferralId,
+    context: &Context,
+) -> Result<&'a Referral, ReferralError> {
+    by_the_system(context)?;
+    open_case(context)?;
+    state
+        .referrals
+        .get(referral_id)
+        .ok_or(ReferralError::ReferralNotFound)
+}
+
 /// Who may make a transition.
 enum Party {
     Referrer,

@@ -3,7 +3,7 @@
 //! in care and tells the receivers of those in care; a case placed elsewhere
 //! takes its referrals with it (their province, the receiver told).
 
-use super::{by_the_system, open_case};
+use super::{by_the_system, system_acts_on};
 use crate::{Context, Event, Place, ReferralError, ReferralId, ReferralState, State};
 
 /// Whether a referral must react to its case's closure: cancelled while not
@@ -64,12 +64,7 @@ pub(super) fn follow_transfer(
     referral_id: ReferralId,
     context: &Context,
 ) -> Result<Vec<Event>, ReferralError> {
-    by_the_system(context)?;
-    open_case(context)?;
-    let referral = state
-        .referrals
-        .get(&referral_id)
-        .ok_or(ReferralError::ReferralNotFound)?;
+    let referral = system_acts_on(state, &referral_id, context)?;
     let case = context.case.place.as_ref();
     if !transfer_due(referral.state, referral.place.as_ref(), case) {
         return Err(ReferralError::NothingToReactTo);
