@@ -9,6 +9,7 @@ mod adversary;
 mod authorisation;
 mod crash_consistency;
 mod jurisdiction;
+mod landing;
 mod limits;
 mod minors_and_follow_up;
 mod mutual_tls;
