@@ -2,6 +2,7 @@
 //! Locally it needs no configuration: it finds the services on the ports of
 //! `deploy/local/` and signs in with development tokens.
 
+mod landing;
 mod protection;
 mod referral;
 mod safe_space;
@@ -76,6 +77,8 @@ enum Commands {
         #[command(subcommand)]
         command: safe_space::SpaceCommand,
     },
+    /// A seeded synthetic landing through the running services: people arriving at a hotspot and their pathway (screening, referral, safe spaces); the same seed appends nothing the second time.
+    Landing(landing::LandingArgs),
     /// Waits for the system to be ready, shows what it serves, and walks one case through screening, referral and a place in a shelter.
     Demo,
 }
@@ -143,6 +146,9 @@ async fn run(cli: Cli) -> Result<()> {
         Commands::Case { command } => screening::run(&cli.host, command).await?,
         Commands::Referral { command } => referral::run(&cli.host, command).await?,
         Commands::Space { command } => safe_space::run(&cli.host, command).await?,
+        Commands::Landing(args) => {
+            landing::run(&cli.host, &args).await?;
+        }
         Commands::Demo => demo(&cli.host).await?,
     }
     Ok(())
@@ -420,7 +426,17 @@ async fn demo(host: &str) -> Result<()> {
     screening::erasure(host, &case_id).await?;
     safe_space::after_erasure(host, PROVINCE, &shelter).await?;
     println!("\n== Everything that happened to the person, in log order, across services ==");
-    screening::print_history(&mut screening::client(host).await?, &case_id).await
+    screening::print_history(&mut screening::client(host).await?, &case_id).await?;
+    println!("\n== A synthetic landing through the four services ==");
+    landing::run(
+        host,
+        &landing::LandingArgs {
+            seed: 2026,
+            people: 200,
+        },
+    )
+    .await?;
+    Ok(())
 }
 
 #[cfg(test)]

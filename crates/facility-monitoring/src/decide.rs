@@ -46,31 +46,7 @@ fn record_visit(state: &State, visit: Visit, context: &Context) -> Result<Vec<Ev
     ) {
         return Err(RecordError::NotAVisitingBody);
     }
-    let mut invalid = Vec::new();
-    if visit.visited_on > date_in_rome(context.now) {
-        invalid.push(("visited_on".to_owned(), "is in the future".to_owned()));
-    }
-    for code in visit.scores.keys() {
-        match INDICATORS.iter().find(|i| i.code == code.as_str()) {
-            None => invalid.push((
-                format!("scores.{code}"),
-                format!("is not an indicator of checklist version {CHECKLIST_VERSION}"),
-            )),
-            Some(i) if i.scoring != Scoring::Observed => invalid.push((
-                format!("scores.{code}"),
-                "is computed from the facility's records, not scored by visitors".to_owned(),
-            )),
-            Some(_) => {}
-        }
-    }
-    for indicator in INDICATORS.iter().filter(|i| i.scoring == Scoring::Observed) {
-        if !visit.scores.contains_key(indicator.code) {
-            invalid.push((
-                format!("scores.{}", indicator.code),
-                "is missing (score it not_applicable if it does not apply)".to_owned(),
-            ));
-        }
-    }
+    let invalid = visit_faults(&visit, date_in_rome(context.now));
     if !invalid.is_empty() {
         return Err(RecordError::Invalid(invalid));
     }
@@ -122,19 +98,7 @@ fn record_training(
     if !allowed {
         return Err(RecordError::NotTheirTraining);
     }
-    let mut invalid = Vec::new();
-    if session.held_on > date_in_rome(context.now) {
-        invalid.push(("held_on".to_owned(), "is in the future".to_owned()));
-    }
-    if !(1..=MAX_PARTICIPANTS).contains(&session.participants) {
-        invalid.push((
-            "participants".to_owned(),
-            format!("must be 1 to {MAX_PARTICIPANTS}"),
-        ));
-    }
-    if !(1..=MAX_HOURS).contains(&session.hours) {
-        invalid.push(("hours".to_owned(), format!("must be 1 to {MAX_HOURS}")));
-    }
+    let invalid = session_faults(&session, date_in_rome(context.now));
     if !invalid.is_empty() {
         return Err(RecordError::Invalid(invalid));
     }
@@ -154,4 +118,54 @@ fn record_training(
         recorded_by: context.actor.organisation_id().to_owned(),
         recorded_at: context.now,
     })])
+}
+
+/// What is wrong with a visit's content, field by field (every fault at
+/// once): a day after `today`, an unknown indicator, a computed one scored,
+/// an observed one missing. The API asks it too, to name every field.
+pub fn visit_faults(visit: &Visit, today: time::Date) -> Vec<(String, String)> {
+    let mut invalid = Vec::new();
+    if visit.visited_on > today {
+        invalid.push(("visited_on".to_owned(), "is in the future".to_owned()));
+    }
+    for code in visit.scores.keys() {
+        match INDICATORS.iter().find(|i| i.code == code.as_str()) {
+            None => invalid.push((
+                format!("scores.{code}"),
+                format!("is not an indicator of checklist version {CHECKLIST_VERSION}"),
+            )),
+            Some(i) if i.scoring != Scoring::Observed => invalid.push((
+                format!("scores.{code}"),
+                "is computed from the facility's records, not scored by visitors".to_owned(),
+            )),
+            Some(_) => {}
+        }
+    }
+    for indicator in INDICATORS.iter().filter(|i| i.scoring == Scoring::Observed) {
+        if !visit.scores.contains_key(indicator.code) {
+            invalid.push((
+                format!("scores.{}", indicator.code),
+                "is missing (score it not_applicable if it does not apply)".to_owned(),
+            ));
+        }
+    }
+    invalid
+}
+
+/// What is wrong with a training session's content, field by field.
+pub fn session_faults(session: &TrainingSession, today: time::Date) -> Vec<(String, String)> {
+    let mut invalid = Vec::new();
+    if session.held_on > today {
+        invalid.push(("held_on".to_owned(), "is in the future".to_owned()));
+    }
+    if !(1..=MAX_PARTICIPANTS).contains(&session.participants) {
+        invalid.push((
+            "participants".to_owned(),
+            format!("must be 1 to {MAX_PARTICIPANTS}"),
+        ));
+    }
+    if !(1..=MAX_HOURS).contains(&session.hours) {
+        invalid.push(("hours".to_owned(), format!("must be 1 to {MAX_HOURS}")));
+    }
+    invalid
 }

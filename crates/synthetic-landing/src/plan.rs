@@ -316,7 +316,13 @@ fn plan_person(rng: &mut ChaCha8Rng, index: u32) -> (Person, Vec<Step>) {
 
     // Minors: a disputed age assessed, a guardian appointed, through the juvenile court.
     if minor {
-        let consent = check_at + hours(rng, 2, 24);
+        // Referred once the suspicion is on record (at the check, or by a later signal).
+        let suspected_at = plan
+            .suspected
+            .iter()
+            .find(|(_, s)| s.category == "UNACCOMPANIED_MINOR")
+            .map_or(check_at, |(at, _)| *at);
+        let consent = suspected_at + hours(rng, 2, 24);
         let court = registry::receiver_for("juvenile_court", province(consent));
         referral(rng, &mut plan, court, "UNACCOMPANIED_MINOR", consent, true);
         let received = consent + hours(rng, 3, 30);
@@ -559,16 +565,30 @@ mod tests {
     }
 
     #[test]
-    fn a_referral_follows_its_consent_and_answers_follow_the_referral() {
-        let landing = Landing::plan(9, 200);
+    fn a_referral_follows_its_consent_and_the_suspicion_of_its_category() {
+        for seed in [9, 2026, 11, 1, 2, 3] {
+            suspicion_then_consent_then_referral(&Landing::plan(seed, 200));
+        }
+    }
+
+    fn suspicion_then_consent_then_referral(landing: &Landing) {
         for person in &landing.people {
             let mut consented = Vec::new();
             let mut referred = Vec::new();
+            let mut on_record = Vec::new();
             for step in landing.steps.iter().filter(|s| s.person == person.index) {
                 match &step.action {
                     Action::Consent { receiver } => consented.push(receiver.organisation_id),
-                    Action::Refer { receiver, .. } => {
+                    Action::PreliminaryCheck { suspected } => {
+                        on_record.extend(suspected.iter().map(|s| s.category));
+                    }
+                    Action::Signal(s) => on_record.push(s.category),
+                    Action::Refer { receiver, category } => {
                         assert!(consented.contains(&receiver.organisation_id));
+                        assert!(
+                            on_record.contains(category),
+                            "{category} referred before it is suspected"
+                        );
                         referred.push(receiver.organisation_id);
                     }
                     Action::Receive { receiver }
