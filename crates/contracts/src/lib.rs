@@ -41,6 +41,12 @@ pub mod safe_space {
     }
 }
 
+pub mod monitoring {
+    pub mod v1 {
+        tonic::include_proto!("approdo.monitoring.v1");
+    }
+}
+
 pub mod vocabulary {
     pub mod v1 {
         tonic::include_proto!("approdo.vocabulary.v1");

@@ -5,6 +5,8 @@
 //!
 //! `run` serves until shutdown; `main.rs` only calls it.
 
+pub mod visits;
+
 use std::sync::Arc;
 
 use service_runtime::{Clock, ServeError, ServiceConfig};
