@@ -1,7 +1,7 @@
 //! Runs a [`Landing`] against the running services over gRPC, step by step
 //! in time order, as the organisations of the pathway would: the hotspot's
 //! and the centres' operators, the receivers, the juvenile court. Request ids
-//! are the landing's seed and the step's place in the plan, so running the
+//! are the planning rules' version, the landing's seed and the step's place in the plan, so running the
 //! same landing again against the same log appends nothing.
 
 use std::collections::BTreeMap;
@@ -256,7 +256,11 @@ struct Driver<'a> {
 
 impl Driver<'_> {
     async fn step(&mut self, index: usize, person: &Person, step: &Step) -> Result<()> {
-        let request_id = format!("landing-{}-{index}", self.seed);
+        let request_id = format!(
+            "landing-v{}-{}-{index}",
+            crate::plan::PLAN_VERSION,
+            self.seed
+        );
         let at = self.origin + step.at;
         let credentials = self.credentials;
         if step.action == Action::Open {

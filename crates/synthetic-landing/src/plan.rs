@@ -9,6 +9,11 @@ use time::Duration;
 
 use crate::registry::{self, Receiver};
 
+/// The version of the planning rules: part of every request id, so a landing
+/// planned by other rules (another release) never collides with one already
+/// in the log under the same seed. Raise it whenever `plan` changes what it draws.
+pub const PLAN_VERSION: u32 = 3;
+
 /// One person of the landing. No name: the driver gives each a fictional one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Person {
@@ -326,14 +331,19 @@ fn plan_person(rng: &mut ChaCha8Rng, index: u32) -> (Person, Vec<Step>) {
         let court = registry::receiver_for("juvenile_court", province(consent));
         referral(rng, &mut plan, court, "UNACCOMPANIED_MINOR", consent, true);
         let received = consent + hours(rng, 3, 30);
+        let mut adult = false;
         if chance(rng, 30) {
-            let band = if chance(rng, 70) { "16-17" } else { "18+" };
+            adult = chance(rng, 30);
+            let band = if adult { "18+" } else { "16-17" };
             plan.at(
                 received + hours(rng, 24 * 3, 24 * 20),
                 Action::AgeAssessment { band },
             );
         }
-        plan.at(received + hours(rng, 24 * 5, 24 * 50), Action::Guardian);
+        // A person found adult gets no guardian.
+        if !adult {
+            plan.at(received + hours(rng, 24 * 5, 24 * 50), Action::Guardian);
+        }
     }
 
     // The assessment confirms or rules out what was suspected before it.
@@ -526,6 +536,13 @@ mod tests {
                 person.index
             );
             assert_eq!(own.iter().filter(|s| s.action == Action::Open).count(), 1);
+            let adult = own
+                .iter()
+                .any(|s| s.action == Action::AgeAssessment { band: "18+" });
+            assert!(
+                !(adult && own.iter().any(|s| s.action == Action::Guardian)),
+                "no guardian for an adult"
+            );
             // An arrival in a shelter is the person's last step; a closure too.
             for (n, step) in own.iter().enumerate() {
                 if matches!(
