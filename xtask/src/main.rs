@@ -24,10 +24,10 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("setup") => setup().map(|_| ()),
-        Some("up") => up(),
+        Some("up") => Sandbox::from_args(&args[1..]).and_then(up),
         Some("test") => test(),
         _ => {
-            eprintln!("usage: cargo xtask <setup|up|test>");
+            eprintln!("usage: cargo xtask <setup|up [--sandbox [--seed N] [--people N]]|test>");
             return ExitCode::from(2);
         }
     };
@@ -236,7 +236,62 @@ fn buf_breaking(buf: &Path) -> Result<()> {
 }
 
 /// Runs the whole system locally with its demo, until Ctrl-C.
-fn up() -> Result<()> {
+/// `cargo xtask up --sandbox`: a second, separate system for training
+/// operators: its own nats-server (port 4223, store `.local/sandbox/nats`, so
+/// its own case log stream), services on ports 50061-50064 with their own
+/// projections, filled with a synthetic landing instead of the demo.
+#[derive(Debug, Clone, Copy)]
+struct Sandbox {
+    seed: u64,
+    people: u32,
+}
+
+impl Sandbox {
+    /// `None` for the ordinary system.
+    fn from_args(args: &[String]) -> Result<Option<Sandbox>> {
+        let mut sandbox: Option<Sandbox> = None;
+        let mut args = args.iter();
+        while let Some(arg) = args.next() {
+            let mut value = |name: &str| -> Result<String> {
+                args.next()
+                    .cloned()
+                    .with_context(|| format!("{name} needs a value"))
+            };
+            match arg.as_str() {
+                "--sandbox" => {
+                    sandbox.get_or_insert(Sandbox {
+                        seed: 2026,
+                        people: 200,
+                    });
+                }
+                "--seed" => {
+                    let seed = value("--seed")?.parse().context("--seed: a number")?;
+                    if let Some(s) = sandbox.as_mut() {
+                        s.seed = seed;
+                    } else {
+                        bail!("--seed goes with --sandbox");
+                    }
+                }
+                "--people" => {
+                    let people = value("--people")?.parse().context("--people: a number")?;
+                    if let Some(s) = sandbox.as_mut() {
+                        s.people = people;
+                    } else {
+                        bail!("--people goes with --sandbox");
+                    }
+                }
+                other => bail!("unknown option {other}"),
+            }
+        }
+        Ok(sandbox)
+    }
+}
+
+/// How far the sandbox's ports are from the ordinary system's.
+const SANDBOX_PORT_OFFSET: u16 = 10;
+const SANDBOX_NATS_PORT: u16 = 4223;
+
+fn up(sandbox: Option<Sandbox>) -> Result<()> {
     let (interrupt, signal) = std::sync::mpsc::channel();
     ctrlc::set_handler(move || {
         let _ = interrupt.send(());
@@ -248,8 +303,13 @@ fn up() -> Result<()> {
         "build",
         cargo().args(["build", "--workspace", "--bins", "--quiet"]),
     )?;
-    let local = root.join(".local");
+    let local = match sandbox {
+        Some(_) => root.join(".local/sandbox"),
+        None => root.join(".local"),
+    };
     std::fs::create_dir_all(local.join("logs"))?;
+    let offset = sandbox.map_or(0, |_| SANDBOX_PORT_OFFSET);
+    let nats_port = sandbox.map_or(4222, |_| SANDBOX_NATS_PORT);
     let bin = root.join("target/debug");
     // The local token issuer's keys: services trust its public key, the CLI signs with it.
     run(Command::new(bin.join("approdo"))
@@ -276,15 +336,23 @@ fn up() -> Result<()> {
             .arg(root.join("deploy/local/nats-server.conf"))
             .arg("--store_dir")
             .arg(local.join("nats"))
+            .arg("-p")
+            .arg(nats_port.to_string())
             .stdout(Stdio::null())
             .stderr(nats_log)
             .process_group(0)
             .spawn()
             .context("cannot start nats-server")?,
     ));
-    wait_for_port(4222).context("nats-server did not start (see .local/logs/nats-server.log)")?;
+    wait_for_port(nats_port).with_context(|| {
+        format!(
+            "nats-server did not start (see {}/logs/nats-server.log)",
+            local.display()
+        )
+    })?;
     println!(
-        "nats-server {NATS_SERVER_VERSION} on 127.0.0.1:4222 (JetStream, sync_interval always, store .local/nats)"
+        "nats-server {NATS_SERVER_VERSION} on 127.0.0.1:{nats_port} (JetStream, sync_interval always, store {}/nats)",
+        local.display()
     );
 
     for (service, port) in SERVICES {
@@ -298,9 +366,20 @@ fn up() -> Result<()> {
             .find(|(name, _)| *name == service)
             .map(|(_, password)| password.clone())
             .unwrap_or_default();
+        let service_prefix = format!("APPRODO_{}__", service.to_uppercase().replace('-', "_"));
+        let port = port + offset;
         let child = Command::new(bin.join(service))
             .env(format!("{prefix}USER"), service)
             .env(format!("{prefix}PASSWORD"), password)
+            .env(
+                format!("{prefix}URL"),
+                format!("nats://127.0.0.1:{nats_port}"),
+            )
+            .env(
+                format!("{service_prefix}LISTEN"),
+                format!("127.0.0.1:{port}"),
+            )
+            .env(format!("{service_prefix}DATA_DIR"), local.join("data"))
             .arg("--config")
             .arg(root.join(format!("deploy/local/{service}.toml")))
             .current_dir(&root)
@@ -310,13 +389,24 @@ fn up() -> Result<()> {
             .spawn()
             .with_context(|| format!("cannot start {service}"))?;
         children.push((service, child));
-        println!("{service:<11} on 127.0.0.1:{port} (log .local/logs/{service}.log)");
+        println!(
+            "{service:<11} on 127.0.0.1:{port} (log {}/logs/{service}.log)",
+            local.display()
+        );
     }
 
-    let demo = Command::new(bin.join("approdo"))
-        .arg("demo")
-        .current_dir(&root)
-        .status();
+    let demo = match sandbox {
+        // The sandbox: a synthetic landing to train on, not the demo.
+        Some(Sandbox { seed, people }) => Command::new(bin.join("approdo"))
+            .args(["--sandbox", "landing", "--seed", &seed.to_string()])
+            .args(["--people", &people.to_string()])
+            .current_dir(&root)
+            .status(),
+        None => Command::new(bin.join("approdo"))
+            .arg("demo")
+            .current_dir(&root)
+            .status(),
+    };
     match demo {
         Ok(status) if status.success() => {}
         other => {
@@ -324,9 +414,14 @@ fn up() -> Result<()> {
             bail!("the demo failed ({other:?}); see .local/logs/");
         }
     }
-    println!(
-        "\nThe system is running. Try: target/debug/approdo status   (Ctrl-C stops everything)"
-    );
+    match sandbox {
+        Some(_) => println!(
+            "\nThe sandbox is running. Try: target/debug/approdo --sandbox status   (Ctrl-C stops everything)"
+        ),
+        None => println!(
+            "\nThe system is running. Try: target/debug/approdo status   (Ctrl-C stops everything)"
+        ),
+    }
     wait_for_interrupt(&signal);
     stop(&mut children);
     Ok(())

@@ -35,6 +35,10 @@ struct Cli {
     /// Host where the services listen.
     #[arg(long, default_value = "127.0.0.1", global = true)]
     host: String,
+    /// Talk to the sandbox (`cargo xtask up --sandbox`: ports 50061-50064)
+    /// instead of the system (50051-50054).
+    #[arg(long, global = true)]
+    sandbox: bool,
     #[command(subcommand)]
     command: Commands,
 }
@@ -95,7 +99,11 @@ async fn main() -> std::process::ExitCode {
     }
 }
 
+/// Added to every service port: 10 for the sandbox.
+static PORT_OFFSET: std::sync::OnceLock<u16> = std::sync::OnceLock::new();
+
 async fn run(cli: Cli) -> Result<()> {
+    let _ = PORT_OFFSET.set(if cli.sandbox { 10 } else { 0 });
     if !matches!(cli.command, Commands::Health | Commands::Keys) {
         load_issuer()?;
     }
@@ -300,6 +308,7 @@ pub(crate) fn timestamp(at: time::OffsetDateTime) -> prost_types::Timestamp {
 }
 
 pub(crate) async fn connect(host: &str, port: u16) -> Result<Channel> {
+    let port = port + PORT_OFFSET.get().copied().unwrap_or(0);
     Channel::from_shared(format!("http://{host}:{port}"))?
         .connect_timeout(Duration::from_secs(2))
         .connect()
