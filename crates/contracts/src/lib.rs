@@ -52,3 +52,9 @@ pub mod access {
         tonic::include_proto!("approdo.access.v1");
     }
 }
+
+pub mod monitoring {
+    pub mod v1 {
+        tonic::include_proto!("approdo.monitoring.v1");
+    }
+}
