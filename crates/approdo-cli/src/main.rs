@@ -4,6 +4,7 @@
 
 mod protection;
 mod referral;
+mod replay;
 mod safe_space;
 mod screening;
 
@@ -76,6 +77,12 @@ enum Commands {
         #[command(subcommand)]
         command: safe_space::SpaceCommand,
     },
+    /// Analyst replay: a case's history and state as of any past time or log
+    /// sequence, and deadline compliance under another policy (monitoring).
+    Replay {
+        #[command(subcommand)]
+        command: replay::ReplayCommand,
+    },
     /// Waits for the system to be ready, shows what it serves, and walks one case through screening, referral and a place in a shelter.
     Demo,
 }
@@ -143,6 +150,7 @@ async fn run(cli: Cli) -> Result<()> {
         Commands::Case { command } => screening::run(&cli.host, command).await?,
         Commands::Referral { command } => referral::run(&cli.host, command).await?,
         Commands::Space { command } => safe_space::run(&cli.host, command).await?,
+        Commands::Replay { command } => replay::run(&cli.host, command).await?,
         Commands::Demo => demo(&cli.host).await?,
     }
     Ok(())
