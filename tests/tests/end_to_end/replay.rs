@@ -415,9 +415,35 @@ async fn scenario(system: &System) -> (String, Vec<Moment>) {
     (case_id, moments)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_case_replayed_as_of_each_moment_shows_exactly_its_commits_and_the_state_the_services_answered_then()
+/// Run with every log line captured (JSON, down to debug): none holds the
+/// seeded personal data.
+#[test]
+fn a_case_replayed_as_of_each_moment_shows_exactly_its_commits_and_the_state_the_services_answered_then()
  {
+    use tracing_subscriber::layer::SubscriberExt;
+    let logs = crate::telemetry_privacy::Captured::default();
+    let subscriber = tracing_subscriber::registry()
+        .with(tracing_subscriber::EnvFilter::new(
+            "debug,h2=info,hyper=info,tower=info",
+        ))
+        .with(
+            tracing_subscriber::fmt::layer()
+                .json()
+                .with_current_span(true)
+                .with_writer(logs.clone()),
+        );
+    crate::support::traced::with_subscriber(subscriber, replayed_as_of_each_moment());
+    let captured = String::from_utf8_lossy(&logs.0.lock().expect("logs")).to_string();
+    assert!(
+        captured.contains("personal data erased"),
+        "the scenario was logged"
+    );
+    for seeded in [GIVEN, FAMILY, BIRTH, HEALTH_NOTE, OTHER_NOTE] {
+        assert!(!captured.contains(seeded), "{seeded} in the logs");
+    }
+}
+
+async fn replayed_as_of_each_moment() {
     let system = System::start_at(
         NOW,
         &[Service::Screening, Service::Referral, Service::Monitoring],
@@ -555,6 +581,23 @@ async fn the_what_if_replay_writes_nothing_and_a_tighter_policy_gives_other_comp
     assert_eq!(figure(&answer.in_force, "screening"), (1, 1));
     assert_eq!(figure(&answer.alternative, "screening"), (1, 1));
     assert_no_personal_data(&answer);
+
+    // The policy in force given as the alternative gives the in-force figures
+    // (the referral service runs the default policy here).
+    let same = replay(&system, &analyst(None))
+        .await
+        .replay_deadline_compliance(request(api::AlternativeDeadlinePolicy {
+            screening_days: 7,
+            assessment_days: 30,
+            acknowledge_immediate_hours: 4,
+            acknowledge_high_hours: 24,
+            acknowledge_standard_hours: 72,
+        }))
+        .await
+        .expect("what-if in force")
+        .into_inner();
+    assert_eq!(same.alternative, same.in_force);
+    assert_eq!(same.in_force, answer.in_force);
 
     // A prefecture's analyst of another province counts none of AG's cases.
     let elsewhere = replay(&system, &analyst(Some("RM")))
