@@ -453,3 +453,214 @@ fn at(f: &mut Fields, referral_id: &str, at: &Option<prost_types::Timestamp>) {
     f.id("referral_id", referral_id);
     f.time("at", at);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use contracts::person::v1 as person;
+    use proptest::prelude::*;
+
+    fn stored<M: prost::Message + prost::Name>(message: M) -> log::Event {
+        log::Event {
+            event_id: "e".to_owned(),
+            event_type: case_log_jetstream::contract::event_type::<M>(),
+            schema_version: 1,
+            payload: message.encode_to_vec(),
+        }
+    }
+
+    fn names(fields: &[PayloadField]) -> Vec<&str> {
+        fields.iter().map(|f| f.name.as_str()).collect()
+    }
+
+    fn value<'a>(fields: &'a [PayloadField], name: &str) -> Option<&'a Value> {
+        fields
+            .iter()
+            .find(|f| f.name == name)
+            .and_then(|f| f.value.as_ref())
+    }
+
+    fn opened_in_clear() -> swire::CaseOpened {
+        swire::CaseOpened {
+            case_id: "case-1".to_owned(),
+            province: "AG".to_owned(),
+            facility_id: "hotspot-lampedusa".to_owned(),
+            sex: "female".to_owned(),
+            // An opening recorded before sealing, in clear: never shown either.
+            identity: Some(swire::case_opened::Identity::PersonalData(
+                person::PersonalData {
+                    given_names: "Clearname".to_owned(),
+                    date_of_birth: "1980-01-02".to_owned(),
+                    ..Default::default()
+                },
+            )),
+            special_category: Some(swire::case_opened::SpecialCategory::SpecialCategoryDetails(
+                person::SpecialCategoryDetails {
+                    health_notes: "clear note".to_owned(),
+                    ..Default::default()
+                },
+            )),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn personal_data_is_withheld_as_sealed_then_erased_whatever_its_arm() {
+        let event = stored(opened_in_clear());
+        let sealed = render(&event, false).expect("an allowlist");
+        assert_eq!(
+            value(&sealed, "identity"),
+            Some(&Value::Withheld(SEALED.to_owned()))
+        );
+        assert_eq!(
+            value(&sealed, "special_category"),
+            Some(&Value::Withheld(SEALED.to_owned()))
+        );
+        let erased = render(&event, true).expect("an allowlist");
+        assert_eq!(
+            value(&erased, "identity"),
+            Some(&Value::Withheld(ERASED.to_owned()))
+        );
+        let text = format!("{erased:?}");
+        for seeded in ["Clearname", "1980", "clear note", "female"] {
+            assert!(!text.contains(seeded), "{seeded} rendered");
+        }
+        assert_eq!(
+            names(&sealed),
+            [
+                "case_id",
+                "province",
+                "facility_id",
+                "identity",
+                "special_category"
+            ]
+        );
+    }
+
+    #[test]
+    fn special_categories_indicators_health_flags_and_disclosures_are_never_named() {
+        let check = stored(swire::PreliminaryCheckRecorded {
+            suspected: vec![
+                swire::SuspectedCategory {
+                    category: "LGBTIQ".to_owned(),
+                    indicators: vec!["self_disclosure".to_owned()],
+                    other_need: String::new(),
+                },
+                swire::SuspectedCategory {
+                    category: "PREGNANT".to_owned(),
+                    indicators: vec!["visible".to_owned()],
+                    other_need: String::new(),
+                },
+            ],
+            health_flags: vec!["hiv_treatment".to_owned()],
+            urgency: "high".to_owned(),
+            ..Default::default()
+        });
+        let fields = render(&check, false).expect("an allowlist");
+        assert_eq!(
+            value(&fields, "suspected[0].category"),
+            Some(&Value::Withheld(SPECIAL_CATEGORY.to_owned()))
+        );
+        assert_eq!(
+            value(&fields, "suspected[1].category"),
+            Some(&Value::Code("PREGNANT".to_owned()))
+        );
+        let text = format!("{fields:?}");
+        for hidden in ["LGBTIQ", "self_disclosure", "visible", "hiv_treatment"] {
+            assert!(!text.contains(hidden), "{hidden} rendered");
+        }
+        let signal = stored(swire::VulnerabilitySignalRaised {
+            suspected: Some(swire::SuspectedCategory {
+                category: "GBV".to_owned(),
+                ..Default::default()
+            }),
+            gbv_disclosure: true,
+            ..Default::default()
+        });
+        let fields = render(&signal, false).expect("an allowlist");
+        assert!(!format!("{fields:?}").contains("GBV"));
+        assert!(!names(&fields).contains(&"gbv_disclosure"));
+        let identified = stored(swire::FormalIdentificationRecorded {
+            category: "TRAFFICKING".to_owned(),
+            identified_by_organisation: "anti-tratta-ag".to_owned(),
+            ..Default::default()
+        });
+        let fields = render(&identified, false).expect("an allowlist");
+        assert!(!format!("{fields:?}").contains("anti-tratta"));
+        assert!(!format!("{fields:?}").contains("TRAFFICKING"));
+    }
+
+    #[test]
+    fn a_referral_shows_its_ids_and_codes_and_never_its_dataset() {
+        let drafted = stored(rwire::ReferralDrafted {
+            referral_id: "r-1".to_owned(),
+            receiver_organisation_id: "cav-1".to_owned(),
+            service_type: "anti_violence_centre".to_owned(),
+            dataset: Some(rwire::referral_drafted::Dataset::MinimumDataset(
+                rwire::MinimumDataset {
+                    categories: vec!["PREGNANT".to_owned()],
+                    languages: vec!["tir".to_owned()],
+                    ..Default::default()
+                },
+            )),
+            ..Default::default()
+        });
+        let fields = render(&drafted, true).expect("an allowlist");
+        assert_eq!(
+            value(&fields, "dataset"),
+            Some(&Value::Withheld(ERASED.to_owned()))
+        );
+        assert_eq!(
+            value(&fields, "service_type"),
+            Some(&Value::Withheld(SPECIAL_CATEGORY.to_owned()))
+        );
+        assert_eq!(
+            value(&fields, "referral_id"),
+            Some(&Value::Id("r-1".to_owned()))
+        );
+        assert!(!format!("{fields:?}").contains("tir"));
+    }
+
+    #[test]
+    fn events_without_an_allowlist_are_shown_by_type_only() {
+        let directory = stored(rwire::OrganisationRegistered::default());
+        assert_eq!(render(&directory, false), None);
+        let other = log::Event {
+            event_id: "e".to_owned(),
+            event_type: "approdo.safe_space.v1.PlaceReserved".to_owned(),
+            schema_version: 1,
+            payload: vec![1, 2, 3],
+        };
+        assert_eq!(render(&other, false), None);
+    }
+
+    proptest! {
+        /// Whatever free text a stored event's string fields hold, a text
+        /// field that is neither an id nor a code is never rendered: only the
+        /// allowlisted fields of the payload come out.
+        #[test]
+        fn free_text_in_a_payload_never_comes_out(text in "[A-Za-z ]{12,30}") {
+            let opened = swire::CaseOpened {
+                identity: Some(swire::case_opened::Identity::PersonalData(person::PersonalData {
+                    given_names: text.clone(),
+                    family_names: text.clone(),
+                    contact: text.clone(),
+                    gender_identity: text.clone(),
+                    ..Default::default()
+                })),
+                special_category: Some(swire::case_opened::SpecialCategory::SpecialCategoryDetails(
+                    person::SpecialCategoryDetails {
+                        health_notes: text.clone(),
+                        disability_details: text.clone(),
+                        other_notes: text.clone(),
+                    },
+                )),
+                sex: text.clone(),
+                ..Default::default()
+            };
+            let fields = render(&stored(opened), false).expect("an allowlist");
+            let rendered = format!("{:?}", fields);
+            prop_assert!(!rendered.contains(&text));
+        }
+    }
+}

@@ -260,3 +260,204 @@ fn acknowledgements(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use case_referral::Event;
+    use contracts::log::v1 as log;
+    use time::macros::datetime;
+
+    const SENT: OffsetDateTime = datetime!(2026-06-01 10:00 UTC);
+
+    fn referral_commit(sequence: u64, events: &[Event]) -> RecordedCommit {
+        let events = events
+            .iter()
+            .map(|event| {
+                let new = event_codecs::referral::encode_with(event, "AG", |_, _| {
+                    Err::<contracts::referral::v1::referral_drafted::Dataset, ()>(())
+                })
+                .expect("encodes")
+                .encode();
+                log::Event {
+                    event_id: format!("e{sequence}"),
+                    event_type: new.event_type,
+                    schema_version: new.schema_version,
+                    payload: new.payload,
+                }
+            })
+            .collect();
+        RecordedCommit {
+            sequence,
+            subject: "approdo.case.case-1.referral".to_owned(),
+            recorded_at: SENT,
+            commit: log::Commit {
+                events,
+                ..Default::default()
+            },
+        }
+    }
+
+    fn id(raw: &str) -> ReferralId {
+        ReferralId::parse(raw).expect("id")
+    }
+
+    fn sent(referral: &str, urgency: Urgency, acknowledge_by: OffsetDateTime) -> Event {
+        Event::ReferralSent {
+            referral_id: id(referral),
+            sent_at: SENT,
+            acknowledge_by,
+            answer_by: acknowledge_by + Duration::hours(72),
+            urgency: Some(urgency),
+            policy_version: 1,
+        }
+    }
+
+    /// Referrals of one case, acknowledged or not, judged at `now` under the
+    /// alternative of `immediate` and `standard` hours.
+    fn figures(
+        commits: Vec<RecordedCommit>,
+        immediate: i64,
+        standard: i64,
+        now: OffsetDateTime,
+    ) -> (Count, Count) {
+        let mut cases = BTreeMap::new();
+        cases.insert("case-1".to_owned(), CaseCommits { commits });
+        let alternative = Alternative {
+            days: DeadlineDays::IN_FORCE,
+            acknowledge: DeadlinePolicy {
+                acknowledge_immediate: Duration::hours(immediate),
+                acknowledge_standard: Duration::hours(standard),
+                ..DeadlinePolicy::default()
+            },
+        };
+        let (in_force, alt) = compliance(
+            &cases,
+            SENT - Duration::days(1),
+            SENT + Duration::days(1),
+            None,
+            &alternative,
+            now,
+        )
+        .expect("figures");
+        let pick = |figures: &[api::DeadlineCompliance]| {
+            let f = figures
+                .iter()
+                .find(|f| f.deadline == "referral_acknowledgement")
+                .expect("acknowledgement");
+            Count {
+                within: f.within,
+                total: f.total,
+            }
+        };
+        (pick(&in_force), pick(&alt))
+    }
+
+    fn draft_commit(sequence: u64, referral: &str) -> RecordedCommit {
+        // A draft as recorded before datasets were sealed (replay never opens one).
+        let wire = contracts::referral::v1::ReferralDrafted {
+            referral_id: referral.to_owned(),
+            referrer_organisation_id: "hotspot".to_owned(),
+            receiver_organisation_id: "cav-1".to_owned(),
+            service_type: "shelter".to_owned(),
+            consent_id: "c-1".to_owned(),
+            dataset: Some(
+                contracts::referral::v1::referral_drafted::Dataset::MinimumDataset(
+                    Default::default(),
+                ),
+            ),
+            ..Default::default()
+        };
+        let new = event_codecs::referral::WireEvent::ReferralDrafted(wire).encode();
+        RecordedCommit {
+            sequence,
+            subject: "approdo.case.case-1.referral".to_owned(),
+            recorded_at: SENT,
+            commit: log::Commit {
+                events: vec![log::Event {
+                    event_id: format!("d{sequence}"),
+                    event_type: new.event_type,
+                    schema_version: new.schema_version,
+                    payload: new.payload,
+                }],
+                ..Default::default()
+            },
+        }
+    }
+
+    /// Sent standard (72 h in force), tightened to immediate an hour later
+    /// (the log records 5 h), received after 3 h.
+    fn tightened() -> Vec<RecordedCommit> {
+        vec![
+            draft_commit(1, "r-1"),
+            referral_commit(
+                2,
+                &[sent("r-1", Urgency::Standard, SENT + Duration::hours(72))],
+            ),
+            referral_commit(
+                3,
+                &[Event::DeadlinesTightened {
+                    referral_id: id("r-1"),
+                    urgency: Urgency::Immediate,
+                    acknowledge_by: SENT + Duration::hours(5),
+                    answer_by: SENT + Duration::hours(9),
+                    at: SENT + Duration::hours(1),
+                }],
+            ),
+            referral_commit(
+                4,
+                &[Event::ReferralReceived {
+                    referral_id: id("r-1"),
+                    at: SENT + Duration::hours(3),
+                }],
+            ),
+        ]
+    }
+
+    #[test]
+    fn a_tightening_runs_the_alternative_window_of_its_urgency_from_the_tightening() {
+        let now = SENT + Duration::days(1);
+        let (in_force, within_four) = figures(tightened(), 4, 72, now);
+        assert_eq!((in_force.within, in_force.total), (1, 1));
+        // Four hours for immediate: due five hours after sending.
+        assert_eq!((within_four.within, within_four.total), (1, 1));
+        // One hour: due two hours after sending, received after three.
+        let (_, within_one) = figures(tightened(), 1, 72, now);
+        assert_eq!((within_one.within, within_one.total), (0, 1));
+    }
+
+    /// r-1 and r-2 sent standard; r-2 cancelled, never acknowledged.
+    fn two_sent() -> Vec<RecordedCommit> {
+        vec![
+            draft_commit(1, "r-1"),
+            draft_commit(2, "r-2"),
+            referral_commit(
+                3,
+                &[
+                    sent("r-1", Urgency::Standard, SENT + Duration::hours(72)),
+                    sent("r-2", Urgency::Standard, SENT + Duration::hours(72)),
+                ],
+            ),
+            referral_commit(
+                4,
+                &[Event::ReferralCancelled {
+                    referral_id: id("r-2"),
+                    at: SENT + Duration::hours(100),
+                    reason: case_referral::CancelReason::ReferrerDecision,
+                }],
+            ),
+        ]
+    }
+
+    #[test]
+    fn pending_referrals_count_once_overdue_and_cancelled_unacknowledged_ones_never() {
+        let (in_force, alt) = figures(two_sent(), 4, 72, SENT + Duration::hours(10));
+        assert_eq!((in_force.total, alt.total), (0, 0), "nothing decided yet");
+        let (in_force, alt) = figures(two_sent(), 4, 72, SENT + Duration::hours(200));
+        assert_eq!(
+            (in_force.within, in_force.total, alt.within, alt.total),
+            (0, 1, 0, 1),
+            "r-1 missed, r-2 cancelled unacknowledged"
+        );
+    }
+}
