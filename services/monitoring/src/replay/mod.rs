@@ -247,7 +247,7 @@ fn compliance_request(
     {
         v.add("to", "must be after from");
     }
-    let alternative = request.alternative.clone().unwrap_or_default();
+    let alternative = request.alternative.unwrap_or_default();
     let mut value = |field: &str, raw: u32, in_force: i64, max: u32| -> i64 {
         match raw {
             0 => in_force,
