@@ -428,7 +428,11 @@ async fn demo(host: &str) -> Result<()> {
     screening::erasure(host, &case_id).await?;
     safe_space::after_erasure(host, PROVINCE, &shelter).await?;
     println!("\n== Everything that happened to the person, in log order, across services ==");
-    screening::print_history(&mut screening::client(host).await?, &case_id).await
+    screening::print_history(&mut screening::client(host).await?, &case_id).await?;
+    println!(
+        "\n== The same case replayed by an analyst: payloads as ids and codes, personal data erased =="
+    );
+    replay::print_case(host, &case_id).await
 }
 
 #[cfg(test)]

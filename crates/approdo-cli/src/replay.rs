@@ -190,6 +190,20 @@ pub async fn run(host: &str, command: ReplayCommand) -> Result<()> {
     Ok(())
 }
 
+/// The demo's last step: the case as of now, as a national analyst sees it.
+pub async fn print_case(host: &str, case_id: &str) -> Result<()> {
+    run(
+        host,
+        ReplayCommand::Case {
+            case_id: case_id.to_owned(),
+            as_of: None,
+            sequence: None,
+            province: None,
+        },
+    )
+    .await
+}
+
 fn print_history(replayed: &api::GetCaseHistoryAsOfResponse) {
     println!(
         "case {} up to log sequence {}",
