@@ -19,12 +19,20 @@ pub struct Folded {
 }
 
 /// Folds the commits of one case, screening's and referral's, in log order.
+/// Event types a newer version of a service added are skipped (the explicit
+/// allowlist is each contract's list): they must not stop a replay. An event
+/// of a known type that does not decode is an error.
 pub fn fold(case_id: &str, commits: &[RecordedCommit]) -> Result<Folded, ServiceError> {
+    let screening_types = event_codecs::screening::WireEvent::event_types();
+    let referral_types = event_codecs::referral::WireEvent::event_types();
     let mut folded = Folded::default();
     for commit in commits {
         match commit.producer() {
             Some(Producer::Screening) => {
                 for event in &commit.commit.events {
+                    if !screening_types.contains(&event.event_type) {
+                        continue;
+                    }
                     let event = event_codecs::screening::decode(event).map_err(|e| {
                         ServiceError::internal(format!(
                             "replay: screening event at {} does not decode: {e}",
@@ -36,6 +44,9 @@ pub fn fold(case_id: &str, commits: &[RecordedCommit]) -> Result<Folded, Service
             }
             Some(Producer::Referral) => {
                 for event in &commit.commit.events {
+                    if !referral_types.contains(&event.event_type) {
+                        continue;
+                    }
                     // Replay never opens a dataset: it reads as withheld.
                     let decoded =
                         event_codecs::referral::decode_with(event, case_id, |_, _| Ok(None))
@@ -180,5 +191,52 @@ pub fn referral_view(state: &case_referral::State) -> api::ReferralStateAsOf {
     api::ReferralStateAsOf {
         referrals,
         consents,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use contracts::log::v1 as log;
+
+    fn commit(sequence: u64, subject: &str, event: log::Event) -> RecordedCommit {
+        RecordedCommit {
+            sequence,
+            subject: subject.to_owned(),
+            recorded_at: time::OffsetDateTime::UNIX_EPOCH,
+            commit: log::Commit {
+                events: vec![event],
+                ..Default::default()
+            },
+        }
+    }
+
+    #[test]
+    fn an_event_type_added_later_is_skipped_and_a_known_one_that_does_not_decode_is_an_error() {
+        let newer = log::Event {
+            event_id: "e1".to_owned(),
+            event_type: "approdo.screening.v1.SomethingAddedLater".to_owned(),
+            schema_version: 1,
+            payload: vec![0xff, 0xff],
+        };
+        let folded = fold(
+            "case-1",
+            &[commit(1, "approdo.case.case-1.screening", newer.clone())],
+        )
+        .expect("skipped");
+        assert!(folded.screening.opened.is_none());
+        let broken = log::Event {
+            event_type: case_log_jetstream::contract::event_type::<
+                contracts::screening::v1::CaseOpened,
+            >(),
+            ..newer
+        };
+        assert!(
+            fold(
+                "case-1",
+                &[commit(1, "approdo.case.case-1.screening", broken)]
+            )
+            .is_err()
+        );
     }
 }

@@ -216,12 +216,16 @@ fn acknowledgements(
     commits: &[RecordedCommit],
 ) -> Result<BTreeMap<ReferralId, Acknowledgement>, ServiceError> {
     use case_referral::Event;
+    let known = event_codecs::referral::WireEvent::event_types();
     let mut out: BTreeMap<ReferralId, Acknowledgement> = BTreeMap::new();
     for commit in commits {
         if commit.producer() != Some(Producer::Referral) {
             continue;
         }
         for event in &commit.commit.events {
+            if !known.contains(&event.event_type) {
+                continue;
+            }
             let decoded = event_codecs::referral::decode_with(event, case_id, |_, _| Ok(None))
                 .map_err(|e| ServiceError::internal(format!("replay: {e}")))?;
             let acknowledged = |out: &mut BTreeMap<ReferralId, Acknowledgement>,
