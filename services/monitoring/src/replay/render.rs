@@ -1,5 +1,7 @@
 //! A stored event rendered for an analyst: an allowlist of fields per event
-//! type, each typed (id, code, time, date, flag, number) or withheld. A field
+//! type (screening's and referral's through the shared codecs' contracts,
+//! safe-space's that name a case through the contracts' types), each typed
+//! (id, code, time, date, flag, number) or withheld. A field
 //! that is not listed here is not shown, so a field added to an event later
 //! stays hidden until someone decides it may be shown. Never shown: identity
 //! and special-category details (sealed: "sealed", or "erased" once the
@@ -111,9 +113,66 @@ pub fn render(event: &log::Event, erased: bool) -> Option<Vec<PayloadField>> {
     } else if let Ok(referral) = Referral::decode(event) {
         self::referral(&mut f, referral)?;
     } else {
-        return None;
+        self::safe_space(&mut f, event)?;
     }
     Some(f.out)
+}
+
+/// The payload of `event` if it is an `M` that decodes.
+fn as_a<M: prost::Message + prost::Name + Default>(event: &log::Event) -> Option<M> {
+    case_log_jetstream::contract::is::<M>(&event.event_type)
+        .then(|| M::decode(event.payload.as_slice()).ok())
+        .flatten()
+}
+
+/// The safe-space events that name a case (decoded from the contracts'
+/// types: the safe-space service's codec is its own). Never a space's kind,
+/// name or address, nor the person's sex or needs; `None` for the others.
+fn safe_space(f: &mut Fields, event: &log::Event) -> Option<()> {
+    use contracts::safe_space::v1 as space;
+    if let Some(e) = as_a::<space::PlaceRequested>(event) {
+        f.id("case_id", &e.case_id);
+        f.id("requested_by", &e.requested_by);
+        f.id("referral_id", &e.referral_id);
+        f.code("urgency", &e.urgency);
+        f.code("age_band", &e.age_band);
+        f.time("requested_at", &e.requested_at);
+    } else if let Some(e) = as_a::<space::PlaceReserved>(event) {
+        f.id("case_id", &e.case_id);
+        f.id("space_id", &e.space_id);
+        f.code("unit", &e.unit);
+        f.time("reserved_at", &e.reserved_at);
+        f.time("held_until", &e.held_until);
+        f.code("reason", &e.reason);
+    } else if let Some(e) = as_a::<space::ReturnedToWaitingList>(event) {
+        f.id("case_id", &e.case_id);
+        f.id("space_id", &e.space_id);
+    } else if let Some(e) = as_a::<space::ArrivalConfirmed>(event) {
+        f.id("case_id", &e.case_id);
+        f.id("space_id", &e.space_id);
+        f.code("unit", &e.unit);
+        f.time("arrived_at", &e.arrived_at);
+    } else if let Some(e) = as_a::<space::RequestCancelled>(event) {
+        f.id("case_id", &e.case_id);
+        f.time("cancelled_at", &e.cancelled_at);
+    } else if let Some(e) = as_a::<space::PlaceReleased>(event) {
+        f.id("case_id", &e.case_id);
+        f.code("reason", &e.reason);
+        f.time("released_at", &e.released_at);
+    } else if let Some(e) = as_a::<space::HoldExpired>(event) {
+        f.id("case_id", &e.case_id);
+        f.id("space_id", &e.space_id);
+        f.time("expired_at", &e.expired_at);
+    } else if let Some(e) = as_a::<space::LocationDisclosed>(event) {
+        f.id("case_id", &e.case_id);
+        f.id("space_id", &e.space_id);
+        f.id("disclosed_to_organisation", &e.disclosed_to_organisation);
+        f.code("purpose", &e.purpose);
+        f.time("at", &e.at);
+    } else {
+        return None;
+    }
+    Some(())
 }
 
 fn suspected(f: &mut Fields, prefix: &str, s: &swire::SuspectedCategory) {
@@ -625,13 +684,26 @@ mod tests {
     fn events_without_an_allowlist_are_shown_by_type_only() {
         let directory = stored(rwire::OrganisationRegistered::default());
         assert_eq!(render(&directory, false), None);
-        let other = log::Event {
-            event_id: "e".to_owned(),
-            event_type: "approdo.safe_space.v1.PlaceReserved".to_owned(),
-            schema_version: 1,
-            payload: vec![1, 2, 3],
-        };
-        assert_eq!(render(&other, false), None);
+        let registry = stored(contracts::safe_space::v1::SafeSpaceRegistered::default());
+        assert_eq!(render(&registry, false), None);
+    }
+
+    #[test]
+    fn a_safe_space_event_shows_ids_and_codes_never_the_persons_sex() {
+        let requested = stored(contracts::safe_space::v1::PlaceRequested {
+            case_id: "case-1".to_owned(),
+            requested_by: "hotspot".to_owned(),
+            urgency: "high".to_owned(),
+            sex: "female".to_owned(),
+            age_band: "18+".to_owned(),
+            ..Default::default()
+        });
+        let fields = render(&requested, false).expect("an allowlist");
+        assert_eq!(
+            names(&fields),
+            ["case_id", "requested_by", "urgency", "age_band"]
+        );
+        assert!(!format!("{fields:?}").contains("female"));
     }
 
     proptest! {
