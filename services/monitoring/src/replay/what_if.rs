@@ -464,4 +464,42 @@ mod tests {
             "r-1 missed, r-2 cancelled unacknowledged"
         );
     }
+
+    proptest::proptest! {
+        /// A tighter alternative never counts more referrals within than a
+        /// looser one, and, once every deadline has passed, both count the
+        /// same referrals: only the deadline moves, never the population.
+        #[test]
+        fn a_tighter_alternative_never_counts_more_within(
+            received_after in proptest::option::of(0_i64..300),
+            tightened_after in proptest::option::of(0_i64..100),
+            tighter in 1_i64..200,
+            looser_by in 0_i64..200,
+        ) {
+            let mut commits = vec![
+                draft_commit(1, "r-1"),
+                referral_commit(2, &[sent("r-1", Urgency::Standard, SENT + Duration::hours(72))]),
+            ];
+            if let Some(after) = tightened_after {
+                commits.push(referral_commit(3, &[Event::DeadlinesTightened {
+                    referral_id: id("r-1"),
+                    urgency: Urgency::High,
+                    acknowledge_by: SENT + Duration::hours(after + 24),
+                    answer_by: SENT + Duration::hours(after + 48),
+                    at: SENT + Duration::hours(after),
+                }]));
+            }
+            if let Some(after) = received_after {
+                commits.push(referral_commit(4, &[Event::ReferralReceived {
+                    referral_id: id("r-1"),
+                    at: SENT + Duration::hours(after),
+                }]));
+            }
+            let now = SENT + Duration::days(60);
+            let (_, tight) = figures(commits.clone(), 4, tighter, now);
+            let (_, loose) = figures(commits, 4, tighter + looser_by, now);
+            proptest::prop_assert!(tight.within <= loose.within);
+            proptest::prop_assert_eq!(tight.total, loose.total);
+        }
+    }
 }
