@@ -258,7 +258,11 @@ fn print_history(replayed: &api::GetCaseHistoryAsOfResponse) {
             .collect();
         println!(
             "  categories: {} (+{} special, not named)",
-            categories.join(", "),
+            if categories.is_empty() {
+                "-".to_owned()
+            } else {
+                categories.join(", ")
+            },
             s.special_categories_withheld
         );
         println!(
