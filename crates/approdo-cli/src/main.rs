@@ -5,6 +5,7 @@
 mod landing;
 mod protection;
 mod referral;
+mod replay;
 mod safe_space;
 mod screening;
 
@@ -83,6 +84,12 @@ enum Commands {
     },
     /// A seeded synthetic landing through the running services: people arriving at a hotspot and their pathway (screening, referral, safe spaces); the same seed appends nothing the second time.
     Landing(landing::LandingArgs),
+    /// Analyst replay: a case's history and state as of any past time or log
+    /// sequence, and deadline compliance under another policy (monitoring).
+    Replay {
+        #[command(subcommand)]
+        command: replay::ReplayCommand,
+    },
     /// Waits for the system to be ready, shows what it serves, and walks one case through screening, referral and a place in a shelter.
     Demo,
 }
@@ -157,6 +164,7 @@ async fn run(cli: Cli) -> Result<()> {
         Commands::Landing(args) => {
             landing::run(&cli.host, &args).await?;
         }
+        Commands::Replay { command } => replay::run(&cli.host, command).await?,
         Commands::Demo => demo(&cli.host).await?,
     }
     Ok(())
@@ -436,6 +444,10 @@ async fn demo(host: &str) -> Result<()> {
     safe_space::after_erasure(host, PROVINCE, &shelter).await?;
     println!("\n== Everything that happened to the person, in log order, across services ==");
     screening::print_history(&mut screening::client(host).await?, &case_id).await?;
+    println!(
+        "\n== The same case replayed by an analyst: payloads as ids and codes, personal data erased =="
+    );
+    replay::print_case(host, &case_id).await?;
     println!("\n== A synthetic landing through the four services ==");
     landing::run(
         host,

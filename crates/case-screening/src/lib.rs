@@ -50,17 +50,48 @@ pub fn screening_due_at(
     facility_kind: Option<FacilityKind>,
     opened_at: Option<OffsetDateTime>,
 ) -> OffsetDateTime {
-    let from = match (facility_kind, opened_at) {
-        (Some(kind), Some(opened_at)) if kind != FacilityKind::Hotspot => opened_at,
-        _ => arrived_at,
-    };
-    in_utc(limit_ends(date_in_rome(from), SCREENING_DAYS))
+    DeadlineDays::IN_FORCE.screening_due_at(arrived_at, facility_kind, opened_at)
 }
 
 /// When the assessment must be completed: 30 calendar days (in Rome) from the
 /// day the application was made.
 pub fn assessment_due_at(application_date: Date) -> OffsetDateTime {
-    in_utc(limit_ends(application_date, ASSESSMENT_DAYS))
+    DeadlineDays::IN_FORCE.assessment_due_at(application_date)
+}
+
+/// The days of the screening and assessment rules: the law's
+/// ([`DeadlineDays::IN_FORCE`]) everywhere a case is decided; other values
+/// only where a deadline policy is replayed as a what-if (monitoring).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeadlineDays {
+    pub screening: i64,
+    pub assessment: i64,
+}
+
+impl DeadlineDays {
+    pub const IN_FORCE: DeadlineDays = DeadlineDays {
+        screening: SCREENING_DAYS,
+        assessment: ASSESSMENT_DAYS,
+    };
+
+    /// [`screening_due_at`] with `self.screening` days.
+    pub fn screening_due_at(
+        &self,
+        arrived_at: OffsetDateTime,
+        facility_kind: Option<FacilityKind>,
+        opened_at: Option<OffsetDateTime>,
+    ) -> OffsetDateTime {
+        let from = match (facility_kind, opened_at) {
+            (Some(kind), Some(opened_at)) if kind != FacilityKind::Hotspot => opened_at,
+            _ => arrived_at,
+        };
+        in_utc(limit_ends(date_in_rome(from), self.screening))
+    }
+
+    /// [`assessment_due_at`] with `self.assessment` days.
+    pub fn assessment_due_at(&self, application_date: Date) -> OffsetDateTime {
+        in_utc(limit_ends(application_date, self.assessment))
+    }
 }
 
 /// When a need identified after the first assessment must be assessed: 30

@@ -41,12 +41,6 @@ pub mod safe_space {
     }
 }
 
-pub mod monitoring {
-    pub mod v1 {
-        tonic::include_proto!("approdo.monitoring.v1");
-    }
-}
-
 pub mod vocabulary {
     pub mod v1 {
         tonic::include_proto!("approdo.vocabulary.v1");
@@ -56,5 +50,11 @@ pub mod vocabulary {
 pub mod access {
     pub mod v1 {
         tonic::include_proto!("approdo.access.v1");
+    }
+}
+
+pub mod monitoring {
+    pub mod v1 {
+        tonic::include_proto!("approdo.monitoring.v1");
     }
 }

@@ -130,7 +130,7 @@ impl ScreeningApi {
             }
             Err(error) => return Err(error),
         };
-        let personal = PersonalParts::sealed(
+        let personal = codec::sealed_parts(
             &key,
             case_id.as_str(),
             request.personal_data.as_ref(),

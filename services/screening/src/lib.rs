@@ -5,12 +5,13 @@
 //! `run` builds the service and serves until shutdown; `main.rs` only calls it.
 //! Code map: `requests` (validation at the edge) -> `api` (handlers: each
 //! command goes through the runtime's kernel) -> `aggregate` (the case's
-//! screening record for the kernel) -> `codec` (the event contract, domain <->
-//! wire) -> `projection` (case views) -> `queries` (listing); `deadlines`
+//! screening record for the kernel) -> `codec` (the shared
+//! `event_codecs::screening` contract, domain <-> wire, plus sealing) -> `projection` (case views) -> `queries` (listing); `deadlines`
 //! (candidates for the runtime's deadline watcher); `erasures` (completes
 //! erasures whose key destruction failed); `identity_access` (who reads identities);
 //! minors, detention and follow-up in `protection` (handlers, deadline request
-//! ids), `protection_requests`, `protection_codec`, `protection_view`; `options`
+//! ids), `protection_requests`, `protection_view` (their codec is
+//! `event_codecs::screening_protection`); `options`
 //! (the service's own configuration: the anti-trafficking bodies, the
 //! authorities for age assessments and guardians, the time to find a
 //! transferred person).
@@ -25,7 +26,6 @@ pub mod identity_access;
 pub mod options;
 pub mod projection;
 pub mod protection;
-pub mod protection_codec;
 pub mod protection_requests;
 pub mod protection_view;
 pub mod queries;

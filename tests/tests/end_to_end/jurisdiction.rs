@@ -182,6 +182,14 @@ fn example(rpc: &str, case_id: &str, consent_id: &str, referral_id: &str) -> Opt
             ..Default::default()
         }
         .encode_to_vec(),
+        // Analysts only; a prefecture's analyst of another province: `replay.rs`.
+        "GetCaseHistoryAsOf" => contracts::monitoring::v1::GetCaseHistoryAsOfRequest {
+            case_id,
+            as_of: Some(
+                contracts::monitoring::v1::get_case_history_as_of_request::AsOf::AsOfSequence(1),
+            ),
+        }
+        .encode_to_vec(),
         "RecordAgeAssessment" => screening::RecordAgeAssessmentRequest {
             request_id,
             case_id,
@@ -333,6 +341,7 @@ fn outsiders() -> Vec<Caller> {
 async fn every_case_scoped_rpc_refuses_callers_outside_the_case() {
     let mut system = Fixture::start().await;
     system.start_service(Service::SafeSpace).await;
+    system.start_service(Service::Monitoring).await;
     let case_id = system.screened_case("jurisdiction", false).await;
     system.register(CAV, &["AG"]).await;
     let consent_id = system
@@ -367,6 +376,7 @@ async fn every_case_scoped_rpc_refuses_callers_outside_the_case() {
             "approdo.screening.v1.ScreeningService" => Service::Screening,
             "approdo.referral.v1.ReferralService" => Service::Referral,
             "approdo.safe_space.v1.SafeSpaceService" => Service::SafeSpace,
+            "approdo.monitoring.v1.CaseReplayService" => Service::Monitoring,
             other => panic!("no service serves {other}"),
         };
         for caller in outsiders() {

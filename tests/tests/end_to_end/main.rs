@@ -19,6 +19,7 @@ mod pathway;
 mod privacy;
 mod referral;
 mod reflection;
+mod replay;
 mod safe_space;
 mod safe_space_crash;
 mod safe_space_locations;

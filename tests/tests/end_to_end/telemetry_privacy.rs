@@ -26,8 +26,9 @@ const SEEDED: [&str; 4] = [
     "seeded-health-note-Pq9",
 ];
 
+/// Log output captured in memory (also used by `replay.rs`).
 #[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
+pub(crate) struct Captured(pub(crate) Arc<Mutex<Vec<u8>>>);
 
 impl Write for Captured {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {

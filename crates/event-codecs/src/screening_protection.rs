@@ -12,7 +12,7 @@ use contracts::screening::v1 as wire;
 use pathway::Category;
 use time::OffsetDateTime;
 
-use crate::codec::{WireEvent, date_to_wire, parse_date};
+use crate::screening::{WireEvent, date_to_wire, parse_date};
 
 fn ts(at: OffsetDateTime) -> Option<prost_types::Timestamp> {
     Some(timestamp(at))
@@ -239,7 +239,7 @@ mod tests {
             payload: stored.payload.clone(),
         };
         assert_eq!(
-            crate::codec::decode(&log_event).expect("decodes"),
+            crate::screening::decode(&log_event).expect("decodes"),
             event,
             "{}",
             stored.event_type
@@ -322,14 +322,17 @@ mod tests {
             if encode(&event).is_some() {
                 round_trip(event);
             } else {
-                let stored = crate::codec::encode(&event, &Default::default()).encode();
+                let stored = crate::screening::encode(&event, &Default::default()).encode();
                 let log_event = log::Event {
                     event_id: "e".to_owned(),
                     event_type: stored.event_type,
                     schema_version: stored.schema_version,
                     payload: stored.payload,
                 };
-                assert_eq!(crate::codec::decode(&log_event).expect("decodes"), event);
+                assert_eq!(
+                    crate::screening::decode(&log_event).expect("decodes"),
+                    event
+                );
             }
         }
     }
@@ -360,7 +363,7 @@ mod tests {
             schema_version: 1,
             payload,
         };
-        let Event::CaseOpened(open) = crate::codec::decode(&stored(
+        let Event::CaseOpened(open) = crate::screening::decode(&stored(
             case_log_jetstream::contract::event_type::<wire::CaseOpened>(),
             opened.encode_to_vec(),
         ))
@@ -371,7 +374,7 @@ mod tests {
             (open.age_band, open.facility_kind),
             (AgeBand::Unknown, None)
         );
-        let Event::CasePlaced(placement) = crate::codec::decode(&stored(
+        let Event::CasePlaced(placement) = crate::screening::decode(&stored(
             case_log_jetstream::contract::event_type::<wire::CasePlaced>(),
             placed.encode_to_vec(),
         ))
