@@ -5,8 +5,8 @@
 //!
 //! `run` serves until shutdown; `main.rs` only calls it.
 
-pub mod visits;
 pub mod replay;
+pub mod visits;
 
 use std::sync::Arc;
 
