@@ -253,6 +253,10 @@ pub fn check_capacity(
 pub enum Avoid {
     Space(SpaceId),
     Organisation(OrganisationId),
+    /// The list was sealed and can no longer be read (its key was destroyed
+    /// when the case was erased): every space is avoided, so a list nobody
+    /// can read never sends the person anywhere. Never accepted from a request.
+    Unreadable,
 }
 
 /// What a person needs from a place (the request's part; urgency, sex and age

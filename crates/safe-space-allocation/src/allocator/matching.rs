@@ -8,7 +8,8 @@ use crate::{Avoid, CaseId, SpaceId, Unit};
 /// Whether `space` may ever be offered to the person of `entry` (whether a
 /// unit is free is another question):
 /// - the space is open, and not a place the person must avoid (the space,
-///   or its managing organisation);
+///   or its managing organisation; a list that can no longer be read avoids
+///   every space);
 /// - it admits the person's sex (`unknown` only where any sex is admitted)
 ///   and age band (exactly: an unknown band only where it is listed, or any);
 /// - a family with children only where families are admitted, in a family
@@ -19,6 +20,7 @@ pub fn eligible(space_id: &SpaceId, space: &Space, entry: &Entry) -> bool {
     let eligibility = &space.eligibility;
     let needs = &entry.needs;
     !space.closed
+        && !needs.avoid.contains(&Avoid::Unreadable)
         && !needs.avoid.contains(&Avoid::Space(space_id.clone()))
         && !needs
             .avoid

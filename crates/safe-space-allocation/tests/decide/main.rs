@@ -3,6 +3,7 @@
 //! command, the shared fixtures in `support`, property tests in `properties`.
 
 mod add_space;
+mod avoid;
 mod cancel_request;
 mod change_capacity;
 mod close_space;
@@ -14,6 +15,7 @@ mod expire_hold;
 mod properties;
 mod register_space;
 mod release;
+mod refresh_urgency;
 mod request_place;
 mod reserve;
 mod support;

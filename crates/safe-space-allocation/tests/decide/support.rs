@@ -6,7 +6,7 @@ pub use std::collections::{BTreeMap, BTreeSet};
 pub use expect_test::expect;
 pub use pathway::{AgeBand, Urgency};
 pub use safe_space_allocation::allocator::{
-    AllocationError, Command, Due, Event, Proposal, Standing, State, decide, due_commands,
+    AllocationError, Command, Due, Event, Proposal, Standing, State, decide, due, due_commands,
     proposals,
 };
 pub use safe_space_allocation::{
