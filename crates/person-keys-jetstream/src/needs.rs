@@ -40,24 +40,12 @@ impl std::fmt::Debug for NeedsKeyStore {
 
 impl NeedsKeyStore {
     /// Opens the needs key store on the case log's connection, creating it
-    /// when missing (never updating it); refuses to start an empty store when
-    /// the case log already holds commits on `guarded_subjects` (lists sealed
-    /// with keys that would be lost).
-    pub async fn open(
-        log: &CaseLog,
-        name: &str,
-        guarded_subjects: &str,
-    ) -> Result<NeedsKeyStore, KeyStoreError> {
+    /// when missing (never updating it). No subject of the case log holds
+    /// sealed lists only (an allocator's subject holds every request), so a
+    /// lost store is not refused here: a sealed list whose key is missing
+    /// (neither a key nor a tombstone) is an error where it is read.
+    pub async fn open(log: &CaseLog, name: &str) -> Result<NeedsKeyStore, KeyStoreError> {
         let context = log.jetstream().clone();
-        let exists = context.get_stream(name).await.is_ok();
-        if !exists && log.holds(guarded_subjects).await? {
-            return Err(KeyStoreError::Refused {
-                operation: "open needs key store",
-                description: format!(
-                    "the key store {name} is missing although the case log holds sealed needs: restore it from backup"
-                ),
-            });
-        }
         let config = stream::Config {
             name: name.to_owned(),
             description: Some(

@@ -308,7 +308,6 @@ impl SpaceKeyKeeper {
 /// the case is erased (a tombstone then forbids a new one).
 pub struct NeedsKeyKeeper {
     kek: KeyEncryptionKey,
-    guarded_subjects: &'static str,
     store: tokio::sync::OnceCell<NeedsKeyStore>,
 }
 
@@ -323,20 +322,17 @@ impl std::fmt::Debug for NeedsKeyKeeper {
 /// What the needs key store holds for a case.
 pub enum NeedsKey {
     Key(DataKey),
-    /// Destroyed (the case was erased), or never stored: nothing sealed with
-    /// it can be read.
-    Gone,
+    /// Destroyed (the case was erased): nothing sealed with it can be read.
+    Erased,
+    /// Never stored (or the store was lost).
+    Missing,
 }
 
 impl NeedsKeyKeeper {
     /// The keeper of the needs key store; a service without a key-encryption key does not start.
-    pub fn from_config(
-        config: &EncryptionConfig,
-        guarded_subjects: &'static str,
-    ) -> Result<Self, ServeError> {
+    pub fn from_config(config: &EncryptionConfig) -> Result<Self, ServeError> {
         Ok(NeedsKeyKeeper {
             kek: Unwrapping::from_config(config)?.kek,
-            guarded_subjects,
             store: tokio::sync::OnceCell::new(),
         })
     }
@@ -344,9 +340,7 @@ impl NeedsKeyKeeper {
     async fn store(&self, log: &CaseLog) -> Result<&NeedsKeyStore, ServiceError> {
         self.store
             .get_or_try_init(|| async {
-                Ok::<_, ServiceError>(
-                    NeedsKeyStore::open(log, NEEDS_KEY_STREAM, self.guarded_subjects).await?,
-                )
+                Ok::<_, ServiceError>(NeedsKeyStore::open(log, NEEDS_KEY_STREAM).await?)
             })
             .await
     }
@@ -374,7 +368,8 @@ impl NeedsKeyKeeper {
             KeyRecord::Key(wrapped) => self
                 .unwrap(&needs_key_id(case_id), &wrapped)
                 .map(NeedsKey::Key),
-            KeyRecord::Erased | KeyRecord::Missing => Ok(NeedsKey::Gone),
+            KeyRecord::Erased => Ok(NeedsKey::Erased),
+            KeyRecord::Missing => Ok(NeedsKey::Missing),
         }
     }
 

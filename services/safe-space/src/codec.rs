@@ -403,7 +403,7 @@ pub fn decode_allocator(
             needs: {
                 let mut needs = needs_from_wire(e.needs.as_ref()).map_err(bad)?;
                 if let Some(sealed) = &e.sealed_avoid {
-                    needs.avoid = codec.open(&case(&e.case_id)?, sealed);
+                    needs.avoid = codec.open(&case(&e.case_id)?, sealed).map_err(bad)?;
                 }
                 needs
             },

@@ -129,7 +129,7 @@ pub async fn run(
     )?);
     // The keeper of needs keys: a case's places to avoid are sealed with its own key.
     let needs_keys = Arc::new(needs::NeedsKeys::new(
-        service_runtime::NeedsKeyKeeper::from_config(&config.encryption, needs::GUARDED_SUBJECTS)?,
+        service_runtime::NeedsKeyKeeper::from_config(&config.encryption)?,
     ));
     service_runtime::run(spec, config, listener, shutdown, clock, move |context| {
         let api = Arc::new(api::SafeSpaceApi {

@@ -8,8 +8,10 @@
 //! records the case as missed and reads the list as unreadable; a command
 //! decided on such a fold appends nothing (its encoding refuses), and the
 //! service reads the missed keys and runs it again ([`AvoidCodec::missed`]).
-//! A list whose key is gone (destroyed at erasure) is read as
-//! `Avoid::Unreadable` on purpose: the domain then avoids every space.
+//! A list whose key was destroyed (at erasure: a tombstone stands in the
+//! store) is read as `Avoid::Unreadable` on purpose: the domain then avoids
+//! every space. A list whose key is missing altogether (the store lost) is
+//! an error, never silently unreadable.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
@@ -25,14 +27,18 @@ use service_runtime::{NeedsKey, NeedsKeyKeeper, ServiceError};
 /// What a needs key seals: the list of places to avoid.
 pub const AVOID: &str = "avoid";
 
-/// The case log's subjects that hold lists sealed with needs keys.
-pub const GUARDED_SUBJECTS: &str = "approdo.configuration.*.safe-space";
+/// A needs key as this instance last read it.
+#[derive(Clone)]
+enum Known {
+    Key(Arc<DataKey>),
+    Erased,
+    Missing,
+}
 
-/// Needs keys read so far (`None`: gone), and the keeper that reads, creates
-/// and destroys them.
+/// Needs keys read so far, and the keeper that reads, creates and destroys them.
 pub struct NeedsKeys {
     keeper: Option<NeedsKeyKeeper>,
-    cache: Mutex<HashMap<String, Option<Arc<DataKey>>>>,
+    cache: Mutex<HashMap<String, Known>>,
 }
 
 impl NeedsKeys {
@@ -49,7 +55,9 @@ impl NeedsKeys {
             keeper: None,
             cache: Mutex::new(
                 keys.into_iter()
-                    .map(|(case, key)| (case, key.map(Arc::new)))
+                    .map(|(case, key)| {
+                        (case, key.map_or(Known::Erased, |key| Known::Key(Arc::new(key))))
+                    })
                     .collect(),
             ),
         }
@@ -61,23 +69,23 @@ impl NeedsKeys {
             .ok_or_else(|| ServiceError::internal("no needs key store"))
     }
 
-    fn cached(&self, case: &str) -> Option<Option<Arc<DataKey>>> {
+    fn cached(&self, case: &str) -> Option<Known> {
         let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
         cache.get(case).cloned()
     }
 
-    fn remember(&self, case: &str, key: Option<Arc<DataKey>>) {
+    fn remember(&self, case: &str, key: Known) {
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
         cache.insert(case.to_owned(), key);
     }
 
     /// The case's needs key, created if it has none (refused once destroyed).
     pub async fn create(&self, log: &CaseLog, case: &CaseId) -> Result<(), ServiceError> {
-        if let Some(Some(_)) = self.cached(case.as_str()) {
+        if let Some(Known::Key(_)) = self.cached(case.as_str()) {
             return Ok(());
         }
         let key = self.keeper()?.create_or_get(log, case.as_str()).await?;
-        self.remember(case.as_str(), Some(Arc::new(key)));
+        self.remember(case.as_str(), Known::Key(Arc::new(key)));
         Ok(())
     }
 
@@ -85,8 +93,9 @@ impl NeedsKeys {
     pub async fn load(&self, log: &CaseLog, cases: &[String]) -> Result<(), ServiceError> {
         for case in cases {
             let key = match self.keeper()?.existing(log, case).await? {
-                NeedsKey::Key(key) => Some(Arc::new(key)),
-                NeedsKey::Gone => None,
+                NeedsKey::Key(key) => Known::Key(Arc::new(key)),
+                NeedsKey::Erased => Known::Erased,
+                NeedsKey::Missing => Known::Missing,
             };
             self.remember(case, key);
         }
@@ -96,7 +105,7 @@ impl NeedsKeys {
     /// Destroys the case's needs key (the case was erased); idempotent.
     pub async fn destroy(&self, log: &CaseLog, case: &CaseId) -> Result<(), ServiceError> {
         self.keeper()?.destroy(log, case.as_str()).await?;
-        self.remember(case.as_str(), None);
+        self.remember(case.as_str(), Known::Erased);
         Ok(())
     }
 }
@@ -122,27 +131,34 @@ impl AvoidCodec {
         missed.iter().cloned().collect()
     }
 
-    /// The case's list, opened; `Avoid::Unreadable` when its key is gone (or
-    /// not read yet: then recorded as missed).
-    pub fn open(&self, case: &CaseId, sealed: &EncryptedMessage) -> BTreeSet<Avoid> {
+    /// The case's list, opened; `Avoid::Unreadable` when its key was
+    /// destroyed (or not read yet: then recorded as missed). A key missing
+    /// from the store, or a list that does not open with its key, is an error.
+    pub fn open(
+        &self,
+        case: &CaseId,
+        sealed: &EncryptedMessage,
+    ) -> Result<BTreeSet<Avoid>, &'static str> {
         let unreadable = || [Avoid::Unreadable].into_iter().collect();
         match self.keys.cached(case.as_str()) {
             None => {
                 let mut missed = self.missed.lock().unwrap_or_else(|e| e.into_inner());
                 missed.insert(case.to_string());
-                unreadable()
+                Ok(unreadable())
             }
-            Some(None) => unreadable(),
-            Some(Some(key)) => {
-                match person_keys::open::<wire::AvoidList>(
+            Some(Known::Erased) => Ok(unreadable()),
+            Some(Known::Missing) => {
+                Err("the needs key of a sealed list is missing from the needs key store")
+            }
+            Some(Known::Key(key)) => {
+                let list = person_keys::open::<wire::AvoidList>(
                     &key,
                     &needs_key_id(case.as_str()),
                     AVOID,
                     sealed,
-                ) {
-                    Ok(list) => from_wire(&list).unwrap_or_else(|_| unreadable()),
-                    Err(_) => unreadable(),
-                }
+                )
+                .map_err(|_| "a sealed list of places to avoid does not open with its key")?;
+                from_wire(&list).map_err(|_| "a list of places to avoid holds a bad id")
             }
         }
     }
@@ -158,7 +174,7 @@ impl AvoidCodec {
                 "decided on an allocator whose needs keys were not all read",
             ));
         }
-        let Some(Some(key)) = self.keys.cached(case.as_str()) else {
+        let Some(Known::Key(key)) = self.keys.cached(case.as_str()) else {
             return Err(ServiceError::internal(format_args!(
                 "the needs key of case {case} is not read"
             )));
