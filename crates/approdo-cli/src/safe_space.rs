@@ -455,10 +455,7 @@ pub async fn run(host: &str, command: SpaceCommand) -> Result<()> {
                     at(position.waiting_since.as_ref())
                 );
             }
-            println!(
-                "case {case_id} waits on {} list(s)",
-                answer.positions.len()
-            );
+            println!("case {case_id} waits on {} list(s)", answer.positions.len());
         }
         SpaceCommand::Watch {
             province,
@@ -612,12 +609,19 @@ fn print_request(answer: &api::RequestPlaceResponse) {
         ),
     }
     if !answer.proposals.is_empty() {
-        println!("  proposals, best fit first: {}", answer.proposals.join(", "));
+        println!(
+            "  proposals, best fit first: {}",
+            answer.proposals.join(", ")
+        );
     }
 }
 
 fn print_availability(change: &api::WatchAvailabilityResponse) {
-    let what = if change.snapshot { "snapshot" } else { "change" };
+    let what = if change.snapshot {
+        "snapshot"
+    } else {
+        "change"
+    };
     println!("{what} (resume token {})", change.resume_token);
     for space in &change.spaces {
         println!(
@@ -920,7 +924,13 @@ mod tests {
     #[test]
     fn a_reservation_names_its_space_and_a_watch_its_resume_token() {
         let cli = Cli::try_parse_from([
-            "space", "reserve", "case-1", "--space", "space-b", "--kind", "gbv_shelter",
+            "space",
+            "reserve",
+            "case-1",
+            "--space",
+            "space-b",
+            "--kind",
+            "gbv_shelter",
         ])
         .expect("parses");
         let SpaceCommand::Reserve { space, .. } = cli.command else {

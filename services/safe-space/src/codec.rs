@@ -640,9 +640,12 @@ mod tests {
             requested_by: id(OrganisationId::parse, "hotspot-1"),
             referral: None,
             needs: Needs {
-                avoid: [Avoid::Organisation(id(OrganisationId::parse, "casa-segreta"))]
-                    .into_iter()
-                    .collect(),
+                avoid: [Avoid::Organisation(id(
+                    OrganisationId::parse,
+                    "casa-segreta",
+                ))]
+                .into_iter()
+                .collect(),
                 ..Needs::default()
             },
             urgency: None,
@@ -671,7 +674,10 @@ mod tests {
         let unread = AvoidCodec::new(std::sync::Arc::new(crate::needs::NeedsKeys::in_memory([])));
         decode_allocator(&unread, &stored).expect("decodes");
         assert_eq!(unread.missed(), ["case-1"]);
-        assert!(encode_allocator(&unread, &event).is_err(), "nothing written on a partial fold");
+        assert!(
+            encode_allocator(&unread, &event).is_err(),
+            "nothing written on a partial fold"
+        );
     }
 
     /// Each aggregate ignores the other's events on a shared contract.

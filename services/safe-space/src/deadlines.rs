@@ -26,12 +26,18 @@ impl SafeSpaceApi {
     /// Up to which screening commit this instance found the case's waiting
     /// entry in step with its urgency.
     fn urgency_checked(&self, case: &str) -> u64 {
-        let checked = self.urgency_checked.lock().unwrap_or_else(|e| e.into_inner());
+        let checked = self
+            .urgency_checked
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         checked.get(case).copied().unwrap_or(0)
     }
 
     fn remember_urgency_checked(&self, case: &str, at: u64) {
-        let mut checked = self.urgency_checked.lock().unwrap_or_else(|e| e.into_inner());
+        let mut checked = self
+            .urgency_checked
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         checked.insert(case.to_owned(), at);
     }
 }

@@ -102,7 +102,12 @@ pub const AUTHORISATION: &[Rule] = {
         },
         Rule {
             rpc: "/approdo.safe_space.v1.SafeSpaceService/WatchAvailability",
-            allowed: &[Prefecture, Administrator, ReceptionOperator, ReceivingService],
+            allowed: &[
+                Prefecture,
+                Administrator,
+                ReceptionOperator,
+                ReceivingService,
+            ],
         },
     ]
 };

@@ -56,7 +56,10 @@ impl NeedsKeys {
             cache: Mutex::new(
                 keys.into_iter()
                     .map(|(case, key)| {
-                        (case, key.map_or(Known::Erased, |key| Known::Key(Arc::new(key))))
+                        (
+                            case,
+                            key.map_or(Known::Erased, |key| Known::Key(Arc::new(key))),
+                        )
                     })
                     .collect(),
             ),

@@ -220,7 +220,10 @@ pub fn urgency_changed(
 
 /// The sequence of the last screening commit that may have changed the
 /// case's urgency (as projected), if any.
-pub fn urgency_changed_at(store: &ProjectionStore, case: &str) -> Result<Option<u64>, ServiceError> {
+pub fn urgency_changed_at(
+    store: &ProjectionStore,
+    case: &str,
+) -> Result<Option<u64>, ServiceError> {
     store
         .get(URGENCY, case.as_bytes())
         .map_err(store_error)?

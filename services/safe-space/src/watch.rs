@@ -298,4 +298,3 @@ fn changes(before: &Seen, now: &Seen) -> Vec<api::SpaceAvailability> {
         .map(|(_, space)| space.clone())
         .collect()
 }
-

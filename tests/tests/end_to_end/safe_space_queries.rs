@@ -15,8 +15,8 @@ use tonic::Code;
 
 use crate::privacy::files_containing;
 use crate::safe_space::{
-    NOW, SHELTER, allocator_history, client, events, open_cases, operator,
-    place_request, profile, register,
+    NOW, SHELTER, allocator_history, client, events, open_cases, operator, place_request, profile,
+    register,
 };
 use crate::support::{Caller, Service, System, eventually, ts};
 
@@ -190,9 +190,10 @@ async fn places_to_avoid_are_sealed_respected_and_their_key_destroyed_at_erasure
     system
         .deadlines_checked(Service::SafeSpace, system.now())
         .await;
-    eventually("the watcher forgets the erased case's places to avoid", || async {
-        !events::<api::AvoidListDestroyed>(&allocator_history(&log).await).is_empty()
-    })
+    eventually(
+        "the watcher forgets the erased case's places to avoid",
+        || async { !events::<api::AvoidListDestroyed>(&allocator_history(&log).await).is_empty() },
+    )
     .await;
     let history = allocator_history(&log).await;
     let destroyed = events::<api::AvoidListDestroyed>(&history);
@@ -203,7 +204,11 @@ async fn places_to_avoid_are_sealed_respected_and_their_key_destroyed_at_erasure
             .iter()
             .any(|r| r.case_id == cases[1] && r.reason == "erasure")
     );
-    assert_eq!(needs_key(&system, &cases[1]).await, Some(false), "a tombstone");
+    assert_eq!(
+        needs_key(&system, &cases[1]).await,
+        Some(false),
+        "a tombstone"
+    );
     assert_eq!(needs_key(&system, &cases[0]).await, Some(true));
     // The allocator still folds (the list is unreadable, on purpose), once.
     system.advance(time::Duration::minutes(1));
@@ -231,7 +236,11 @@ async fn a_reservation_moves_to_another_proposed_space_passing_no_one_waiting() 
         .expect("requested");
     assert_eq!(first.standing, "reserved");
     let held = first.space_id.clone();
-    let free = if held == mine { other.clone() } else { mine.clone() };
+    let free = if held == mine {
+        other.clone()
+    } else {
+        mine.clone()
+    };
     let free_manager = if free == mine { SHELTER } else { OTHER };
     assert_eq!(first.proposals, [held.clone(), free.clone()]);
     // The second may go only where the first is: it waits.
@@ -267,7 +276,10 @@ async fn a_reservation_moves_to_another_proposed_space_passing_no_one_waiting() 
         .await
         .expect("chosen")
         .into_inner();
-    assert_eq!((moved.space_id.as_str(), moved.reason.as_str()), (free.as_str(), "chosen"));
+    assert_eq!(
+        (moved.space_id.as_str(), moved.reason.as_str()),
+        (free.as_str(), "chosen")
+    );
     let log = system.log().await;
     let reservations = events::<api::PlaceReserved>(&allocator_history(&log).await);
     let last: Vec<(&str, &str, &str)> = reservations
@@ -332,7 +344,10 @@ async fn a_cases_position_is_its_jurisdictions_and_the_whole_list_the_prefecture
         .into_inner();
     assert_eq!(position.positions.len(), 1);
     assert_eq!(
-        (position.positions[0].position, position.positions[0].waiting),
+        (
+            position.positions[0].position,
+            position.positions[0].waiting
+        ),
         (2, 2)
     );
     let elsewhere = client(
@@ -392,9 +407,10 @@ async fn a_raised_urgency_moves_a_waiting_person_ahead_and_the_next_place_is_the
         .deadlines_checked(Service::SafeSpace, system.now())
         .await;
     let log = system.log().await;
-    eventually("the watcher refreshes the waiting person's urgency", || async {
-        !events::<api::UrgencyRefreshed>(&allocator_history(&log).await).is_empty()
-    })
+    eventually(
+        "the watcher refreshes the waiting person's urgency",
+        || async { !events::<api::UrgencyRefreshed>(&allocator_history(&log).await).is_empty() },
+    )
     .await;
     let refreshed = events::<api::UrgencyRefreshed>(&allocator_history(&log).await);
     assert_eq!(
@@ -476,7 +492,12 @@ async fn availability_is_watched_from_a_snapshot_and_resumed_missing_nothing() {
     let mut expected = vec![(mine.clone(), 2), (other.clone(), 1)];
     expected.sort();
     assert_eq!(free_beds(&snapshot), expected);
-    assert!(snapshot.spaces.iter().all(|s| s.kind == "trafficking_shelter"));
+    assert!(
+        snapshot
+            .spaces
+            .iter()
+            .all(|s| s.kind == "trafficking_shelter")
+    );
 
     let first = request_avoiding(&system, "watch-0", &cases[0], &[&other], &[])
         .await

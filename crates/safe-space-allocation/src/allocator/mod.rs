@@ -146,7 +146,10 @@ pub enum Event {
     },
     /// The key of the case's places to avoid is destroyed: the list can
     /// never be read again (an entry still open avoids every space).
-    AvoidListDestroyed { case: CaseId, at: OffsetDateTime },
+    AvoidListDestroyed {
+        case: CaseId,
+        at: OffsetDateTime,
+    },
 }
 
 /// A space as its allocator knows it.

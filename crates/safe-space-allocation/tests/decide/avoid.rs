@@ -23,7 +23,12 @@ fn an_avoided_space_or_organisation_is_never_proposed_or_reserved() {
     let state = given()
         .space("space-a", shelter(1, 0))
         .space("space-b", other_shelter())
-        .request("case-1", avoiding(Avoid::Space(space("space-a"))), Urgency::High, T0);
+        .request(
+            "case-1",
+            avoiding(Avoid::Space(space("space-a"))),
+            Urgency::High,
+            T0,
+        );
     assert_eq!(
         state.standing("case-1"),
         Some(&Standing::Reserved {
@@ -41,7 +46,10 @@ fn an_avoided_space_or_organisation_is_never_proposed_or_reserved() {
     );
     // space-a is free, but of the organisation case-2 avoids: case-2 waits.
     assert_eq!(state.waiting(), ["case-2"]);
-    assert_eq!(proposals(&state.state, &case("case-2")), Vec::<Proposal>::new());
+    assert_eq!(
+        proposals(&state.state, &case("case-2")),
+        Vec::<Proposal>::new()
+    );
     assert_eq!(
         when(
             &state,
@@ -74,7 +82,12 @@ fn an_unreadable_list_avoids_every_space_and_its_destruction_is_recorded_once() 
         .space("space-b", other_shelter())
         .request("case-0", single(), Urgency::High, T0)
         .request("case-9", single(), Urgency::High, T0)
-        .request("case-1", avoiding(Avoid::Space(space("space-a"))), Urgency::Immediate, T0);
+        .request(
+            "case-1",
+            avoiding(Avoid::Space(space("space-a"))),
+            Urgency::Immediate,
+            T0,
+        );
     assert!(state.state.avoid_kept.contains(&case("case-1")));
     assert_eq!(state.waiting(), ["case-1"]);
     let erased: BTreeMap<_, _> = [(case("case-1"), ReleaseReason::Erasure)]

@@ -15,16 +15,35 @@ fn waiting_three() -> Given {
     given()
         .space("space-a", shelter(1, 0))
         .request("case-0", single(), Urgency::High, T0)
-        .request("case-1", single(), Urgency::Standard, T0 + Duration::hours(1))
-        .request("case-2", single(), Urgency::Standard, T0 + Duration::hours(2))
-        .request("case-3", single(), Urgency::Standard, T0 + Duration::hours(3))
+        .request(
+            "case-1",
+            single(),
+            Urgency::Standard,
+            T0 + Duration::hours(1),
+        )
+        .request(
+            "case-2",
+            single(),
+            Urgency::Standard,
+            T0 + Duration::hours(2),
+        )
+        .request(
+            "case-3",
+            single(),
+            Urgency::Standard,
+            T0 + Duration::hours(3),
+        )
 }
 
 #[test]
 fn a_raised_urgency_moves_the_person_ahead_and_the_next_free_place_is_theirs() {
     let state = waiting_three();
     assert_eq!(state.waiting(), ["case-1", "case-2", "case-3"]);
-    let events = when(&state, refresh("case-3", Some(Urgency::Immediate)), &system(NOW));
+    let events = when(
+        &state,
+        refresh("case-3", Some(Urgency::Immediate)),
+        &system(NOW),
+    );
     expect![[r#"
         UrgencyRefreshed {
             case: CaseId(
@@ -46,7 +65,10 @@ fn a_raised_urgency_moves_the_person_ahead_and_the_next_free_place_is_theirs() {
         },
         &by(REQUESTER, NOW),
     );
-    assert_eq!(state.standing("case-3").map(Standing::code), Some("reserved"));
+    assert_eq!(
+        state.standing("case-3").map(Standing::code),
+        Some("reserved")
+    );
     assert_eq!(state.waiting(), ["case-1", "case-2"]);
 }
 
@@ -54,19 +76,35 @@ fn a_raised_urgency_moves_the_person_ahead_and_the_next_free_place_is_theirs() {
 fn only_the_watcher_refreshes_only_a_waiting_person_and_only_a_change() {
     let state = waiting_three();
     assert_eq!(
-        when(&state, refresh("case-1", Some(Urgency::High)), &by(REQUESTER, NOW)),
+        when(
+            &state,
+            refresh("case-1", Some(Urgency::High)),
+            &by(REQUESTER, NOW)
+        ),
         Err(AllocationError::NotAllowedForActor)
     );
     assert_eq!(
-        when(&state, refresh("case-1", Some(Urgency::Standard)), &system(NOW)),
+        when(
+            &state,
+            refresh("case-1", Some(Urgency::Standard)),
+            &system(NOW)
+        ),
         Err(AllocationError::UrgencyUnchanged)
     );
     assert_eq!(
-        when(&state, refresh("case-0", Some(Urgency::Immediate)), &system(NOW)),
+        when(
+            &state,
+            refresh("case-0", Some(Urgency::Immediate)),
+            &system(NOW)
+        ),
         Err(AllocationError::NotAllowedWhile("reserved"))
     );
     assert_eq!(
-        when(&state, refresh("case-9", Some(Urgency::Immediate)), &system(NOW)),
+        when(
+            &state,
+            refresh("case-9", Some(Urgency::Immediate)),
+            &system(NOW)
+        ),
         Err(AllocationError::RequestNotFound)
     );
 }
