@@ -101,8 +101,10 @@ pub fn due_commands(
 }
 
 /// [`due_commands`], and with `urgencies` (the current urgency of cases the
-/// service read, from their facts): a waiting person whose case's urgency
-/// differs from their entry's is refreshed (after any release or expiry);
+/// service read, from their facts): first each waiting person whose case's
+/// urgency differs from their entry's is refreshed (so that a place freed
+/// by what follows goes by the list's new order, and no refresh meets a
+/// person a later command already served); then the releases and expiries;
 /// then, for each case erased whose places to avoid are still kept, the
 /// record of their key's destruction.
 pub fn due(
@@ -111,45 +113,42 @@ pub fn due(
     ended: &BTreeMap<CaseId, ReleaseReason>,
     urgencies: &BTreeMap<CaseId, Option<Urgency>>,
 ) -> Vec<Due> {
-    let mut due: Vec<Due> = state
-        .cases
+    let refreshes = state.cases.iter().filter_map(|(case, entry)| {
+        let urgency = urgencies.get(case)?;
+        (entry.standing == Standing::Waiting
+            && !ended.contains_key(case)
+            && *urgency != entry.urgency)
+            .then(|| Due::RefreshUrgency {
+                case: case.clone(),
+                urgency: *urgency,
+                requested_at: entry.waiting_since,
+                refreshes: entry.urgency_refreshes,
+            })
+    });
+    let ends = state.cases.iter().filter_map(|(case, entry)| {
+        if let Some(reason) = ended.get(case) {
+            return Some(Due::Release {
+                case: case.clone(),
+                reason: *reason,
+                requested_at: entry.waiting_since,
+            });
+        }
+        match entry.standing {
+            Standing::Reserved {
+                reserved_at,
+                held_until,
+                ..
+            } if held_until <= now => Some(Due::ExpireHold {
+                case: case.clone(),
+                reserved_at,
+            }),
+            _ => None,
+        }
+    });
+    let forgotten = state
+        .avoid_kept
         .iter()
-        .filter_map(|(case, entry)| {
-            if let Some(reason) = ended.get(case) {
-                return Some(Due::Release {
-                    case: case.clone(),
-                    reason: *reason,
-                    requested_at: entry.waiting_since,
-                });
-            }
-            match entry.standing {
-                Standing::Reserved {
-                    reserved_at,
-                    held_until,
-                    ..
-                } if held_until <= now => Some(Due::ExpireHold {
-                    case: case.clone(),
-                    reserved_at,
-                }),
-                Standing::Waiting => match urgencies.get(case) {
-                    Some(urgency) if *urgency != entry.urgency => Some(Due::RefreshUrgency {
-                        case: case.clone(),
-                        urgency: *urgency,
-                        requested_at: entry.waiting_since,
-                        refreshes: entry.urgency_refreshes,
-                    }),
-                    _ => None,
-                },
-                _ => None,
-            }
-        })
-        .collect();
-    due.extend(
-        state
-            .avoid_kept
-            .iter()
-            .filter(|case| ended.get(*case) == Some(&ReleaseReason::Erasure))
-            .map(|case| Due::ForgetAvoid { case: case.clone() }),
-    );
-    due
+        .filter(|case| ended.get(*case) == Some(&ReleaseReason::Erasure))
+        .map(|case| Due::ForgetAvoid { case: case.clone() });
+    refreshes.chain(ends).chain(forgotten).collect()
 }
