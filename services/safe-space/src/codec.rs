@@ -473,10 +473,14 @@ pub fn decode_allocator(
             },
             at: time_of(event, &e.refreshed_at)?,
         },
-        WireEvent::AvoidListDestroyed(e) => AllocatorEvent::AvoidListDestroyed {
-            case: case(&e.case_id)?,
-            at: time_of(event, &e.destroyed_at)?,
-        },
+        WireEvent::AvoidListDestroyed(e) => {
+            let case = case(&e.case_id)?;
+            codec.forget(&case);
+            AllocatorEvent::AvoidListDestroyed {
+                case,
+                at: time_of(event, &e.destroyed_at)?,
+            }
+        }
         _ => return Ok(None),
     }))
 }

@@ -185,6 +185,12 @@ impl AvoidCodec {
         person_keys::seal(&key, &needs_key_id(case.as_str()), AVOID, &to_wire(avoid))
     }
 
+    /// The case's key was recorded destroyed (`AvoidListDestroyed`, by
+    /// whichever instance): this instance forgets its copy too.
+    pub fn forget(&self, case: &CaseId) {
+        self.keys.remember(case.as_str(), Known::Erased);
+    }
+
     /// Refuses to write anything decided on a fold with a missed key.
     pub fn check_complete(&self) -> Result<(), ServiceError> {
         if self.missed().is_empty() {

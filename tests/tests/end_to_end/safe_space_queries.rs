@@ -124,7 +124,11 @@ async fn places_to_avoid_are_sealed_respected_and_their_key_destroyed_at_erasure
         ("reserved", other.as_str())
     );
     assert_eq!(first.reason, "place_free");
-    assert_eq!(first.proposals, [other.clone()], "never the avoided space");
+    assert_eq!(
+        first.proposals,
+        std::slice::from_ref(&other),
+        "never the avoided space"
+    );
 
     // The second avoids SHELTER, which manages `mine`: it waits, `mine` free.
     let second = request_avoiding(&system, "avoid-1", &cases[1], &[], &[SHELTER])
@@ -468,7 +472,7 @@ fn free_beds(change: &api::WatchAvailabilityResponse) -> Vec<(String, u32)> {
     change
         .spaces
         .iter()
-        .map(|s| (s.space_id.clone(), s.free.clone().unwrap_or_default().beds))
+        .map(|s| (s.space_id.clone(), s.free.unwrap_or_default().beds))
         .collect()
 }
 
@@ -576,4 +580,81 @@ async fn availability_is_watched_from_a_snapshot_and_resumed_missing_nothing() {
     assert_eq!(over.code(), Code::ResourceExhausted);
     drop(open);
     system.stop().await;
+}
+
+/// The safe-space service's NATS user, with the local permissions file:
+/// creates the needs key store, stores, reads and destroys a case's needs
+/// key (a tombstone then refuses a new one), and still reads no person key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_safe_space_user_keeps_and_destroys_needs_keys_under_the_local_permissions() {
+    use case_log_jetstream::{CaseLog, CaseLogConfig};
+    use nats_test_server::{ServerOptions, workspace_root};
+    use service_runtime::NeedsKey;
+    use service_runtime::config::EncryptionConfig;
+    use service_runtime::person_keys::NeedsKeyKeeper;
+    let users = [
+        "APPRODO_NATS_SCREENING_PASSWORD",
+        "APPRODO_NATS_REFERRAL_PASSWORD",
+        "APPRODO_NATS_SAFE_SPACE_PASSWORD",
+        "APPRODO_NATS_MONITORING_PASSWORD",
+    ];
+    let system = System::builder()
+        .nats(ServerOptions {
+            include: vec![workspace_root().join("deploy/local/nats-permissions.conf")],
+            env: users
+                .iter()
+                .map(|var| ((*var).to_owned(), format!("password-{var}")))
+                .collect(),
+            ..ServerOptions::default()
+        })
+        .start()
+        .await;
+    let log = CaseLog::connect(&CaseLogConfig {
+        url: system.nats().url(),
+        user: Some("safe-space".to_owned()),
+        password: Some("password-APPRODO_NATS_SAFE_SPACE_PASSWORD".to_owned()),
+        request_timeout_ms: 700,
+        ..CaseLogConfig::default()
+    })
+    .await
+    .expect("connect as safe-space");
+    let encryption = EncryptionConfig {
+        key_encryption_key: Some(
+            person_crypto::KeyEncryptionKey::generate_hex()
+                .expect("randomness")
+                .to_string(),
+        ),
+        ..EncryptionConfig::default()
+    };
+    let keeper = NeedsKeyKeeper::from_config(&encryption).expect("keeper");
+    keeper
+        .create_or_get(&log, "case-1")
+        .await
+        .expect("the safe-space user creates the store and a needs key");
+    assert!(matches!(
+        keeper.existing(&log, "case-1").await.expect("read"),
+        NeedsKey::Key(_)
+    ));
+    assert!(keeper.destroy(&log, "case-1").await.expect("destroyed"));
+    assert!(matches!(
+        keeper.existing(&log, "case-1").await.expect("read"),
+        NeedsKey::Erased
+    ));
+    assert!(
+        keeper.create_or_get(&log, "case-1").await.is_err(),
+        "no new key after a destruction"
+    );
+    assert!(
+        !keeper.destroy(&log, "case-1").await.expect("again"),
+        "idempotent"
+    );
+    let published = log
+        .jetstream()
+        .publish("approdo-keys.case-1", "forged".into())
+        .await;
+    let stored = match published {
+        Ok(ack) => ack.await.is_ok(),
+        Err(_) => false,
+    };
+    assert!(!stored, "safe-space stored a person key");
 }
