@@ -79,6 +79,9 @@ pub enum SpaceCommand {
         /// ISO 639 codes of the languages the staff speak.
         #[arg(long, value_delimiter = ',')]
         languages: Vec<String>,
+        /// How many persons one family room holds (parent and children); 0: unsized.
+        #[arg(long, default_value_t = 0)]
+        family_room_persons: u32,
         /// The space's real name: sealed with the space's key, never in the log in clear.
         #[arg(long, default_value = "")]
         name: String,
@@ -310,6 +313,7 @@ pub async fn run(host: &str, command: SpaceCommand) -> Result<()> {
             families,
             accessible,
             languages,
+            family_room_persons,
             name,
             address,
             request_id: id,
@@ -330,6 +334,7 @@ pub async fn run(host: &str, command: SpaceCommand) -> Result<()> {
                         families_with_children: families,
                         accessible,
                         languages,
+                        family_room_persons,
                     }),
                 }),
             };

@@ -167,6 +167,10 @@ pub struct Eligibility {
     pub accessible: bool,
     /// Languages spoken by the staff (a better fit, never a condition).
     pub languages: BTreeSet<Language>,
+    /// How many persons one family room holds (the parent and the
+    /// children): a family fits only where it is enough. 0: unsized, one
+    /// family per family room whatever its size.
+    pub family_room_persons: u8,
 }
 
 /// What the registry knows of a space: no name, no address (sealed apart by the service).
@@ -243,6 +247,16 @@ pub fn check_capacity(
         return Err((
             "capacity.family_rooms",
             "family rooms only in a space that admits families with children",
+        ));
+    }
+    if eligibility.family_room_persons > 0
+        && (!eligibility.families_with_children
+            || eligibility.family_room_persons < 2
+            || eligibility.family_room_persons > MAX_CHILDREN + 1)
+    {
+        return Err((
+            "eligibility.family_room_persons",
+            "0 (unsized), or 2 to 21 persons where families are admitted",
         ));
     }
     Ok(())

@@ -85,6 +85,7 @@ pub fn eligibility_to_wire(eligibility: &Eligibility) -> wire::Eligibility {
             .iter()
             .map(|l| l.as_str().to_owned())
             .collect(),
+        family_room_persons: u32::from(eligibility.family_room_persons),
     }
 }
 
@@ -113,6 +114,8 @@ pub fn eligibility_from_wire(
             .iter()
             .map(|l| Language::parse(l).map_err(|_| "eligibility.languages"))
             .collect::<Result<_, _>>()?,
+        family_room_persons: u8::try_from(e.family_room_persons)
+            .map_err(|_| "eligibility.family_room_persons")?,
     })
 }
 
@@ -519,6 +522,7 @@ mod tests {
             families_with_children: true,
             accessible: true,
             languages: [Language::parse("ti").expect("code")].into_iter().collect(),
+            family_room_persons: 4,
         };
         let capacity = Capacity {
             beds: 3,

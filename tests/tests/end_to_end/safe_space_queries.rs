@@ -658,3 +658,66 @@ async fn the_safe_space_user_keeps_and_destroys_needs_keys_under_the_local_permi
     };
     assert!(!stored, "safe-space stored a person key");
 }
+
+/// Sized family rooms: a family is offered only a family room that holds the
+/// parent and every child; a bad size is refused naming the field.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_family_is_offered_only_a_family_room_it_fits_in() {
+    let system = System::start_at(NOW, &[Service::Screening, Service::SafeSpace]).await;
+    let mut sized = profile(0, false);
+    sized.capacity = Some(api::Capacity {
+        beds: 0,
+        family_rooms: 2,
+    });
+    sized.eligibility = Some(api::Eligibility {
+        families_with_children: true,
+        family_room_persons: 3,
+        ..Default::default()
+    });
+    let mut bad = sized.clone();
+    if let Some(eligibility) = bad.eligibility.as_mut() {
+        eligibility.family_room_persons = 1;
+    }
+    let refused = client(
+        system.channel(Service::SafeSpace).await,
+        &Caller::receiver(SHELTER, Some("AG")),
+    )
+    .register_safe_space(api::RegisterSafeSpaceRequest {
+        request_id: "family-bad".to_owned(),
+        profile: Some(bad),
+        ..Default::default()
+    })
+    .await
+    .expect_err("a room for one is no family room");
+    assert_eq!(refused.code(), Code::InvalidArgument);
+    assert!(
+        refused
+            .message()
+            .contains("profile.eligibility.family_room_persons"),
+        "{}",
+        refused.message()
+    );
+    let space = register(&system, "family-rooms", sized).await;
+    let cases = open_cases(&system, "family", 2).await;
+    let mut requester = client(system.channel(Service::SafeSpace).await, &operator());
+    let needs = |children| api::Needs {
+        children,
+        ..Default::default()
+    };
+    let four = requester
+        .request_place(place_request("family-four", &cases[0], needs(3)))
+        .await
+        .expect("requested")
+        .into_inner();
+    assert_eq!((four.standing.as_str(), four.position), ("waiting", 1));
+    let three = requester
+        .request_place(place_request("family-three", &cases[1], needs(2)))
+        .await
+        .expect("requested")
+        .into_inner();
+    assert_eq!(
+        (three.standing.as_str(), three.space_id.as_str()),
+        ("reserved", space.as_str())
+    );
+    system.stop().await;
+}

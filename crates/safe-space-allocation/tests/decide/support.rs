@@ -63,6 +63,7 @@ pub fn shelter(beds: u32, family_rooms: u32) -> SpaceProfile {
             families_with_children: true,
             accessible: false,
             languages: BTreeSet::new(),
+            family_room_persons: 0,
         },
     }
 }
