@@ -22,8 +22,8 @@ use safe_space_allocation::{
     SpaceKind, Unit,
 };
 use service_runtime::{
-    Authority, Caller, CallerExtractor, Jurisdiction, Kernel, OrganisationType, ServiceError,
-    Target, person_keys,
+    Authority, Caller, CallerExtractor, Jurisdiction, Kernel, OrganisationType, Preview,
+    ServiceError, Target, person_keys,
 };
 use tonic::{Request, Response, Status};
 
@@ -202,15 +202,23 @@ impl SafeSpaceApi {
                 urgencies: Default::default(),
             };
             let codec = self.avoid_codec();
-            let target = Target::<Allocator> {
+            let target = || Target::<Allocator> {
                 id: &id,
                 codec: &codec,
                 context: &context,
             };
-            let executed = self
-                .kernel
-                .execute(target, run.authority, run.request_id, run.command.clone())
-                .await;
+            // Places to avoid reach the log only sealed with the case's own
+            // needs key: created once the kernel would accept the request
+            // (the caller's jurisdiction and the domain, as `execute` will
+            // ask them), so that no key exists for a refused one.
+            let executed = match self.needs_key_first(&run, target()).await {
+                Ok(()) => {
+                    self.kernel
+                        .execute(target(), run.authority, run.request_id, run.command.clone())
+                        .await
+                }
+                Err(refused) => Err(refused),
+            };
             // Decided on a fold that met a needs key not read yet: nothing was
             // appended; read the keys and decide again.
             let missed = codec.missed();
@@ -226,6 +234,29 @@ impl SafeSpaceApi {
                 }
                 other => return other,
             }
+        }
+    }
+
+    /// For a request with places to avoid whose needs key this instance does
+    /// not hold: previews it, and creates the key if it would be accepted.
+    async fn needs_key_first(
+        &self,
+        run: &AllocatorCommand<'_>,
+        target: Target<'_, Allocator>,
+    ) -> Result<(), ServiceError> {
+        let allocator::Command::RequestPlace { case, needs, .. } = &run.command else {
+            return Ok(());
+        };
+        if needs.avoid.is_empty() || self.needs_keys.holds(case) {
+            return Ok(());
+        }
+        match self
+            .kernel
+            .preview(target, run.authority, run.request_id, &run.command)
+            .await?
+        {
+            Preview::Accepted => self.needs_keys.create(self.kernel.log(), case).await,
+            Preview::Replayed(_) => Ok(()),
         }
     }
 
@@ -384,13 +415,6 @@ impl SafeSpaceApi {
     ) -> Result<Response<api::RequestPlaceResponse>, Status> {
         let caller = self.callers.caller(&request)?;
         let place = requests::request_place(request.get_ref())?;
-        // The places to avoid reach the log only sealed with the case's own
-        // needs key: it exists before the kernel runs (refused once erased).
-        if !place.needs.avoid.is_empty() {
-            self.needs_keys
-                .create(self.kernel.log(), &place.case)
-                .await?;
-        }
         let command = allocator::Command::RequestPlace {
             case: place.case.clone(),
             needs: place.needs,

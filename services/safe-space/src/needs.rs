@@ -82,6 +82,11 @@ impl NeedsKeys {
         cache.insert(case.to_owned(), key);
     }
 
+    /// Whether this instance holds the case's key.
+    pub fn holds(&self, case: &CaseId) -> bool {
+        matches!(self.cached(case.as_str()), Some(Known::Key(_)))
+    }
+
     /// The case's needs key, created if it has none (refused once destroyed).
     pub async fn create(&self, log: &CaseLog, case: &CaseId) -> Result<(), ServiceError> {
         if let Some(Known::Key(_)) = self.cached(case.as_str()) {
