@@ -208,9 +208,19 @@ impl SafeSpaceApi {
             let after = cursor;
             for (kind, commit) in commits.into_iter().filter(|(_, c)| c.sequence > after) {
                 let state = states.entry(kind).or_default();
+                // Places to avoid do not change free places: a list this
+                // instance has not read is folded as unreadable, harmlessly.
                 for event in &commit.commit.events {
-                    if let Ok(Some(event)) = codec::decode_allocator(&codec, event) {
-                        *state = std::mem::take(state).evolve(&event);
+                    match codec::decode_allocator(&codec, event) {
+                        Ok(Some(event)) => *state = std::mem::take(state).evolve(&event),
+                        Ok(None) => {}
+                        Err(error) => {
+                            let error = ServiceError::internal(format_args!(
+                                "an allocator's history cannot be decoded: {error}"
+                            ));
+                            let _ = sender.send(Err(error.into())).await;
+                            return;
+                        }
                     }
                 }
                 cursor = commit.sequence;
