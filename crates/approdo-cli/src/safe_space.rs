@@ -79,6 +79,9 @@ pub enum SpaceCommand {
         /// ISO 639 codes of the languages the staff speak.
         #[arg(long, value_delimiter = ',')]
         languages: Vec<String>,
+        /// How many persons one family room holds (parent and children); 0: unsized.
+        #[arg(long, default_value_t = 0)]
+        family_room_persons: u32,
         /// The space's real name: sealed with the space's key, never in the log in clear.
         #[arg(long, default_value = "")]
         name: String,
@@ -128,6 +131,41 @@ pub enum SpaceCommand {
         /// The accepted referral the request is linked to.
         #[arg(long, default_value = "")]
         referral: String,
+        /// Spaces the person must avoid for safety (opaque ids): sealed, never in the log in clear.
+        #[arg(long, value_delimiter = ',')]
+        avoid_spaces: Vec<String>,
+        /// Managing organisations the person must avoid for safety: sealed like the spaces.
+        #[arg(long, value_delimiter = ',')]
+        avoid_organisations: Vec<String>,
+    },
+    /// Chooses another proposed space for a case holding a reservation, as the requester
+    /// (the local reception operator) or (--as) whoever answers for the case where it is now.
+    Reserve {
+        case_id: String,
+        #[command(flatten)]
+        allocator: AllocatorArgs,
+        /// The space chosen (one of the proposals).
+        #[arg(long)]
+        space: String,
+        #[command(flatten)]
+        acting: Acting,
+    },
+    /// Where a case waits: its position on each waiting list (as the local reception operator, or --as).
+    Position {
+        case_id: String,
+        #[command(flatten)]
+        acting: Acting,
+    },
+    /// Follows the free places of a province's spaces as they change (as administrator, or --as
+    /// a prefecture of the province or a managing organisation for its own spaces); --resume
+    /// with the last token printed misses nothing and repeats nothing.
+    Watch {
+        #[arg(long, default_value = "AG")]
+        province: String,
+        #[arg(long, default_value_t = 0)]
+        resume: u64,
+        #[command(flatten)]
+        acting: Acting,
     },
     /// Withdraws a case's request waiting or reserved, as the requester (the local reception operator).
     Cancel {
@@ -275,6 +313,7 @@ pub async fn run(host: &str, command: SpaceCommand) -> Result<()> {
             families,
             accessible,
             languages,
+            family_room_persons,
             name,
             address,
             request_id: id,
@@ -295,6 +334,7 @@ pub async fn run(host: &str, command: SpaceCommand) -> Result<()> {
                         families_with_children: families,
                         accessible,
                         languages,
+                        family_room_persons,
                     }),
                 }),
             };
@@ -350,6 +390,8 @@ pub async fn run(host: &str, command: SpaceCommand) -> Result<()> {
             languages,
             preferred_provinces,
             referral,
+            avoid_spaces,
+            avoid_organisations,
         } => {
             let answer = client
                 .request_place(operator(api::RequestPlaceRequest {
@@ -363,10 +405,79 @@ pub async fn run(host: &str, command: SpaceCommand) -> Result<()> {
                         preferred_provinces,
                     }),
                     referral_id: referral,
+                    avoid_space_ids: avoid_spaces,
+                    avoid_organisation_ids: avoid_organisations,
                 }))
                 .await?
                 .into_inner();
             print_request(&answer);
+        }
+        SpaceCommand::Reserve {
+            case_id,
+            allocator,
+            space,
+            acting,
+        } => {
+            let message = api::ReserveRequest {
+                request_id: request_id(),
+                case_id: case_id.clone(),
+                allocator: allocator.wire(),
+                space_id: space,
+            };
+            let answer = client
+                .reserve(acting.request(message, operator)?)
+                .await?
+                .into_inner();
+            println!(
+                "case {case_id}: reserved in space {} until {} ({}, log sequence {})",
+                answer.space_id,
+                at(answer.held_until.as_ref()),
+                answer.reason,
+                answer.log_sequence
+            );
+        }
+        SpaceCommand::Position { case_id, acting } => {
+            let message = api::GetWaitingPositionRequest {
+                case_id: case_id.clone(),
+            };
+            let answer = client
+                .get_waiting_position(acting.request(message, operator)?)
+                .await?
+                .into_inner();
+            for position in &answer.positions {
+                let allocator = position.allocator.clone().unwrap_or_default();
+                println!(
+                    "  {} {}: position {} of {} (urgency {}, asked {})",
+                    allocator.province,
+                    allocator.kind,
+                    position.position,
+                    position.waiting,
+                    if position.urgency.is_empty() {
+                        "-"
+                    } else {
+                        &position.urgency
+                    },
+                    at(position.waiting_since.as_ref())
+                );
+            }
+            println!("case {case_id} waits on {} list(s)", answer.positions.len());
+        }
+        SpaceCommand::Watch {
+            province,
+            resume,
+            acting,
+        } => {
+            let message = api::WatchAvailabilityRequest {
+                province,
+                resume_token: resume,
+            };
+            let mut stream = client
+                .watch_availability(acting.request(message, administrator)?)
+                .await?
+                .into_inner();
+            while let Some(change) = stream.message().await? {
+                print_availability(&change);
+            }
         }
         SpaceCommand::Cancel { case_id, allocator } => {
             let answer = client
@@ -495,11 +606,38 @@ fn print_request(answer: &api::RequestPlaceResponse) {
             answer.position, answer.log_sequence
         ),
         standing => println!(
-            "{standing} in space {} until {} (log sequence {})",
+            "{standing} in space {} until {} ({}, log sequence {})",
             answer.space_id,
             at(answer.held_until.as_ref()),
+            answer.reason,
             answer.log_sequence
         ),
+    }
+    if !answer.proposals.is_empty() {
+        println!(
+            "  proposals, best fit first: {}",
+            answer.proposals.join(", ")
+        );
+    }
+}
+
+fn print_availability(change: &api::WatchAvailabilityResponse) {
+    let what = if change.snapshot {
+        "snapshot"
+    } else {
+        "change"
+    };
+    println!("{what} (resume token {})", change.resume_token);
+    for space in &change.spaces {
+        println!(
+            "  {} {} of {}: {} free of {}{}",
+            space.space_id,
+            space.kind,
+            space.organisation_id,
+            units(space.free.as_ref()),
+            units(space.capacity.as_ref()),
+            if space.closed { " (closed)" } else { "" }
+        );
     }
 }
 
@@ -611,6 +749,7 @@ pub async fn journey(
                 ..Default::default()
             }),
             referral_id: referral_id.to_owned(),
+            ..Default::default()
         }))
         .await?
         .into_inner();
@@ -785,6 +924,52 @@ mod tests {
             (2, true, "r-1")
         );
         assert_eq!(preferred_provinces, ["RM", "AG"]);
+    }
+
+    #[test]
+    fn a_reservation_names_its_space_and_a_watch_its_resume_token() {
+        let cli = Cli::try_parse_from([
+            "space",
+            "reserve",
+            "case-1",
+            "--space",
+            "space-b",
+            "--kind",
+            "gbv_shelter",
+        ])
+        .expect("parses");
+        let SpaceCommand::Reserve { space, .. } = cli.command else {
+            panic!("not a reservation");
+        };
+        assert_eq!(space, "space-b");
+        let cli = Cli::try_parse_from(["space", "watch", "--province", "RM", "--resume", "42"])
+            .expect("parses");
+        let SpaceCommand::Watch {
+            province, resume, ..
+        } = cli.command
+        else {
+            panic!("not a watch");
+        };
+        assert_eq!((province.as_str(), resume), ("RM", 42));
+        let cli = Cli::try_parse_from([
+            "space",
+            "request",
+            "case-1",
+            "--avoid-spaces",
+            "s-1,s-2",
+            "--avoid-organisations",
+            "org-1",
+        ])
+        .expect("parses");
+        let SpaceCommand::Request {
+            avoid_spaces,
+            avoid_organisations,
+            ..
+        } = cli.command
+        else {
+            panic!("not a request");
+        };
+        assert_eq!((avoid_spaces.len(), avoid_organisations.len()), (2, 1));
     }
 
     #[test]

@@ -20,9 +20,11 @@
 //! and the services' edge (`service_runtime::person_keys`). This crate holds bytes.
 
 mod error;
+mod needs;
 mod space;
 mod store;
 
 pub use error::KeyStoreError;
+pub use needs::{NEEDS_KEY_STREAM, NEEDS_KEY_SUBJECT_PREFIX, NeedsKeyStore};
 pub use space::{SPACE_KEY_STREAM, SPACE_KEY_SUBJECT_PREFIX, SpaceKeyStore};
 pub use store::{DATASETS_TOKEN, KEY_SUBJECT_PREFIX, KeeperStore, KeyRecord, ReaderStore};

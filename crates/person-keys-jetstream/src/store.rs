@@ -44,7 +44,10 @@ pub enum KeyRecord {
 }
 
 /// What `stream` holds on `subject`.
-async fn read(stream: &stream::Stream, subject: &str) -> Result<KeyRecord, KeyStoreError> {
+pub(crate) async fn read(
+    stream: &stream::Stream,
+    subject: &str,
+) -> Result<KeyRecord, KeyStoreError> {
     match stream.get_last_raw_message_by_subject(subject).await {
         Ok(message) if message.payload.is_empty() => Ok(KeyRecord::Erased),
         Ok(message) => Ok(KeyRecord::Key(message.payload.to_vec())),

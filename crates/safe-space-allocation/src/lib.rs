@@ -69,6 +69,11 @@ pub struct CaseFacts {
     /// accepted (or in care) referrals, and its current reception operator
     /// (read by the service from the log; empty for other commands).
     pub location_readers: BTreeSet<OrganisationId>,
+    /// The actor answers for the case where it is now (its reception
+    /// operator, its province's prefecture), as the service read from the
+    /// case's facts and the caller's token: it may choose among the
+    /// proposals (`Reserve`) as the requester may.
+    pub responsible: bool,
 }
 
 impl Default for CaseFacts {
@@ -80,6 +85,7 @@ impl Default for CaseFacts {
             closed: false,
             held_elsewhere: false,
             location_readers: BTreeSet::new(),
+            responsible: false,
         }
     }
 }

@@ -167,6 +167,10 @@ pub struct Eligibility {
     pub accessible: bool,
     /// Languages spoken by the staff (a better fit, never a condition).
     pub languages: BTreeSet<Language>,
+    /// How many persons one family room holds (the parent and the
+    /// children): a family fits only where it is enough. 0: unsized, one
+    /// family per family room whatever its size.
+    pub family_room_persons: u8,
 }
 
 /// What the registry knows of a space: no name, no address (sealed apart by the service).
@@ -245,6 +249,16 @@ pub fn check_capacity(
             "family rooms only in a space that admits families with children",
         ));
     }
+    if eligibility.family_room_persons > 0
+        && (!eligibility.families_with_children
+            || eligibility.family_room_persons < 2
+            || eligibility.family_room_persons > MAX_CHILDREN + 1)
+    {
+        return Err((
+            "eligibility.family_room_persons",
+            "0 (unsized), or 2 to 21 persons where families are admitted",
+        ));
+    }
     Ok(())
 }
 
@@ -253,6 +267,10 @@ pub fn check_capacity(
 pub enum Avoid {
     Space(SpaceId),
     Organisation(OrganisationId),
+    /// The list was sealed and can no longer be read (its key was destroyed
+    /// when the case was erased): every space is avoided, so a list nobody
+    /// can read never sends the person anywhere. Never accepted from a request.
+    Unreadable,
 }
 
 /// What a person needs from a place (the request's part; urgency, sex and age

@@ -31,5 +31,5 @@ pub use deadlines::{DeadlinePasses, DeadlineWatch, Prepared};
 pub use error::{FieldViolation, Refusal, ServiceError, Violations};
 pub use jurisdiction::{Jurisdiction, Whereabouts};
 pub use kernel::{Aggregate, Authority, EncodeError, Kernel, Preview, Target};
-pub use person_keys::{PersonKeyKeeper, PersonKeyReader, SpaceKeyKeeper};
+pub use person_keys::{NeedsKey, NeedsKeyKeeper, PersonKeyKeeper, PersonKeyReader, SpaceKeyKeeper};
 pub use serve::{ServeError, ServiceContext, ServiceSpec, run, run_without_rpcs};

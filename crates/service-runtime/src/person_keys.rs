@@ -15,7 +15,10 @@
 use case_log_jetstream::{CaseLog, TokenId};
 use contracts::person::v1::EncryptedMessage;
 use person_crypto::{DataKey, KeyEncryptionKey};
-use person_keys_jetstream::{KeeperStore, ReaderStore, SPACE_KEY_STREAM, SpaceKeyStore};
+use person_keys_jetstream::{
+    KeeperStore, KeyRecord, NEEDS_KEY_STREAM, NeedsKeyStore, ReaderStore, SPACE_KEY_STREAM,
+    SpaceKeyStore,
+};
 
 use crate::config::EncryptionConfig;
 use crate::{ServeError, ServiceError};
@@ -295,6 +298,100 @@ impl SpaceKeyKeeper {
             ))
         })
     }
+}
+
+/// Keeps each case's **needs key**: the safe-space service's. It seals the
+/// places a person must avoid for safety (`PlaceRequested.sealed_avoid`); it
+/// is created at the first request with such places, wrapped by the
+/// key-encryption key under [`needs_key_id`], stored once in the needs key
+/// store (`APPRODO_NEEDS_KEYS`, the service's own stream) and destroyed when
+/// the case is erased (a tombstone then forbids a new one).
+pub struct NeedsKeyKeeper {
+    kek: KeyEncryptionKey,
+    store: tokio::sync::OnceCell<NeedsKeyStore>,
+}
+
+impl std::fmt::Debug for NeedsKeyKeeper {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NeedsKeyKeeper")
+            .field("stream", &NEEDS_KEY_STREAM)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the needs key store holds for a case.
+pub enum NeedsKey {
+    Key(DataKey),
+    /// Destroyed (the case was erased): nothing sealed with it can be read.
+    Erased,
+    /// Never stored (or the store was lost).
+    Missing,
+}
+
+impl NeedsKeyKeeper {
+    /// The keeper of the needs key store; a service without a key-encryption key does not start.
+    pub fn from_config(config: &EncryptionConfig) -> Result<Self, ServeError> {
+        Ok(NeedsKeyKeeper {
+            kek: Unwrapping::from_config(config)?.kek,
+            store: tokio::sync::OnceCell::new(),
+        })
+    }
+
+    async fn store(&self, log: &CaseLog) -> Result<&NeedsKeyStore, ServiceError> {
+        self.store
+            .get_or_try_init(|| async {
+                Ok::<_, ServiceError>(NeedsKeyStore::open(log, NEEDS_KEY_STREAM).await?)
+            })
+            .await
+    }
+
+    /// The case's needs key, created on first use; refused once destroyed.
+    pub async fn create_or_get(
+        &self,
+        log: &CaseLog,
+        case_id: &str,
+    ) -> Result<DataKey, ServiceError> {
+        let id = token(case_id)?;
+        let key_id = needs_key_id(case_id);
+        let fresh = self
+            .kek
+            .wrap(&key_id, &DataKey::generate())
+            .map_err(|e| ServiceError::internal(format_args!("wrapping the key {key_id}: {e}")))?;
+        let wrapped = self.store(log).await?.get_or_put(&id, fresh).await?;
+        self.unwrap(&key_id, &wrapped)
+    }
+
+    /// The case's needs key as the store holds it now.
+    pub async fn existing(&self, log: &CaseLog, case_id: &str) -> Result<NeedsKey, ServiceError> {
+        let id = token(case_id)?;
+        match self.store(log).await?.record(&id).await? {
+            KeyRecord::Key(wrapped) => self
+                .unwrap(&needs_key_id(case_id), &wrapped)
+                .map(NeedsKey::Key),
+            KeyRecord::Erased => Ok(NeedsKey::Erased),
+            KeyRecord::Missing => Ok(NeedsKey::Missing),
+        }
+    }
+
+    /// Destroys the case's needs key; false if it was already gone.
+    pub async fn destroy(&self, log: &CaseLog, case_id: &str) -> Result<bool, ServiceError> {
+        let id = token(case_id)?;
+        Ok(self.store(log).await?.destroy(&id).await?)
+    }
+
+    fn unwrap(&self, key_id: &str, wrapped: &[u8]) -> Result<DataKey, ServiceError> {
+        self.kek.unwrap(key_id, wrapped).map_err(|_| {
+            ServiceError::internal(format_args!(
+                "the stored key {key_id} cannot be unwrapped with the configured key-encryption key"
+            ))
+        })
+    }
+}
+
+/// The id of a case's needs key (`safe-space-needs/<case_id>`): the context
+/// it is wrapped under and the `key_id` of what it seals, never a person's key id.
+pub fn needs_key_id(case_id: &str) -> String {
+    format!("safe-space-needs/{case_id}")
 }
 
 /// The id of a safe space's key: the context it is wrapped under and the

@@ -19,6 +19,7 @@ use time::OffsetDateTime;
 
 use crate::case_facts::CaseFacts;
 use crate::codec;
+use crate::needs::AvoidCodec;
 
 /// `approdo.facility.<space_id>.safe-space`: one space in the registry.
 pub struct SafeSpace;
@@ -94,6 +95,9 @@ pub struct AllocatorContext {
     /// For a disclosure: the receivers of the case's accepted or in-care
     /// referrals, who may then reach the case (the domain still decides).
     pub referred_to: Vec<String>,
+    /// For the watcher: the current urgency of waiting cases whose
+    /// screening urgency changed, read from the log.
+    pub urgencies: BTreeMap<CaseId, Option<pathway::Urgency>>,
 }
 
 /// The allocator's aggregate id: `allocator-rm-gbv-shelter`.
@@ -125,7 +129,9 @@ pub fn command_case(command: &allocator::Command) -> Option<&CaseId> {
         | ConfirmArrival { case }
         | Release { case, .. }
         | ExpireHold { case }
-        | DiscloseLocation { case, .. } => Some(case),
+        | DiscloseLocation { case, .. }
+        | RefreshUrgency { case, .. }
+        | ForgetAvoid { case } => Some(case),
         AddSpace { .. } | ChangeCapacity { .. } | CloseSpace { .. } => None,
     }
 }
@@ -136,7 +142,7 @@ impl Aggregate for Allocator {
     type State = allocator::State;
     type Error = AllocationError;
     type Context = AllocatorContext;
-    type Codec = ();
+    type Codec = AvoidCodec;
 
     const PRODUCER: Producer = Producer::SafeSpace;
     const ROOT: RootKind = RootKind::Configuration;
@@ -166,16 +172,21 @@ impl Aggregate for Allocator {
         }
     }
 
-    fn decode(_: &(), event: &log::Event) -> Result<Option<allocator::Event>, DecodeError> {
-        codec::decode_allocator(event)
+    fn decode(
+        avoid: &AvoidCodec,
+        event: &log::Event,
+    ) -> Result<Option<allocator::Event>, DecodeError> {
+        codec::decode_allocator(avoid, event)
     }
 
     fn encode(
-        _: &(),
+        avoid: &AvoidCodec,
         _: &AllocatorContext,
         event: &allocator::Event,
     ) -> Result<NewEvent, EncodeError<AllocationError>> {
-        Ok(codec::encode_allocator(event).encode())
+        codec::encode_allocator(avoid, event)
+            .map(|wire| wire.encode())
+            .map_err(EncodeError::Internal)
     }
 
     /// A command about a case: where screening says the case is, and the
@@ -204,13 +215,16 @@ impl Aggregate for Allocator {
     }
 
     /// Releases of the cases that ended (`release.<reason>.<case>.<requested_at
-    /// ns>`), then the holds whose deadline passed (`hold-expired.<case>.<reserved_at ns>`).
+    /// ns>`), the holds whose deadline passed (`hold-expired.<case>.<reserved_at
+    /// ns>`), the waiting cases whose urgency changed
+    /// (`urgency-refreshed.<case>.<requested_at ns>.<n>`), the erased cases'
+    /// destroyed needs keys (`avoid-forgotten.<case>`).
     fn due_commands(
         state: &allocator::State,
         context: &AllocatorContext,
         now: OffsetDateTime,
     ) -> Vec<(String, allocator::Command)> {
-        allocator::due_commands(state, now, &context.ended)
+        allocator::due(state, now, &context.ended, &context.urgencies)
             .into_iter()
             .map(|due| (due.request_id(), due.command()))
             .collect()

@@ -22,8 +22,8 @@ use safe_space_allocation::{
     SpaceKind, Unit,
 };
 use service_runtime::{
-    Authority, Caller, CallerExtractor, Jurisdiction, Kernel, OrganisationType, ServiceError,
-    Target, person_keys,
+    Authority, Caller, CallerExtractor, Jurisdiction, Kernel, OrganisationType, Preview,
+    ServiceError, Target, person_keys,
 };
 use tonic::{Request, Response, Status};
 
@@ -32,6 +32,7 @@ use crate::aggregate::{
 };
 use crate::case_facts::{self, CaseFacts};
 use crate::codec::{self, WireEvent};
+use crate::needs::{AvoidCodec, NeedsKeys};
 use crate::{projection, requests};
 
 #[derive(Clone)]
@@ -46,6 +47,16 @@ pub struct SafeSpaceApi {
     pub(crate) allocators: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
     /// Each space's key, which seals its real name and address.
     pub(crate) space_keys: Arc<service_runtime::SpaceKeyKeeper>,
+    /// Each case's needs key, which seals its places to avoid.
+    pub(crate) needs_keys: Arc<NeedsKeys>,
+    /// Open availability watches per organisation (`watch`).
+    pub(crate) watches: crate::watch::WatchLimit,
+    pub(crate) shutdown: tokio_util::sync::CancellationToken,
+    pub(crate) token_leeway_secs: i64,
+    pub(crate) watch_recheck: Duration,
+    /// Per case, up to which screening commit the watcher found its waiting
+    /// entry in step with its urgency (this instance's memory).
+    pub(crate) urgency_checked: Arc<Mutex<HashMap<String, u64>>>,
 }
 
 /// The kind of message a space's key seals: its name and address.
@@ -63,8 +74,14 @@ pub(crate) struct AllocatorCommand<'a> {
     /// For a disclosure: who the case entitles to a location (the domain's
     /// `location_readers`) and the receivers of its accepted referrals (its whereabouts).
     pub readers: Option<(BTreeSet<OrganisationId>, Vec<String>)>,
+    /// The caller answers for the case where it is now (the domain's `responsible`).
+    pub responsible: bool,
     pub command: allocator::Command,
 }
+
+/// How many times a fold is run again after reading needs keys it missed
+/// (each round reads every key it met unread, so one is usually enough).
+const KEY_ROUNDS: u32 = 4;
 
 /// Ids of spaces are derived from the caller's organisation and request id,
 /// so that a retry addresses the same space.
@@ -110,9 +127,24 @@ impl SafeSpaceApi {
         CaseFacts::from_history(&history).ok_or(ServiceError::NotFound("case"))
     }
 
-    /// An allocator's state, read from the log.
+    /// An allocator's state, read from the log (with every needs key it meets read).
     pub(crate) async fn allocator_state(&self, id: &str) -> Result<allocator::State, ServiceError> {
-        self.kernel.state::<Allocator>(id, &()).await
+        let mut round = 0;
+        loop {
+            let codec = self.avoid_codec();
+            let state = self.kernel.state::<Allocator>(id, &codec).await?;
+            let missed = codec.missed();
+            if missed.is_empty() || round >= KEY_ROUNDS {
+                return Ok(state);
+            }
+            self.needs_keys.load(self.kernel.log(), &missed).await?;
+            round += 1;
+        }
+    }
+
+    /// A codec for one fold or one command.
+    pub(crate) fn avoid_codec(&self) -> AvoidCodec {
+        AvoidCodec::new(self.needs_keys.clone())
     }
 
     /// Whether the case has a request open in another allocator (the index
@@ -141,6 +173,7 @@ impl SafeSpaceApi {
         let lock = self.lock(&id);
         let _serialised = lock.lock().await;
         let mut attempt = 0;
+        let mut key_round = 0;
         loop {
             let (case, held_elsewhere) = match &run.case {
                 Some((facts, held)) => (Some(facts.clone()), *held),
@@ -156,6 +189,7 @@ impl SafeSpaceApi {
                     policy: self.policy,
                     case: safe_space_allocation::CaseFacts {
                         location_readers,
+                        responsible: run.responsible,
                         ..case
                             .as_ref()
                             .map(|facts| facts.domain(held_elsewhere))
@@ -165,23 +199,64 @@ impl SafeSpaceApi {
                 case,
                 ended: Default::default(),
                 referred_to,
+                urgencies: Default::default(),
             };
-            let target = Target::<Allocator> {
+            let codec = self.avoid_codec();
+            let target = || Target::<Allocator> {
                 id: &id,
-                codec: &(),
+                codec: &codec,
                 context: &context,
             };
-            match self
-                .kernel
-                .execute(target, run.authority, run.request_id, run.command.clone())
-                .await
-            {
+            // Places to avoid reach the log only sealed with the case's own
+            // needs key: created once the kernel would accept the request
+            // (the caller's jurisdiction and the domain, as `execute` will
+            // ask them), so that no key exists for a refused one.
+            let executed = match self.needs_key_first(&run, target()).await {
+                Ok(()) => {
+                    self.kernel
+                        .execute(target(), run.authority, run.request_id, run.command.clone())
+                        .await
+                }
+                Err(refused) => Err(refused),
+            };
+            // Decided on a fold that met a needs key not read yet: nothing was
+            // appended; read the keys and decide again.
+            let missed = codec.missed();
+            if !missed.is_empty() && key_round < KEY_ROUNDS {
+                self.needs_keys.load(self.kernel.log(), &missed).await?;
+                key_round += 1;
+                continue;
+            }
+            match executed {
                 Err(ServiceError::Conflict(_)) if attempt < self.conflict_retries => {
                     attempt += 1;
                     tokio::time::sleep(jittered(self.backoff_max, attempt)).await;
                 }
                 other => return other,
             }
+        }
+    }
+
+    /// For a request with places to avoid whose needs key this instance does
+    /// not hold: previews it, and creates the key if it would be accepted.
+    async fn needs_key_first(
+        &self,
+        run: &AllocatorCommand<'_>,
+        target: Target<'_, Allocator>,
+    ) -> Result<(), ServiceError> {
+        let allocator::Command::RequestPlace { case, needs, .. } = &run.command else {
+            return Ok(());
+        };
+        if needs.avoid.is_empty() || self.needs_keys.holds(case) {
+            return Ok(());
+        }
+        match self
+            .kernel
+            .preview(target, run.authority, run.request_id, &run.command)
+            .await?
+        {
+            Preview::Accepted => self.needs_keys.create(self.kernel.log(), case).await,
+            Preview::Replayed(_) => Ok(()),
         }
     }
 
@@ -205,6 +280,7 @@ impl SafeSpaceApi {
             province,
             kind,
             actor: actor_of(caller)?,
+            responsible: responsible(caller, &facts),
             case: Some((facts, held)),
             readers: None,
             command,
@@ -271,6 +347,7 @@ impl SafeSpaceApi {
                     actor: Actor::System,
                     case: None,
                     readers: None,
+                    responsible: false,
                     command,
                 })
                 .await;
@@ -308,6 +385,7 @@ impl SafeSpaceApi {
             actor: actor.clone(),
             case: None,
             readers: None,
+            responsible: false,
             command: allocator_command,
         })
         .await?;
@@ -352,45 +430,31 @@ impl SafeSpaceApi {
                 command,
             )
             .await?;
-        let reserved =
-            executed
-                .commit
-                .events
-                .iter()
-                .find_map(|event| match WireEvent::decode(event) {
-                    Ok(WireEvent::PlaceReserved(r)) if r.case_id == place.case.as_str() => Some(r),
-                    _ => None,
-                });
-        let response = match reserved {
-            Some(r) => api::RequestPlaceResponse {
-                standing: "reserved".to_owned(),
-                space_id: r.space_id,
-                held_until: r.held_until,
-                position: 0,
-                log_sequence: executed.sequence,
-            },
-            None => {
-                let state = self
-                    .allocator_state(&allocator_id(&place.province, place.kind))
-                    .await?;
-                let entry = state
-                    .cases
-                    .get(&place.case)
-                    .map(|e| case_place(&state, &place.case, e, &place.province, place.kind));
-                let mut answer = api::RequestPlaceResponse {
-                    standing: "waiting".to_owned(),
-                    log_sequence: executed.sequence,
-                    ..Default::default()
-                };
-                if let Some(entry) = entry {
-                    answer.standing = entry.standing;
-                    answer.space_id = entry.space_id;
-                    answer.held_until = entry.held_until;
-                    answer.position = entry.position;
-                }
-                answer
-            }
+        let id = allocator_id(&place.province, place.kind);
+        let state = self.allocator_state(&id).await?;
+        let reason = reserved_reason(&executed, &place.case);
+        let mut response = api::RequestPlaceResponse {
+            standing: "waiting".to_owned(),
+            log_sequence: executed.sequence,
+            reason: reason.unwrap_or_default(),
+            ..Default::default()
         };
+        if let Some(entry) = state.cases.get(&place.case) {
+            let now = case_place(&state, &place.case, entry, &place.province, place.kind);
+            response.standing = now.standing;
+            response.space_id = now.space_id.clone();
+            response.held_until = now.held_until;
+            response.position = now.position;
+            if !now.space_id.is_empty() {
+                response.proposals.push(now.space_id);
+            }
+            response.proposals.extend(
+                allocator::proposals(&state, &place.case)
+                    .into_iter()
+                    .map(|p| p.space.to_string())
+                    .filter(|space| *space != response.space_id),
+            );
+        }
         Ok(Response::new(response))
     }
 
@@ -536,6 +600,7 @@ impl SafeSpaceApi {
                 actor: actor.clone(),
                 case: Some((facts.clone(), false)),
                 readers: Some((readers.clone(), receivers)),
+                responsible: false,
                 command: command.clone(),
             })
             .await?;
@@ -634,6 +699,84 @@ impl SafeSpaceApi {
             .ok_or(ServiceError::NotFound("space location"))
     }
 
+    /// The requester, or whoever answers for the case where it is now,
+    /// chooses another proposed space (the domain's `settle` rules: the
+    /// allocator is settled, so the free place chosen is one nobody waiting
+    /// is eligible for).
+    async fn reserve_rpc(
+        &self,
+        request: Request<api::ReserveRequest>,
+    ) -> Result<Response<api::ReserveResponse>, Status> {
+        let caller = self.callers.caller(&request)?;
+        let (request_id, case, province, kind, space) = requests::reserve(request.get_ref())?;
+        let executed = self
+            .case_command(
+                &caller,
+                &request_id,
+                province,
+                kind,
+                &case,
+                allocator::Command::Reserve {
+                    case: case.clone(),
+                    space,
+                },
+            )
+            .await?;
+        let reserved = executed
+            .commit
+            .events
+            .iter()
+            .find_map(|event| match WireEvent::decode(event) {
+                Ok(WireEvent::PlaceReserved(r)) if r.case_id == case.as_str() => Some(r),
+                _ => None,
+            })
+            .ok_or_else(|| ServiceError::internal("a reservation without its event"))?;
+        Ok(Response::new(api::ReserveResponse {
+            space_id: reserved.space_id,
+            held_until: reserved.held_until,
+            reason: reserved.reason,
+            log_sequence: executed.sequence,
+        }))
+    }
+
+    /// Where a case waits, for the case's jurisdiction (the whole list stays
+    /// the prefecture's and administrators').
+    async fn get_waiting_position_rpc(
+        &self,
+        request: Request<api::GetWaitingPositionRequest>,
+    ) -> Result<Response<api::GetWaitingPositionResponse>, Status> {
+        let caller = self.callers.caller(&request)?;
+        let case = requests::query_case(&request.get_ref().case_id)?;
+        let facts = self.case_facts(&case).await?;
+        Jurisdiction::of(&caller).check(&facts.whereabouts())?;
+        let mut positions = Vec::new();
+        for id in projection::case_allocators(self.projection.store(), case.as_str())? {
+            let Some((province, kind)) = parse_allocator_id(&id) else {
+                continue;
+            };
+            let state = self.allocator_state(&id).await?;
+            let waiting = state.waiting_list();
+            let Some(position) = state.position(&case) else {
+                continue;
+            };
+            let entry = &state.cases[&case];
+            positions.push(api::WaitingPosition {
+                allocator: Some(api::AllocatorRef {
+                    province: province.to_string(),
+                    kind: kind.code().to_owned(),
+                }),
+                position: u32::try_from(position).unwrap_or(u32::MAX),
+                waiting: u32::try_from(waiting.len()).unwrap_or(u32::MAX),
+                urgency: entry
+                    .urgency
+                    .map(|u| u.code().to_owned())
+                    .unwrap_or_default(),
+                waiting_since: Some(case_log_jetstream::envelope::timestamp(entry.waiting_since)),
+            });
+        }
+        Ok(Response::new(api::GetWaitingPositionResponse { positions }))
+    }
+
     async fn get_waiting_list_rpc(
         &self,
         request: Request<api::GetWaitingListRequest>,
@@ -663,8 +806,30 @@ impl SafeSpaceApi {
     }
 }
 
+/// Why the commit reserved a place for `case`, if it did.
+fn reserved_reason(executed: &Executed, case: &CaseId) -> Option<String> {
+    executed
+        .commit
+        .events
+        .iter()
+        .find_map(|event| match WireEvent::decode(event) {
+            Ok(WireEvent::PlaceReserved(r)) if r.case_id == case.as_str() => Some(r.reason),
+            _ => None,
+        })
+}
+
+/// Whether the caller answers for the case where it is now: its reception
+/// operator or its province's prefecture (the kernel still checks the case
+/// is within the caller's jurisdiction).
+fn responsible(caller: &Caller, facts: &CaseFacts) -> bool {
+    matches!(
+        caller.organisation_type,
+        OrganisationType::ReceptionOperator | OrganisationType::Prefecture
+    ) && Jurisdiction::of(caller).check(&facts.whereabouts()).is_ok()
+}
+
 /// Where one case stands in an allocator.
-fn case_place(
+pub(crate) fn case_place(
     state: &allocator::State,
     case: &CaseId,
     entry: &Entry,
@@ -843,5 +1008,28 @@ impl api::safe_space_service_server::SafeSpaceService for SafeSpaceApi {
         request: Request<api::DiscloseLocationRequest>,
     ) -> Result<Response<api::DiscloseLocationResponse>, Status> {
         self.disclose_location_rpc(request).await
+    }
+
+    async fn reserve(
+        &self,
+        request: Request<api::ReserveRequest>,
+    ) -> Result<Response<api::ReserveResponse>, Status> {
+        self.reserve_rpc(request).await
+    }
+
+    async fn get_waiting_position(
+        &self,
+        request: Request<api::GetWaitingPositionRequest>,
+    ) -> Result<Response<api::GetWaitingPositionResponse>, Status> {
+        self.get_waiting_position_rpc(request).await
+    }
+
+    type WatchAvailabilityStream = crate::watch::AvailabilityStream;
+
+    async fn watch_availability(
+        &self,
+        request: Request<api::WatchAvailabilityRequest>,
+    ) -> Result<Response<Self::WatchAvailabilityStream>, Status> {
+        self.watch_availability_rpc(request).await
     }
 }

@@ -111,6 +111,7 @@ impl CaseFacts {
             closed: self.closed,
             held_elsewhere,
             location_readers: Default::default(),
+            responsible: false,
         }
     }
 }

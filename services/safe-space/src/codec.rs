@@ -3,8 +3,8 @@
 //! only; a space's real name and address travel only sealed with the space's
 //! key (`SafeSpaceRegistered.sealed_location`, sealed by the API before the
 //! kernel runs, carried here by the aggregate's context); a request's places
-//! to avoid are not accepted yet (the domain's `needs.avoid` is always empty
-//! on the wire).
+//! to avoid travel only sealed with the case's needs key
+//! (`PlaceRequested.sealed_avoid`, sealed and opened by `needs::AvoidCodec`).
 
 use case_log_jetstream::DecodeError;
 use case_log_jetstream::envelope::{from_timestamp, timestamp};
@@ -18,7 +18,10 @@ use safe_space_allocation::{
     Capacity, CaseId, DisclosurePurpose, Eligibility, Language, Needs, OrganisationId, Province,
     ReferralId, ReleaseReason, ReservationReason, Sex, SpaceId, SpaceKind, SpaceProfile, Unit,
 };
+use service_runtime::ServiceError;
 use time::OffsetDateTime;
+
+use crate::needs::AvoidCodec;
 
 case_log_jetstream::event_contract! {
     /// A safe-space event as stored in the log: the one declaration of the
@@ -38,6 +41,8 @@ case_log_jetstream::event_contract! {
         PlaceReleased,
         HoldExpired,
         LocationDisclosed,
+        UrgencyRefreshed,
+        AvoidListDestroyed,
     }
 }
 
@@ -80,6 +85,7 @@ pub fn eligibility_to_wire(eligibility: &Eligibility) -> wire::Eligibility {
             .iter()
             .map(|l| l.as_str().to_owned())
             .collect(),
+        family_room_persons: u32::from(eligibility.family_room_persons),
     }
 }
 
@@ -108,6 +114,8 @@ pub fn eligibility_from_wire(
             .iter()
             .map(|l| Language::parse(l).map_err(|_| "eligibility.languages"))
             .collect::<Result<_, _>>()?,
+        family_room_persons: u8::try_from(e.family_room_persons)
+            .map_err(|_| "eligibility.family_room_persons")?,
     })
 }
 
@@ -232,8 +240,14 @@ pub fn decode_space(event: &log::Event) -> Result<Option<SpaceEvent>, DecodeErro
     })
 }
 
-pub fn encode_allocator(event: &AllocatorEvent) -> WireEvent {
-    match event {
+/// An allocator event for the log: a request's places to avoid sealed with
+/// the case's needs key, never in clear.
+pub fn encode_allocator(
+    codec: &AvoidCodec,
+    event: &AllocatorEvent,
+) -> Result<WireEvent, ServiceError> {
+    codec.check_complete()?;
+    Ok(match event {
         AllocatorEvent::SpaceAdded {
             space,
             organisation,
@@ -275,6 +289,11 @@ pub fn encode_allocator(event: &AllocatorEvent) -> WireEvent {
             sex: sex.code().to_owned(),
             age_band: age_band.code().to_owned(),
             requested_at: ts(*requested_at),
+            sealed_avoid: if needs.avoid.is_empty() {
+                None
+            } else {
+                Some(codec.seal(case, &needs.avoid)?)
+            },
         }),
         AllocatorEvent::PlaceReserved {
             case,
@@ -341,11 +360,29 @@ pub fn encode_allocator(event: &AllocatorEvent) -> WireEvent {
             purpose: purpose.code().to_owned(),
             at: ts(*at),
         }),
-    }
+        AllocatorEvent::UrgencyRefreshed { case, urgency, at } => {
+            WireEvent::UrgencyRefreshed(wire::UrgencyRefreshed {
+                case_id: case.to_string(),
+                urgency: urgency.map(|u| u.code().to_owned()).unwrap_or_default(),
+                refreshed_at: ts(*at),
+            })
+        }
+        AllocatorEvent::AvoidListDestroyed { case, at } => {
+            WireEvent::AvoidListDestroyed(wire::AvoidListDestroyed {
+                case_id: case.to_string(),
+                destroyed_at: ts(*at),
+            })
+        }
+    })
 }
 
-/// An allocator event read back; `None` for the registry's events.
-pub fn decode_allocator(event: &log::Event) -> Result<Option<AllocatorEvent>, DecodeError> {
+/// An allocator event read back, a request's places to avoid opened with the
+/// case's needs key (unreadable once it is destroyed); `None` for the
+/// registry's events.
+pub fn decode_allocator(
+    codec: &AvoidCodec,
+    event: &log::Event,
+) -> Result<Option<AllocatorEvent>, DecodeError> {
     let bad = |reason: &'static str| DecodeError::new(event, reason);
     let case = |raw: &str| CaseId::parse(raw).map_err(|_| bad("bad case id"));
     let space = |raw: &str| SpaceId::parse(raw).map_err(|_| bad("bad space id"));
@@ -366,6 +403,13 @@ pub fn decode_allocator(event: &log::Event) -> Result<Option<AllocatorEvent>, De
             space: space(&e.space_id)?,
         },
         WireEvent::PlaceRequested(e) => AllocatorEvent::PlaceRequested {
+            needs: {
+                let mut needs = needs_from_wire(e.needs.as_ref()).map_err(bad)?;
+                if let Some(sealed) = &e.sealed_avoid {
+                    needs.avoid = codec.open(&case(&e.case_id)?, sealed).map_err(bad)?;
+                }
+                needs
+            },
             case: case(&e.case_id)?,
             requested_by: OrganisationId::parse(&e.requested_by)
                 .map_err(|_| bad("bad organisation id"))?,
@@ -374,7 +418,6 @@ pub fn decode_allocator(event: &log::Event) -> Result<Option<AllocatorEvent>, De
             } else {
                 Some(ReferralId::parse(&e.referral_id).map_err(|_| bad("bad referral id"))?)
             },
-            needs: needs_from_wire(e.needs.as_ref()).map_err(bad)?,
             urgency: if e.urgency.is_empty() {
                 None
             } else {
@@ -424,6 +467,23 @@ pub fn decode_allocator(event: &log::Event) -> Result<Option<AllocatorEvent>, De
             purpose: DisclosurePurpose::from_code(&e.purpose).map_err(|_| bad("bad purpose"))?,
             at: time_of(event, &e.at)?,
         },
+        WireEvent::UrgencyRefreshed(e) => AllocatorEvent::UrgencyRefreshed {
+            case: case(&e.case_id)?,
+            urgency: if e.urgency.is_empty() {
+                None
+            } else {
+                Some(Urgency::from_code(&e.urgency).map_err(|_| bad("bad urgency"))?)
+            },
+            at: time_of(event, &e.refreshed_at)?,
+        },
+        WireEvent::AvoidListDestroyed(e) => {
+            let case = case(&e.case_id)?;
+            codec.forget(&case);
+            AllocatorEvent::AvoidListDestroyed {
+                case,
+                at: time_of(event, &e.destroyed_at)?,
+            }
+        }
         _ => return Ok(None),
     }))
 }
@@ -435,6 +495,7 @@ mod tests {
     use time::macros::datetime;
 
     use super::*;
+    use safe_space_allocation::Avoid;
 
     fn stored(event: case_log_jetstream::NewEvent) -> log::Event {
         log::Event {
@@ -461,6 +522,7 @@ mod tests {
             families_with_children: true,
             accessible: true,
             languages: [Language::parse("ti").expect("code")].into_iter().collect(),
+            family_room_persons: 4,
         };
         let capacity = Capacity {
             beds: 3,
@@ -489,7 +551,12 @@ mod tests {
                     accessibility: true,
                     languages: BTreeSet::new(),
                     preferred_provinces: vec![id(Province::parse, "AG")],
-                    avoid: BTreeSet::new(),
+                    avoid: [
+                        Avoid::Space(id(SpaceId::parse, "space-9")),
+                        Avoid::Organisation(id(OrganisationId::parse, "casa-9")),
+                    ]
+                    .into_iter()
+                    .collect(),
                 },
                 urgency: Some(Urgency::High),
                 sex: Sex::Unknown,
@@ -528,6 +595,15 @@ mod tests {
                 space: space.clone(),
                 at,
             },
+            AllocatorEvent::UrgencyRefreshed {
+                case: case.clone(),
+                urgency: Some(Urgency::Immediate),
+                at,
+            },
+            AllocatorEvent::AvoidListDestroyed {
+                case: case.clone(),
+                at,
+            },
             AllocatorEvent::LocationDisclosed {
                 case,
                 space: space.clone(),
@@ -536,8 +612,13 @@ mod tests {
                 at,
             },
         ];
+        let codec = AvoidCodec::new(std::sync::Arc::new(crate::needs::NeedsKeys::in_memory([(
+            "case-1".to_owned(),
+            Some(person_crypto::DataKey::generate()),
+        )])));
         for event in allocator_events {
-            let read = decode_allocator(&stored(encode_allocator(&event).encode()));
+            let encoded = encode_allocator(&codec, &event).expect("encodes").encode();
+            let read = decode_allocator(&codec, &stored(encoded));
             assert_eq!(read.expect("decodes"), Some(event));
         }
         let profile = SpaceProfile {
@@ -557,6 +638,56 @@ mod tests {
         }
     }
 
+    /// Places to avoid are in the log only sealed: no id in clear, and once
+    /// the key is gone the list reads as unreadable (every space avoided).
+    #[test]
+    fn places_to_avoid_are_sealed_and_unreadable_without_their_key() {
+        let at = datetime!(2026-06-20 10:00 UTC);
+        let event = AllocatorEvent::PlaceRequested {
+            case: id(CaseId::parse, "case-1"),
+            requested_by: id(OrganisationId::parse, "hotspot-1"),
+            referral: None,
+            needs: Needs {
+                avoid: [Avoid::Organisation(id(
+                    OrganisationId::parse,
+                    "casa-segreta",
+                ))]
+                .into_iter()
+                .collect(),
+                ..Needs::default()
+            },
+            urgency: None,
+            sex: Sex::Female,
+            age_band: AgeBand::Adult,
+            requested_at: at,
+        };
+        let keys = crate::needs::NeedsKeys::in_memory([(
+            "case-1".to_owned(),
+            Some(person_crypto::DataKey::generate()),
+        )]);
+        let codec = AvoidCodec::new(std::sync::Arc::new(keys));
+        let stored = stored(encode_allocator(&codec, &event).expect("encodes").encode());
+        assert!(!stored.payload.windows(12).any(|w| w == b"casa-segreta"));
+        let gone = AvoidCodec::new(std::sync::Arc::new(crate::needs::NeedsKeys::in_memory([(
+            "case-1".to_owned(),
+            None,
+        )])));
+        let Some(AllocatorEvent::PlaceRequested { needs, .. }) =
+            decode_allocator(&gone, &stored).expect("decodes")
+        else {
+            panic!("a request");
+        };
+        assert_eq!(needs.avoid, [Avoid::Unreadable].into_iter().collect());
+        assert!(gone.missed().is_empty());
+        let unread = AvoidCodec::new(std::sync::Arc::new(crate::needs::NeedsKeys::in_memory([])));
+        decode_allocator(&unread, &stored).expect("decodes");
+        assert_eq!(unread.missed(), ["case-1"]);
+        assert!(
+            encode_allocator(&unread, &event).is_err(),
+            "nothing written on a partial fold"
+        );
+    }
+
     /// Each aggregate ignores the other's events on a shared contract.
     #[test]
     fn each_aggregate_reads_only_its_own_events() {
@@ -571,8 +702,13 @@ mod tests {
             )
             .encode(),
         );
-        assert_eq!(decode_allocator(&closed).expect("decodes"), None);
-        let added = stored(encode_allocator(&AllocatorEvent::SpaceClosed { space }).encode());
+        let codec = AvoidCodec::new(std::sync::Arc::new(crate::needs::NeedsKeys::in_memory([])));
+        assert_eq!(decode_allocator(&codec, &closed).expect("decodes"), None);
+        let added = stored(
+            encode_allocator(&codec, &AllocatorEvent::SpaceClosed { space })
+                .expect("encodes")
+                .encode(),
+        );
         assert_eq!(decode_space(&added).expect("decodes"), None);
     }
 }

@@ -16,9 +16,11 @@ pub mod api;
 pub mod case_facts;
 pub mod codec;
 pub mod deadlines;
+pub mod needs;
 pub mod options;
 pub mod projection;
 pub mod requests;
+pub mod watch;
 
 use std::sync::Arc;
 
@@ -90,6 +92,23 @@ pub const AUTHORISATION: &[Rule] = {
             rpc: "/approdo.safe_space.v1.SafeSpaceService/DiscloseLocation",
             allowed: MANAGERS,
         },
+        Rule {
+            rpc: "/approdo.safe_space.v1.SafeSpaceService/Reserve",
+            allowed: REQUESTERS,
+        },
+        Rule {
+            rpc: "/approdo.safe_space.v1.SafeSpaceService/GetWaitingPosition",
+            allowed: REQUESTERS,
+        },
+        Rule {
+            rpc: "/approdo.safe_space.v1.SafeSpaceService/WatchAvailability",
+            allowed: &[
+                Prefecture,
+                Administrator,
+                ReceptionOperator,
+                ReceivingService,
+            ],
+        },
     ]
 };
 
@@ -113,6 +132,10 @@ pub async fn run(
         &config.encryption,
         "approdo.facility.*.safe-space",
     )?);
+    // The keeper of needs keys: a case's places to avoid are sealed with its own key.
+    let needs_keys = Arc::new(needs::NeedsKeys::new(
+        service_runtime::NeedsKeyKeeper::from_config(&config.encryption)?,
+    ));
     service_runtime::run(spec, config, listener, shutdown, clock, move |context| {
         let api = Arc::new(api::SafeSpaceApi {
             kernel: context.kernel.clone(),
@@ -123,6 +146,12 @@ pub async fn run(
             backoff_max: std::time::Duration::from_millis(options.conflict_backoff_max_ms),
             allocators: Default::default(),
             space_keys: space_keys.clone(),
+            needs_keys: needs_keys.clone(),
+            watches: watch::WatchLimit::new(options.max_watches_per_organisation),
+            shutdown: context.shutdown.clone(),
+            token_leeway_secs: i64::try_from(context.config.auth.leeway_secs).unwrap_or(i64::MAX),
+            watch_recheck: context.config.deadline_check_interval(),
+            urgency_checked: Default::default(),
         });
         context.watch_deadlines(api.clone());
         tonic::service::Routes::new(

@@ -18,6 +18,9 @@ pub struct SafeSpaceOptions {
     pub conflict_retries: u32,
     /// The longest pause before such a retry (jittered, growing up to this).
     pub conflict_backoff_max_ms: u64,
+    /// How many `WatchAvailability` streams one organisation may hold open
+    /// at once on one instance.
+    pub max_watches_per_organisation: usize,
 }
 
 impl Default for SafeSpaceOptions {
@@ -26,6 +29,7 @@ impl Default for SafeSpaceOptions {
             hold_hours: 24,
             conflict_retries: 40,
             conflict_backoff_max_ms: 200,
+            max_watches_per_organisation: 4,
         }
     }
 }

@@ -20,6 +20,13 @@ const ALLOCATORS: &str = "allocators";
 const CASE_ALLOCATORS: &str = "case_allocators";
 const HOLDS: &str = "holds";
 const ENDED: &str = "ended_cases";
+/// Cases whose screening urgency may have changed, with the sequence of the
+/// last such screening commit (the watcher compares each with its waiting
+/// entry once per change).
+const URGENCY: &str = "urgency_changed";
+/// `case/allocator`: requests with places to avoid whose needs key is not
+/// yet recorded destroyed (for the watcher, when the case is erased).
+const AVOID_KEPT: &str = "avoid_kept";
 
 pub struct SafeSpaceProjection;
 
@@ -57,6 +64,14 @@ impl Projection for SafeSpaceProjection {
                 if ends {
                     rows.put(ENDED, case.as_bytes(), b"")?;
                 }
+                let urgency = commit.commit.events.iter().any(|e| {
+                    is::<screening::PreliminaryCheckRecorded>(&e.event_type)
+                        || is::<screening::VulnerabilitySignalRaised>(&e.event_type)
+                        || is::<screening::AssessmentRecorded>(&e.event_type)
+                });
+                if urgency {
+                    rows.put(URGENCY, case.as_bytes(), &commit.sequence.to_be_bytes())?;
+                }
                 return Ok(());
             }
             Some((RootKind::Case, case, Producer::Referral)) => {
@@ -86,8 +101,12 @@ impl Projection for SafeSpaceProjection {
             let hold = |case: &str| format!("{allocator}/{case}").into_bytes();
             match wire {
                 WireEvent::PlaceRequested(e) => {
-                    rows.put(CASE_ALLOCATORS, &key(&e.case_id), allocator.as_bytes())?
+                    rows.put(CASE_ALLOCATORS, &key(&e.case_id), allocator.as_bytes())?;
+                    if e.sealed_avoid.is_some() {
+                        rows.put(AVOID_KEPT, &key(&e.case_id), allocator.as_bytes())?
+                    }
                 }
+                WireEvent::AvoidListDestroyed(e) => rows.delete(AVOID_KEPT, &key(&e.case_id))?,
                 WireEvent::PlaceReserved(e) => {
                     let until = e
                         .held_until
@@ -103,6 +122,7 @@ impl Projection for SafeSpaceProjection {
                     rows.delete(HOLDS, &hold(&e.case_id))?;
                     rows.delete(CASE_ALLOCATORS, &key(&e.case_id))?
                 }
+                WireEvent::UrgencyRefreshed(_) => {}
                 WireEvent::PlaceReleased(e) => {
                     rows.delete(HOLDS, &hold(&e.case_id))?;
                     rows.delete(CASE_ALLOCATORS, &key(&e.case_id))?
@@ -155,16 +175,66 @@ pub fn holds_due(
 }
 
 /// Allocators where a case whose case ended (closed, erased) still has a
-/// request open, with those cases (the watcher confirms each from the log).
+/// request open, or places to avoid whose key is kept, with those cases (the
+/// watcher confirms each from the log).
 pub fn ended_cases(store: &ProjectionStore) -> Result<Vec<(String, String)>, ServiceError> {
     let mut found = Vec::new();
     for (case, _) in store.scan(ENDED, b"").map_err(store_error)? {
         let case = String::from_utf8(case).map_err(store_error)?;
-        for allocator in case_allocators(store, &case)? {
+        for allocator in case_allocators(store, &case)?
+            .into_iter()
+            .chain(avoid_kept(store, &case)?)
+        {
             found.push((allocator, case.clone()));
         }
     }
     Ok(found)
+}
+
+/// The allocators where the case's places to avoid are kept (as projected).
+pub fn avoid_kept(store: &ProjectionStore, case: &str) -> Result<Vec<String>, ServiceError> {
+    Ok(store
+        .scan(AVOID_KEPT, format!("{case}/").as_bytes())
+        .map_err(store_error)?
+        .into_iter()
+        .filter_map(|(_, value)| String::from_utf8(value).ok())
+        .collect())
+}
+
+/// Allocators where a case whose screening urgency changed after `checked`
+/// says it was last compared has a request open (the watcher compares each
+/// with the case's facts from the log).
+pub fn urgency_changed(
+    store: &ProjectionStore,
+    checked: impl Fn(&str) -> u64,
+) -> Result<Vec<String>, ServiceError> {
+    let mut found = Vec::new();
+    for (case, sequence) in store.scan(URGENCY, b"").map_err(store_error)? {
+        let case = String::from_utf8(case).map_err(store_error)?;
+        if sequence_of(&sequence)? > checked(&case) {
+            found.extend(case_allocators(store, &case)?);
+        }
+    }
+    Ok(found)
+}
+
+/// The sequence of the last screening commit that may have changed the
+/// case's urgency (as projected), if any.
+pub fn urgency_changed_at(
+    store: &ProjectionStore,
+    case: &str,
+) -> Result<Option<u64>, ServiceError> {
+    store
+        .get(URGENCY, case.as_bytes())
+        .map_err(store_error)?
+        .map(|value| sequence_of(&value))
+        .transpose()
+}
+
+fn sequence_of(value: &[u8]) -> Result<u64, ServiceError> {
+    <[u8; 8]>::try_from(value)
+        .map(u64::from_be_bytes)
+        .map_err(|_| store_error("an urgency row is not a sequence"))
 }
 
 /// Whether screening ended the case (as projected).

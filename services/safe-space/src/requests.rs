@@ -4,7 +4,7 @@
 
 use contracts::safe_space::v1 as api;
 use safe_space_allocation::{
-    Capacity, CaseId, Needs, OrganisationId, Province, ReferralId, ReleaseReason, SpaceId,
+    Avoid, Capacity, CaseId, Needs, OrganisationId, Province, ReferralId, ReleaseReason, SpaceId,
     SpaceKind, SpaceProfile,
 };
 use service_runtime::{ServiceError, Violations};
@@ -153,6 +153,21 @@ pub fn request_place(request: &api::RequestPlaceRequest) -> Result<PlaceRequest,
             })
         }
     };
+    // Places to avoid: opaque space ids and organisation ids (never echoed).
+    let avoid_spaces = v.each("avoid_space_ids", &request.avoid_space_ids, SpaceId::parse);
+    let avoid_organisations = v.each(
+        "avoid_organisation_ids",
+        &request.avoid_organisation_ids,
+        OrganisationId::parse,
+    );
+    let needs = needs.map(|mut needs| {
+        needs.avoid = avoid_spaces
+            .into_iter()
+            .map(Avoid::Space)
+            .chain(avoid_organisations.into_iter().map(Avoid::Organisation))
+            .collect();
+        needs
+    });
     if let Some(Err((field, reason))) = needs.as_ref().map(Needs::check) {
         v.add(field, reason);
     }
@@ -290,4 +305,33 @@ pub fn disclose_location(
         space: space.ok_or_else(missing)?,
         purpose: purpose.ok_or_else(missing)?,
     })
+}
+
+/// A choice among the proposals: request id, case, allocator, space.
+pub fn reserve(
+    request: &api::ReserveRequest,
+) -> Result<(String, CaseId, Province, SpaceKind, SpaceId), ServiceError> {
+    let mut v = Violations::default();
+    let request_id = v.request_id(&request.request_id);
+    let case = case_id(&mut v, &request.case_id);
+    let allocator = allocator(&mut v, request.allocator.as_ref());
+    let space = v.check("space_id", SpaceId::parse(&request.space_id));
+    v.finish()?;
+    let missing = ServiceError::validated_without_fields;
+    let (province, kind) = allocator.ok_or_else(missing)?;
+    Ok((
+        request_id,
+        case.ok_or_else(missing)?,
+        province,
+        kind,
+        space.ok_or_else(missing)?,
+    ))
+}
+
+/// The province of an availability watch.
+pub fn watch_province(raw: &str) -> Result<Province, ServiceError> {
+    let mut v = Violations::default();
+    let province = v.check("province", Province::parse(raw));
+    v.finish()?;
+    province.ok_or_else(ServiceError::validated_without_fields)
 }

@@ -306,6 +306,14 @@ fn example(rpc: &str, case_id: &str, consent_id: &str, referral_id: &str) -> Opt
             purpose: "transfer".to_owned(),
         }
         .encode_to_vec(),
+        "Reserve" => safe_space::ReserveRequest {
+            request_id,
+            case_id,
+            allocator: allocator(),
+            space_id: "3c0e5d1a-77b2-4f60-8d2e-5a4b9c1fa003".to_owned(),
+        }
+        .encode_to_vec(),
+        "GetWaitingPosition" => safe_space::GetWaitingPositionRequest { case_id }.encode_to_vec(),
         _ => return None,
     })
 }

@@ -121,7 +121,7 @@ pub(crate) fn place_request(
         case_id: case_id.to_owned(),
         allocator: here(),
         needs: Some(needs),
-        referral_id: String::new(),
+        ..Default::default()
     }
 }
 
@@ -751,6 +751,7 @@ async fn bad_input_is_refused_naming_every_field_and_appends_nothing() {
                 ..Default::default()
             }),
             referral_id: "NO".to_owned(),
+            ..Default::default()
         })
         .await
         .expect_err("bad input");

@@ -144,7 +144,7 @@ async fn reserved_case(system: &Fixture) -> (String, String, String) {
             case_id: case_id.clone(),
             allocator: here(),
             needs: Some(api::Needs::default()),
-            referral_id: String::new(),
+            ..Default::default()
         })
         .await
         .expect("requested")

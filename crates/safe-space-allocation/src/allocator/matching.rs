@@ -8,17 +8,20 @@ use crate::{Avoid, CaseId, SpaceId, Unit};
 /// Whether `space` may ever be offered to the person of `entry` (whether a
 /// unit is free is another question):
 /// - the space is open, and not a place the person must avoid (the space,
-///   or its managing organisation);
+///   or its managing organisation; a list that can no longer be read avoids
+///   every space);
 /// - it admits the person's sex (`unknown` only where any sex is admitted)
 ///   and age band (exactly: an unknown band only where it is listed, or any);
 /// - a family with children only where families are admitted, in a family
-///   room (a single women-only room never has one);
+///   room (a single women-only room never has one) that holds the parent
+///   and the children when the rooms are sized (unsized: one family per room);
 /// - an accessible need only in an accessible space;
 /// - the space has capacity in the unit the person needs.
 pub fn eligible(space_id: &SpaceId, space: &Space, entry: &Entry) -> bool {
     let eligibility = &space.eligibility;
     let needs = &entry.needs;
     !space.closed
+        && !needs.avoid.contains(&Avoid::Unreadable)
         && !needs.avoid.contains(&Avoid::Space(space_id.clone()))
         && !needs
             .avoid
@@ -26,6 +29,9 @@ pub fn eligible(space_id: &SpaceId, space: &Space, entry: &Entry) -> bool {
         && (eligibility.sexes.is_empty() || eligibility.sexes.contains(&entry.sex))
         && (eligibility.age_bands.is_empty() || eligibility.age_bands.contains(&entry.age_band))
         && (needs.children == 0 || eligibility.families_with_children)
+        && (needs.children == 0
+            || eligibility.family_room_persons == 0
+            || u32::from(needs.children) < u32::from(eligibility.family_room_persons))
         && (!needs.accessibility || eligibility.accessible)
         && space.capacity.of(needs.unit()) > 0
 }

@@ -10,7 +10,7 @@ mod decide;
 mod due;
 mod matching;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use pathway::{AgeBand, Urgency};
 use time::OffsetDateTime;
@@ -21,7 +21,7 @@ use crate::{
 };
 
 pub use decide::{AllocationError, decide};
-pub use due::{Due, due_commands};
+pub use due::{Due, due, due_commands};
 pub use matching::{Proposal, eligible, proposals};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,6 +59,16 @@ pub enum Command {
         space: SpaceId,
         purpose: DisclosurePurpose,
     },
+    /// The watcher: the case's urgency (read by the service from the case's
+    /// facts, never from a caller) differs from the one its waiting entry is
+    /// ordered by.
+    RefreshUrgency {
+        case: CaseId,
+        urgency: Option<Urgency>,
+    },
+    /// The watcher: the key sealing the case's places to avoid was destroyed
+    /// (the case was erased); recorded so that it is done once.
+    ForgetAvoid { case: CaseId },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -128,6 +138,18 @@ pub enum Event {
         purpose: DisclosurePurpose,
         at: OffsetDateTime,
     },
+    /// A waiting person's urgency changed on their case: the waiting list follows.
+    UrgencyRefreshed {
+        case: CaseId,
+        urgency: Option<Urgency>,
+        at: OffsetDateTime,
+    },
+    /// The key of the case's places to avoid is destroyed: the list can
+    /// never be read again (an entry still open avoids every space).
+    AvoidListDestroyed {
+        case: CaseId,
+        at: OffsetDateTime,
+    },
 }
 
 /// A space as its allocator knows it.
@@ -168,6 +190,8 @@ pub struct Entry {
     /// When the person first asked: the waiting list's second key.
     pub waiting_since: OffsetDateTime,
     pub standing: Standing,
+    /// How many times the urgency was refreshed (names each refresh once).
+    pub urgency_refreshes: u32,
 }
 
 impl Entry {
@@ -199,6 +223,9 @@ pub struct State {
     pub spaces: BTreeMap<SpaceId, Space>,
     /// One entry per case with a request open here.
     pub cases: BTreeMap<CaseId, Entry>,
+    /// Cases whose request here carried places to avoid (sealed in the log)
+    /// and whose key is not yet recorded destroyed, open or not.
+    pub avoid_kept: BTreeSet<CaseId>,
 }
 
 impl State {
@@ -240,6 +267,9 @@ impl State {
                 age_band,
                 requested_at,
             } => {
+                if !needs.avoid.is_empty() {
+                    self.avoid_kept.insert(case.clone());
+                }
                 self.cases.insert(
                     case.clone(),
                     Entry {
@@ -251,6 +281,7 @@ impl State {
                         age_band: *age_band,
                         waiting_since: *requested_at,
                         standing: Standing::Waiting,
+                        urgency_refreshes: 0,
                     },
                 );
             }
@@ -297,6 +328,18 @@ impl State {
             }
             // A record of who learnt where a space is: it changes no place.
             Event::LocationDisclosed { .. } => {}
+            Event::UrgencyRefreshed { case, urgency, .. } => {
+                if let Some(entry) = self.cases.get_mut(case) {
+                    entry.urgency = *urgency;
+                    entry.urgency_refreshes += 1;
+                }
+            }
+            Event::AvoidListDestroyed { case, .. } => {
+                self.avoid_kept.remove(case);
+                if let Some(entry) = self.cases.get_mut(case) {
+                    entry.needs.avoid = [crate::Avoid::Unreadable].into_iter().collect();
+                }
+            }
         }
         self
     }

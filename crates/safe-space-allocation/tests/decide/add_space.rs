@@ -36,6 +36,7 @@ fn a_space_joins_its_allocator_and_serves_the_waiting_list() {
                 families_with_children: true,
                 accessible: false,
                 languages: {},
+                family_room_persons: 0,
             },
         }
         PlaceReserved {

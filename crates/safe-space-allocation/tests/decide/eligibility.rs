@@ -174,3 +174,46 @@ fn proposals_put_the_best_fit_first() {
         ["space-c", "space-b", "space-d", "space-a"]
     );
 }
+
+/// Sized family rooms: a family fits only where a room holds the parent
+/// and every child; unsized rooms take one family whatever its size.
+#[test]
+fn a_family_gets_only_a_family_room_it_fits_in() {
+    let mut small = shelter(0, 1);
+    small.eligibility.family_room_persons = 3;
+    let mut unsized_rooms = shelter(0, 1);
+    unsized_rooms.organisation = org(OTHER_MANAGER);
+    let state = given().space("space-small", small.clone()).request(
+        "case-1",
+        with_children(3),
+        Urgency::High,
+        T0,
+    );
+    assert_eq!(
+        state.waiting(),
+        ["case-1"],
+        "four persons, a room for three"
+    );
+    assert!(proposals(&state.state, &case("case-1")).is_empty());
+    let state = state.request("case-2", with_children(2), Urgency::Standard, T0);
+    assert_eq!(
+        state.standing("case-2").map(Standing::code),
+        Some("reserved"),
+        "three persons fit"
+    );
+    let state = state.space("space-unsized", unsized_rooms);
+    assert_eq!(
+        state.standing("case-1").map(Standing::code),
+        Some("reserved"),
+        "an unsized room takes the family"
+    );
+    let mut bad = small;
+    bad.eligibility.family_room_persons = 1;
+    assert_eq!(
+        bad.check(),
+        Err((
+            "eligibility.family_room_persons",
+            "0 (unsized), or 2 to 21 persons where families are admitted"
+        ))
+    );
+}

@@ -3,6 +3,7 @@
 //! command, the shared fixtures in `support`, property tests in `properties`.
 
 mod add_space;
+mod avoid;
 mod cancel_request;
 mod change_capacity;
 mod close_space;
@@ -12,6 +13,7 @@ mod due_commands;
 mod eligibility;
 mod expire_hold;
 mod properties;
+mod refresh_urgency;
 mod register_space;
 mod release;
 mod request_place;

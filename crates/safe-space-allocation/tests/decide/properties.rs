@@ -7,7 +7,9 @@
 //! commit no one waiting is eligible for a free place (a freed place is
 //! given, once); after a watcher pass no hold outlives its deadline; a
 //! location is disclosed to a space's manager exactly while the case holds
-//! that space, never to an outsider.
+//! that space, never to an outsider; a waiting person's urgency refreshed by
+//! the watcher keeps the list in order and settled; a list of places to
+//! avoid that can no longer be read never gets a reservation.
 
 use proptest::prelude::*;
 use safe_space_allocation::allocator::{Entry, eligible};
@@ -85,6 +87,10 @@ enum Op {
     Release(usize, ReleaseReason),
     /// The watcher: runs everything `due_commands` lists (no case ended).
     Watch,
+    /// Screening changed a case's urgency: the watcher's pass with it.
+    Urgency(usize, Option<Urgency>),
+    /// The case was erased: its needs key destroyed, recorded by the watcher.
+    Forget(usize),
     /// An outsider tries a command meant for a party.
     Outsider(usize),
 }
@@ -114,6 +120,9 @@ fn op() -> impl Strategy<Value = Op> {
         3 => (case.clone(), prop::sample::select(ReleaseReason::ALL))
             .prop_map(|(c, r)| Op::Release(c, r)),
         3 => Just(Op::Watch),
+        2 => (case.clone(), prop::option::of(prop::sample::select(Urgency::ALL)))
+            .prop_map(|(c, u)| Op::Urgency(c, u)),
+        1 => case.clone().prop_map(Op::Forget),
         1 => case.prop_map(Op::Outsider),
     ]
 }
@@ -240,7 +249,13 @@ impl Run {
                     at(actor),
                 )
             }
-            Op::Watch | Op::Outsider(_) => return None,
+            Op::Forget(index) => (
+                Command::ForgetAvoid {
+                    case: case(PROP_CASES[*index]),
+                },
+                at(Actor::System),
+            ),
+            Op::Watch | Op::Outsider(_) | Op::Urgency(..) => return None,
         })
     }
 
@@ -275,6 +290,13 @@ impl Run {
         prop_assert!(
             self.state.free(space_id, *unit) > 0,
             "{event:?} on no free unit"
+        );
+        prop_assert!(
+            !self.state.cases[receiver]
+                .needs
+                .avoid
+                .contains(&Avoid::Unreadable),
+            "{event:?} for a person whose places to avoid cannot be read"
         );
         let waiting = self.state.waiting_list();
         let ahead = waiting
@@ -362,7 +384,16 @@ impl Run {
 
     /// The watcher's pass: everything due, then no hold passed its deadline.
     fn watch(&mut self) -> Result<(), TestCaseError> {
-        let due = due_commands(&self.state, self.now, &BTreeMap::new());
+        self.watch_with(&BTreeMap::new())
+    }
+
+    /// The watcher's pass with the current urgency of some cases: each
+    /// listed refresh is accepted, and afterwards none is due.
+    fn watch_with(
+        &mut self,
+        urgencies: &BTreeMap<CaseId, Option<Urgency>>,
+    ) -> Result<(), TestCaseError> {
+        let due = due(&self.state, self.now, &BTreeMap::new(), urgencies);
         for due in due {
             let accepted = self.step(due.command(), &prop_context(Actor::System, self.now))?;
             prop_assert!(accepted, "{due:?} due but refused");
@@ -370,6 +401,11 @@ impl Run {
         for (case, entry) in &self.state.cases {
             if let Standing::Reserved { held_until, .. } = entry.standing {
                 prop_assert!(held_until > self.now, "{case}'s hold outlived its deadline");
+            }
+            if entry.standing == Standing::Waiting
+                && let Some(urgency) = urgencies.get(case)
+            {
+                prop_assert_eq!(entry.urgency, *urgency, "{} not refreshed", case);
             }
         }
         Ok(())
@@ -388,12 +424,18 @@ proptest! {
             run.now += advance;
             match &op {
                 Op::Watch => run.watch()?,
+                Op::Urgency(index, urgency) => {
+                    let urgencies = [(case(PROP_CASES[*index]), *urgency)].into_iter().collect();
+                    run.watch_with(&urgencies)?;
+                }
                 Op::Outsider(index) => {
                     let case = case(PROP_CASES[*index]);
                     for command in [
                         Command::CancelRequest { case: case.clone() },
                         Command::ConfirmArrival { case: case.clone() },
                         Command::ExpireHold { case: case.clone() },
+                        Command::RefreshUrgency { case: case.clone(), urgency: Some(Urgency::Immediate) },
+                        Command::ForgetAvoid { case: case.clone() },
                         Command::Release { case, reason: ReleaseReason::CaseClosed },
                     ] {
                         let outsider = prop_context(Actor::Organisation(org(OUTSIDER)), run.now);

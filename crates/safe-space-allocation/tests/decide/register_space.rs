@@ -43,6 +43,7 @@ fn a_space_is_registered_with_its_profile_and_no_name_or_address() {
                             families_with_children: true,
                             accessible: false,
                             languages: {},
+                            family_room_persons: 0,
                         },
                     },
                     at: 2026-03-10 12:00:00.0 +00:00:00,

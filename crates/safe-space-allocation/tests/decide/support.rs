@@ -6,7 +6,7 @@ pub use std::collections::{BTreeMap, BTreeSet};
 pub use expect_test::expect;
 pub use pathway::{AgeBand, Urgency};
 pub use safe_space_allocation::allocator::{
-    AllocationError, Command, Due, Event, Proposal, Standing, State, decide, due_commands,
+    AllocationError, Command, Due, Event, Proposal, Standing, State, decide, due, due_commands,
     proposals,
 };
 pub use safe_space_allocation::{
@@ -63,6 +63,7 @@ pub fn shelter(beds: u32, family_rooms: u32) -> SpaceProfile {
             families_with_children: true,
             accessible: false,
             languages: BTreeSet::new(),
+            family_room_persons: 0,
         },
     }
 }

@@ -4,6 +4,7 @@
 //! ends with.
 
 mod disclosures;
+mod refresh;
 mod requests;
 mod reservations;
 mod settle;
@@ -58,6 +59,10 @@ pub enum AllocationError {
     HoldNotExpired,
     #[error("the caller may not learn where this space is")]
     LocationNotDisclosed,
+    #[error("the urgency is unchanged")]
+    UrgencyUnchanged,
+    #[error("the places to avoid are already forgotten")]
+    AvoidAlreadyForgotten,
 }
 
 /// The single decision function of an allocator.
@@ -87,6 +92,10 @@ pub fn decide(
             space,
             purpose,
         } => disclosures::disclose_location(state, case, space, purpose, context),
+        Command::RefreshUrgency { case, urgency } => {
+            refresh::refresh_urgency(state, case, urgency, context)
+        }
+        Command::ForgetAvoid { case } => refresh::forget_avoid(state, case, context),
     }
 }
 

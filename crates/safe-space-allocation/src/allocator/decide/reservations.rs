@@ -7,7 +7,8 @@ use super::{AllocationError, after, by_the_requester, by_the_system, entry};
 use crate::allocator::{Event, Standing, State, eligible};
 use crate::{Actor, CaseId, Context, ReleaseReason, ReservationReason, SpaceId};
 
-/// The requester chooses a proposed space: the person must be eligible and a
+/// The requester (or whoever answers for the case where it is now) chooses a
+/// proposed space: the person must be eligible and a
 /// unit free there. The allocator is settled, so no one waiting is eligible
 /// for that free unit: choosing it passes no one. A person waiting has no
 /// free place they are eligible for, so this moves a reservation.
@@ -18,7 +19,9 @@ pub(super) fn reserve(
     context: &Context,
 ) -> Result<Vec<Event>, AllocationError> {
     let entry = entry(state, &case)?;
-    by_the_requester(entry, context)?;
+    if !context.case.responsible {
+        by_the_requester(entry, context)?;
+    }
     match &entry.standing {
         Standing::Occupying { .. } => {
             return Err(AllocationError::NotAllowedWhile(entry.standing.code()));
