@@ -180,6 +180,8 @@ pub async fn register(
                             families_with_children: space.families_with_children,
                             accessible: false,
                             languages: strings(&["it", "en", "fr"]),
+                            // A mother and up to three children.
+                            family_room_persons: 4,
                         }),
                     }),
                     // Fictional, and sealed before it reaches the log.
@@ -661,6 +663,7 @@ impl Driver<'_> {
                                 ..Default::default()
                             }),
                             referral_id,
+                            ..Default::default()
                         },
                     ))
                     .await;
