@@ -47,6 +47,12 @@ pub mod vocabulary {
     }
 }
 
+pub mod monitoring {
+    pub mod v1 {
+        tonic::include_proto!("approdo.monitoring.v1");
+    }
+}
+
 pub mod access {
     pub mod v1 {
         tonic::include_proto!("approdo.access.v1");

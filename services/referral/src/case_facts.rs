@@ -62,7 +62,6 @@ impl ReferralFacts for CaseFacts {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use case_log_jetstream::RecordedCommit as _;
     use contracts::screening::v1 as screening;
     use pathway::Urgency;
     use time::OffsetDateTime;
