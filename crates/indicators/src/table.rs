@@ -98,7 +98,7 @@ pub struct RowOutput {
 pub struct TableOutput {
     pub columns: Vec<String>,
     pub rows: Vec<RowOutput>,
-    /// The total row (`None` when the table is not additive).
+    /// The total row (`None` when the table is not additive, or empty).
     pub total: Option<RowOutput>,
     /// What suppression left: for tests and audits.
     pub protected: Protected,
@@ -163,7 +163,9 @@ impl TableBuilder {
             .enumerate()
             .map(|(index, (group, (_, values)))| row(index, group.clone(), values))
             .collect();
-        let total = additive.then(|| row(groups.len(), vec!["total".to_owned()], &all_values));
+        // An empty table has no total row: nothing to add up.
+        let total = (additive && !groups.is_empty())
+            .then(|| row(groups.len(), vec!["total".to_owned()], &all_values));
         TableOutput {
             columns,
             rows,

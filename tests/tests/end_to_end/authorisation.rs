@@ -104,7 +104,7 @@ async fn check(service: &Running, grpc_services: &[&str], table: &[Rule]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_rpc_of_every_service_follows_its_authorisation_table() {
-    let system = System::start(&[Service::Screening, Service::Referral, Service::SafeSpace]).await;
+    let system = System::start(&Service::EVERY).await;
     check(
         system.running(Service::Screening),
         &[
@@ -130,6 +130,15 @@ async fn every_rpc_of_every_service_follows_its_authorisation_table() {
             "approdo.admin.v1.ProjectionAdminService",
         ],
         safe_space::AUTHORISATION,
+    )
+    .await;
+    check(
+        system.running(Service::Monitoring),
+        &[
+            "approdo.monitoring.v1.MonitoringService",
+            "approdo.admin.v1.ProjectionAdminService",
+        ],
+        monitoring::AUTHORISATION,
     )
     .await;
 

@@ -11,6 +11,7 @@ mod crash_consistency;
 mod jurisdiction;
 mod limits;
 mod minors_and_follow_up;
+mod monitoring;
 mod mutual_tls;
 mod nats_permissions;
 mod parking;
