@@ -2,6 +2,7 @@
 //! Locally it needs no configuration: it finds the services on the ports of
 //! `deploy/local/` and signs in with development tokens.
 
+mod monitoring;
 mod protection;
 mod referral;
 mod safe_space;
@@ -76,6 +77,11 @@ enum Commands {
         #[command(subcommand)]
         command: safe_space::SpaceCommand,
     },
+    /// The pathway's indicators (analysts, prefectures): tables, and CSV or Parquet exports.
+    Monitoring {
+        #[command(subcommand)]
+        command: monitoring::MonitoringCommand,
+    },
     /// Waits for the system to be ready, shows what it serves, and walks one case through screening, referral and a place in a shelter.
     Demo,
 }
@@ -143,6 +149,7 @@ async fn run(cli: Cli) -> Result<()> {
         Commands::Case { command } => screening::run(&cli.host, command).await?,
         Commands::Referral { command } => referral::run(&cli.host, command).await?,
         Commands::Space { command } => safe_space::run(&cli.host, command).await?,
+        Commands::Monitoring { command } => monitoring::run(&cli.host, command).await?,
         Commands::Demo => demo(&cli.host).await?,
     }
     Ok(())
