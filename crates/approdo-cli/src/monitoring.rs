@@ -194,7 +194,12 @@ pub async fn run(host: &str, command: MonitoringCommand) -> Result<()> {
             }
             std::fs::write(&out, &file)
                 .with_context(|| format!("cannot write {}", out.display()))?;
-            println!("wrote {} rows ({} bytes) to {}", rows, file.len(), out.display());
+            println!(
+                "wrote {} rows ({} bytes) to {}",
+                rows,
+                file.len(),
+                out.display()
+            );
         }
     }
     Ok(())
@@ -216,7 +221,11 @@ fn render(table: &api::IndicatorTable) -> String {
     let mut out = format!("\n{}: {}\n", table.indicator, table.measure);
     let mut header: Vec<String> = table.dimensions.clone();
     header.extend(table.columns.iter().cloned());
-    let has_totals = table.rows.iter().chain(table.total.iter()).any(|r| r.total.is_some());
+    let has_totals = table
+        .rows
+        .iter()
+        .chain(table.total.iter())
+        .any(|r| r.total.is_some());
     if has_totals {
         header.push("total".to_owned());
     }
@@ -279,7 +288,10 @@ mod tests {
             ..Default::default()
         };
         let text = render(&table);
-        assert!(text.contains("province | accepted | expired | total"), "{text}");
+        assert!(
+            text.contains("province | accepted | expired | total"),
+            "{text}"
+        );
         assert!(text.contains("AG | 7 (70%) | * | 10"), "{text}");
     }
 

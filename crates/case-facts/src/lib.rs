@@ -198,7 +198,6 @@ impl CaseFacts {
             .filter_map(|(code, _)| Category::from_code(code).ok())
             .collect()
     }
-
 }
 
 #[cfg(test)]

@@ -218,9 +218,11 @@ fn reduce(matrix: &mut [Vec<f64>], width: usize) -> Vec<(usize, usize)> {
         if next_row == matrix.len() {
             break;
         }
-        let Some(best) = (next_row..matrix.len())
-            .max_by(|a, b| matrix[*a][column].abs().total_cmp(&matrix[*b][column].abs()))
-        else {
+        let Some(best) = (next_row..matrix.len()).max_by(|a, b| {
+            matrix[*a][column]
+                .abs()
+                .total_cmp(&matrix[*b][column].abs())
+        }) else {
             break;
         };
         if matrix[best][column].abs() < EPSILON {

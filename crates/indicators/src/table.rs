@@ -143,7 +143,8 @@ impl TableBuilder {
         let protected = protect(&flat, groups.len(), width, row_totals, additive, threshold);
         let durations = matches!(self.layout, Layout::Durations);
         let row = |index: usize, group: Group, values: &[f64]| {
-            let cells: Vec<Option<u64>> = (0..width).map(|c| protected.published(index, c)).collect();
+            let cells: Vec<Option<u64>> =
+                (0..width).map(|c| protected.published(index, c)).collect();
             let total = if row_totals {
                 protected.published(index, width)
             } else {

@@ -3,7 +3,7 @@
 //! here by an independent exact (rational) computation of what the
 //! published cells determine.
 
-use indicators::{Layout, Observation, TableBuilder, THRESHOLD, protect};
+use indicators::{Layout, Observation, THRESHOLD, TableBuilder, protect};
 use proptest::prelude::*;
 
 /// A fraction-free exact rank over the integers (Bareiss elimination).
@@ -54,12 +54,19 @@ fn recoverable_independently(
     let coefficient = |cells: &[((usize, usize), i128)]| {
         unknowns
             .iter()
-            .map(|u| cells.iter().filter(|(cell, _)| cell == u).map(|(_, k)| k).sum())
+            .map(|u| {
+                cells
+                    .iter()
+                    .filter(|(cell, _)| cell == u)
+                    .map(|(_, k)| k)
+                    .sum()
+            })
             .collect::<Vec<i128>>()
     };
     if row_totals {
         for r in 0..height {
-            let mut cells: Vec<((usize, usize), i128)> = (0..columns).map(|c| ((r, c), 1)).collect();
+            let mut cells: Vec<((usize, usize), i128)> =
+                (0..columns).map(|c| ((r, c), 1)).collect();
             cells.push(((r, columns), -1));
             equations.push(coefficient(&cells));
         }
@@ -97,7 +104,11 @@ fn recoverable_independently(
 
 fn suppressed_grid(p: &indicators::Protected) -> Vec<Vec<bool>> {
     (0..p.extended_rows())
-        .map(|r| (0..p.extended_columns()).map(|c| p.is_suppressed(r, c)).collect())
+        .map(|r| {
+            (0..p.extended_columns())
+                .map(|c| p.is_suppressed(r, c))
+                .collect()
+        })
         .collect()
 }
 
@@ -124,7 +135,10 @@ fn a_small_cell_whose_row_total_would_reveal_it_is_hidden_with_a_complement() {
         .flat_map(|r| (0..3).map(move |c| (r, c)))
         .filter(|(r, c)| protected.is_suppressed(*r, *c))
         .count();
-    assert!(hidden >= 4, "a complement in its row, its column, and theirs: {hidden}");
+    assert!(
+        hidden >= 4,
+        "a complement in its row, its column, and theirs: {hidden}"
+    );
 }
 
 #[test]
@@ -152,7 +166,10 @@ fn durations_are_published_only_for_rows_of_five_or_more() {
     assert_eq!(ag.cells, vec![Some(6)]);
     assert_eq!((ag.median, ag.p90), (Some(3.5), Some(6.0)));
     let [pa, rm] = [&out.rows[1], &out.rows[2]];
-    assert_eq!((rm.cells.clone(), rm.median, rm.p90), (vec![None], None, None));
+    assert_eq!(
+        (rm.cells.clone(), rm.median, rm.p90),
+        (vec![None], None, None)
+    );
     assert_eq!(
         (pa.cells.clone(), pa.median),
         (vec![None], None),

@@ -94,7 +94,10 @@ impl MonitoringApi {
         }
         for (i, id) in request.indicators.iter().enumerate() {
             if !compute::TABLES.iter().any(|(table, _, _)| table == id) {
-                violations.add(format!("{prefix}indicators[{i}]"), "not an indicator table id");
+                violations.add(
+                    format!("{prefix}indicators[{i}]"),
+                    "not an indicator table id",
+                );
             }
         }
         let filter = request.filter.clone().unwrap_or_default();
@@ -148,7 +151,14 @@ impl MonitoringApi {
         let messages: Vec<Result<T, Status>> = chunks
             .into_iter()
             .enumerate()
-            .map(|(i, data)| Ok(make(data, i == last, if i == last { rows } else { 0 }, media_type)))
+            .map(|(i, data)| {
+                Ok(make(
+                    data,
+                    i == last,
+                    if i == last { rows } else { 0 },
+                    media_type,
+                ))
+            })
             .collect();
         Ok(Box::pin(tokio_stream::iter(messages)))
     }
@@ -171,14 +181,13 @@ fn period(
     now: OffsetDateTime,
 ) -> (Option<OffsetDateTime>, OffsetDateTime) {
     let read = |violations: &mut Violations, field: &str, t: Option<&prost_types::Timestamp>| {
-        t.map(|t| {
+        t.and_then(|t| {
             let parsed = case_log_jetstream::envelope::from_timestamp(t);
             if parsed.is_none() {
                 violations.add(format!("{prefix}{field}"), "not a valid time");
             }
             parsed
         })
-        .flatten()
     };
     let from = read(violations, "period_from", from);
     let to = read(violations, "period_to", to).unwrap_or(now);
@@ -201,7 +210,10 @@ fn filter_query(
     });
     let categories = violations.each(&field("categories"), &filter.categories, |c| {
         if compute::NEVER_SHOWN.contains(&c) {
-            Err("never a dimension or a filter (special-category data kept out of analyst views)".to_owned())
+            Err(
+                "never a dimension or a filter (special-category data kept out of analyst views)"
+                    .to_owned(),
+            )
         } else {
             pathway::Category::from_code(c)
                 .map(|_| c.to_owned())
@@ -256,7 +268,11 @@ fn table(computed: &Computed) -> api::IndicatorTable {
     api::IndicatorTable {
         indicator: computed.id.to_owned(),
         measure: computed.measure.to_owned(),
-        dimensions: computed.dimensions.iter().map(|d| d.code().to_owned()).collect(),
+        dimensions: computed
+            .dimensions
+            .iter()
+            .map(|d| d.code().to_owned())
+            .collect(),
         columns: out.columns.clone(),
         rows: out.rows.iter().map(row).collect(),
         total: out.total.as_ref().map(row),
@@ -311,14 +327,16 @@ impl MonitoringService for MonitoringApi {
         self.reads.wait_for(inner.min_sequence).await?;
         let (tables, _) = self.compute(query).await?;
         let sheet = export::indicator_sheet(&tables);
-        Ok(Response::new(self.stream(sheet, request.format, |data, last, rows, media_type| {
-            api::ExportIndicatorsResponse {
+        Ok(Response::new(self.stream(
+            sheet,
+            request.format,
+            |data, last, rows, media_type| api::ExportIndicatorsResponse {
                 data,
                 last,
                 rows,
                 media_type: media_type.to_owned(),
-            }
-        })?))
+            },
+        )?))
     }
 
     type ExportCasePathwaysStream = ChunkStream<api::ExportCasePathwaysResponse>;
@@ -347,23 +365,33 @@ impl MonitoringService for MonitoringApi {
         let cases = tokio::task::spawn_blocking(move || projection::cases(projection.store()))
             .await
             .map_err(|e| ServiceError::Internal(format!("export task: {e}")))??;
-        let keep = |list: &[String], value: &str| list.is_empty() || list.iter().any(|v| v == value);
+        let keep =
+            |list: &[String], value: &str| list.is_empty() || list.iter().any(|v| v == value);
         let selected: Vec<(&String, &crate::pathway::CasePathway)> = cases
             .iter()
             .filter(|(_, p)| {
                 let Some(facts) = &p.facts else { return false };
                 let opened = p.opened.as_ref().and_then(|o| o.opened_at.or(o.arrived_at));
                 let in_period = opened.is_some_and(|at| from.is_none_or(|f| at >= f) && at < to);
-                let urgency = if facts.urgency.is_empty() { "none" } else { facts.urgency.as_str() };
-                let age_band = if facts.age_band.is_empty() { "unknown" } else { facts.age_band.as_str() };
+                let urgency = if facts.urgency.is_empty() {
+                    "none"
+                } else {
+                    facts.urgency.as_str()
+                };
+                let age_band = if facts.age_band.is_empty() {
+                    "unknown"
+                } else {
+                    facts.age_band.as_str()
+                };
                 in_period
                     && keep(&query.provinces, &facts.province)
                     && keep(&query.urgencies, urgency)
                     && keep(&query.age_bands, age_band)
                     && (query.categories.is_empty()
-                        || facts.categories.iter().any(|(c, s)| {
-                            s != "ruled_out" && query.categories.contains(c)
-                        }))
+                        || facts
+                            .categories
+                            .iter()
+                            .any(|(c, s)| s != "ruled_out" && query.categories.contains(c)))
                     && (query.service_types.is_empty()
                         || p.referrals
                             .values()
@@ -375,14 +403,16 @@ impl MonitoringService for MonitoringApi {
         let pseudonyms = Pseudonyms::with_key(rand::random());
         let sheet = export::pathway_sheet(&selected, &pseudonyms);
         drop(pseudonyms);
-        Ok(Response::new(self.stream(sheet, request.format, |data, last, rows, media_type| {
-            api::ExportCasePathwaysResponse {
+        Ok(Response::new(self.stream(
+            sheet,
+            request.format,
+            |data, last, rows, media_type| api::ExportCasePathwaysResponse {
                 data,
                 last,
                 rows,
                 media_type: media_type.to_owned(),
-            }
-        })?))
+            },
+        )?))
     }
 }
 

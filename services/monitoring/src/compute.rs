@@ -109,31 +109,109 @@ struct Point {
 
 /// The table ids, with what each measures, its unit and whether it has a service type.
 pub const TABLES: &[(&str, &str, &str)] = &[
-    ("1.preliminary_check", "arrivals (cases opened) by whether a preliminary vulnerability check is recorded, on time or after the screening deadline", ""),
-    ("2.application_to_assessment_completed", "time from the day the application was made to the assessment completed", "hours"),
-    ("2.assessment_on_time", "assessments completed within 30 days of the application, and those whose deadline was missed", ""),
-    ("3.signal_to_referral_sent", "time from the first suspected category to the case's first referral sent", "hours"),
-    ("3.sent_to_received", "time from a referral sent to received", "hours"),
-    ("3.received_to_accepted", "time from a referral received to accepted", "hours"),
-    ("3.accepted_to_in_care", "time from a referral accepted to taken into care", "hours"),
-    ("4.referral_answers", "referrals sent by answer: accepted, declined by reason, redirected, expired", ""),
-    ("5.referrals_with_valid_consent", "referrals sent under a consent in force, under an exception, or neither", ""),
-    ("5.consent_events", "consents given, refused, withdrawn, withdrawn during care", ""),
-    ("6.follow_up_on_time", "scheduled follow-ups recorded on time or missed", ""),
-    ("6.lost_after_transfer", "transfers whose arrival was confirmed, and people lost to follow-up after one", ""),
-    ("7.late_identification", "needs identified after the first assessment, within or after 30 days of the application", ""),
-    ("8.vulnerable_people_detained", "placements in detention of a minor or a person with a category confirmed", ""),
-    ("9.safe_space_places", "safe-space places, places occupied (reserved or arrived) and people waiting, at the period's end", ""),
-    ("9.safe_space_waiting_time", "time from a request for a safe-space place to a place reserved", "hours"),
-    ("10.time_to_guardian", "unaccompanied minors: time from arrival to the first guardian appointed", "days"),
-    ("10.days_in_first_reception", "unaccompanied minors: calendar days of each stay in first reception (to its end, or the period's end)", "days"),
-    ("10.first_reception_over_45_days", "unaccompanied minors' stays in first reception ended within 45 days, or past the limit", ""),
+    (
+        "1.preliminary_check",
+        "arrivals (cases opened) by whether a preliminary vulnerability check is recorded, on time or after the screening deadline",
+        "",
+    ),
+    (
+        "2.application_to_assessment_completed",
+        "time from the day the application was made to the assessment completed",
+        "hours",
+    ),
+    (
+        "2.assessment_on_time",
+        "assessments completed within 30 days of the application, and those whose deadline was missed",
+        "",
+    ),
+    (
+        "3.signal_to_referral_sent",
+        "time from the first suspected category to the case's first referral sent",
+        "hours",
+    ),
+    (
+        "3.sent_to_received",
+        "time from a referral sent to received",
+        "hours",
+    ),
+    (
+        "3.received_to_accepted",
+        "time from a referral received to accepted",
+        "hours",
+    ),
+    (
+        "3.accepted_to_in_care",
+        "time from a referral accepted to taken into care",
+        "hours",
+    ),
+    (
+        "4.referral_answers",
+        "referrals sent by answer: accepted, declined by reason, redirected, expired",
+        "",
+    ),
+    (
+        "5.referrals_with_valid_consent",
+        "referrals sent under a consent in force, under an exception, or neither",
+        "",
+    ),
+    (
+        "5.consent_events",
+        "consents given, refused, withdrawn, withdrawn during care",
+        "",
+    ),
+    (
+        "6.follow_up_on_time",
+        "scheduled follow-ups recorded on time or missed",
+        "",
+    ),
+    (
+        "6.lost_after_transfer",
+        "transfers whose arrival was confirmed, and people lost to follow-up after one",
+        "",
+    ),
+    (
+        "7.late_identification",
+        "needs identified after the first assessment, within or after 30 days of the application",
+        "",
+    ),
+    (
+        "8.vulnerable_people_detained",
+        "placements in detention of a minor or a person with a category confirmed",
+        "",
+    ),
+    (
+        "9.safe_space_places",
+        "safe-space places, places occupied (reserved or arrived) and people waiting, at the period's end",
+        "",
+    ),
+    (
+        "9.safe_space_waiting_time",
+        "time from a request for a safe-space place to a place reserved",
+        "hours",
+    ),
+    (
+        "10.time_to_guardian",
+        "unaccompanied minors: time from arrival to the first guardian appointed",
+        "days",
+    ),
+    (
+        "10.days_in_first_reception",
+        "unaccompanied minors: calendar days of each stay in first reception (to its end, or the period's end)",
+        "days",
+    ),
+    (
+        "10.first_reception_over_45_days",
+        "unaccompanied minors' stays in first reception ended within 45 days, or past the limit",
+        "",
+    ),
 ];
 
 /// Which dimensions each table has.
 fn has(id: &str, dimension: Dimension) -> bool {
     match dimension {
-        Dimension::ServiceType => id.starts_with("3.") || id.starts_with("4.") || id == "5.referrals_with_valid_consent",
+        Dimension::ServiceType => {
+            id.starts_with("3.") || id.starts_with("4.") || id == "5.referrals_with_valid_consent"
+        }
         Dimension::Province => true,
         _ if id == "9.safe_space_places" => false,
         Dimension::Category => id != "9.safe_space_waiting_time",
@@ -240,7 +318,8 @@ impl Grouper<'_> {
         if q.from.is_some_and(|from| point.start < from) || point.start >= q.to {
             return None;
         }
-        let keep = |list: &[String], value: &str| list.is_empty() || list.iter().any(|v| v == value);
+        let keep =
+            |list: &[String], value: &str| list.is_empty() || list.iter().any(|v| v == value);
         if !keep(&q.provinces, &point.province)
             || (has(self.id, Dimension::Urgency) && !keep(&q.urgencies, &point.urgency))
             || (has(self.id, Dimension::AgeBand) && !keep(&q.age_bands, &point.age_band))
@@ -297,7 +376,9 @@ pub fn compute(
 ) -> Vec<Computed> {
     TABLES
         .iter()
-        .filter(|(id, _, _)| query.indicators.is_empty() || query.indicators.iter().any(|i| i == id))
+        .filter(|(id, _, _)| {
+            query.indicators.is_empty() || query.indicators.iter().any(|i| i == id)
+        })
         .map(|(id, measure, unit)| {
             let grouper = Grouper { query, id };
             let (layout, observations) = observe(id, &grouper, cases, spaces);
@@ -349,7 +430,9 @@ fn places_per_10000(
         } else {
             population
                 .iter()
-                .filter(|(p, _)| grouper.query.provinces.is_empty() || grouper.query.provinces.contains(p))
+                .filter(|(p, _)| {
+                    grouper.query.provinces.is_empty() || grouper.query.provinces.contains(p)
+                })
                 .map(|(_, n)| *n)
                 .sum()
         };
@@ -396,7 +479,12 @@ fn observe(
                     (true, true) => 1,
                     (false, _) => 2,
                 };
-                push(Some(Point::of_case(c, start, &opened.province)), column, None, 1);
+                push(
+                    Some(Point::of_case(c, start, &opened.province)),
+                    column,
+                    None,
+                    1,
+                );
             }
             outcomes(&["checked_on_time", "checked_late", "not_checked"])
         }
@@ -405,7 +493,11 @@ fn observe(
                 let Some(start) = c.application_date.as_deref().and_then(day_start) else {
                     continue;
                 };
-                let province = c.opened.as_ref().map(|o| o.province.clone()).unwrap_or_default();
+                let province = c
+                    .opened
+                    .as_ref()
+                    .map(|o| o.province.clone())
+                    .unwrap_or_default();
                 let point = Point::of_case(c, start, &province);
                 if id == "2.assessment_on_time" {
                     match (c.assessment_completed_at, c.assessment_deadline_missed) {
@@ -425,7 +517,9 @@ fn observe(
         }
         "3.signal_to_referral_sent" => {
             for (_, c) in cases {
-                let Some(signal) = c.first_suspicion_at else { continue };
+                let Some(signal) = c.first_suspicion_at else {
+                    continue;
+                };
                 let first = c
                     .referrals
                     .values()
@@ -513,14 +607,29 @@ fn observe(
             for (_, c) in cases {
                 for consent in c.consents.values() {
                     if let Some(given) = consent.given_at {
-                        push(Some(Point::of_case(c, given, &consent.province)), 0, None, 1);
+                        push(
+                            Some(Point::of_case(c, given, &consent.province)),
+                            0,
+                            None,
+                            1,
+                        );
                     }
                     if let Some(withdrawn) = consent.withdrawn_at {
-                        push(Some(Point::of_case(c, withdrawn, &consent.province)), 2, None, 1);
+                        push(
+                            Some(Point::of_case(c, withdrawn, &consent.province)),
+                            2,
+                            None,
+                            1,
+                        );
                     }
                 }
                 for refusal in &c.refusals {
-                    push(Some(Point::of_case(c, refusal.at, &refusal.province)), 1, None, 1);
+                    push(
+                        Some(Point::of_case(c, refusal.at, &refusal.province)),
+                        1,
+                        None,
+                        1,
+                    );
                 }
                 for w in &c.withdrawals_during_care {
                     push(Some(Point::of_case(c, w.at, &w.province)), 3, None, 1);
@@ -535,7 +644,9 @@ fn observe(
         "6.follow_up_on_time" => {
             for (_, c) in cases {
                 for f in c.follow_ups.values() {
-                    let Some(due) = day_start(&f.due_on) else { continue };
+                    let Some(due) = day_start(&f.due_on) else {
+                        continue;
+                    };
                     let column = match (f.recorded, f.missed) {
                         (_, true) => 1,
                         (true, false) => 0,
@@ -554,7 +665,12 @@ fn observe(
                         (true, false) => 0,
                         (false, false) => continue,
                     };
-                    push(Some(Point::of_case(c, t.placed_at, &t.province)), column, None, 1);
+                    push(
+                        Some(Point::of_case(c, t.placed_at, &t.province)),
+                        column,
+                        None,
+                        1,
+                    );
                 }
             }
             outcomes(&["arrival_confirmed", "lost_to_follow_up"])
@@ -564,7 +680,13 @@ fn observe(
                 let limit = c
                     .application_date
                     .as_deref()
-                    .and_then(|d| time::Date::parse(d, &time::macros::format_description!("[year]-[month]-[day]")).ok())
+                    .and_then(|d| {
+                        time::Date::parse(
+                            d,
+                            &time::macros::format_description!("[year]-[month]-[day]"),
+                        )
+                        .ok()
+                    })
                     .map(|d| calendar::limit_ends(d, 30));
                 for need in &c.needs_after_assessment {
                     let column = match limit {
@@ -577,7 +699,11 @@ fn observe(
                     push(Some(point), column, None, 1);
                 }
             }
-            outcomes(&["within_30_days_of_application", "after_30_days", "no_application_date"])
+            outcomes(&[
+                "within_30_days_of_application",
+                "after_30_days",
+                "no_application_date",
+            ])
         }
         "8.vulnerable_people_detained" => {
             for (_, c) in cases {
@@ -620,14 +746,22 @@ fn observe(
                     push(Some(at(&p.province)), if holding { 1 } else { 2 }, None, 1);
                 }
             }
-            Layout::Counts(["places", "occupied", "waiting"].map(str::to_owned).to_vec())
+            Layout::Counts(
+                ["places", "occupied", "waiting"]
+                    .map(str::to_owned)
+                    .to_vec(),
+            )
         }
         "9.safe_space_waiting_time" => {
             for (_, c) in cases {
                 for p in &c.places {
                     if let Some(reserved) = p.first_reserved_at {
                         let mut point = Point::of_case(c, p.requested_at, &p.province);
-                        point.urgency = if p.urgency.is_empty() { "none".to_owned() } else { p.urgency.clone() };
+                        point.urgency = if p.urgency.is_empty() {
+                            "none".to_owned()
+                        } else {
+                            p.urgency.clone()
+                        };
                         if !p.age_band.is_empty() {
                             point.age_band = p.age_band.clone();
                         }
@@ -643,7 +777,9 @@ fn observe(
                     continue;
                 }
                 let Some(opened) = &c.opened else { continue };
-                let (Some(arrived), Some(guardian)) = (opened.arrived_at.or(opened.opened_at), c.guardian_at) else {
+                let (Some(arrived), Some(guardian)) =
+                    (opened.arrived_at.or(opened.opened_at), c.guardian_at)
+                else {
                     continue;
                 };
                 push(

@@ -165,7 +165,8 @@ fn levels<T: Clone>(values: &[Option<T>]) -> (Vec<T>, Vec<i16>) {
 }
 
 /// Case ids replaced by a keyed hash: SHA-256 of a random key drawn for one
-/// export and the case id, 32 hex digits. The key lives as long as the export.
+/// export and the case id, 32 hex digits. The key lives as long as the
+/// export, is never stored or logged, and is wiped when dropped.
 pub struct Pseudonyms {
     key: [u8; 32],
 }
@@ -175,11 +176,18 @@ impl Pseudonyms {
         Pseudonyms { key }
     }
 
+    /// The pseudonym of `case_id` under this export's key.
     pub fn of(&self, case_id: &str) -> String {
         let mut hasher = Sha256::new();
         hasher.update(self.key);
         hasher.update(case_id.as_bytes());
         hex::encode(&hasher.finalize()[..16])
+    }
+}
+
+impl Drop for Pseudonyms {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.key);
     }
 }
 
@@ -265,12 +273,11 @@ pub fn indicator_sheet(tables: &[Computed]) -> Sheet {
 
 /// One row per case: codes, months and durations, the case id pseudonymised.
 pub fn pathway_sheet(cases: &[(&String, &CasePathway)], pseudonyms: &Pseudonyms) -> Sheet {
-    let hours = |from: Option<time::OffsetDateTime>, to: Option<time::OffsetDateTime>| match (
-        from, to,
-    ) {
-        (Some(from), Some(to)) => Some((to - from).as_seconds_f64() / 3600.0),
-        _ => None,
-    };
+    let hours =
+        |from: Option<time::OffsetDateTime>, to: Option<time::OffsetDateTime>| match (from, to) {
+            (Some(from), Some(to)) => Some((to - from).as_seconds_f64() / 3600.0),
+            _ => None,
+        };
     let count = |n: usize| Some(i64::try_from(n).unwrap_or(i64::MAX));
     let mut c: Vec<(&'static str, Column)> = Vec::new();
     let text = |f: &dyn Fn(&CasePathway, &str) -> Option<String>| {
@@ -282,7 +289,8 @@ pub fn pathway_sheet(cases: &[(&String, &CasePathway)], pseudonyms: &Pseudonyms)
     let float = |f: &dyn Fn(&CasePathway) -> Option<f64>| {
         Column::Float(cases.iter().map(|(_, p)| f(p)).collect())
     };
-    let flag = |f: &dyn Fn(&CasePathway) -> bool| Column::Bool(cases.iter().map(|(_, p)| f(p)).collect());
+    let flag =
+        |f: &dyn Fn(&CasePathway) -> bool| Column::Bool(cases.iter().map(|(_, p)| f(p)).collect());
     let opened = |p: &CasePathway| p.opened.as_ref().and_then(|o| o.opened_at.or(o.arrived_at));
     c.push(("case", text(&|_, id| Some(pseudonyms.of(id)))));
     c.push(("province", text(&|p, _| Some(p.province()))));
@@ -327,22 +335,36 @@ pub fn pathway_sheet(cases: &[(&String, &CasePathway)], pseudonyms: &Pseudonyms)
         "preliminary_check_hours",
         float(&|p| hours(opened(p), p.check_at)),
     ));
-    c.push(("screening_deadline_missed", flag(&|p| p.screening_deadline_missed)));
+    c.push((
+        "screening_deadline_missed",
+        flag(&|p| p.screening_deadline_missed),
+    ));
     c.push((
         "application_to_assessment_completed_hours",
         float(&|p| {
             let start = p.application_date.as_deref().and_then(|d| {
-                time::Date::parse(d, &time::macros::format_description!("[year]-[month]-[day]"))
-                    .ok()
-                    .map(pathway::calendar::start_of_day_in_rome)
+                time::Date::parse(
+                    d,
+                    &time::macros::format_description!("[year]-[month]-[day]"),
+                )
+                .ok()
+                .map(pathway::calendar::start_of_day_in_rome)
             });
             hours(start, p.assessment_completed_at)
         }),
     ));
-    c.push(("assessment_deadline_missed", flag(&|p| p.assessment_deadline_missed)));
+    c.push((
+        "assessment_deadline_missed",
+        flag(&|p| p.assessment_deadline_missed),
+    ));
     c.push((
         "signal_to_first_referral_sent_hours",
-        float(&|p| hours(p.first_suspicion_at, p.referrals.values().filter_map(|r| r.sent_at).min())),
+        float(&|p| {
+            hours(
+                p.first_suspicion_at,
+                p.referrals.values().filter_map(|r| r.sent_at).min(),
+            )
+        }),
     ));
     c.push((
         "referrals_sent",
@@ -350,11 +372,25 @@ pub fn pathway_sheet(cases: &[(&String, &CasePathway)], pseudonyms: &Pseudonyms)
     ));
     c.push((
         "referrals_accepted",
-        int(&|p| count(p.referrals.values().filter(|r| r.accepted_at.is_some()).count())),
+        int(&|p| {
+            count(
+                p.referrals
+                    .values()
+                    .filter(|r| r.accepted_at.is_some())
+                    .count(),
+            )
+        }),
     ));
     c.push((
         "referrals_declined",
-        int(&|p| count(p.referrals.values().filter(|r| r.declined_at.is_some() && !r.redirected).count())),
+        int(&|p| {
+            count(
+                p.referrals
+                    .values()
+                    .filter(|r| r.declined_at.is_some() && !r.redirected)
+                    .count(),
+            )
+        }),
     ));
     c.push((
         "referrals_redirected",
@@ -362,7 +398,14 @@ pub fn pathway_sheet(cases: &[(&String, &CasePathway)], pseudonyms: &Pseudonyms)
     ));
     c.push((
         "referrals_expired",
-        int(&|p| count(p.referrals.values().filter(|r| r.expired_at.is_some()).count())),
+        int(&|p| {
+            count(
+                p.referrals
+                    .values()
+                    .filter(|r| r.expired_at.is_some())
+                    .count(),
+            )
+        }),
     ));
     c.push((
         "needs_identified_after_assessment",

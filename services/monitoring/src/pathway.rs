@@ -213,10 +213,8 @@ impl CasePathway {
         match event_type {
             t if is::<screening::CaseOpened>(t) => {
                 let e = screening::CaseOpened::decode(payload)?;
-                let arrived_at = time_of(
-                    e.arrival.as_ref().and_then(|a| a.arrived_at.as_ref()),
-                    at,
-                );
+                let arrived_at =
+                    time_of(e.arrival.as_ref().and_then(|a| a.arrived_at.as_ref()), at);
                 let opened_at = time_of(e.opened_at.as_ref(), at).or(arrived_at);
                 if !e.application_date.is_empty() {
                     self.application_date = Some(e.application_date.clone());
@@ -564,8 +562,7 @@ impl CasePathway {
                 if let Some(p) = open(&mut self.places, province, kind)
                     && let (Some(since), Some(now)) = (p.holding_since.take(), at.occurred_at)
                 {
-                    p.held
-                        .push((since.unix_timestamp(), now.unix_timestamp()));
+                    p.held.push((since.unix_timestamp(), now.unix_timestamp()));
                 }
             }
             t if is::<safe_space::RequestCancelled>(t)

@@ -184,14 +184,18 @@ fn allocator_case(event_type: &str, payload: &[u8]) -> Result<Option<String>, pr
         t if is::<safe_space::PlaceRequested>(t) => {
             safe_space::PlaceRequested::decode(payload)?.case_id
         }
-        t if is::<safe_space::PlaceReserved>(t) => safe_space::PlaceReserved::decode(payload)?.case_id,
+        t if is::<safe_space::PlaceReserved>(t) => {
+            safe_space::PlaceReserved::decode(payload)?.case_id
+        }
         t if is::<safe_space::ReturnedToWaitingList>(t) => {
             safe_space::ReturnedToWaitingList::decode(payload)?.case_id
         }
         t if is::<safe_space::RequestCancelled>(t) => {
             safe_space::RequestCancelled::decode(payload)?.case_id
         }
-        t if is::<safe_space::PlaceReleased>(t) => safe_space::PlaceReleased::decode(payload)?.case_id,
+        t if is::<safe_space::PlaceReleased>(t) => {
+            safe_space::PlaceReleased::decode(payload)?.case_id
+        }
         t if is::<safe_space::HoldExpired>(t) => safe_space::HoldExpired::decode(payload)?.case_id,
         _ => return Ok(None),
     };
@@ -236,15 +240,12 @@ pub fn spaces(store: &ProjectionStore) -> Result<Vec<SpaceRecord>, ServiceError>
 }
 
 /// How many events of each type not on the allowlist were skipped.
-pub fn skipped(
-    store: &ProjectionStore,
-) -> Result<Vec<(String, u64)>, projection_sled::StoreError> {
+pub fn skipped(store: &ProjectionStore) -> Result<Vec<(String, u64)>, projection_sled::StoreError> {
     Ok(store
         .scan(SKIPPED, b"")?
         .into_iter()
         .map(|row| {
-            let count = <[u8; 8]>::try_from(row.1.as_slice())
-                .map_or(0, u64::from_be_bytes);
+            let count = <[u8; 8]>::try_from(row.1.as_slice()).map_or(0, u64::from_be_bytes);
             (String::from_utf8_lossy(&row.0).into_owned(), count)
         })
         .collect())

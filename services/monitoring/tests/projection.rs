@@ -19,11 +19,14 @@ fn event(event_type: String, payload: Vec<u8>, id: &str) -> wire::Event {
         event_type,
         schema_version: 1,
         payload,
-        ..Default::default()
     }
 }
 
-fn commit(sequence: u64, subject: &str, events: Vec<wire::Event>) -> (RecordedCommit, telemetry::TraceContext) {
+fn commit(
+    sequence: u64,
+    subject: &str,
+    events: Vec<wire::Event>,
+) -> (RecordedCommit, telemetry::TraceContext) {
     let at = datetime!(2026-06-20 10:00 UTC);
     (
         RecordedCommit {
@@ -65,48 +68,82 @@ fn unknown_event_types_of_any_producer_are_skipped_and_counted_and_known_ones_ap
         commit(
             1,
             "approdo.case.case-1.screening",
-            vec![event(event_type::<screening::CaseOpened>(), opened.encode_to_vec(), "e1")],
+            vec![event(
+                event_type::<screening::CaseOpened>(),
+                opened.encode_to_vec(),
+                "e1",
+            )],
         ),
         commit(
             2,
             "approdo.case.case-1.screening",
             vec![
-                event("approdo.screening.v1.SomethingScreeningAddsLater".to_owned(), vec![1, 2, 3], "e2"),
-                event(event_type::<screening::PreliminaryCheckRecorded>(), check.encode_to_vec(), "e3"),
+                event(
+                    "approdo.screening.v1.SomethingScreeningAddsLater".to_owned(),
+                    vec![1, 2, 3],
+                    "e2",
+                ),
+                event(
+                    event_type::<screening::PreliminaryCheckRecorded>(),
+                    check.encode_to_vec(),
+                    "e3",
+                ),
             ],
         ),
         commit(
             3,
             "approdo.configuration.allocator-ag-gbv-shelter.safe-space",
-            vec![event("approdo.safe_space.v1.PlaceOffered".to_owned(), vec![0xff], "e4")],
+            vec![event(
+                "approdo.safe_space.v1.PlaceOffered".to_owned(),
+                vec![0xff],
+                "e4",
+            )],
         ),
         commit(
             4,
             "approdo.case.case-1.referral",
-            vec![event("approdo.referral.v1.ReferralReminderSent".to_owned(), Vec::new(), "e5")],
+            vec![event(
+                "approdo.referral.v1.ReferralReminderSent".to_owned(),
+                Vec::new(),
+                "e5",
+            )],
         ),
     ];
     let position = store
         .apply_batch(&MonitoringProjection, &commits)
         .expect("applied, never stopped");
     assert_eq!(position, 4);
-    assert_eq!(store.parked_count().expect("parked"), 0, "skipped, not parked");
+    assert_eq!(
+        store.parked_count().expect("parked"),
+        0,
+        "skipped, not parked"
+    );
     let skipped = projection::skipped(&store).expect("skipped");
     assert_eq!(
         skipped,
         vec![
             ("approdo.referral.v1.ReferralReminderSent".to_owned(), 1),
             ("approdo.safe_space.v1.PlaceOffered".to_owned(), 1),
-            ("approdo.screening.v1.SomethingScreeningAddsLater".to_owned(), 1),
+            (
+                "approdo.screening.v1.SomethingScreeningAddsLater".to_owned(),
+                1
+            ),
         ]
     );
     let cases = projection::cases(&store).expect("cases");
     assert_eq!(cases.len(), 1);
     let (case, pathway) = &cases[0];
     assert_eq!(case, "case-1");
-    assert!(pathway.check_at.is_some(), "the known event beside an unknown one is applied");
+    assert!(
+        pathway.check_at.is_some(),
+        "the known event beside an unknown one is applied"
+    );
     assert_eq!(pathway.province(), "AG");
-    assert!(projection::allowlist().iter().all(|t| t.starts_with("approdo.")));
+    assert!(
+        projection::allowlist()
+            .iter()
+            .all(|t| t.starts_with("approdo."))
+    );
 }
 
 #[test]
@@ -116,8 +153,17 @@ fn an_allowed_event_that_does_not_decode_is_parked_not_a_failure() {
     let commits = vec![commit(
         1,
         "approdo.case.case-2.referral",
-        vec![event(event_type::<contracts::referral::v1::ReferralSent>(), vec![0xff, 0xff, 0xff], "e1")],
+        vec![event(
+            event_type::<contracts::referral::v1::ReferralSent>(),
+            vec![0xff, 0xff, 0xff],
+            "e1",
+        )],
     )];
-    assert_eq!(store.apply_batch(&MonitoringProjection, &commits).expect("applied"), 1);
+    assert_eq!(
+        store
+            .apply_batch(&MonitoringProjection, &commits)
+            .expect("applied"),
+        1
+    );
     assert_eq!(store.parked_count().expect("parked"), 1);
 }

@@ -89,7 +89,12 @@ async fn register(system: &System, organisation: &str) {
 
 /// Opens, checks, assesses a case and sends it to the centre with consent;
 /// answers the referral id.
-async fn referred_case(system: &System, facility: &str, province: &str, i: usize) -> (String, String) {
+async fn referred_case(
+    system: &System,
+    facility: &str,
+    province: &str,
+    i: usize,
+) -> (String, String) {
     let operator = Caller::operator(facility, province);
     let mut screening = system.screening(&operator).await;
     let arrived = NOW - Duration::days(3);
@@ -220,10 +225,7 @@ async fn answer(system: &System, case_id: &str, referral_id: &str, step: &str, a
         .referral(&Caller::receiver(CAV, Some("RM")))
         .await
         .update_referral(referral_api::UpdateReferralRequest {
-            request_id: format!("{referral_id}-{step}")
-                .chars()
-                .take(64)
-                .collect(),
+            request_id: format!("{referral_id}-{step}").chars().take(64).collect(),
             case_id: case_id.to_owned(),
             referral_id: referral_id.to_owned(),
             action: Some(action),
@@ -249,28 +251,60 @@ async fn scenario() -> Scenario {
         .chain((0..5).map(|i| ("cas-roma-1", "RM", i)));
     for (n, (facility, province, i)) in places.enumerate() {
         let (case_id, referral_id) = referred_case(&system, facility, province, i).await;
-        let fate = if province == "RM" { Fate::Accepted } else { fate(i) };
+        let fate = if province == "RM" {
+            Fate::Accepted
+        } else {
+            fate(i)
+        };
         if fate != Fate::LeftToExpire {
             system.advance(Duration::minutes(7 * (n as i64 % 9 + 1)));
-            answer(&system, &case_id, &referral_id, "receive", Action::Receive(update::Receive {})).await;
+            answer(
+                &system,
+                &case_id,
+                &referral_id,
+                "receive",
+                Action::Receive(update::Receive {}),
+            )
+            .await;
         }
         match fate {
             Fate::Accepted => {
-                answer(&system, &case_id, &referral_id, "accept", Action::Accept(update::Accept {})).await;
+                answer(
+                    &system,
+                    &case_id,
+                    &referral_id,
+                    "accept",
+                    Action::Accept(update::Accept {}),
+                )
+                .await;
             }
             Fate::DeclinedNoCapacity => {
                 let decline = update::Decline {
                     reason: "no_capacity".to_owned(),
                     redirect_to_organisation_id: String::new(),
                 };
-                answer(&system, &case_id, &referral_id, "decline", Action::Decline(decline)).await;
+                answer(
+                    &system,
+                    &case_id,
+                    &referral_id,
+                    "decline",
+                    Action::Decline(decline),
+                )
+                .await;
             }
             Fate::Redirected => {
                 let decline = update::Decline {
                     reason: "out_of_scope".to_owned(),
                     redirect_to_organisation_id: OTHER_CAV.to_owned(),
                 };
-                answer(&system, &case_id, &referral_id, "decline", Action::Decline(decline)).await;
+                answer(
+                    &system,
+                    &case_id,
+                    &referral_id,
+                    "decline",
+                    Action::Decline(decline),
+                )
+                .await;
             }
             Fate::LeftToExpire => {}
         }
@@ -278,7 +312,9 @@ async fn scenario() -> Scenario {
     }
     // Past the answer deadline of the referrals nobody answered.
     system.advance(Duration::days(3));
-    system.deadlines_checked(Service::Referral, system.now()).await;
+    system
+        .deadlines_checked(Service::Referral, system.now())
+        .await;
     Scenario { system, cases }
 }
 
@@ -301,7 +337,10 @@ async fn from_the_log(scenario: &Scenario) -> FromTheLog {
             kind: RootKind::Case,
             id: TokenId::parse(case_id).expect("case id"),
         };
-        let history = log.history(&scope, HistoryBound::All).await.expect("history");
+        let history = log
+            .history(&scope, HistoryBound::All)
+            .await
+            .expect("history");
         let mut province = String::new();
         let mut sent = BTreeMap::new();
         for event in history.iter().flat_map(|c| c.commit.events.iter()) {
@@ -312,7 +351,9 @@ async fn from_the_log(scenario: &Scenario) -> FromTheLog {
             };
             match t {
                 "approdo.screening.v1.CaseOpened" => {
-                    province = screening_api::CaseOpened::decode(p).expect("decode").province;
+                    province = screening_api::CaseOpened::decode(p)
+                        .expect("decode")
+                        .province;
                 }
                 "approdo.screening.v1.PreliminaryCheckRecorded" => out.checked += 1,
                 "approdo.referral.v1.ReferralSent" => {
@@ -322,10 +363,15 @@ async fn from_the_log(scenario: &Scenario) -> FromTheLog {
                 "approdo.referral.v1.ReferralReceived" => {
                     let e = referral_api::ReferralReceived::decode(p).expect("decode");
                     let hours = (time(e.at) - sent[&e.referral_id]).as_seconds_f64() / 3600.0;
-                    out.sent_to_received.entry(province.clone()).or_default().push(hours);
+                    out.sent_to_received
+                        .entry(province.clone())
+                        .or_default()
+                        .push(hours);
                 }
                 "approdo.referral.v1.ReferralAccepted" => {
-                    *out.answers.entry((province.clone(), "accepted")).or_default() += 1;
+                    *out.answers
+                        .entry((province.clone(), "accepted"))
+                        .or_default() += 1;
                 }
                 "approdo.referral.v1.ReferralDeclined" => {
                     let e = referral_api::ReferralDeclined::decode(p).expect("decode");
@@ -339,7 +385,9 @@ async fn from_the_log(scenario: &Scenario) -> FromTheLog {
                     *out.answers.entry((province.clone(), column)).or_default() += 1;
                 }
                 "approdo.referral.v1.ReferralExpired" => {
-                    *out.answers.entry((province.clone(), "expired")).or_default() += 1;
+                    *out.answers
+                        .entry((province.clone(), "expired"))
+                        .or_default() += 1;
                 }
                 _ => {}
             }
@@ -364,7 +412,11 @@ fn median_and_p90(values: &[f64]) -> (f64, f64) {
     (median, v[rank - 1])
 }
 
-fn request(group_by: &[&str], indicators: &[&str], min_sequence: u64) -> monitoring_api::GetIndicatorsRequest {
+fn request(
+    group_by: &[&str],
+    indicators: &[&str],
+    min_sequence: u64,
+) -> monitoring_api::GetIndicatorsRequest {
     monitoring_api::GetIndicatorsRequest {
         group_by: group_by.iter().map(|g| (*g).to_owned()).collect(),
         indicators: indicators.iter().map(|i| (*i).to_owned()).collect(),
@@ -373,7 +425,10 @@ fn request(group_by: &[&str], indicators: &[&str], min_sequence: u64) -> monitor
     }
 }
 
-fn table<'a>(response: &'a monitoring_api::GetIndicatorsResponse, id: &str) -> &'a monitoring_api::IndicatorTable {
+fn table<'a>(
+    response: &'a monitoring_api::GetIndicatorsResponse,
+    id: &str,
+) -> &'a monitoring_api::IndicatorTable {
     response
         .tables
         .iter()
@@ -381,8 +436,16 @@ fn table<'a>(response: &'a monitoring_api::GetIndicatorsResponse, id: &str) -> &
         .unwrap_or_else(|| panic!("table {id}"))
 }
 
-fn cell(table: &monitoring_api::IndicatorTable, group: &[&str], column: &str) -> monitoring_api::IndicatorCell {
-    let index = table.columns.iter().position(|c| c == column).expect("column");
+fn cell(
+    table: &monitoring_api::IndicatorTable,
+    group: &[&str],
+    column: &str,
+) -> monitoring_api::IndicatorCell {
+    let index = table
+        .columns
+        .iter()
+        .position(|c| c == column)
+        .expect("column");
     let row = if group == ["total"] {
         table.total.as_ref().expect("total row")
     } else {
@@ -399,12 +462,18 @@ fn cell(table: &monitoring_api::IndicatorTable, group: &[&str], column: &str) ->
 /// its total, or column with its total) hides exactly one cell.
 fn assert_protected(response: &monitoring_api::GetIndicatorsResponse) {
     for t in &response.tables {
-        let rows: Vec<&monitoring_api::IndicatorRow> = t.rows.iter().chain(t.total.iter()).collect();
+        let rows: Vec<&monitoring_api::IndicatorRow> =
+            t.rows.iter().chain(t.total.iter()).collect();
         for row in &rows {
             let mut line: Vec<&monitoring_api::IndicatorCell> = row.cells.iter().collect();
             line.extend(row.total.iter());
             for c in &line {
-                assert!(c.suppressed || c.count >= 5, "{}: published {}", t.indicator, c.count);
+                assert!(
+                    c.suppressed || c.count >= 5,
+                    "{}: published {}",
+                    t.indicator,
+                    c.count
+                );
             }
             if row.total.is_some() {
                 let hidden = line.iter().filter(|c| c.suppressed).count();
@@ -414,7 +483,11 @@ fn assert_protected(response: &monitoring_api::GetIndicatorsResponse) {
         if t.total.is_some() {
             for column in 0..t.columns.len() {
                 let hidden = rows.iter().filter(|r| r.cells[column].suppressed).count();
-                assert_ne!(hidden, 1, "{}: column {column} hides one cell only", t.indicator);
+                assert_ne!(
+                    hidden, 1,
+                    "{}: column {column} hides one cell only",
+                    t.indicator
+                );
             }
         }
     }
@@ -450,7 +523,10 @@ fn assert_nothing_personal(what: &str, text: &str, case_ids: &[String]) {
         assert!(!text.contains(seeded), "{what} contains {seeded:?}");
     }
     for case_id in case_ids {
-        assert!(!text.contains(case_id.as_str()), "{what} contains a case id in clear");
+        assert!(
+            !text.contains(case_id.as_str()),
+            "{what} contains a case id in clear"
+        );
     }
 }
 
@@ -472,7 +548,11 @@ async fn indicators_equal_what_the_log_says_are_protected_and_limited_to_the_cal
     let response = client
         .get_indicators(request(
             &["province"],
-            &["4.referral_answers", "3.sent_to_received", "1.preliminary_check"],
+            &[
+                "4.referral_answers",
+                "3.sent_to_received",
+                "1.preliminary_check",
+            ],
             last,
         ))
         .await
@@ -483,7 +563,10 @@ async fn indicators_equal_what_the_log_says_are_protected_and_limited_to_the_cal
     for ((province, column), count) in &expected.answers {
         let published = cell(answers, &[province.as_str()], column);
         if *count < 5 {
-            assert!(published.suppressed, "{province} {column}: {count} is under 5");
+            assert!(
+                published.suppressed,
+                "{province} {column}: {count} is under 5"
+            );
         } else if !published.suppressed {
             assert_eq!(published.count, *count, "{province} {column}");
         }
@@ -491,18 +574,37 @@ async fn indicators_equal_what_the_log_says_are_protected_and_limited_to_the_cal
     assert_eq!(cell(answers, &["AG"], "accepted").count, 7);
     assert_eq!(cell(answers, &["total"], "accepted").count, 12);
     assert!(cell(answers, &["AG"], "expired").suppressed);
-    assert!(!cell(answers, &["AG"], "redirected").suppressed || cell(answers, &["AG"], "expired").suppressed);
-    let ag_total = answers.rows.iter().find(|r| r.group == ["AG"]).and_then(|r| r.total).expect("AG total");
+    assert!(
+        !cell(answers, &["AG"], "redirected").suppressed
+            || cell(answers, &["AG"], "expired").suppressed
+    );
+    let ag_total = answers
+        .rows
+        .iter()
+        .find(|r| r.group == ["AG"])
+        .and_then(|r| r.total)
+        .expect("AG total");
     assert_eq!((ag_total.suppressed, ag_total.count), (false, 21));
     let checks = table(&response, "1.preliminary_check");
-    assert_eq!(cell(checks, &["total"], "checked_on_time").count, expected.checked);
+    assert_eq!(
+        cell(checks, &["total"], "checked_on_time").count,
+        expected.checked
+    );
 
     let times = table(&response, "3.sent_to_received");
-    let all: Vec<f64> = expected.sent_to_received.values().flatten().copied().collect();
+    let all: Vec<f64> = expected
+        .sent_to_received
+        .values()
+        .flatten()
+        .copied()
+        .collect();
     let (median, p90) = median_and_p90(&all);
     let total = times.total.as_ref().expect("total");
     assert_eq!(total.cells[0].count, all.len() as u64);
-    assert!((total.median.expect("median") - median).abs() < 1e-9, "median {median}");
+    assert!(
+        (total.median.expect("median") - median).abs() < 1e-9,
+        "median {median}"
+    );
     assert!((total.p90.expect("p90") - p90).abs() < 1e-9, "p90 {p90}");
     let ag = &expected.sent_to_received["AG"];
     let (ag_median, _) = median_and_p90(ag);
@@ -513,7 +615,14 @@ async fn indicators_equal_what_the_log_says_are_protected_and_limited_to_the_cal
     // Every table, grouped by every dimension: protected, and nothing personal.
     let everything = client
         .get_indicators(request(
-            &["province", "month", "category", "service_type", "urgency", "age_band"],
+            &[
+                "province",
+                "month",
+                "category",
+                "service_type",
+                "urgency",
+                "age_band",
+            ],
             &[],
             last,
         ))
@@ -521,14 +630,26 @@ async fn indicators_equal_what_the_log_says_are_protected_and_limited_to_the_cal
         .expect("all indicators")
         .into_inner();
     assert_protected(&everything);
-    assert_nothing_personal("GetIndicators", &format!("{everything:?}"), &expected.case_ids);
+    assert_nothing_personal(
+        "GetIndicators",
+        &format!("{everything:?}"),
+        &expected.case_ids,
+    );
     let by_category = client
         .get_indicators(request(&["category"], &["1.preliminary_check"], last))
         .await
         .expect("by category")
         .into_inner();
-    let groups: Vec<&Vec<String>> = by_category.tables[0].rows.iter().map(|r| &r.group).collect();
-    assert_eq!(groups, vec![&vec!["GBV".to_owned()]], "LGBTIQ is never a group");
+    let groups: Vec<&Vec<String>> = by_category.tables[0]
+        .rows
+        .iter()
+        .map(|r| &r.group)
+        .collect();
+    assert_eq!(
+        groups,
+        vec![&vec!["GBV".to_owned()]],
+        "LGBTIQ is never a group"
+    );
     let refused = client
         .get_indicators(monitoring_api::GetIndicatorsRequest {
             group_by: vec!["sexual_orientation".to_owned()],
@@ -541,7 +662,10 @@ async fn indicators_equal_what_the_log_says_are_protected_and_limited_to_the_cal
         .await
         .expect_err("refused");
     assert_eq!(refused.code(), Code::InvalidArgument);
-    assert!(refused.message().contains("group_by[0]") && refused.message().contains("filter.categories[0]"));
+    assert!(
+        refused.message().contains("group_by[0]")
+            && refused.message().contains("filter.categories[0]")
+    );
 
     // A prefecture sees its own province only, whatever it asks.
     let mut prefecture = monitoring(system, &Caller::prefecture("prefettura-ag", "AG")).await;
@@ -558,7 +682,10 @@ async fn indicators_equal_what_the_log_says_are_protected_and_limited_to_the_cal
         .into_inner();
     assert_eq!(own.scope_province, "AG");
     let rows = &own.tables[0].rows;
-    assert!(!rows.is_empty() && rows.iter().all(|r| r.group == ["AG"]), "{rows:?}");
+    assert!(
+        !rows.is_empty() && rows.iter().all(|r| r.group == ["AG"]),
+        "{rows:?}"
+    );
     assert_eq!(cell(&own.tables[0], &["total"], "accepted").count, 7);
     let rome_analyst = Caller::new(OrganisationType::Analyst, "osservatorio-lazio", Some("RM"));
     let rome = monitoring(system, &rome_analyst)
@@ -585,7 +712,10 @@ async fn indicators_equal_what_the_log_says_are_protected_and_limited_to_the_cal
     }
     let indicators_csv = String::from_utf8(indicators_csv).expect("utf-8");
     assert!(indicators_csv.starts_with("indicator,province,month,category,"));
-    assert!(indicators_csv.contains("4.referral_answers,AG,,GBV,,,,accepted,7,false"), "{indicators_csv}");
+    assert!(
+        indicators_csv.contains("4.referral_answers,AG,,GBV,,,,accepted,7,false"),
+        "{indicators_csv}"
+    );
     assert_nothing_personal("indicator CSV", &indicators_csv, &expected.case_ids);
     let (first, rows) = export(&mut client, monitoring_api::ExportFormat::Csv, last).await;
     let (second, _) = export(&mut client, monitoring_api::ExportFormat::Csv, last).await;
@@ -594,11 +724,17 @@ async fn indicators_equal_what_the_log_says_are_protected_and_limited_to_the_cal
     let second = String::from_utf8(second).expect("utf-8");
     assert_nothing_personal("case pathway CSV", &first, &expected.case_ids);
     let pseudonyms = |csv: &str| -> Vec<String> {
-        csv.lines().skip(1).map(|l| l.split(',').next().unwrap_or_default().to_owned()).collect()
+        csv.lines()
+            .skip(1)
+            .map(|l| l.split(',').next().unwrap_or_default().to_owned())
+            .collect()
     };
     let (a, b) = (pseudonyms(&first), pseudonyms(&second));
     assert_eq!(a.len(), 26);
-    assert!(a.iter().all(|p| p.len() == 32 && !b.contains(p)), "a new key per export");
+    assert!(
+        a.iter().all(|p| p.len() == 32 && !b.contains(p)),
+        "a new key per export"
+    );
 
     // Parquet, read back by an independent reader.
     let (parquet, _) = export(&mut client, monitoring_api::ExportFormat::Parquet, last).await;
@@ -609,10 +745,17 @@ async fn indicators_equal_what_the_log_says_are_protected_and_limited_to_the_cal
     assert_eq!(read["provinces"]["RM"], 5, "{read}");
     assert_eq!(read["referrals_accepted"], 12, "{read}");
     assert_eq!(read["referrals_expired"], 3, "{read}");
-    assert_nothing_personal("case pathway Parquet", &String::from_utf8_lossy(&parquet), &expected.case_ids);
+    assert_nothing_personal(
+        "case pathway Parquet",
+        &String::from_utf8_lossy(&parquet),
+        &expected.case_ids,
+    );
 
     // Monitoring appended nothing but what the runtime records.
-    assert_eq!(system.log().await.last_sequence().await.expect("last"), last);
+    assert_eq!(
+        system.log().await.last_sequence().await.expect("last"),
+        last
+    );
     system.projection_status(Service::Monitoring).await;
 }
 

@@ -11,8 +11,8 @@ use service_runtime::{Authority, Jurisdiction, ServiceError, Target, Violations}
 use tonic::{Request, Response, Status};
 
 use super::ReferralApi;
-use crate::case_facts::ReferralFacts as _;
 use crate::aggregate::{PATHWAY_RULES_ID, PathwayRulesPublications};
+use crate::case_facts::ReferralFacts as _;
 use crate::{codec, projection, requests};
 
 impl ReferralApi {
