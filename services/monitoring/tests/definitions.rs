@@ -278,7 +278,7 @@ fn safe_space_places_occupancy_waiting_and_places_per_10000_inhabitants_at_the_p
     assert_eq!(rm.cells[0], None, "3 places: suppressed");
     assert!(places.table.protected.recoverable().is_empty());
     assert!(
-        places.per_10000.get(&rm.group).is_none(),
+        !places.per_10000.contains_key(&rm.group),
         "no rate from a suppressed count"
     );
 

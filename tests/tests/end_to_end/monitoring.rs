@@ -238,12 +238,20 @@ async fn answer(system: &System, case_id: &str, referral_id: &str, step: &str, a
 /// redirected, 3 left unanswered until they expire) and 5 in Rome (accepted),
 /// each received some minutes after sending.
 async fn scenario() -> Scenario {
-    let system = System::start_at(
-        NOW,
-        &[Service::Screening, Service::Referral, Service::Monitoring],
-    )
-    .await;
+    let system = System::builder()
+        .clock_at(NOW)
+        .options(Service::Monitoring, "[population]\nAG = 400000\n")
+        .services(&[
+            Service::Screening,
+            Service::Referral,
+            Service::SafeSpace,
+            Service::Monitoring,
+        ])
+        .start()
+        .await;
     register(&system, CAV).await;
+    // One shelter of 8 places in Agrigento.
+    crate::safe_space::register(&system, "shelter-ag", crate::safe_space::profile(8, false)).await;
     register(&system, OTHER_CAV).await;
     let mut cases = Vec::new();
     let places = (0..21)
@@ -308,6 +316,37 @@ async fn scenario() -> Scenario {
             }
             Fate::LeftToExpire => {}
         }
+        if province == "AG" && i < 10 {
+            // Ten ask for a place: eight get one and arrive, two wait.
+            system.advance(Duration::minutes(3));
+            let standing = crate::safe_space::client(
+                system.channel(Service::SafeSpace).await,
+                &Caller::operator(facility, province),
+            )
+            .request_place(crate::safe_space::place_request(
+                &format!("{case_id}-place"),
+                &case_id,
+                contracts::safe_space::v1::Needs::default(),
+            ))
+            .await
+            .expect("place requested")
+            .into_inner()
+            .standing;
+            if standing == "reserved" {
+                crate::safe_space::client(
+                    system.channel(Service::SafeSpace).await,
+                    &Caller::receiver(crate::safe_space::SHELTER, Some("AG")),
+                )
+                .confirm_arrival(contracts::safe_space::v1::ConfirmArrivalRequest {
+                    request_id: format!("{case_id}-arrival"),
+                    case_id: case_id.clone(),
+                    allocator: crate::safe_space::place_request("x", &case_id, Default::default())
+                        .allocator,
+                })
+                .await
+                .expect("arrival confirmed");
+            }
+        }
         cases.push(case_id);
     }
     // Past the answer deadline of the referrals nobody answered.
@@ -327,6 +366,9 @@ struct FromTheLog {
     sent_to_received: BTreeMap<String, Vec<f64>>,
     checked: u64,
     case_ids: Vec<String>,
+    /// Safe-space requests and reservations in the allocator's history.
+    requested: u64,
+    reserved: u64,
 }
 
 async fn from_the_log(scenario: &Scenario) -> FromTheLog {
@@ -394,6 +436,12 @@ async fn from_the_log(scenario: &Scenario) -> FromTheLog {
         }
         out.case_ids.push(case_id.clone());
     }
+    let allocator = crate::safe_space::allocator_history(&log).await;
+    out.requested =
+        crate::safe_space::events::<contracts::safe_space::v1::PlaceRequested>(&allocator).len()
+            as u64;
+    out.reserved = crate::safe_space::events::<contracts::safe_space::v1::PlaceReserved>(&allocator)
+        .len() as u64;
     out
 }
 
@@ -611,6 +659,25 @@ async fn indicators_equal_what_the_log_says_are_protected_and_limited_to_the_cal
     let ag_row = times.rows.iter().find(|r| r.group == ["AG"]).expect("AG");
     assert!((ag_row.median.expect("AG median") - ag_median).abs() < 1e-9);
     assert_protected(&response);
+
+    // Safe-space places, occupancy and waiting, per 10,000 inhabitants.
+    assert_eq!(
+        (expected.requested, expected.reserved),
+        (10, 8),
+        "the scenario"
+    );
+    let spaces = client
+        .get_indicators(request(&["province"], &["9.safe_space_places"], last))
+        .await
+        .expect("places")
+        .into_inner();
+    let places = table(&spaces, "9.safe_space_places");
+    assert_eq!(cell(places, &["AG"], "places").count, 8);
+    assert_eq!(cell(places, &["AG"], "occupied").count, expected.reserved);
+    assert!(cell(places, &["AG"], "waiting").suppressed, "2 waiting");
+    let ag = places.rows.iter().find(|r| r.group == ["AG"]).expect("AG");
+    assert_eq!(ag.places_per_10000_inhabitants, Some(0.2));
+    assert_protected(&spaces);
 
     // Every table, grouped by every dimension: protected, and nothing personal.
     let everything = client
