@@ -175,10 +175,62 @@ fn equations(table: &Protected) -> Vec<Vec<(usize, f64)>> {
     equations
 }
 
+/// The suppressed cells that are known to be 0 without any difference: in a
+/// line whose total is published and whose published cells already add up to
+/// it, every suppressed cell is 0 (counts are never negative). Repeated until
+/// nothing more is learnt; a zero learnt this way discloses no one, but it is
+/// then as good as published for the differences.
+pub fn known_zeros(table: &Protected, suppressed: &[bool]) -> Vec<bool> {
+    let width = table.extended_columns();
+    let height = table.extended_rows();
+    let mut known = vec![false; suppressed.len()];
+    let mut lines: Vec<(Vec<usize>, usize)> = Vec::new();
+    if table.row_totals {
+        for r in 0..height {
+            lines.push((
+                (0..table.columns).map(|c| r * width + c).collect(),
+                r * width + table.columns,
+            ));
+        }
+    }
+    if table.column_totals {
+        for c in 0..width {
+            lines.push((
+                (0..table.rows).map(|r| r * width + c).collect(),
+                table.rows * width + c,
+            ));
+        }
+    }
+    loop {
+        let mut learnt = false;
+        for (cells, total) in &lines {
+            let total_known = !suppressed[*total] || known[*total];
+            let hidden: Vec<usize> = cells
+                .iter()
+                .copied()
+                .filter(|i| suppressed[*i] && !known[*i])
+                .collect();
+            if total_known && !hidden.is_empty() && hidden.iter().all(|i| table.values[*i] == 0) {
+                for i in hidden {
+                    known[i] = true;
+                }
+                learnt = true;
+            }
+        }
+        if !learnt {
+            return known;
+        }
+    }
+}
+
 /// The suppressed cells (indexes in the extended table) whose value follows
-/// from the published ones.
+/// from the published ones by the table's sums, once the suppressed cells
+/// known to be 0 ([`known_zeros`]) are counted as published.
 fn determined(table: &Protected, suppressed: &[bool]) -> Vec<usize> {
-    let unknowns: Vec<usize> = (0..suppressed.len()).filter(|i| suppressed[*i]).collect();
+    let zeros = known_zeros(table, suppressed);
+    let unknowns: Vec<usize> = (0..suppressed.len())
+        .filter(|i| suppressed[*i] && !zeros[*i])
+        .collect();
     if unknowns.is_empty() {
         return Vec::new();
     }

@@ -102,6 +102,77 @@ fn recoverable_independently(
         .collect()
 }
 
+/// The extended table's values (margins added), computed here again.
+fn extended(values: &[u64], rows: usize, columns: usize, rt: bool, ct: bool) -> Vec<Vec<u64>> {
+    let mut grid = vec![vec![0u64; columns + usize::from(rt)]; rows + usize::from(ct)];
+    for r in 0..rows {
+        for c in 0..columns {
+            let v = values[r * columns + c];
+            grid[r][c] = v;
+            if rt {
+                grid[r][columns] += v;
+            }
+            if ct {
+                grid[rows][c] += v;
+            }
+            if rt && ct {
+                grid[rows][columns] += v;
+            }
+        }
+    }
+    grid
+}
+
+/// Suppressed cells an attacker knows are 0: in a line whose total is
+/// published (or known) and whose published cells add up to it. They are
+/// taken off the suppressed grid (as good as published).
+fn without_known_zeros(
+    grid: &[Vec<bool>],
+    values: &[Vec<u64>],
+    rt: bool,
+    ct: bool,
+) -> Vec<Vec<bool>> {
+    let mut hidden = grid.to_vec();
+    let height = grid.len();
+    let width = grid[0].len();
+    loop {
+        let mut lines: Vec<Vec<(usize, usize)>> = Vec::new();
+        if rt {
+            for r in 0..height {
+                lines.push((0..width).map(|c| (r, c)).collect());
+            }
+        }
+        if ct {
+            for c in 0..width {
+                lines.push((0..height).map(|r| (r, c)).collect());
+            }
+        }
+        let mut learnt = false;
+        for line in lines {
+            let (total, cells) = line.split_last().expect("a line");
+            let published_sum: u64 = cells
+                .iter()
+                .filter(|(r, c)| !hidden[*r][*c])
+                .map(|(r, c)| values[*r][*c])
+                .sum();
+            let unknown: Vec<&(usize, usize)> =
+                cells.iter().filter(|(r, c)| hidden[*r][*c]).collect();
+            if !hidden[total.0][total.1]
+                && !unknown.is_empty()
+                && published_sum == values[total.0][total.1]
+            {
+                for (r, c) in unknown {
+                    hidden[*r][*c] = false;
+                }
+                learnt = true;
+            }
+        }
+        if !learnt {
+            return hidden;
+        }
+    }
+}
+
 fn suppressed_grid(p: &indicators::Protected) -> Vec<Vec<bool>> {
     (0..p.extended_rows())
         .map(|r| {
@@ -147,6 +218,21 @@ fn a_chain_of_differences_across_rows_and_columns_is_closed() {
     let values = [3, 20, 30, 2, 25, 40, 50, 60, 70];
     let protected = protect(&values, 3, 3, true, true, THRESHOLD);
     assert!(recoverable_independently(&suppressed_grid(&protected), true, true).is_empty());
+}
+
+#[test]
+fn zeros_known_from_a_line_that_already_adds_up_do_not_open_a_difference() {
+    // RM's row adds up without its two zeros, so they are known to be 0;
+    // AG's 3 must not rest on them: by differences alone (AG 3 + RM 0 in the
+    // first column, AG 6 + RM 0 in the second) it would be hidden, but not
+    // once the zeros are known.
+    let values = [3, 6, 20, 0, 0, 30];
+    let protected = protect(&values, 2, 3, true, true, THRESHOLD);
+    let grid = suppressed_grid(&protected);
+    let values_grid = extended(&values, 2, 3, true, true);
+    let unknown = without_known_zeros(&grid, &values_grid, true, true);
+    assert!(recoverable_independently(&unknown, true, true).is_empty());
+    assert_eq!(protected.published(0, 0), None, "{grid:?}");
 }
 
 #[test]
@@ -213,7 +299,9 @@ proptest! {
             }
         }
         let grid = suppressed_grid(&protected);
-        prop_assert!(recoverable_independently(&grid, row_totals, column_totals).is_empty());
+        let values_grid = extended(&values, rows, columns, row_totals, column_totals);
+        let unknown = without_known_zeros(&grid, &values_grid, row_totals, column_totals);
+        prop_assert!(recoverable_independently(&unknown, row_totals, column_totals).is_empty());
         prop_assert!(protected.recoverable().is_empty());
     }
 }
