@@ -332,3 +332,93 @@ fn unaccompanied_minors_days_in_first_reception_run_to_the_stay_end_or_the_perio
     assert_eq!(total.median, Some(50.0), "20, 20, 50, 50, 50");
     assert_eq!(total.p90, Some(50.0));
 }
+
+#[test]
+fn transfers_follow_ups_detentions_and_late_needs_are_counted_from_their_events() {
+    let mut cases = Vec::new();
+    for i in 0..11 {
+        let mut p = opened("AG", "hotspot", T0, T0);
+        suspect(&mut p, T0, &["TORTURE", "LGBTIQ"]);
+        screen(
+            &mut p,
+            T0 + Duration::days(2),
+            screening::CasePlaced {
+                facility_id: "cas-roma-1".to_owned(),
+                province: "RM".to_owned(),
+                facility_kind: "cas".to_owned(),
+                placed_at: ts(T0 + Duration::days(2)),
+                arrival_due_at: ts(T0 + Duration::days(5)),
+                ..Default::default()
+            },
+        );
+        if i < 6 {
+            screen(
+                &mut p,
+                T0 + Duration::days(3),
+                screening::FollowUpRecorded {
+                    outcome: "found".to_owned(),
+                    at: ts(T0 + Duration::days(3)),
+                    ..Default::default()
+                },
+            );
+        } else {
+            screen(
+                &mut p,
+                T0 + Duration::days(6),
+                screening::LostToFollowUp::default(),
+            );
+        }
+        // Needs raised after the first assessment: 35 and 10 days after the application (1 June).
+        for days in [35, 10] {
+            screen(
+                &mut p,
+                T0 + Duration::days(days),
+                screening::NeedIdentifiedAfterAssessment {
+                    category: "MENTAL_HEALTH".to_owned(),
+                    raised_at: ts(T0 + Duration::days(days)),
+                    ..Default::default()
+                },
+            );
+        }
+        screen(
+            &mut p,
+            T0 + Duration::days(4),
+            screening::VulnerablePersonDetained {
+                categories: vec!["TORTURE".to_owned(), "LGBTIQ".to_owned()],
+                age_band: "18+".to_owned(),
+                detained_at: ts(T0 + Duration::days(4)),
+                ..Default::default()
+            },
+        );
+        cases.push((format!("t{i}"), p));
+    }
+    let end = T0 + Duration::days(60);
+    let run = |id: &str, group_by: &[Dimension]| {
+        only(compute(
+            &query(&[id], group_by, end),
+            &cases,
+            &[],
+            &BTreeMap::new(),
+        ))
+        .table
+    };
+    let transfers = run("6.lost_after_transfer", &[Dimension::Province]);
+    assert_eq!(
+        transfers.rows[0].group,
+        vec!["RM".to_owned()],
+        "the new province"
+    );
+    assert_eq!(transfers.rows[0].cells, vec![Some(6), Some(5)]);
+    let late = run("7.late_identification", &[]);
+    let total = late.total.expect("total");
+    assert_eq!(
+        total.cells[0],
+        Some(11),
+        "within 30 days of the application"
+    );
+    assert_eq!(total.cells[1], Some(11), "after 30 days");
+    let detained = run("8.vulnerable_people_detained", &[Dimension::Category]);
+    let groups: Vec<Vec<String>> = detained.rows.iter().map(|r| r.group.clone()).collect();
+    assert_eq!(groups, vec![vec!["TORTURE".to_owned()]], "never LGBTIQ");
+    assert_eq!(detained.rows[0].cells, vec![Some(11)]);
+}
