@@ -598,8 +598,47 @@ fn assert_nothing_personal(what: &str, text: &str, case_ids: &[String]) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn indicators_equal_what_the_log_says_are_protected_and_limited_to_the_callers_province() {
+/// Log lines of the test's runtime, captured.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .map_err(|_| std::io::Error::other("poisoned"))?
+            .extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+    type Writer = Captured;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+#[test]
+fn indicators_equal_what_the_log_says_are_protected_and_limited_to_the_callers_province() {
+    use tracing_subscriber::layer::SubscriberExt;
+    let logs = Captured::default();
+    let subscriber = tracing_subscriber::registry()
+        .with(tracing_subscriber::EnvFilter::new(
+            "debug,h2=info,hyper=info,tower=info",
+        ))
+        .with(
+            tracing_subscriber::fmt::layer()
+                .json()
+                .with_writer(logs.clone()),
+        );
+    crate::support::traced::with_subscriber(subscriber, indicators_scenario(logs));
+}
+
+async fn indicators_scenario(logs: Captured) {
     let scenario = scenario().await;
     let system = &scenario.system;
     let expected = from_the_log(&scenario).await;
