@@ -898,12 +898,21 @@ async fn indicators_scenario(logs: Captured) {
         &expected.case_ids,
     );
 
-    // Monitoring appended nothing but what the runtime records.
+    // Monitoring appended nothing.
     assert_eq!(
         system.log().await.last_sequence().await.expect("last"),
         last
     );
-    system.projection_status(Service::Monitoring).await;
+
+    // No seeded name, date of birth or free text in any log line of the run.
+    let lines = String::from_utf8(logs.0.lock().expect("logs").clone()).expect("utf-8");
+    assert!(
+        lines.contains("monitoring"),
+        "the services' logs were captured"
+    );
+    for seeded in [FAMILY_NAME, GIVEN_NAME, DATE_OF_BIRTH, FREE_TEXT] {
+        assert!(!lines.contains(seeded), "a log line contains {seeded:?}");
+    }
 }
 
 /// Reads a Parquet file with pyarrow (from `.tools/python`, installed by
