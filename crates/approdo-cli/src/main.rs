@@ -3,6 +3,7 @@
 //! `deploy/local/` and signs in with development tokens.
 
 mod landing;
+mod monitoring;
 mod protection;
 mod referral;
 mod replay;
@@ -90,6 +91,11 @@ enum Commands {
         #[command(subcommand)]
         command: replay::ReplayCommand,
     },
+    /// The pathway's indicators (analysts, prefectures): tables, and CSV or Parquet exports.
+    Monitoring {
+        #[command(subcommand)]
+        command: monitoring::MonitoringCommand,
+    },
     /// Waits for the system to be ready, shows what it serves, and walks one case through screening, referral and a place in a shelter.
     Demo,
 }
@@ -165,6 +171,7 @@ async fn run(cli: Cli) -> Result<()> {
             landing::run(&cli.host, &args).await?;
         }
         Commands::Replay { command } => replay::run(&cli.host, command).await?,
+        Commands::Monitoring { command } => monitoring::run(&cli.host, command).await?,
         Commands::Demo => demo(&cli.host).await?,
     }
     Ok(())

@@ -135,4 +135,10 @@ impl<A: Projection, B: Projection> Projection for (A, B) {
         self.0.apply(rows, commit)?;
         self.1.apply(rows, commit)
     }
+
+    /// The pair is rebuilt when either changes (before this, a pair always
+    /// reported shape 1, so a domain view's new shape never rebuilt it).
+    fn shape(&self) -> u32 {
+        self.0.shape().max(self.1.shape())
+    }
 }

@@ -14,7 +14,7 @@ use contracts::log::v1 as log;
 use service_runtime::{Aggregate, Refusal, Whereabouts};
 use time::OffsetDateTime;
 
-use crate::case_facts::CaseFacts;
+use crate::case_facts::{CaseFacts, ReferralFacts as _};
 use crate::codec::{self, CaseKey};
 
 /// `approdo.case.<case_id>.referral`.

@@ -1,221 +1,39 @@
-//! What the referral service needs to know about a case, read from the
-//! screening service's events in the shared log: where it is (province,
-//! facility, and the placement that put it there), its categories and their
-//! status, its current urgency (raised by checks and signals, set by
-//! assessments, lower too: `pathway::CaseUrgency`) and since when, the
-//! person's age band (and whether an assessment decided it), and whether it
-//! was closed. Ids and codes only. The same
-//! fold serves each command (from the log) and the projection.
+//! What the referral service needs to know about a case: the shared fold of
+//! screening's events (`case_facts::CaseFacts`, one crate for every service
+//! that reads them), and how the referral service reads those facts: where
+//! the case is for the caller's jurisdiction, and the facts as the referral
+//! domain decides with them.
 
-use std::collections::BTreeMap;
-
-use case_log_jetstream::RecordedCommit;
-use case_log_jetstream::contract::is;
 use case_referral::{Code, FacilityId, Place, Province};
-use contracts::screening::v1 as screening;
-use pathway::{AgeBand, CaseUrgency, Category, CategoryStatus, Urgency};
-use prost::Message;
-use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
+use pathway::{AgeBand, Category, CategoryStatus};
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CaseFacts {
-    pub province: String,
-    /// The facility the person is in now (where the case opened or was last placed).
-    #[serde(default)]
-    pub facility_id: String,
-    /// The log sequence of the placement that moved the case where it is (0:
-    /// where it opened): names a transfer for the watcher's request ids.
-    #[serde(default)]
-    pub placement: u64,
-    /// Category code -> "suspected", "confirmed" or "ruled_out".
-    pub categories: BTreeMap<String, String>,
-    /// The case's urgency now (empty while none was stated).
-    pub urgency: String,
-    /// When the case reached its current urgency (the service time of the
-    /// screening commit that changed it).
-    #[serde(default, with = "time::serde::rfc3339::option")]
-    pub urgency_since: Option<OffsetDateTime>,
-    /// From `CaseOpened`, replaced by `AgeAssessed` (empty: unknown).
-    #[serde(default)]
-    pub age_band: String,
-    /// The band is an `AgeAssessed`'s (the competent authority's), not the opening's.
-    #[serde(default)]
-    pub age_assessed: bool,
-    /// The closure reason code, once screening closed the case.
-    #[serde(default)]
-    pub closed: Option<String>,
-}
+pub use case_facts::{CaseFacts, Recorded};
 
-/// The screening commit an event comes from: its log sequence and its time.
-#[derive(Debug, Clone, Copy)]
-pub struct Recorded {
-    pub sequence: u64,
-    pub occurred_at: Option<OffsetDateTime>,
-}
-
-impl Recorded {
-    pub fn commit(commit: &RecordedCommit) -> Recorded {
-        Recorded {
-            sequence: commit.sequence,
-            occurred_at: commit
-                .commit
-                .occurred_at
-                .as_ref()
-                .and_then(case_log_jetstream::envelope::from_timestamp),
-        }
-    }
-}
-
-impl CaseFacts {
-    /// Folds the screening history of a case; `None` if the case was never opened.
-    pub fn from_history(history: &[RecordedCommit]) -> Option<CaseFacts> {
-        let mut facts: Option<CaseFacts> = None;
-        for commit in history {
-            let at = Recorded::commit(commit);
-            for event in &commit.commit.events {
-                CaseFacts::apply(&mut facts, at, &event.event_type, &event.payload);
-            }
-        }
-        facts
-    }
-
-    /// Applies one screening event (unknown or undecodable ones change nothing:
-    /// the screening service's own projection is where they fail loudly).
-    pub fn apply(facts: &mut Option<CaseFacts>, at: Recorded, event_type: &str, payload: &[u8]) {
-        match event_type {
-            t if is::<screening::CaseOpened>(t) => {
-                if let Ok(e) = screening::CaseOpened::decode(payload) {
-                    *facts = Some(CaseFacts {
-                        province: e.province,
-                        facility_id: e.facility_id,
-                        age_band: e.age_band,
-                        ..CaseFacts::default()
-                    });
-                }
-            }
-            t if is::<screening::CasePlaced>(t) => {
-                if let (Some(f), Ok(e)) = (facts.as_mut(), screening::CasePlaced::decode(payload))
-                    && (f.province != e.province || f.facility_id != e.facility_id)
-                {
-                    f.province = e.province;
-                    f.facility_id = e.facility_id;
-                    f.placement = at.sequence;
-                }
-            }
-            t if is::<screening::PreliminaryCheckRecorded>(t) => {
-                if let (Some(f), Ok(e)) = (
-                    facts.as_mut(),
-                    screening::PreliminaryCheckRecorded::decode(payload),
-                ) {
-                    for s in &e.suspected {
-                        f.suspect(&s.category);
-                    }
-                    f.urgency_becomes(&e.urgency, CaseUrgency::raised, at);
-                }
-            }
-            t if is::<screening::VulnerabilitySignalRaised>(t) => {
-                if let (Some(f), Ok(e)) = (
-                    facts.as_mut(),
-                    screening::VulnerabilitySignalRaised::decode(payload),
-                ) {
-                    if let Some(s) = &e.suspected {
-                        f.suspect(&s.category);
-                    }
-                    f.urgency_becomes(&e.urgency, CaseUrgency::raised, at);
-                }
-            }
-            t if is::<screening::AssessmentRecorded>(t) => {
-                if let (Some(f), Ok(e)) = (
-                    facts.as_mut(),
-                    screening::AssessmentRecorded::decode(payload),
-                ) {
-                    for o in &e.outcomes {
-                        f.categories.insert(o.category.clone(), o.status.clone());
-                    }
-                    f.urgency_becomes(&e.urgency, CaseUrgency::assessed, at);
-                }
-            }
-            t if is::<screening::AgeAssessed>(t) => {
-                if let (Some(f), Ok(e)) = (facts.as_mut(), screening::AgeAssessed::decode(payload))
-                {
-                    f.age_band = e.age_band;
-                    f.age_assessed = true;
-                }
-            }
-            t if is::<screening::CaseClosed>(t) => {
-                if let (Some(f), Ok(e)) = (facts.as_mut(), screening::CaseClosed::decode(payload)) {
-                    f.closed = Some(e.reason);
-                }
-            }
-            _ => {}
-        }
-    }
-
-    fn suspect(&mut self, category: &str) {
-        let status = self
-            .categories
-            .entry(category.to_owned())
-            .or_insert_with(|| CategoryStatus::Suspected.code().to_owned());
-        if status == CategoryStatus::RuledOut.code() {
-            *status = CategoryStatus::Suspected.code().to_owned();
-        }
-    }
-
-    /// The case's urgency as the pathway's rule keeps it.
-    fn case_urgency(&self) -> CaseUrgency {
-        match Urgency::from_code(&self.urgency) {
-            Ok(urgency) => CaseUrgency::default().assessed(urgency),
-            Err(_) => CaseUrgency::default(),
-        }
-    }
-
-    /// A check or signal (`raised`) or an assessment (`assessed`) stated
-    /// `urgency` (empty or unknown: nothing stated); when the case's urgency
-    /// changes, it changed at the commit's time.
-    fn urgency_becomes(
-        &mut self,
-        urgency: &str,
-        rule: fn(CaseUrgency, Urgency) -> CaseUrgency,
-        at: Recorded,
-    ) {
-        let Ok(stated) = Urgency::from_code(urgency) else {
-            return;
-        };
-        let before = self.case_urgency().current();
-        let after = rule(self.case_urgency(), stated).current();
-        if after != before {
-            self.urgency = after.map(|u| u.code().to_owned()).unwrap_or_default();
-            self.urgency_since = at.occurred_at;
-        }
-    }
-
-    /// Categories suspected or confirmed.
-    pub fn live_categories(&self) -> Vec<Category> {
-        self.categories
-            .iter()
-            .filter(|(_, status)| *status != CategoryStatus::RuledOut.code())
-            .filter_map(|(code, _)| Category::from_code(code).ok())
-            .collect()
-    }
-
+/// The referral service's reading of a case's facts.
+pub trait ReferralFacts {
     /// Where the case is, for the caller's jurisdiction.
-    pub fn whereabouts(&self) -> service_runtime::Whereabouts {
+    fn whereabouts(&self) -> service_runtime::Whereabouts;
+    /// Where the case is, as the domain reads it (`None` if either code is
+    /// not valid, which the screening service never records).
+    fn place(&self) -> Option<Place>;
+    /// The facts as the referral domain decides with them. Codes the
+    /// vocabulary does not know are left out; an empty age band is unknown.
+    fn domain(&self) -> case_referral::CaseFacts;
+}
+
+impl ReferralFacts for CaseFacts {
+    fn whereabouts(&self) -> service_runtime::Whereabouts {
         service_runtime::Whereabouts::at(&self.province, &self.facility_id)
     }
 
-    /// Where the case is, as the domain reads it (`None` if either code is
-    /// not valid, which the screening service never records).
-    pub fn place(&self) -> Option<Place> {
+    fn place(&self) -> Option<Place> {
         Some(Place {
             province: Province::parse(&self.province).ok()?,
             facility_id: FacilityId::parse(&self.facility_id).ok()?,
         })
     }
 
-    /// The facts as the referral domain decides with them. Codes the
-    /// vocabulary does not know are left out; an empty age band is unknown.
-    pub fn domain(&self) -> case_referral::CaseFacts {
+    fn domain(&self) -> case_referral::CaseFacts {
         let categories = self
             .categories
             .iter()
@@ -244,6 +62,9 @@ impl CaseFacts {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use contracts::screening::v1 as screening;
+    use pathway::Urgency;
+    use time::OffsetDateTime;
     use time::macros::datetime;
 
     fn at(sequence: u64, occurred_at: OffsetDateTime) -> Recorded {

@@ -14,7 +14,7 @@ use prost::Message;
 use case_log_jetstream::contract::is;
 use contracts::screening::v1 as screening;
 
-use crate::case_facts::{CaseFacts, Recorded};
+use crate::case_facts::{CaseFacts, Recorded, ReferralFacts as _};
 use crate::codec::WireEvent;
 
 pub const ORGANISATIONS: &str = "referral.organisation";

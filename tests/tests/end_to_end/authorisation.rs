@@ -136,6 +136,8 @@ async fn every_rpc_of_every_service_follows_its_authorisation_table() {
         system.running(Service::Monitoring),
         &[
             "approdo.monitoring.v1.CaseReplayService",
+            "approdo.monitoring.v1.MonitoringService",
+            "approdo.monitoring.v1.FacilityMonitoringService",
             "approdo.admin.v1.ProjectionAdminService",
         ],
         monitoring::AUTHORISATION,

@@ -12,6 +12,7 @@ mod jurisdiction;
 mod landing;
 mod limits;
 mod minors_and_follow_up;
+mod monitoring;
 mod mutual_tls;
 mod nats_permissions;
 mod parking;

@@ -33,7 +33,7 @@ use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
 use crate::aggregate::{CaseContext, CaseReferrals};
-use crate::case_facts::CaseFacts;
+use crate::case_facts::{CaseFacts, ReferralFacts as _};
 use crate::codec::{self, CaseKey};
 use crate::projection;
 

@@ -11,6 +11,7 @@ use tonic::{Request, Response, Status};
 
 use super::datasets::{sees, visible};
 use super::{ReferralApi, derived_id};
+use crate::case_facts::ReferralFacts as _;
 use crate::codec::WireEvent;
 use crate::{projection, requests};
 

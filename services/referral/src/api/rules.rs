@@ -12,6 +12,7 @@ use tonic::{Request, Response, Status};
 
 use super::ReferralApi;
 use crate::aggregate::{PATHWAY_RULES_ID, PathwayRulesPublications};
+use crate::case_facts::ReferralFacts as _;
 use crate::{codec, projection, requests};
 
 impl ReferralApi {

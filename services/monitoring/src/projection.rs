@@ -1,0 +1,333 @@
+//! The monitoring projection: every case's pathway ([`CasePathway`]) and the
+//! safe spaces' places over time, folded from the whole log.
+//!
+//! **Consume safely**: it reads only the event types of an explicit
+//! allowlist ([`allowlist`], built from the `contracts` messages' proto type
+//! names, `prost::Name`). Any other event type, from any producer, present
+//! or future, is skipped and counted (table `monitoring.skipped`, by type),
+//! never an error: a new event elsewhere cannot stop it. An allowed event
+//! that does not decode is another producer's bad commit: the runner parks
+//! it (architecture invariant 13).
+
+use std::sync::LazyLock;
+
+use case_facts::Recorded;
+use case_log_jetstream::contract::event_type;
+use case_log_jetstream::{Producer, RecordedCommit, RootKind};
+use contracts::monitoring::v1 as monitoring;
+use contracts::referral::v1 as referral;
+use contracts::safe_space::v1 as safe_space;
+use contracts::screening::v1 as screening;
+use projection_sled::{ApplyError, Consumes, Projection, ProjectionStore, Rows};
+use service_runtime::ServiceError;
+
+use crate::pathway::{CasePathway, SpaceRecord};
+
+pub const CASES: &str = "monitoring.case";
+pub const SPACES: &str = "monitoring.space";
+pub const SKIPPED: &str = "monitoring.skipped";
+/// Each facility's visits: `<facility_id>/<visit_id>` -> the `VisitRecorded` message.
+pub const VISITS: &str = "monitoring.visit";
+/// Each training session: `<facility or organisation id>/<session_id>` -> the
+/// `TrainingSessionRecorded` message.
+pub const TRAINING: &str = "monitoring.training";
+
+/// The event types the projection reads; every other type is skipped and counted.
+pub fn allowlist() -> &'static [String] {
+    static LIST: LazyLock<Vec<String>> = LazyLock::new(|| {
+        vec![
+            // screening: the case's record
+            event_type::<screening::CaseOpened>(),
+            event_type::<screening::ApplicationRecorded>(),
+            event_type::<screening::PreliminaryCheckRecorded>(),
+            event_type::<screening::VulnerabilitySignalRaised>(),
+            event_type::<screening::AssessmentRecorded>(),
+            event_type::<screening::AgeAssessed>(),
+            event_type::<screening::ScreeningDeadlineMissed>(),
+            event_type::<screening::AssessmentDeadlineMissed>(),
+            event_type::<screening::NeedIdentifiedAfterAssessment>(),
+            event_type::<screening::CasePlaced>(),
+            event_type::<screening::VulnerablePersonDetained>(),
+            event_type::<screening::GuardianAppointed>(),
+            event_type::<screening::FirstReceptionLimitExceeded>(),
+            event_type::<screening::FollowUpScheduled>(),
+            event_type::<screening::FollowUpRecorded>(),
+            event_type::<screening::FollowUpMissed>(),
+            event_type::<screening::LostToFollowUp>(),
+            event_type::<screening::CaseClosed>(),
+            event_type::<screening::PersonalDataErased>(),
+            // referral: the case's consents and referrals
+            event_type::<referral::ConsentGiven>(),
+            event_type::<referral::ConsentWithdrawn>(),
+            event_type::<referral::ConsentRefused>(),
+            event_type::<referral::ConsentWithdrawnDuringCare>(),
+            event_type::<referral::ReferralDrafted>(),
+            event_type::<referral::ReferralSent>(),
+            event_type::<referral::ReferralReceived>(),
+            event_type::<referral::ReferralAccepted>(),
+            event_type::<referral::ReferralDeclined>(),
+            event_type::<referral::TakenIntoCare>(),
+            event_type::<referral::ReferralExpired>(),
+            // safe-space: the registry and the allocators
+            event_type::<safe_space::SafeSpaceRegistered>(),
+            event_type::<safe_space::SafeSpaceCapacityChanged>(),
+            event_type::<safe_space::SafeSpaceClosed>(),
+            event_type::<safe_space::PlaceRequested>(),
+            event_type::<safe_space::PlaceReserved>(),
+            event_type::<safe_space::ReturnedToWaitingList>(),
+            event_type::<safe_space::RequestCancelled>(),
+            event_type::<safe_space::PlaceReleased>(),
+            event_type::<safe_space::HoldExpired>(),
+            // monitoring: its own visits and training sessions
+            event_type::<monitoring::VisitRecorded>(),
+            event_type::<monitoring::TrainingSessionRecorded>(),
+        ]
+    });
+    &LIST
+}
+
+fn allowed(event_type: &str) -> bool {
+    allowlist().iter().any(|t| t == event_type)
+}
+
+pub struct MonitoringProjection;
+
+impl Projection for MonitoringProjection {
+    fn name(&self) -> &'static str {
+        "monitoring"
+    }
+
+    fn producer(&self) -> Option<Producer> {
+        Some(Producer::Monitoring)
+    }
+
+    fn consumes(&self) -> Consumes {
+        Consumes::All
+    }
+
+    /// 3: facilities' visits and training sessions kept too.
+    fn shape(&self) -> u32 {
+        3
+    }
+
+    fn apply(&self, rows: &mut Rows<'_>, commit: &RecordedCommit) -> Result<(), ApplyError> {
+        let at = Recorded::commit(commit);
+        let aggregate = commit.aggregate();
+        for event in &commit.commit.events {
+            let event_type = event.event_type.as_str();
+            if !allowed(event_type) {
+                let key = event_type.as_bytes();
+                let count = rows
+                    .get(SKIPPED, key)?
+                    .and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok())
+                    .map_or(0, u64::from_be_bytes);
+                rows.put(SKIPPED, key, &(count + 1).to_be_bytes())?;
+                continue;
+            }
+            let decode = |error: prost::DecodeError| ApplyError::Decode {
+                event_type: event_type.to_owned(),
+                reason: error.to_string(),
+            };
+            match aggregate {
+                Some((RootKind::Case, case, Producer::Screening)) => {
+                    let mut pathway = case_row(rows, case)?;
+                    pathway
+                        .apply_screening(at, event_type, &event.payload)
+                        .map_err(decode)?;
+                    put_case(rows, case, &pathway)?;
+                }
+                Some((RootKind::Case, case, Producer::Referral)) => {
+                    let mut pathway = case_row(rows, case)?;
+                    pathway
+                        .apply_referral(at, event_type, &event.payload)
+                        .map_err(decode)?;
+                    put_case(rows, case, &pathway)?;
+                }
+                Some((RootKind::Facility, space, Producer::SafeSpace)) => {
+                    let mut record = rows
+                        .get(SPACES, space.as_bytes())?
+                        .map(|b| serde_json::from_slice::<SpaceRecord>(&b))
+                        .transpose()
+                        .map_err(|e| ApplyError::Inconsistent(format!("space row: {e}")))?;
+                    SpaceRecord::apply(&mut record, at, event_type, &event.payload)
+                        .map_err(decode)?;
+                    if let Some(record) = record {
+                        let bytes = serde_json::to_vec(&record)
+                            .map_err(|e| ApplyError::Inconsistent(format!("space row: {e}")))?;
+                        rows.put(SPACES, space.as_bytes(), &bytes)?;
+                    }
+                }
+                Some((RootKind::Configuration, allocator, Producer::SafeSpace)) => {
+                    let Some((province, kind)) = parse_allocator(allocator) else {
+                        continue;
+                    };
+                    let Some(case) = allocator_case(event_type, &event.payload).map_err(decode)?
+                    else {
+                        continue;
+                    };
+                    let mut pathway = case_row(rows, &case)?;
+                    pathway
+                        .apply_allocator(at, &province, &kind, event_type, &event.payload)
+                        .map_err(decode)?;
+                    put_case(rows, &case, &pathway)?;
+                }
+                Some((RootKind::Facility | RootKind::Organisation, id, Producer::Monitoring)) => {
+                    use case_log_jetstream::contract::is;
+                    use prost::Message;
+                    if is::<monitoring::VisitRecorded>(event_type) {
+                        let visit = monitoring::VisitRecorded::decode(event.payload.as_slice())
+                            .map_err(decode)?;
+                        let key = format!("{id}/{}", visit.visit_id);
+                        rows.put(VISITS, key.as_bytes(), &event.payload)?;
+                    } else if is::<monitoring::TrainingSessionRecorded>(event_type) {
+                        let session =
+                            monitoring::TrainingSessionRecorded::decode(event.payload.as_slice())
+                                .map_err(decode)?;
+                        let key = format!("{id}/{}", session.session_id);
+                        rows.put(TRAINING, key.as_bytes(), &event.payload)?;
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The visits the projection keeps, for comparisons
+/// (`visits::api::VisitIndex`): decoded with the monitoring record's codec.
+pub struct Visits(pub projection_sled::ProjectionHandle);
+
+impl crate::visits::api::VisitIndex for Visits {
+    fn visits(
+        &self,
+        province: Option<&str>,
+    ) -> Result<Vec<facility_monitoring::VisitRecorded>, ServiceError> {
+        let rows = self.0.store().scan(VISITS, b"")?;
+        let mut visits = Vec::with_capacity(rows.len());
+        for (key, bytes) in rows {
+            let event = contracts::log::v1::Event {
+                event_type: case_log_jetstream::contract::event_type::<monitoring::VisitRecorded>(),
+                schema_version: crate::visits::codec::WireEvent::SCHEMA_VERSION,
+                payload: bytes,
+                ..Default::default()
+            };
+            let Ok(Some(facility_monitoring::Event::VisitRecorded(visit))) =
+                crate::visits::codec::decode(&event)
+            else {
+                return Err(ServiceError::Internal(format!(
+                    "monitoring visit row {}",
+                    String::from_utf8_lossy(&key)
+                )));
+            };
+            if province.is_none_or(|p| visit.province.as_str() == p) {
+                visits.push(visit);
+            }
+        }
+        Ok(visits)
+    }
+}
+
+/// Training sessions recorded, as (facility or organisation id, session).
+pub fn training(
+    store: &ProjectionStore,
+) -> Result<Vec<(String, monitoring::TrainingSessionRecorded)>, ServiceError> {
+    use prost::Message;
+    store
+        .scan(TRAINING, b"")?
+        .into_iter()
+        .map(|(key, bytes)| {
+            let key = String::from_utf8_lossy(&key).into_owned();
+            let owner = key
+                .split_once('/')
+                .map_or(key.as_str(), |(o, _)| o)
+                .to_owned();
+            monitoring::TrainingSessionRecorded::decode(bytes.as_slice())
+                .map(|s| (owner, s))
+                .map_err(|e| ServiceError::Internal(format!("monitoring training row {key}: {e}")))
+        })
+        .collect()
+}
+
+/// The province (upper case) and kind (with underscores) an allocator id
+/// names: `allocator-rm-gbv-shelter` is RM, `gbv_shelter`.
+pub fn parse_allocator(id: &str) -> Option<(String, String)> {
+    let rest = id.strip_prefix("allocator-")?;
+    let (province, kind) = rest.split_once('-')?;
+    Some((province.to_ascii_uppercase(), kind.replace('-', "_")))
+}
+
+/// The case an allocator event is about (all carry `case_id` as field 1).
+fn allocator_case(event_type: &str, payload: &[u8]) -> Result<Option<String>, prost::DecodeError> {
+    use case_log_jetstream::contract::is;
+    use prost::Message;
+    let case = match event_type {
+        t if is::<safe_space::PlaceRequested>(t) => {
+            safe_space::PlaceRequested::decode(payload)?.case_id
+        }
+        t if is::<safe_space::PlaceReserved>(t) => {
+            safe_space::PlaceReserved::decode(payload)?.case_id
+        }
+        t if is::<safe_space::ReturnedToWaitingList>(t) => {
+            safe_space::ReturnedToWaitingList::decode(payload)?.case_id
+        }
+        t if is::<safe_space::RequestCancelled>(t) => {
+            safe_space::RequestCancelled::decode(payload)?.case_id
+        }
+        t if is::<safe_space::PlaceReleased>(t) => {
+            safe_space::PlaceReleased::decode(payload)?.case_id
+        }
+        t if is::<safe_space::HoldExpired>(t) => safe_space::HoldExpired::decode(payload)?.case_id,
+        _ => return Ok(None),
+    };
+    Ok((!case.is_empty()).then_some(case))
+}
+
+fn case_row(rows: &Rows<'_>, case: &str) -> Result<CasePathway, ApplyError> {
+    rows.get(CASES, case.as_bytes())?
+        .map(|b| serde_json::from_slice(&b))
+        .transpose()
+        .map_err(|e| ApplyError::Inconsistent(format!("case row: {e}")))
+        .map(Option::unwrap_or_default)
+}
+
+fn put_case(rows: &mut Rows<'_>, case: &str, pathway: &CasePathway) -> Result<(), ApplyError> {
+    let bytes = serde_json::to_vec(pathway)
+        .map_err(|e| ApplyError::Inconsistent(format!("case row: {e}")))?;
+    rows.put(CASES, case.as_bytes(), &bytes)?;
+    Ok(())
+}
+
+/// Every case's pathway (case id, pathway), read from the store; a row
+/// that does not decode is an internal error, never a shorter list.
+pub fn cases(store: &ProjectionStore) -> Result<Vec<(String, CasePathway)>, ServiceError> {
+    store
+        .scan(CASES, b"")?
+        .into_iter()
+        .map(|(key, bytes)| {
+            let case = String::from_utf8_lossy(&key).into_owned();
+            serde_json::from_slice::<CasePathway>(&bytes)
+                .map(|pathway| (case.clone(), pathway))
+                .map_err(|e| ServiceError::Internal(format!("monitoring case row {case}: {e}")))
+        })
+        .collect()
+}
+
+/// Every safe space's record.
+pub fn spaces(store: &ProjectionStore) -> Result<Vec<SpaceRecord>, ServiceError> {
+    Ok(store.scan_decoded(SPACES, b"", |bytes| {
+        serde_json::from_slice::<SpaceRecord>(bytes)
+    })?)
+}
+
+/// How many events of each type not on the allowlist were skipped.
+pub fn skipped(store: &ProjectionStore) -> Result<Vec<(String, u64)>, projection_sled::StoreError> {
+    Ok(store
+        .scan(SKIPPED, b"")?
+        .into_iter()
+        .map(|row| {
+            let count = <[u8; 8]>::try_from(row.1.as_slice()).map_or(0, u64::from_be_bytes);
+            (String::from_utf8_lossy(&row.0).into_owned(), count)
+        })
+        .collect())
+}
