@@ -94,6 +94,10 @@ pub struct AllocatorContext {
     /// For a disclosure: the receivers of the case's accepted or in-care
     /// referrals, who may then reach the case (the domain still decides).
     pub referred_to: Vec<String>,
+    /// For the watcher: spaces the registry holds that this allocator lacks
+    /// (a registration interrupted between its two appends), with the
+    /// command that forwards each (`space-added.<space>`).
+    pub registered: Vec<(SpaceId, allocator::Command)>,
 }
 
 /// The allocator's aggregate id: `allocator-rm-gbv-shelter`.
@@ -203,16 +207,28 @@ impl Aggregate for Allocator {
         )
     }
 
-    /// Releases of the cases that ended (`release.<reason>.<case>.<requested_at
-    /// ns>`), then the holds whose deadline passed (`hold-expired.<case>.<reserved_at ns>`).
+    /// Releases of the cases that ended or moved elsewhere
+    /// (`release.<reason>.<case>.<requested_at ns>`), then the holds whose
+    /// deadline passed (`hold-expired.<case>.<reserved_at ns>`), then the
+    /// spaces registered but not yet forwarded here (`space-added.<space>`).
     fn due_commands(
         state: &allocator::State,
         context: &AllocatorContext,
         now: OffsetDateTime,
     ) -> Vec<(String, allocator::Command)> {
-        allocator::due_commands(state, now, &context.ended)
-            .into_iter()
-            .map(|due| (due.request_id(), due.command()))
-            .collect()
+        let mut due: Vec<(String, allocator::Command)> =
+            allocator::due_commands(state, now, &context.ended)
+                .into_iter()
+                .map(|due| (due.request_id(), due.command()))
+                .collect();
+        // Registrations whose forward to the allocator was interrupted.
+        due.extend(
+            context
+                .registered
+                .iter()
+                .filter(|(space, _)| !state.spaces.contains_key(space))
+                .map(|(space, command)| (format!("space-added.{space}"), command.clone())),
+        );
+        due
     }
 }

@@ -38,6 +38,13 @@ case_log_jetstream::event_contract! {
         PlaceReleased,
         HoldExpired,
         LocationDisclosed,
+        CasePlaceRequested,
+        CasePlaceReserved,
+        CaseReturnedToWaitingList,
+        CaseArrivalConfirmed,
+        CaseRequestCancelled,
+        CasePlaceReleased,
+        CaseHoldExpired,
     }
 }
 

@@ -14,6 +14,7 @@
 pub mod aggregate;
 pub mod api;
 pub mod case_facts;
+pub mod case_record;
 pub mod codec;
 pub mod deadlines;
 pub mod options;
@@ -124,7 +125,14 @@ pub async fn run(
             allocators: Default::default(),
             space_keys: space_keys.clone(),
         });
-        context.watch_deadlines(api.clone());
+        // The one watcher: allocators (holds, releases, registrations), then case records.
+        tokio::spawn(deadlines::watch(
+            context.kernel.clone(),
+            api.clone(),
+            context.config.deadline_check_interval(),
+            context.deadline_passes.clone(),
+            context.shutdown.clone(),
+        ));
         tonic::service::Routes::new(
             contracts::safe_space::v1::safe_space_service_server::SafeSpaceServiceServer::from_arc(
                 api,

@@ -21,6 +21,7 @@ mod reflection;
 mod safe_space;
 mod safe_space_crash;
 mod safe_space_locations;
+mod safe_space_pathway;
 mod screening;
 mod screening_deadlines;
 mod services_smoke;
