@@ -4,6 +4,7 @@
 
 mod add_space;
 mod cancel_request;
+mod case_record;
 mod change_capacity;
 mod close_space;
 mod confirm_arrival;
