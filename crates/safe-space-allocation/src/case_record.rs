@@ -117,9 +117,11 @@ pub fn changes_for(
             AllocatorEvent::RequestCancelled { case: c, at } if c == case => {
                 Some((Change::RequestCancelled, *at))
             }
-            AllocatorEvent::PlaceReleased { case: c, reason, at } if c == case => {
-                Some((Change::Released { reason: *reason }, *at))
-            }
+            AllocatorEvent::PlaceReleased {
+                case: c,
+                reason,
+                at,
+            } if c == case => Some((Change::Released { reason: *reason }, *at)),
             AllocatorEvent::HoldExpired { case: c, space, at } if c == case => Some((
                 Change::HoldExpired {
                     space: space.clone(),
@@ -217,9 +219,7 @@ impl State {
                 space: space.clone(),
                 since_sequence: sequence,
             }),
-            Change::RequestCancelled | Change::Released { .. } | Change::HoldExpired { .. } => {
-                None
-            }
+            Change::RequestCancelled | Change::Released { .. } | Change::HoldExpired { .. } => None,
         };
         match holding {
             Some(holding) => {

@@ -120,7 +120,10 @@ impl SafeSpaceApi {
     async fn held_elsewhere(&self, case: &CaseId, here: &str) -> Result<bool, ServiceError> {
         // The case's own record first: it mirrors every allocator.
         if let Some((province, kind)) = parse_allocator_id(here)
-            && self.case_record(case).await?.held_elsewhere(&province, kind)
+            && self
+                .case_record(case)
+                .await?
+                .held_elsewhere(&province, kind)
         {
             return Ok(true);
         }
@@ -190,7 +193,8 @@ impl SafeSpaceApi {
                 // The case's own record follows the allocator (a replay completes
                 // a mirror a crash interrupted; the watcher repairs the rest).
                 Ok(executed) => {
-                    self.mirror(&id, executed.sequence, &executed.commit).await?;
+                    self.mirror(&id, executed.sequence, &executed.commit)
+                        .await?;
                     return Ok(executed);
                 }
                 other => return other,
@@ -212,7 +216,9 @@ impl SafeSpaceApi {
         let held = self
             .held_elsewhere(case, &allocator_id(&province, kind))
             .await?;
-        let authority = self.manager_authority(caller, &province, kind, case).await?;
+        let authority = self
+            .manager_authority(caller, &province, kind, case)
+            .await?;
         self.run_allocator(AllocatorCommand {
             authority: &authority,
             request_id,

@@ -61,7 +61,11 @@ impl Aggregate for CaseSafeSpace {
     const PRODUCER: Producer = Producer::SafeSpace;
     const ROOT: RootKind = RootKind::Case;
 
-    fn decide(state: &State, command: Command, _: &RecordContext) -> Result<Vec<Event>, RecordError> {
+    fn decide(
+        state: &State,
+        command: Command,
+        _: &RecordContext,
+    ) -> Result<Vec<Event>, RecordError> {
         case_record::decide(state, command)
     }
 
@@ -122,7 +126,10 @@ pub fn encode_record(case: &CaseId, event: &Event) -> WireEvent {
             case_id,
             mirrors,
             requested_by: requested_by.to_string(),
-            referral_id: referral.as_ref().map(ToString::to_string).unwrap_or_default(),
+            referral_id: referral
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
             at,
         }),
         Change::Reserved {
@@ -298,7 +305,11 @@ pub fn mirrors_of(
                 },
                 changes: case_record::changes_for(&case, &events, committed_at),
             };
-            (case.clone(), request_id(allocator, sequence, &case), command)
+            (
+                case.clone(),
+                request_id(allocator, sequence, &case),
+                command,
+            )
         })
         .collect())
 }
@@ -369,7 +380,11 @@ impl DeadlineWatch for CaseRecordWatch {
                 // The commit itself, trusted only on its own allocator's subject.
                 let recorded = self.0.kernel.log().commit_at(sequence).await?;
                 if recorded.aggregate()
-                    != Some((RootKind::Configuration, allocator.as_str(), Producer::SafeSpace))
+                    != Some((
+                        RootKind::Configuration,
+                        allocator.as_str(),
+                        Producer::SafeSpace,
+                    ))
                 {
                     continue;
                 }

@@ -67,9 +67,8 @@ impl DeadlineWatch for SafeSpaceApi {
             let (province, kind) =
                 parsed.ok_or_else(|| ServiceError::internal("an allocator id the index holds"))?;
             let history = self.kernel.history::<Allocator>(&id).await?;
-            let state = service_runtime::kernel::fold::<Allocator>(&(), &history).map_err(|e| {
-                ServiceError::internal(format_args!("an allocator's history: {e}"))
-            })?;
+            let state = service_runtime::kernel::fold::<Allocator>(&(), &history)
+                .map_err(|e| ServiceError::internal(format_args!("an allocator's history: {e}")))?;
             // The cases here that ended, or moved elsewhere, each confirmed from the log.
             let moved = projection::transfers_due(self.projection.store())?.contains(&id);
             let mut ended = BTreeMap::new();

@@ -68,8 +68,9 @@ impl Projection for SafeSpaceProjection {
             Some((RootKind::Case, case, Producer::Screening)) => {
                 for event in &commit.commit.events {
                     if is::<screening::CasePlaced>(&event.event_type)
-                        && let Ok(placed) =
-                            <screening::CasePlaced as prost::Message>::decode(event.payload.as_slice())
+                        && let Ok(placed) = <screening::CasePlaced as prost::Message>::decode(
+                            event.payload.as_slice(),
+                        )
                     {
                         let value = format!("{}/{}", commit.sequence, placed.facility_id);
                         rows.put(PLACED, case.as_bytes(), value.as_bytes())?;
@@ -110,7 +111,8 @@ impl Projection for SafeSpaceProjection {
             Some((RootKind::Facility, space, Producer::SafeSpace)) => {
                 for event in &commit.commit.events {
                     if let WireEvent::SafeSpaceRegistered(registered) = decode(event)?
-                        && let Ok(profile) = crate::codec::profile_from_wire(registered.profile.as_ref())
+                        && let Ok(profile) =
+                            crate::codec::profile_from_wire(registered.profile.as_ref())
                     {
                         let allocator =
                             crate::aggregate::allocator_id(&profile.province, profile.kind);
@@ -135,7 +137,11 @@ impl Projection for SafeSpaceProjection {
             }
             match &wire {
                 WireEvent::SpaceAdded(e) => {
-                    rows.put(MANAGERS, e.space_id.as_bytes(), e.organisation_id.as_bytes())?;
+                    rows.put(
+                        MANAGERS,
+                        e.space_id.as_bytes(),
+                        e.organisation_id.as_bytes(),
+                    )?;
                     rows.delete(REGISTERED, format!("{allocator}/{}", e.space_id).as_bytes())?;
                 }
                 WireEvent::ArrivalConfirmed(e) => {
@@ -276,7 +282,10 @@ pub fn cases_to_mirror(store: &ProjectionStore) -> Result<Vec<String>, ServiceEr
 }
 
 /// The allocator commits (allocator, sequence) concerning `case` not yet in its record.
-pub fn mirrors_due(store: &ProjectionStore, case: &str) -> Result<Vec<(String, u64)>, ServiceError> {
+pub fn mirrors_due(
+    store: &ProjectionStore,
+    case: &str,
+) -> Result<Vec<(String, u64)>, ServiceError> {
     let mut due = Vec::new();
     for (key, _) in store
         .scan(MIRRORS, format!("{case}/").as_bytes())
@@ -285,7 +294,10 @@ pub fn mirrors_due(store: &ProjectionStore, case: &str) -> Result<Vec<(String, u
         let key = String::from_utf8(key).map_err(store_error)?;
         let mut parts = key.rsplitn(2, '/');
         let sequence = parts.next().and_then(|s| s.parse::<u64>().ok());
-        let allocator = parts.next().and_then(|rest| rest.split_once('/')).map(|(_, a)| a);
+        let allocator = parts
+            .next()
+            .and_then(|rest| rest.split_once('/'))
+            .map(|(_, a)| a);
         if let (Some(sequence), Some(allocator)) = (sequence, allocator) {
             due.push((allocator.to_owned(), sequence));
         }

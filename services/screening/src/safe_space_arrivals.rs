@@ -56,10 +56,9 @@ pub fn current_arrival(record: &[RecordedCommit]) -> Option<Arrival> {
             if is::<safe_space::CaseArrivalConfirmed>(t) {
                 if let Ok(e) = safe_space::CaseArrivalConfirmed::decode(payload) {
                     let allocator = e.mirrors.map(|m| m.allocator_id).unwrap_or_default();
-                    let at = e
-                        .at
-                        .as_ref()
-                        .and_then(case_log_jetstream::envelope::from_timestamp);
+                    let at =
+                        e.at.as_ref()
+                            .and_then(case_log_jetstream::envelope::from_timestamp);
                     if let Some(at) = at {
                         current = Some((
                             allocator,
@@ -121,7 +120,9 @@ pub async fn due_placement(
         Ok(id) => {
             let history = kernel.history::<FacilityRegistration>(id.as_str()).await?;
             fold::<FacilityRegistration>(&(), &history)
-                .map_err(|e| ServiceError::internal(format_args!("a facility's registration: {e}")))?
+                .map_err(|e| {
+                    ServiceError::internal(format_args!("a facility's registration: {e}"))
+                })?
                 .facility
         }
         Err(_) => None,

@@ -58,7 +58,13 @@ fn types(history: &[RecordedCommit]) -> Vec<String> {
     history
         .iter()
         .flat_map(|c| c.commit.events.iter())
-        .map(|e| e.event_type.rsplit('.').next().unwrap_or_default().to_owned())
+        .map(|e| {
+            e.event_type
+                .rsplit('.')
+                .next()
+                .unwrap_or_default()
+                .to_owned()
+        })
         .collect()
 }
 
@@ -116,7 +122,11 @@ async fn an_arrival_moves_the_case_to_the_shelter_and_a_transfer_elsewhere_frees
     assert_eq!(reserved.standing, "reserved");
     system.advance(time::Duration::minutes(1));
     let waits = requester
-        .request_place(place_request("pathway-second", second, api::Needs::default()))
+        .request_place(place_request(
+            "pathway-second",
+            second,
+            api::Needs::default(),
+        ))
         .await
         .expect("requested")
         .into_inner();
@@ -148,7 +158,11 @@ async fn an_arrival_moves_the_case_to_the_shelter_and_a_transfer_elsewhere_frees
     let shown = types(&record(&log, first).await);
     assert_eq!(
         shown,
-        ["CasePlaceRequested", "CasePlaceReserved", "CaseArrivalConfirmed"],
+        [
+            "CasePlaceRequested",
+            "CasePlaceReserved",
+            "CaseArrivalConfirmed"
+        ],
         "the case's record follows the allocator right after each command"
     );
     let arrival: Vec<api::CaseArrivalConfirmed> = events(&record(&log, first).await);
@@ -156,8 +170,9 @@ async fn an_arrival_moves_the_case_to_the_shelter_and_a_transfer_elsewhere_frees
     assert_eq!(mirrors.allocator_id, ALLOCATOR);
     let allocator = allocator_history(&log).await;
     assert!(
-        allocator.iter().any(|c| c.sequence == mirrors.sequence
-            && c.request_id() == "pathway-arrival"),
+        allocator
+            .iter()
+            .any(|c| c.sequence == mirrors.sequence && c.request_id() == "pathway-arrival"),
         "the mirror names the allocator commit of the arrival"
     );
 
@@ -173,8 +188,7 @@ async fn an_arrival_moves_the_case_to_the_shelter_and_a_transfer_elsewhere_frees
         (view.province.as_str(), view.facility_kind.as_str()),
         ("AG", "shelter")
     );
-    let placements: Vec<screening_api::CasePlaced> =
-        events(&screening_history(&log, first).await);
+    let placements: Vec<screening_api::CasePlaced> = events(&screening_history(&log, first).await);
     assert_eq!(placements.len(), 1);
     let placed_by = screening_history(&log, first)
         .await
@@ -226,9 +240,9 @@ async fn an_arrival_moves_the_case_to_the_shelter_and_a_transfer_elsewhere_frees
         [(first.as_str(), "transfer")]
     );
     assert!(
-        allocator
-            .iter()
-            .any(|c| c.request_id().starts_with(&format!("release.transfer.{first}."))),
+        allocator.iter().any(|c| c
+            .request_id()
+            .starts_with(&format!("release.transfer.{first}."))),
         "the release is named after the case and its request"
     );
     let reservations: Vec<api::PlaceReserved> = events(&allocator);
@@ -244,19 +258,21 @@ async fn an_arrival_moves_the_case_to_the_shelter_and_a_transfer_elsewhere_frees
         "the freed place goes to the first person waiting"
     );
     // Both records follow (the watcher mirrors what it appended itself).
-    eventually("the records show the release and the new reservation", || async {
-        types(&record(&log, first).await).last().map(String::as_str) == Some("CasePlaceReleased")
-            && types(&record(&log, second).await)
-                == ["CasePlaceRequested", "CasePlaceReserved"]
-    })
+    eventually(
+        "the records show the release and the new reservation",
+        || async {
+            types(&record(&log, first).await).last().map(String::as_str)
+                == Some("CasePlaceReleased")
+                && types(&record(&log, second).await) == ["CasePlaceRequested", "CasePlaceReserved"]
+        },
+    )
     .await;
     let released: Vec<api::CasePlaceReleased> = events(&record(&log, first).await);
     assert_eq!(released[0].reason, "transfer");
     // Nothing more happens: the arrival is not placed again, nothing released twice.
     one_more_pass(&system).await;
     one_more_pass(&system).await;
-    let placements: Vec<screening_api::CasePlaced> =
-        events(&screening_history(&log, first).await);
+    let placements: Vec<screening_api::CasePlaced> = events(&screening_history(&log, first).await);
     assert_eq!(
         placements
             .iter()
@@ -291,7 +307,11 @@ async fn an_arrival_in_a_space_run_by_a_registered_reception_facility_places_the
         .space_id;
     let cases = open_cases(&system, "centre", 1).await;
     client(system.channel(Service::SafeSpace).await, &operator())
-        .request_place(place_request("centre-request", &cases[0], api::Needs::default()))
+        .request_place(place_request(
+            "centre-request",
+            &cases[0],
+            api::Needs::default(),
+        ))
         .await
         .expect("requested");
     client(system.channel(Service::SafeSpace).await, &centre)
@@ -339,7 +359,11 @@ async fn the_watcher_mirrors_an_allocator_commit_the_case_record_lacks_exactly_o
     let space = register(&system, "mirror-bed", profile(1, false)).await;
     let cases = open_cases(&system, "mirror", 1).await;
     client(system.channel(Service::SafeSpace).await, &operator())
-        .request_place(place_request("mirror-request", &cases[0], api::Needs::default()))
+        .request_place(place_request(
+            "mirror-request",
+            &cases[0],
+            api::Needs::default(),
+        ))
         .await
         .expect("requested");
     // Two instances: their watchers race on the repair.
@@ -400,6 +424,18 @@ async fn the_watcher_mirrors_an_allocator_commit_the_case_record_lacks_exactly_o
             arrived.sequence, cases[0]
         ))
     );
+    // Holding a place in one allocator, the case is refused a request in another.
+    let elsewhere = client(system.channel(Service::SafeSpace).await, &prefecture())
+        .request_place(api::RequestPlaceRequest {
+            allocator: Some(api::AllocatorRef {
+                province: "AG".to_owned(),
+                kind: "gbv_shelter".to_owned(),
+            }),
+            ..place_request("mirror-elsewhere", &cases[0], api::Needs::default())
+        })
+        .await
+        .expect_err("held elsewhere");
+    assert_eq!(elsewhere.code(), Code::FailedPrecondition);
     // Across more passes of both instances and a restart: still once.
     one_more_pass(&system).await;
     replica.deadlines_checked(system.now()).await;
@@ -424,8 +460,8 @@ async fn the_watcher_forwards_a_registration_interrupted_before_its_allocator_on
         },
         sealed_location: None,
     };
-    let domain_profile = safe_space::codec::profile_from_wire(Some(&profile(1, false)))
-        .expect("a valid profile");
+    let domain_profile =
+        safe_space::codec::profile_from_wire(Some(&profile(1, false))).expect("a valid profile");
     kernel
         .execute(
             Target::<SafeSpace> {
@@ -439,11 +475,14 @@ async fn the_watcher_forwards_a_registration_interrupted_before_its_allocator_on
         )
         .await
         .expect("the registry's append");
-    eventually("the watcher forwards the space to its allocator", || async {
-        events::<api::SpaceAdded>(&allocator_history(&log).await)
-            .iter()
-            .any(|added| added.space_id == space.as_str())
-    })
+    eventually(
+        "the watcher forwards the space to its allocator",
+        || async {
+            events::<api::SpaceAdded>(&allocator_history(&log).await)
+                .iter()
+                .any(|added| added.space_id == space.as_str())
+        },
+    )
     .await;
     let allocator = allocator_history(&log).await;
     assert_eq!(
@@ -459,7 +498,11 @@ async fn the_watcher_forwards_a_registration_interrupted_before_its_allocator_on
     // The space is offered.
     let cases = open_cases(&system, "interrupted", 1).await;
     let reserved = client(system.channel(Service::SafeSpace).await, &operator())
-        .request_place(place_request("interrupted-request", &cases[0], api::Needs::default()))
+        .request_place(place_request(
+            "interrupted-request",
+            &cases[0],
+            api::Needs::default(),
+        ))
         .await
         .expect("requested")
         .into_inner();

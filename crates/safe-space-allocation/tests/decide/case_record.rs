@@ -66,7 +66,9 @@ fn each_allocator_commit_is_mirrored_once_with_every_change_it_made() {
     .expect("mirrored");
     assert_eq!(events.len(), 2);
     assert!(events.iter().all(|e| e.mirrors == commit(gbv, 10)));
-    let state = events.iter().fold(RecordState::default(), RecordState::evolve);
+    let state = events
+        .iter()
+        .fold(RecordState::default(), RecordState::evolve);
     assert_eq!(
         state.standing.get(&(rm(), gbv)),
         Some(&(
@@ -178,7 +180,12 @@ fn a_release_that_gives_the_place_to_the_next_person_changes_both_records() {
             reason: ReleaseReason::Transfer,
             at: NOW,
         },
-        reserved("case-2", "space-a", Unit::Bed, ReservationReason::PlaceReleased),
+        reserved(
+            "case-2",
+            "space-a",
+            Unit::Bed,
+            ReservationReason::PlaceReleased,
+        ),
         Event::LocationDisclosed {
             case: case("case-3"),
             space: space("space-a"),
