@@ -180,3 +180,157 @@ pub fn due_command(
     placement.placed_at = placement.placed_at.max(opened.arrived_at).min(now);
     Some((request_id.clone(), Command::Place(placement)))
 }
+
+#[cfg(test)]
+mod tests {
+    use case_screening::{AgeBand, CaseId, Event, OpenCase, PlaceCode, Sex};
+    use contracts::log::v1 as log;
+    use time::macros::datetime;
+
+    use super::*;
+
+    const ARRIVED: OffsetDateTime = datetime!(2026-06-19 10:00 UTC);
+    const NOW: OffsetDateTime = datetime!(2026-06-20 10:00 UTC);
+
+    fn commit(sequence: u64, event: (String, Vec<u8>)) -> RecordedCommit {
+        RecordedCommit {
+            sequence,
+            subject: "approdo.case.c.safe-space".to_owned(),
+            recorded_at: OffsetDateTime::UNIX_EPOCH,
+            commit: log::Commit {
+                events: vec![log::Event {
+                    event_type: event.0,
+                    schema_version: 1,
+                    payload: event.1,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            },
+        }
+    }
+
+    fn mirrors(allocator: &str) -> Option<safe_space::AllocatorCommit> {
+        Some(safe_space::AllocatorCommit {
+            allocator_id: allocator.to_owned(),
+            ..Default::default()
+        })
+    }
+
+    fn arrived(allocator: &str, space: &str) -> (String, Vec<u8>) {
+        (
+            <safe_space::CaseArrivalConfirmed as prost::Name>::full_name(),
+            safe_space::CaseArrivalConfirmed {
+                case_id: "c".to_owned(),
+                mirrors: mirrors(allocator),
+                space_id: space.to_owned(),
+                at: Some(case_log_jetstream::envelope::timestamp(NOW)),
+                ..Default::default()
+            }
+            .encode_to_vec(),
+        )
+    }
+
+    fn released(allocator: &str) -> (String, Vec<u8>) {
+        (
+            <safe_space::CasePlaceReleased as prost::Name>::full_name(),
+            safe_space::CasePlaceReleased {
+                case_id: "c".to_owned(),
+                mirrors: mirrors(allocator),
+                reason: "discharge".to_owned(),
+                ..Default::default()
+            }
+            .encode_to_vec(),
+        )
+    }
+
+    /// The last arrival holds until its allocator releases it.
+    #[test]
+    fn the_current_arrival_is_the_last_one_not_released() {
+        let first = commit(4, arrived("allocator-ag-gbv-shelter", "space-a"));
+        assert_eq!(
+            current_arrival(std::slice::from_ref(&first)),
+            Some(Arrival {
+                space_id: "space-a".to_owned(),
+                sequence: 4,
+                at: NOW
+            })
+        );
+        // Another allocator's release ends nothing here.
+        let other = commit(6, released("allocator-ag-trafficking-shelter"));
+        assert!(current_arrival(&[first.clone(), other]).is_some());
+        let ended = commit(7, released("allocator-ag-gbv-shelter"));
+        assert_eq!(current_arrival(&[first.clone(), ended.clone()]), None);
+        let again = commit(9, arrived("allocator-ag-gbv-shelter", "space-b"));
+        assert_eq!(
+            current_arrival(&[first, ended, again]).map(|a| (a.space_id, a.sequence)),
+            Some(("space-b".to_owned(), 9))
+        );
+    }
+
+    fn opened() -> State {
+        State::default().evolve(&Event::CaseOpened(OpenCase {
+            case_id: CaseId::parse("c").expect("id"),
+            arrival_place: PlaceCode::parse("LAMPEDUSA").expect("place"),
+            arrived_at: ARRIVED,
+            province: Province::parse("AG").expect("province"),
+            facility_id: FacilityId::parse("hotspot-lampedusa").expect("facility"),
+            facility_kind: Some(FacilityKind::Hotspot),
+            opened_at: Some(ARRIVED),
+            family_links: vec![],
+            application_date: None,
+            age_band: AgeBand::Unknown,
+            sex: Sex::Female,
+        }))
+    }
+
+    fn into_shelter(at: OffsetDateTime) -> (String, Placement) {
+        (
+            request_id("c", "space-a", 4),
+            Placement {
+                facility_id: FacilityId::parse("space-a").expect("id"),
+                province: Province::parse("AG").expect("province"),
+                facility_kind: FacilityKind::Shelter,
+                placed_at: at,
+                arrival_due_at: None,
+                detention: None,
+            },
+        )
+    }
+
+    /// A placement due once, never for a closed case or a person already
+    /// there, never before the case's opening or after now.
+    #[test]
+    fn an_arrival_is_placed_once_on_an_open_case_within_its_times() {
+        let state = opened();
+        let due = due_command(
+            &state,
+            Some(&into_shelter(NOW + time::Duration::hours(1))),
+            NOW,
+        );
+        let Some((request_id, Command::Place(placement))) = due else {
+            panic!("a placement is due: {due:?}");
+        };
+        assert_eq!(request_id, "safe-space-arrival.c.space-a.4");
+        assert_eq!(placement.placed_at, NOW, "never after now");
+        let early = due_command(
+            &state,
+            Some(&into_shelter(ARRIVED - time::Duration::days(3))),
+            NOW,
+        );
+        assert!(matches!(early, Some((_, Command::Place(p))) if p.placed_at == ARRIVED));
+        assert_eq!(due_command(&state, None, NOW), None);
+        let placed = state
+            .clone()
+            .evolve(&Event::CasePlaced(into_shelter(NOW).1));
+        assert_eq!(
+            due_command(&placed, Some(&into_shelter(NOW)), NOW),
+            None,
+            "already there"
+        );
+        let closed = State {
+            closed: true,
+            ..state
+        };
+        assert_eq!(due_command(&closed, Some(&into_shelter(NOW)), NOW), None);
+    }
+}
