@@ -512,3 +512,112 @@ async fn the_watcher_forwards_a_registration_interrupted_before_its_allocator_on
     );
     system.stop().await;
 }
+
+/// Moving into a shelter is a transfer for referrals: the referral the
+/// shelter accepted follows the person (its place is the space's opaque id
+/// in the space's province), nothing is cancelled, and the place linked to it stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_referral_in_care_follows_the_person_into_the_shelter_and_stays_in_care() {
+    use crate::referral::{CAV, Fixture};
+    use contracts::referral::v1 as referral_api;
+    let mut system = Fixture::start().await;
+    system.start_service(Service::SafeSpace).await;
+    let case_id = system.screened_case("shelter-move", false).await;
+    system.register(CAV, &["AG"]).await;
+    let consent = system.consent_to(&case_id, "consent-shelter", CAV).await;
+    let sent = system
+        .refer(&case_id, "refer-shelter", CAV, &consent, "")
+        .await
+        .expect("referred");
+    system
+        .walk(&case_id, &sent.referral_id, ["r", "a", "t"], None)
+        .await;
+    let manager = Caller::receiver(CAV, Some("AG"));
+    let mut shelter = client(system.channel(Service::SafeSpace).await, &manager);
+    let space = shelter
+        .register_safe_space(api::RegisterSafeSpaceRequest {
+            request_id: "cav-shelter".to_owned(),
+            profile: Some(api::SpaceProfile {
+                organisation_id: CAV.to_owned(),
+                ..profile(1, false)
+            }),
+            ..Default::default()
+        })
+        .await
+        .expect("registered")
+        .into_inner()
+        .space_id;
+    client(system.channel(Service::SafeSpace).await, &operator())
+        .request_place(api::RequestPlaceRequest {
+            referral_id: sent.referral_id.clone(),
+            ..place_request("shelter-request", &case_id, api::Needs::default())
+        })
+        .await
+        .expect("requested");
+    shelter
+        .confirm_arrival(api::ConfirmArrivalRequest {
+            request_id: "shelter-arrival".to_owned(),
+            case_id: case_id.clone(),
+            allocator: here(),
+        })
+        .await
+        .expect("arrival confirmed");
+    let log = system.log().await;
+    let case_history = || {
+        let log = log.clone();
+        let case_id = case_id.clone();
+        async move {
+            log.history(
+                &HistoryScope::Root {
+                    kind: RootKind::Case,
+                    id: TokenId::parse(&case_id).expect("id"),
+                },
+                HistoryBound::All,
+            )
+            .await
+            .expect("history")
+        }
+    };
+    eventually(
+        "the referral follows the person into the shelter",
+        || async {
+            !events::<referral_api::ReferralCaseTransferred>(&case_history().await).is_empty()
+        },
+    )
+    .await;
+    let history = case_history().await;
+    let moved: Vec<referral_api::ReferralCaseTransferred> = events(&history);
+    assert_eq!(
+        moved
+            .iter()
+            .map(|m| (m.province.as_str(), m.facility_id.as_str()))
+            .collect::<Vec<_>>(),
+        [("AG", space.as_str())]
+    );
+    assert!(events::<referral_api::ReferralCancelled>(&history).is_empty());
+    assert!(events::<referral_api::ReferralRevoked>(&history).is_empty());
+    // The shelter still has the referral in care, and the place stays.
+    let in_care = system
+        .referral(&manager)
+        .await
+        .get_case_referrals(crate::referral::receiver(
+            CAV,
+            referral_api::GetCaseReferralsRequest {
+                case_id: case_id.clone(),
+                min_log_sequence: log.last_sequence().await.expect("last"),
+            },
+        ))
+        .await
+        .expect("the receiver reads its referral")
+        .into_inner();
+    assert_eq!(
+        in_care
+            .referrals
+            .iter()
+            .map(|r| r.state.as_str())
+            .collect::<Vec<_>>(),
+        ["in_care"]
+    );
+    one_more_pass(&system).await;
+    assert!(events::<api::PlaceReleased>(&allocator_history(&log).await).is_empty());
+}
