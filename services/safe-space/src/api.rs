@@ -193,6 +193,8 @@ impl SafeSpaceApi {
                 // The case's own record follows the allocator (a replay completes
                 // a mirror a crash interrupted; the watcher repairs the rest).
                 Ok(executed) => {
+                    // The allocator is free for the next command meanwhile.
+                    drop(_serialised);
                     self.mirror(&id, executed.sequence, &executed.commit)
                         .await?;
                     return Ok(executed);

@@ -68,6 +68,11 @@ fn types(history: &[RecordedCommit]) -> Vec<String> {
         .collect()
 }
 
+/// The short names of the event types of the case's safe-space record.
+pub(crate) async fn record_types(log: &CaseLog, case_id: &str) -> Vec<String> {
+    types(&record(log, case_id).await)
+}
+
 /// Screening's record of the case, read from the log.
 async fn screening_history(log: &CaseLog, case_id: &str) -> Vec<RecordedCommit> {
     log.history(
