@@ -274,6 +274,31 @@ async fn an_arrival_moves_the_case_to_the_shelter_and_a_transfer_elsewhere_frees
     .await;
     let released: Vec<api::CasePlaceReleased> = events(&record(&log, first).await);
     assert_eq!(released[0].reason, "transfer");
+    // The case's history (screening's GetCaseHistory, every service) shows them.
+    let shown: Vec<String> = system
+        .screening(&prefecture())
+        .await
+        .get_case_history(screening_api::GetCaseHistoryRequest {
+            case_id: first.clone(),
+            min_log_sequence: 0,
+        })
+        .await
+        .expect("the case's history")
+        .into_inner()
+        .entries
+        .into_iter()
+        .filter(|entry| entry.producer == "safe-space")
+        .flat_map(|entry| entry.event_types)
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            "approdo.safe_space.v1.CasePlaceRequested",
+            "approdo.safe_space.v1.CasePlaceReserved",
+            "approdo.safe_space.v1.CaseArrivalConfirmed",
+            "approdo.safe_space.v1.CasePlaceReleased"
+        ]
+    );
     // Nothing more happens: the arrival is not placed again, nothing released twice.
     one_more_pass(&system).await;
     one_more_pass(&system).await;
