@@ -218,9 +218,13 @@ impl SafeSpaceApi {
         let held = self
             .held_elsewhere(case, &allocator_id(&province, kind))
             .await?;
-        let authority = self
-            .manager_authority(caller, &province, kind, case)
-            .await?;
+        let authority = match &command {
+            allocator::Command::ConfirmArrival { .. } | allocator::Command::Release { .. } => {
+                self.manager_authority(caller, &province, kind, case)
+                    .await?
+            }
+            _ => Authority::of(caller),
+        };
         self.run_allocator(AllocatorCommand {
             authority: &authority,
             request_id,
@@ -235,9 +239,10 @@ impl SafeSpaceApi {
     }
 
     /// A reception operator that manages the space the case holds here (a
-    /// women-only area of its centre) reaches the case as the space's
-    /// manager, like a shelter does, though the case is still in another
-    /// facility until its arrival is placed; anyone else by its token.
+    /// women-only area of its centre) confirms the arrival and releases the
+    /// place as the space's manager, like a shelter does, though the case is
+    /// still in another facility until its arrival is placed; anyone else by
+    /// its token.
     async fn manager_authority(
         &self,
         caller: &Caller,

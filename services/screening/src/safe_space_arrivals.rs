@@ -14,6 +14,8 @@
 //! women-only area or room), into that facility, with its registered
 //! province and kind; otherwise into the space's opaque public id, kind
 //! `shelter`, in the space's province. Never the space's name or address.
+//! A placement recorded after the arrival supersedes it (nothing is placed);
+//! a person already in that facility is not placed again.
 //!
 //! *Decision*: screening records it; the safe-space service does not call
 //! screening's `PlaceCase` (it would publish on screening's subjects, or act
@@ -100,6 +102,19 @@ pub async fn due_placement(
         .history_of(RootKind::Case, case_id, Producer::Screening)
         .await?;
     if screening.iter().any(|c| c.request_id() == request_id) {
+        return Ok(None);
+    }
+    // A placement recorded after the arrival (the person moved on before
+    // this reaction ran) supersedes it: the safe-space service releases the
+    // place on that transfer.
+    let placed_since = screening.iter().any(|c| {
+        c.sequence > arrival.sequence
+            && c.commit
+                .events
+                .iter()
+                .any(|e| is::<contracts::screening::v1::CasePlaced>(&e.event_type))
+    });
+    if placed_since {
         return Ok(None);
     }
     // The space as the registry recorded it (no name, no address).
