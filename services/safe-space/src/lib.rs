@@ -8,8 +8,11 @@
 //! through the runtime's kernel, allocator commands serialised and retried)
 //! -> `aggregate` (a space, an allocator) -> `codec` (the event contract,
 //! domain <-> wire) -> `projection` (the index of allocators, cases and
-//! holds); `case_facts` (what screening recorded); `deadlines` (candidates
-//! for the watcher); `options` (the service's own configuration).
+//! holds, the mirrors, arrivals, placements and registrations the watcher
+//! completes); `case_record` (the case's own safe-space record, mirrored
+//! from its allocators); `case_facts` (what screening recorded); `deadlines`
+//! (candidates for the watcher, and its loop); `options` (the service's own
+//! configuration).
 
 pub mod aggregate;
 pub mod api;

@@ -1,7 +1,11 @@
 //! The safe-space service's projection: the index its watcher and its
 //! queries start from. Which allocators exist, which allocators each case
 //! has a request open in, each hold's deadline, and the cases screening
-//! closed or erased or with a referral that ended (for the watcher's candidates). The figures themselves (occupancy, the waiting list, where
+//! closed or erased or with a referral that ended (for the watcher's
+//! candidates); the allocator commits a case's own record does not mirror
+//! yet; who occupies which space since which commit, each space's manager
+//! and each case's last placement by screening (transfers); the spaces
+//! registered but not yet in their allocator. The figures themselves (occupancy, the waiting list, where
 //! a case stands) are folded from the allocator's own history when asked,
 //! so an answer is never behind the log's last commit on that allocator.
 
