@@ -195,8 +195,12 @@ impl SafeSpaceApi {
                 Ok(executed) => {
                     // The allocator is free for the next command meanwhile.
                     drop(_serialised);
-                    self.mirror(&id, executed.sequence, &executed.commit)
-                        .await?;
+                    // The allocator decided: its answer stands. A mirror that
+                    // fails (the log unavailable) is the watcher's to complete.
+                    if let Err(error) = self.mirror(&id, executed.sequence, &executed.commit).await
+                    {
+                        tracing::warn!(allocator = %id, sequence = executed.sequence, %error, "the case's record is behind its allocator, the watcher completes it");
+                    }
                     return Ok(executed);
                 }
                 other => return other,
