@@ -355,8 +355,23 @@ impl SafeSpaceApi {
 
 /// The watcher's view of case records: the cases whose record lacks an
 /// allocator commit that concerns them (the projection's index), each
-/// confirmed from the log before it is mirrored.
-pub struct CaseRecordWatch(pub Arc<SafeSpaceApi>);
+/// confirmed from the log before it is mirrored. A case is a candidate only
+/// when the index held it at the previous pass too: the API path mirrors
+/// right after its allocator commit, and the watcher does not race it for
+/// every commit under load.
+pub struct CaseRecordWatch {
+    pub api: Arc<SafeSpaceApi>,
+    seen: std::sync::Mutex<std::collections::BTreeSet<String>>,
+}
+
+impl CaseRecordWatch {
+    pub fn new(api: Arc<SafeSpaceApi>) -> CaseRecordWatch {
+        CaseRecordWatch {
+            api,
+            seen: Default::default(),
+        }
+    }
+}
 
 impl DeadlineWatch for CaseRecordWatch {
     type Aggregate = CaseSafeSpace;
@@ -364,7 +379,14 @@ impl DeadlineWatch for CaseRecordWatch {
     const WATCHER: &'static str = "safe-space-deadline-watcher";
 
     fn candidates(&self, _: OffsetDateTime) -> Result<Vec<String>, ServiceError> {
-        projection::cases_to_mirror(self.0.projection.store())
+        let now: std::collections::BTreeSet<String> =
+            projection::cases_to_mirror(self.api.projection.store())?
+                .into_iter()
+                .collect();
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        let due = now.intersection(&seen).cloned().collect();
+        *seen = now;
+        Ok(due)
     }
 
     fn prepare(
@@ -376,9 +398,10 @@ impl DeadlineWatch for CaseRecordWatch {
             let case = CaseId::parse(&id)
                 .map_err(|_| ServiceError::internal("a case id the index holds"))?;
             let mut pending = Vec::new();
-            for (allocator, sequence) in projection::mirrors_due(self.0.projection.store(), &id)? {
+            for (allocator, sequence) in projection::mirrors_due(self.api.projection.store(), &id)?
+            {
                 // The commit itself, trusted only on its own allocator's subject.
-                let recorded = self.0.kernel.log().commit_at(sequence).await?;
+                let recorded = self.api.kernel.log().commit_at(sequence).await?;
                 if recorded.aggregate()
                     != Some((
                         RootKind::Configuration,

@@ -182,7 +182,7 @@ pub async fn watch(
     passes: DeadlinePasses,
     shutdown: CancellationToken,
 ) {
-    let records = CaseRecordWatch(api.clone());
+    let records = CaseRecordWatch::new(api.clone());
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
