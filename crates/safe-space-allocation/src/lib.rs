@@ -17,6 +17,7 @@
 //!   first eligible person waiting, in the same commit).
 
 pub mod allocator;
+pub mod case_record;
 pub mod model;
 pub mod space;
 

@@ -98,6 +98,10 @@ pub struct AllocatorContext {
     /// For the watcher: the current urgency of waiting cases whose
     /// screening urgency changed, read from the log.
     pub urgencies: BTreeMap<CaseId, Option<pathway::Urgency>>,
+    /// For the watcher: spaces the registry holds that this allocator lacks
+    /// (a registration interrupted between its two appends), with the
+    /// command that forwards each (`space-added.<space>`).
+    pub registered: Vec<(SpaceId, allocator::Command)>,
 }
 
 /// The allocator's aggregate id: `allocator-rm-gbv-shelter`.
@@ -219,14 +223,30 @@ impl Aggregate for Allocator {
     /// ns>`), the waiting cases whose urgency changed
     /// (`urgency-refreshed.<case>.<requested_at ns>.<n>`), the erased cases'
     /// destroyed needs keys (`avoid-forgotten.<case>`).
+    /// The waiting cases whose urgency changed
+    /// (`urgency-refreshed.<case>.<requested_at ns>.<n>`), the releases of the
+    /// cases that ended or moved elsewhere (`release.<reason>.<case>.<requested_at
+    /// ns>`), the holds whose deadline passed (`hold-expired.<case>.<reserved_at
+    /// ns>`), the erased cases' destroyed needs keys (`avoid-forgotten.<case>`),
+    /// then the spaces registered but not yet forwarded here (`space-added.<space>`).
     fn due_commands(
         state: &allocator::State,
         context: &AllocatorContext,
         now: OffsetDateTime,
     ) -> Vec<(String, allocator::Command)> {
-        allocator::due(state, now, &context.ended, &context.urgencies)
-            .into_iter()
-            .map(|due| (due.request_id(), due.command()))
-            .collect()
+        let mut due: Vec<(String, allocator::Command)> =
+            allocator::due(state, now, &context.ended, &context.urgencies)
+                .into_iter()
+                .map(|due| (due.request_id(), due.command()))
+                .collect();
+        // Registrations whose forward to the allocator was interrupted.
+        due.extend(
+            context
+                .registered
+                .iter()
+                .filter(|(space, _)| !state.spaces.contains_key(space))
+                .map(|(space, command)| (format!("space-added.{space}"), command.clone())),
+        );
+        due
     }
 }

@@ -150,6 +150,15 @@ impl SafeSpaceApi {
     /// Whether the case has a request open in another allocator (the index
     /// says where to look; the allocator's own history says whether it is so).
     async fn held_elsewhere(&self, case: &CaseId, here: &str) -> Result<bool, ServiceError> {
+        // The case's own record first: it mirrors every allocator.
+        if let Some((province, kind)) = parse_allocator_id(here)
+            && self
+                .case_record(case)
+                .await?
+                .held_elsewhere(&province, kind)
+        {
+            return Ok(true);
+        }
         for other in projection::case_allocators(self.projection.store(), case.as_str())? {
             if other != here && self.allocator_state(&other).await?.cases.contains_key(case) {
                 return Ok(true);
@@ -200,6 +209,7 @@ impl SafeSpaceApi {
                 ended: Default::default(),
                 referred_to,
                 urgencies: Default::default(),
+                registered: Vec::new(),
             };
             let codec = self.avoid_codec();
             let target = || Target::<Allocator> {
@@ -231,6 +241,19 @@ impl SafeSpaceApi {
                 Err(ServiceError::Conflict(_)) if attempt < self.conflict_retries => {
                     attempt += 1;
                     tokio::time::sleep(jittered(self.backoff_max, attempt)).await;
+                }
+                // The case's own record follows the allocator (a replay completes
+                // a mirror a crash interrupted; the watcher repairs the rest).
+                Ok(executed) => {
+                    // The allocator is free for the next command meanwhile.
+                    drop(_serialised);
+                    // The allocator decided: its answer stands. A mirror that
+                    // fails (the log unavailable) is the watcher's to complete.
+                    if let Err(error) = self.mirror(&id, executed.sequence, &executed.commit).await
+                    {
+                        tracing::warn!(allocator = %id, sequence = executed.sequence, %error, "the case's record is behind its allocator, the watcher completes it");
+                    }
+                    return Ok(executed);
                 }
                 other => return other,
             }
@@ -274,8 +297,15 @@ impl SafeSpaceApi {
         let held = self
             .held_elsewhere(case, &allocator_id(&province, kind))
             .await?;
+        let authority = match &command {
+            allocator::Command::ConfirmArrival { .. } | allocator::Command::Release { .. } => {
+                self.manager_authority(caller, &province, kind, case)
+                    .await?
+            }
+            _ => Authority::of(caller),
+        };
         self.run_allocator(AllocatorCommand {
-            authority: &Authority::of(caller),
+            authority: &authority,
             request_id,
             province,
             kind,
@@ -286,6 +316,39 @@ impl SafeSpaceApi {
             command,
         })
         .await
+    }
+
+    /// A reception operator that manages the space the case holds here (a
+    /// women-only area of its centre) confirms the arrival and releases the
+    /// place as the space's manager, like a shelter does, though the case is
+    /// still in another facility until its arrival is placed; anyone else by
+    /// its token.
+    async fn manager_authority(
+        &self,
+        caller: &Caller,
+        province: &Province,
+        kind: SpaceKind,
+        case: &CaseId,
+    ) -> Result<Authority, ServiceError> {
+        let authority = Authority::of(caller);
+        if caller.organisation_type != OrganisationType::ReceptionOperator {
+            return Ok(authority);
+        }
+        let state = self.allocator_state(&allocator_id(province, kind)).await?;
+        let manages = state
+            .cases
+            .get(case)
+            .and_then(Entry::holds)
+            .and_then(|(space, _)| state.spaces.get(space))
+            .is_some_and(|space| space.organisation.as_str() == caller.organisation_id);
+        Ok(if manages {
+            Authority {
+                jurisdiction: Jurisdiction::Receiver(caller.organisation_id.clone()),
+                ..authority
+            }
+        } else {
+            authority
+        })
     }
 
     async fn register_safe_space_rpc(

@@ -25,13 +25,18 @@ pub struct CaseFacts {
     pub closed: bool,
     /// Screening erased the person's data.
     pub erased: bool,
+    /// The log sequence of screening's last placement of the case (0: never placed).
+    pub placed_at_sequence: u64,
 }
 
 impl CaseFacts {
     /// Folds the screening history of a case; `None` if the case was never opened.
     pub fn from_history(history: &[RecordedCommit]) -> Option<CaseFacts> {
         let mut facts: Option<CaseFacts> = None;
-        for event in history.iter().flat_map(|c| c.commit.events.iter()) {
+        let events = history
+            .iter()
+            .flat_map(|c| c.commit.events.iter().map(move |e| (c.sequence, e)));
+        for (sequence, event) in events {
             let (t, payload) = (event.event_type.as_str(), event.payload.as_slice());
             if is::<screening::CaseOpened>(t) {
                 if let Ok(e) = screening::CaseOpened::decode(payload) {
@@ -50,6 +55,7 @@ impl CaseFacts {
                 if let Ok(e) = screening::CasePlaced::decode(payload) {
                     f.province = e.province;
                     f.facility_id = e.facility_id;
+                    f.placed_at_sequence = sequence;
                 }
             } else if is::<screening::PreliminaryCheckRecorded>(t) {
                 if let Ok(e) = screening::PreliminaryCheckRecorded::decode(payload) {

@@ -43,6 +43,13 @@ case_log_jetstream::event_contract! {
         LocationDisclosed,
         UrgencyRefreshed,
         AvoidListDestroyed,
+        CasePlaceRequested,
+        CasePlaceReserved,
+        CaseReturnedToWaitingList,
+        CaseArrivalConfirmed,
+        CaseRequestCancelled,
+        CasePlaceReleased,
+        CaseHoldExpired,
     }
 }
 

@@ -8,12 +8,16 @@
 //! through the runtime's kernel, allocator commands serialised and retried)
 //! -> `aggregate` (a space, an allocator) -> `codec` (the event contract,
 //! domain <-> wire) -> `projection` (the index of allocators, cases and
-//! holds); `case_facts` (what screening recorded); `deadlines` (candidates
-//! for the watcher); `options` (the service's own configuration).
+//! holds, the mirrors, arrivals, placements and registrations the watcher
+//! completes); `case_record` (the case's own safe-space record, mirrored
+//! from its allocators); `case_facts` (what screening recorded); `deadlines`
+//! (candidates for the watcher, and its loop); `options` (the service's own
+//! configuration).
 
 pub mod aggregate;
 pub mod api;
 pub mod case_facts;
+pub mod case_record;
 pub mod codec;
 pub mod deadlines;
 pub mod needs;
@@ -153,7 +157,14 @@ pub async fn run(
             watch_recheck: context.config.deadline_check_interval(),
             urgency_checked: Default::default(),
         });
-        context.watch_deadlines(api.clone());
+        // The one watcher: allocators (holds, releases, registrations), then case records.
+        tokio::spawn(deadlines::watch(
+            context.kernel.clone(),
+            api.clone(),
+            context.config.deadline_check_interval(),
+            context.deadline_passes.clone(),
+            context.shutdown.clone(),
+        ));
         tonic::service::Routes::new(
             contracts::safe_space::v1::safe_space_service_server::SafeSpaceServiceServer::from_arc(
                 api,

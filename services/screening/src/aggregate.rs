@@ -18,6 +18,10 @@ pub struct CaseScreening;
 pub struct CaseContext {
     pub domain: Context,
     pub referred_to: Vec<String>,
+    /// For the watcher: the placement the case's safe-space record calls
+    /// for (an arrival in a safe space), with its request id
+    /// (`safe_space_arrivals`); `None` for every other command.
+    pub arrival: Option<(String, case_screening::Placement)>,
 }
 
 impl Aggregate for CaseScreening {
@@ -73,8 +77,18 @@ impl Aggregate for CaseScreening {
         Some(at.referred_to(context.referred_to.iter().cloned()))
     }
 
-    fn due_commands(state: &State, _: &CaseContext, now: OffsetDateTime) -> Vec<(String, Command)> {
-        missed_deadlines(state, now)
+    fn due_commands(
+        state: &State,
+        context: &CaseContext,
+        now: OffsetDateTime,
+    ) -> Vec<(String, Command)> {
+        let mut due = missed_deadlines(state, now);
+        due.extend(crate::safe_space_arrivals::due_command(
+            state,
+            context.arrival.as_ref(),
+            now,
+        ));
+        due
     }
 }
 

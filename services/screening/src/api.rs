@@ -77,6 +77,7 @@ impl ScreeningApi {
                 now: self.kernel.now(),
             },
             referred_to,
+            arrival: None,
         })
     }
 

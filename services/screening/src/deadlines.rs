@@ -1,8 +1,9 @@
 //! What the screening service tells the runtime's deadline watcher: open cases
 //! whose screening (7 days), assessment (30 days) or need-assessment (30 days
 //! from a need identified later) deadline, an unaccompanied minor's 45 days in first reception, a follow-up or an awaited arrival has
-//! passed unmet in the projection are the candidates; the domain decides what
-//! is missed.
+//! passed unmet in the projection are the candidates, and the cases whose
+//! safe-space record holds an arrival screening has not placed yet
+//! (`safe_space_arrivals`); the domain decides what is missed and placed.
 
 use std::future::Future;
 
@@ -37,20 +38,32 @@ impl DeadlineWatch for ScreeningApi {
                     || crate::protection_view::deadline_passed(case, now)
             })
             .map(|case| case.case_id)
+            .chain(projection::arrivals_due(self.projection.store())?)
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
             .collect())
     }
 
+    /// For a case whose safe-space record holds an arrival: the placement
+    /// it calls for, read from the log (`safe_space_arrivals`).
     fn prepare(
         &self,
-        _case_id: &str,
+        case_id: &str,
     ) -> impl Future<Output = Result<Prepared<CaseScreening>, ServiceError>> + Send {
         let now = self.kernel.now();
+        let case_id = case_id.to_owned();
         async move {
+            let arrival = if projection::arrival_due(self.projection.store(), &case_id)? {
+                crate::safe_space_arrivals::due_placement(&self.kernel, &case_id).await?
+            } else {
+                None
+            };
             Ok(Prepared {
                 codec: PersonalParts::default(),
                 context: CaseContext {
                     domain: Context { now },
                     referred_to: Vec::new(),
+                    arrival,
                 },
             })
         }

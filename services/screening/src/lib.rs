@@ -31,6 +31,7 @@ pub mod protection_view;
 pub mod queries;
 pub mod referred_to;
 pub mod requests;
+pub mod safe_space_arrivals;
 
 use std::sync::Arc;
 

@@ -17,6 +17,10 @@ use crate::codec::WireEvent;
 /// Table of case views, keyed by case id.
 pub const CASES: &str = "screening.case";
 
+/// Cases whose safe-space record holds an arrival screening has not placed
+/// yet (`safe_space_arrivals`), keyed by case id: the watcher's candidates.
+const ARRIVALS: &str = "screening.safe_space_arrival";
+
 pub struct ScreeningProjection;
 
 impl Projection for ScreeningProjection {
@@ -29,9 +33,9 @@ impl Projection for ScreeningProjection {
     }
 
     /// 2: the pathway's issue (age band, minority presumed until assessed,
-    /// deadlines in Rome days, follow-ups, current urgency).
+    /// deadlines in Rome days, follow-ups, current urgency). 3: the safe-space arrivals to place (issue 12).
     fn shape(&self) -> u32 {
-        2
+        3
     }
 
     /// Its own case subjects, and its vocabularies.
@@ -42,6 +46,11 @@ impl Projection for ScreeningProjection {
             "approdo.configuration.{}.screening",
             service_runtime::vocabularies::AGGREGATE_ID
         ));
+        // The cases' safe-space records: an arrival becomes a placement.
+        subjects.extend(case_log_jetstream::producer_subjects(
+            RootKind::Case,
+            Producer::SafeSpace,
+        ));
         Consumes::Subjects(subjects)
     }
 
@@ -49,9 +58,23 @@ impl Projection for ScreeningProjection {
         if service_runtime::vocabularies::apply(rows, commit, Producer::Screening)? {
             return Ok(());
         }
+        if let Some((RootKind::Case, case_id, Producer::SafeSpace)) = commit.aggregate() {
+            return apply_safe_space_record(rows, case_id, commit);
+        }
         let Some((RootKind::Case, case_id, Producer::Screening)) = commit.aggregate() else {
             return Ok(());
         };
+        // The arrival's placement recorded, or the case closed or erased: nothing left to place.
+        let ends_arrival = commit
+            .request_id()
+            .starts_with(crate::safe_space_arrivals::PREFIX)
+            || commit.commit.events.iter().any(|e| {
+                case_log_jetstream::contract::is::<wire::CaseClosed>(&e.event_type)
+                    || case_log_jetstream::contract::is::<wire::PersonalDataErased>(&e.event_type)
+            });
+        if ends_arrival {
+            rows.delete(ARRIVALS, case_id.as_bytes())?;
+        }
         let case_id = case_id.as_bytes();
         let mut view = match rows.get(CASES, case_id)? {
             Some(bytes) => wire::CaseView::decode(bytes.as_slice()).map_err(|e| {
@@ -327,6 +350,45 @@ fn change_urgency(
     if let Some(urgency) = change(current, new).current() {
         view.current_urgency = urgency.code().to_owned();
     }
+}
+
+/// A case's safe-space record: an arrival makes the case a candidate of the
+/// watcher, a release of the place ends that.
+fn apply_safe_space_record(
+    rows: &mut Rows<'_>,
+    case_id: &str,
+    commit: &RecordedCommit,
+) -> Result<(), ApplyError> {
+    use case_log_jetstream::contract::is;
+    use contracts::safe_space::v1 as safe_space;
+    for event in &commit.commit.events {
+        if is::<safe_space::CaseArrivalConfirmed>(&event.event_type) {
+            rows.put(ARRIVALS, case_id.as_bytes(), b"")?;
+        } else if is::<safe_space::CasePlaceReleased>(&event.event_type) {
+            rows.delete(ARRIVALS, case_id.as_bytes())?;
+        }
+    }
+    Ok(())
+}
+
+/// The cases whose safe-space record holds an arrival not placed yet (as projected).
+pub fn arrivals_due(store: &ProjectionStore) -> Result<Vec<String>, StoreError> {
+    store
+        .scan(ARRIVALS, b"")?
+        .into_iter()
+        .map(|(key, _)| {
+            String::from_utf8(key).map_err(|_| StoreError::CorruptRow {
+                table: ARRIVALS.to_owned(),
+                key: String::new(),
+                reason: "a case id that is not text".to_owned(),
+            })
+        })
+        .collect()
+}
+
+/// Whether the case's safe-space record holds an arrival not placed yet (as projected).
+pub fn arrival_due(store: &ProjectionStore, case_id: &str) -> Result<bool, StoreError> {
+    Ok(store.get(ARRIVALS, case_id.as_bytes())?.is_some())
 }
 
 /// Reads one case view; a view that does not decode is an error, never "not found".

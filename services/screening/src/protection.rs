@@ -82,6 +82,7 @@ impl ScreeningApi {
                 now: self.kernel.now(),
             },
             referred_to,
+            arrival: None,
         };
         let executed = self
             .kernel

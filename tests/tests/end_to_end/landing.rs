@@ -144,10 +144,11 @@ async fn a_seeded_landing_goes_through_the_four_services_and_a_second_run_append
         count::<screening::PreliminaryCheckRecorded>(&log),
         planned(&landing, |a| matches!(a, Action::PreliminaryCheck { .. }))
     );
+    let answered = |what: &str| report.done.get(what).copied().unwrap_or(0) as usize;
     assert_eq!(
         count::<screening::CasePlaced>(&log),
-        planned(&landing, |a| matches!(a, Action::Transfer { .. })),
-        "every transfer placed"
+        planned(&landing, |a| matches!(a, Action::Transfer { .. })) + answered("arrival"),
+        "every transfer placed, and every arrival in a shelter placed by screening"
     );
     let sent = planned(&landing, |a| matches!(a, Action::Refer { .. }));
     assert!(sent > 5, "{sent} referrals planned");

@@ -24,6 +24,7 @@ mod replay;
 mod safe_space;
 mod safe_space_crash;
 mod safe_space_locations;
+mod safe_space_pathway;
 mod safe_space_queries;
 mod screening;
 mod screening_deadlines;

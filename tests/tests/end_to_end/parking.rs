@@ -205,11 +205,12 @@ async fn one_message_from_any_services_credentials_is_parked_and_stops_nothing()
         }
     }
 
-    // Screening follows its own case subjects; referral screening's and its
+    // Screening follows its own case subjects and the cases' safe-space
+    // records (an arrival becomes a placement); referral screening's and its
     // own; safe-space those of screening and referral and its own; the catalogue of
     // monitoring the whole log.
     let consumed = |service: Service, producer: Producer| match service {
-        Service::Screening => producer == Producer::Screening,
+        Service::Screening => matches!(producer, Producer::Screening | Producer::SafeSpace),
         Service::Referral => matches!(producer, Producer::Screening | Producer::Referral),
         Service::SafeSpace => matches!(
             producer,

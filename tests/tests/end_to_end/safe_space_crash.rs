@@ -4,8 +4,8 @@
 //! with the same request ids, half of them through the restarted instance and
 //! half through a second one. Read from the log, not through the service: no
 //! space is ever over its capacity, no case holds two places, every case asked
-//! once and ends reserved or waiting; and the restarted projection equals a
-//! rebuild from the log.
+//! once and ends reserved or waiting, and its own safe-space record says the
+//! same, once; and the restarted projection equals a rebuild from the log.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -265,6 +265,21 @@ async fn a_killed_instance_gives_no_place_twice_and_its_projection_equals_a_rebu
             .count(),
         total
     );
+    // Each case's own safe-space record agrees with the allocator: the kill
+    // between an allocator's append and its mirror left nothing missing (the
+    // retries and the watcher complete it), and nothing twice.
+    for (i, answer) in &answers {
+        let case = &cases[*i];
+        let expected: &[&str] = match answer.standing.as_str() {
+            "reserved" => &["CasePlaceRequested", "CasePlaceReserved"],
+            _ => &["CasePlaceRequested"],
+        };
+        eventually(
+            &format!("{case}'s record mirrors the allocator"),
+            || async { crate::safe_space_pathway::record_types(&log, case).await == expected },
+        )
+        .await;
+    }
 
     // The restarted child's projection, caught up, equals its rebuild.
     let last = log.last_sequence().await.expect("last sequence");

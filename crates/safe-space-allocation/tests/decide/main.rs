@@ -5,6 +5,7 @@
 mod add_space;
 mod avoid;
 mod cancel_request;
+mod case_record;
 mod change_capacity;
 mod close_space;
 mod confirm_arrival;
