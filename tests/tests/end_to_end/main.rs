@@ -8,6 +8,7 @@ mod support;
 mod adversary;
 mod authorisation;
 mod crash_consistency;
+mod facility_visits;
 mod jurisdiction;
 mod landing;
 mod limits;
