@@ -9,6 +9,7 @@ mod referral;
 mod replay;
 mod safe_space;
 mod screening;
+mod visits;
 
 use std::time::{Duration, Instant};
 
@@ -456,7 +457,7 @@ async fn demo(host: &str) -> Result<()> {
     );
     replay::print_case(host, &case_id).await?;
     println!("\n== A synthetic landing through the four services ==");
-    landing::run(
+    let landed = landing::run(
         host,
         &landing::LandingArgs {
             seed: 2026,
@@ -464,7 +465,8 @@ async fn demo(host: &str) -> Result<()> {
         },
     )
     .await?;
-    Ok(())
+    println!("\n== The pathway's indicators, computed by monitoring from the whole log ==");
+    monitoring::print_indicators(host, landed.last_sequence).await
 }
 
 #[cfg(test)]

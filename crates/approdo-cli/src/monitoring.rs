@@ -54,6 +54,9 @@ pub enum Format {
 
 #[derive(Subcommand)]
 pub enum MonitoringCommand {
+    /// Uniform monitoring visits to facilities and staff training records.
+    #[command(flatten)]
+    Visits(crate::visits::VisitCommand),
     /// Prints the indicator tables: counts by outcome, shares, medians and
     /// 90th percentiles of the times between the pathway's steps.
     Indicators {
@@ -129,9 +132,37 @@ impl Selection {
     }
 }
 
+/// The demo's indicators: national tables once the projection has applied
+/// `min_sequence` (the landing's last commit), grouped by province.
+pub async fn print_indicators(host: &str, min_sequence: u64) -> Result<()> {
+    let mut client = MonitoringServiceClient::new(crate::connect(host, PORT).await?);
+    let selection = Selection {
+        group_by: vec!["province".to_owned()],
+        ..Selection::default()
+    };
+    let mut request = selection.request()?;
+    request.min_sequence = min_sequence;
+    let answer = client
+        .get_indicators(selection.authorised(request))
+        .await?
+        .into_inner();
+    println!(
+        "  indicators (national, by province; log position {}; counts under 5 print as *)",
+        answer.log_sequence
+    );
+    for table in &answer.tables {
+        print!("{}", render(table));
+    }
+    Ok(())
+}
+
 pub async fn run(host: &str, command: MonitoringCommand) -> Result<()> {
+    if let MonitoringCommand::Visits(command) = command {
+        return crate::visits::run(host, command).await;
+    }
     let mut client = MonitoringServiceClient::new(crate::connect(host, PORT).await?);
     match command {
+        MonitoringCommand::Visits(_) => unreachable!("handled above"),
         MonitoringCommand::Indicators { selection } => {
             let answer = client
                 .get_indicators(selection.authorised(selection.request()?))
