@@ -120,8 +120,9 @@ impl MonitoringApi {
             let position = projection.status().position;
             let cases = projection::cases(projection.store())?;
             let spaces = projection::spaces(projection.store())?;
+            let training = projection::training(projection.store())?;
             Ok((
-                compute::compute(&query, &cases, &spaces, &population),
+                compute::compute(&query, &cases, &spaces, &training, &population),
                 position,
             ))
         })

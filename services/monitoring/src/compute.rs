@@ -11,6 +11,7 @@ use pathway::calendar;
 use time::OffsetDateTime;
 
 use crate::pathway::{CasePathway, SpaceRecord};
+use crate::projection::TrainingSession;
 
 /// A grouping dimension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -200,6 +201,11 @@ pub const TABLES: &[(&str, &str, &str)] = &[
         "days",
     ),
     (
+        "11.staff_training_sessions",
+        "staff training sessions held, by topic (facilities by their province; organisations' own under none)",
+        "",
+    ),
+    (
         "10.first_reception_over_45_days",
         "unaccompanied minors' stays in first reception ended within 45 days, or past the limit",
         "",
@@ -214,8 +220,10 @@ fn has(id: &str, dimension: Dimension) -> bool {
         }
         Dimension::Province => true,
         _ if id == "9.safe_space_places" => false,
+        Dimension::Month => true,
+        _ if id == "11.staff_training_sessions" => false,
         Dimension::Category => id != "9.safe_space_waiting_time",
-        Dimension::Month | Dimension::Urgency | Dimension::AgeBand => true,
+        Dimension::Urgency | Dimension::AgeBand => true,
     }
 }
 
@@ -372,6 +380,7 @@ pub fn compute(
     query: &Query,
     cases: &[(String, CasePathway)],
     spaces: &[SpaceRecord],
+    training: &[TrainingSession],
     population: &BTreeMap<String, u64>,
 ) -> Vec<Computed> {
     TABLES
@@ -381,7 +390,7 @@ pub fn compute(
         })
         .map(|(id, measure, unit)| {
             let grouper = Grouper { query, id };
-            let (layout, observations) = observe(id, &grouper, cases, spaces);
+            let (layout, observations) = observe(id, &grouper, cases, spaces, training);
             let mut builder = TableBuilder::new(layout);
             for observation in observations {
                 builder.add(observation);
@@ -452,6 +461,7 @@ fn observe(
     g: &Grouper<'_>,
     cases: &[(String, CasePathway)],
     spaces: &[SpaceRecord],
+    training: &[TrainingSession],
 ) -> (Layout, Vec<Observation>) {
     let as_of = g.query.to;
     let mut out = Vec::new();
@@ -717,6 +727,33 @@ fn observe(
                 }
             }
             Layout::Counts(vec!["detained".to_owned()])
+        }
+        "11.staff_training_sessions" => {
+            const TOPICS: &[&str] = &[
+                "vulnerability_identification",
+                "gbv",
+                "trafficking",
+                "minors",
+                "consent_and_data_protection",
+            ];
+            for session in training {
+                let (Some(start), Some(column)) = (
+                    day_start(&session.held_on),
+                    TOPICS.iter().position(|t| *t == session.topic),
+                ) else {
+                    continue;
+                };
+                let point = Point {
+                    start,
+                    province: session.province.clone(),
+                    categories: vec![String::new()],
+                    service_type: None,
+                    urgency: "none".to_owned(),
+                    age_band: "unknown".to_owned(),
+                };
+                push(Some(point), column, None, 1);
+            }
+            outcomes(TOPICS)
         }
         "9.safe_space_places" => {
             let snapshot = as_of - time::Duration::nanoseconds(1);

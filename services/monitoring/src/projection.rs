@@ -31,12 +31,15 @@ pub const VISITS: &str = "monitoring.visit";
 /// Each training session: `<facility or organisation id>/<session_id>` -> the
 /// `TrainingSessionRecorded` message.
 pub const TRAINING: &str = "monitoring.training";
+/// Each facility's province, from screening's registry: `<facility_id>` -> province.
+pub const FACILITIES: &str = "monitoring.facility";
 
 /// The event types the projection reads; every other type is skipped and counted.
 pub fn allowlist() -> &'static [String] {
     static LIST: LazyLock<Vec<String>> = LazyLock::new(|| {
         vec![
-            // screening: the case's record
+            // screening: the facility registry, and the case's record
+            event_type::<screening::FacilityRegistered>(),
             event_type::<screening::CaseOpened>(),
             event_type::<screening::ApplicationRecorded>(),
             event_type::<screening::PreliminaryCheckRecorded>(),
@@ -105,9 +108,10 @@ impl Projection for MonitoringProjection {
         Consumes::All
     }
 
-    /// 3: facilities' visits and training sessions kept too.
+    /// 4: facilities' visits and training sessions, and the facilities'
+    /// provinces, kept too.
     fn shape(&self) -> u32 {
-        3
+        4
     }
 
     fn apply(&self, rows: &mut Rows<'_>, commit: &RecordedCommit) -> Result<(), ApplyError> {
@@ -171,6 +175,17 @@ impl Projection for MonitoringProjection {
                         .map_err(decode)?;
                     put_case(rows, &case, &pathway)?;
                 }
+                Some((RootKind::Facility, facility, Producer::Screening)) => {
+                    use prost::Message;
+                    let registered =
+                        screening::FacilityRegistered::decode(event.payload.as_slice())
+                            .map_err(decode)?;
+                    rows.put(
+                        FACILITIES,
+                        facility.as_bytes(),
+                        registered.province.as_bytes(),
+                    )?;
+                }
                 Some((RootKind::Facility | RootKind::Organisation, id, Producer::Monitoring)) => {
                     use case_log_jetstream::contract::is;
                     use prost::Message;
@@ -228,25 +243,42 @@ impl crate::visits::api::VisitIndex for Visits {
     }
 }
 
-/// Training sessions recorded, as (facility or organisation id, session).
-pub fn training(
-    store: &ProjectionStore,
-) -> Result<Vec<(String, monitoring::TrainingSessionRecorded)>, ServiceError> {
+/// Every training session recorded, with the province of its facility
+/// (`none` for an organisation's own, or a facility not registered).
+pub fn training(store: &ProjectionStore) -> Result<Vec<TrainingSession>, ServiceError> {
     use prost::Message;
     store
         .scan(TRAINING, b"")?
         .into_iter()
         .map(|(key, bytes)| {
             let key = String::from_utf8_lossy(&key).into_owned();
-            let owner = key
-                .split_once('/')
-                .map_or(key.as_str(), |(o, _)| o)
-                .to_owned();
-            monitoring::TrainingSessionRecorded::decode(bytes.as_slice())
-                .map(|s| (owner, s))
-                .map_err(|e| ServiceError::Internal(format!("monitoring training row {key}: {e}")))
+            let owner = key.split_once('/').map_or(key.as_str(), |(o, _)| o);
+            let province = store.get(FACILITIES, owner.as_bytes())?.map_or_else(
+                || "none".to_owned(),
+                |p| String::from_utf8_lossy(&p).into_owned(),
+            );
+            let session =
+                monitoring::TrainingSessionRecorded::decode(bytes.as_slice()).map_err(|e| {
+                    ServiceError::Internal(format!("monitoring training row {key}: {e}"))
+                })?;
+            Ok(TrainingSession {
+                province,
+                topic: session.topic,
+                held_on: session.held_on,
+                participants: session.participants,
+            })
         })
         .collect()
+}
+
+/// A staff training session as the indicators count it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrainingSession {
+    pub province: String,
+    pub topic: String,
+    /// `YYYY-MM-DD`.
+    pub held_on: String,
+    pub participants: u32,
 }
 
 /// The province (upper case) and kind (with underscores) an allocator id

@@ -137,6 +137,7 @@ fn an_assessment_is_completed_when_nothing_suspected_before_it_is_still_to_asses
         ),
         &cases,
         &[],
+        &[],
         &BTreeMap::new(),
     ))
     .table;
@@ -169,6 +170,7 @@ fn a_case_opened_weeks_after_landing_is_checked_on_time_against_its_opening() {
             T0 + Duration::days(30),
         ),
         &cases,
+        &[],
         &[],
         &BTreeMap::new(),
     ))
@@ -261,6 +263,7 @@ fn safe_space_places_occupancy_waiting_and_places_per_10000_inhabitants_at_the_p
         &query(&["9.safe_space_places"], &[Dimension::Province], end),
         &cases,
         &spaces,
+        &[],
         &population,
     ));
     let ag = &places.table.rows[0];
@@ -286,6 +289,7 @@ fn safe_space_places_occupancy_waiting_and_places_per_10000_inhabitants_at_the_p
         &query(&["9.safe_space_waiting_time"], &[], end),
         &cases,
         &spaces,
+        &[],
         &population,
     ));
     let total = waiting.table.total.expect("total");
@@ -324,6 +328,7 @@ fn unaccompanied_minors_days_in_first_reception_run_to_the_stay_end_or_the_perio
     let days = only(compute(
         &query(&["10.days_in_first_reception"], &[], end),
         &cases,
+        &[],
         &[],
         &BTreeMap::new(),
     ));
@@ -397,6 +402,7 @@ fn transfers_follow_ups_detentions_and_late_needs_are_counted_from_their_events(
         only(compute(
             &query(&[id], group_by, end),
             &cases,
+            &[],
             &[],
             &BTreeMap::new(),
         ))

@@ -408,3 +408,76 @@ async fn provinces_and_facilities_compare_on_their_latest_visits_within_the_call
     assert_eq!(all.groups.len(), 2);
     system.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn training_sessions_are_an_indicator_by_topic_and_province_with_small_counts_suppressed() {
+    use contracts::monitoring::v1::monitoring_service_client::MonitoringServiceClient;
+
+    let system = start().await;
+    let operator = Caller::operator("cas-roma-1", "RM");
+    let mut by_operator = visits(&system, &operator).await;
+    let mut last = 0;
+    for n in 0..6 {
+        last = by_operator
+            .record_training_session(operator.request(session(
+                &format!("gbv-{n}"),
+                "cas-roma-1",
+                "gbv",
+                "2026-05-04",
+            )))
+            .await
+            .expect("recorded")
+            .into_inner()
+            .log_sequence;
+    }
+    last = last.max(
+        by_operator
+            .record_training_session(operator.request(session(
+                "minors-0",
+                "cas-roma-1",
+                "minors",
+                "2026-05-05",
+            )))
+            .await
+            .expect("recorded")
+            .into_inner()
+            .log_sequence,
+    );
+    let administrator = Caller::administrator();
+    let mut indicators = MonitoringServiceClient::with_interceptor(
+        system.channel(Service::Monitoring).await,
+        administrator.bearer(),
+    );
+    let answer = indicators
+        .get_indicators(administrator.request(api::GetIndicatorsRequest {
+            group_by: vec!["province".to_owned()],
+            indicators: vec!["11.staff_training_sessions".to_owned()],
+            min_sequence: last,
+            ..Default::default()
+        }))
+        .await
+        .expect("indicators")
+        .into_inner();
+    let [table] = answer.tables.as_slice() else {
+        panic!("one table: {:?}", answer.tables);
+    };
+    assert_eq!(table.dimensions, ["province"]);
+    let column = |name: &str| table.columns.iter().position(|c| c == name).expect(name);
+    let rm = table
+        .rows
+        .iter()
+        .find(|r| r.group == ["RM"])
+        .expect("RM's row");
+    let gbv = &rm.cells[column("gbv")];
+    assert_eq!(
+        (gbv.suppressed, gbv.count),
+        (false, 6),
+        "six sessions published"
+    );
+    let minors = &rm.cells[column("minors")];
+    assert!(
+        minors.suppressed && minors.count == 0,
+        "one session: suppressed"
+    );
+    system.stop().await;
+}
