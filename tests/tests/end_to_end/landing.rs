@@ -115,6 +115,38 @@ fn count<M: Name>(log: &[RecordedCommit]) -> usize {
         .count()
 }
 
+/// Every event of type `M` in the log, decoded.
+fn events<M: Name + prost::Message + Default>(log: &[RecordedCommit]) -> Vec<M> {
+    log.iter()
+        .flat_map(|c| c.commit.events.iter())
+        .filter(|e| e.event_type == M::full_name())
+        .map(|e| M::decode(e.payload.as_slice()).expect("decodes"))
+        .collect()
+}
+
+/// Monitoring's indicator tables, national, once it has applied `sequence`.
+async fn indicators(
+    system: &System,
+    sequence: u64,
+) -> Vec<contracts::monitoring::v1::IndicatorTable> {
+    use contracts::monitoring::v1 as monitoring;
+    let caller = crate::support::Caller::administrator();
+    let mut client =
+        monitoring::monitoring_service_client::MonitoringServiceClient::with_interceptor(
+            system.channel(Service::Monitoring).await,
+            caller.bearer(),
+        );
+    client
+        .get_indicators(caller.request(monitoring::GetIndicatorsRequest {
+            min_sequence: sequence,
+            ..Default::default()
+        }))
+        .await
+        .expect("indicators")
+        .into_inner()
+        .tables
+}
+
 fn planned(landing: &Landing, f: fn(&Action) -> bool) -> usize {
     landing.steps.iter().filter(|s| f(&s.action)).count()
 }
@@ -187,6 +219,55 @@ async fn a_seeded_landing_goes_through_the_four_services_and_a_second_run_append
     system.deadlines_checked(Service::SafeSpace, now).await;
     system.deadlines_checked(Service::Screening, now).await;
     let before = system.log().await.last_sequence().await.expect("last");
+
+    // Monitoring's indicators equal what the log says, counted here from the
+    // stream itself (the log as it stands after the watchers' passes).
+    let log = whole_log(&system).await;
+    let indicators = indicators(&system, before).await;
+    let table = |id: &str| {
+        indicators
+            .iter()
+            .find(|t| t.indicator == id)
+            .unwrap_or_else(|| panic!("table {id}"))
+    };
+    let cell = |id: &str, column: &str| {
+        let t = table(id);
+        let total = t.total.as_ref().expect("a total row");
+        let at = t.columns.iter().position(|c| c == column).expect(column);
+        let c = &total.cells[at];
+        (!c.suppressed).then_some(c.count as usize)
+    };
+    let total = |id: &str| {
+        let c = table(id)
+            .total
+            .as_ref()
+            .and_then(|t| t.total.clone())
+            .expect("total");
+        (!c.suppressed).then_some(c.count as usize)
+    };
+    let opened = count::<screening::CaseOpened>(&log);
+    let checked = count::<screening::PreliminaryCheckRecorded>(&log);
+    assert_eq!(total("1.preliminary_check"), Some(opened));
+    if let Some(not_checked) = cell("1.preliminary_check", "not_checked") {
+        assert_eq!(not_checked, opened - checked);
+    }
+    let declined: Vec<referral::ReferralDeclined> = events(&log);
+    let redirected = declined
+        .iter()
+        .filter(|d| !d.redirect_to_organisation_id.is_empty())
+        .count();
+    let accepted = count::<referral::ReferralAccepted>(&log);
+    let expired = count::<referral::ReferralExpired>(&log);
+    assert_eq!(cell("4.referral_answers", "accepted"), Some(accepted));
+    assert_eq!(
+        total("4.referral_answers"),
+        Some(accepted + declined.len() + expired),
+        "every referral answered, redirected or expired counted once"
+    );
+    if let Some(n) = cell("4.referral_answers", "redirected") {
+        assert_eq!(n, redirected);
+    }
+
     let again = synthetic_landing::run(&landing, &endpoints, &TestCredentials, &pace)
         .await
         .expect("the landing runs again");
