@@ -18,7 +18,7 @@ use crate::support::system::{Service, System};
 
 const NOW: OffsetDateTime = time::macros::datetime!(2026-04-01 06:00 UTC);
 
-struct TestCredentials;
+pub(crate) struct TestCredentials;
 
 impl Credentials for TestCredentials {
     fn token(&self, actor: Actor<'_>) -> String {
@@ -98,7 +98,7 @@ async fn endpoints(system: &System) -> Endpoints {
 }
 
 /// Every commit of the log, read one by one by sequence.
-async fn whole_log(system: &System) -> Vec<RecordedCommit> {
+pub(crate) async fn whole_log(system: &System) -> Vec<RecordedCommit> {
     let log = system.log().await;
     let last = log.last_sequence().await.expect("last sequence");
     let mut commits = Vec::new();
@@ -108,7 +108,7 @@ async fn whole_log(system: &System) -> Vec<RecordedCommit> {
     commits
 }
 
-fn count<M: Name>(log: &[RecordedCommit]) -> usize {
+pub(crate) fn count<M: Name>(log: &[RecordedCommit]) -> usize {
     log.iter()
         .flat_map(|c| c.commit.events.iter())
         .filter(|e| e.event_type == M::full_name())

@@ -1,6 +1,8 @@
 //! The four real service binaries start against a real nats-server, answer
 //! gRPC health (SERVING once their projection is live) and server reflection,
-//! and stop on SIGTERM within the grace period.
+//! and stop on SIGTERM within the grace period; and the whole pathway runs
+//! through them as separate processes (a synthetic landing over gRPC), with
+//! monitoring's indicators reflecting it.
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -44,6 +46,11 @@ struct Running {
 /// Starts the binary of service `name` against the system's server, with its
 /// data folder, key-encryption key and token issuer.
 fn start(name: &'static str, system: &System) -> Running {
+    start_with(name, system, &[])
+}
+
+/// As [`start`], with more `APPRODO_<SERVICE>__` settings (`KEY`, value).
+fn start_with(name: &'static str, system: &System, settings: &[(&str, &str)]) -> Running {
     let port = free_port();
     let issuer = issuer();
     let prefix = format!("APPRODO_{}__", name.to_uppercase().replace('-', "_"));
@@ -64,6 +71,11 @@ fn start(name: &'static str, system: &System) -> Running {
                 issuer.kid(),
                 issuer.public_key_hex()
             ),
+        )
+        .envs(
+            settings
+                .iter()
+                .map(|(key, value)| (format!("{prefix}{key}"), *value)),
         )
         .env_remove("RUST_LOG")
         .stdin(Stdio::null())
@@ -204,5 +216,114 @@ async fn the_services_serve_health_and_reflection_and_stop_on_sigterm() {
             "{} took {took:?} to stop",
             service.name
         );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_whole_pathway_runs_through_the_four_binaries_and_the_indicators_reflect_it() {
+    use contracts::monitoring::v1 as monitoring;
+    use contracts::referral::v1 as referral;
+    use contracts::screening::v1 as screening;
+    use synthetic_landing::{Endpoints, Landing, RealTime, registry};
+
+    use crate::landing::{TestCredentials, count, whole_log};
+
+    let system = System::start(&[]).await;
+    let courts = format!(
+        "[{}]",
+        registry::JUVENILE_COURTS
+            .iter()
+            .map(|c| format!("\"{c}\""))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let mut running = vec![
+        start_with(
+            "screening",
+            &system,
+            &[
+                ("OPTIONS__AGE_ASSESSMENT_AUTHORITIES", &courts),
+                ("OPTIONS__GUARDIANSHIP_AUTHORITIES", &courts),
+            ],
+        ),
+        start("referral", &system),
+        start("safe-space", &system),
+        start("monitoring", &system),
+    ];
+    for service in &running {
+        assert_eq!(
+            wait_serving(channel(service.port).await).await,
+            ServingStatus::Serving,
+            "{}",
+            service.name
+        );
+    }
+    let endpoints = Endpoints {
+        screening: channel(running[0].port).await,
+        referral: channel(running[1].port).await,
+        safe_space: channel(running[2].port).await,
+    };
+    let landing = Landing::plan(7, 40);
+    let report = synthetic_landing::run(
+        &landing,
+        &endpoints,
+        &TestCredentials,
+        &RealTime::ending_now(&landing),
+    )
+    .await
+    .expect("the landing runs through the binaries");
+    assert_eq!(report.cases.len(), 40);
+
+    let caller = Caller::administrator();
+    let mut indicators =
+        monitoring::monitoring_service_client::MonitoringServiceClient::with_interceptor(
+            channel(running[3].port).await,
+            caller.bearer(),
+        );
+    let tables = indicators
+        .get_indicators(caller.request(monitoring::GetIndicatorsRequest {
+            min_sequence: report.last_sequence,
+            ..Default::default()
+        }))
+        .await
+        .expect("indicators")
+        .into_inner()
+        .tables;
+    let total_of = |id: &str| {
+        let table = tables.iter().find(|t| t.indicator == id).expect(id);
+        let total = table
+            .total
+            .as_ref()
+            .and_then(|t| t.total.as_ref())
+            .expect("total");
+        (!total.suppressed).then_some(total.count as usize)
+    };
+    let log = whole_log(&system).await;
+    assert_eq!(count::<screening::CaseOpened>(&log), 40);
+    assert_eq!(
+        total_of("1.preliminary_check"),
+        Some(40),
+        "every arrival counted"
+    );
+    let sent = count::<referral::ReferralSent>(&log);
+    assert!(sent >= 5, "{sent} referrals sent");
+    let accepted = count::<referral::ReferralAccepted>(&log);
+    let table = tables
+        .iter()
+        .find(|t| t.indicator == "4.referral_answers")
+        .expect("answers");
+    let column = table
+        .columns
+        .iter()
+        .position(|c| c == "accepted")
+        .expect("accepted");
+    let cell = &table.total.as_ref().expect("total row").cells[column];
+    if accepted >= 5 {
+        assert_eq!((cell.suppressed, cell.count as usize), (false, accepted));
+    } else {
+        assert!(cell.suppressed, "{accepted} accepted must not be published");
+    }
+    for service in &mut running {
+        terminate(service).await;
     }
 }
