@@ -45,6 +45,12 @@ pub struct CaseFacts {
     /// The closure reason code, once screening closed the case.
     #[serde(default)]
     pub closed: Option<String>,
+    /// As `CaseOpened.sex` records it in clear (empty in openings before it existed).
+    #[serde(default)]
+    pub sex: String,
+    /// Screening erased the person's data (`PersonalDataErased`).
+    #[serde(default)]
+    pub erased: bool,
 }
 
 /// The screening commit an event comes from: its log sequence and its time.
@@ -90,6 +96,7 @@ impl CaseFacts {
                         province: e.province,
                         facility_id: e.facility_id,
                         age_band: e.age_band,
+                        sex: e.sex,
                         ..CaseFacts::default()
                     });
                 }
@@ -141,6 +148,11 @@ impl CaseFacts {
                 {
                     f.age_band = e.age_band;
                     f.age_assessed = true;
+                }
+            }
+            t if is::<screening::PersonalDataErased>(t) => {
+                if let Some(f) = facts.as_mut() {
+                    f.erased = true;
                 }
             }
             t if is::<screening::CaseClosed>(t) => {
@@ -328,5 +340,29 @@ mod tests {
             facts_now(&facts).closed,
             Some("transferred_abroad".to_owned())
         );
+    }
+
+    #[test]
+    fn the_sex_recorded_at_opening_and_an_erasure_are_followed() {
+        let now = datetime!(2026-06-20 10:00 UTC);
+        let mut facts = None;
+        apply(
+            &mut facts,
+            at(1, now),
+            screening::CaseOpened {
+                province: "AG".to_owned(),
+                facility_id: "hotspot-lampedusa".to_owned(),
+                sex: "female".to_owned(),
+                ..Default::default()
+            },
+        );
+        let f = facts.clone().expect("opened");
+        assert_eq!((f.sex.as_str(), f.erased), ("female", false));
+        apply(
+            &mut facts,
+            at(2, now),
+            screening::PersonalDataErased::default(),
+        );
+        assert!(facts.expect("still the case").erased);
     }
 }

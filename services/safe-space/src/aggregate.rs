@@ -17,7 +17,7 @@ use safe_space_allocation::{CaseId, Context, Province, ReleaseReason, SpaceId, S
 use service_runtime::{Aggregate, EncodeError, Refusal, Whereabouts};
 use time::OffsetDateTime;
 
-use crate::case_facts::CaseFacts;
+use crate::case_facts::{CaseFacts, SafeSpaceFacts};
 use crate::codec;
 use crate::needs::AvoidCodec;
 

@@ -30,7 +30,7 @@ use tonic::{Request, Response, Status};
 use crate::aggregate::{
     Allocator, AllocatorContext, SafeSpace, SpaceContext, allocator_id, parse_allocator_id,
 };
-use crate::case_facts::{self, CaseFacts};
+use crate::case_facts::{self, CaseFacts, SafeSpaceFacts};
 use crate::codec::{self, WireEvent};
 use crate::needs::{AvoidCodec, NeedsKeys};
 use crate::{projection, requests};

@@ -1,120 +1,54 @@
 //! What the safe-space service needs to know about a case, read from the
-//! screening service's events in the log (never from a request): where the
-//! case is (for the caller's jurisdiction), its current urgency
-//! (`pathway::CaseUrgency`), the person's age band (an `AgeAssessed`
-//! replaces the opening's), and whether it was closed or its data erased;
-//! and, from the referral service's events, whether a linked referral ended. Ids and codes only.
-//! The person's sex is screening's, in clear on `CaseOpened` (the identity
-//! stays sealed).
+//! log (never from a request): screening's facts, folded by the shared
+//! `case_facts` crate (where the case is, for the caller's jurisdiction; its
+//! current urgency; the age band, an `AgeAssessed` replacing the opening's;
+//! the sex as `CaseOpened` records it in clear; closure and erasure), read
+//! here through [`SafeSpaceFacts`]; and, from the referral service's events,
+//! whether a linked referral ended and who accepted the case. Ids and codes only.
 
 use case_log_jetstream::RecordedCommit;
 use case_log_jetstream::contract::is;
-use contracts::screening::v1 as screening;
-use pathway::{AgeBand, CaseUrgency, Urgency};
+use pathway::AgeBand;
 use prost::Message;
 use service_runtime::Whereabouts;
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct CaseFacts {
-    pub province: String,
-    pub facility_id: String,
-    pub urgency: CaseUrgency,
-    pub age_band: String,
-    /// As `CaseOpened.sex` records it; empty in openings before it existed.
-    pub sex: String,
-    pub closed: bool,
-    /// Screening erased the person's data.
-    pub erased: bool,
-    /// The log sequence of screening's last placement of the case (0: never placed).
-    pub placed_at_sequence: u64,
-}
+/// The case's facts, folded from screening's events by the shared crate
+/// (`case_facts`, also referral's and monitoring's).
+pub use case_facts::CaseFacts;
 
-impl CaseFacts {
-    /// Folds the screening history of a case; `None` if the case was never opened.
-    pub fn from_history(history: &[RecordedCommit]) -> Option<CaseFacts> {
-        let mut facts: Option<CaseFacts> = None;
-        let events = history
-            .iter()
-            .flat_map(|c| c.commit.events.iter().map(move |e| (c.sequence, e)));
-        for (sequence, event) in events {
-            let (t, payload) = (event.event_type.as_str(), event.payload.as_slice());
-            if is::<screening::CaseOpened>(t) {
-                if let Ok(e) = screening::CaseOpened::decode(payload) {
-                    facts = Some(CaseFacts {
-                        province: e.province,
-                        facility_id: e.facility_id,
-                        age_band: e.age_band,
-                        sex: e.sex,
-                        ..CaseFacts::default()
-                    });
-                }
-                continue;
-            }
-            let Some(f) = facts.as_mut() else { continue };
-            if is::<screening::CasePlaced>(t) {
-                if let Ok(e) = screening::CasePlaced::decode(payload) {
-                    f.province = e.province;
-                    f.facility_id = e.facility_id;
-                    f.placed_at_sequence = sequence;
-                }
-            } else if is::<screening::PreliminaryCheckRecorded>(t) {
-                if let Ok(e) = screening::PreliminaryCheckRecorded::decode(payload) {
-                    f.raise(&e.urgency);
-                }
-            } else if is::<screening::VulnerabilitySignalRaised>(t) {
-                if let Ok(e) = screening::VulnerabilitySignalRaised::decode(payload) {
-                    f.raise(&e.urgency);
-                }
-            } else if is::<screening::AssessmentRecorded>(t) {
-                if let Ok(e) = screening::AssessmentRecorded::decode(payload)
-                    && let Ok(urgency) = Urgency::from_code(&e.urgency)
-                {
-                    f.urgency = f.urgency.assessed(urgency);
-                }
-            } else if is::<screening::AgeAssessed>(t) {
-                if let Ok(e) = screening::AgeAssessed::decode(payload) {
-                    f.age_band = e.age_band;
-                }
-            } else if is::<screening::CaseClosed>(t) {
-                f.closed = true;
-            } else if is::<screening::PersonalDataErased>(t) {
-                f.erased = true;
-            }
-        }
-        facts
-    }
-
-    fn raise(&mut self, urgency: &str) {
-        if let Ok(urgency) = Urgency::from_code(urgency) {
-            self.urgency = self.urgency.raised(urgency);
-        }
-    }
-
+/// What the safe-space service reads of a case's facts.
+pub trait SafeSpaceFacts {
     /// Why what the case holds must end by itself, if it must: its data
     /// erased, or the case closed.
-    pub fn ended(&self) -> Option<safe_space_allocation::ReleaseReason> {
+    fn ended(&self) -> Option<safe_space_allocation::ReleaseReason>;
+    /// Where the case is, for the caller's jurisdiction.
+    fn whereabouts(&self) -> Whereabouts;
+    /// The facts the allocator decides a request with.
+    fn domain(&self, held_elsewhere: bool) -> safe_space_allocation::CaseFacts;
+}
+
+impl SafeSpaceFacts for CaseFacts {
+    fn ended(&self) -> Option<safe_space_allocation::ReleaseReason> {
         use safe_space_allocation::ReleaseReason;
         if self.erased {
             Some(ReleaseReason::Erasure)
-        } else if self.closed {
+        } else if self.closed.is_some() {
             Some(ReleaseReason::CaseClosed)
         } else {
             None
         }
     }
 
-    /// Where the case is, for the caller's jurisdiction.
-    pub fn whereabouts(&self) -> Whereabouts {
+    fn whereabouts(&self) -> Whereabouts {
         Whereabouts::at(self.province.clone(), self.facility_id.clone())
     }
 
-    /// The facts the allocator decides a request with.
-    pub fn domain(&self, held_elsewhere: bool) -> safe_space_allocation::CaseFacts {
+    fn domain(&self, held_elsewhere: bool) -> safe_space_allocation::CaseFacts {
         safe_space_allocation::CaseFacts {
-            urgency: self.urgency.current(),
+            urgency: self.case_urgency().current(),
             sex: pathway::Sex::from_code(&self.sex).unwrap_or(pathway::Sex::Unknown),
             age_band: AgeBand::from_code(&self.age_band).unwrap_or(AgeBand::Unknown),
-            closed: self.closed,
+            closed: self.closed.is_some(),
             held_elsewhere,
             location_readers: Default::default(),
             responsible: false,

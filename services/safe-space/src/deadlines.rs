@@ -31,6 +31,7 @@ use case_log_jetstream::{Producer, RootKind};
 
 use crate::aggregate::{Allocator, AllocatorContext, SafeSpace, parse_allocator_id};
 use crate::api::SafeSpaceApi;
+use crate::case_facts::SafeSpaceFacts;
 use crate::case_record::CaseRecordWatch;
 use crate::codec::WireEvent;
 use crate::{case_facts, projection};
@@ -106,7 +107,7 @@ impl DeadlineWatch for SafeSpaceApi {
                 if let Some(at) = projection::urgency_changed_at(store, case.as_str())?
                     && at > self.urgency_checked(case.as_str())
                 {
-                    let urgency = self.case_facts(case).await?.urgency.current();
+                    let urgency = self.case_facts(case).await?.case_urgency().current();
                     if entry.standing == allocator::Standing::Waiting && urgency != entry.urgency {
                         urgencies.insert(case.clone(), urgency);
                     } else {
@@ -218,7 +219,7 @@ impl SafeSpaceApi {
             .next_back()
             .unwrap_or(u64::MAX);
         let manager = state.spaces.get(space).map(|s| s.organisation.as_str());
-        let moved = facts.placed_at_sequence > arrived_at
+        let moved = facts.placement > arrived_at
             && facts.facility_id != space.as_str()
             && Some(facts.facility_id.as_str()) != manager;
         Ok(moved.then_some(ReleaseReason::Transfer))

@@ -241,7 +241,7 @@ async fn a_seeded_landing_goes_through_the_four_services_and_a_second_run_append
         let c = table(id)
             .total
             .as_ref()
-            .and_then(|t| t.total.clone())
+            .and_then(|t| t.total)
             .expect("total");
         (!c.suppressed).then_some(c.count as usize)
     };
