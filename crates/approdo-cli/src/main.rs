@@ -453,10 +453,8 @@ async fn demo(host: &str) -> Result<()> {
     println!("\n== Everything that happened to the person, in log order, across services ==");
     screening::print_history(&mut screening::client(host).await?, &case_id).await?;
     println!(
-        "\n== The same case replayed by an analyst: payloads as ids and codes, personal data erased =="
+        "\n== A synthetic landing through screening, referral and safe spaces (monitoring follows the log) =="
     );
-    replay::print_case(host, &case_id).await?;
-    println!("\n== A synthetic landing through the four services ==");
     let landed = landing::run(
         host,
         &landing::LandingArgs {
@@ -466,7 +464,12 @@ async fn demo(host: &str) -> Result<()> {
     )
     .await?;
     println!("\n== The pathway's indicators, computed by monitoring from the whole log ==");
-    monitoring::print_indicators(host, landed.last_sequence).await
+    monitoring::print_indicators(host, landed.last_sequence).await?;
+    println!(
+        "\n== The demo's case replayed by an analyst: payloads as ids and codes, personal data erased =="
+    );
+    replay::print_case(host, &case_id).await?;
+    Ok(())
 }
 
 #[cfg(test)]

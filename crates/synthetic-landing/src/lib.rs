@@ -2,9 +2,9 @@
 //! hotspot with a plausible mix of categories, minors and families, and their
 //! pathway through screening, referral and safe-space allocation over gRPC,
 //! with realistic delays, declines, redirections, withdrawals, transfers and
-//! requests for places in shelters. It serves the demo, the benchmarks, the
-//! tests (which drive the services' clock through [`Pace`]) and the training
-//! of operators (a run against a sandbox stream).
+//! requests for places in shelters. It serves the demo, the tests (which
+//! drive the services' clock through [`Pace`]) and the training of operators
+//! (`cargo xtask up --sandbox`: a run against a system of its own).
 //!
 //! - [`plan`]: the landing drawn from a seed, pure: who arrives and each step
 //!   with its time after the landing.

@@ -142,7 +142,20 @@ mod tests {
             .options::<ScreeningOptions>()
             .and_then(ScreeningOptions::checked)
             .expect("options");
-        assert_eq!(options, ScreeningOptions::default());
+        // The defaults, but the juvenile courts of the synthetic landing as
+        // the local authorities for age assessments and guardians.
+        let courts = vec![
+            "tribunale-minorenni-palermo".to_owned(),
+            "tribunale-minorenni-roma".to_owned(),
+        ];
+        assert_eq!(
+            options,
+            ScreeningOptions {
+                age_assessment_authorities: courts.clone(),
+                guardianship_authorities: courts,
+                ..ScreeningOptions::default()
+            }
+        );
     }
 
     #[test]

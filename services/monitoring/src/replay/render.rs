@@ -163,6 +163,45 @@ fn safe_space(f: &mut Fields, event: &log::Event) -> Option<()> {
         f.id("case_id", &e.case_id);
         f.id("space_id", &e.space_id);
         f.time("expired_at", &e.expired_at);
+    } else if let Some(e) = as_a::<space::CasePlaceRequested>(event) {
+        f.id("case_id", &e.case_id);
+        mirrors(f, &e.mirrors);
+        f.id("requested_by", &e.requested_by);
+        f.id("referral_id", &e.referral_id);
+        f.time("at", &e.at);
+    } else if let Some(e) = as_a::<space::CasePlaceReserved>(event) {
+        f.id("case_id", &e.case_id);
+        mirrors(f, &e.mirrors);
+        f.id("space_id", &e.space_id);
+        f.code("unit", &e.unit);
+        f.code("reason", &e.reason);
+        f.time("held_until", &e.held_until);
+        f.time("at", &e.at);
+    } else if let Some(e) = as_a::<space::CaseReturnedToWaitingList>(event) {
+        f.id("case_id", &e.case_id);
+        mirrors(f, &e.mirrors);
+        f.id("space_id", &e.space_id);
+        f.time("at", &e.at);
+    } else if let Some(e) = as_a::<space::CaseArrivalConfirmed>(event) {
+        f.id("case_id", &e.case_id);
+        mirrors(f, &e.mirrors);
+        f.id("space_id", &e.space_id);
+        f.code("unit", &e.unit);
+        f.time("at", &e.at);
+    } else if let Some(e) = as_a::<space::CaseRequestCancelled>(event) {
+        f.id("case_id", &e.case_id);
+        mirrors(f, &e.mirrors);
+        f.time("at", &e.at);
+    } else if let Some(e) = as_a::<space::CasePlaceReleased>(event) {
+        f.id("case_id", &e.case_id);
+        mirrors(f, &e.mirrors);
+        f.code("reason", &e.reason);
+        f.time("at", &e.at);
+    } else if let Some(e) = as_a::<space::CaseHoldExpired>(event) {
+        f.id("case_id", &e.case_id);
+        mirrors(f, &e.mirrors);
+        f.id("space_id", &e.space_id);
+        f.time("at", &e.at);
     } else if let Some(e) = as_a::<space::LocationDisclosed>(event) {
         f.id("case_id", &e.case_id);
         f.id("space_id", &e.space_id);
@@ -173,6 +212,17 @@ fn safe_space(f: &mut Fields, event: &log::Event) -> Option<()> {
         return None;
     }
     Some(())
+}
+
+/// The allocator commit a case-record event mirrors: its province and log
+/// sequence; the allocator's id and kind are withheld (a shelter's kind, a
+/// GBV or trafficking shelter, names a special category).
+fn mirrors(f: &mut Fields, mirrors: &Option<contracts::safe_space::v1::AllocatorCommit>) {
+    if let Some(m) = mirrors {
+        f.code("mirrors.province", &m.province);
+        f.number("mirrors.sequence", m.sequence);
+        f.withheld("mirrors.kind", SPECIAL_CATEGORY);
+    }
 }
 
 fn suspected(f: &mut Fields, prefix: &str, s: &swire::SuspectedCategory) {
@@ -734,5 +784,27 @@ mod tests {
             let rendered = format!("{:?}", fields);
             prop_assert!(!rendered.contains(&text));
         }
+    }
+
+    #[test]
+    fn a_case_record_event_shows_its_space_and_reason_never_the_shelters_kind() {
+        let reserved = stored(contracts::safe_space::v1::CasePlaceReserved {
+            case_id: "case-1".to_owned(),
+            mirrors: Some(contracts::safe_space::v1::AllocatorCommit {
+                allocator_id: "allocator-rm-gbv-shelter".to_owned(),
+                province: "RM".to_owned(),
+                kind: "gbv_shelter".to_owned(),
+                sequence: 42,
+            }),
+            space_id: "space-1".to_owned(),
+            unit: "bed".to_owned(),
+            reason: "place_free".to_owned(),
+            ..Default::default()
+        });
+        let fields = render(&reserved, false).expect("allowlisted");
+        let text = format!("{fields:?}");
+        assert!(text.contains("space-1") && text.contains("place_free") && text.contains("42"));
+        assert!(!text.contains("gbv"), "{text}");
+        assert!(text.contains(SPECIAL_CATEGORY));
     }
 }
