@@ -12,7 +12,7 @@ use async_nats::jetstream::{self, stream};
 use case_log_jetstream::{CaseLog, TokenId};
 
 use crate::error::KeyStoreError;
-use crate::store::{KeyRecord, read};
+use crate::store::{self, KeyRecord, read};
 
 /// The needs key store's stream.
 pub const NEEDS_KEY_STREAM: &str = "APPRODO_NEEDS_KEYS";
@@ -81,67 +81,13 @@ impl NeedsKeyStore {
         case_id: &TokenId,
         wrapped: Vec<u8>,
     ) -> Result<Vec<u8>, KeyStoreError> {
-        let subject = subject(case_id);
-        match read(&self.stream, &subject).await? {
-            KeyRecord::Key(existing) => return Ok(existing),
-            KeyRecord::Erased => return Err(KeyStoreError::Erased),
-            KeyRecord::Missing => {}
-        }
-        let publish = jetstream::message::PublishMessage::build()
-            .payload(wrapped.clone().into())
-            .expected_last_subject_sequence(0);
-        let acked = self
-            .context
-            .send_publish(subject.clone(), publish)
-            .await
-            .map_err(|e| KeyStoreError::unavailable("store needs key", e))?
-            .await;
-        match acked {
-            Ok(_) => Ok(wrapped),
-            Err(_) => match read(&self.stream, &subject).await? {
-                KeyRecord::Key(existing) => Ok(existing),
-                KeyRecord::Erased => Err(KeyStoreError::Erased),
-                KeyRecord::Missing => Err(KeyStoreError::Refused {
-                    operation: "store needs key",
-                    description: "the needs key store refused the key".to_owned(),
-                }),
-            },
-        }
+        store::get_or_put_at(&self.context, &self.stream, subject(case_id), wrapped).await
     }
 
     /// Destroys the key of `case_id` (deleted, overwritten on disk) and
     /// leaves a tombstone in its place. Idempotent; false when there was no
     /// key as it began.
     pub async fn destroy(&self, case_id: &TokenId) -> Result<bool, KeyStoreError> {
-        let subject = subject(case_id);
-        let had_key = match self.stream.get_last_raw_message_by_subject(&subject).await {
-            Ok(message) if message.payload.is_empty() => return Ok(false),
-            Ok(message) => {
-                if let Err(error) = self.stream.delete_message(message.sequence).await
-                    && matches!(read(&self.stream, &subject).await?, KeyRecord::Key(_))
-                {
-                    return Err(KeyStoreError::unavailable("destroy needs key", error));
-                }
-                true
-            }
-            Err(error) if error.kind() == stream::LastRawMessageErrorKind::NoMessageFound => false,
-            Err(error) => return Err(KeyStoreError::unavailable("read needs key", error)),
-        };
-        let tombstone = jetstream::message::PublishMessage::build()
-            .payload(Default::default())
-            .expected_last_subject_sequence(0);
-        let _ = self
-            .context
-            .send_publish(subject.clone(), tombstone)
-            .await
-            .map_err(|e| KeyStoreError::unavailable("write needs tombstone", e))?
-            .await;
-        match read(&self.stream, &subject).await? {
-            KeyRecord::Erased => Ok(had_key),
-            _ => Err(KeyStoreError::Refused {
-                operation: "destroy needs key",
-                description: "no tombstone stands where the key was".to_owned(),
-            }),
-        }
+        store::destroy_at(&self.context, &self.stream, &subject(case_id)).await
     }
 }

@@ -210,32 +210,7 @@ impl KeeperStore {
         subject: String,
         wrapped: Vec<u8>,
     ) -> Result<Vec<u8>, KeyStoreError> {
-        match read(&self.stream, &subject).await? {
-            KeyRecord::Key(existing) => return Ok(existing),
-            KeyRecord::Erased => return Err(KeyStoreError::Erased),
-            KeyRecord::Missing => {}
-        }
-        let publish = jetstream::message::PublishMessage::build()
-            .payload(wrapped.clone().into())
-            .expected_last_subject_sequence(0);
-        let acked = self
-            .context
-            .send_publish(subject.clone(), publish)
-            .await
-            .map_err(|e| KeyStoreError::unavailable("store key", e))?
-            .await;
-        match acked {
-            Ok(_) => Ok(wrapped),
-            // A concurrent request stored one first (or erased them): use what is there.
-            Err(_) => match read(&self.stream, &subject).await? {
-                KeyRecord::Key(existing) => Ok(existing),
-                KeyRecord::Erased => Err(KeyStoreError::Erased),
-                KeyRecord::Missing => Err(KeyStoreError::Refused {
-                    operation: "store key",
-                    description: "the key store refused the key".to_owned(),
-                }),
-            },
-        }
+        get_or_put_at(&self.context, &self.stream, subject, wrapped).await
     }
 
     /// Destroys the key of `key_id` and the datasets key derived from it:
@@ -252,50 +227,99 @@ impl KeeperStore {
     }
 
     async fn destroy_at(&self, subject: &str) -> Result<bool, KeyStoreError> {
-        let had_key = match self.stream.get_last_raw_message_by_subject(subject).await {
-            Ok(message) if message.payload.is_empty() => return Ok(false),
-            Ok(message) => {
-                if let Err(error) = self.stream.delete_message(message.sequence).await {
-                    // A concurrent destruction deleted it first (the server
-                    // answers that there is no such message), or a delete
-                    // that timed out was applied: what counts is whether the
-                    // key is still there.
-                    if self.holds(subject, message.sequence).await? {
-                        return Err(KeyStoreError::unavailable("destroy key", error));
-                    }
-                }
-                true
-            }
-            Err(error) if error.kind() == stream::LastRawMessageErrorKind::NoMessageFound => false,
-            Err(error) => return Err(KeyStoreError::unavailable("read key", error)),
-        };
-        let tombstone = jetstream::message::PublishMessage::build()
-            .payload(Default::default())
-            .expected_last_subject_sequence(0);
-        let acked = self
-            .context
-            .send_publish(subject.to_owned(), tombstone)
-            .await
-            .map_err(|e| KeyStoreError::unavailable("write tombstone", e))?
-            .await;
-        match (acked, read(&self.stream, subject).await?) {
-            (_, KeyRecord::Erased) => Ok(had_key),
-            (Ok(_), _) | (Err(_), _) => Err(KeyStoreError::Refused {
-                operation: "destroy key",
-                description: "no tombstone stands where the key was".to_owned(),
-            }),
-        }
+        destroy_at(&self.context, &self.stream, subject).await
     }
+}
 
-    /// Whether the message `sequence` is still the last on `subject`.
-    async fn holds(&self, subject: &str, sequence: u64) -> Result<bool, KeyStoreError> {
-        match self.stream.get_last_raw_message_by_subject(subject).await {
-            Ok(message) => Ok(message.sequence == sequence),
-            Err(error) if error.kind() == stream::LastRawMessageErrorKind::NoMessageFound => {
-                Ok(false)
+/// Stores `wrapped` on `subject` unless a key is already there (then the
+/// stored one is returned); refused with `Erased` where a tombstone stands.
+/// Safe to run concurrently: the store takes only the first message per
+/// subject, and a loser reads back what won.
+pub(crate) async fn get_or_put_at(
+    context: &jetstream::Context,
+    stream: &stream::Stream,
+    subject: String,
+    wrapped: Vec<u8>,
+) -> Result<Vec<u8>, KeyStoreError> {
+    match read(stream, &subject).await? {
+        KeyRecord::Key(existing) => return Ok(existing),
+        KeyRecord::Erased => return Err(KeyStoreError::Erased),
+        KeyRecord::Missing => {}
+    }
+    let publish = jetstream::message::PublishMessage::build()
+        .payload(wrapped.clone().into())
+        .expected_last_subject_sequence(0);
+    let acked = context
+        .send_publish(subject.clone(), publish)
+        .await
+        .map_err(|e| KeyStoreError::unavailable("store key", e))?
+        .await;
+    match acked {
+        Ok(_) => Ok(wrapped),
+        // A concurrent request stored one first (or erased them): use what is there.
+        Err(_) => match read(stream, &subject).await? {
+            KeyRecord::Key(existing) => Ok(existing),
+            KeyRecord::Erased => Err(KeyStoreError::Erased),
+            KeyRecord::Missing => Err(KeyStoreError::Refused {
+                operation: "store key",
+                description: "the key store refused the key".to_owned(),
+            }),
+        },
+    }
+}
+
+/// Destroys the key on `subject` (deleted, overwritten on disk) and leaves a
+/// tombstone in its place. Idempotent and safe to run concurrently; false
+/// when there was no key as it began.
+pub(crate) async fn destroy_at(
+    context: &jetstream::Context,
+    stream: &stream::Stream,
+    subject: &str,
+) -> Result<bool, KeyStoreError> {
+    let had_key = match stream.get_last_raw_message_by_subject(subject).await {
+        Ok(message) if message.payload.is_empty() => return Ok(false),
+        Ok(message) => {
+            if let Err(error) = stream.delete_message(message.sequence).await {
+                // A concurrent destruction deleted it first (the server
+                // answers that there is no such message), or a delete
+                // that timed out was applied: what counts is whether the
+                // key is still there.
+                if holds(stream, subject, message.sequence).await? {
+                    return Err(KeyStoreError::unavailable("destroy key", error));
+                }
             }
-            Err(error) => Err(KeyStoreError::unavailable("read key", error)),
+            true
         }
+        Err(error) if error.kind() == stream::LastRawMessageErrorKind::NoMessageFound => false,
+        Err(error) => return Err(KeyStoreError::unavailable("read key", error)),
+    };
+    let tombstone = jetstream::message::PublishMessage::build()
+        .payload(Default::default())
+        .expected_last_subject_sequence(0);
+    let acked = context
+        .send_publish(subject.to_owned(), tombstone)
+        .await
+        .map_err(|e| KeyStoreError::unavailable("write tombstone", e))?
+        .await;
+    match (acked, read(stream, subject).await?) {
+        (_, KeyRecord::Erased) => Ok(had_key),
+        (Ok(_), _) | (Err(_), _) => Err(KeyStoreError::Refused {
+            operation: "destroy key",
+            description: "no tombstone stands where the key was".to_owned(),
+        }),
+    }
+}
+
+/// Whether the message `sequence` is still the last on `subject`.
+async fn holds(
+    stream: &stream::Stream,
+    subject: &str,
+    sequence: u64,
+) -> Result<bool, KeyStoreError> {
+    match stream.get_last_raw_message_by_subject(subject).await {
+        Ok(message) => Ok(message.sequence == sequence),
+        Err(error) if error.kind() == stream::LastRawMessageErrorKind::NoMessageFound => Ok(false),
+        Err(error) => Err(KeyStoreError::unavailable("read key", error)),
     }
 }
 
