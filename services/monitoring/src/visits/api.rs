@@ -72,6 +72,23 @@ impl FacilityMonitoringApi {
         }
     }
 
+    /// The context of a command on a registered facility's record.
+    async fn facility_context(
+        &self,
+        caller: &Caller,
+        facility_id: &str,
+    ) -> Result<Context, ServiceError> {
+        let registered = self.registered(facility_id).await?;
+        Ok(self.context(
+            caller,
+            RecordOf::Facility {
+                facility_id: facility_id.to_owned(),
+                province: registered.province,
+                kind: registered.kind,
+            },
+        ))
+    }
+
     fn context(&self, caller: &Caller, record: RecordOf) -> Context {
         let organisation_id = caller.organisation_id.clone();
         let actor = match caller.organisation_type {
@@ -179,16 +196,8 @@ impl api::facility_monitoring_service_server::FacilityMonitoringService for Faci
         let caller = self.callers.caller(&request)?;
         let today = date_in_rome(self.kernel.now());
         let (request_id, facility_id, visit) = requests::visit(request.get_ref(), today)?;
-        let registered = self.registered(&facility_id).await?;
         let visit_id = visit.visit_id.clone();
-        let context = self.context(
-            &caller,
-            RecordOf::Facility {
-                facility_id: facility_id.clone(),
-                province: registered.province,
-                kind: registered.kind,
-            },
-        );
+        let context = self.facility_context(&caller, &facility_id).await?;
         let executed = self
             .kernel
             .execute(
@@ -228,15 +237,7 @@ impl api::facility_monitoring_service_server::FacilityMonitoringService for Faci
         let command = Command::RecordTrainingSession(session);
         let executed = match of {
             TrainingOf::Facility(facility_id) => {
-                let registered = self.registered(&facility_id).await?;
-                let context = self.context(
-                    &caller,
-                    RecordOf::Facility {
-                        facility_id: facility_id.clone(),
-                        province: registered.province,
-                        kind: registered.kind,
-                    },
-                );
+                let context = self.facility_context(&caller, &facility_id).await?;
                 let target = Target::<FacilityRecord> {
                     id: &facility_id,
                     codec: &(),
