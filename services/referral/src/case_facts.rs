@@ -63,7 +63,6 @@ impl ReferralFacts for CaseFacts {
 mod tests {
     use super::*;
     use contracts::screening::v1 as screening;
-    use pathway::Urgency;
     use time::OffsetDateTime;
     use time::macros::datetime;
 
@@ -77,62 +76,6 @@ mod tests {
     fn apply<M: prost::Name>(facts: &mut Option<CaseFacts>, recorded: Recorded, message: M) {
         let event_type = case_log_jetstream::contract::event_type::<M>();
         CaseFacts::apply(facts, recorded, &event_type, &message.encode_to_vec());
-    }
-
-    #[test]
-    fn the_urgency_is_raised_by_signals_set_by_assessments_and_dated_when_it_changes() {
-        let t = |h: i64| datetime!(2026-06-20 10:00 UTC) + time::Duration::hours(h);
-        let mut facts = None;
-        apply(
-            &mut facts,
-            at(1, t(0)),
-            screening::CaseOpened {
-                province: "AG".to_owned(),
-                facility_id: "hotspot-lampedusa".to_owned(),
-                ..Default::default()
-            },
-        );
-        let urgency = |facts: &Option<CaseFacts>| {
-            let f = facts.as_ref().expect("opened");
-            (f.domain().urgency(), f.urgency_since)
-        };
-        assert_eq!(urgency(&facts), (Urgency::Standard, None), "none stated");
-        let signal = |urgency: &str| screening::VulnerabilitySignalRaised {
-            urgency: urgency.to_owned(),
-            ..Default::default()
-        };
-        apply(&mut facts, at(2, t(1)), signal("high"));
-        apply(&mut facts, at(3, t(2)), signal("standard"));
-        assert_eq!(
-            urgency(&facts),
-            (Urgency::High, Some(t(1))),
-            "a signal only raises"
-        );
-        apply(&mut facts, at(4, t(3)), signal("immediate"));
-        assert_eq!(urgency(&facts), (Urgency::Immediate, Some(t(3))));
-        apply(
-            &mut facts,
-            at(5, t(4)),
-            screening::AssessmentRecorded {
-                urgency: "standard".to_owned(),
-                ..Default::default()
-            },
-        );
-        assert_eq!(
-            urgency(&facts),
-            (Urgency::Standard, Some(t(4))),
-            "an assessment lowers"
-        );
-        apply(
-            &mut facts,
-            at(6, t(5)),
-            screening::AssessmentRecorded::default(),
-        );
-        assert_eq!(
-            urgency(&facts),
-            (Urgency::Standard, Some(t(4))),
-            "empty: unchanged"
-        );
     }
 
     #[test]
