@@ -45,6 +45,8 @@ pub fn visit(
     let visit_id = id(&mut v, "visit_id", &r.visit_id);
     let visited_on = date(&mut v, "visited_on", &r.visited_on);
     let mut scores = BTreeMap::new();
+    // Indicators given with a score that is not one: named once, by position.
+    let mut badly_scored = Vec::new();
     for (n, s) in r.scores.iter().enumerate() {
         match Score::from_code(&s.score) {
             Ok(score) => {
@@ -52,10 +54,13 @@ pub fn visit(
                     v.add(format!("scores[{n}].indicator"), "is scored twice");
                 }
             }
-            Err(_) => v.add(
-                format!("scores[{n}].score"),
-                "must be met, partially_met, not_met or not_applicable",
-            ),
+            Err(_) => {
+                badly_scored.push(format!("scores.{}", s.indicator));
+                v.add(
+                    format!("scores[{n}].score"),
+                    "must be met, partially_met, not_met or not_applicable",
+                );
+            }
         }
     }
     let visit = Visit {
@@ -64,8 +69,8 @@ pub fn visit(
         scores,
     };
     for (field, reason) in visit_faults(&visit, today) {
-        // A day that does not parse is already named.
-        if field != "visited_on" || visited_on.is_some() {
+        // A day that does not parse, or an indicator badly scored, is already named.
+        if (field != "visited_on" || visited_on.is_some()) && !badly_scored.contains(&field) {
             v.add(field, reason);
         }
     }
@@ -145,6 +150,10 @@ mod tests {
         ] {
             assert!(fields.contains(&expected), "{expected} in {fields:?}");
         }
+        assert!(
+            !fields.contains(&"scores.food.meals"),
+            "a badly scored indicator is named once, by position: {fields:?}"
+        );
         let text = format!("{violations:?}");
         assert!(
             !text.contains("CAS Roma") && !text.contains("yesterday") && !text.contains("great")
