@@ -303,32 +303,32 @@ impl Kernel {
             .execute(&address, request_id, |history| {
                 decisions += 1;
                 let decided = (|| {
-                let state = fold::<A>(target.codec, history).map_err(Refused::Corrupt)?;
-                if let Some(at) = A::whereabouts(&state, &command, target.context) {
-                    authority
-                        .jurisdiction
-                        .check(&at)
-                        .map_err(Refused::Outside)?;
-                }
-                let events =
-                    A::decide(&state, command.clone(), target.context).map_err(Refused::Domain)?;
-                let events = events
-                    .iter()
-                    .map(|event| A::encode(target.codec, target.context, event))
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(|error| match error {
-                        EncodeError::Refused(error) => Refused::Domain(error),
-                        EncodeError::Internal(error) => Refused::Outside(error),
-                    })?;
-                Ok(PendingCommit {
-                    request_id: request_id.to_owned(),
-                    actor: authority.actor.clone(),
-                    occurred_at: now,
-                    correlation_id: request_id.to_owned(),
-                    causation_id: String::new(),
-                    events,
-                    reply: Vec::new(),
-                })
+                    let state = fold::<A>(target.codec, history).map_err(Refused::Corrupt)?;
+                    if let Some(at) = A::whereabouts(&state, &command, target.context) {
+                        authority
+                            .jurisdiction
+                            .check(&at)
+                            .map_err(Refused::Outside)?;
+                    }
+                    let events = A::decide(&state, command.clone(), target.context)
+                        .map_err(Refused::Domain)?;
+                    let events = events
+                        .iter()
+                        .map(|event| A::encode(target.codec, target.context, event))
+                        .collect::<Result<Vec<_>, _>>()
+                        .map_err(|error| match error {
+                            EncodeError::Refused(error) => Refused::Domain(error),
+                            EncodeError::Internal(error) => Refused::Outside(error),
+                        })?;
+                    Ok(PendingCommit {
+                        request_id: request_id.to_owned(),
+                        actor: authority.actor.clone(),
+                        occurred_at: now,
+                        correlation_id: request_id.to_owned(),
+                        causation_id: String::new(),
+                        events,
+                        reply: Vec::new(),
+                    })
                 })();
                 decided_at = decided.is_ok().then(Instant::now);
                 decided

@@ -106,13 +106,17 @@ impl Metrics {
             append_duration: meter
                 .f64_histogram("approdo.case_log.append.duration")
                 .with_unit("ms")
-                .with_description("Duration of a command's append to the case log, publish to acknowledgement")
+                .with_description(
+                    "Duration of a command's append to the case log, publish to acknowledgement",
+                )
                 .with_boundaries(DURATION_BOUNDS_MS.to_vec())
                 .build(),
             append_conflicts: meter
                 .u64_counter("approdo.case_log.append.conflicts")
                 .with_unit("{conflict}")
-                .with_description("Appends that lost a race (expected sequence) and were decided again")
+                .with_description(
+                    "Appends that lost a race (expected sequence) and were decided again",
+                )
                 .build(),
             watch_streams: meter
                 .i64_up_down_counter("approdo.watch.streams")
@@ -310,7 +314,10 @@ pub fn observe_projection(meter: &Meter, projection: &ProjectionHandle) -> Proje
             .with_description("Last case-log sequence the projection applied")
             .with_callback(move |observer| {
                 let status = projection.status();
-                observer.observe(status.position, &[KeyValue::new("approdo.projection", status.name)]);
+                observer.observe(
+                    status.position,
+                    &[KeyValue::new("approdo.projection", status.name)],
+                );
             })
             .build()
     };
@@ -322,7 +329,10 @@ pub fn observe_projection(meter: &Meter, projection: &ProjectionHandle) -> Proje
             .with_description("Commits on the projection's subjects not applied yet")
             .with_callback(move |observer| {
                 let status = projection.status();
-                observer.observe(status.lag, &[KeyValue::new("approdo.projection", status.name)]);
+                observer.observe(
+                    status.lag,
+                    &[KeyValue::new("approdo.projection", status.name)],
+                );
             })
             .build()
     };
@@ -334,7 +344,10 @@ pub fn observe_projection(meter: &Meter, projection: &ProjectionHandle) -> Proje
             .with_description("Commits parked by the projection (skipped and listed)")
             .with_callback(move |observer| {
                 let status = projection.status();
-                observer.observe(status.parked, &[KeyValue::new("approdo.projection", status.name)]);
+                observer.observe(
+                    status.parked,
+                    &[KeyValue::new("approdo.projection", status.name)],
+                );
             })
             .build()
     };
@@ -577,14 +590,81 @@ pub async fn start_endpoint(
 mod tests {
     use super::*;
 
+    #[test]
+    fn the_scrape_endpoint_is_off_unless_an_address_is_configured() {
+        let default: crate::ServiceConfig = toml::Value::Table(toml::Table::new())
+            .try_into()
+            .expect("config");
+        assert_eq!(default.metrics.listen, None);
+        assert_eq!(default.metrics.otlp_interval_ms, 60_000);
+        let table: toml::Table =
+            "[metrics]\nlisten = \"127.0.0.1:9464\"\notlp_interval_ms = 5000\n"
+                .parse()
+                .expect("toml");
+        let configured: crate::ServiceConfig =
+            toml::Value::Table(table).try_into().expect("config");
+        assert_eq!(
+            configured.metrics.listen,
+            Some(SocketAddr::from(([127, 0, 0, 1], 9464)))
+        );
+        assert_eq!(configured.metrics.otlp_interval_ms, 5_000);
+        let unknown: toml::Table = "[metrics]\nport = 9464\n".parse().expect("toml");
+        assert!(
+            toml::Value::Table(unknown)
+                .try_into::<crate::ServiceConfig>()
+                .is_err()
+        );
+    }
+
+    #[tokio::test]
+    async fn the_endpoint_answers_get_metrics_with_prometheus_text_and_nothing_else() {
+        let provider =
+            ServiceMetrics::new("metrics-test", None, Duration::from_secs(60)).expect("provider");
+        let metrics = Metrics::new(&provider.meter());
+        metrics.key_store(KeyKind::Needs, KeyOperation::Destroy, KeyOutcome::Absent);
+        let config = MetricsConfig {
+            listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+            ..MetricsConfig::default()
+        };
+        let shutdown = CancellationToken::new();
+        let task = start_endpoint("metrics-test", &config, &provider, &shutdown)
+            .await
+            .expect("bind")
+            .expect("served");
+        let address = config.bound.get().expect("bound");
+        let get = |request: &'static str| async move {
+            let mut stream = tokio::net::TcpStream::connect(address)
+                .await
+                .expect("connect");
+            stream.write_all(request.as_bytes()).await.expect("send");
+            let mut answer = String::new();
+            stream.read_to_string(&mut answer).await.expect("read");
+            answer
+        };
+        let scraped = get("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").await;
+        assert!(scraped.starts_with("HTTP/1.1 200 OK\r\n"), "{scraped}");
+        assert!(
+            scraped.contains(
+                "approdo_key_store_operations_total{key_kind=\"needs\",operation=\"destroy\",outcome=\"absent\"} 1"
+            ),
+            "{scraped}"
+        );
+        let elsewhere = get("GET /admin HTTP/1.1\r\n\r\n").await;
+        assert!(elsewhere.starts_with("HTTP/1.1 404"), "{elsewhere}");
+        let posted = get("POST /metrics HTTP/1.1\r\n\r\n").await;
+        assert!(posted.starts_with("HTTP/1.1 405"), "{posted}");
+        shutdown.cancel();
+        task.await.expect("the endpoint stops with the service");
+    }
+
     fn scrape(metrics: &ServiceMetrics) -> String {
         metrics.prometheus_text().expect("scrape")
     }
 
     #[test]
     fn an_rpc_path_the_service_does_not_serve_is_recorded_as_other() {
-        let provider = ServiceMetrics::new("metrics-test", None, Duration::from_secs(60))
-            .expect("provider");
+        let provider =
+            ServiceMetrics::new("metrics-test", None, Duration::from_secs(60)).expect("provider");
         let table = crate::AuthorisationTable::new(vec![crate::Rule {
             rpc: "/approdo.test.v1.TestService/Open",
             allowed: &[],
@@ -596,7 +676,10 @@ mod tests {
             ("approdo.test.v1.TestService", "Open")
         );
         let health = layer.path("/grpc.health.v1.Health/Check");
-        assert_eq!((health.service, health.method), ("grpc.health.v1.Health", "Check"));
+        assert_eq!(
+            (health.service, health.method),
+            ("grpc.health.v1.Health", "Check")
+        );
         let chosen = layer.path("/Maria Rossi/born 1990");
         assert_eq!((chosen.service, chosen.method), ("_OTHER", "_OTHER"));
         layer.metrics.rpc(&chosen, 12, Duration::from_millis(1));
@@ -607,8 +690,8 @@ mod tests {
 
     #[test]
     fn a_watch_stream_counts_while_its_guard_lives() {
-        let provider = ServiceMetrics::new("metrics-test", None, Duration::from_secs(60))
-            .expect("provider");
+        let provider =
+            ServiceMetrics::new("metrics-test", None, Duration::from_secs(60)).expect("provider");
         let metrics = Metrics::new(&provider.meter());
         let rpc = WatchRpc {
             service: "approdo.test.v1.TestService",
@@ -626,15 +709,17 @@ mod tests {
 
     #[test]
     fn appends_record_their_duration_by_outcome_and_their_conflicts() {
-        let provider = ServiceMetrics::new("metrics-test", None, Duration::from_secs(60))
-            .expect("provider");
+        let provider =
+            ServiceMetrics::new("metrics-test", None, Duration::from_secs(60)).expect("provider");
         let metrics = Metrics::new(&provider.meter());
         metrics.append(Duration::from_micros(800), AppendOutcome::Appended, 0);
         metrics.append(Duration::from_micros(900), AppendOutcome::Appended, 2);
         metrics.append(Duration::ZERO, AppendOutcome::NotAppended, 0);
         let text = scrape(&provider);
         assert!(
-            text.contains("approdo_case_log_append_duration_milliseconds_count{outcome=\"appended\"} 2"),
+            text.contains(
+                "approdo_case_log_append_duration_milliseconds_count{outcome=\"appended\"} 2"
+            ),
             "{text}"
         );
         assert!(!text.contains("not_appended"), "{text}");

@@ -370,7 +370,11 @@ impl NeedsKeyKeeper {
     }
 
     /// The case's needs key as the store holds it now.
-    async fn existing_unmeasured(&self, log: &CaseLog, case_id: &str) -> Result<NeedsKey, ServiceError> {
+    async fn existing_unmeasured(
+        &self,
+        log: &CaseLog,
+        case_id: &str,
+    ) -> Result<NeedsKey, ServiceError> {
         let id = token(case_id)?;
         match self.store(log).await?.record(&id).await? {
             KeyRecord::Key(wrapped) => self
@@ -501,9 +505,19 @@ impl PersonKeyKeeper {
 
     /// The person's data key, created on first use, with the referral
     /// datasets key derived from it beside it.
-    pub async fn create_or_get(&self, log: &CaseLog, key_id: &str) -> Result<DataKey, ServiceError> {
+    pub async fn create_or_get(
+        &self,
+        log: &CaseLog,
+        key_id: &str,
+    ) -> Result<DataKey, ServiceError> {
         let result = self.create_or_get_unmeasured(log, key_id).await;
-        measure(&self.metrics, KeyKind::Person, KeyOperation::CreateOrGet, result, |_| false)
+        measure(
+            &self.metrics,
+            KeyKind::Person,
+            KeyOperation::CreateOrGet,
+            result,
+            |_| false,
+        )
     }
 
     /// The person's data key if it still exists: `None` once erased.
@@ -513,14 +527,26 @@ impl PersonKeyKeeper {
         key_id: &str,
     ) -> Result<Option<DataKey>, ServiceError> {
         let result = self.existing_unmeasured(log, key_id).await;
-        measure(&self.metrics, KeyKind::Person, KeyOperation::Get, result, Option::is_none)
+        measure(
+            &self.metrics,
+            KeyKind::Person,
+            KeyOperation::Get,
+            result,
+            Option::is_none,
+        )
     }
 
     /// Destroys the person's key and their datasets key; false if both were
     /// already gone.
     pub async fn destroy(&self, log: &CaseLog, key_id: &str) -> Result<bool, ServiceError> {
         let result = self.destroy_unmeasured(log, key_id).await;
-        measure(&self.metrics, KeyKind::Person, KeyOperation::Destroy, result, |done| !done)
+        measure(
+            &self.metrics,
+            KeyKind::Person,
+            KeyOperation::Destroy,
+            result,
+            |done| !done,
+        )
     }
 }
 
@@ -539,7 +565,13 @@ impl PersonKeyReader {
         key_id: &str,
     ) -> Result<Option<DataKey>, ServiceError> {
         let result = self.dataset_key_unmeasured(log, key_id).await;
-        measure(&self.metrics, KeyKind::Dataset, KeyOperation::Get, result, Option::is_none)
+        measure(
+            &self.metrics,
+            KeyKind::Dataset,
+            KeyOperation::Get,
+            result,
+            Option::is_none,
+        )
     }
 }
 
@@ -551,9 +583,19 @@ impl SpaceKeyKeeper {
     }
 
     /// The space's data key, created on first use.
-    pub async fn create_or_get(&self, log: &CaseLog, space_id: &str) -> Result<DataKey, ServiceError> {
+    pub async fn create_or_get(
+        &self,
+        log: &CaseLog,
+        space_id: &str,
+    ) -> Result<DataKey, ServiceError> {
         let result = self.create_or_get_unmeasured(log, space_id).await;
-        measure(&self.metrics, KeyKind::Space, KeyOperation::CreateOrGet, result, |_| false)
+        measure(
+            &self.metrics,
+            KeyKind::Space,
+            KeyOperation::CreateOrGet,
+            result,
+            |_| false,
+        )
     }
 
     /// The space's data key if one was stored.
@@ -563,7 +605,13 @@ impl SpaceKeyKeeper {
         space_id: &str,
     ) -> Result<Option<DataKey>, ServiceError> {
         let result = self.existing_unmeasured(log, space_id).await;
-        measure(&self.metrics, KeyKind::Space, KeyOperation::Get, result, Option::is_none)
+        measure(
+            &self.metrics,
+            KeyKind::Space,
+            KeyOperation::Get,
+            result,
+            Option::is_none,
+        )
     }
 }
 
@@ -575,23 +623,43 @@ impl NeedsKeyKeeper {
     }
 
     /// The case's needs key, created on first use; refused once destroyed.
-    pub async fn create_or_get(&self, log: &CaseLog, case_id: &str) -> Result<DataKey, ServiceError> {
+    pub async fn create_or_get(
+        &self,
+        log: &CaseLog,
+        case_id: &str,
+    ) -> Result<DataKey, ServiceError> {
         let result = self.create_or_get_unmeasured(log, case_id).await;
-        measure(&self.metrics, KeyKind::Needs, KeyOperation::CreateOrGet, result, |_| false)
+        measure(
+            &self.metrics,
+            KeyKind::Needs,
+            KeyOperation::CreateOrGet,
+            result,
+            |_| false,
+        )
     }
 
     /// The case's needs key as the store holds it now.
     pub async fn existing(&self, log: &CaseLog, case_id: &str) -> Result<NeedsKey, ServiceError> {
         let result = self.existing_unmeasured(log, case_id).await;
-        measure(&self.metrics, KeyKind::Needs, KeyOperation::Get, result, |key| {
-            !matches!(key, NeedsKey::Key(_))
-        })
+        measure(
+            &self.metrics,
+            KeyKind::Needs,
+            KeyOperation::Get,
+            result,
+            |key| !matches!(key, NeedsKey::Key(_)),
+        )
     }
 
     /// Destroys the case's needs key; false if it was already gone.
     pub async fn destroy(&self, log: &CaseLog, case_id: &str) -> Result<bool, ServiceError> {
         let result = self.destroy_unmeasured(log, case_id).await;
-        measure(&self.metrics, KeyKind::Needs, KeyOperation::Destroy, result, |done| !done)
+        measure(
+            &self.metrics,
+            KeyKind::Needs,
+            KeyOperation::Destroy,
+            result,
+            |done| !done,
+        )
     }
 }
 

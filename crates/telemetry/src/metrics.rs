@@ -127,7 +127,10 @@ pub fn render(metrics: &ResourceMetrics) -> String {
     if !resource.is_empty() {
         out.push_str("# HELP target_info Target metadata\n# TYPE target_info gauge\n");
         out.push_str("target_info");
-        write_labels(&mut out, resource.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        write_labels(
+            &mut out,
+            resource.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        );
         out.push_str(" 1\n");
     }
     for scope in metrics.scope_metrics() {
@@ -183,7 +186,10 @@ fn render_data<T: Sample>(out: &mut String, metric: &Metric, data: &MetricData<T
 }
 
 fn header(out: &mut String, name: &str, metric: &Metric, kind: &str) {
-    let help = metric.description().replace('\\', "\\\\").replace('\n', "\\n");
+    let help = metric
+        .description()
+        .replace('\\', "\\\\")
+        .replace('\n', "\\n");
     let _ = writeln!(out, "# HELP {name} {help}");
     let _ = writeln!(out, "# TYPE {name} {kind}");
 }
@@ -199,7 +205,12 @@ fn render_gauge<T: Sample>(out: &mut String, metric: &Metric, gauge: &Gauge<T>) 
 fn render_sum<T: Sample>(out: &mut String, metric: &Metric, sum: &Sum<T>) {
     let monotonic = sum.is_monotonic();
     let name = metric_name(metric.name(), metric.unit(), monotonic);
-    header(out, &name, metric, if monotonic { "counter" } else { "gauge" });
+    header(
+        out,
+        &name,
+        metric,
+        if monotonic { "counter" } else { "gauge" },
+    );
     for point in sum.data_points() {
         sample(out, &name, point.attributes(), &[], point.value().text());
     }
@@ -250,7 +261,11 @@ fn sample<'a>(
         .map(|kv| (label_name(kv.key.as_str()), value_text(&kv.value)))
         .collect();
     labels.sort();
-    labels.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+    labels.extend(
+        extra
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    );
     out.push_str(name);
     write_labels(out, labels.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     out.push(' ');
@@ -297,7 +312,13 @@ fn label_name(key: &str) -> String {
 pub fn metric_name(name: &str, unit: &str, counter: bool) -> String {
     let mut out: String = name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == ':' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == ':' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     let suffix = unit_suffix(unit, counter);
     if let Some(suffix) = suffix
@@ -349,7 +370,9 @@ fn unit_suffix(unit: &str, counter: bool) -> Option<String> {
         "1" => Some("ratio".to_owned()),
         other => match other.split_once('/') {
             Some((per, of)) => {
-                let per = word(per).map(str::to_owned).unwrap_or_else(|| per.to_owned());
+                let per = word(per)
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| per.to_owned());
                 let of = match of {
                     "s" => "second",
                     "m" => "minute",
@@ -383,13 +406,16 @@ mod tests {
             "approdo_watch_streams"
         );
         assert_eq!(metric_name("x.ratio", "1", false), "x_ratio");
-        assert_eq!(metric_name("x.rate", "By/s", false), "x_rate_bytes_per_second");
+        assert_eq!(
+            metric_name("x.rate", "By/s", false),
+            "x_rate_bytes_per_second"
+        );
     }
 
     #[test]
     fn a_scrape_shows_counters_histograms_and_gauges_with_their_attributes() {
-        let metrics = ServiceMetrics::new("metrics-test", None, Duration::from_secs(60))
-            .expect("provider");
+        let metrics =
+            ServiceMetrics::new("metrics-test", None, Duration::from_secs(60)).expect("provider");
         let meter = metrics.meter();
         let requests = meter
             .u64_counter("approdo.test.requests")
@@ -414,7 +440,10 @@ mod tests {
             text.contains("target_info{service_name=\"metrics-test\"} 1"),
             "{text}"
         );
-        assert!(text.contains("# TYPE approdo_test_requests_total counter"), "{text}");
+        assert!(
+            text.contains("# TYPE approdo_test_requests_total counter"),
+            "{text}"
+        );
         assert!(
             text.contains("approdo_test_requests_total{rpc_method=\"OpenCase\"} 2"),
             "{text}"

@@ -121,25 +121,35 @@ async fn rpcs_appends_projection_watches_and_keys_are_scraped_without_personal_d
 
     // The projection's gauges follow its status as the admin API shows it.
     let applied = opened.log_sequence;
-    eventually("the projection position metric reaches the case", || async {
-        let scrape = running.scrape_metrics().await;
-        let status = system.projection_status(Service::Screening).await;
-        let position = sample(
-            &scrape,
-            &format!("approdo_projection_position{{approdo_projection=\"{}\"}}", status.name),
-        );
-        let lag = sample(
-            &scrape,
-            &format!("approdo_projection_lag{{approdo_projection=\"{}\"}}", status.name),
-        );
-        let parked = sample(
-            &scrape,
-            &format!("approdo_projection_parked{{approdo_projection=\"{}\"}}", status.name),
-        );
-        position.is_some_and(|p| p >= applied as f64)
-            && lag.is_some()
-            && parked == Some(0.0)
-    })
+    eventually(
+        "the projection position metric reaches the case",
+        || async {
+            let scrape = running.scrape_metrics().await;
+            let status = system.projection_status(Service::Screening).await;
+            let position = sample(
+                &scrape,
+                &format!(
+                    "approdo_projection_position{{approdo_projection=\"{}\"}}",
+                    status.name
+                ),
+            );
+            let lag = sample(
+                &scrape,
+                &format!(
+                    "approdo_projection_lag{{approdo_projection=\"{}\"}}",
+                    status.name
+                ),
+            );
+            let parked = sample(
+                &scrape,
+                &format!(
+                    "approdo_projection_parked{{approdo_projection=\"{}\"}}",
+                    status.name
+                ),
+            );
+            position.is_some_and(|p| p >= applied as f64) && lag.is_some() && parked == Some(0.0)
+        },
+    )
     .await;
 
     // An inbox watch counts as open while it is, and no longer once dropped.

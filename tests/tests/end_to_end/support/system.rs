@@ -116,13 +116,10 @@ impl Running {
 
     /// The Prometheus text its metrics endpoint serves (`GET /metrics`), once bound.
     pub async fn scrape_metrics(&self) -> String {
-        let address = until_some(
-            &format!("{} serves metrics", self.service.name()),
-            || {
-                let bound = self.metrics.get();
-                async move { bound }
-            },
-        )
+        let address = until_some(&format!("{} serves metrics", self.service.name()), || {
+            let bound = self.metrics.get();
+            async move { bound }
+        })
         .await;
         let mut stream = tokio::net::TcpStream::connect(address)
             .await
