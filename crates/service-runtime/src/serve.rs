@@ -193,7 +193,8 @@ where
         projection_shutdown.clone(),
     )?;
 
-    let projection_gauges = crate::metrics::observe_projection(&meter, &projection);
+    // Observed while the service runs.
+    let _projection_gauges = crate::metrics::observe_projection(&meter, &projection);
     let context_log = log.clone();
     let deadline_passes = crate::DeadlinePasses::default();
     let erasures_pending = crate::ErasuresPending::default();
@@ -329,7 +330,6 @@ where
     if let Some(endpoint) = metrics_endpoint {
         endpoint.abort();
     }
-    drop(projection_gauges);
     service_metrics.shutdown();
     // The server and its senders are gone: the recorder writes what it holds and ends.
     if tokio::time::timeout(Duration::from_secs(5), recorder)
