@@ -391,6 +391,78 @@ fn unit_suffix(unit: &str, counter: bool) -> Option<String> {
 mod tests {
     use super::*;
 
+    /// A collector that forwards the names of the metrics it receives.
+    struct Collector(tokio::sync::mpsc::UnboundedSender<Vec<String>>);
+
+    #[tonic::async_trait]
+    impl opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::MetricsService
+        for Collector
+    {
+        async fn export(
+            &self,
+            request: tonic::Request<
+                opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest,
+            >,
+        ) -> Result<
+            tonic::Response<
+                opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceResponse,
+            >,
+            tonic::Status,
+        > {
+            let names = request
+                .into_inner()
+                .resource_metrics
+                .iter()
+                .flat_map(|r| &r.scope_metrics)
+                .flat_map(|s| &s.metrics)
+                .map(|m| m.name.clone())
+                .collect();
+            let _ = self.0.send(names);
+            Ok(tonic::Response::new(Default::default()))
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn metrics_are_pushed_to_the_otlp_endpoint_when_one_is_set() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let address = listener.local_addr().expect("address");
+        let (sent, mut received) = tokio::sync::mpsc::unbounded_channel();
+        let collector = tokio::spawn(
+            tonic::transport::Server::builder()
+                .add_service(
+                    opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::MetricsServiceServer::new(
+                        Collector(sent),
+                    ),
+                )
+                .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+        );
+        let metrics = ServiceMetrics::new(
+            "metrics-test",
+            Some(&format!("http://{address}")),
+            Duration::from_millis(100),
+        )
+        .expect("provider");
+        metrics
+            .meter()
+            .u64_counter("approdo.test.pushed")
+            .build()
+            .add(1, &[]);
+        let pushed = tokio::time::timeout(Duration::from_secs(20), async {
+            while let Some(names) = received.recv().await {
+                if names.iter().any(|n| n == "approdo.test.pushed") {
+                    return true;
+                }
+            }
+            false
+        })
+        .await;
+        assert_eq!(pushed, Ok(true), "the collector received the counter");
+        metrics.shutdown();
+        collector.abort();
+    }
+
     #[test]
     fn names_are_translated_as_the_prometheus_exporter_does() {
         assert_eq!(
