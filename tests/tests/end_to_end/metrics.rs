@@ -1,12 +1,14 @@
 //! Metrics, end to end: the services' Prometheus endpoints, scraped over HTTP
 //! after real RPCs. RPCs are counted by method and status code (one OK, one
 //! INVALID_ARGUMENT, one PERMISSION_DENIED), appends and key-store operations
-//! by outcome, the projection's position equals the admin API's, an inbox
-//! watch counts while it is open, and no scrape holds the seeded personal
-//! data, the case id or an organisation id.
+//! by outcome, the projection's gauges follow the admin API's status, an
+//! inbox watch (referral) and an availability watch (safe-space) count while
+//! open, and no scrape holds the seeded personal data, the case id or an
+//! organisation id.
 
 use contracts::person::v1 as person;
 use contracts::referral::v1 as referral_api;
+use contracts::safe_space::v1 as safe_space_api;
 use contracts::screening::v1 as api;
 use tonic::Code;
 
@@ -16,6 +18,7 @@ const SEEDED: [&str; 3] = ["Ottavina", "Marchetti-Adeyemi", "1988-03-14"];
 /// Registered by the harness, in the province of Ragusa.
 const FACILITY: &str = "hotspot-pozzallo";
 const RECEIVER: &str = "cav-metrics-rm";
+const PREFECTURE: &str = "pref-metrics-ag";
 
 /// The value of the sample `name{labels}`, labels in the exporter's order
 /// (sorted by name), if the scrape has it.
@@ -57,7 +60,7 @@ fn open_case(request_id: &str, province: &str) -> api::OpenCaseRequest {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rpcs_appends_projection_watches_and_keys_are_scraped_without_personal_data() {
-    let system = System::start(&[Service::Screening, Service::Referral]).await;
+    let system = System::start(&[Service::Screening, Service::Referral, Service::SafeSpace]).await;
     let screening = "approdo.screening.v1.ScreeningService";
 
     let running = system.running(Service::Screening);
@@ -172,14 +175,47 @@ async fn rpcs_appends_projection_watches_and_keys_are_scraped_without_personal_d
     })
     .await;
 
+    // So does an availability watch of safe-space.
+    let safe_space = system.running(Service::SafeSpace);
+    let open_availability = "approdo_watch_streams{rpc_method=\"WatchAvailability\",rpc_service=\"approdo.safe_space.v1.SafeSpaceService\"}";
+    let mut availability =
+        safe_space_api::safe_space_service_client::SafeSpaceServiceClient::with_interceptor(
+            system.channel(Service::SafeSpace).await,
+            Caller::prefecture(PREFECTURE, "AG").bearer(),
+        )
+        .watch_availability(safe_space_api::WatchAvailabilityRequest {
+            province: "AG".to_owned(),
+            resume_token: 0,
+        })
+        .await
+        .expect("watch availability")
+        .into_inner();
+    let snapshot = availability
+        .message()
+        .await
+        .expect("the stream is open")
+        .expect("a snapshot");
+    assert!(snapshot.snapshot);
+    eventually("the open availability watch is counted", || async {
+        sample(&safe_space.scrape_metrics().await, open_availability) == Some(1.0)
+    })
+    .await;
+    drop(availability);
+    eventually(
+        "the closed availability watch is no longer counted",
+        || async { sample(&safe_space.scrape_metrics().await, open_availability) == Some(0.0) },
+    )
+    .await;
+
     // Attributes are names and codes: nothing a caller sent, nothing that
     // names a person, a case or an organisation.
-    for service in [Service::Screening, Service::Referral] {
+    for service in [Service::Screening, Service::Referral, Service::SafeSpace] {
         let scrape = system.running(service).scrape_metrics().await;
-        for forbidden in SEEDED
-            .iter()
-            .copied()
-            .chain([opened.case_id.as_str(), FACILITY, RECEIVER])
+        for forbidden in
+            SEEDED
+                .iter()
+                .copied()
+                .chain([opened.case_id.as_str(), FACILITY, RECEIVER, PREFECTURE])
         {
             assert!(
                 !scrape.contains(forbidden),
