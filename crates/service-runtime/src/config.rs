@@ -45,6 +45,8 @@ pub struct ServiceConfig {
     pub encryption: EncryptionConfig,
     /// TLS for the gRPC server; with a client CA, mutual TLS.
     pub tls: Option<TlsConfig>,
+    /// The Prometheus scrape endpoint and the OTLP metrics push interval.
+    pub metrics: crate::metrics::MetricsConfig,
 }
 
 /// The gRPC server's certificate, and optionally the CA whose client certificates
@@ -142,6 +144,7 @@ impl Default for ServiceConfig {
             auth: AuthConfig::default(),
             encryption: EncryptionConfig::default(),
             tls: None,
+            metrics: crate::metrics::MetricsConfig::default(),
         }
     }
 }

@@ -7,10 +7,11 @@
 //! (the domain's `decide`/`evolve` and its event codec) and its handlers.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use case_log_jetstream::{
     Actor, AggregateAddress, CaseLog, DecodeError, ExecuteError, Executed, HistoryBound,
-    HistoryScope, NewEvent, PendingCommit, Producer, RecordedCommit, RootKind, TokenId,
+    HistoryScope, LogError, NewEvent, PendingCommit, Producer, RecordedCommit, RootKind, TokenId,
 };
 use contracts::log::v1 as log;
 use time::OffsetDateTime;
@@ -170,6 +171,7 @@ pub enum Preview {
 pub struct Kernel {
     log: CaseLog,
     clock: Arc<dyn Clock>,
+    metrics: crate::Metrics,
 }
 
 /// Why the decision closure gave up, before the kernel maps it.
@@ -181,7 +183,17 @@ enum Refused<E> {
 
 impl Kernel {
     pub fn new(log: CaseLog, clock: Arc<dyn Clock>) -> Kernel {
-        Kernel { log, clock }
+        Kernel {
+            log,
+            clock,
+            metrics: crate::Metrics::disabled(),
+        }
+    }
+
+    /// Records appends (duration, outcome, conflicts) on `metrics`.
+    pub fn with_metrics(mut self, metrics: crate::Metrics) -> Kernel {
+        self.metrics = metrics;
+        self
     }
 
     pub fn log(&self) -> &CaseLog {
@@ -281,37 +293,48 @@ impl Kernel {
     ) -> Result<Executed, ServiceError> {
         let address = target_address(&target)?;
         let now = self.now();
+        // The adapter decides again after each lost race: each decision but the
+        // last was followed by a conflict; the time from the last decision to
+        // the answer is the append.
+        let mut decisions = 0u64;
+        let mut decided_at = None;
         let executed = self
             .log
             .execute(&address, request_id, |history| {
-                let state = fold::<A>(target.codec, history).map_err(Refused::Corrupt)?;
-                if let Some(at) = A::whereabouts(&state, &command, target.context) {
-                    authority
-                        .jurisdiction
-                        .check(&at)
-                        .map_err(Refused::Outside)?;
-                }
-                let events =
-                    A::decide(&state, command.clone(), target.context).map_err(Refused::Domain)?;
-                let events = events
-                    .iter()
-                    .map(|event| A::encode(target.codec, target.context, event))
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(|error| match error {
-                        EncodeError::Refused(error) => Refused::Domain(error),
-                        EncodeError::Internal(error) => Refused::Outside(error),
-                    })?;
-                Ok(PendingCommit {
-                    request_id: request_id.to_owned(),
-                    actor: authority.actor.clone(),
-                    occurred_at: now,
-                    correlation_id: request_id.to_owned(),
-                    causation_id: String::new(),
-                    events,
-                    reply: Vec::new(),
-                })
+                decisions += 1;
+                let decided = (|| {
+                    let state = fold::<A>(target.codec, history).map_err(Refused::Corrupt)?;
+                    if let Some(at) = A::whereabouts(&state, &command, target.context) {
+                        authority
+                            .jurisdiction
+                            .check(&at)
+                            .map_err(Refused::Outside)?;
+                    }
+                    let events = A::decide(&state, command.clone(), target.context)
+                        .map_err(Refused::Domain)?;
+                    let events = events
+                        .iter()
+                        .map(|event| A::encode(target.codec, target.context, event))
+                        .collect::<Result<Vec<_>, _>>()
+                        .map_err(|error| match error {
+                            EncodeError::Refused(error) => Refused::Domain(error),
+                            EncodeError::Internal(error) => Refused::Outside(error),
+                        })?;
+                    Ok(PendingCommit {
+                        request_id: request_id.to_owned(),
+                        actor: authority.actor.clone(),
+                        occurred_at: now,
+                        correlation_id: request_id.to_owned(),
+                        causation_id: String::new(),
+                        events,
+                        reply: Vec::new(),
+                    })
+                })();
+                decided_at = decided.is_ok().then(Instant::now);
+                decided
             })
             .await;
+        self.record_append(&executed, decisions, decided_at);
         match executed {
             Ok(executed) if executed.replayed => answered(executed, authority),
             Ok(executed) => Ok(executed),
@@ -322,6 +345,31 @@ impl Kernel {
             Err(ExecuteError::Rejected(Refused::Corrupt(error))) => Err(corrupt(error)),
             Err(ExecuteError::Log(error)) => Err(error.into()),
         }
+    }
+}
+
+impl Kernel {
+    /// Records how a command's append went: `decisions` is how often the
+    /// domain decided, `decided_at` when it last decided a commit to append.
+    fn record_append<E>(
+        &self,
+        executed: &Result<Executed, ExecuteError<E>>,
+        decisions: u64,
+        decided_at: Option<Instant>,
+    ) {
+        use crate::metrics::AppendOutcome;
+        let lost = decisions.saturating_sub(1);
+        let (outcome, conflicts) = match (executed, decided_at) {
+            (_, None) | (Err(ExecuteError::Rejected(_)), _) => (AppendOutcome::NotAppended, lost),
+            (Ok(executed), Some(_)) if executed.replayed => (AppendOutcome::Duplicate, lost),
+            (Ok(_), Some(_)) => (AppendOutcome::Appended, lost),
+            (Err(ExecuteError::Log(LogError::Conflict { .. })), Some(_)) => {
+                (AppendOutcome::Conflict, decisions)
+            }
+            (Err(ExecuteError::Log(_)), Some(_)) => (AppendOutcome::Failed, lost),
+        };
+        let took = decided_at.map(|at| at.elapsed()).unwrap_or_default();
+        self.metrics.append(took, outcome, conflicts);
     }
 }
 

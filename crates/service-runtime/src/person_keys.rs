@@ -60,6 +60,7 @@ pub struct PersonKeyKeeper {
     /// on these subjects (data sealed with keys that would be lost).
     guarded_subjects: &'static str,
     store: tokio::sync::OnceCell<KeeperStore>,
+    metrics: crate::Metrics,
 }
 
 impl std::fmt::Debug for PersonKeyKeeper {
@@ -81,6 +82,7 @@ impl PersonKeyKeeper {
             keys: Unwrapping::from_config(config)?,
             guarded_subjects,
             store: tokio::sync::OnceCell::new(),
+            metrics: crate::Metrics::disabled(),
         })
     }
 
@@ -134,7 +136,7 @@ impl PersonKeyKeeper {
 
     /// The person's data key, created on first use, with the referral
     /// datasets key derived from it beside it.
-    pub async fn create_or_get(
+    async fn create_or_get_unmeasured(
         &self,
         log: &CaseLog,
         key_id: &str,
@@ -153,7 +155,7 @@ impl PersonKeyKeeper {
     }
 
     /// The person's data key if it still exists: `None` once erased.
-    pub async fn existing(
+    async fn existing_unmeasured(
         &self,
         log: &CaseLog,
         key_id: &str,
@@ -167,7 +169,7 @@ impl PersonKeyKeeper {
 
     /// Destroys the person's key and their datasets key; false if both were
     /// already gone.
-    pub async fn destroy(&self, log: &CaseLog, key_id: &str) -> Result<bool, ServiceError> {
+    async fn destroy_unmeasured(&self, log: &CaseLog, key_id: &str) -> Result<bool, ServiceError> {
         let id = token(key_id)?;
         Ok(self.store(log).await?.destroy(&id).await?)
     }
@@ -177,6 +179,7 @@ impl PersonKeyKeeper {
 pub struct PersonKeyReader {
     keys: Unwrapping,
     store: tokio::sync::OnceCell<ReaderStore>,
+    metrics: crate::Metrics,
 }
 
 impl std::fmt::Debug for PersonKeyReader {
@@ -193,12 +196,13 @@ impl PersonKeyReader {
         Ok(PersonKeyReader {
             keys: Unwrapping::from_config(config)?,
             store: tokio::sync::OnceCell::new(),
+            metrics: crate::Metrics::disabled(),
         })
     }
 
     /// The person's referral datasets key if it still exists: `None` once
     /// erased. Seal and open with [`dataset_key_id`] as the key id.
-    pub async fn dataset_key(
+    async fn dataset_key_unmeasured(
         &self,
         log: &CaseLog,
         key_id: &str,
@@ -229,6 +233,7 @@ pub struct SpaceKeyKeeper {
     /// Opening refuses an empty store over a log that already holds these subjects.
     guarded_subjects: &'static str,
     store: tokio::sync::OnceCell<SpaceKeyStore>,
+    metrics: crate::Metrics,
 }
 
 impl std::fmt::Debug for SpaceKeyKeeper {
@@ -249,6 +254,7 @@ impl SpaceKeyKeeper {
             kek: Unwrapping::from_config(config)?.kek,
             guarded_subjects,
             store: tokio::sync::OnceCell::new(),
+            metrics: crate::Metrics::disabled(),
         })
     }
 
@@ -263,7 +269,7 @@ impl SpaceKeyKeeper {
     }
 
     /// The space's data key, created on first use.
-    pub async fn create_or_get(
+    async fn create_or_get_unmeasured(
         &self,
         log: &CaseLog,
         space_id: &str,
@@ -279,7 +285,7 @@ impl SpaceKeyKeeper {
     }
 
     /// The space's data key if one was stored.
-    pub async fn existing(
+    async fn existing_unmeasured(
         &self,
         log: &CaseLog,
         space_id: &str,
@@ -309,6 +315,7 @@ impl SpaceKeyKeeper {
 pub struct NeedsKeyKeeper {
     kek: KeyEncryptionKey,
     store: tokio::sync::OnceCell<NeedsKeyStore>,
+    metrics: crate::Metrics,
 }
 
 impl std::fmt::Debug for NeedsKeyKeeper {
@@ -334,6 +341,7 @@ impl NeedsKeyKeeper {
         Ok(NeedsKeyKeeper {
             kek: Unwrapping::from_config(config)?.kek,
             store: tokio::sync::OnceCell::new(),
+            metrics: crate::Metrics::disabled(),
         })
     }
 
@@ -346,7 +354,7 @@ impl NeedsKeyKeeper {
     }
 
     /// The case's needs key, created on first use; refused once destroyed.
-    pub async fn create_or_get(
+    async fn create_or_get_unmeasured(
         &self,
         log: &CaseLog,
         case_id: &str,
@@ -362,7 +370,11 @@ impl NeedsKeyKeeper {
     }
 
     /// The case's needs key as the store holds it now.
-    pub async fn existing(&self, log: &CaseLog, case_id: &str) -> Result<NeedsKey, ServiceError> {
+    async fn existing_unmeasured(
+        &self,
+        log: &CaseLog,
+        case_id: &str,
+    ) -> Result<NeedsKey, ServiceError> {
         let id = token(case_id)?;
         match self.store(log).await?.record(&id).await? {
             KeyRecord::Key(wrapped) => self
@@ -374,7 +386,7 @@ impl NeedsKeyKeeper {
     }
 
     /// Destroys the case's needs key; false if it was already gone.
-    pub async fn destroy(&self, log: &CaseLog, case_id: &str) -> Result<bool, ServiceError> {
+    async fn destroy_unmeasured(&self, log: &CaseLog, case_id: &str) -> Result<bool, ServiceError> {
         let id = token(case_id)?;
         Ok(self.store(log).await?.destroy(&id).await?)
     }
@@ -463,6 +475,192 @@ pub fn open<M: prost::Message + Default>(
             "an opened {kind} of key {key_id} cannot be decoded"
         ))
     })
+}
+
+use crate::metrics::{KeyKind, KeyOperation, KeyOutcome};
+
+/// Records one key-store operation: absent when `absent` says so.
+fn measure<T>(
+    metrics: &crate::Metrics,
+    kind: KeyKind,
+    operation: KeyOperation,
+    result: Result<T, ServiceError>,
+    absent: impl FnOnce(&T) -> bool,
+) -> Result<T, ServiceError> {
+    let outcome = match &result {
+        Ok(value) if absent(value) => KeyOutcome::Absent,
+        Ok(_) => KeyOutcome::Ok,
+        Err(_) => KeyOutcome::Error,
+    };
+    metrics.key_store(kind, operation, outcome);
+    result
+}
+
+impl PersonKeyKeeper {
+    /// Records its operations on `metrics`.
+    pub fn measured(mut self, metrics: crate::Metrics) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    /// The person's data key, created on first use, with the referral
+    /// datasets key derived from it beside it.
+    pub async fn create_or_get(
+        &self,
+        log: &CaseLog,
+        key_id: &str,
+    ) -> Result<DataKey, ServiceError> {
+        let result = self.create_or_get_unmeasured(log, key_id).await;
+        measure(
+            &self.metrics,
+            KeyKind::Person,
+            KeyOperation::CreateOrGet,
+            result,
+            |_| false,
+        )
+    }
+
+    /// The person's data key if it still exists: `None` once erased.
+    pub async fn existing(
+        &self,
+        log: &CaseLog,
+        key_id: &str,
+    ) -> Result<Option<DataKey>, ServiceError> {
+        let result = self.existing_unmeasured(log, key_id).await;
+        measure(
+            &self.metrics,
+            KeyKind::Person,
+            KeyOperation::Get,
+            result,
+            Option::is_none,
+        )
+    }
+
+    /// Destroys the person's key and their datasets key; false if both were
+    /// already gone.
+    pub async fn destroy(&self, log: &CaseLog, key_id: &str) -> Result<bool, ServiceError> {
+        let result = self.destroy_unmeasured(log, key_id).await;
+        measure(
+            &self.metrics,
+            KeyKind::Person,
+            KeyOperation::Destroy,
+            result,
+            |done| !done,
+        )
+    }
+}
+
+impl PersonKeyReader {
+    /// Records its operations on `metrics`.
+    pub fn measured(mut self, metrics: crate::Metrics) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    /// The person's referral datasets key if it still exists: `None` once
+    /// erased. Seal and open with [`dataset_key_id`] as the key id.
+    pub async fn dataset_key(
+        &self,
+        log: &CaseLog,
+        key_id: &str,
+    ) -> Result<Option<DataKey>, ServiceError> {
+        let result = self.dataset_key_unmeasured(log, key_id).await;
+        measure(
+            &self.metrics,
+            KeyKind::Dataset,
+            KeyOperation::Get,
+            result,
+            Option::is_none,
+        )
+    }
+}
+
+impl SpaceKeyKeeper {
+    /// Records its operations on `metrics`.
+    pub fn measured(mut self, metrics: crate::Metrics) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    /// The space's data key, created on first use.
+    pub async fn create_or_get(
+        &self,
+        log: &CaseLog,
+        space_id: &str,
+    ) -> Result<DataKey, ServiceError> {
+        let result = self.create_or_get_unmeasured(log, space_id).await;
+        measure(
+            &self.metrics,
+            KeyKind::Space,
+            KeyOperation::CreateOrGet,
+            result,
+            |_| false,
+        )
+    }
+
+    /// The space's data key if one was stored.
+    pub async fn existing(
+        &self,
+        log: &CaseLog,
+        space_id: &str,
+    ) -> Result<Option<DataKey>, ServiceError> {
+        let result = self.existing_unmeasured(log, space_id).await;
+        measure(
+            &self.metrics,
+            KeyKind::Space,
+            KeyOperation::Get,
+            result,
+            Option::is_none,
+        )
+    }
+}
+
+impl NeedsKeyKeeper {
+    /// Records its operations on `metrics`.
+    pub fn measured(mut self, metrics: crate::Metrics) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    /// The case's needs key, created on first use; refused once destroyed.
+    pub async fn create_or_get(
+        &self,
+        log: &CaseLog,
+        case_id: &str,
+    ) -> Result<DataKey, ServiceError> {
+        let result = self.create_or_get_unmeasured(log, case_id).await;
+        measure(
+            &self.metrics,
+            KeyKind::Needs,
+            KeyOperation::CreateOrGet,
+            result,
+            |_| false,
+        )
+    }
+
+    /// The case's needs key as the store holds it now.
+    pub async fn existing(&self, log: &CaseLog, case_id: &str) -> Result<NeedsKey, ServiceError> {
+        let result = self.existing_unmeasured(log, case_id).await;
+        measure(
+            &self.metrics,
+            KeyKind::Needs,
+            KeyOperation::Get,
+            result,
+            |key| !matches!(key, NeedsKey::Key(_)),
+        )
+    }
+
+    /// Destroys the case's needs key; false if it was already gone.
+    pub async fn destroy(&self, log: &CaseLog, case_id: &str) -> Result<bool, ServiceError> {
+        let result = self.destroy_unmeasured(log, case_id).await;
+        measure(
+            &self.metrics,
+            KeyKind::Needs,
+            KeyOperation::Destroy,
+            result,
+            |done| !done,
+        )
+    }
 }
 
 #[cfg(test)]

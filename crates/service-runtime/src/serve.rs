@@ -37,6 +37,10 @@ pub enum ServeError {
     Reflection(String),
     #[error("the service's options are invalid")]
     Options(#[from] crate::config::ConfigError),
+    #[error("metrics are misconfigured")]
+    Metrics(#[from] telemetry::TelemetryError),
+    #[error("cannot serve metrics on the configured address")]
+    MetricsEndpoint(#[source] std::io::Error),
     #[error("TLS is misconfigured: cannot read {0}")]
     Tls(std::path::PathBuf, #[source] std::io::Error),
 }
@@ -57,6 +61,9 @@ pub struct ServiceContext {
     /// Where a service that completes erasures reports how many are pending
     /// (shown by the admin API).
     pub erasures_pending: crate::ErasuresPending,
+    /// The service's instruments (watch streams, key stores; RPCs and appends
+    /// are recorded by the runtime).
+    pub metrics: crate::Metrics,
 }
 
 impl ServiceContext {
@@ -157,6 +164,17 @@ where
             "no token issuer configured: every RPC will be refused"
         );
     }
+    let service_metrics = telemetry::metrics::ServiceMetrics::new(
+        spec.name,
+        config.telemetry.otlp_endpoint.as_deref(),
+        Duration::from_millis(config.metrics.otlp_interval_ms),
+    )?;
+    let meter = service_metrics.meter();
+    let metrics = crate::Metrics::new(&meter);
+    let metrics_endpoint =
+        crate::metrics::start_endpoint(spec.name, &config.metrics, &service_metrics, &shutdown)
+            .await
+            .map_err(ServeError::MetricsEndpoint)?;
     let Some(log) = connect_with_retry(&config, &shutdown).await else {
         return Err(ServeError::NeverConnected);
     };
@@ -175,6 +193,8 @@ where
         projection_shutdown.clone(),
     )?;
 
+    // Observed while the service runs.
+    let _projection_gauges = crate::metrics::observe_projection(&meter, &projection);
     let context_log = log.clone();
     let deadline_passes = crate::DeadlinePasses::default();
     let erasures_pending = crate::ErasuresPending::default();
@@ -185,7 +205,7 @@ where
             .watch(config.case_log.usage_check_interval(), shutdown.clone()),
     );
     let context = ServiceContext {
-        kernel: crate::Kernel::new(log.clone(), clock),
+        kernel: crate::Kernel::new(log.clone(), clock).with_metrics(metrics.clone()),
         log,
         projection: projection.clone(),
         config: config.clone(),
@@ -193,6 +213,7 @@ where
         callers: callers.clone(),
         deadline_passes: deadline_passes.clone(),
         erasures_pending: erasures_pending.clone(),
+        metrics: metrics.clone(),
     };
     let routes = routes(&context).add_service(
         ProjectionAdmin::new(
@@ -269,8 +290,10 @@ where
             "serving over TLS"
         );
     }
+    let rpc_metrics = crate::metrics::RpcMetricsLayer::new(metrics, &table);
     let server = builder
         .load_shed(true)
+        .layer(rpc_metrics)
         .layer(
             crate::authorisation::AuthorisationLayer::new(table, callers_for_layer)
                 .recording(refusals),
@@ -304,6 +327,10 @@ where
     }
     health_task.abort();
     usage_task.abort();
+    if let Some(endpoint) = metrics_endpoint {
+        endpoint.abort();
+    }
+    service_metrics.shutdown();
     // The server and its senders are gone: the recorder writes what it holds and ends.
     if tokio::time::timeout(Duration::from_secs(5), recorder)
         .await

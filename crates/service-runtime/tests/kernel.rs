@@ -53,6 +53,47 @@ struct Place {
     province: &'static str,
     now: OffsetDateTime,
     closed: bool,
+    /// Appends a competing visit while the first decision is being encoded:
+    /// a lost race, deterministically.
+    interloper: Option<Interloper>,
+}
+
+struct Interloper {
+    kernel: Kernel,
+    fired: std::sync::atomic::AtomicBool,
+}
+
+impl Interloper {
+    /// Once: a visit to `id` by another request, appended before the decision
+    /// under way is (needs the multi-threaded runtime).
+    fn strike(&self, id: &str) {
+        if self.fired.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
+        let place = Place {
+            province: "RM",
+            now: start(),
+            closed: false,
+            interloper: None,
+        };
+        tokio::task::block_in_place(|| {
+            tokio::runtime::Handle::current().block_on(async {
+                self.kernel
+                    .execute(
+                        Target::<Tally> {
+                            id,
+                            codec: &(),
+                            context: &place,
+                        },
+                        &organisation("pref-rm", "RM"),
+                        "interloper",
+                        Command::Visit { by: 1 },
+                    )
+                    .await
+                    .expect("the interloper's visit")
+            })
+        });
+    }
 }
 
 const VISITED: &str = "test.v1.Visited";
@@ -110,9 +151,12 @@ impl Aggregate for Tally {
 
     fn encode(
         _: &(),
-        _: &Place,
+        place: &Place,
         event: &Event,
     ) -> Result<NewEvent, service_runtime::EncodeError<TallyError>> {
+        if let Some(interloper) = &place.interloper {
+            interloper.strike("t-race");
+        }
         let (event_type, payload) = match event {
             Event::Visited { by } => (VISITED, vec![*by]),
             Event::Overdue => (OVERDUE, Vec::new()),
@@ -177,6 +221,7 @@ impl Tallies {
             province: "RM",
             now: self.kernel.now(),
             closed: self.closed,
+            interloper: None,
         }
     }
 
@@ -346,6 +391,50 @@ async fn concurrent_commands_are_decided_again_after_a_lost_race() {
         task.await.expect("task").expect("every command lands");
     }
     assert_eq!(tallies.visits("t-1").await, 8);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_race_is_counted_as_a_conflict_and_the_append_by_its_outcome() {
+    let server = NatsServer::start();
+    let tallies = Tallies::start(&server).await;
+    let provider =
+        telemetry::metrics::ServiceMetrics::new("kernel-test", None, Duration::from_secs(60))
+            .expect("metrics");
+    let kernel = tallies
+        .kernel
+        .clone()
+        .with_metrics(service_runtime::Metrics::new(&provider.meter()));
+    let place = Place {
+        province: "RM",
+        now: start(),
+        closed: false,
+        interloper: Some(Interloper {
+            kernel: kernel.clone(),
+            fired: Default::default(),
+        }),
+    };
+    kernel
+        .execute(
+            Target::<Tally> {
+                id: "t-race",
+                codec: &(),
+                context: &place,
+            },
+            &organisation("pref-rm", "RM"),
+            "r-race",
+            Command::Visit { by: 2 },
+        )
+        .await
+        .expect("decided again after the lost race");
+    assert_eq!(tallies.visits("t-race").await, 3, "both visits landed");
+
+    let scrape = provider.prometheus_text().expect("scrape");
+    let has = |line: &str| scrape.lines().any(|l| l == line);
+    assert!(has("approdo_case_log_append_conflicts_total 1"), "{scrape}");
+    assert!(
+        has("approdo_case_log_append_duration_milliseconds_count{outcome=\"appended\"} 2"),
+        "{scrape}"
+    );
 }
 
 #[tokio::test]

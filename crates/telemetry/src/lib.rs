@@ -4,6 +4,8 @@
 //! Span fields hold ids and codes only (architecture invariant 11): this crate
 //! never records message payloads.
 
+pub mod metrics;
+
 use std::collections::HashMap;
 
 use opentelemetry::propagation::TextMapPropagator;
@@ -52,6 +54,8 @@ pub enum TelemetryError {
     Filter(#[source] tracing_subscriber::filter::ParseError),
     #[error("cannot build the OTLP exporter")]
     Exporter(#[source] opentelemetry_otlp::ExporterBuildError),
+    #[error("cannot collect metrics: {0}")]
+    Collect(String),
     #[error("a global tracing subscriber is already set")]
     AlreadySet(#[source] tracing_subscriber::util::TryInitError),
 }

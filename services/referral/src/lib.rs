@@ -133,13 +133,11 @@ pub async fn run(
         AUTHORISATION,
     );
     let options: options::ReferralOptions = config.options()?;
-    let keys = Arc::new(service_runtime::PersonKeyReader::from_config(
-        &config.encryption,
-    )?);
+    let keys = service_runtime::PersonKeyReader::from_config(&config.encryption)?;
     service_runtime::run(spec, config, listener, shutdown, clock, move |context| {
         let api = Arc::new(api::ReferralApi {
             kernel: context.kernel.clone(),
-            keys,
+            keys: Arc::new(keys.measured(context.metrics.clone())),
             projection: context.projection.clone(),
             callers: context.callers.clone(),
             reads: context.reads(),
@@ -148,7 +146,8 @@ pub async fn run(
             dataset_grace: options.dataset_grace(),
             default_rules: PathwayRules::default(),
             shutdown: context.shutdown.clone(),
-            watches: api::WatchLimit::new(options.max_watches_per_organisation),
+            watches: api::WatchLimit::new(options.max_watches_per_organisation)
+                .measured(context.metrics.clone()),
             token_leeway_secs: i64::try_from(context.config.auth.leeway_secs).unwrap_or(i64::MAX),
             watch_recheck: context.config.deadline_check_interval(),
         });

@@ -132,15 +132,17 @@ pub async fn run(
     );
     let options: options::SafeSpaceOptions = config.options()?;
     // The keeper of space keys: a space's name and address are sealed with its own key.
-    let space_keys = Arc::new(service_runtime::SpaceKeyKeeper::from_config(
+    let space_keys = service_runtime::SpaceKeyKeeper::from_config(
         &config.encryption,
         "approdo.facility.*.safe-space",
-    )?);
+    )?;
     // The keeper of needs keys: a case's places to avoid are sealed with its own key.
-    let needs_keys = Arc::new(needs::NeedsKeys::new(
-        service_runtime::NeedsKeyKeeper::from_config(&config.encryption)?,
-    ));
+    let needs_keeper = service_runtime::NeedsKeyKeeper::from_config(&config.encryption)?;
     service_runtime::run(spec, config, listener, shutdown, clock, move |context| {
+        let space_keys = Arc::new(space_keys.measured(context.metrics.clone()));
+        let needs_keys = Arc::new(needs::NeedsKeys::new(
+            needs_keeper.measured(context.metrics.clone()),
+        ));
         let api = Arc::new(api::SafeSpaceApi {
             kernel: context.kernel.clone(),
             projection: context.projection.clone(),
@@ -151,7 +153,8 @@ pub async fn run(
             allocators: Default::default(),
             space_keys: space_keys.clone(),
             needs_keys: needs_keys.clone(),
-            watches: watch::WatchLimit::new(options.max_watches_per_organisation),
+            watches: watch::WatchLimit::new(options.max_watches_per_organisation)
+                .measured(context.metrics.clone()),
             shutdown: context.shutdown.clone(),
             token_leeway_secs: i64::try_from(context.config.auth.leeway_secs).unwrap_or(i64::MAX),
             watch_recheck: context.config.deadline_check_interval(),

@@ -169,7 +169,7 @@ pub async fn run(
     service_runtime::run(spec, config, listener, shutdown, clock, move |context| {
         let api = Arc::new(api::ScreeningApi {
             kernel: context.kernel.clone(),
-            keys,
+            keys: keys.measured(context.metrics.clone()),
             projection: context.projection.clone(),
             callers: context.callers.clone(),
             reads: context.reads(),

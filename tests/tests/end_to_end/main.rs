@@ -12,6 +12,7 @@ mod facility_visits;
 mod jurisdiction;
 mod landing;
 mod limits;
+mod metrics;
 mod minors_and_follow_up;
 mod monitoring;
 mod mutual_tls;

@@ -17,14 +17,28 @@ use crate::projection;
 pub struct WatchLimit {
     max: usize,
     open: Arc<Mutex<HashMap<String, usize>>>,
+    metrics: service_runtime::Metrics,
 }
+
+/// The watch RPC whose open streams are counted (`approdo.watch.streams`).
+const WATCH_RPC: service_runtime::metrics::WatchRpc = service_runtime::metrics::WatchRpc {
+    service: "approdo.referral.v1.ReferralService",
+    method: "WatchInbox",
+};
 
 impl WatchLimit {
     pub fn new(max_per_organisation: usize) -> Self {
         WatchLimit {
             max: max_per_organisation,
             open: Arc::default(),
+            metrics: service_runtime::Metrics::disabled(),
         }
+    }
+
+    /// Counts the open watches on `metrics` (no organisation in the count).
+    pub fn measured(mut self, metrics: service_runtime::Metrics) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// A place for one more watch of `organisation`, or `RESOURCE_EXHAUSTED`
@@ -47,6 +61,7 @@ impl WatchLimit {
         Ok(WatchSlot {
             organisation: organisation.to_owned(),
             open: self.open.clone(),
+            _stream: self.metrics.watch_stream(WATCH_RPC),
         })
     }
 
@@ -63,6 +78,8 @@ impl WatchLimit {
 pub struct WatchSlot {
     organisation: String,
     open: Arc<Mutex<HashMap<String, usize>>>,
+    /// Counted open until dropped.
+    _stream: service_runtime::metrics::OpenStream,
 }
 
 impl Drop for WatchSlot {

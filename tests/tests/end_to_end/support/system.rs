@@ -101,6 +101,8 @@ impl Service {
 pub struct Running {
     service: Service,
     address: SocketAddr,
+    /// Where its Prometheus endpoint is bound (on 127.0.0.1, a port of its choosing).
+    metrics: service_runtime::metrics::BoundAddress,
     shutdown: CancellationToken,
     task: tokio::task::JoinHandle<()>,
     /// A replica's own data folder, removed with it.
@@ -110,6 +112,35 @@ pub struct Running {
 impl Running {
     pub fn address(&self) -> SocketAddr {
         self.address
+    }
+
+    /// The Prometheus text its metrics endpoint serves (`GET /metrics`), once bound.
+    pub async fn scrape_metrics(&self) -> String {
+        let address = until_some(&format!("{} serves metrics", self.service.name()), || {
+            let bound = self.metrics.get();
+            async move { bound }
+        })
+        .await;
+        let mut stream = tokio::net::TcpStream::connect(address)
+            .await
+            .expect("connect to the metrics endpoint");
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        stream
+            .write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            .await
+            .expect("send the scrape");
+        let mut response = String::new();
+        stream
+            .read_to_string(&mut response)
+            .await
+            .expect("read the scrape");
+        let (head, body) = response.split_once("\r\n\r\n").expect("an HTTP response");
+        assert!(head.starts_with("HTTP/1.1 200 OK"), "{head}");
+        assert!(
+            head.contains("Content-Type: text/plain; version=0.0.4"),
+            "{head}"
+        );
+        body.to_owned()
     }
 
     /// A plaintext channel to the service, once it accepts connections.
@@ -378,6 +409,10 @@ impl System {
             },
             auth: issuer().auth_config(),
             tls: self.tls.clone(),
+            metrics: service_runtime::MetricsConfig {
+                listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+                ..Default::default()
+            },
             ..ServiceConfig::default()
         }
     }
@@ -391,8 +426,10 @@ impl System {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let address = listener.local_addr().expect("address");
         let shutdown = CancellationToken::new();
+        let config = self.config(service, data_dir);
+        let metrics = config.metrics.bound.clone();
         let task = service.spawn(
-            self.config(service, data_dir),
+            config,
             listener,
             shutdown.clone(),
             Arc::new(self.clock.clone()),
@@ -400,6 +437,7 @@ impl System {
         Running {
             service,
             address,
+            metrics,
             shutdown,
             task,
             _own_data: own_data,
