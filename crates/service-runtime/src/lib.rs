@@ -22,6 +22,7 @@ pub mod refusals;
 pub mod serve;
 pub mod shutdown;
 pub mod vocabularies;
+pub mod watches;
 
 pub use admin::ErasuresPending;
 pub use authorisation::{AuthorisationTable, Rule};

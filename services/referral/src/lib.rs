@@ -146,7 +146,7 @@ pub async fn run(
             dataset_grace: options.dataset_grace(),
             default_rules: PathwayRules::default(),
             shutdown: context.shutdown.clone(),
-            watches: api::WatchLimit::new(options.max_watches_per_organisation)
+            watches: api::watch_limit(options.max_watches_per_organisation)
                 .measured(context.metrics.clone()),
             token_leeway_secs: i64::try_from(context.config.auth.leeway_secs).unwrap_or(i64::MAX),
             watch_recheck: context.config.deadline_check_interval(),

@@ -50,7 +50,7 @@ pub struct SafeSpaceApi {
     /// Each case's needs key, which seals its places to avoid.
     pub(crate) needs_keys: Arc<NeedsKeys>,
     /// Open availability watches per organisation (`watch`).
-    pub(crate) watches: crate::watch::WatchLimit,
+    pub(crate) watches: service_runtime::watches::WatchLimit,
     pub(crate) shutdown: tokio_util::sync::CancellationToken,
     pub(crate) token_leeway_secs: i64,
     pub(crate) watch_recheck: Duration,

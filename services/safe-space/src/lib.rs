@@ -153,7 +153,7 @@ pub async fn run(
             allocators: Default::default(),
             space_keys: space_keys.clone(),
             needs_keys: needs_keys.clone(),
-            watches: watch::WatchLimit::new(options.max_watches_per_organisation)
+            watches: watch::limit(options.max_watches_per_organisation)
                 .measured(context.metrics.clone()),
             shutdown: context.shutdown.clone(),
             token_leeway_secs: i64::try_from(context.config.auth.leeway_secs).unwrap_or(i64::MAX),

@@ -13,15 +13,15 @@
 //! (`[options] max_watches_per_organisation`, per instance) and ends with
 //! its caller's token (by the service's clock).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use case_log_jetstream::{Producer, RecordedCommit, RootKind};
 use contracts::safe_space::v1 as api;
 use safe_space_allocation::allocator::State;
 use safe_space_allocation::{Capacity, Province, SpaceKind, Unit};
+use service_runtime::watches::{WatchLimit, WatchSlot};
 use service_runtime::{Caller, Jurisdiction, OrganisationType, ServiceError};
 use tokio::sync::mpsc;
 use tokio_stream::Stream;
@@ -34,73 +34,15 @@ use crate::{codec, requests};
 pub type AvailabilityStream =
     Pin<Box<dyn Stream<Item = Result<api::WatchAvailabilityResponse, Status>> + Send>>;
 
-/// How many watches each organisation has open, and the most it may.
-#[derive(Debug, Clone)]
-pub struct WatchLimit {
-    max: usize,
-    open: Arc<Mutex<HashMap<String, usize>>>,
-    metrics: service_runtime::Metrics,
-}
-
 /// The watch RPC whose open streams are counted (`approdo.watch.streams`).
-const WATCH_RPC: service_runtime::metrics::WatchRpc = service_runtime::metrics::WatchRpc {
+pub const WATCH_RPC: service_runtime::metrics::WatchRpc = service_runtime::metrics::WatchRpc {
     service: "approdo.safe_space.v1.SafeSpaceService",
     method: "WatchAvailability",
 };
 
-impl WatchLimit {
-    pub fn new(max_per_organisation: usize) -> Self {
-        WatchLimit {
-            max: max_per_organisation,
-            open: Arc::default(),
-            metrics: service_runtime::Metrics::disabled(),
-        }
-    }
-
-    /// Counts the open watches on `metrics` (no organisation in the count).
-    pub fn measured(mut self, metrics: service_runtime::Metrics) -> Self {
-        self.metrics = metrics;
-        self
-    }
-
-    /// A place for one more watch of `organisation`, or `RESOURCE_EXHAUSTED`.
-    pub fn admit(&self, organisation: &str) -> Result<WatchSlot, ServiceError> {
-        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
-        let count = open.entry(organisation.to_owned()).or_default();
-        if *count >= self.max {
-            return Err(ServiceError::ResourceExhausted(format!(
-                "the organisation has {} availability watches open, the most it may; close one first",
-                self.max
-            )));
-        }
-        *count += 1;
-        Ok(WatchSlot {
-            organisation: organisation.to_owned(),
-            open: self.open.clone(),
-            _stream: self.metrics.watch_stream(WATCH_RPC),
-        })
-    }
-}
-
-/// One open watch's place, freed when dropped.
-#[derive(Debug)]
-pub struct WatchSlot {
-    organisation: String,
-    open: Arc<Mutex<HashMap<String, usize>>>,
-    /// Counted open until dropped.
-    _stream: service_runtime::metrics::OpenStream,
-}
-
-impl Drop for WatchSlot {
-    fn drop(&mut self) {
-        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(count) = open.get_mut(&self.organisation) {
-            *count = count.saturating_sub(1);
-            if *count == 0 {
-                open.remove(&self.organisation);
-            }
-        }
-    }
+/// The availability watches' limit (`service_runtime::watches`).
+pub fn limit(max_per_organisation: usize) -> WatchLimit {
+    WatchLimit::new(max_per_organisation, WATCH_RPC, "availability watches")
 }
 
 /// Which spaces a watcher sees.

@@ -38,8 +38,9 @@ use crate::codec::{self, CaseKey};
 use crate::projection;
 
 pub use inbox::WatchStream;
+pub use service_runtime::watches::{WatchLimit, WatchSlot};
 pub use vocabularies::ReferralVocabularies;
-pub use watches::{WatchLimit, WatchSlot};
+pub use watches::limit as watch_limit;
 
 #[derive(Clone)]
 pub struct ReferralApi {

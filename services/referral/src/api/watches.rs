@@ -1,97 +1,26 @@
-//! Open inbox watches: each counts against its organisation's limit
-//! (`options.max_watches_per_organisation`, per service instance) while it is
-//! open, and ends with the caller's right to it: at the token's expiry (by the
-//! service's clock) or when the organisation is deactivated in the directory.
+//! Open inbox watches: each counts against its organisation's limit while it
+//! is open (`service_runtime::watches`, `options.max_watches_per_organisation`
+//! per service instance), and ends with the caller's right to it (here): at
+//! the token's expiry (by the service's clock) or when the organisation is
+//! deactivated in the directory.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use service_runtime::watches::WatchLimit;
 use service_runtime::{Caller, ServiceError};
 
 use super::ReferralApi;
 use crate::projection;
 
-/// How many watches each organisation has open, and the most it may.
-#[derive(Debug, Clone)]
-pub struct WatchLimit {
-    max: usize,
-    open: Arc<Mutex<HashMap<String, usize>>>,
-    metrics: service_runtime::Metrics,
-}
-
 /// The watch RPC whose open streams are counted (`approdo.watch.streams`).
-const WATCH_RPC: service_runtime::metrics::WatchRpc = service_runtime::metrics::WatchRpc {
+pub const WATCH_RPC: service_runtime::metrics::WatchRpc = service_runtime::metrics::WatchRpc {
     service: "approdo.referral.v1.ReferralService",
     method: "WatchInbox",
 };
 
-impl WatchLimit {
-    pub fn new(max_per_organisation: usize) -> Self {
-        WatchLimit {
-            max: max_per_organisation,
-            open: Arc::default(),
-            metrics: service_runtime::Metrics::disabled(),
-        }
-    }
-
-    /// Counts the open watches on `metrics` (no organisation in the count).
-    pub fn measured(mut self, metrics: service_runtime::Metrics) -> Self {
-        self.metrics = metrics;
-        self
-    }
-
-    /// A place for one more watch of `organisation`, or `RESOURCE_EXHAUSTED`
-    /// when it has the most it may. The place is freed when the slot drops.
-    pub fn admit(&self, organisation: &str) -> Result<WatchSlot, ServiceError> {
-        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
-        let count = open.entry(organisation.to_owned()).or_default();
-        if *count >= self.max {
-            tracing::warn!(
-                organisation_id = organisation,
-                open = *count,
-                "inbox watch refused: the organisation has the most open watches it may"
-            );
-            return Err(ServiceError::ResourceExhausted(format!(
-                "the organisation has {} inbox watches open, the most it may; close one first",
-                self.max
-            )));
-        }
-        *count += 1;
-        Ok(WatchSlot {
-            organisation: organisation.to_owned(),
-            open: self.open.clone(),
-            _stream: self.metrics.watch_stream(WATCH_RPC),
-        })
-    }
-
-    /// How many watches `organisation` has open.
-    pub fn open(&self, organisation: &str) -> usize {
-        let open = self.open.lock().unwrap_or_else(|p| p.into_inner());
-        open.get(organisation).copied().unwrap_or(0)
-    }
-}
-
-/// One open watch's place; dropping it (the stream ended, for any reason)
-/// frees the place.
-#[derive(Debug)]
-pub struct WatchSlot {
-    organisation: String,
-    open: Arc<Mutex<HashMap<String, usize>>>,
-    /// Counted open until dropped.
-    _stream: service_runtime::metrics::OpenStream,
-}
-
-impl Drop for WatchSlot {
-    fn drop(&mut self) {
-        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(count) = open.get_mut(&self.organisation) {
-            *count = count.saturating_sub(1);
-            if *count == 0 {
-                open.remove(&self.organisation);
-            }
-        }
-    }
+/// The inbox watches' limit (`service_runtime::watches`).
+pub fn limit(max_per_organisation: usize) -> WatchLimit {
+    WatchLimit::new(max_per_organisation, WATCH_RPC, "inbox watches")
 }
 
 impl ReferralApi {
@@ -127,26 +56,5 @@ impl ReferralApi {
 
     fn watch_ends_at(&self, caller: &Caller) -> i64 {
         caller.expires_at.saturating_add(self.token_leeway_secs)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_organisation_has_at_most_its_limit_open_and_a_closed_watch_frees_its_place() {
-        let limit = WatchLimit::new(2);
-        let first = limit.admit("cav-a").expect("first");
-        let _second = limit.admit("cav-a").expect("second");
-        let refused = limit.admit("cav-a").expect_err("third");
-        assert!(matches!(refused, ServiceError::ResourceExhausted(_)));
-        let _other = limit
-            .admit("cav-b")
-            .expect("another organisation has its own");
-        drop(first);
-        assert_eq!(limit.open("cav-a"), 1);
-        let _again = limit.admit("cav-a").expect("a place was freed");
-        assert_eq!(limit.open("cav-a"), 2);
     }
 }
