@@ -7,6 +7,7 @@ mod support;
 
 mod adversary;
 mod authorisation;
+mod cluster_faults;
 mod crash_consistency;
 mod facility_visits;
 mod jurisdiction;
