@@ -214,6 +214,12 @@ impl NatsCluster {
     pub const NODES: usize = 3;
 
     pub fn start() -> Result<NatsCluster, HarnessError> {
+        Self::start_with(ServerOptions::default())
+    }
+
+    /// As [`NatsCluster::start`], each node with `options` (extra configuration,
+    /// environment, includes; its port is chosen here).
+    pub fn start_with(options: ServerOptions) -> Result<NatsCluster, HarnessError> {
         let clients: Vec<u16> = (0..Self::NODES)
             .map(|_| free_port())
             .collect::<Result<_, _>>()?;
@@ -236,9 +242,10 @@ impl NatsCluster {
                         Self::name(i),
                         monitoring[i],
                         routes[i]
-                    ),
+                    ) + &options.extra_config,
                     port: Some(clients[i]),
-                    ..ServerOptions::default()
+                    env: options.env.clone(),
+                    include: options.include.clone(),
                 })
             })
             .collect::<Result<_, _>>()?;

@@ -1,5 +1,6 @@
 //! The case log on a 3-node JetStream cluster (loopback, `sync_interval: always`,
-//! the stream with 3 replicas) under command load from concurrent clients
+//! the stream with 3 replicas, each service with its own NATS user from the
+//! committed permissions file) under command load from concurrent clients
 //! through the real screening and referral binaries: the stream's leader is
 //! killed mid-run, later the new leader is frozen with SIGSTOP for a few
 //! seconds. A client whose command failed asks again with the same request id.
@@ -18,7 +19,7 @@ use std::time::{Duration, Instant};
 use case_log_jetstream::{CaseLog, CaseLogConfig};
 use contracts::admin::v1 as admin;
 use contracts::screening::v1 as screening;
-use nats_test_server::NatsCluster;
+use nats_test_server::{NatsCluster, ServerOptions, workspace_root};
 use tonic::Code;
 use tonic::transport::Channel;
 use tonic_health::pb::health_check_response::ServingStatus;
@@ -62,8 +63,46 @@ fn free_port() -> u16 {
         .expect("free port")
 }
 
-/// Starts service `name` against every node of the cluster, with 3 replicas,
-/// the shared data folder, key-encryption key and token issuer.
+/// The test's password of a service's NATS user.
+fn password(user: &str) -> String {
+    format!("test-password-of-{user}")
+}
+
+/// Each node: the local permissions file as deployed (the services' users,
+/// their passwords from the environment), plus an unrestricted user that the
+/// test's own reader, without credentials, is bound to.
+fn permissions(dir: &std::path::Path) -> ServerOptions {
+    let deployed =
+        std::fs::read_to_string(workspace_root().join("deploy/local/nats-permissions.conf"))
+            .expect("permissions file");
+    let with_reader = deployed.replacen(
+        "users: [",
+        "users: [\n    { user: reader, password: reader-password-for-tests }",
+        1,
+    );
+    assert_ne!(with_reader, deployed, "the permissions file lists users");
+    let path = dir.join("nats-permissions-with-reader.conf");
+    std::fs::write(&path, format!("no_auth_user: reader\n{with_reader}")).expect("write");
+    ServerOptions {
+        include: vec![path],
+        env: ["screening", "referral", "safe-space", "monitoring"]
+            .iter()
+            .map(|user| {
+                (
+                    format!(
+                        "APPRODO_NATS_{}_PASSWORD",
+                        user.to_uppercase().replace('-', "_")
+                    ),
+                    password(user),
+                )
+            })
+            .collect(),
+        ..ServerOptions::default()
+    }
+}
+
+/// Starts service `name` against every node of the cluster, with its own NATS
+/// user, 3 replicas, the shared data folder, key-encryption key and token issuer.
 fn start(name: &'static str, urls: &str, data: &std::path::Path, kek: &str) -> Binary {
     let port = free_port();
     let issuer = issuer();
@@ -73,6 +112,8 @@ fn start(name: &'static str, urls: &str, data: &std::path::Path, kek: &str) -> B
         .env(format!("{prefix}DATA_DIR"), data)
         .env(format!("{prefix}CASE_LOG__URL"), urls)
         .env(format!("{prefix}CASE_LOG__REPLICAS"), "3")
+        .env(format!("{prefix}CASE_LOG__USER"), name)
+        .env(format!("{prefix}CASE_LOG__PASSWORD"), password(name))
         .env(format!("{prefix}GRACE_PERIOD_MS"), "3000")
         .env(format!("{prefix}ENCRYPTION__KEY_ENCRYPTION_KEY"), kek)
         .env(
@@ -294,12 +335,13 @@ async fn acknowledged_beyond(load: &Load, from: usize, more: usize, what: &str) 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn commands_acknowledged_through_a_leader_kill_and_a_frozen_leader_are_in_the_log_once() {
     let started = Instant::now();
-    let mut cluster = NatsCluster::start().unwrap_or_else(|error| panic!("{error}"));
-    let urls = cluster.urls();
     let data = tempfile::Builder::new()
         .prefix("approdo-cluster-")
         .tempdir()
         .expect("data folder");
+    let mut cluster =
+        NatsCluster::start_with(permissions(data.path())).unwrap_or_else(|error| panic!("{error}"));
+    let urls = cluster.urls();
     let kek = person_crypto::KeyEncryptionKey::generate_hex()
         .expect("a key-encryption key")
         .to_string();
