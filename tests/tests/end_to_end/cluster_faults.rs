@@ -103,8 +103,7 @@ fn permissions(dir: &std::path::Path) -> ServerOptions {
 
 /// Starts service `name` against every node of the cluster, with its own NATS
 /// user, 3 replicas, the shared data folder, key-encryption key and token issuer.
-fn start(name: &'static str, urls: &str, data: &std::path::Path, kek: &str) -> Binary {
-    let port = free_port();
+fn start(name: &'static str, port: u16, urls: &str, data: &std::path::Path, kek: &str) -> Binary {
     let issuer = issuer();
     let prefix = format!("APPRODO_{}__", name.to_uppercase().replace('-', "_"));
     let child = Command::new(end_to_end::binary(name))
@@ -314,7 +313,7 @@ async fn open_until_acknowledged(channel: &Channel, request_id: &str, load: &Loa
 async fn client_loop(client: usize, channel: Channel, load: Arc<Load>) {
     let mut n = 0;
     while !load.stop.load(Ordering::Relaxed) {
-        let request_id = format!("cluster-{client}-{n}");
+        let request_id = format!("client-{client}-{n}");
         let sequence = open_until_acknowledged(&channel, &request_id, &load).await;
         load.acknowledged
             .lock()
@@ -332,36 +331,70 @@ async fn acknowledged_beyond(load: &Load, from: usize, more: usize, what: &str) 
     .await
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn commands_acknowledged_through_a_leader_kill_and_a_frozen_leader_are_in_the_log_once() {
-    let started = Instant::now();
-    let data = tempfile::Builder::new()
-        .prefix("approdo-cluster-")
-        .tempdir()
-        .expect("data folder");
-    let mut cluster =
-        NatsCluster::start_with(permissions(data.path())).unwrap_or_else(|error| panic!("{error}"));
-    let urls = cluster.urls();
-    let kek = person_crypto::KeyEncryptionKey::generate_hex()
-        .expect("a key-encryption key")
-        .to_string();
-    let log = reader(&urls).await;
+/// The cluster, the services' data folder and key-encryption key, the reader.
+struct Setup {
+    cluster: NatsCluster,
+    urls: String,
+    data: tempfile::TempDir,
+    kek: String,
+    log: CaseLog,
+}
 
+impl Setup {
+    async fn new() -> Setup {
+        let data = tempfile::Builder::new()
+            .prefix("approdo-cluster-")
+            .tempdir()
+            .expect("data folder");
+        let cluster = NatsCluster::start_with(permissions(data.path()))
+            .unwrap_or_else(|error| panic!("{error}"));
+        let urls = cluster.urls();
+        let kek = person_crypto::KeyEncryptionKey::generate_hex()
+            .expect("a key-encryption key")
+            .to_string();
+        let log = reader(&urls).await;
+        Setup {
+            cluster,
+            urls,
+            data,
+            kek,
+            log,
+        }
+    }
+
+    fn start(&self, name: &'static str, port: u16) -> Binary {
+        start(name, port, &self.urls, self.data.path(), &self.kek)
+    }
+}
+
+/// A channel to the binary once it reports SERVING.
+async fn serving_channel(binary: &Binary) -> Channel {
+    let channel = channel(binary.port).await;
+    within_phase(&format!("{} SERVING", binary.name), || async {
+        serving(&channel).await.then_some(())
+    })
+    .await;
+    channel
+}
+
+/// The services started, the facility registered, the clients sending.
+async fn services_under_load(
+    setup: &Setup,
+) -> (
+    Vec<Binary>,
+    Vec<Channel>,
+    Arc<Load>,
+    Vec<tokio::task::JoinHandle<()>>,
+) {
     let binaries: Vec<Binary> = SERVICES
         .iter()
-        .map(|name| start(name, &urls, data.path(), &kek))
+        .map(|name| setup.start(name, free_port()))
         .collect();
     let mut channels = Vec::new();
     for binary in &binaries {
-        let channel = channel(binary.port).await;
-        within_phase(&format!("{} SERVING", binary.name), || async {
-            serving(&channel).await.then_some(())
-        })
-        .await;
-        channels.push(channel);
+        channels.push(serving_channel(binary).await);
     }
-    let screening_channel = channels[0].clone();
-    screening::screening_service_client::ScreeningServiceClient::new(screening_channel.clone())
+    screening::screening_service_client::ScreeningServiceClient::new(channels[0].clone())
         .register_facility(
             Caller::administrator().request(screening::RegisterFacilityRequest {
                 request_id: format!("facility-{FACILITY}"),
@@ -372,77 +405,42 @@ async fn commands_acknowledged_through_a_leader_kill_and_a_frozen_leader_are_in_
         )
         .await
         .expect("facility registered");
-
     let load = Arc::new(Load::default());
-    let clients: Vec<_> = (0..CLIENTS)
-        .map(|client| tokio::spawn(client_loop(client, screening_channel.clone(), load.clone())))
+    let clients = (0..CLIENTS)
+        .map(|client| tokio::spawn(client_loop(client, channels[0].clone(), load.clone())))
         .collect();
+    (binaries, channels, load, clients)
+}
 
-    // Fault 1: the stream's leader killed mid-run.
-    let before_kill =
-        acknowledged_beyond(&load, 0, ACKS_PER_PHASE, "acknowledgements before the kill").await;
-    let (killed, leader, connections) = leader_where_services_connect(&cluster, &log).await;
-    cluster.node_mut(killed).kill();
-    println!(
-        "killed the stream leader {leader} (holding {connections} of the services' connections) after {before_kill} acknowledgements"
-    );
-    let (new_leader, _) = within_phase("another node leads the stream", || async {
-        stream_cluster(&log).await.filter(|(l, _)| *l != leader)
-    })
-    .await;
-    let after_kill = acknowledged_beyond(
-        &load,
-        load.count(),
-        ACKS_PER_PHASE,
-        "the services go on with a node down",
-    )
-    .await;
-    cluster
-        .node_mut(killed)
-        .restart()
-        .unwrap_or_else(|error| panic!("{error}"));
-    within_phase("the restarted node catches up", || async {
-        stream_cluster(&log).await.filter(|(_, current)| *current)
-    })
-    .await;
-
-    // Fault 2: the (new) leader frozen for a few seconds, then let go on.
-    let (frozen, leader, connections) = leader_where_services_connect(&cluster, &log).await;
-    cluster
-        .node(frozen)
-        .pause()
-        .unwrap_or_else(|error| panic!("{error}"));
-    println!(
-        "froze the stream leader {leader} (holding {connections} of the services' connections; leader after the kill: {new_leader}) for {PAUSE:?} after {after_kill} acknowledgements"
-    );
-    tokio::time::sleep(PAUSE).await;
-    cluster
-        .node(frozen)
-        .resume()
-        .unwrap_or_else(|error| panic!("{error}"));
-    acknowledged_beyond(
-        &load,
-        load.count(),
-        ACKS_PER_PHASE,
-        "the services go on after the frozen leader resumes",
-    )
-    .await;
+/// Stops the clients; then the checks after the faults: the services serve
+/// and accept a new command; read by the independent reader, every
+/// acknowledged command is in the log once, at its sequence, and no request
+/// id twice; nothing parked; each projection equals a clean rebuild. Prints
+/// the counts.
+async fn checks_after_faults(
+    test: &str,
+    setup: &Setup,
+    binaries: &[Binary],
+    channels: &[Channel],
+    load: &Load,
+    clients: Vec<tokio::task::JoinHandle<()>>,
+    started: Instant,
+) {
     load.stop.store(true, Ordering::Relaxed);
     for client in clients {
         client.await.expect("client");
     }
-
-    // The services serve and accept a new command.
-    for (binary, channel) in binaries.iter().zip(&channels) {
+    for (binary, channel) in binaries.iter().zip(channels) {
         assert!(
             serving(channel).await,
             "{} SERVING after the faults",
             binary.name
         );
     }
-    let after = open_until_acknowledged(&screening_channel, "cluster-after-faults", &load).await;
+    let request = format!("{}-after-faults", test.replace(' ', "-"));
+    let after = open_until_acknowledged(&channels[0], &request, load).await;
 
-    // The log, read by an independent reader: each acknowledged command once.
+    let log = &setup.log;
     let last = within_phase("the log's last sequence", || async {
         log.last_sequence().await.ok()
     })
@@ -460,16 +458,15 @@ async fn commands_acknowledged_through_a_leader_kill_and_a_frozen_leader_are_in_
             .push(sequence);
     }
     let mut acknowledged = load.acknowledged.lock().expect("lock").clone();
-    acknowledged.push(("cluster-after-faults".to_owned(), after));
+    acknowledged.push((request, after));
     let found = acknowledged
         .iter()
         .filter(|(request, sequence)| found_at.get(request) == Some(&vec![*sequence]))
         .count();
     let duplicates: Vec<_> = found_at.iter().filter(|(_, at)| at.len() > 1).collect();
 
-    // Each projection, caught up, equals a clean rebuild.
     let mut parked = 0;
-    for (binary, channel) in binaries.iter().zip(&channels) {
+    for (binary, channel) in binaries.iter().zip(channels) {
         let before = within_phase(&format!("{} applies the log", binary.name), || async {
             projection_status(channel)
                 .await
@@ -499,7 +496,7 @@ async fn commands_acknowledged_through_a_leader_kill_and_a_frozen_leader_are_in_
     }
 
     println!(
-        "cluster faults: commands acknowledged {}, found once at their sequence {found}, \
+        "{test}: commands acknowledged {}, found once at their sequence {found}, \
          duplicates {}, parked {parked}, retries {}, log commits {last}, took {:?}",
         acknowledged.len(),
         duplicates.len(),
@@ -509,4 +506,119 @@ async fn commands_acknowledged_through_a_leader_kill_and_a_frozen_leader_are_in_
     assert_eq!(found, acknowledged.len(), "every acknowledged command once");
     assert!(duplicates.is_empty(), "request ids twice: {duplicates:?}");
     assert_eq!(parked, 0, "nothing parked");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_acknowledged_through_a_leader_kill_and_a_frozen_leader_are_in_the_log_once() {
+    let started = Instant::now();
+    let mut setup = Setup::new().await;
+    let (binaries, channels, load, clients) = services_under_load(&setup).await;
+
+    // Fault 1: the stream's leader killed mid-run.
+    let before_kill =
+        acknowledged_beyond(&load, 0, ACKS_PER_PHASE, "acknowledgements before the kill").await;
+    let (killed, leader, connections) =
+        leader_where_services_connect(&setup.cluster, &setup.log).await;
+    setup.cluster.node_mut(killed).kill();
+    println!(
+        "killed the stream leader {leader} (holding {connections} of the services' connections) after {before_kill} acknowledgements"
+    );
+    let (new_leader, _) = within_phase("another node leads the stream", || async {
+        stream_cluster(&setup.log)
+            .await
+            .filter(|(l, _)| *l != leader)
+    })
+    .await;
+    let after_kill = acknowledged_beyond(
+        &load,
+        load.count(),
+        ACKS_PER_PHASE,
+        "the services go on with a node down",
+    )
+    .await;
+    setup
+        .cluster
+        .node_mut(killed)
+        .restart()
+        .unwrap_or_else(|error| panic!("{error}"));
+    within_phase("the restarted node catches up", || async {
+        stream_cluster(&setup.log)
+            .await
+            .filter(|(_, current)| *current)
+    })
+    .await;
+
+    // Fault 2: the (new) leader frozen for a few seconds, then let go on.
+    let (frozen, leader, connections) =
+        leader_where_services_connect(&setup.cluster, &setup.log).await;
+    let node = setup.cluster.node(frozen);
+    node.pause().unwrap_or_else(|error| panic!("{error}"));
+    println!(
+        "froze the stream leader {leader} (holding {connections} of the services' connections; leader after the kill: {new_leader}) for {PAUSE:?} after {after_kill} acknowledgements"
+    );
+    tokio::time::sleep(PAUSE).await;
+    node.resume().unwrap_or_else(|error| panic!("{error}"));
+    acknowledged_beyond(
+        &load,
+        load.count(),
+        ACKS_PER_PHASE,
+        "the services go on after the frozen leader resumes",
+    )
+    .await;
+
+    checks_after_faults(
+        "cluster faults",
+        &setup,
+        &binaries,
+        &channels,
+        &load,
+        clients,
+        started,
+    )
+    .await;
+}
+
+/// Times each service is killed.
+const SERVICE_KILLS: usize = 3;
+/// Acknowledgements to see between two kills.
+const ACKS_BETWEEN_KILLS: usize = 10;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_acknowledged_while_the_services_are_killed_again_and_again_are_in_the_log_once() {
+    let started = Instant::now();
+    let setup = Setup::new().await;
+    let (mut binaries, channels, load, clients) = services_under_load(&setup).await;
+    for round in 0..SERVICE_KILLS {
+        for binary in &mut binaries {
+            acknowledged_beyond(
+                &load,
+                load.count(),
+                ACKS_BETWEEN_KILLS,
+                &format!("acknowledgements before killing {} ({round})", binary.name),
+            )
+            .await;
+            // SIGKILL with commands in flight, then the same binary on its port and folder.
+            binary.child.kill().expect("SIGKILL");
+            binary.child.wait().expect("wait");
+            *binary = setup.start(binary.name, binary.port);
+            serving_channel(binary).await;
+        }
+    }
+    acknowledged_beyond(
+        &load,
+        load.count(),
+        ACKS_BETWEEN_KILLS,
+        "the services go on after the last kill",
+    )
+    .await;
+    checks_after_faults(
+        "service crashes",
+        &setup,
+        &binaries,
+        &channels,
+        &load,
+        clients,
+        started,
+    )
+    .await;
 }
