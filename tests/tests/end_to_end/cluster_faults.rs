@@ -127,7 +127,13 @@ fn start(name: &'static str, port: u16, urls: &str, data: &std::path::Path, kek:
         .env_remove("RUST_LOG")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(Stdio::from(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(data.join(format!("{name}.log")))
+                .expect("log file"),
+        ))
         .spawn()
         .expect("spawn service");
     Binary { name, port, child }
@@ -488,6 +494,15 @@ async fn checks_after_faults(
         })
         .await;
         assert_eq!(rebuilt.position, before.position, "{}", binary.name);
+        if rebuilt.content_digest != before.content_digest {
+            // What the service logged (ids and codes only), to tell why.
+            let logged =
+                std::fs::read_to_string(setup.data.path().join(format!("{}.log", binary.name)))
+                    .unwrap_or_default();
+            for line in logged.lines().filter(|l| !l.contains(" INFO ")) {
+                println!("{}: {line}", binary.name);
+            }
+        }
         assert_eq!(
             rebuilt.content_digest, before.content_digest,
             "{}: the projection after the faults differs from a clean rebuild",
