@@ -7,7 +7,8 @@
 #   - kubectl kustomize renders deploy/kubernetes, kubernetes-validate --strict checks every
 #     rendered object against the Kubernetes 1.30 and current schemas.
 # Tools come from PyPI and npm into $DEPLOY_TOOLS (default /tmp/approdo-deploy-tools).
-# For the running check (a real 3-node cluster and the four services) see cluster-test.sh.
+# The running check (a real 3-node cluster under faults, with the service binaries) is the
+# end-to-end test cluster_faults, run by cargo xtask test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TOOLS=${DEPLOY_TOOLS:-/tmp/approdo-deploy-tools}

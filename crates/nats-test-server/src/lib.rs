@@ -1,6 +1,10 @@
 //! Starts a real `nats-server` with JetStream for a test: its own port, its own
 //! store directory, `sync_interval: always` as in production, stopped on drop.
 //!
+//! [`NatsCluster`] runs three of them on loopback as one JetStream cluster
+//! (free ports, a store each) for fault tests: a node killed, restarted or
+//! paused with SIGSTOP.
+//!
 //! The binary is found in `$NATS_SERVER_BIN`, the project's `.tools/` folder
 //! (where `cargo xtask setup` installs the pinned 2.15.1), or `PATH`.
 
@@ -48,6 +52,8 @@ pub enum HarnessError {
     NotInstalled(&'static str),
     #[error("cannot prepare or start nats-server: {0}")]
     Io(#[from] std::io::Error),
+    #[error("the nats-server process is not running")]
+    NotRunning,
     #[error("nats-server did not report its port within {0:?} (see {1})")]
     NoPort(Duration, PathBuf),
 }
@@ -163,6 +169,136 @@ impl NatsServer {
         self.options.port = Some(self.port);
         self.spawn()
     }
+
+    /// Whether the process runs (not killed).
+    pub fn is_running(&self) -> bool {
+        self.child.is_some()
+    }
+
+    /// Stops the process with SIGSTOP: it holds its connections open and answers
+    /// nothing, as a node frozen by its host would, until [`NatsServer::resume`].
+    pub fn pause(&self) -> Result<(), HarnessError> {
+        self.signal("-STOP")
+    }
+
+    /// Lets a paused process go on (SIGCONT).
+    pub fn resume(&self) -> Result<(), HarnessError> {
+        self.signal("-CONT")
+    }
+
+    fn signal(&self, signal: &str) -> Result<(), HarnessError> {
+        let Some(child) = &self.child else {
+            return Err(HarnessError::NotRunning);
+        };
+        let status = Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(HarnessError::NotRunning)
+        }
+    }
+}
+
+/// Three nats-servers on loopback forming one JetStream cluster (`approdo-test`),
+/// each with its own client, route and monitoring port (free ones), its own store and
+/// `sync_interval: always`; the nodes are named `n0`, `n1`, `n2` (the names
+/// JetStream reports a stream's leader by). Dropping it kills them all.
+pub struct NatsCluster {
+    nodes: Vec<NatsServer>,
+    monitoring: Vec<u16>,
+}
+
+impl NatsCluster {
+    pub const NODES: usize = 3;
+
+    pub fn start() -> Result<NatsCluster, HarnessError> {
+        Self::start_with(ServerOptions::default())
+    }
+
+    /// As [`NatsCluster::start`], each node with `options` (extra configuration,
+    /// environment, includes; its port is chosen here).
+    pub fn start_with(options: ServerOptions) -> Result<NatsCluster, HarnessError> {
+        let clients: Vec<u16> = (0..Self::NODES)
+            .map(|_| free_port())
+            .collect::<Result<_, _>>()?;
+        let routes: Vec<u16> = (0..Self::NODES)
+            .map(|_| free_port())
+            .collect::<Result<_, _>>()?;
+        let monitoring: Vec<u16> = (0..Self::NODES)
+            .map(|_| free_port())
+            .collect::<Result<_, _>>()?;
+        let route_list = routes
+            .iter()
+            .map(|port| format!("nats-route://127.0.0.1:{port}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let nodes = (0..Self::NODES)
+            .map(|i| {
+                NatsServer::start_with(ServerOptions {
+                    extra_config: format!(
+                        "server_name: {}\nhttp: 127.0.0.1:{}\ncluster {{\n  name: approdo-test\n  listen: 127.0.0.1:{}\n  routes: [{route_list}]\n}}\n",
+                        Self::name(i),
+                        monitoring[i],
+                        routes[i]
+                    ) + &options.extra_config,
+                    port: Some(clients[i]),
+                    env: options.env.clone(),
+                    include: options.include.clone(),
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(NatsCluster { nodes, monitoring })
+    }
+
+    /// How many client connections node `i` holds now (its `/varz`), `None`
+    /// when it does not answer (killed, paused).
+    pub fn client_connections(&self, i: usize) -> Option<u64> {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", self.monitoring[i])).ok()?;
+        stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+        stream
+            .write_all(b"GET /varz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+            .ok()?;
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).ok()?;
+        parse_connections(&answer)
+    }
+
+    /// The name of node `i`, as the cluster reports it.
+    pub fn name(i: usize) -> String {
+        format!("n{i}")
+    }
+
+    /// The node called `name`, if there is one.
+    pub fn index_of(&self, name: &str) -> Option<usize> {
+        (0..self.nodes.len()).find(|&i| Self::name(i) == name)
+    }
+
+    /// Every node's URL, comma separated (as a service's `case_log.url` takes them).
+    pub fn urls(&self) -> String {
+        self.nodes
+            .iter()
+            .map(NatsServer::url)
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    pub fn node(&self, i: usize) -> &NatsServer {
+        &self.nodes[i]
+    }
+
+    pub fn node_mut(&mut self, i: usize) -> &mut NatsServer {
+        &mut self.nodes[i]
+    }
+}
+
+/// A port free on loopback when asked (the server binds it right after).
+fn free_port() -> Result<u16, HarnessError> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
 
 fn wait_for_port(ports_dir: &Path, log: PathBuf) -> Result<u16, HarnessError> {
@@ -189,6 +325,17 @@ fn parse_client_port(ports_file: &str) -> Option<u16> {
     address.rsplit(':').next()?.parse().ok()
 }
 
+/// `"connections": 3` in a `/varz` answer.
+fn parse_connections(varz: &str) -> Option<u64> {
+    let start = varz.find("\"connections\":")? + "\"connections\":".len();
+    let digits: String = varz[start..]
+        .trim_start()
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
+}
+
 impl Drop for NatsServer {
     fn drop(&mut self) {
         self.kill();
@@ -207,6 +354,13 @@ mod tests {
     }
 
     #[test]
+    fn parses_the_connection_count() {
+        let text = "HTTP/1.0 200 OK\r\n\r\n{\n  \"connections\": 3,\n  \"total_connections\": 9\n}";
+        assert_eq!(parse_connections(text), Some(3));
+        assert_eq!(parse_connections("{}"), None);
+    }
+
+    #[test]
     fn starts_restarts_and_stops_a_real_server() {
         let mut server = NatsServer::start();
         let port = server.port();
@@ -216,5 +370,35 @@ mod tests {
         assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
         server.kill();
         assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
+        assert!(server.pause().is_err(), "a killed server cannot be paused");
+    }
+
+    #[test]
+    fn a_cluster_starts_three_named_nodes_that_can_be_paused_and_restarted() {
+        let mut cluster = NatsCluster::start().expect("cluster");
+        let urls = cluster.urls();
+        assert_eq!(urls.split(',').count(), NatsCluster::NODES);
+        for i in 0..NatsCluster::NODES {
+            let port = cluster.node(i).port();
+            assert!(urls.contains(&format!("127.0.0.1:{port}")));
+            assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
+            assert_eq!(cluster.index_of(&NatsCluster::name(i)), Some(i));
+        }
+        let _client = std::net::TcpStream::connect(("127.0.0.1", cluster.node(0).port()));
+        assert!(cluster.client_connections(0).is_some());
+        cluster.node(1).pause().expect("SIGSTOP");
+        assert_eq!(
+            cluster.client_connections(1),
+            None,
+            "a paused node answers nothing"
+        );
+        cluster.node(1).resume().expect("SIGCONT");
+        assert!(cluster.client_connections(1).is_some());
+        let port = cluster.node(2).port();
+        cluster.node_mut(2).kill();
+        assert!(!cluster.node(2).is_running());
+        cluster.node_mut(2).restart().expect("restart");
+        assert_eq!(cluster.node(2).port(), port);
+        assert!(cluster.node(2).is_running());
     }
 }

@@ -1,12 +1,14 @@
 //! The end-to-end tests of the whole system, in one binary around one harness
 //! ([`support::System`]): a real nats-server, the services in process on port 0
-//! with an injected clock, and the real binaries in the smoke test and the safe-space crash test. Each module
+//! with an injected clock, and the real binaries in the smoke test, the safe-space crash test and the
+//! cluster and service fault tests (`cluster_faults`, on their own 3-node cluster). Each module
 //! is one concern; none starts anything by hand.
 
 mod support;
 
 mod adversary;
 mod authorisation;
+mod cluster_faults;
 mod crash_consistency;
 mod facility_visits;
 mod jurisdiction;
