@@ -129,13 +129,24 @@ impl SafeSpaceApi {
 
     /// An allocator's state, read from the log (with every needs key it meets read).
     pub(crate) async fn allocator_state(&self, id: &str) -> Result<allocator::State, ServiceError> {
+        Ok(self.allocator_history_and_state(id).await?.1)
+    }
+
+    /// An allocator's commits, read once, and its state folded from them
+    /// (again, with the needs keys the first fold met read, until none is missed).
+    pub(crate) async fn allocator_history_and_state(
+        &self,
+        id: &str,
+    ) -> Result<(Vec<case_log_jetstream::RecordedCommit>, allocator::State), ServiceError> {
+        let history = self.kernel.history::<Allocator>(id).await?;
         let mut round = 0;
         loop {
             let codec = self.avoid_codec();
-            let state = self.kernel.state::<Allocator>(id, &codec).await?;
+            let state = service_runtime::kernel::fold::<Allocator>(&codec, &history)
+                .map_err(|e| ServiceError::internal(format_args!("an allocator's history: {e}")))?;
             let missed = codec.missed();
             if missed.is_empty() || round >= KEY_ROUNDS {
-                return Ok(state);
+                return Ok((history, state));
             }
             self.needs_keys.load(self.kernel.log(), &missed).await?;
             round += 1;

@@ -93,9 +93,8 @@ impl DeadlineWatch for SafeSpaceApi {
         async move {
             let (province, kind) =
                 parsed.ok_or_else(|| ServiceError::internal("an allocator id the index holds"))?;
-            let state = self.allocator_state(&id).await?;
-            // The arrivals' commits, for telling a transfer from the arrival's own placement.
-            let history = self.kernel.history::<Allocator>(&id).await?;
+            // Its commits also tell a transfer from the arrival's own placement.
+            let (history, state) = self.allocator_history_and_state(&id).await?;
             let store = self.projection.store();
             // The cases here that ended, or moved elsewhere, each confirmed from the log.
             let moved = projection::transfers_due(store)?.contains(&id);
