@@ -31,6 +31,10 @@ pub struct CaseLogConfig {
     pub usage_warning_percent: u8,
     /// How often each service reads how full the stream is, in seconds.
     pub usage_check_interval_secs: u64,
+    /// The most memory, in bytes, the histories of recently used aggregates
+    /// may take (commands on them decide without reading the log first).
+    /// `0` keeps none: every command reads its aggregate's history.
+    pub history_cache_bytes: u64,
 }
 
 /// The password, and credentials in a URL, are never shown: a configuration can
@@ -48,6 +52,7 @@ impl std::fmt::Debug for CaseLogConfig {
             max_bytes,
             usage_warning_percent,
             usage_check_interval_secs,
+            history_cache_bytes,
         } = self;
         let urls: Vec<String> = url.split(',').map(without_credentials).collect();
         f.debug_struct("CaseLogConfig")
@@ -61,6 +66,7 @@ impl std::fmt::Debug for CaseLogConfig {
             .field("max_bytes", max_bytes)
             .field("usage_warning_percent", usage_warning_percent)
             .field("usage_check_interval_secs", usage_check_interval_secs)
+            .field("history_cache_bytes", history_cache_bytes)
             .finish()
     }
 }
@@ -79,6 +85,11 @@ fn without_credentials(url: &str) -> String {
 /// locally, 18 GB per node in Kubernetes).
 pub const DEFAULT_MAX_BYTES: i64 = 4 * 1024 * 1024 * 1024;
 
+/// 32 MiB: the histories of some tens of thousands of recently used
+/// aggregates (a case's record is a few kilobytes), well within a service's
+/// memory budget.
+pub const DEFAULT_HISTORY_CACHE_BYTES: u64 = 32 * 1024 * 1024;
+
 impl Default for CaseLogConfig {
     fn default() -> Self {
         CaseLogConfig {
@@ -92,6 +103,7 @@ impl Default for CaseLogConfig {
             max_bytes: DEFAULT_MAX_BYTES,
             usage_warning_percent: 80,
             usage_check_interval_secs: 60,
+            history_cache_bytes: DEFAULT_HISTORY_CACHE_BYTES,
         }
     }
 }
@@ -112,6 +124,11 @@ impl CaseLogConfig {
         } else {
             -1
         }
+    }
+
+    /// The history cache's budget in bytes (saturated on a 32-bit target).
+    pub fn history_cache_budget(&self) -> usize {
+        usize::try_from(self.history_cache_bytes).unwrap_or(usize::MAX)
     }
 
     pub fn usage_check_interval(&self) -> Duration {

@@ -7,13 +7,19 @@ use futures::StreamExt;
 use prost::Message;
 use time::OffsetDateTime;
 
+use std::sync::Arc;
+
 use crate::config::CaseLogConfig;
 use crate::envelope::{NewCommit, PendingCommit, RecordedCommit};
 use crate::error::LogError;
+use crate::history_cache::{CachedHistory, HistoryCache, HistoryCacheStats};
 use crate::subject::{AggregateAddress, HistoryScope, SUBJECT_PREFIX};
 
 /// How many times a command is decided again after losing a race.
 const MAX_COMMAND_ATTEMPTS: usize = 8;
+
+/// How many messages one batched read asks for.
+const READ_BATCH: usize = 256;
 
 /// Where a history stops.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,9 +44,50 @@ impl HistoryBound {
 
 /// What a history read saw: the trusted commits, and the sequence of the
 /// last message within the bound, trusted or not (for the expected sequence).
+#[derive(Default)]
 struct Read {
     commits: Vec<RecordedCommit>,
     last_sequence: u64,
+    /// A message beyond the bound was seen: nothing later can be within it.
+    ended: bool,
+}
+
+impl Read {
+    /// Takes one stored message into the read, trusting it only if its
+    /// payload's aggregate is its subject's (architecture invariant 13).
+    fn take(
+        &mut self,
+        bound: HistoryBound,
+        sequence: u64,
+        subject: &str,
+        time: OffsetDateTime,
+        payload: &[u8],
+    ) {
+        if !bound.admits(sequence, time) {
+            self.ended = true;
+            return;
+        }
+        self.last_sequence = sequence;
+        match RecordedCommit::from_log(sequence, subject, time, payload) {
+            Ok(commit) => self.commits.push(commit),
+            Err(distrust) => tracing::warn!(
+                sequence,
+                subject = %subject,
+                reason = distrust.code(),
+                detail = %distrust.detail(),
+                "untrusted commit left out of a history"
+            ),
+        }
+    }
+
+    /// The next sequence to read from.
+    fn next(&self, from: u64) -> u64 {
+        if self.last_sequence == 0 {
+            from
+        } else {
+            self.last_sequence + 1
+        }
+    }
 }
 
 /// The answer to an append.
@@ -113,6 +160,8 @@ pub struct CaseLog {
     /// Who this connection is: the configured NATS user, which names its
     /// inbox prefix and its consumers (see [`principal`]).
     principal: String,
+    /// Recently used aggregates' histories (see `history_cache.rs`).
+    cache: Arc<HistoryCache>,
 }
 
 /// The name a connection goes by, from its configured NATS user: its reply
@@ -168,7 +217,13 @@ impl CaseLog {
             stream,
             config: config.clone(),
             principal,
+            cache: Arc::new(HistoryCache::new(config.history_cache_budget())),
         })
+    }
+
+    /// How the history cache has served so far (for metrics).
+    pub fn history_cache_stats(&self) -> HistoryCacheStats {
+        self.cache.stats()
     }
 
     pub fn config(&self) -> &CaseLogConfig {
@@ -251,9 +306,19 @@ impl CaseLog {
     }
 
     /// Runs a command idempotently against one aggregate:
-    /// read its history; if `request_id` was already executed, answer with that commit
-    /// and append nothing (at any time, not only within the duplicate window);
-    /// otherwise decide on the history and append; on a lost race, decide again.
+    /// take its history (held in memory if recently used, else read from the
+    /// log); if `request_id` was already executed, answer with that commit and
+    /// append nothing (at any time, not only within the duplicate window);
+    /// otherwise decide on the history and append after its last sequence; on
+    /// a lost race, bring the history up to date and decide again.
+    ///
+    /// A history held in memory may be behind the log: an append after it is
+    /// refused by JetStream (the expected last subject sequence), and a refusal
+    /// decided on it is confirmed on the log before it is answered, so the
+    /// outcome is the one a fresh read would give. In the history `decide`
+    /// sees, the commits this process appended and has not read back carry
+    /// their occurred-at as `recorded_at`: decide on the events, never on when
+    /// the server stored them.
     pub async fn execute<E, F>(
         &self,
         address: &AggregateAddress,
@@ -263,13 +328,21 @@ impl CaseLog {
     where
         F: FnMut(&[RecordedCommit]) -> Result<PendingCommit, E>,
     {
+        let subject = address.subject();
         let mut last_conflict = None;
+        let mut held = self.cache.get(&subject);
+        // Whether the history was confirmed against the log during this command.
+        let mut confirmed = held.is_none();
+        let mut history = match held.take() {
+            Some(history) => history,
+            None => self.read_aggregate(address).await?,
+        };
         for _ in 0..MAX_COMMAND_ATTEMPTS {
-            let read = self
-                .read(&HistoryScope::Aggregate(address.clone()), HistoryBound::All)
-                .await?;
-            let history = read.commits;
-            if let Some(done) = history.iter().find(|c| c.request_id() == request_id) {
+            if let Some(done) = history
+                .commits
+                .iter()
+                .find(|c| c.request_id() == request_id)
+            {
                 return Ok(Executed {
                     sequence: done.sequence,
                     commit: done.commit.clone(),
@@ -277,9 +350,24 @@ impl CaseLog {
                 });
             }
             // The subject's last message, trusted or not: what JetStream checks.
-            let previous_sequence = read.last_sequence;
-            let mut pending = decide(&history).map_err(ExecuteError::Rejected)?;
+            let previous_sequence = history.last_sequence;
+            let mut pending = match decide(&history.commits) {
+                Ok(pending) => pending,
+                Err(refused) if !confirmed => {
+                    // Refused on a history from memory: answer only if the log
+                    // holds nothing newer, else decide again on what it holds.
+                    let current = self.refresh(address, history).await?;
+                    confirmed = true;
+                    if current.last_sequence == previous_sequence {
+                        return Err(ExecuteError::Rejected(refused));
+                    }
+                    history = current;
+                    continue;
+                }
+                Err(refused) => return Err(ExecuteError::Rejected(refused)),
+            };
             pending.request_id = request_id.to_owned();
+            let occurred_at = pending.occurred_at;
             let commit = NewCommit {
                 address: address.clone(),
                 previous_sequence,
@@ -296,6 +384,16 @@ impl CaseLog {
                     });
                 }
                 Ok(receipt) => {
+                    self.cache.appended(
+                        &subject,
+                        previous_sequence,
+                        RecordedCommit {
+                            sequence: receipt.sequence,
+                            subject: subject.clone(),
+                            recorded_at: occurred_at,
+                            commit: receipt.commit.clone(),
+                        },
+                    );
                     return Ok(Executed {
                         sequence: receipt.sequence,
                         commit: receipt.commit,
@@ -305,6 +403,8 @@ impl CaseLog {
                 Err(conflict @ LogError::Conflict { .. }) => {
                     tracing::debug!(previous_sequence, "append lost a race, deciding again");
                     last_conflict = Some(conflict);
+                    history = self.refresh(address, history).await?;
+                    confirmed = true;
                 }
                 Err(other) => return Err(other.into()),
             }
@@ -312,6 +412,55 @@ impl CaseLog {
         Err(last_conflict
             .unwrap_or(LogError::Conflict { expected: 0 })
             .into())
+    }
+
+    /// An aggregate's whole history as the log holds it now: from memory
+    /// brought up to date, or read; kept for the next command.
+    async fn aggregate_history(
+        &self,
+        address: &AggregateAddress,
+    ) -> Result<CachedHistory, LogError> {
+        match self.cache.get(&address.subject()) {
+            Some(held) => self.refresh(address, held).await,
+            None => self.read_aggregate(address).await,
+        }
+    }
+
+    /// Reads an aggregate's whole history from the log and keeps it.
+    async fn read_aggregate(&self, address: &AggregateAddress) -> Result<CachedHistory, LogError> {
+        let read = self
+            .read(&HistoryScope::Aggregate(address.clone()), HistoryBound::All)
+            .await?;
+        let history = CachedHistory::read(read.commits, read.last_sequence);
+        self.cache.put(&address.subject(), history.clone());
+        Ok(history)
+    }
+
+    /// Brings a held history up to date from the stream's leader: what was
+    /// appended after it (one request when nothing was), and the commits this
+    /// process appended read back with the server's time. Keeps the result.
+    async fn refresh(
+        &self,
+        address: &AggregateAddress,
+        held: CachedHistory,
+    ) -> Result<CachedHistory, LogError> {
+        let from = held
+            .provisional_sequence()
+            .unwrap_or(held.last_sequence + 1);
+        let mut tail = Read::default();
+        self.read_from_leader(&address.subject(), from, HistoryBound::All, &mut tail)
+            .await?;
+        let mut commits: Vec<RecordedCommit> = held
+            .commits
+            .iter()
+            .take_while(|c| c.sequence < from)
+            .cloned()
+            .collect();
+        commits.append(&mut tail.commits);
+        let last_sequence = tail.last_sequence.max(held.last_sequence);
+        let history = CachedHistory::read(commits, last_sequence);
+        self.cache.put(&address.subject(), history.clone());
+        Ok(history)
     }
 
     /// The commit stored at a stream sequence.
@@ -331,33 +480,125 @@ impl CaseLog {
     /// A history, in log order: one aggregate, or everything that happened under a root.
     /// Only trusted commits are in it: a message that does not decode, or whose
     /// payload claims another aggregate than its subject's, is left out and
-    /// logged (architecture invariant 13).
+    /// logged (architecture invariant 13). Every acknowledged append is in it
+    /// (the stream's leader confirms the end).
     pub async fn history(
         &self,
         scope: &HistoryScope,
         bound: HistoryBound,
     ) -> Result<Vec<RecordedCommit>, LogError> {
+        if let (HistoryScope::Aggregate(address), HistoryBound::All) = (scope, bound) {
+            let history = self.aggregate_history(address).await?;
+            return Ok(Arc::unwrap_or_clone(history.commits));
+        }
         Ok(self.read(scope, bound).await?.commits)
     }
 
-    /// Reads a history one message at a time, each the next on the scope's
-    /// subjects (`STREAM.MSG.GET` with `next_by_subj`, answered by the
-    /// stream's leader, so a read sees every acknowledged append). No consumer
-    /// is created: services need no permission to create or delete consumers
-    /// for reading, only for following (see `follow.rs`).
+    /// Reads a history without a consumer (services need no permission to
+    /// create or delete consumers for reading, only for following; see
+    /// `follow.rs`): in batches of direct gets (`DIRECT.GET` with `batch` and
+    /// `next_by_subj`, which any replica may answer), then from the stream's
+    /// leader (`STREAM.MSG.GET` with `next_by_subj`) from where the batches
+    /// ended, so a replica behind the leader never hides an acknowledged
+    /// append. When a batched read fails (a server without batched direct
+    /// gets), the whole history is read from the leader.
     async fn read(&self, scope: &HistoryScope, bound: HistoryBound) -> Result<Read, LogError> {
         let filter = scope.filter_subject();
-        let mut read = Read {
-            commits: Vec::new(),
-            last_sequence: 0,
-        };
-        let mut next = 1;
+        let mut read = Read::default();
+        if let Err(error) = self.read_batched(&filter, bound, &mut read).await {
+            tracing::warn!(%error, "batched history read failed, reading from the leader");
+            read = Read::default();
+        }
+        if !read.ended {
+            let from = read.next(1);
+            self.read_from_leader(&filter, from, bound, &mut read)
+                .await?;
+        }
+        Ok(read)
+    }
+
+    /// Reads `filter`'s messages from sequence 1 in batches of direct gets,
+    /// until a batch comes back short, or a message beyond `bound`.
+    async fn read_batched(
+        &self,
+        filter: &str,
+        bound: HistoryBound,
+        read: &mut Read,
+    ) -> Result<(), LogError> {
+        let client = self.context.client();
+        let api = format!("$JS.API.DIRECT.GET.{}", self.config.stream);
+        let timeout = self.config.request_timeout();
+        let failed =
+            |e: &dyn std::fmt::Display| LogError::unavailable("read history", e.to_string());
         loop {
+            let from = read.next(1);
+            let inbox = client.new_inbox();
+            let mut replies = client
+                .subscribe(inbox.clone())
+                .await
+                .map_err(|e| failed(&e))?;
+            let request = serde_json::json!({
+                "seq": from,
+                "next_by_subj": filter,
+                "batch": READ_BATCH,
+            });
+            client
+                .publish_with_reply(api.clone(), inbox, request.to_string().into())
+                .await
+                .map_err(|e| failed(&e))?;
+            let mut received = 0;
+            loop {
+                let reply = tokio::time::timeout(timeout, replies.next())
+                    .await
+                    .map_err(|_| failed(&"timed out"))?
+                    .ok_or_else(|| failed(&"subscription ended"))?;
+                match reply.status {
+                    // The end of the batch.
+                    Some(status) if status.as_u16() == 204 => break,
+                    // Nothing (more) on the subject.
+                    Some(status) if status.as_u16() == 404 => return Ok(()),
+                    Some(status) if status.as_u16() != 200 => {
+                        return Err(failed(&format_args!("direct get answered {status}")));
+                    }
+                    _ => {}
+                }
+                let message =
+                    jetstream::message::StreamMessage::try_from(reply).map_err(|e| failed(&e))?;
+                received += 1;
+                read.take(
+                    bound,
+                    message.sequence,
+                    &message.subject,
+                    message.time,
+                    &message.payload,
+                );
+                if read.ended {
+                    return Ok(());
+                }
+            }
+            if received < READ_BATCH {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Reads `filter`'s messages from sequence `from`, one at a time, each the
+    /// next on the filter's subjects, answered by the stream's leader (so the
+    /// read sees every acknowledged append).
+    async fn read_from_leader(
+        &self,
+        filter: &str,
+        from: u64,
+        bound: HistoryBound,
+        read: &mut Read,
+    ) -> Result<(), LogError> {
+        let mut next = from;
+        while !read.ended {
             let message = match self
                 .stream
                 .raw_message_builder()
                 .sequence(next)
-                .next_by_subject(filter.clone())
+                .next_by_subject(filter.to_owned())
                 .send()
                 .await
             {
@@ -365,28 +606,16 @@ impl CaseLog {
                 Err(error) if error.kind() == stream::RawMessageErrorKind::NoMessageFound => break,
                 Err(error) => return Err(LogError::unavailable("read history", error)),
             };
-            if !bound.admits(message.sequence, message.time) {
-                break;
-            }
-            read.last_sequence = message.sequence;
             next = message.sequence + 1;
-            match RecordedCommit::from_log(
+            read.take(
+                bound,
                 message.sequence,
                 &message.subject,
                 message.time,
                 &message.payload,
-            ) {
-                Ok(commit) => read.commits.push(commit),
-                Err(distrust) => tracing::warn!(
-                    sequence = message.sequence,
-                    subject = %message.subject,
-                    reason = distrust.code(),
-                    detail = %distrust.detail(),
-                    "untrusted commit left out of a history"
-                ),
-            }
+            );
         }
-        Ok(read)
+        Ok(())
     }
 
     /// The sequence of the last commit in the log, 0 when it is empty.

@@ -356,6 +356,66 @@ pub fn observe_projection(meter: &Meter, projection: &ProjectionHandle) -> Proje
     }
 }
 
+/// Registers the case log's history cache figures (read at each collection):
+/// lookups by result (`hit`: the history was in memory), evictions, and the
+/// bytes held.
+pub fn observe_history_cache(
+    meter: &Meter,
+    log: &case_log_jetstream::CaseLog,
+) -> HistoryCacheGauges {
+    let lookups = {
+        let log = log.clone();
+        meter
+            .u64_observable_counter("approdo.case_log.history_cache.lookups")
+            .with_unit("{lookup}")
+            .with_description(
+                "Aggregate histories looked up in memory before a command or a read, by result",
+            )
+            .with_callback(move |observer| {
+                let stats = log.history_cache_stats();
+                observer.observe(stats.hits, &[KeyValue::new("approdo.cache.result", "hit")]);
+                observer.observe(
+                    stats.misses,
+                    &[KeyValue::new("approdo.cache.result", "miss")],
+                );
+            })
+            .build()
+    };
+    let evictions = {
+        let log = log.clone();
+        meter
+            .u64_observable_counter("approdo.case_log.history_cache.evictions")
+            .with_unit("{history}")
+            .with_description("Aggregate histories dropped from memory to stay within the budget")
+            .with_callback(move |observer| {
+                observer.observe(log.history_cache_stats().evictions, &[]);
+            })
+            .build()
+    };
+    let size = {
+        let log = log.clone();
+        meter
+            .u64_observable_gauge("approdo.case_log.history_cache.size")
+            .with_unit("By")
+            .with_description("Bytes of aggregate histories held in memory")
+            .with_callback(move |observer| {
+                observer.observe(log.history_cache_stats().bytes, &[]);
+            })
+            .build()
+    };
+    HistoryCacheGauges {
+        _counters: [lookups, evictions],
+        _size: size,
+    }
+}
+
+/// The history cache's instruments, observed while this lives.
+#[derive(Debug)]
+pub struct HistoryCacheGauges {
+    _counters: [opentelemetry::metrics::ObservableCounter<u64>; 2],
+    _size: opentelemetry::metrics::ObservableGauge<u64>,
+}
+
 /// The projection's gauges, observed while this lives.
 #[derive(Debug)]
 pub struct ProjectionGauges {

@@ -195,6 +195,7 @@ where
 
     // Observed while the service runs.
     let _projection_gauges = crate::metrics::observe_projection(&meter, &projection);
+    let _history_cache_gauges = crate::metrics::observe_history_cache(&meter, &log);
     let context_log = log.clone();
     let deadline_passes = crate::DeadlinePasses::default();
     let erasures_pending = crate::ErasuresPending::default();

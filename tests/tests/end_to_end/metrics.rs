@@ -122,6 +122,26 @@ async fn rpcs_appends_projection_watches_and_keys_are_scraped_without_personal_d
         "{scrape}"
     );
 
+    // The case's history was read once from the log, then served from memory:
+    // a retry of the opening is answered without reading the log again.
+    let hits = "approdo_case_log_history_cache_lookups_total{approdo_cache_result=\"hit\"}";
+    let misses = "approdo_case_log_history_cache_lookups_total{approdo_cache_result=\"miss\"}";
+    let hits_before = sample(&scrape, hits).expect("history cache hits are scraped");
+    let misses_before = sample(&scrape, misses).expect("history cache misses are scraped");
+    let retried = operator
+        .open_case(open_case("metrics-open", "RG"))
+        .await
+        .expect("retried")
+        .into_inner();
+    assert_eq!(retried.log_sequence, opened.log_sequence);
+    let scrape = running.scrape_metrics().await;
+    assert!(sample(&scrape, hits) > Some(hits_before), "{scrape}");
+    assert_eq!(sample(&scrape, misses), Some(misses_before), "{scrape}");
+    assert!(
+        sample(&scrape, "approdo_case_log_history_cache_size_bytes").is_some_and(|b| b > 0.0),
+        "{scrape}"
+    );
+
     // The projection's gauges follow its status as the admin API shows it.
     let applied = opened.log_sequence;
     eventually(
