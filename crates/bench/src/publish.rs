@@ -1,7 +1,10 @@
 //! Phase 1: writing to the case log, one request at a time. The baseline is a raw
 //! `PUB` with a reply inbox awaiting JetStream's PubAck; against it,
 //! `CaseLog::append` (envelope, `Nats-Msg-Id`, expected last subject sequence) and
-//! `CaseLog::execute` (history read of an aggregate with prior commits, decide, append).
+//! `CaseLog::execute` (the aggregate's history, decide, append) on an aggregate
+//! this connection used recently (its history in memory, the hot path) and on
+//! one it never saw (the history read from the log: batched direct gets, the
+//! end confirmed by the stream's leader).
 
 use std::time::{Duration, Instant};
 
@@ -40,9 +43,17 @@ pub struct Limits {
 pub struct Figures {
     pub raw: Summary,
     pub append: Summary,
+    /// `execute` on aggregates whose `PRIOR_COMMITS` commits this connection
+    /// appended (their histories in memory).
     pub execute: Summary,
-    /// `CaseLog::history` of one aggregate with `PRIOR_COMMITS` commits: the read inside `execute`.
+    /// `execute` on aggregates this connection never saw (history cache off).
+    pub execute_cold: Summary,
+    /// `CaseLog::history` of one aggregate with `PRIOR_COMMITS` commits read
+    /// from the log: the read inside a cold `execute`.
     pub history: Summary,
+    /// `CaseLog::history` of one such aggregate held in memory: one request
+    /// to the stream's leader confirms nothing was added.
+    pub history_held: Summary,
     /// Bytes of an encoded commit with one 200-byte event (what `append` publishes).
     pub commit_bytes: usize,
 }
@@ -54,6 +65,12 @@ pub async fn measure(limits: Limits) -> Result<Figures> {
         ..CaseLogConfig::default()
     };
     let log = CaseLog::connect(&config).await?;
+    // Another instance of a service: it never saw the aggregates and keeps nothing.
+    let cold = CaseLog::connect(&CaseLogConfig {
+        history_cache_bytes: 0,
+        ..config.clone()
+    })
+    .await?;
     let mut raw = RawClient::connect(server.port()).await?;
 
     // Warm up all three paths on aggregates that are not measured.
@@ -73,10 +90,19 @@ pub async fn measure(limits: Limits) -> Result<Figures> {
     for address in prepare(&log, "warmup", 10).await? {
         execute_one(&log, &address, 0).await?;
     }
+    for address in prepare(&log, "warmup-cold", 10).await? {
+        execute_one(&cold, &address, 0).await?;
+    }
     let histories = prepare(&log, "history", HISTORY_AGGREGATES).await?;
 
-    let (mut raws, mut appends, mut executes, mut reads) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut raws, mut appends, mut executes, mut colds, mut reads, mut held) = (
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+    );
     for run in 0..limits.runs {
         // Alternate which of the two goes first, so that drift favours neither.
         eprintln!(
@@ -98,16 +124,21 @@ pub async fn measure(limits: Limits) -> Result<Figures> {
             limits.execute_ops
         );
         let aggregates = prepare(&log, &format!("r{run}"), limits.execute_ops).await?;
+        let unseen = prepare(&log, &format!("c{run}"), limits.execute_ops).await?;
         eprintln!("  run {}/{}: CaseLog::execute", run + 1, limits.runs);
         executes.push(execute_run(&log, &aggregates, limits).await?);
+        colds.push(execute_run(&cold, &unseen, limits).await?);
         eprintln!("  run {}/{}: CaseLog::history", run + 1, limits.runs);
-        reads.push(history_run(&log, &histories, limits).await?);
+        reads.push(history_run(&cold, &histories, limits).await?);
+        held.push(history_run(&log, &histories, limits).await?);
     }
     Ok(Figures {
         raw: Summary::of(&raws),
         append: Summary::of(&appends),
         execute: Summary::of(&executes),
+        execute_cold: Summary::of(&colds),
         history: Summary::of(&reads),
+        history_held: Summary::of(&held),
         commit_bytes,
     })
 }
@@ -214,7 +245,9 @@ async fn execute_one(log: &CaseLog, address: &AggregateAddress, seed: usize) -> 
     }
 }
 
-/// `count` fresh aggregates, each with `PRIOR_COMMITS` commits (prepared concurrently, not measured).
+/// `count` fresh aggregates, each with `PRIOR_COMMITS` commits executed
+/// through `log` (prepared concurrently, not measured): as a service that just
+/// ran those commands holds them.
 async fn prepare(log: &CaseLog, tag: &str, count: usize) -> Result<Vec<AggregateAddress>> {
     let addresses = (0..count)
         .map(|i| case(&format!("exec-{tag}-{i}")))
@@ -225,10 +258,13 @@ async fn prepare(log: &CaseLog, tag: &str, count: usize) -> Result<Vec<Aggregate
         let chunk = chunk.to_vec();
         tasks.spawn(async move {
             for address in &chunk {
-                let mut previous = 0;
                 for k in 0..PRIOR_COMMITS {
-                    let commit = new_commit(address, previous, &format!("prior-{k}"), k);
-                    previous = log.append(&commit).await?.sequence;
+                    let request = format!("prior-{k}");
+                    log.execute(address, &request, |_| {
+                        Ok::<_, std::convert::Infallible>(pending(&request, k))
+                    })
+                    .await
+                    .map_err(|e| anyhow::anyhow!("prepare: {e}"))?;
                 }
             }
             anyhow::Ok(())
