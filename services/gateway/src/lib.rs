@@ -228,6 +228,10 @@ async fn serve(gateway: &Gateway, request: Request, access: &mut Access) -> Resu
                 format!("the body exceeds {} bytes", gateway.max_body_bytes),
             )
         })?;
+    let verified = gateway
+        .modi
+        .verify(&parts.headers, route.body.then_some(&body[..]), access_token::now_unix())?;
+    access.verified = Some(verified.clone());
     if route.body {
         let content_type = parts
             .headers
@@ -244,10 +248,6 @@ async fn serve(gateway: &Gateway, request: Request, access: &mut Access) -> Resu
             ));
         }
     }
-    let verified = gateway
-        .modi
-        .verify(&parts.headers, route.body.then_some(&body[..]), access_token::now_unix())?;
-    access.verified = Some(verified.clone());
     let request_id = match route.request_id_field() {
         Some(_) => Some(
             parts

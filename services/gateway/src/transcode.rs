@@ -111,6 +111,13 @@ fn violation_of(path: &str, message: &str) -> FieldViolation {
         let expected = expected.trim_start_matches(", ");
         return FieldViolation::new(join(&name), format!("unknown field; {expected}"));
     }
+    if let Some(rest) = message.strip_prefix("unrecognized field name '") {
+        let name: String = rest.trim_end_matches('\'').chars().take(64).collect();
+        return FieldViolation::new(join(&name), "unknown field");
+    }
+    if message.starts_with("unrecognized enum value") {
+        return FieldViolation::new(path, "not one of the enum's values");
+    }
     if let Some(rest) = message.strip_prefix("missing field `") {
         let name = rest.split('`').next().unwrap_or_default();
         return FieldViolation::new(join(name), "required");
@@ -293,4 +300,56 @@ pub fn response_json(message: &DynamicMessage) -> Vec<u8> {
         return b"{}".to_vec();
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn open_case() -> Route {
+        crate::routes::routes(contracts::FILE_DESCRIPTOR_SET)
+            .expect("routes")
+            .into_iter()
+            .find(|r| r.template == "/v1/cases" && r.body)
+            .expect("OpenCase")
+    }
+
+    fn fields(result: Result<DynamicMessage, Vec<FieldViolation>>) -> Vec<(String, String)> {
+        result
+            .err()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|v| (v.field, v.description))
+            .collect()
+    }
+
+    #[test]
+    fn body_errors_name_the_field_without_its_value() {
+        let route = open_case();
+        let unknown = fields(request_message(&route, &[], None, br#"{"nickname": "Zed"}"#, Some("k")));
+        assert_eq!(unknown.len(), 1, "{unknown:?}");
+        assert_eq!(unknown[0].0, "nickname");
+        let wrong = fields(request_message(
+            &route,
+            &[],
+            None,
+            br#"{"arrival": {"arrivedAt": "Quellbrook"}}"#,
+            Some("k"),
+        ));
+        assert_eq!(wrong.len(), 1, "{wrong:?}");
+        assert_eq!(wrong[0].0, "arrival.arrivedAt");
+        assert!(!wrong[0].1.contains("Quellbrook"), "{wrong:?}");
+    }
+
+    #[test]
+    fn the_idempotency_key_fills_the_request_id() {
+        let route = open_case();
+        let message = request_message(&route, &[], None, br#"{"facilityId": "cas-1"}"#, Some("key-1"))
+            .expect("a message");
+        let json: Value = serde_json::from_slice(&response_json(&message)).expect("json");
+        assert_eq!(json["requestId"], "key-1");
+        assert_eq!(json["facilityId"], "cas-1");
+        let given = fields(request_message(&route, &[], None, br#"{"request_id": "mine"}"#, Some("k")));
+        assert_eq!(given[0].0, "request_id");
+    }
 }

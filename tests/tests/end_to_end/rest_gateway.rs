@@ -37,12 +37,15 @@ fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/pdnd")
 }
 
+/// A test key: the platform's RSA key (PKCS#1) or a consumer's EC key (PKCS#8), PEM.
 fn key(name: &str) -> EncodingKey {
-    let pem = std::fs::read(fixtures().join(name)).expect("test key");
+    let pem = std::fs::read_to_string(fixtures().join(name)).expect("test key");
+    let base64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    let der = STANDARD.decode(base64).expect("PEM");
     if name.starts_with("platform") {
-        EncodingKey::from_rsa_pem(&pem).expect("RSA key")
+        EncodingKey::from_rsa_der(&der)
     } else {
-        EncodingKey::from_ec_pem(&pem).expect("EC key")
+        EncodingKey::from_ec_der(&der)
     }
 }
 
@@ -668,7 +671,7 @@ async fn invalid_input_is_a_400_naming_the_fields_and_appends_nothing() {
 
     // The service's own validation, its BadRequest by JSON names.
     let reply = gateway
-        .call(AG, "POST", "/v1/cases", Some(&json!({ "facilityId": "no-such-facility", "ageBand": "eleven" })), Some(&unique("bad")))
+        .call(AG, "POST", "/v1/cases", Some(&json!({ "facilityId": "hotspot-lampedusa", "ageBand": "eleven" })), Some(&unique("bad")))
         .await;
     assert_eq!(reply.status, 400, "{reply:?}");
     let fields = field_names(&reply);
