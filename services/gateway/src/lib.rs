@@ -58,8 +58,10 @@ pub enum GatewayError {
 
 /// The gateway's issuer, from the seed file its configuration names.
 pub fn issuer(config: &GatewayConfig) -> Result<TokenIssuer, GatewayError> {
-    Ok(TokenIssuer::from_seed_file(&config.issuer.issuer, &config.issuer.seed_file)?
-        .with_audience(&config.issuer.audience))
+    Ok(
+        TokenIssuer::from_seed_file(&config.issuer.issuer, &config.issuer.seed_file)?
+            .with_audience(&config.issuer.audience),
+    )
 }
 
 struct Gateway {
@@ -87,13 +89,12 @@ pub async fn run(
         if channels.contains_key(&route.upstream) {
             continue;
         }
-        let url = config
-            .upstreams
-            .get(&route.upstream)
-            .ok_or_else(|| routes::RouteError::NoUpstream {
+        let url = config.upstreams.get(&route.upstream).ok_or_else(|| {
+            routes::RouteError::NoUpstream {
                 rpc: route.grpc_path.clone(),
                 upstream: route.upstream.clone(),
-            })?;
+            }
+        })?;
         let channel = Channel::from_shared(url.clone())
             .map_err(|e| GatewayError::Upstream {
                 name: route.upstream.clone(),
@@ -134,7 +135,10 @@ pub async fn run(
 
 async fn openapi_document(State(gateway): State<Arc<Gateway>>) -> Response {
     (
-        [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
         gateway.openapi.clone(),
     )
         .into_response()
@@ -183,7 +187,11 @@ async fn handle(State(gateway): State<Arc<Gateway>>, request: Request) -> Respon
     response
 }
 
-async fn serve(gateway: &Gateway, request: Request, access: &mut Access) -> Result<Response, Problem> {
+async fn serve(
+    gateway: &Gateway,
+    request: Request,
+    access: &mut Access,
+) -> Result<Response, Problem> {
     let (parts, body) = request.into_parts();
     let path = parts.uri.path();
     let candidates: Vec<(&Route, Vec<_>)> = gateway
@@ -217,7 +225,11 @@ async fn serve(gateway: &Gateway, request: Request, access: &mut Access) -> Resu
         }
         return Ok(response);
     };
-    access.route = format!("{} {}", route.http_method.as_str().to_uppercase(), route.template);
+    access.route = format!(
+        "{} {}",
+        route.http_method.as_str().to_uppercase(),
+        route.template
+    );
     let body = axum::body::to_bytes(body, gateway.max_body_bytes)
         .await
         .map_err(|_| {
@@ -228,9 +240,11 @@ async fn serve(gateway: &Gateway, request: Request, access: &mut Access) -> Resu
                 format!("the body exceeds {} bytes", gateway.max_body_bytes),
             )
         })?;
-    let verified = gateway
-        .modi
-        .verify(&parts.headers, route.body.then_some(&body[..]), access_token::now_unix())?;
+    let verified = gateway.modi.verify(
+        &parts.headers,
+        route.body.then_some(&body[..]),
+        access_token::now_unix(),
+    )?;
     access.verified = Some(verified.clone());
     if route.body {
         let content_type = parts
@@ -272,7 +286,10 @@ async fn serve(gateway: &Gateway, request: Request, access: &mut Access) -> Resu
         Ok(output) => {
             access.grpc_code = Some(tonic::Code::Ok);
             Ok((
-                [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+                [(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                )],
                 Body::from(transcode::response_json(&output)),
             )
                 .into_response())

@@ -37,7 +37,10 @@ fn main() -> ExitCode {
             }
         };
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("{NAME}: cannot start the async runtime: {error}");
@@ -91,7 +94,8 @@ fn create_keys(config: &GatewayConfig) -> Result<(), String> {
         if let Some(dir) = section.seed_file.parent() {
             std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         }
-        let issuer = access_token::TokenIssuer::generate(&section.issuer).map_err(|e| e.to_string())?;
+        let issuer =
+            access_token::TokenIssuer::generate(&section.issuer).map_err(|e| e.to_string())?;
         let mut file = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -100,7 +104,10 @@ fn create_keys(config: &GatewayConfig) -> Result<(), String> {
             .map_err(|e| format!("{}: {e}", section.seed_file.display()))?;
         file.write_all(issuer.seed_hex().as_bytes())
             .map_err(|e| format!("{}: {e}", section.seed_file.display()))?;
-        println!("created the gateway's token issuer key in {}", section.seed_file.display());
+        println!(
+            "created the gateway's token issuer key in {}",
+            section.seed_file.display()
+        );
     }
     let issuer = gateway::issuer(config).map_err(|e| e.to_string())?;
     if let Some(jwks) = &section.jwks_file {

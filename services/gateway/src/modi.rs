@@ -59,25 +59,39 @@ impl std::fmt::Debug for Keys {
 impl Keys {
     /// The asymmetric keys of a JWK set file; every key needs a `kid`.
     pub fn from_file(path: &Path) -> Result<Keys, KeysError> {
-        let text = std::fs::read_to_string(path).map_err(|e| KeysError::Read(path.to_owned(), e))?;
-        let set: JwkSet = serde_json::from_str(&text).map_err(|e| KeysError::Parse(path.to_owned(), e.to_string()))?;
+        let text =
+            std::fs::read_to_string(path).map_err(|e| KeysError::Read(path.to_owned(), e))?;
+        let set: JwkSet = serde_json::from_str(&text)
+            .map_err(|e| KeysError::Parse(path.to_owned(), e.to_string()))?;
         let mut keys = HashMap::new();
         for (i, jwk) in set.keys.iter().enumerate() {
-            let bad = || KeysError::Key(path.to_owned(), jwk.common.key_id.clone().unwrap_or_else(|| format!("#{i}")));
+            let bad = || {
+                KeysError::Key(
+                    path.to_owned(),
+                    jwk.common.key_id.clone().unwrap_or_else(|| format!("#{i}")),
+                )
+            };
             let kid = jwk.common.key_id.clone().ok_or_else(bad)?;
             let algorithm = match (&jwk.common.key_algorithm, &jwk.algorithm) {
-                (Some(KeyAlgorithm::RS256), AlgorithmParameters::RSA(_)) | (None, AlgorithmParameters::RSA(_)) => Algorithm::RS256,
+                (Some(KeyAlgorithm::RS256), AlgorithmParameters::RSA(_))
+                | (None, AlgorithmParameters::RSA(_)) => Algorithm::RS256,
                 (Some(KeyAlgorithm::RS384), AlgorithmParameters::RSA(_)) => Algorithm::RS384,
                 (Some(KeyAlgorithm::RS512), AlgorithmParameters::RSA(_)) => Algorithm::RS512,
                 (Some(KeyAlgorithm::PS256), AlgorithmParameters::RSA(_)) => Algorithm::PS256,
-                (Some(KeyAlgorithm::ES256), AlgorithmParameters::EllipticCurve(_)) => Algorithm::ES256,
-                (Some(KeyAlgorithm::ES384), AlgorithmParameters::EllipticCurve(_)) => Algorithm::ES384,
+                (Some(KeyAlgorithm::ES256), AlgorithmParameters::EllipticCurve(_)) => {
+                    Algorithm::ES256
+                }
+                (Some(KeyAlgorithm::ES384), AlgorithmParameters::EllipticCurve(_)) => {
+                    Algorithm::ES384
+                }
                 (None, AlgorithmParameters::EllipticCurve(ec)) => match ec.curve {
                     EllipticCurve::P256 => Algorithm::ES256,
                     EllipticCurve::P384 => Algorithm::ES384,
                     _ => return Err(bad()),
                 },
-                (Some(KeyAlgorithm::EdDSA) | None, AlgorithmParameters::OctetKeyPair(_)) => Algorithm::EdDSA,
+                (Some(KeyAlgorithm::EdDSA) | None, AlgorithmParameters::OctetKeyPair(_)) => {
+                    Algorithm::EdDSA
+                }
                 _ => return Err(bad()),
             };
             let key = DecodingKey::from_jwk(jwk).map_err(|_| bad())?;
@@ -179,7 +193,9 @@ fn jwt_reason(kind: &ErrorKind) -> &'static str {
         ErrorKind::ExpiredSignature => "it has expired",
         ErrorKind::ImmatureSignature => "it is not valid yet",
         ErrorKind::InvalidSignature => "its signature does not verify",
-        ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => "its algorithm is not the key's",
+        ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => {
+            "its algorithm is not the key's"
+        }
         ErrorKind::MissingRequiredClaim(_) => "a required claim is missing",
         _ => "it is not a well-formed signed JWT",
     }
@@ -225,9 +241,13 @@ impl Modi {
         now: i64,
         times: impl Fn(&T) -> (Option<i64>, i64),
     ) -> Result<T, &'static str> {
-        let header = jsonwebtoken::decode_header(token).map_err(|_| "it is not a well-formed signed JWT (unsigned or unknown algorithm)")?;
+        let header = jsonwebtoken::decode_header(token)
+            .map_err(|_| "it is not a well-formed signed JWT (unsigned or unknown algorithm)")?;
         let kid = header.kid.ok_or("its header names no key (kid)")?;
-        let (key, algorithm) = keys.0.get(&kid).ok_or("it is signed with a key that is not trusted")?;
+        let (key, algorithm) = keys
+            .0
+            .get(&kid)
+            .ok_or("it is signed with a key that is not trusted")?;
         if header.alg != *algorithm {
             return Err("its algorithm is not the key's");
         }
@@ -257,39 +277,98 @@ impl Modi {
     }
 
     /// Every ModI check on a request: its headers and, when it has one, its body.
-    pub fn verify(&self, headers: &HeaderMap, body: Option<&[u8]>, now: i64) -> Result<Verified, Problem> {
+    pub fn verify(
+        &self,
+        headers: &HeaderMap,
+        body: Option<&[u8]>,
+        now: i64,
+    ) -> Result<Verified, Problem> {
         // The voucher.
         let voucher = header_str(headers, "authorization")
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
             .map(str::trim)
             .filter(|v| !v.is_empty())
-            .ok_or_else(|| Problem::unauthorized("invalid-voucher", "a PDND voucher is required: Authorization: Bearer <voucher>"))?;
+            .ok_or_else(|| {
+                Problem::unauthorized(
+                    "invalid-voucher",
+                    "a PDND voucher is required: Authorization: Bearer <voucher>",
+                )
+            })?;
         let claims: VoucherClaims = self
-            .jwt(voucher, &self.platform, Some(&self.config.issuer), self.config.max_voucher_lifetime_secs, now, |c: &VoucherClaims| (c.iat, c.exp))
-            .map_err(|reason| Problem::unauthorized("invalid-voucher", format!("the voucher is refused: {reason}")))?;
+            .jwt(
+                voucher,
+                &self.platform,
+                Some(&self.config.issuer),
+                self.config.max_voucher_lifetime_secs,
+                now,
+                |c: &VoucherClaims| (c.iat, c.exp),
+            )
+            .map_err(|reason| {
+                Problem::unauthorized(
+                    "invalid-voucher",
+                    format!("the voucher is refused: {reason}"),
+                )
+            })?;
         let client_id = claims
             .client_id
             .clone()
             .or_else(|| claims.sub.clone())
-            .ok_or_else(|| Problem::unauthorized("invalid-voucher", "the voucher is refused: it names no client_id"))?;
+            .ok_or_else(|| {
+                Problem::unauthorized(
+                    "invalid-voucher",
+                    "the voucher is refused: it names no client_id",
+                )
+            })?;
         let purpose_id = claims
             .purpose_id
             .clone()
             .filter(|p| !p.is_empty())
-            .ok_or_else(|| Problem::unauthorized("invalid-voucher", "the voucher is refused: it names no purposeId"))?;
-        let consumer = self
-            .consumers
-            .get(&client_id)
-            .ok_or_else(|| Problem::forbidden("unknown-consumer", "the voucher's client is not a consumer of this e-service"))?;
+            .ok_or_else(|| {
+                Problem::unauthorized(
+                    "invalid-voucher",
+                    "the voucher is refused: it names no purposeId",
+                )
+            })?;
+        let consumer = self.consumers.get(&client_id).ok_or_else(|| {
+            Problem::forbidden(
+                "unknown-consumer",
+                "the voucher's client is not a consumer of this e-service",
+            )
+        })?;
 
         // AUDIT_REST_02: who acts, bound to the voucher.
         let evidence = header_str(headers, TRACKING_EVIDENCE)
             .filter(|v| !v.is_empty())
-            .ok_or_else(|| Problem::unauthorized("invalid-tracking-evidence", "Agid-JWT-TrackingEvidence is required"))?;
+            .ok_or_else(|| {
+                Problem::unauthorized(
+                    "invalid-tracking-evidence",
+                    "Agid-JWT-TrackingEvidence is required",
+                )
+            })?;
         let tracking: TrackingClaims = self
-            .jwt(evidence, &consumer.keys, None, self.config.max_signature_lifetime_secs, now, |c: &TrackingClaims| (c.iat, c.exp))
-            .map_err(|reason| Problem::unauthorized("invalid-tracking-evidence", format!("Agid-JWT-TrackingEvidence is refused: {reason}")))?;
-        let tracking_refused = |what: &str| Problem::unauthorized("invalid-tracking-evidence", format!("Agid-JWT-TrackingEvidence is refused: {what}"));
+            .jwt(
+                evidence,
+                &consumer.keys,
+                None,
+                self.config.max_signature_lifetime_secs,
+                now,
+                |c: &TrackingClaims| (c.iat, c.exp),
+            )
+            .map_err(|reason| {
+                Problem::unauthorized(
+                    "invalid-tracking-evidence",
+                    format!("Agid-JWT-TrackingEvidence is refused: {reason}"),
+                )
+            })?;
+        let tracking_refused = |what: &str| {
+            Problem::unauthorized(
+                "invalid-tracking-evidence",
+                format!("Agid-JWT-TrackingEvidence is refused: {what}"),
+            )
+        };
         if tracking.purpose_id.as_deref() != Some(purpose_id.as_str()) {
             return Err(tracking_refused("its purposeId is not the voucher's"));
         }
@@ -298,20 +377,31 @@ impl Modi {
             tracking.user_location.filter(|s| !s.is_empty()),
             tracking.loa.filter(|s| !s.is_empty()),
         ) else {
-            return Err(tracking_refused("userID, userLocation and LoA are required"));
+            return Err(tracking_refused(
+                "userID, userLocation and LoA are required",
+            ));
         };
         if !is_code(&user_location) || !is_code(&loa) {
-            return Err(tracking_refused("userLocation and LoA must be codes (1 to 64 characters of [A-Za-z0-9._:-])"));
+            return Err(tracking_refused(
+                "userLocation and LoA must be codes (1 to 64 characters of [A-Za-z0-9._:-])",
+            ));
         }
         match &claims.digest {
             Some(digest) => {
                 let expected = hex_sha256(evidence.as_bytes());
-                if !digest.alg.eq_ignore_ascii_case("SHA256") || !digest.value.eq_ignore_ascii_case(&expected) {
-                    return Err(tracking_refused("it is not the one the voucher's digest binds"));
+                if !digest.alg.eq_ignore_ascii_case("SHA256")
+                    || !digest.value.eq_ignore_ascii_case(&expected)
+                {
+                    return Err(tracking_refused(
+                        "it is not the one the voucher's digest binds",
+                    ));
                 }
             }
             None if self.config.tracking_digest_required => {
-                return Err(Problem::unauthorized("invalid-voucher", "the voucher is refused: it carries no digest of the tracking evidence (AUDIT_REST_02)"));
+                return Err(Problem::unauthorized(
+                    "invalid-voucher",
+                    "the voucher is refused: it carries no digest of the tracking evidence (AUDIT_REST_02)",
+                ));
             }
             None => {}
         }
@@ -334,19 +424,57 @@ impl Modi {
         })
     }
 
-    fn integrity(&self, headers: &HeaderMap, body: &[u8], consumer: &Consumer, client_id: &str, now: i64) -> Result<String, Problem> {
-        let digest = header_str(headers, DIGEST)
-            .ok_or_else(|| Problem::new(http::StatusCode::BAD_REQUEST, "digest-mismatch", "Body integrity not shown", "Digest: SHA-256=<base64 of the body's SHA-256> is required"))?;
-        let actual = format!("SHA-256={}", base64::engine::general_purpose::STANDARD.encode(Sha256::digest(body)));
+    fn integrity(
+        &self,
+        headers: &HeaderMap,
+        body: &[u8],
+        consumer: &Consumer,
+        client_id: &str,
+        now: i64,
+    ) -> Result<String, Problem> {
+        let digest = header_str(headers, DIGEST).ok_or_else(|| {
+            Problem::new(
+                http::StatusCode::BAD_REQUEST,
+                "digest-mismatch",
+                "Body integrity not shown",
+                "Digest: SHA-256=<base64 of the body's SHA-256> is required",
+            )
+        })?;
+        let actual = format!(
+            "SHA-256={}",
+            base64::engine::general_purpose::STANDARD.encode(Sha256::digest(body))
+        );
         if digest != actual {
-            return Err(Problem::new(http::StatusCode::BAD_REQUEST, "digest-mismatch", "Body integrity not shown", "the Digest header is not the SHA-256 of the body"));
+            return Err(Problem::new(
+                http::StatusCode::BAD_REQUEST,
+                "digest-mismatch",
+                "Body integrity not shown",
+                "the Digest header is not the SHA-256 of the body",
+            ));
         }
         let signature = header_str(headers, SIGNATURE)
             .filter(|v| !v.is_empty())
-            .ok_or_else(|| Problem::unauthorized("invalid-signature", "Agid-JWT-Signature is required on a request with a body"))?;
-        let refused = |what: &str| Problem::unauthorized("invalid-signature", format!("Agid-JWT-Signature is refused: {what}"));
+            .ok_or_else(|| {
+                Problem::unauthorized(
+                    "invalid-signature",
+                    "Agid-JWT-Signature is required on a request with a body",
+                )
+            })?;
+        let refused = |what: &str| {
+            Problem::unauthorized(
+                "invalid-signature",
+                format!("Agid-JWT-Signature is refused: {what}"),
+            )
+        };
         let claims: SignatureClaims = self
-            .jwt(signature, &consumer.keys, None, self.config.max_signature_lifetime_secs, now, |c: &SignatureClaims| (c.iat, c.exp))
+            .jwt(
+                signature,
+                &consumer.keys,
+                None,
+                self.config.max_signature_lifetime_secs,
+                now,
+                |c: &SignatureClaims| (c.iat, c.exp),
+            )
             .map_err(refused)?;
         let signed = |name: &str| {
             claims
@@ -357,16 +485,31 @@ impl Modi {
                 .map(|(_, v)| v.as_str())
         };
         if signed("digest") != Some(digest) {
-            return Err(refused("its signed_headers do not carry the request's Digest"));
+            return Err(refused(
+                "its signed_headers do not carry the request's Digest",
+            ));
         }
         let content_type = header_str(headers, "content-type").unwrap_or_default();
         if signed("content-type") != Some(content_type) {
-            return Err(refused("its signed_headers do not carry the request's Content-Type"));
+            return Err(refused(
+                "its signed_headers do not carry the request's Content-Type",
+            ));
         }
-        let jti = claims.jti.filter(|j| !j.is_empty()).ok_or_else(|| refused("it has no jti"))?;
-        let mut seen = self.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        seen.retain(|_, expires| *expires + i64::try_from(self.config.leeway_secs).unwrap_or(0) >= now);
-        if seen.insert(format!("{client_id} {jti}"), claims.exp).is_some() {
+        let jti = claims
+            .jti
+            .filter(|j| !j.is_empty())
+            .ok_or_else(|| refused("it has no jti"))?;
+        let mut seen = self
+            .seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        seen.retain(|_, expires| {
+            *expires + i64::try_from(self.config.leeway_secs).unwrap_or(0) >= now
+        });
+        if seen
+            .insert(format!("{client_id} {jti}"), claims.exp)
+            .is_some()
+        {
             return Err(refused("its jti was used before (a replay)"));
         }
         Ok(jti)
@@ -375,9 +518,15 @@ impl Modi {
 
 /// An identifier-like code: no free text.
 fn is_code(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b".:_-".contains(&b))
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".:_-".contains(&b))
 }
 
 pub fn hex_sha256(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }

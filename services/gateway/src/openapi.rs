@@ -17,16 +17,31 @@ use crate::{IDEMPOTENCY_KEY, problem::PROBLEM_JSON};
 
 /// The error statuses every operation may answer, and when.
 const ERRORS: [(&str, &str); 11] = [
-    ("400", "Invalid input (the fields at fault in `errors`), or a body whose Digest does not match"),
-    ("401", "No valid PDND voucher, tracking evidence or integrity signature"),
-    ("403", "The consumer, or the organisation it acts for, may not do this"),
-    ("404", "No such resource, or not visible to the consumer's organisation"),
+    (
+        "400",
+        "Invalid input (the fields at fault in `errors`), or a body whose Digest does not match",
+    ),
+    (
+        "401",
+        "No valid PDND voucher, tracking evidence or integrity signature",
+    ),
+    (
+        "403",
+        "The consumer, or the organisation it acts for, may not do this",
+    ),
+    (
+        "404",
+        "No such resource, or not visible to the consumer's organisation",
+    ),
     ("409", "Not possible in the resource's current state"),
     ("413", "The body is too large"),
     ("415", "The body is not application/json"),
     ("429", "Too many requests: retry later"),
     ("502", "A service behind the facade failed"),
-    ("503", "A service behind the facade is unavailable: retry later"),
+    (
+        "503",
+        "A service behind the facade is unavailable: retry later",
+    ),
     ("504", "A service behind the facade did not answer in time"),
 ];
 
@@ -116,7 +131,12 @@ pub fn document(routes: &[Route], public_url: &str, audience: &str) -> Value {
 fn operation(route: &Route, reference: &mut dyn FnMut(&MessageDescriptor)) -> Value {
     let method = &route.method;
     let description = comment(method.parent_file(), method.path()).unwrap_or_default();
-    let summary = description.split(['.', '\n']).next().unwrap_or_default().trim().to_owned();
+    let summary = description
+        .split(['.', '\n'])
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_owned();
     let mut parameters = Vec::new();
     for field in route.path_fields() {
         let mut schema = field_schema(&field, reference);
@@ -133,12 +153,20 @@ fn operation(route: &Route, reference: &mut dyn FnMut(&MessageDescriptor)) -> Va
     }
     if !route.body {
         let path_fields = route.path_fields();
-        query_parameters(&route.input(), "", &path_fields, &mut parameters, reference, 0);
+        query_parameters(
+            &route.input(),
+            "",
+            &path_fields,
+            &mut parameters,
+            reference,
+            0,
+        );
     }
     let mut security = json!([{ "PDNDVoucher": [], "AgidJWTTrackingEvidence": [] }]);
     let mut operation = Map::new();
     if route.body {
-        security = json!([{ "PDNDVoucher": [], "AgidJWTTrackingEvidence": [], "AgidJWTSignature": [] }]);
+        security =
+            json!([{ "PDNDVoucher": [], "AgidJWTTrackingEvidence": [], "AgidJWTSignature": [] }]);
         parameters.push(json!({
             "name": "Digest",
             "in": "header",
@@ -176,7 +204,10 @@ fn operation(route: &Route, reference: &mut dyn FnMut(&MessageDescriptor)) -> Va
         if (status == "413" || status == "415") && !route.body {
             continue;
         }
-        responses.insert(status.into(), json!({ "$ref": format!("#/components/responses/Problem{status}") }));
+        responses.insert(
+            status.into(),
+            json!({ "$ref": format!("#/components/responses/Problem{status}") }),
+        );
     }
     operation.insert("operationId".into(), json!(method.name()));
     operation.insert("summary".into(), json!(summary));
@@ -207,7 +238,14 @@ fn query_parameters(
         match field.kind() {
             Kind::Message(inner) if !is_string_wkt(&inner) => {
                 if !field.is_list() && depth < 3 {
-                    query_parameters(&inner, &format!("{name}."), &[], parameters, reference, depth + 1);
+                    query_parameters(
+                        &inner,
+                        &format!("{name}."),
+                        &[],
+                        parameters,
+                        reference,
+                        depth + 1,
+                    );
                 }
             }
             _ => {
@@ -239,14 +277,16 @@ fn message_schema(
             continue;
         }
         let mut schema = field_schema(&field, reference);
-        if let (Some(description), Value::Object(s)) = (comment(field.parent_file(), field.path()), &mut schema)
+        if let (Some(description), Value::Object(s)) =
+            (comment(field.parent_file(), field.path()), &mut schema)
             && !s.contains_key("$ref")
         {
             s.insert("description".into(), json!(description));
         }
         properties.insert(field.json_name().to_owned(), schema);
     }
-    let mut schema = json!({ "type": "object", "properties": properties, "additionalProperties": false });
+    let mut schema =
+        json!({ "type": "object", "properties": properties, "additionalProperties": false });
     if let Some(description) = comment(message.parent_file(), message.path()) {
         schema["description"] = json!(description);
     }
@@ -254,11 +294,11 @@ fn message_schema(
 }
 
 fn field_schema(field: &FieldDescriptor, reference: &mut dyn FnMut(&MessageDescriptor)) -> Value {
-    if field.is_map() {
-        if let Kind::Message(entry) = field.kind() {
-            let value = entry.map_entry_value_field();
-            return json!({ "type": "object", "additionalProperties": single_schema(&value, reference) });
-        }
+    if field.is_map()
+        && let Kind::Message(entry) = field.kind()
+    {
+        let value = entry.map_entry_value_field();
+        return json!({ "type": "object", "additionalProperties": single_schema(&value, reference) });
     }
     let single = single_schema(field, reference);
     if field.is_list() {
@@ -273,15 +313,27 @@ fn single_schema(field: &FieldDescriptor, reference: &mut dyn FnMut(&MessageDesc
         Kind::Bool => json!({ "type": "boolean" }),
         Kind::String => json!({ "type": "string" }),
         Kind::Bytes => json!({ "type": "string", "format": "byte" }),
-        Kind::Int32 | Kind::Sint32 | Kind::Sfixed32 => json!({ "type": "integer", "format": "int32" }),
-        Kind::Uint32 | Kind::Fixed32 => json!({ "type": "integer", "format": "int64", "minimum": 0, "maximum": 4_294_967_295_u32 }),
-        Kind::Int64 | Kind::Sint64 | Kind::Sfixed64 => json!({ "type": "string", "format": "int64", "pattern": "^-?[0-9]{1,18}$" }),
-        Kind::Uint64 | Kind::Fixed64 => json!({ "type": "string", "format": "uint64", "pattern": "^[0-9]{1,19}$" }),
+        Kind::Int32 | Kind::Sint32 | Kind::Sfixed32 => {
+            json!({ "type": "integer", "format": "int32" })
+        }
+        Kind::Uint32 | Kind::Fixed32 => {
+            json!({ "type": "integer", "format": "int64", "minimum": 0, "maximum": 4_294_967_295_u32 })
+        }
+        Kind::Int64 | Kind::Sint64 | Kind::Sfixed64 => {
+            json!({ "type": "string", "format": "int64", "pattern": "^-?[0-9]{1,18}$" })
+        }
+        Kind::Uint64 | Kind::Fixed64 => {
+            json!({ "type": "string", "format": "uint64", "pattern": "^[0-9]{1,19}$" })
+        }
         Kind::Float | Kind::Double => json!({ "type": "number" }),
-        Kind::Enum(e) => json!({ "type": "string", "enum": e.values().map(|v| v.name().to_owned()).collect::<Vec<_>>() }),
+        Kind::Enum(e) => {
+            json!({ "type": "string", "enum": e.values().map(|v| v.name().to_owned()).collect::<Vec<_>>() })
+        }
         Kind::Message(m) => match m.full_name() {
             "google.protobuf.Timestamp" => json!({ "type": "string", "format": "date-time" }),
-            "google.protobuf.Duration" => json!({ "type": "string", "pattern": "^-?[0-9]{1,12}(\\.[0-9]{1,9})?s$" }),
+            "google.protobuf.Duration" => {
+                json!({ "type": "string", "pattern": "^-?[0-9]{1,12}(\\.[0-9]{1,9})?s$" })
+            }
             "google.protobuf.FieldMask" => json!({ "type": "string" }),
             _ => {
                 reference(&m);
@@ -323,7 +375,11 @@ fn comment(file: FileDescriptor, path: &[i32]) -> Option<String> {
     let info = file.file_descriptor_proto().source_code_info.as_ref()?;
     let location = info.location.iter().find(|l| l.path == path)?;
     let text = location.leading_comments.as_deref()?;
-    let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
     (!lines.is_empty()).then(|| lines.join(" "))
 }
 
@@ -338,12 +394,18 @@ mod tests {
         let open_case = &doc["paths"]["/v1/cases"]["post"];
         assert_eq!(open_case["operationId"], "OpenCase");
         assert!(
-            open_case["description"].as_str().unwrap_or_default().contains("pseudonymous"),
+            open_case["description"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("pseudonymous"),
             "the RPC's comment is the description"
         );
         let body = &open_case["requestBody"]["content"]["application/json"]["schema"];
         assert!(body["properties"].get("facilityId").is_some());
-        assert!(body["properties"].get("requestId").is_none(), "the request id is the Idempotency-Key header");
+        assert!(
+            body["properties"].get("requestId").is_none(),
+            "the request id is the Idempotency-Key header"
+        );
         assert_eq!(
             body["properties"]["facilityId"]["description"],
             "A registered facility (RegisterFacility)."
@@ -380,9 +442,13 @@ mod tests {
             .expect("order");
         assert_eq!(order["schema"]["enum"][2], "LIST_ORDER_PRIORITY");
         assert_eq!(
-            doc["components"]["schemas"]["approdo.screening.v1.CaseView"]["properties"]["openedAt"]["format"],
+            doc["components"]["schemas"]["approdo.screening.v1.CaseView"]["properties"]["openedAt"]
+                ["format"],
             "date-time"
         );
-        assert_eq!(doc["paths"]["/v1/cases/{case_id}"]["get"]["responses"]["404"]["$ref"], "#/components/responses/Problem404");
+        assert_eq!(
+            doc["paths"]["/v1/cases/{case_id}"]["get"]["responses"]["404"]["$ref"],
+            "#/components/responses/Problem404"
+        );
     }
 }

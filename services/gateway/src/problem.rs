@@ -48,7 +48,12 @@ pub struct Problem {
 }
 
 impl Problem {
-    pub fn new(status: StatusCode, code: &'static str, title: &'static str, detail: impl Into<String>) -> Self {
+    pub fn new(
+        status: StatusCode,
+        code: &'static str,
+        title: &'static str,
+        detail: impl Into<String>,
+    ) -> Self {
         Problem {
             problem_type: format!("urn:approdo:problem:{code}"),
             title,
@@ -78,7 +83,12 @@ impl Problem {
 
     /// A 400 naming the fields at fault.
     pub fn invalid(detail: impl Into<String>, errors: Vec<FieldViolation>) -> Self {
-        let mut problem = Problem::new(StatusCode::BAD_REQUEST, "invalid-argument", "Invalid request", detail);
+        let mut problem = Problem::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-argument",
+            "Invalid request",
+            detail,
+        );
         problem.errors = errors;
         problem
     }
@@ -93,18 +103,50 @@ impl Problem {
     pub fn from_status(status: &tonic::Status) -> Self {
         use tonic::Code;
         let (http, code, title) = match status.code() {
-            Code::InvalidArgument | Code::OutOfRange => (StatusCode::BAD_REQUEST, "invalid-argument", "Invalid request"),
-            Code::FailedPrecondition => (StatusCode::CONFLICT, "failed-precondition", "Not possible in the current state"),
+            Code::InvalidArgument | Code::OutOfRange => (
+                StatusCode::BAD_REQUEST,
+                "invalid-argument",
+                "Invalid request",
+            ),
+            Code::FailedPrecondition => (
+                StatusCode::CONFLICT,
+                "failed-precondition",
+                "Not possible in the current state",
+            ),
             Code::Aborted => (StatusCode::CONFLICT, "aborted", "Conflict, retry"),
             Code::AlreadyExists => (StatusCode::CONFLICT, "already-exists", "Already exists"),
             Code::NotFound => (StatusCode::NOT_FOUND, "not-found", "Not found"),
             Code::PermissionDenied => (StatusCode::FORBIDDEN, "permission-denied", "Not allowed"),
-            Code::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated", "Not authenticated"),
-            Code::ResourceExhausted => (StatusCode::TOO_MANY_REQUESTS, "resource-exhausted", "Too many requests"),
-            Code::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable"),
-            Code::DeadlineExceeded | Code::Cancelled => (StatusCode::GATEWAY_TIMEOUT, "deadline-exceeded", "The service did not answer in time"),
-            Code::Unimplemented => (StatusCode::NOT_IMPLEMENTED, "unimplemented", "Not implemented"),
-            Code::Ok | Code::Unknown | Code::Internal | Code::DataLoss => (StatusCode::BAD_GATEWAY, "upstream-error", "The service failed"),
+            Code::Unauthenticated => (
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "Not authenticated",
+            ),
+            Code::ResourceExhausted => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "resource-exhausted",
+                "Too many requests",
+            ),
+            Code::Unavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "Service unavailable",
+            ),
+            Code::DeadlineExceeded | Code::Cancelled => (
+                StatusCode::GATEWAY_TIMEOUT,
+                "deadline-exceeded",
+                "The service did not answer in time",
+            ),
+            Code::Unimplemented => (
+                StatusCode::NOT_IMPLEMENTED,
+                "unimplemented",
+                "Not implemented",
+            ),
+            Code::Ok | Code::Unknown | Code::Internal | Code::DataLoss => (
+                StatusCode::BAD_GATEWAY,
+                "upstream-error",
+                "The service failed",
+            ),
         };
         let mut problem = Problem::new(http, code, title, status.message());
         if let Some(bad_request) = status.get_details_bad_request() {
@@ -152,7 +194,10 @@ impl IntoResponse for Problem {
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
         if let Some(challenge) = self.www_authenticate {
-            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(challenge),
+            );
         }
         response
     }
@@ -164,7 +209,10 @@ mod tests {
 
     #[test]
     fn field_paths_take_their_json_names() {
-        assert_eq!(json_field_path("family_links[0].case_id"), "familyLinks[0].caseId");
+        assert_eq!(
+            json_field_path("family_links[0].case_id"),
+            "familyLinks[0].caseId"
+        );
         assert_eq!(json_field_path("facility_id"), "facilityId");
         assert_eq!(json_field_path("request_id"), "Idempotency-Key");
     }
@@ -173,10 +221,17 @@ mod tests {
     fn a_bad_request_keeps_its_field_violations() {
         let mut details = tonic_types::ErrorDetails::new();
         details.add_bad_request_violation("arrival.arrived_at", "required");
-        let status = tonic::Status::with_error_details(tonic::Code::InvalidArgument, "invalid request", details);
+        let status = tonic::Status::with_error_details(
+            tonic::Code::InvalidArgument,
+            "invalid request",
+            details,
+        );
         let problem = Problem::from_status(&status);
         assert_eq!(problem.status, 400);
-        assert_eq!(problem.errors, vec![FieldViolation::new("arrival.arrivedAt", "required")]);
+        assert_eq!(
+            problem.errors,
+            vec![FieldViolation::new("arrival.arrivedAt", "required")]
+        );
         let json: serde_json::Value = serde_json::to_value(&problem).expect("json");
         assert_eq!(json["type"], "urn:approdo:problem:invalid-argument");
         assert_eq!(json["errors"][0]["field"], "arrival.arrivedAt");

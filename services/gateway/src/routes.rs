@@ -175,7 +175,11 @@ pub fn routes(descriptor_set: &[u8]) -> Result<Vec<Route>, RouteError> {
         if !seen.insert((route.http_method.as_str(), route.template.clone())) {
             return Err(unsupported(
                 &route.method,
-                format!("{} {} is bound twice", route.http_method.as_str(), route.template),
+                format!(
+                    "{} {} is bound twice",
+                    route.http_method.as_str(),
+                    route.template
+                ),
             ));
         }
     }
@@ -191,7 +195,10 @@ fn unsupported(method: &MethodDescriptor, reason: String) -> RouteError {
 
 fn route(method: &MethodDescriptor, rule: &DynamicMessage) -> Result<Route, RouteError> {
     if method.is_client_streaming() || method.is_server_streaming() {
-        return Err(unsupported(method, "streaming RPCs have no REST route".into()));
+        return Err(unsupported(
+            method,
+            "streaming RPCs have no REST route".into(),
+        ));
     }
     let string_field = |name: &str| -> Option<String> {
         rule.has_field_by_name(name)
@@ -234,7 +241,10 @@ fn route(method: &MethodDescriptor, rule: &DynamicMessage) -> Result<Route, Rout
         if let Some(inner) = part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
             let name = inner.strip_suffix("=*").unwrap_or(inner);
             let field = input.get_field_by_name(name).ok_or_else(|| {
-                unsupported(method, format!("{{{name}}} names no top-level request field"))
+                unsupported(
+                    method,
+                    format!("{{{name}}} names no top-level request field"),
+                )
             })?;
             if field.is_list() || field.is_map() || !matches!(field.kind(), Kind::String) {
                 return Err(unsupported(
@@ -247,7 +257,10 @@ fn route(method: &MethodDescriptor, rule: &DynamicMessage) -> Result<Route, Rout
             || part.contains(['{', '}', '*', ':'])
             || percent_decode(part).as_deref() != Some(part)
         {
-            return Err(unsupported(method, format!("segment `{part}` is not supported")));
+            return Err(unsupported(
+                method,
+                format!("segment `{part}` is not supported"),
+            ));
         } else {
             segments.push(Segment::Literal(part.to_owned()));
         }
@@ -256,18 +269,19 @@ fn route(method: &MethodDescriptor, rule: &DynamicMessage) -> Result<Route, Rout
     let upstream = package
         .split('.')
         .nth(1)
-        .ok_or_else(|| unsupported(method, format!("package {package} is not approdo.<name>.v1")))?
+        .ok_or_else(|| {
+            unsupported(
+                method,
+                format!("package {package} is not approdo.<name>.v1"),
+            )
+        })?
         .to_owned();
     Ok(Route {
         http_method,
         template,
         segments,
         body,
-        grpc_path: format!(
-            "/{}/{}",
-            method.parent_service().full_name(),
-            method.name()
-        ),
+        grpc_path: format!("/{}/{}", method.parent_service().full_name(), method.name()),
         method: method.clone(),
         upstream,
     })

@@ -5,8 +5,7 @@
 //! and default values left out.
 
 use prost_reflect::{
-    DeserializeOptions, DynamicMessage, FieldDescriptor, Kind, MessageDescriptor,
-    SerializeOptions,
+    DeserializeOptions, DynamicMessage, FieldDescriptor, Kind, MessageDescriptor, SerializeOptions,
 };
 use serde_json::{Map, Value};
 
@@ -60,7 +59,10 @@ pub fn request_message(
                     } else {
                         "the path"
                     };
-                    violations.push(FieldViolation::new(name, format!("given by {place}, not the body")));
+                    violations.push(FieldViolation::new(
+                        name,
+                        format!("given by {place}, not the body"),
+                    ));
                 }
             }
         }
@@ -89,9 +91,8 @@ pub fn request_message(
     let options = DeserializeOptions::new().deny_unknown_fields(true);
     let mut track = serde_path_to_error::Track::new();
     let deserializer = serde_path_to_error::Deserializer::new(Value::Object(object), &mut track);
-    DynamicMessage::deserialize_with_options(input, deserializer, &options).map_err(|error| {
-        vec![violation_of(&track.path().to_string(), &error.to_string())]
-    })
+    DynamicMessage::deserialize_with_options(input, deserializer, &options)
+        .map_err(|error| vec![violation_of(&track.path().to_string(), &error.to_string())])
 }
 
 /// A deserialization error as a field violation, without the value given
@@ -134,7 +135,12 @@ fn violation_of(path: &str, message: &str) -> FieldViolation {
 
 /// The kind of a JSON syntax error, without the input's text.
 fn json_error_kind(error: &serde_json::Error) -> String {
-    format!("{:?} error at line {} column {}", error.classify(), error.line(), error.column())
+    format!(
+        "{:?} error at line {} column {}",
+        error.classify(),
+        error.line(),
+        error.column()
+    )
 }
 
 /// Query parameters (`name=value`, names by JSON or proto name, nested with
@@ -152,7 +158,10 @@ fn query_into(
             continue;
         };
         if path.len() == 1 && reserved.contains(&path[0]) {
-            violations.push(FieldViolation::new(name, "given by the path, not the query string"));
+            violations.push(FieldViolation::new(
+                name,
+                "given by the path, not the query string",
+            ));
             continue;
         }
         let Some((leaf, parents)) = path.split_last() else {
@@ -268,7 +277,10 @@ fn decode_component(raw: &str) -> String {
                 out.push(b' ');
                 i += 1;
             }
-            b'%' => match raw.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok()) {
+            b'%' => match raw
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+            {
                 Some(byte) => {
                     out.push(byte);
                     i += 3;
@@ -326,7 +338,13 @@ mod tests {
     #[test]
     fn body_errors_name_the_field_without_its_value() {
         let route = open_case();
-        let unknown = fields(request_message(&route, &[], None, br#"{"nickname": "Zed"}"#, Some("k")));
+        let unknown = fields(request_message(
+            &route,
+            &[],
+            None,
+            br#"{"nickname": "Zed"}"#,
+            Some("k"),
+        ));
         assert_eq!(unknown.len(), 1, "{unknown:?}");
         assert_eq!(unknown[0].0, "nickname");
         let wrong = fields(request_message(
@@ -344,12 +362,24 @@ mod tests {
     #[test]
     fn the_idempotency_key_fills_the_request_id() {
         let route = open_case();
-        let message = request_message(&route, &[], None, br#"{"facilityId": "cas-1"}"#, Some("key-1"))
-            .expect("a message");
+        let message = request_message(
+            &route,
+            &[],
+            None,
+            br#"{"facilityId": "cas-1"}"#,
+            Some("key-1"),
+        )
+        .expect("a message");
         let json: Value = serde_json::from_slice(&response_json(&message)).expect("json");
         assert_eq!(json["requestId"], "key-1");
         assert_eq!(json["facilityId"], "cas-1");
-        let given = fields(request_message(&route, &[], None, br#"{"request_id": "mine"}"#, Some("k")));
+        let given = fields(request_message(
+            &route,
+            &[],
+            None,
+            br#"{"request_id": "mine"}"#,
+            Some("k"),
+        ));
         assert_eq!(given[0].0, "request_id");
     }
 }

@@ -217,7 +217,6 @@ fn modi_headers(consumer: Consumer, body: Option<&[u8]>, fault: Fault) -> Vec<(S
         let sent_digest = if fault == Fault::DigestMismatch {
             // The digest of another body, signed as such: the body was changed in transit.
             let other = format!("SHA-256={}", STANDARD.encode(Sha256::digest(b"{}")));
-            let now = now;
             let resigned = sign(
                 &key(consumer.key_file),
                 Algorithm::ES256,
@@ -256,12 +255,8 @@ impl Reply {
     }
 
     fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
-            panic!(
-                "not JSON ({e}): {}",
-                String::from_utf8_lossy(&self.body)
-            )
-        })
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
     }
 
     /// The problem detail of a refusal, checked for its form.
@@ -413,8 +408,16 @@ impl Gateway {
         }
     }
 
-    async fn call(&self, consumer: Consumer, method: &str, target: &str, body: Option<&Value>, key: Option<&str>) -> Reply {
-        self.call_with(consumer, method, target, body, key, Fault::None).await
+    async fn call(
+        &self,
+        consumer: Consumer,
+        method: &str,
+        target: &str,
+        body: Option<&Value>,
+        key: Option<&str>,
+    ) -> Reply {
+        self.call_with(consumer, method, target, body, key, Fault::None)
+            .await
     }
 
     async fn call_with(
@@ -486,7 +489,14 @@ async fn every_modi_refusal_is_a_problem_detail_and_appends_nothing() {
         (Fault::DigestMismatch, 400, "digest-mismatch"),
     ] {
         let reply = gateway
-            .call_with(AG, "POST", "/v1/cases", Some(&body), Some(&unique("open")), fault)
+            .call_with(
+                AG,
+                "POST",
+                "/v1/cases",
+                Some(&body),
+                Some(&unique("open")),
+                fault,
+            )
             .await;
         assert_eq!(reply.status, status, "{fault:?}: {reply:?}");
         let problem = reply.problem();
@@ -496,7 +506,10 @@ async fn every_modi_refusal_is_a_problem_detail_and_appends_nothing() {
         }
         // The refusal names the check, never the tokens' contents.
         let text = problem.to_string();
-        assert!(!text.contains("operator-17") && !text.contains("Quellbrook"), "{text}");
+        assert!(
+            !text.contains("operator-17") && !text.contains("Quellbrook"),
+            "{text}"
+        );
     }
     // No voucher at all; and a voucher whose client is no consumer of the e-service.
     let bytes = serde_json::to_vec(&body).expect("json");
@@ -514,7 +527,9 @@ async fn every_modi_refusal_is_a_problem_detail_and_appends_nothing() {
     assert_eq!(reply.problem()["code"], "unknown-consumer");
     // A body changed after signing, with its own correct Digest: the signature no longer covers it.
     let mut headers = modi_headers(AG, Some(&bytes), Fault::None);
-    let altered = serde_json::to_vec(&json!({ "facilityId": "cas-agrigento", "arrival": body["arrival"] })).expect("json");
+    let altered =
+        serde_json::to_vec(&json!({ "facilityId": "cas-agrigento", "arrival": body["arrival"] }))
+            .expect("json");
     for (name, value) in &mut headers {
         if name == "Digest" {
             *value = format!("SHA-256={}", STANDARD.encode(Sha256::digest(&altered)));
@@ -553,7 +568,10 @@ async fn a_prefecture_opens_a_case_over_rest_and_reads_it_back_over_rest_and_grp
     assert_eq!(opened.header("content-type"), Some("application/json"));
     let opened = opened.json();
     let case_id = opened["caseId"].as_str().expect("a case id").to_owned();
-    let sequence = opened["logSequence"].as_str().expect("a log sequence (a string: 64 bits)").to_owned();
+    let sequence = opened["logSequence"]
+        .as_str()
+        .expect("a log sequence (a string: 64 bits)")
+        .to_owned();
 
     // A retry with the same Idempotency-Key answers the same and appends nothing.
     let before = last_sequence(&system).await;
@@ -566,7 +584,13 @@ async fn a_prefecture_opens_a_case_over_rest_and_reads_it_back_over_rest_and_grp
 
     // Read back over REST, after the projection applied the opening.
     let read = gateway
-        .call(AG, "GET", &format!("/v1/cases/{case_id}?minLogSequence={sequence}"), None, None)
+        .call(
+            AG,
+            "GET",
+            &format!("/v1/cases/{case_id}?minLogSequence={sequence}"),
+            None,
+            None,
+        )
         .await;
     assert_eq!(read.status, 200, "{read:?}");
     let view = read.json();
@@ -621,15 +645,30 @@ async fn a_prefecture_opens_a_case_over_rest_and_reads_it_back_over_rest_and_grp
         )
         .await;
     assert_eq!(placed.status, 200, "{placed:?}");
-    let placed_sequence = placed.json()["logSequence"].as_str().expect("sequence").to_owned();
+    let placed_sequence = placed.json()["logSequence"]
+        .as_str()
+        .expect("sequence")
+        .to_owned();
     let read = gateway
-        .call(AG, "GET", &format!("/v1/cases/{case_id}?minLogSequence={placed_sequence}"), None, None)
+        .call(
+            AG,
+            "GET",
+            &format!("/v1/cases/{case_id}?minLogSequence={placed_sequence}"),
+            None,
+            None,
+        )
         .await;
     assert_eq!(read.json()["case"]["facilityId"], "cas-agrigento");
 
     // The province's lists: cases, referrals (overdue ones), places, indicators.
     let cases = gateway
-        .call(AG, "GET", &format!("/v1/cases?caseStatus=open&minLogSequence={placed_sequence}"), None, None)
+        .call(
+            AG,
+            "GET",
+            &format!("/v1/cases?caseStatus=open&minLogSequence={placed_sequence}"),
+            None,
+            None,
+        )
         .await;
     assert_eq!(cases.status, 200, "{cases:?}");
     assert!(
@@ -652,7 +691,10 @@ async fn a_prefecture_opens_a_case_over_rest_and_reads_it_back_over_rest_and_grp
     assert_eq!(openapi.status, 200);
     let document = openapi.json();
     assert_eq!(document["openapi"], "3.0.3");
-    assert_eq!(document["paths"]["/v1/cases/{case_id}/placements"]["post"]["operationId"], "PlaceCase");
+    assert_eq!(
+        document["paths"]["/v1/cases/{case_id}/placements"]["post"]["operationId"],
+        "PlaceCase"
+    );
     gateway.stop().await;
     system.stop().await;
 }
@@ -665,48 +707,96 @@ async fn invalid_input_is_a_400_naming_the_fields_and_appends_nothing() {
     let field_names = |reply: &Reply| -> Vec<String> {
         reply.problem()["errors"]
             .as_array()
-            .map(|e| e.iter().filter_map(|v| v["field"].as_str().map(str::to_owned)).collect())
+            .map(|e| {
+                e.iter()
+                    .filter_map(|v| v["field"].as_str().map(str::to_owned))
+                    .collect()
+            })
             .unwrap_or_default()
     };
 
     // The service's own validation, its BadRequest by JSON names.
     let reply = gateway
-        .call(AG, "POST", "/v1/cases", Some(&json!({ "facilityId": "hotspot-lampedusa", "ageBand": "eleven" })), Some(&unique("bad")))
+        .call(
+            AG,
+            "POST",
+            "/v1/cases",
+            Some(&json!({ "facilityId": "hotspot-lampedusa", "ageBand": "eleven" })),
+            Some(&unique("bad")),
+        )
         .await;
     assert_eq!(reply.status, 400, "{reply:?}");
     let fields = field_names(&reply);
-    assert!(fields.iter().any(|f| f.starts_with("arrival")), "{fields:?}");
+    assert!(
+        fields.iter().any(|f| f.starts_with("arrival")),
+        "{fields:?}"
+    );
     assert!(fields.iter().any(|f| f == "ageBand"), "{fields:?}");
 
     // The gateway's: an unknown field, a wrong type, a request id in the body.
     let reply = gateway
-        .call(AG, "POST", "/v1/cases", Some(&json!({ "nickname": "x", "facilityId": "hotspot-lampedusa" })), Some(&unique("bad")))
+        .call(
+            AG,
+            "POST",
+            "/v1/cases",
+            Some(&json!({ "nickname": "x", "facilityId": "hotspot-lampedusa" })),
+            Some(&unique("bad")),
+        )
         .await;
     assert_eq!(reply.status, 400);
     assert_eq!(field_names(&reply), ["nickname"]);
     let reply = gateway
-        .call(AG, "POST", "/v1/cases", Some(&json!({ "arrival": { "arrivedAt": "yesterday" } })), Some(&unique("bad")))
+        .call(
+            AG,
+            "POST",
+            "/v1/cases",
+            Some(&json!({ "arrival": { "arrivedAt": "yesterday" } })),
+            Some(&unique("bad")),
+        )
         .await;
     assert_eq!(reply.status, 400);
     assert_eq!(field_names(&reply), ["arrival.arrivedAt"]);
-    assert!(!String::from_utf8_lossy(&reply.body).contains("yesterday"), "the value given is not echoed");
+    assert!(
+        !String::from_utf8_lossy(&reply.body).contains("yesterday"),
+        "the value given is not echoed"
+    );
     let reply = gateway
-        .call(AG, "POST", "/v1/cases", Some(&json!({ "requestId": "mine" })), Some(&unique("bad")))
+        .call(
+            AG,
+            "POST",
+            "/v1/cases",
+            Some(&json!({ "requestId": "mine" })),
+            Some(&unique("bad")),
+        )
         .await;
     assert_eq!(field_names(&reply), ["requestId"]);
     // A command without its Idempotency-Key, or with a malformed one.
     let reply = gateway
-        .call(AG, "POST", "/v1/cases", Some(&open_case_body(&system)), None)
+        .call(
+            AG,
+            "POST",
+            "/v1/cases",
+            Some(&open_case_body(&system)),
+            None,
+        )
         .await;
     assert_eq!(reply.status, 400);
     assert_eq!(field_names(&reply), ["Idempotency-Key"]);
     let reply = gateway
-        .call(AG, "POST", "/v1/cases", Some(&open_case_body(&system)), Some("not a key!"))
+        .call(
+            AG,
+            "POST",
+            "/v1/cases",
+            Some(&open_case_body(&system)),
+            Some("not a key!"),
+        )
         .await;
     assert_eq!(reply.status, 400);
     assert_eq!(field_names(&reply), ["Idempotency-Key"]);
     // A query parameter that is no field.
-    let reply = gateway.call(AG, "GET", "/v1/referrals?overdue=yes", None, None).await;
+    let reply = gateway
+        .call(AG, "GET", "/v1/referrals?overdue=yes", None, None)
+        .await;
     assert_eq!(reply.status, 400);
     assert_eq!(field_names(&reply), ["overdue"]);
     assert_eq!(last_sequence(&system).await, before, "nothing appended");
@@ -719,35 +809,62 @@ async fn another_provinces_case_is_not_visible() {
     let system = System::start(&Service::EVERY).await;
     let gateway = Gateway::start(&system, 300).await;
     let opened = gateway
-        .call(AG, "POST", "/v1/cases", Some(&open_case_body(&system)), Some(&unique("open")))
+        .call(
+            AG,
+            "POST",
+            "/v1/cases",
+            Some(&open_case_body(&system)),
+            Some(&unique("open")),
+        )
         .await
         .json();
     let case_id = opened["caseId"].as_str().expect("case id").to_owned();
     let sequence = opened["logSequence"].as_str().expect("sequence").to_owned();
     let mine = gateway
-        .call(AG, "GET", &format!("/v1/cases/{case_id}?minLogSequence={sequence}"), None, None)
+        .call(
+            AG,
+            "GET",
+            &format!("/v1/cases/{case_id}?minLogSequence={sequence}"),
+            None,
+            None,
+        )
         .await;
     assert_eq!(mine.status, 200);
 
     // Palermo's prefecture: neither the case, nor its referrals, nor in its list,
     // whatever province it asks for.
     let theirs = gateway
-        .call(PA, "GET", &format!("/v1/cases/{case_id}?minLogSequence={sequence}"), None, None)
+        .call(
+            PA,
+            "GET",
+            &format!("/v1/cases/{case_id}?minLogSequence={sequence}"),
+            None,
+            None,
+        )
         .await;
     assert!(matches!(theirs.status, 403 | 404), "{theirs:?}");
     theirs.problem();
     let referrals = gateway
-        .call(PA, "GET", &format!("/v1/cases/{case_id}/referrals"), None, None)
+        .call(
+            PA,
+            "GET",
+            &format!("/v1/cases/{case_id}/referrals"),
+            None,
+            None,
+        )
         .await;
     assert!(matches!(referrals.status, 403 | 404), "{referrals:?}");
     let listed = gateway
-        .call(PA, "GET", &format!("/v1/cases?province=AG&minLogSequence={sequence}"), None, None)
+        .call(
+            PA,
+            "GET",
+            &format!("/v1/cases?province=AG&minLogSequence={sequence}"),
+            None,
+            None,
+        )
         .await;
     let listed_text = String::from_utf8_lossy(&listed.body).into_owned();
-    assert!(
-        !listed_text.contains(&case_id),
-        "{listed:?}"
-    );
+    assert!(!listed_text.contains(&case_id), "{listed:?}");
     let placed = gateway
         .call(
             PA,
@@ -782,14 +899,19 @@ async fn schemathesis_finds_no_failure_over_the_whole_document() {
     let voucher = voucher(AG, &evidence, Fault::None, 1_800);
     // A case of the province, so that reads find something.
     let opened = gateway
-        .call(AG, "POST", "/v1/cases", Some(&open_case_body(&system)), Some(&unique("open")))
+        .call(
+            AG,
+            "POST",
+            "/v1/cases",
+            Some(&open_case_body(&system)),
+            Some(&unique("open")),
+        )
         .await;
     assert_eq!(opened.status, 200, "{opened:?}");
 
     let reports = tempfile::tempdir().expect("report folder");
     let hooks = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemathesis");
     let url = format!("http://{}", gateway.address);
-    let address = gateway.address;
     let report = reports.path().join("report.json");
     let output = tokio::task::spawn_blocking({
         let report = report.clone();
@@ -801,15 +923,29 @@ async fn schemathesis_finds_no_failure_over_the_whole_document() {
                 // Valid input a service refuses for its own reasons (an unknown
                 // facility, a case not visible): not an API failure.
                 .args(["--exclude-checks", "positive_data_acceptance"])
-                .args(["--mode", "all", "--max-examples", "12", "--workers", "1", "--seed", "2026"])
+                .args([
+                    "--mode",
+                    "all",
+                    "--max-examples",
+                    "12",
+                    "--workers",
+                    "1",
+                    "--seed",
+                    "2026",
+                ])
                 .args(["--phases", "examples,coverage,fuzzing"])
                 .args(["--request-timeout", "20", "--suppress-health-check", "all"])
-                .args(["--report", "json", "--report-json-path"])
+                .args(["--report", "json,har", "--report-json-path"])
                 .arg(&report)
+                .arg("--report-har-path")
+                .arg(report.with_extension("har"))
                 .args(["-H", &format!("Authorization: Bearer {voucher}")])
                 .args(["-H", &format!("Agid-JWT-TrackingEvidence: {evidence}")])
                 .args(["-H", "Agid-JWT-Signature: signed-by-the-hook"])
-                .env("PYTHONPATH", format!("{}:{}", hooks.display(), python_path.display()))
+                .env(
+                    "PYTHONPATH",
+                    format!("{}:{}", hooks.display(), python_path.display()),
+                )
                 .env("SCHEMATHESIS_HOOKS", "modi_hooks")
                 .env("APPRODO_MODI_KEY", fixtures().join(AG.key_file))
                 .env("APPRODO_MODI_KID", AG.kid)
@@ -825,17 +961,50 @@ async fn schemathesis_finds_no_failure_over_the_whole_document() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     println!("{stdout}\n{stderr}");
-    let _ = address;
     assert!(
         output.status.success(),
         "schemathesis reported failures (exit {:?})",
         output.status.code()
     );
-    let summary: Value = std::fs::read(&report)
-        .ok()
-        .and_then(|r| serde_json::from_slice(&r).ok())
-        .unwrap_or(Value::Null);
-    println!("schemathesis report summary: {}", summary.get("summary").unwrap_or(&summary));
+    let summary: Value =
+        serde_json::from_slice(&std::fs::read(&report).expect("the JSON report")).expect("JSON");
+    let routes = gateway::routes::routes(contracts::FILE_DESCRIPTOR_SET).expect("routes");
+    assert_eq!(
+        summary["operations"]["tested"],
+        routes.len(),
+        "every documented operation: {summary}"
+    );
+    assert_eq!(summary["failures"], json!([]), "{summary}");
+    assert_eq!(summary["errors"], json!([]), "{summary}");
+    let generated = summary["test_cases"]["generated"].as_u64().unwrap_or(0);
+    assert!(generated >= 100, "{summary}");
+    // Every exchange, from the HAR record: none answered 5xx, and the
+    // signed requests went through (positive cases reached the services).
+    let har: Value = serde_json::from_slice(
+        &std::fs::read(report.with_extension("har")).expect("the HAR report"),
+    )
+    .expect("JSON");
+    let statuses: Vec<u64> = har["log"]["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter_map(|e| e["response"]["status"].as_u64())
+        .collect();
+    assert!(statuses.iter().all(|s| *s < 500), "a 5xx answer");
+    let ok = statuses.iter().filter(|s| **s == 200).count();
+    assert!(
+        ok > 0,
+        "no request was accepted: the run's vouchers or signatures are wrong"
+    );
+    println!(
+        "schemathesis {}: {} operations tested of {}, {generated} test cases generated, {} requests ({ok} answered 200), {} failures, in {:.0} s",
+        summary["schemathesis_version"].as_str().unwrap_or_default(),
+        summary["operations"]["tested"],
+        routes.len(),
+        statuses.len(),
+        summary["test_cases"]["with_failures"],
+        summary["running_time"].as_f64().unwrap_or_default(),
+    );
     gateway.stop().await;
     system.stop().await;
 }
