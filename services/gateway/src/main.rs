@@ -113,6 +113,12 @@ fn create_keys(config: &GatewayConfig) -> Result<(), String> {
     if let Some(jwks) = &section.jwks_file {
         std::fs::write(jwks, issuer.jwks_json()).map_err(|e| format!("{}: {e}", jwks.display()))?;
     }
+    println!(
+        "the services' [auth] issuers entry: {{ issuer = \"{}\", keys = [{{ kid = \"{}\", public_key = \"{}\" }}] }}",
+        issuer.issuer(),
+        issuer.kid(),
+        issuer.public_key_hex()
+    );
     for consumer in &config.pdnd.consumers {
         println!("consumer {}", gateway::describe_consumer(consumer));
     }
