@@ -961,13 +961,17 @@ async fn schemathesis_finds_no_failure_over_the_whole_document() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     println!("{stdout}\n{stderr}");
+    let summary: Value = std::fs::read(&report)
+        .ok()
+        .and_then(|r| serde_json::from_slice(&r).ok())
+        .unwrap_or(Value::Null);
     assert!(
         output.status.success(),
-        "schemathesis reported failures (exit {:?})",
-        output.status.code()
+        "schemathesis reported failures (exit {:?}): {} {}",
+        output.status.code(),
+        summary["failures"],
+        summary["errors"]
     );
-    let summary: Value =
-        serde_json::from_slice(&std::fs::read(&report).expect("the JSON report")).expect("JSON");
     let routes = gateway::routes::routes(contracts::FILE_DESCRIPTOR_SET).expect("routes");
     assert_eq!(
         summary["operations"]["tested"],
@@ -1007,4 +1011,81 @@ async fn schemathesis_finds_no_failure_over_the_whole_document() {
     );
     gateway.stop().await;
     system.stop().await;
+}
+
+#[test]
+fn the_access_log_records_the_purpose_and_the_user_by_pseudonym_only() {
+    use tracing_subscriber::layer::SubscriberExt;
+
+    use crate::telemetry_privacy::Captured;
+
+    let logs = Captured::default();
+    let subscriber = tracing_subscriber::registry()
+        .with(tracing_subscriber::EnvFilter::new("info"))
+        .with(
+            tracing_subscriber::fmt::layer()
+                .json()
+                .with_writer(logs.clone()),
+        );
+    crate::support::traced::with_subscriber(subscriber, async {
+        let system = System::start(&Service::EVERY).await;
+        let gateway = Gateway::start(&system, 300).await;
+        let body = open_case_body(&system);
+        let bytes = serde_json::to_vec(&body).expect("json");
+        let mut headers = modi_headers(AG, Some(&bytes), Fault::None);
+        headers.push(("Idempotency-Key".to_owned(), unique("open")));
+        let voucher = headers[0].1.clone();
+        let opened = send(gateway.address, "POST", "/v1/cases", &headers, &bytes).await;
+        assert_eq!(opened.status, 200, "{opened:?}");
+        let refused = gateway
+            .call_with(AG, "GET", "/v1/referrals", None, None, Fault::Expired)
+            .await;
+        assert_eq!(refused.status, 401);
+        gateway.stop().await;
+        system.stop().await;
+
+        let text = String::from_utf8(logs.0.lock().expect("logs").clone()).expect("utf-8");
+        let access: Vec<Value> = text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|l| l["target"] == "access")
+            .collect();
+        let accepted = access
+            .iter()
+            .find(|l| l["fields"]["route"] == "POST /v1/cases")
+            .expect("the opening's access record");
+        let fields = &accepted["fields"];
+        assert_eq!(fields["status"], 200);
+        assert_eq!(fields["purpose_id"], AG.purpose);
+        assert_eq!(fields["client_id"], AG.client_id);
+        assert_eq!(fields["organisation"], "prefettura-ag");
+        assert_eq!(fields["user_location"], "ufficio-immigrazione");
+        assert_eq!(fields["loa"], "LoA3");
+        assert!(
+            fields["user_ref"]
+                .as_str()
+                .is_some_and(|r| r.len() == 16 && r.bytes().all(|b| b.is_ascii_hexdigit())),
+            "{fields}"
+        );
+        assert!(
+            fields["tracking_jti"]
+                .as_str()
+                .is_some_and(|j| j.starts_with("track-"))
+        );
+        assert!(
+            fields["signature_jti"]
+                .as_str()
+                .is_some_and(|j| j.starts_with("signature-"))
+        );
+        let refusal = access
+            .iter()
+            .find(|l| l["fields"]["status"] == 401)
+            .expect("the refusal's access record");
+        assert_eq!(refusal["fields"]["problem"], "invalid-voucher");
+        // Neither the user's id, nor the body's personal data, nor a token.
+        let signature = voucher.rsplit('.').next().expect("a signature");
+        for secret in ["operator-17", "Quellbrook", "Amina", signature] {
+            assert!(!text.contains(secret), "the logs hold {secret}");
+        }
+    });
 }
