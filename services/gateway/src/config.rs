@@ -25,6 +25,10 @@ pub struct GatewayConfig {
     /// (`approdo.<name>.v1`): `screening`, `referral`, `safe_space`, `monitoring`.
     #[serde(default)]
     pub upstreams: BTreeMap<String, String>,
+    /// TLS to the services (their URLs then `https://`), with a client
+    /// certificate when they require one (their `[tls] client_ca_file`).
+    #[serde(default)]
+    pub upstream_tls: Option<UpstreamTls>,
     /// How long the gateway waits for a service's answer, in milliseconds.
     #[serde(default = "default_upstream_timeout_ms")]
     pub upstream_timeout_ms: u64,
@@ -155,4 +159,17 @@ fn default_organisation_type() -> OrganisationType {
 
 fn default_roles() -> Vec<String> {
     vec!["operator".to_owned()]
+}
+
+/// How the gateway reaches services that serve TLS.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamTls {
+    /// PEM CA certificate(s) the services' certificates are checked against.
+    pub ca_file: PathBuf,
+    /// The gateway's PEM client certificate chain and key, for mutual TLS.
+    pub cert_file: Option<PathBuf>,
+    pub key_file: Option<PathBuf>,
+    /// The name the services' certificates must carry, when not the URLs' host.
+    pub domain: Option<String>,
 }

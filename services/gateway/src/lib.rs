@@ -95,13 +95,19 @@ pub async fn run(
                 upstream: route.upstream.clone(),
             }
         })?;
-        let channel = Channel::from_shared(url.clone())
-            .map_err(|e| GatewayError::Upstream {
-                name: route.upstream.clone(),
-                reason: e.to_string(),
-            })?
-            .connect_timeout(Duration::from_secs(5))
-            .connect_lazy();
+        let upstream_error = |reason: String| GatewayError::Upstream {
+            name: route.upstream.clone(),
+            reason,
+        };
+        let mut endpoint = Channel::from_shared(url.clone())
+            .map_err(|e| upstream_error(e.to_string()))?
+            .connect_timeout(Duration::from_secs(5));
+        if let Some(tls) = &config.upstream_tls {
+            endpoint = endpoint
+                .tls_config(client_tls(tls).map_err(upstream_error)?)
+                .map_err(|e| upstream_error(e.to_string()))?;
+        }
+        let channel = endpoint.connect_lazy();
         channels.insert(route.upstream.clone(), channel);
     }
     let modi = Modi::new(config.pdnd.clone())?;
@@ -131,6 +137,27 @@ pub async fn run(
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await?;
     Ok(())
+}
+
+/// The TLS client configuration of `[upstream_tls]`.
+fn client_tls(tls: &config::UpstreamTls) -> Result<tonic::transport::ClientTlsConfig, String> {
+    use tonic::transport::{Certificate, ClientTlsConfig, Identity};
+    let read = |path: &std::path::Path| {
+        std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))
+    };
+    let mut config =
+        ClientTlsConfig::new().ca_certificate(Certificate::from_pem(read(&tls.ca_file)?));
+    match (&tls.cert_file, &tls.key_file) {
+        (Some(cert), Some(key)) => {
+            config = config.identity(Identity::from_pem(read(cert)?, read(key)?));
+        }
+        (None, None) => {}
+        _ => return Err("upstream_tls: cert_file and key_file go together".to_owned()),
+    }
+    if let Some(domain) = &tls.domain {
+        config = config.domain_name(domain.clone());
+    }
+    Ok(config)
 }
 
 async fn openapi_document(State(gateway): State<Arc<Gateway>>) -> Response {

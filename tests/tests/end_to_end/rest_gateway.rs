@@ -338,7 +338,20 @@ struct Gateway {
 
 impl Gateway {
     async fn start(system: &System, max_signature_lifetime_secs: i64) -> Gateway {
-        let upstream = |service| format!("http://{}", system.address(service));
+        Gateway::start_with(system, max_signature_lifetime_secs, None).await
+    }
+
+    async fn start_with(
+        system: &System,
+        max_signature_lifetime_secs: i64,
+        upstream_tls: Option<gateway::config::UpstreamTls>,
+    ) -> Gateway {
+        let scheme = if upstream_tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        let upstream = |service| format!("{scheme}://{}", system.address(service));
         let consumer = |c: Consumer, organisation: &str, province: &str| ConsumerConfig {
             client_id: c.client_id.to_owned(),
             jwks_file: fixtures().join(c.key_file.replace(".pem", ".jwks.json")),
@@ -363,6 +376,7 @@ impl Gateway {
             .into_iter()
             .map(|(k, v)| (k.to_owned(), v))
             .collect(),
+            upstream_tls,
             upstream_timeout_ms: 10_000,
             max_body_bytes: 64 * 1024,
             issuer: IssuerSection {
@@ -1088,4 +1102,57 @@ fn the_access_log_records_the_purpose_and_the_user_by_pseudonym_only() {
             assert!(!text.contains(secret), "the logs hold {secret}");
         }
     });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gateway_reaches_services_that_require_mutual_tls() {
+    use crate::mutual_tls::{Ca, write};
+
+    let dir = tempfile::tempdir().expect("dir");
+    let ca = Ca::new("approdo test CA");
+    let (server_cert, server_key) = ca.leaf(&["localhost"]);
+    let (client_cert, client_key) = ca.leaf(&["approdo-gateway"]);
+    let ca_file = write(dir.path(), "ca.pem", &ca.issuer.pem());
+    let system = System::builder()
+        .tls(service_runtime::config::TlsConfig {
+            cert_file: write(dir.path(), "server.pem", &server_cert),
+            key_file: write(dir.path(), "server.key", &server_key),
+            client_ca_file: Some(ca_file.clone()),
+        })
+        .services(&Service::EVERY)
+        .start()
+        .await;
+    let tls = gateway::config::UpstreamTls {
+        ca_file: ca_file.clone(),
+        cert_file: Some(write(dir.path(), "gateway.pem", &client_cert)),
+        key_file: Some(write(dir.path(), "gateway.key", &client_key)),
+        domain: Some("localhost".to_owned()),
+    };
+    let gateway = Gateway::start_with(&system, 300, Some(tls)).await;
+    let listed = crate::support::until_some("the services serve TLS", || async {
+        let reply = gateway
+            .call(AG, "GET", "/v1/referrals?overdueOnly=true", None, None)
+            .await;
+        (reply.status == 200).then_some(reply)
+    })
+    .await;
+    assert!(listed.json().is_object());
+    gateway.stop().await;
+
+    // Without its client certificate, the services refuse the gateway: a 502 (the
+    // service side failed), a problem detail like any other.
+    let anonymous = gateway::config::UpstreamTls {
+        ca_file,
+        cert_file: None,
+        key_file: None,
+        domain: Some("localhost".to_owned()),
+    };
+    let gateway = Gateway::start_with(&system, 300, Some(anonymous)).await;
+    let refused = gateway
+        .call(AG, "GET", "/v1/referrals?overdueOnly=true", None, None)
+        .await;
+    assert_eq!(refused.status, 502, "{refused:?}");
+    assert_eq!(refused.problem()["code"], "upstream-error");
+    gateway.stop().await;
+    system.stop().await;
 }
