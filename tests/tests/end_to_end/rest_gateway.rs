@@ -922,6 +922,22 @@ async fn schemathesis_finds_no_failure_over_the_whole_document() {
         )
         .await;
     assert_eq!(opened.status, 200, "{opened:?}");
+    // Every projection has applied it before the run: schemathesis's small
+    // `minLogSequence` values then never wait on a catch-up (a wait that
+    // outlasts the services' patience is a 504, on a loaded machine).
+    let opened = opened.json();
+    let sequence = opened["logSequence"].as_str().expect("sequence");
+    for target in [
+        format!(
+            "/v1/cases/{}?minLogSequence={sequence}",
+            opened["caseId"].as_str().expect("case")
+        ),
+        format!("/v1/referrals?minLogSequence={sequence}"),
+        format!("/v1/indicators?minSequence={sequence}"),
+    ] {
+        let reply = gateway.call(AG, "GET", &target, None, None).await;
+        assert_eq!(reply.status, 200, "{target}: {reply:?}");
+    }
 
     let reports = tempfile::tempdir().expect("report folder");
     let hooks = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemathesis");
@@ -948,7 +964,7 @@ async fn schemathesis_finds_no_failure_over_the_whole_document() {
                     "2026",
                 ])
                 .args(["--phases", "examples,coverage,fuzzing"])
-                .args(["--request-timeout", "20", "--suppress-health-check", "all"])
+                .args(["--request-timeout", "30", "--suppress-health-check", "all"])
                 .args(["--report", "json,har", "--report-json-path"])
                 .arg(&report)
                 .arg("--report-har-path")
