@@ -120,7 +120,7 @@ fn default_leeway() -> u64 {
 }
 
 fn default_voucher_lifetime() -> i64 {
-    // PDND's vouchers last 10 minutes unless the e-service says otherwise.
+    // The e-service's descriptor sets the voucher's lifespan; set this to it.
     3_600
 }
 

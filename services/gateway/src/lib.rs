@@ -83,35 +83,37 @@ pub async fn run(
     shutdown: CancellationToken,
     issuer: TokenIssuer,
 ) -> Result<(), GatewayError> {
+    let app = router(&config, issuer)?;
+    tracing::info!(
+        listen = %listener.local_addr()?,
+        consumers = config.pdnd.consumers.len(),
+        "gateway serving"
+    );
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await?;
+    Ok(())
+}
+
+/// The gateway's HTTP application: `/openapi.json`, `/healthz`, and every
+/// route of the contracts (the fallback). Another module of this service
+/// (the web inbox) merges its own router beside it and reuses
+/// [`upstream_channels`] and the issuer.
+pub fn router(config: &GatewayConfig, issuer: TokenIssuer) -> Result<Router, GatewayError> {
     let routes = routes::routes(contracts::FILE_DESCRIPTOR_SET)?;
-    let mut channels = HashMap::new();
     for route in &routes {
-        if channels.contains_key(&route.upstream) {
-            continue;
-        }
-        let url = config.upstreams.get(&route.upstream).ok_or_else(|| {
-            routes::RouteError::NoUpstream {
+        if !config.upstreams.contains_key(&route.upstream) {
+            return Err(routes::RouteError::NoUpstream {
                 rpc: route.grpc_path.clone(),
                 upstream: route.upstream.clone(),
             }
-        })?;
-        let upstream_error = |reason: String| GatewayError::Upstream {
-            name: route.upstream.clone(),
-            reason,
-        };
-        let mut endpoint = Channel::from_shared(url.clone())
-            .map_err(|e| upstream_error(e.to_string()))?
-            .connect_timeout(Duration::from_secs(5));
-        if let Some(tls) = &config.upstream_tls {
-            endpoint = endpoint
-                .tls_config(client_tls(tls).map_err(upstream_error)?)
-                .map_err(|e| upstream_error(e.to_string()))?;
+            .into());
         }
-        let channel = endpoint.connect_lazy();
-        channels.insert(route.upstream.clone(), channel);
     }
+    let channels = upstream_channels(config)?;
     let modi = Modi::new(config.pdnd.clone())?;
     let document = openapi::document(&routes, &config.public_url, modi.audience());
+    tracing::info!(routes = routes.len(), "REST routes read from the contracts");
     let gateway = Arc::new(Gateway {
         openapi: serde_json::to_vec_pretty(&document).unwrap_or_default(),
         routes,
@@ -122,21 +124,34 @@ pub async fn run(
         timeout: Duration::from_millis(config.upstream_timeout_ms),
         max_body_bytes: config.max_body_bytes,
     });
-    tracing::info!(
-        listen = %listener.local_addr()?,
-        routes = gateway.routes.len(),
-        consumers = config.pdnd.consumers.len(),
-        "gateway serving"
-    );
-    let app = Router::new()
+    Ok(Router::new()
         .route("/openapi.json", get(openapi_document))
         .route("/healthz", get(|| async { "ok" }))
         .fallback(handle)
-        .with_state(gateway);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await?;
-    Ok(())
+        .with_state(gateway))
+}
+
+/// A lazily connecting gRPC channel to each configured service, by name
+/// (`screening`, `referral`, `safe_space`, `monitoring`), over TLS when
+/// `[upstream_tls]` says so.
+pub fn upstream_channels(config: &GatewayConfig) -> Result<HashMap<String, Channel>, GatewayError> {
+    let mut channels = HashMap::new();
+    for (name, url) in &config.upstreams {
+        let upstream_error = |reason: String| GatewayError::Upstream {
+            name: name.clone(),
+            reason,
+        };
+        let mut endpoint = Channel::from_shared(url.clone())
+            .map_err(|e| upstream_error(e.to_string()))?
+            .connect_timeout(Duration::from_secs(5));
+        if let Some(tls) = &config.upstream_tls {
+            endpoint = endpoint
+                .tls_config(client_tls(tls).map_err(upstream_error)?)
+                .map_err(|e| upstream_error(e.to_string()))?;
+        }
+        channels.insert(name.clone(), endpoint.connect_lazy());
+    }
+    Ok(channels)
 }
 
 /// The TLS client configuration of `[upstream_tls]`.
