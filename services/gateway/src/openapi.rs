@@ -143,13 +143,16 @@ fn operation(route: &Route, reference: &mut dyn FnMut(&MessageDescriptor)) -> Va
         if let Value::Object(s) = &mut schema {
             s.insert("minLength".into(), json!(1));
         }
-        parameters.push(json!({
+        let mut parameter = json!({
             "name": field.name(),
             "in": "path",
             "required": true,
-            "description": comment(field.parent_file(), field.path()).unwrap_or_default(),
             "schema": schema,
-        }));
+        });
+        if let Some(description) = comment(field.parent_file(), field.path()) {
+            parameter["description"] = json!(description);
+        }
+        parameters.push(parameter);
     }
     if !route.body {
         let path_fields = route.path_fields();
@@ -253,9 +256,11 @@ fn query_parameters(
                     "name": name,
                     "in": "query",
                     "required": false,
-                    "description": comment(field.parent_file(), field.path()).unwrap_or_default(),
                     "schema": field_schema(&field, reference),
                 });
+                if let Some(description) = comment(field.parent_file(), field.path()) {
+                    parameter["description"] = json!(description);
+                }
                 if field.is_list() {
                     parameter["style"] = json!("form");
                     parameter["explode"] = json!(true);
