@@ -1172,3 +1172,94 @@ async fn the_gateway_reaches_services_that_require_mutual_tls() {
     gateway.stop().await;
     system.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gateway_binary_makes_its_key_serves_the_local_configuration_and_stops_on_sigterm() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let dir = tempfile::tempdir().expect("dir");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_owned();
+    let seed = dir.path().join("keys/gateway.key");
+    let jwks = dir.path().join("gateway.jwks.json");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port");
+    let gateway = |args: &[&str]| {
+        let mut command = std::process::Command::new(end_to_end::binary("gateway"));
+        command
+            .arg("--config")
+            .arg(root.join("deploy/local/gateway.toml"))
+            .args(args)
+            .current_dir(&root)
+            .env("APPRODO_GATEWAY__LISTEN", format!("127.0.0.1:{port}"))
+            .env(
+                "APPRODO_GATEWAY__PUBLIC_URL",
+                "https://api.example.it/approdo",
+            )
+            .env("APPRODO_GATEWAY__ISSUER__SEED_FILE", &seed)
+            .env("APPRODO_GATEWAY__ISSUER__JWKS_FILE", &jwks)
+            .env_remove("RUST_LOG");
+        command
+    };
+
+    // `keys`: the seed once, owner-only; the JWK set; the services' [auth] entry.
+    let keys = gateway(&["keys"]).output().expect("gateway keys");
+    assert!(keys.status.success(), "{keys:?}");
+    let printed = String::from_utf8_lossy(&keys.stdout);
+    assert!(
+        printed.contains("issuer = \"approdo-gateway\", keys = [{ kid = "),
+        "{printed}"
+    );
+    assert_eq!(
+        std::fs::metadata(&seed).expect("seed").permissions().mode() & 0o777,
+        0o600
+    );
+    let first_seed = std::fs::read(&seed).expect("seed");
+    assert!(gateway(&["keys"]).output().expect("again").status.success());
+    assert_eq!(
+        std::fs::read(&seed).expect("seed"),
+        first_seed,
+        "created once"
+    );
+    let set: Value = serde_json::from_slice(&std::fs::read(&jwks).expect("jwks")).expect("json");
+    assert_eq!(set["keys"][0]["crv"], "Ed25519");
+
+    // Serves the document with the configured URL, then drains on SIGTERM and exits 0.
+    let mut child = gateway(&[])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start the gateway");
+    let address = SocketAddr::from(([127, 0, 0, 1], port));
+    let document = crate::support::until_some("the gateway serves", || async move {
+        let connected = tokio::net::TcpStream::connect(address).await.is_ok();
+        if !connected {
+            return None;
+        }
+        let reply = send(address, "GET", "/openapi.json", &[], b"").await;
+        (reply.status == 200).then(|| reply.json())
+    })
+    .await;
+    assert_eq!(
+        document["servers"][0]["url"],
+        "https://api.example.it/approdo"
+    );
+    assert_eq!(document["info"]["x-pdnd-audience"], "approdo-rest-local");
+    let health = send(address, "GET", "/healthz", &[], b"").await;
+    assert_eq!(health.status, 200);
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let status = crate::support::until_some("the gateway stops", || {
+        let exited = child.try_wait().expect("wait");
+        async move { exited }
+    })
+    .await;
+    assert!(status.success(), "{status:?}");
+}
