@@ -945,9 +945,12 @@ async fn schemathesis_finds_no_failure_over_the_whole_document() {
     let report = reports.path().join("report.json");
     let output = tokio::task::spawn_blocking({
         let report = report.clone();
+        let work = reports.path().to_owned();
         move || {
             std::process::Command::new("python3")
                 .args(["-m", "schemathesis.cli", "run"])
+                // Its cache (.schemathesis/) goes with the reports, not into the repository.
+                .current_dir(&work)
                 .arg(format!("{url}/openapi.json"))
                 .args(["--checks", "all"])
                 // Valid input a service refuses for its own reasons (an unknown
