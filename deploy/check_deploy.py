@@ -22,6 +22,9 @@ CASE_LOG_KEYS = {
     "url", "stream", "replicas", "duplicate_window_secs", "user", "password", "request_timeout_ms",
 }
 TELEMETRY_KEYS = {"filter", "format", "otlp_endpoint"}
+GATEWAY_KEYS = {
+    "listen", "public_url", "upstreams", "upstream_timeout_ms", "max_body_bytes", "issuer", "pdnd", "telemetry",
+}
 
 failures = []
 
@@ -182,6 +185,37 @@ def main():
         check(("PodDisruptionBudget", name) in kinds, f"{name}: no PodDisruptionBudget")
         check(("Service", name) in kinds, f"{name}: no Service")
     check(len([d for d in k8s_docs if d["kind"] == "StatefulSet"]) == 5, "kubernetes: expected 5 StatefulSets")
+
+    # 6. the REST gateway: stateless (a Deployment), hardened, probed on /healthz, behind the
+    # services by name; its configuration's keys known, the audit digest required
+    gateways = [d for d in k8s_docs if d["kind"] == "Deployment" and d["metadata"]["name"] == "gateway"]
+    check(len(gateways) == 1, "kubernetes: no Deployment gateway")
+    for doc in gateways:
+        pod = doc["spec"]["template"]["spec"]
+        check(pod.get("securityContext", {}).get("runAsNonRoot") is True, "gateway: runAsNonRoot")
+        container = pod["containers"][0]
+        sc = container.get("securityContext", {})
+        check(sc.get("readOnlyRootFilesystem") is True, "gateway: readOnlyRootFilesystem")
+        check(sc.get("allowPrivilegeEscalation") is False, "gateway: allowPrivilegeEscalation")
+        check("resources" in container, "gateway: no resources")
+        check(container["command"][0] == "gateway", f"gateway: command {container['command']}")
+        probe = container.get("readinessProbe", {}).get("httpGet", {})
+        check(probe.get("path") == "/healthz" and probe.get("port") == 8080, "gateway: readiness is not /healthz on 8080")
+    for kind in ("Service", "PodDisruptionBudget"):
+        check((kind, "gateway") in kinds, f"gateway: no {kind}")
+    for flavour, path in (("kubernetes", "kubernetes/approdo/config/gateway.toml"), ("compose", "compose/gateway.toml")):
+        config = tomllib.loads((DEPLOY / path).read_text())
+        check(set(config) <= GATEWAY_KEYS, f"{flavour} gateway.toml: unknown keys {set(config) - GATEWAY_KEYS}")
+        check(config["listen"] == "0.0.0.0:8080", f"{flavour} gateway.toml: listen {config['listen']}")
+        check(set(config["upstreams"]) == {"screening", "referral", "safe_space", "monitoring"},
+              f"{flavour} gateway.toml: upstreams {set(config['upstreams'])}")
+        check(config["pdnd"].get("tracking_digest_required", True) is True, f"{flavour} gateway.toml: AUDIT_REST_02 off")
+        check(str(config["issuer"].get("seed_file", "")).startswith(("/etc/approdo/issuer/", "/run/secrets/")),
+              f"{flavour} gateway.toml: the issuer seed is not read from a secret")
+    gateway = compose["services"]["gateway"]
+    check(gateway["command"][0] == "gateway", "compose gateway: command")
+    check(gateway.get("read_only") is True, "compose gateway: root filesystem writable")
+    check(all(str(p).startswith("127.0.0.1:") for p in gateway.get("ports", [])), "compose gateway: port published on every interface")
 
     if failures:
         for failure in failures:

@@ -13,12 +13,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("cargo:rerun-if-changed={}", file.display());
     }
 
-    let descriptors = protox::compile(&files, [&proto_root])?;
+    let mut compiler = protox::Compiler::new([&proto_root])?;
+    compiler.include_source_info(true).include_imports(true);
+    compiler.open_files(&files)?;
     let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
+    // Encoded by protox itself, not through `prost_types`: prost's
+    // `MethodOptions` has no field for extensions, so a round trip through it
+    // would drop the `google.api.http` rules the REST gateway routes by. The
+    // source info stays too (the gateway's OpenAPI descriptions are the
+    // contracts' comments).
     std::fs::write(
         out_dir.join("approdo_descriptor.bin"),
-        prost::Message::encode_to_vec(&descriptors),
+        compiler.encode_file_descriptor_set(),
     )?;
+    let descriptors = compiler.file_descriptor_set();
     // Type names (`prost::Name`) let each event's type string come from its
     // proto declaration: no event name is written by hand.
     let mut config = tonic_prost_build::Config::new();

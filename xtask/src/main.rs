@@ -1,7 +1,7 @@
 //! Project automation, in Rust so that a fresh machine needs only cargo:
 //!
 //! - `cargo xtask setup`  installs the pinned tools into `.tools/` (nats-server, buf);
-//! - `cargo xtask up`     runs nats-server and the four services, shows the demo, runs until Ctrl-C;
+//! - `cargo xtask up`     runs nats-server, the four services and the REST gateway, shows the demo, runs until Ctrl-C;
 //! - `cargo xtask test`   format, lints, contract checks, then every test (what CI runs).
 
 use std::os::unix::process::CommandExt;
@@ -14,6 +14,13 @@ use anyhow::{Context, Result, bail};
 const NATS_SERVER_VERSION: &str = "2.15.1";
 const PYARROW_VERSION: &str = "26.0.1";
 const BUF_VERSION: &str = "1.75.0";
+/// The property-based API tester of the REST gateway's end-to-end test, and
+/// what its ModI hook signs with (tests/schemathesis/modi_hooks.py).
+const SCHEMATHESIS_VERSION: &str = "4.32.5";
+const PYJWT_VERSION: &str = "2.15.1";
+const CRYPTOGRAPHY_VERSION: &str = "50.0.2";
+/// The REST gateway's port (deploy/local/gateway.toml).
+const GATEWAY_PORT: u16 = 8080;
 const SERVICES: [(&str, u16); 4] = [
     ("screening", 50051),
     ("referral", 50052),
@@ -89,6 +96,39 @@ fn setup() -> Result<Tools> {
             ])
             .arg(tools.join("python"))
             .arg(format!("pyarrow=={PYARROW_VERSION}")))?;
+    }
+    // schemathesis, run by the REST gateway's end-to-end test over its OpenAPI
+    // document, with PyJWT and cryptography for the hook that signs each
+    // request's ModI headers: imported with PYTHONPATH=.tools/python.
+    let pinned = [
+        ("schemathesis", SCHEMATHESIS_VERSION),
+        ("pyjwt", PYJWT_VERSION),
+        ("cryptography", CRYPTOGRAPHY_VERSION),
+    ];
+    if pinned.iter().any(|(name, version)| {
+        !tools
+            .join(format!("python/{name}-{version}.dist-info"))
+            .is_dir()
+    }) {
+        println!(
+            "setup: installing schemathesis {SCHEMATHESIS_VERSION}, pyjwt {PYJWT_VERSION}, cryptography {CRYPTOGRAPHY_VERSION} (PyPI), for the REST gateway's API test"
+        );
+        run(Command::new("python3")
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--upgrade",
+                "--target",
+            ])
+            .arg(tools.join("python"))
+            .args(
+                pinned
+                    .iter()
+                    .map(|(name, version)| format!("{name}=={version}")),
+            ))?;
     }
     let buf = tools.join("node/node_modules/.bin/buf");
     if version_of(&buf, "--version").is_none_or(|v| !v.contains(BUF_VERSION)) {
@@ -335,6 +375,14 @@ fn up(sandbox: Option<Sandbox>) -> Result<()> {
         .arg("keys")
         .current_dir(&root))?;
 
+    // The REST gateway's token issuer: its key once, its public JWK set for the services' [auth].
+    run(Command::new(bin.join("gateway"))
+        .arg("--config")
+        .arg(root.join("deploy/local/gateway.toml"))
+        .arg("keys")
+        .current_dir(&root)
+        .stdout(Stdio::null()))?;
+
     // Each service's NATS user gets a fresh password for this run
     // (deploy/local/nats-permissions.conf reads them from the environment).
     let passwords: Vec<(&str, String)> = SERVICES
@@ -413,6 +461,43 @@ fn up(sandbox: Option<Sandbox>) -> Result<()> {
             local.display()
         );
     }
+
+    // The REST gateway for prefecture systems, in front of the services just started.
+    let gateway_port = GATEWAY_PORT + offset;
+    let log = std::fs::File::create(local.join("logs/gateway.log"))?;
+    let mut gateway = Command::new(bin.join("gateway"));
+    gateway
+        .env(
+            "APPRODO_GATEWAY__LISTEN",
+            format!("127.0.0.1:{gateway_port}"),
+        )
+        .env(
+            "APPRODO_GATEWAY__PUBLIC_URL",
+            format!("http://127.0.0.1:{gateway_port}"),
+        );
+    for (service, port) in SERVICES {
+        gateway.env(
+            format!(
+                "APPRODO_GATEWAY__UPSTREAMS__{}",
+                service.to_uppercase().replace('-', "_")
+            ),
+            format!("http://127.0.0.1:{}", port + offset),
+        );
+    }
+    let child = gateway
+        .arg("--config")
+        .arg(root.join("deploy/local/gateway.toml"))
+        .current_dir(&root)
+        .stdout(Stdio::null())
+        .stderr(log)
+        .process_group(0)
+        .spawn()
+        .context("cannot start the gateway")?;
+    children.push(("gateway", child));
+    println!(
+        "gateway     on http://127.0.0.1:{gateway_port} (REST for prefectures on PDND; OpenAPI at http://127.0.0.1:{gateway_port}/openapi.json; log {}/logs/gateway.log)",
+        local.display()
+    );
 
     let demo = match sandbox {
         // The sandbox: a synthetic landing to train on, not the demo.

@@ -25,6 +25,7 @@ mod privacy;
 mod referral;
 mod reflection;
 mod replay;
+mod rest_gateway;
 mod safe_space;
 mod safe_space_crash;
 mod safe_space_locations;
