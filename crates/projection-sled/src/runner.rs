@@ -319,6 +319,7 @@ impl<P: Projection> Runner<P> {
             following,
             self.config.batch,
             batches,
+            self.timings.clone(),
         )));
         loop {
             let waiting = Instant::now();
@@ -332,8 +333,8 @@ impl<P: Projection> Runner<P> {
             };
             RunnerTimings::add(&self.timings.waiting_nanos, waiting);
             match fetched {
-                Some(Fetched::Batch(batch)) => {
-                    if let Some(end) = self.apply(batch).await {
+                Some(Fetched::Batch { incoming, lag }) => {
+                    if let Some(end) = self.apply(incoming, lag).await {
                         return end;
                     }
                 }
@@ -352,32 +353,18 @@ impl<P: Projection> Runner<P> {
         }
     }
 
-    /// Decodes a batch and applies it in one transaction with its position,
-    /// on a blocking thread; `Some` when following must stop.
-    async fn apply(&mut self, batch: Vec<Delivery>) -> Option<PassEnd> {
+    /// Applies a decoded batch in one transaction with its position, on a
+    /// blocking thread; `Some` when following must stop.
+    async fn apply(&mut self, mut incoming: Vec<Incoming>, lag: u64) -> Option<PassEnd> {
         // An empty batch: nothing to store.
-        let lag = batch.last()?.pending;
-        let commits = batch.len() as u64;
+        if incoming.is_empty() {
+            return None;
+        }
+        let commits = incoming.len() as u64;
         let store = self.store.clone();
         let projection = self.projection.clone();
         let timings = self.timings.clone();
         let stored = tokio::task::spawn_blocking(move || {
-            let decoding = Instant::now();
-            let mut incoming: Vec<Incoming> = batch
-                .into_iter()
-                .map(|delivery| {
-                    let decoded = delivery.decode();
-                    match decoded.commit {
-                        Ok(commit) => Incoming::Commit(commit, decoded.trace),
-                        Err(distrust) => Incoming::Untrusted(ParkedCommit::untrusted(
-                            decoded.sequence,
-                            &decoded.subject,
-                            &distrust,
-                        )),
-                    }
-                })
-                .collect();
-            RunnerTimings::add(&timings.decoding_nanos, decoding);
             let applying = Instant::now();
             let stored = match store.apply(&*projection, &incoming) {
                 Ok(applied) => Ok(applied),
@@ -465,8 +452,9 @@ impl<P: Projection> Runner<P> {
 
 /// What the reader hands the applier.
 enum Fetched {
-    /// Deliveries in log order, each the next one of the consumer.
-    Batch(Vec<Delivery>),
+    /// Commits decoded, in log order (each delivery the next one of the
+    /// consumer), and the commits left after the last one as the server counted.
+    Batch { incoming: Vec<Incoming>, lag: u64 },
     /// Reading stopped after the batches before: an error (the server, a
     /// delivery lost or out of order), or the consumer ended.
     End(Option<LogError>),
@@ -474,13 +462,21 @@ enum Fetched {
 
 /// Reads batches while the applier stores the previous one: waits for one
 /// delivery, takes what else is buffered, and goes on reading (up to `max`)
-/// while the applier is busy, so a slow store gets larger batches. The
-/// channel holds one batch: at most three batches are read ahead of the store.
-async fn read_ahead(mut following: Following, max: usize, batches: mpsc::Sender<Fetched>) {
+/// while the applier is busy, so a slow store gets larger batches. Each
+/// batch is decoded on a blocking thread before it is handed over, beside
+/// the applier's transaction. The channel holds one batch: at most three
+/// are read ahead of the store.
+async fn read_ahead(
+    mut following: Following,
+    max: usize,
+    batches: mpsc::Sender<Fetched>,
+    timings: Arc<RunnerTimings>,
+) {
     let max = max.max(1);
     loop {
         let mut batch = Vec::new();
-        let mut end = None;
+        // Why reading stops after this batch: an error, or (`None`) the consumer ended.
+        let mut end: Option<Option<LogError>> = None;
         match following.next().await {
             Some(Ok(delivery)) => batch.push(delivery),
             other => {
@@ -492,13 +488,18 @@ async fn read_ahead(mut following: Following, max: usize, batches: mpsc::Sender<
             while end.is_none() && batch.len() < max {
                 match following.next_ready() {
                     Some(Ok(delivery)) => batch.push(delivery),
-                    Some(Err(error)) => end = Some(error),
+                    Some(Err(error)) => end = Some(Some(error)),
                     None => break,
                 }
             }
             if end.is_some() || batch.len() >= max {
-                if !batch.is_empty() && batches.send(Fetched::Batch(batch)).await.is_err() {
-                    return;
+                if !batch.is_empty() {
+                    let Some(decoded) = decode(batch, &timings).await else {
+                        return;
+                    };
+                    if batches.send(decoded).await.is_err() {
+                        return;
+                    }
                 }
                 break;
             }
@@ -506,27 +507,56 @@ async fn read_ahead(mut following: Following, max: usize, batches: mpsc::Sender<
                 biased;
                 permit = batches.reserve() => match permit {
                     Ok(permit) => {
-                        permit.send(Fetched::Batch(std::mem::take(&mut batch)));
+                        let Some(decoded) = decode(std::mem::take(&mut batch), &timings).await
+                        else {
+                            return;
+                        };
+                        permit.send(decoded);
                         break;
                     }
                     Err(_) => return,
                 },
                 next = following.next() => match next {
                     Some(Ok(delivery)) => batch.push(delivery),
-                    Some(Err(error)) => end = Some(error),
-                    None => {
-                        let _ = batches.send(Fetched::Batch(batch)).await;
-                        let _ = batches.send(Fetched::End(None)).await;
-                        return;
-                    }
+                    Some(Err(error)) => end = Some(Some(error)),
+                    None => end = Some(None),
                 },
             }
         }
-        if let Some(error) = end {
-            let _ = batches.send(Fetched::End(Some(error))).await;
+        if let Some(end) = end {
+            let _ = batches.send(Fetched::End(end)).await;
             return;
         }
     }
+}
+
+/// Decodes a batch on a blocking thread, moving each payload (no copy of
+/// an envelope); `None` if the blocking thread panicked.
+async fn decode(batch: Vec<Delivery>, timings: &Arc<RunnerTimings>) -> Option<Fetched> {
+    let lag = batch.last().map_or(0, |delivery| delivery.pending);
+    let timings = timings.clone();
+    let incoming = tokio::task::spawn_blocking(move || {
+        let decoding = Instant::now();
+        let incoming = batch
+            .into_iter()
+            .map(|delivery| {
+                let decoded = delivery.decode();
+                match decoded.commit {
+                    Ok(commit) => Incoming::Commit(commit, decoded.trace),
+                    Err(distrust) => Incoming::Untrusted(ParkedCommit::untrusted(
+                        decoded.sequence,
+                        &decoded.subject,
+                        &distrust,
+                    )),
+                }
+            })
+            .collect();
+        RunnerTimings::add(&timings.decoding_nanos, decoding);
+        incoming
+    })
+    .await
+    .ok()?;
+    Some(Fetched::Batch { incoming, lag })
 }
 
 /// Stops the reader when a pass ends, whatever ends it.
