@@ -480,7 +480,9 @@ async fn read_ahead(
         match following.next().await {
             Some(Ok(delivery)) => batch.push(delivery),
             other => {
-                let _ = batches.send(Fetched::End(other.and_then(Result::err))).await;
+                let _ = batches
+                    .send(Fetched::End(other.and_then(Result::err)))
+                    .await;
                 return;
             }
         }

@@ -538,10 +538,18 @@ async fn a_delivery_lost_in_flight_is_read_again_never_skipped() {
         .await
         .expect("a delivery taken from the runner's consumer")
         .expect("subscribed");
-    assert!(stolen.status.is_none(), "a message, not a status: {stolen:?}");
+    assert!(
+        stolen.status.is_none(),
+        "a message, not a status: {stolen:?}"
+    );
     // `$JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<time>.<pending>`
     let reply = stolen.reply.expect("ack subject").to_string();
-    let lost: u64 = reply.split('.').nth(5).expect("stream seq").parse().expect("u64");
+    let lost: u64 = reply
+        .split('.')
+        .nth(5)
+        .expect("stream seq")
+        .parse()
+        .expect("u64");
     let last = append(&log, "c9", "test.v1.A", 1).await;
     gate.open();
 
@@ -553,8 +561,15 @@ async fn a_delivery_lost_in_flight_is_read_again_never_skipped() {
         .iter()
         .map(|(key, _)| u64::from_be_bytes(key[..].try_into().expect("8 bytes")))
         .collect();
-    assert!(seen.contains(&lost), "commit {lost} lost in flight was skipped: {seen:?}");
-    assert_eq!(seen, (first..=last).collect::<Vec<_>>(), "each commit once, in order");
+    assert!(
+        seen.contains(&lost),
+        "commit {lost} lost in flight was skipped: {seen:?}"
+    );
+    assert_eq!(
+        seen,
+        (first..=last).collect::<Vec<_>>(),
+        "each commit once, in order"
+    );
     let digest = handle.store().content_digest().expect("digest");
     handle.rebuild().await.expect("rebuild");
     handle.wait_for(last, PATIENCE).await.expect("rebuilt");
