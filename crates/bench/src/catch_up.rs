@@ -11,8 +11,9 @@ use projection_sled::{Catalogue, Projection, ProjectionStore, RunnerConfig, Timi
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use crate::apply;
 use crate::stats::{Run, Summary};
-use crate::workload::{ONE_ROW_TABLE, OneRow, case, new_commit};
+use crate::workload::{self, ONE_ROW_TABLE, OneRow, case, new_commit};
 
 /// Commits per aggregate in the pre-appended log.
 const COMMITS_PER_AGGREGATE: usize = 10;
@@ -35,6 +36,9 @@ pub struct Figures {
     pub fill: Duration,
     pub one_row: Summary,
     pub catalogue: Summary,
+    /// The sled baseline measured between the runs: the one-row projection's
+    /// `apply_batch` over as many commits in memory, in batches of the runner's size.
+    pub sled_one_row: Summary,
     /// Where the runner's time went, summed over the runs, and their wall time.
     pub one_row_time: Spent,
     pub catalogue_time: Spent,
@@ -82,8 +86,22 @@ pub async fn measure(limits: Limits) -> Result<Figures> {
     let config = RunnerConfig::default();
     let (mut one_rows, mut catalogues) = (Vec::new(), Vec::new());
     let (mut one_row_time, mut catalogue_time) = (Spent::default(), Spent::default());
+    let in_memory = workload::recorded_commits(limits.commits)?;
+    let mut sled_one_rows = Vec::new();
     for run in 0..limits.runs {
         eprintln!("  run {}/{}", run + 1, limits.runs);
+        sled_one_rows.push(tokio::task::block_in_place(|| {
+            apply::apply_run(
+                &OneRow,
+                ONE_ROW_TABLE,
+                &in_memory,
+                config.batch,
+                apply::Limits {
+                    runs: 1,
+                    time: limits.patience,
+                },
+            )
+        })?);
         let (one_row, timings) =
             catch_up(&log, OneRow, ONE_ROW_TABLE, last, &config, limits).await?;
         one_row_time.add(one_row.elapsed, timings);
@@ -100,6 +118,7 @@ pub async fn measure(limits: Limits) -> Result<Figures> {
         fill: fill_time,
         one_row: Summary::of(&one_rows),
         catalogue: Summary::of(&catalogues),
+        sled_one_row: Summary::of(&sled_one_rows),
         one_row_time,
         catalogue_time,
     })
