@@ -56,7 +56,7 @@ pub fn measure(
 
 /// Applies `commits` in batches of `batch` to a fresh store; one latency per transaction.
 /// `table` holds exactly one row per applied commit (checked after the run, untimed).
-fn apply_run<P: Projection>(
+pub fn apply_run<P: Projection>(
     projection: &P,
     table: &str,
     commits: &[(RecordedCommit, telemetry::TraceContext)],

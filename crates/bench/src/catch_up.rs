@@ -7,12 +7,13 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, anyhow, ensure};
 use case_log_jetstream::{CaseLog, CaseLogConfig};
 use nats_test_server::{NatsServer, ServerOptions};
-use projection_sled::{Catalogue, Projection, ProjectionStore, RunnerConfig, catalogue};
+use projection_sled::{Catalogue, Projection, ProjectionStore, RunnerConfig, Timings, catalogue};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use crate::apply;
 use crate::stats::{Run, Summary};
-use crate::workload::{ONE_ROW_TABLE, OneRow, case, new_commit};
+use crate::workload::{self, ONE_ROW_TABLE, OneRow, case, new_commit};
 
 /// Commits per aggregate in the pre-appended log.
 const COMMITS_PER_AGGREGATE: usize = 10;
@@ -35,6 +36,31 @@ pub struct Figures {
     pub fill: Duration,
     pub one_row: Summary,
     pub catalogue: Summary,
+    /// The sled baseline measured between the runs: the one-row projection's
+    /// `apply_batch` over as many commits in memory, in batches of the runner's size.
+    pub sled_one_row: Summary,
+    /// Where the runner's time went, summed over the runs, and their wall time.
+    pub one_row_time: Spent,
+    pub catalogue_time: Spent,
+}
+
+/// The runner's own counters summed over runs, beside the runs' wall time.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Spent {
+    pub elapsed: Duration,
+    pub timings: Timings,
+}
+
+impl Spent {
+    fn add(&mut self, elapsed: Duration, timings: Timings) {
+        self.elapsed += elapsed;
+        let t = &mut self.timings;
+        t.batches += timings.batches;
+        t.commits += timings.commits;
+        t.waiting += timings.waiting;
+        t.decoding += timings.decoding;
+        t.applying += timings.applying;
+    }
 }
 
 pub async fn measure(limits: Limits) -> Result<Figures> {
@@ -59,11 +85,32 @@ pub async fn measure(limits: Limits) -> Result<Figures> {
 
     let config = RunnerConfig::default();
     let (mut one_rows, mut catalogues) = (Vec::new(), Vec::new());
+    let (mut one_row_time, mut catalogue_time) = (Spent::default(), Spent::default());
+    let in_memory = workload::recorded_commits(limits.commits)?;
+    let mut sled_one_rows = Vec::new();
     for run in 0..limits.runs {
         eprintln!("  run {}/{}", run + 1, limits.runs);
-        one_rows.push(catch_up(&log, OneRow, ONE_ROW_TABLE, last, &config, limits).await?);
+        sled_one_rows.push(tokio::task::block_in_place(|| {
+            apply::apply_run(
+                &OneRow,
+                ONE_ROW_TABLE,
+                &in_memory,
+                config.batch,
+                apply::Limits {
+                    runs: 1,
+                    time: limits.patience,
+                },
+            )
+        })?);
+        let (one_row, timings) =
+            catch_up(&log, OneRow, ONE_ROW_TABLE, last, &config, limits).await?;
+        one_row_time.add(one_row.elapsed, timings);
+        one_rows.push(one_row);
         let catalogue = Catalogue::new("bench-catalogue");
-        catalogues.push(catch_up(&log, catalogue, catalogue::EVENTS, last, &config, limits).await?);
+        let (catalogue, timings) =
+            catch_up(&log, catalogue, catalogue::EVENTS, last, &config, limits).await?;
+        catalogue_time.add(catalogue.elapsed, timings);
+        catalogues.push(catalogue);
     }
     Ok(Figures {
         commits: last,
@@ -71,6 +118,9 @@ pub async fn measure(limits: Limits) -> Result<Figures> {
         fill: fill_time,
         one_row: Summary::of(&one_rows),
         catalogue: Summary::of(&catalogues),
+        sled_one_row: Summary::of(&sled_one_rows),
+        one_row_time,
+        catalogue_time,
     })
 }
 
@@ -107,7 +157,7 @@ async fn catch_up<P: Projection>(
     last: u64,
     config: &RunnerConfig,
     limits: Limits,
-) -> Result<Run> {
+) -> Result<(Run, Timings)> {
     let dir = tempfile::Builder::new()
         .prefix("approdo-bench-runner-")
         .tempdir()
@@ -125,6 +175,7 @@ async fn catch_up<P: Projection>(
     )?;
     let reached = handle.wait_for(last, limits.patience).await;
     let elapsed = started.elapsed();
+    let timings = handle.timings();
     shutdown.cancel();
     task.await.context("projection runner panicked")?;
     reached.map_err(|error| anyhow!("{name}: {error} (status {:?})", handle.status()))?;
@@ -133,5 +184,5 @@ async fn catch_up<P: Projection>(
         rows as u64 == last,
         "{name} has {rows} rows in {table} after catching up to {last}"
     );
-    Ok(Run::new(last as usize, elapsed, vec![elapsed]))
+    Ok((Run::new(last as usize, elapsed, vec![elapsed]), timings))
 }

@@ -52,6 +52,14 @@ fn main() -> Result<()> {
 }
 
 async fn run() -> Result<()> {
+    // `approdo-bench` measures everything; `approdo-bench projections` only
+    // phases 2 and 3 (the projections against the sled baseline).
+    let section = std::env::args().nth(1);
+    let everything = match section.as_deref() {
+        None => true,
+        Some("projections") => false,
+        Some(other) => anyhow::bail!("unknown section {other:?}: none, or `projections`"),
+    };
     let started = Instant::now();
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     let date = time::OffsetDateTime::now_utc().date();
@@ -59,9 +67,11 @@ async fn run() -> Result<()> {
     println!("load average at start: {}", load_average());
     println!();
 
-    eprintln!("phase 1: writing to the case log");
-    let written = publish::measure(PUBLISH).await?;
-    print_publish(&written);
+    if everything {
+        eprintln!("phase 1: writing to the case log");
+        let written = publish::measure(PUBLISH).await?;
+        print_publish(&written);
+    }
 
     eprintln!("phase 2: projection apply (store only)");
     let commits = workload::recorded_commits(APPLY_COMMITS)?;
@@ -195,18 +205,57 @@ fn print_catch_up(f: &catch_up::Figures) {
         f.batch
     );
     println!();
-    println!("| projection | time s | commits/s | runs' commits/s | rate / baseline |");
-    println!("|---|---:|---:|---:|---:|");
+    println!(
+        "| projection | time s | commits/s | runs' commits/s | rate / baseline | rate / sled one row, batch {} |",
+        f.batch
+    );
+    println!("|---|---:|---:|---:|---:|---:|");
+    println!(
+        "| sled one row, `apply_batch` in memory (between the runs) | {:.2} | {:.0} | {} | - | 1.00x |",
+        f.commits as f64 / f.sled_one_row.rate.max(1e-9),
+        f.sled_one_row.rate,
+        spread(&f.sled_one_row),
+    );
     for (name, s) in [
         ("one row (baseline)", &f.one_row),
         ("catalogue", &f.catalogue),
     ] {
         println!(
-            "| {name} | {:.2} | {:.0} | {} | {} |",
+            "| {name} | {:.2} | {:.0} | {} | {} | {} |",
             s.p50.as_secs_f64(),
             s.rate,
             spread(s),
-            ratio(s.rate, f.one_row.rate)
+            ratio(s.rate, f.one_row.rate),
+            ratio(s.rate, f.sled_one_row.rate),
+        );
+    }
+    println!();
+    println!(
+        "where the runner's time went (its own counters, summed over the runs, as a share of the catch-up time)"
+    );
+    println!();
+    println!(
+        "| projection | batches | commits per batch | waiting for deliveries | decoding | applying |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|");
+    for (name, spent) in [
+        ("one row (baseline)", &f.one_row_time),
+        ("catalogue", &f.catalogue_time),
+    ] {
+        let t = &spent.timings;
+        let share = |d: Duration| {
+            format!(
+                "{:.0} %",
+                100.0 * d.as_secs_f64() / spent.elapsed.as_secs_f64().max(1e-9)
+            )
+        };
+        println!(
+            "| {name} | {} | {:.0} | {} | {} | {} |",
+            t.batches,
+            t.commits as f64 / t.batches.max(1) as f64,
+            share(t.waiting),
+            share(t.decoding),
+            share(t.applying),
         );
     }
     println!();

@@ -1,9 +1,21 @@
 //! Following the log from a position, on the subjects a projection consumes.
+//!
+//! Ordered, never acknowledged: the consumer is created at every start from
+//! the position the projection stored (the projection's store holds the
+//! position, never the consumer), with no acknowledgements (nothing is ever
+//! redelivered), one replica in memory (nothing to replicate or write to
+//! disk per delivery). Each delivery must be the consumer's next one and
+//! later in the log than the one before: a delivery lost in flight (a
+//! connection cut, a server killed or frozen) is a gap in the consumer's
+//! sequence, and then following answers an error, for good. The caller
+//! stores what it received before the error and follows again from its
+//! stored position: no commit is skipped, none applied twice.
 
 use std::time::Duration;
 
-use async_nats::jetstream::{self, AckKind, consumer, stream};
+use async_nats::jetstream::{self, consumer, stream};
 use futures::StreamExt;
+use time::OffsetDateTime;
 
 use crate::envelope::{Distrust, RecordedCommit};
 use crate::error::LogError;
@@ -14,28 +26,43 @@ pub struct Following {
     messages: consumer::pull::Stream,
     pending_at_start: u64,
     name: String,
+    /// The consumer sequence of the last delivery (0 before the first).
+    consumer_sequence: u64,
+    /// The stream sequence of the last delivery (the start position before the first).
+    sequence: u64,
+    /// Why following stopped, once it did: every later call answers it again.
+    broken: Option<String>,
 }
 
-/// One commit delivered to a projection. Acknowledge it after its effect is stored.
+/// One commit delivered to a projection, not decoded yet: decode it with
+/// [`Delivery::decode`] where CPU work is welcome (a blocking thread).
 pub struct Delivery {
     message: jetstream::Message,
-    /// The commit, or why it is not trusted (undecodable, or claiming another
-    /// aggregate than its subject's): the projection parks it.
-    pub commit: Result<RecordedCommit, Distrust>,
+    published: OffsetDateTime,
+    /// The stream sequence: the commit's position in the log.
     pub sequence: u64,
-    /// The subject it was stored on.
-    pub subject: String,
+    /// Its position among what this consumer delivered (1 for the first).
+    pub consumer_sequence: u64,
     /// Commits after this one not yet delivered, as the server counted them.
     pub pending: u64,
 }
 
+/// A delivery read as a commit.
+pub struct Decoded {
+    pub sequence: u64,
+    /// The subject it was stored on.
+    pub subject: String,
+    /// The commit, or why it is not trusted (undecodable, or claiming another
+    /// aggregate than its subject's): the projection parks it.
+    pub commit: Result<RecordedCommit, Distrust>,
+    /// The trace context as carried in the message headers.
+    pub trace: telemetry::TraceContext,
+}
+
 impl Delivery {
-    /// Acknowledges this delivery and every one before it.
-    pub async fn ack(&self) -> Result<(), LogError> {
-        self.message
-            .ack_with(AckKind::Ack)
-            .await
-            .map_err(|e| LogError::unavailable("ack", e))
+    /// The subject it was stored on.
+    pub fn subject(&self) -> &str {
+        &self.message.subject
     }
 
     /// The trace context as carried in the message headers.
@@ -51,6 +78,25 @@ impl Delivery {
         telemetry::TraceContext {
             traceparent: header("traceparent"),
             tracestate: header("tracestate"),
+        }
+    }
+
+    /// Decodes the envelope and checks its claim (invariant 13). Consumes the
+    /// delivery: the payload is read in place, never copied.
+    pub fn decode(self) -> Decoded {
+        let trace = self.trace_context();
+        let subject = self.subject().to_owned();
+        let commit = RecordedCommit::from_log(
+            self.sequence,
+            &subject,
+            self.published,
+            &self.message.payload,
+        );
+        Decoded {
+            sequence: self.sequence,
+            subject,
+            commit,
+            trace,
         }
     }
 }
@@ -85,9 +131,12 @@ impl Following {
                 // Empty: the whole log. JetStream refuses overlapping filters.
                 filter_subjects,
                 deliver_policy,
-                ack_policy: consumer::AckPolicy::All,
-                ack_wait: Duration::from_secs(60),
-                max_ack_pending: 10_000,
+                // Ordered: nothing acknowledged, nothing redelivered, so the
+                // consumer sequence has no hole unless a delivery was lost.
+                ack_policy: consumer::AckPolicy::None,
+                max_deliver: 1,
+                num_replicas: 1,
+                memory_storage: true,
                 inactive_threshold: Duration::from_secs(120),
                 ..Default::default()
             })
@@ -106,6 +155,9 @@ impl Following {
             messages,
             pending_at_start,
             name,
+            consumer_sequence: 0,
+            sequence: position,
+            broken: None,
         })
     }
 
@@ -121,36 +173,73 @@ impl Following {
     }
 
     /// The next delivery, waiting for one. `None` when the consumer ended.
+    /// After an error (the server, or a delivery out of order), every call
+    /// answers an error: follow again from the stored position.
     pub async fn next(&mut self) -> Option<Result<Delivery, LogError>> {
-        let message = match self.messages.next().await? {
-            Ok(message) => message,
-            Err(e) => return Some(Err(LogError::unavailable("follow", e))),
-        };
-        Some(delivery(message))
+        if let Some(broken) = &self.broken {
+            return Some(Err(LogError::unavailable("follow", broken.clone())));
+        }
+        let next = self.messages.next().await?;
+        Some(self.check(next))
     }
 
     /// A delivery that is already buffered, without waiting.
     pub fn next_ready(&mut self) -> Option<Result<Delivery, LogError>> {
         use futures::FutureExt;
-        match self.messages.next().now_or_never()? {
-            Some(Ok(message)) => Some(delivery(message)),
-            Some(Err(e)) => Some(Err(LogError::unavailable("follow", e))),
-            None => None,
+        if let Some(broken) = &self.broken {
+            return Some(Err(LogError::unavailable("follow", broken.clone())));
+        }
+        let next = self.messages.next().now_or_never()??;
+        Some(self.check(next))
+    }
+
+    /// Each delivery is this consumer's next one and later in the log than
+    /// the one before; anything else breaks following for good.
+    fn check(
+        &mut self,
+        next: Result<jetstream::Message, consumer::pull::MessagesError>,
+    ) -> Result<Delivery, LogError> {
+        let delivery = next
+            .map_err(|e| e.to_string())
+            .and_then(|message| delivery(message).map_err(|e| e.to_string()))
+            .and_then(|delivery| {
+                if delivery.consumer_sequence != self.consumer_sequence + 1 {
+                    Err(format!(
+                        "delivery {} of the consumer after {}: a delivery was lost",
+                        delivery.consumer_sequence, self.consumer_sequence
+                    ))
+                } else if delivery.sequence <= self.sequence {
+                    Err(format!(
+                        "log sequence {} delivered after {}",
+                        delivery.sequence, self.sequence
+                    ))
+                } else {
+                    Ok(delivery)
+                }
+            });
+        match delivery {
+            Ok(delivery) => {
+                self.consumer_sequence = delivery.consumer_sequence;
+                self.sequence = delivery.sequence;
+                Ok(delivery)
+            }
+            Err(reason) => {
+                self.broken = Some(reason.clone());
+                Err(LogError::unavailable("follow", reason))
+            }
         }
     }
 }
 
-fn delivery(message: jetstream::Message) -> Result<Delivery, LogError> {
-    let info = message
-        .info()
-        .map_err(|e| LogError::unavailable("follow", e))?;
-    let (sequence, pending, published) = (info.stream_sequence, info.pending, info.published);
-    let commit = RecordedCommit::from_log(sequence, &message.subject, published, &message.payload);
+fn delivery(message: jetstream::Message) -> Result<Delivery, async_nats::Error> {
+    let info = message.info()?;
+    let (sequence, consumer_sequence) = (info.stream_sequence, info.consumer_sequence);
+    let (pending, published) = (info.pending, info.published);
     Ok(Delivery {
-        subject: message.subject.to_string(),
         message,
-        commit,
+        published,
         sequence,
+        consumer_sequence,
         pending,
     })
 }

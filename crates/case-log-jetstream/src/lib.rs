@@ -22,7 +22,7 @@ pub use config::{CaseLogConfig, DEFAULT_HISTORY_CACHE_BYTES, DEFAULT_MAX_BYTES};
 pub use contract::DecodeError;
 pub use envelope::{Actor, Distrust, NewCommit, NewEvent, PendingCommit, RecordedCommit};
 pub use error::LogError;
-pub use follow::{Delivery, Following};
+pub use follow::{Decoded, Delivery, Following};
 pub use history_cache::HistoryCacheStats;
 pub use log::{
     AppendReceipt, CaseLog, ExecuteError, Executed, HistoryBound, LogUsage, create_or_get,

@@ -630,8 +630,10 @@ impl CaseLog {
 
     /// Follows the log from just after `position`, for a projection: the
     /// subjects matching `filter_subjects` (which must not overlap), or the
-    /// whole log when it is empty. Each instance gets its own consumer;
-    /// acknowledging a delivery acknowledges every delivery before it.
+    /// whole log when it is empty. Each instance gets its own consumer, which
+    /// takes no acknowledgement: the projection's stored position is where it
+    /// follows from again, and a delivery out of order ends the following
+    /// (see `follow.rs`).
     pub async fn follow(
         &self,
         projection: &str,

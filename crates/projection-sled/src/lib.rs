@@ -22,7 +22,7 @@ use case_log_jetstream::{Producer, RecordedCommit};
 
 pub use catalogue::Catalogue;
 pub use runner::{
-    ProjectionHandle, ProjectionState, ProjectionStatus, RunnerConfig, WaitError, spawn,
+    ProjectionHandle, ProjectionState, ProjectionStatus, RunnerConfig, Timings, WaitError, spawn,
 };
 pub use store::{Applied, Incoming, ParkedCommit, ProjectionStore, Rows, RowsError, StoreError};
 

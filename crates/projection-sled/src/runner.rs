@@ -1,13 +1,15 @@
 //! The projection runner: follows the subjects its projection consumes, applies
-//! batches, stores the position, acknowledges; parks what it must not trust or
+//! batches with their position (reading the next ones meanwhile); parks what it must not trust or
 //! cannot apply of another producer (logged once, counted in the status);
 //! resumes after a restart; rebuilds on request; lets queries wait for a
 //! sequence (read-your-writes).
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::{Duration, Instant};
 
-use case_log_jetstream::{CaseLog, Delivery};
+use case_log_jetstream::{CaseLog, Delivery, Following, LogError};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
@@ -16,7 +18,7 @@ use crate::store::{Incoming, ParkedCommit, ProjectionStore, StoreError};
 
 #[derive(Debug, Clone)]
 pub struct RunnerConfig {
-    /// Most commits applied in one sled transaction.
+    /// Most commits read in one pull request and applied in one sled transaction.
     pub batch: usize,
     /// Pause before following the log again after NATS went away.
     pub reconnect_delay: Duration,
@@ -65,6 +67,49 @@ pub enum WaitError {
     Stopped,
 }
 
+/// Where a runner's time went since it started: cumulative, for benchmarks
+/// and profiling (two clock reads per stage and batch).
+#[derive(Debug, Default)]
+struct RunnerTimings {
+    batches: AtomicU64,
+    commits: AtomicU64,
+    waiting_nanos: AtomicU64,
+    decoding_nanos: AtomicU64,
+    applying_nanos: AtomicU64,
+}
+
+/// Where a runner's time went since it started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Timings {
+    /// Batches stored.
+    pub batches: u64,
+    /// Commits in them.
+    pub commits: u64,
+    /// The applier waiting for deliveries: nothing read ahead was ready.
+    pub waiting: Duration,
+    /// Decoding the envelopes (on the blocking thread).
+    pub decoding: Duration,
+    /// The sled transactions (on the blocking thread).
+    pub applying: Duration,
+}
+
+impl RunnerTimings {
+    fn add(counter: &AtomicU64, since: Instant) {
+        let nanos = u64::try_from(since.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        counter.fetch_add(nanos, Relaxed);
+    }
+
+    fn snapshot(&self) -> Timings {
+        Timings {
+            batches: self.batches.load(Relaxed),
+            commits: self.commits.load(Relaxed),
+            waiting: Duration::from_nanos(self.waiting_nanos.load(Relaxed)),
+            decoding: Duration::from_nanos(self.decoding_nanos.load(Relaxed)),
+            applying: Duration::from_nanos(self.applying_nanos.load(Relaxed)),
+        }
+    }
+}
+
 enum Control {
     Rebuild(oneshot::Sender<Result<(), String>>),
 }
@@ -75,9 +120,15 @@ pub struct ProjectionHandle {
     status: watch::Receiver<ProjectionStatus>,
     store: Arc<ProjectionStore>,
     control: mpsc::Sender<Control>,
+    timings: Arc<RunnerTimings>,
 }
 
 impl ProjectionHandle {
+    /// Where the runner's time went since it started.
+    pub fn timings(&self) -> Timings {
+        self.timings.snapshot()
+    }
+
     pub fn status(&self) -> ProjectionStatus {
         self.status.borrow().clone()
     }
@@ -146,7 +197,9 @@ pub fn spawn<P: Projection>(
     });
     let (control_tx, control_rx) = mpsc::channel(4);
     let store = Arc::new(store);
+    let timings = Arc::new(RunnerTimings::default());
     let runner = Runner {
+        timings: timings.clone(),
         log,
         store: store.clone(),
         projection: Arc::new(projection),
@@ -160,11 +213,13 @@ pub fn spawn<P: Projection>(
         status: status_rx,
         store,
         control: control_tx,
+        timings,
     };
     Ok((handle, task))
 }
 
 struct Runner<P> {
+    timings: Arc<RunnerTimings>,
     log: CaseLog,
     store: Arc<ProjectionStore>,
     projection: Arc<P>,
@@ -235,14 +290,14 @@ impl<P: Projection> Runner<P> {
             Err(error) => return self.fail(0, String::new(), error.to_string()),
         };
         let filter = self.projection.consumes().filter_subjects();
-        let mut following = match self
+        let following = match self
             .log
             .follow(name, filter, position, self.config.batch)
             .await
         {
             Ok(following) => following,
             Err(error) => {
-                tracing::warn!(projection = name, %error, "cannot follow the case log, retrying");
+                tracing::warn!(projection = name, error = %causes(&error), "cannot follow the case log, retrying");
                 return PassEnd::Reconnect;
             }
         };
@@ -258,58 +313,60 @@ impl<P: Projection> Runner<P> {
                 ProjectionState::CatchingUp
             };
         });
+        // The next batches are read while this one is applied.
+        let (batches, mut read) = mpsc::channel(1);
+        let _reader = AbortOnDrop(tokio::spawn(read_ahead(
+            following,
+            self.config.batch,
+            batches,
+            self.timings.clone(),
+        )));
         loop {
-            let first = tokio::select! {
+            let waiting = Instant::now();
+            let fetched = tokio::select! {
                 _ = self.shutdown.cancelled() => return PassEnd::Shutdown,
                 control = self.control.recv() => match control {
                     Some(Control::Rebuild(reply)) => return PassEnd::Rebuild(reply),
                     None => return PassEnd::Shutdown,
                 },
-                delivery = following.next() => delivery,
+                fetched = read.recv() => fetched,
             };
-            let mut batch = match first {
-                Some(Ok(delivery)) => vec![delivery],
-                Some(Err(error)) => {
-                    tracing::warn!(projection = name, %error, "case log delivery failed, following again");
+            RunnerTimings::add(&self.timings.waiting_nanos, waiting);
+            match fetched {
+                Some(Fetched::Batch { incoming, lag }) => {
+                    if let Some(end) = self.apply(incoming, lag).await {
+                        return end;
+                    }
+                }
+                // What was read before the failure is stored: follow again
+                // from there, so a delivery lost in flight is read again.
+                Some(Fetched::End(Some(error))) => {
+                    tracing::warn!(
+                        projection = name,
+                        error = %causes(&error),
+                        "case log delivery failed, following again from the stored position"
+                    );
                     return PassEnd::Reconnect;
                 }
-                None => return PassEnd::Reconnect,
-            };
-            while batch.len() < self.config.batch {
-                match following.next_ready() {
-                    Some(Ok(delivery)) => batch.push(delivery),
-                    Some(Err(error)) => {
-                        tracing::warn!(projection = name, %error, "case log delivery failed");
-                        break;
-                    }
-                    None => break,
-                }
-            }
-            if let Some(end) = self.apply(batch).await {
-                return end;
+                Some(Fetched::End(None)) | None => return PassEnd::Reconnect,
             }
         }
     }
 
-    /// Applies a batch and acknowledges it; `Some` when following must stop.
-    async fn apply(&mut self, batch: Vec<Delivery>) -> Option<PassEnd> {
-        // An empty batch: nothing to store or acknowledge.
-        let last_delivery = batch.last()?;
-        let mut incoming: Vec<Incoming> = batch
-            .iter()
-            .map(|delivery| match &delivery.commit {
-                Ok(commit) => Incoming::Commit(commit.clone(), delivery.trace_context()),
-                Err(distrust) => Incoming::Untrusted(ParkedCommit::untrusted(
-                    delivery.sequence,
-                    &delivery.subject,
-                    distrust,
-                )),
-            })
-            .collect();
+    /// Applies a decoded batch in one transaction with its position, on a
+    /// blocking thread; `Some` when following must stop.
+    async fn apply(&mut self, mut incoming: Vec<Incoming>, lag: u64) -> Option<PassEnd> {
+        // An empty batch: nothing to store.
+        if incoming.is_empty() {
+            return None;
+        }
+        let commits = incoming.len() as u64;
         let store = self.store.clone();
         let projection = self.projection.clone();
+        let timings = self.timings.clone();
         let stored = tokio::task::spawn_blocking(move || {
-            match store.apply(&*projection, &incoming) {
+            let applying = Instant::now();
+            let stored = match store.apply(&*projection, &incoming) {
                 Ok(applied) => Ok(applied),
                 // Keep what precedes the commit that cannot be applied, then stop there.
                 Err(error @ StoreError::Apply { sequence, .. }) => {
@@ -320,7 +377,9 @@ impl<P: Projection> Runner<P> {
                     }
                 }
                 Err(other) => Err((None, other)),
-            }
+            };
+            RunnerTimings::add(&timings.applying_nanos, applying);
+            stored
         })
         .await;
         let applied = match stored {
@@ -345,12 +404,8 @@ impl<P: Projection> Runner<P> {
             Err(join) => return Some(self.fail(0, String::new(), join.to_string())),
         };
         self.parked(&applied.parked);
-        // Acknowledge only after the batch and its position are committed in sled.
-        if let Err(error) = last_delivery.ack().await {
-            // Not fatal: the position in sled is the truth; redeliveries are skipped.
-            tracing::debug!(projection = self.projection.name(), %error, "ack failed");
-        }
-        let lag = last_delivery.pending;
+        self.timings.batches.fetch_add(1, Relaxed);
+        self.timings.commits.fetch_add(commits, Relaxed);
         self.status.send_modify(|s| {
             s.position = applied.position;
             s.parked = applied.parked_total;
@@ -393,4 +448,136 @@ impl<P: Projection> Runner<P> {
         });
         PassEnd::Failed
     }
+}
+
+/// What the reader hands the applier.
+enum Fetched {
+    /// Commits decoded, in log order (each delivery the next one of the
+    /// consumer), and the commits left after the last one as the server counted.
+    Batch { incoming: Vec<Incoming>, lag: u64 },
+    /// Reading stopped after the batches before: an error (the server, a
+    /// delivery lost or out of order), or the consumer ended.
+    End(Option<LogError>),
+}
+
+/// Reads batches while the applier stores the previous one: waits for one
+/// delivery, takes what else is buffered, and goes on reading (up to `max`)
+/// while the applier is busy, so a slow store gets larger batches. Each
+/// batch is decoded on a blocking thread before it is handed over, beside
+/// the applier's transaction. The channel holds one batch: at most three
+/// are read ahead of the store.
+async fn read_ahead(
+    mut following: Following,
+    max: usize,
+    batches: mpsc::Sender<Fetched>,
+    timings: Arc<RunnerTimings>,
+) {
+    let max = max.max(1);
+    loop {
+        let mut batch = Vec::new();
+        // Why reading stops after this batch: an error, or (`None`) the consumer ended.
+        let mut end: Option<Option<LogError>> = None;
+        match following.next().await {
+            Some(Ok(delivery)) => batch.push(delivery),
+            other => {
+                let _ = batches
+                    .send(Fetched::End(other.and_then(Result::err)))
+                    .await;
+                return;
+            }
+        }
+        loop {
+            while end.is_none() && batch.len() < max {
+                match following.next_ready() {
+                    Some(Ok(delivery)) => batch.push(delivery),
+                    Some(Err(error)) => end = Some(Some(error)),
+                    None => break,
+                }
+            }
+            if end.is_some() || batch.len() >= max {
+                if !batch.is_empty() {
+                    let Some(decoded) = decode(batch, &timings).await else {
+                        return;
+                    };
+                    if batches.send(decoded).await.is_err() {
+                        return;
+                    }
+                }
+                break;
+            }
+            tokio::select! {
+                biased;
+                permit = batches.reserve() => match permit {
+                    Ok(permit) => {
+                        let Some(decoded) = decode(std::mem::take(&mut batch), &timings).await
+                        else {
+                            return;
+                        };
+                        permit.send(decoded);
+                        break;
+                    }
+                    Err(_) => return,
+                },
+                next = following.next() => match next {
+                    Some(Ok(delivery)) => batch.push(delivery),
+                    Some(Err(error)) => end = Some(Some(error)),
+                    None => end = Some(None),
+                },
+            }
+        }
+        if let Some(end) = end {
+            let _ = batches.send(Fetched::End(end)).await;
+            return;
+        }
+    }
+}
+
+/// Decodes a batch on a blocking thread, moving each payload (no copy of
+/// an envelope); `None` if the blocking thread panicked.
+async fn decode(batch: Vec<Delivery>, timings: &Arc<RunnerTimings>) -> Option<Fetched> {
+    let lag = batch.last().map_or(0, |delivery| delivery.pending);
+    let timings = timings.clone();
+    let incoming = tokio::task::spawn_blocking(move || {
+        let decoding = Instant::now();
+        let incoming = batch
+            .into_iter()
+            .map(|delivery| {
+                let decoded = delivery.decode();
+                match decoded.commit {
+                    Ok(commit) => Incoming::Commit(commit, decoded.trace),
+                    Err(distrust) => Incoming::Untrusted(ParkedCommit::untrusted(
+                        decoded.sequence,
+                        &decoded.subject,
+                        &distrust,
+                    )),
+                }
+            })
+            .collect();
+        RunnerTimings::add(&timings.decoding_nanos, decoding);
+        incoming
+    })
+    .await
+    .ok()?;
+    Some(Fetched::Batch { incoming, lag })
+}
+
+/// Stops the reader when a pass ends, whatever ends it.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// An error and its causes, on one line (sequences and codes, no payloads).
+fn causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }

@@ -400,3 +400,184 @@ async fn it_follows_only_the_subjects_it_consumes_and_is_live_when_they_are_appl
     );
     shutdown.cancel();
 }
+
+/// Writes one row per commit (its sequence) and, the first time it meets
+/// the commit at `gate_at`, waits inside the transaction until the test
+/// opens the gate: the runner is then busy storing, as under load.
+struct Gated {
+    gate_at: u64,
+    gate: std::sync::Arc<Gate>,
+}
+
+#[derive(Default)]
+struct Gate {
+    /// (entered, opened)
+    state: std::sync::Mutex<(bool, bool)>,
+    changed: std::sync::Condvar,
+}
+
+impl Gate {
+    fn entered(&self) -> bool {
+        self.state.lock().expect("gate").0
+    }
+
+    fn open(&self) {
+        self.state.lock().expect("gate").1 = true;
+        self.changed.notify_all();
+    }
+
+    fn pass(&self) {
+        let mut state = self.state.lock().expect("gate");
+        state.0 = true;
+        while !state.1 {
+            state = self.changed.wait(state).expect("gate");
+        }
+    }
+}
+
+/// Opens the gate when the test ends, even by a failed assertion (the
+/// runtime waits for the blocking thread the gate holds).
+struct OpenOnDrop(std::sync::Arc<Gate>);
+
+impl Drop for OpenOnDrop {
+    fn drop(&mut self) {
+        self.0.open();
+    }
+}
+
+impl Projection for Gated {
+    fn name(&self) -> &'static str {
+        "gated"
+    }
+
+    fn producer(&self) -> Option<Producer> {
+        None
+    }
+
+    fn consumes(&self) -> projection_sled::Consumes {
+        projection_sled::Consumes::All
+    }
+
+    fn apply(&self, rows: &mut Rows<'_>, commit: &RecordedCommit) -> Result<(), ApplyError> {
+        if commit.sequence == self.gate_at {
+            self.gate.pass();
+        }
+        rows.put("seen", &commit.sequence.to_be_bytes(), b"")?;
+        Ok(())
+    }
+}
+
+/// A JetStream API request on the test's own (unrestricted) connection.
+async fn js_api(log: &CaseLog, subject: &str, body: &'static str) -> serde_json::Value {
+    let answer = log
+        .jetstream()
+        .client()
+        .request(format!("$JS.API.{subject}"), body.into())
+        .await
+        .expect("JetStream API");
+    serde_json::from_slice(&answer.payload).expect("JSON answer")
+}
+
+/// A delivery lost in flight: another client takes one message from the
+/// runner's own consumer, as a cut connection or a killed server loses
+/// one the server counted as delivered. The runner must notice the hole in
+/// the consumer's sequence and read the log again from its stored position,
+/// never acknowledge past the hole nor skip the commit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_lost_in_flight_is_read_again_never_skipped() {
+    let server = NatsServer::start();
+    let log = connect(&server).await;
+    let gate = std::sync::Arc::new(Gate::default());
+    let _open_at_the_end = OpenOnDrop(gate.clone());
+    let first = append(&log, "c1", "test.v1.A", 1).await;
+    let shutdown = CancellationToken::new();
+    let dir = tempfile::tempdir().expect("dir");
+    let (handle, _task) = projection_sled::spawn(
+        log.clone(),
+        ProjectionStore::open(dir.path()).expect("open"),
+        Gated {
+            gate_at: first,
+            gate: gate.clone(),
+        },
+        RunnerConfig {
+            batch: 1,
+            ..RunnerConfig::default()
+        },
+        shutdown.clone(),
+    )
+    .expect("spawn");
+    tokio::time::timeout(PATIENCE, async {
+        while !gate.entered() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("the runner stores the first commit");
+    // More commits than the runner reads ahead (batch 1: three batches).
+    for n in 0..8 {
+        append(&log, &format!("c{n}"), "test.v1.A", 1).await;
+    }
+    let names = js_api(&log, "CONSUMER.NAMES.APPRODO_CASE_LOG", "{}").await;
+    let consumers = names["consumers"].as_array().expect("consumers");
+    assert_eq!(consumers.len(), 1, "{names}");
+    let consumer = consumers[0].as_str().expect("name");
+    // A pull request of our own: the delivery comes on our inbox, under its
+    // own subject (so not as the answer to a request).
+    let client = log.jetstream().client();
+    let inbox = client.new_inbox();
+    let mut delivered = client.subscribe(inbox.clone()).await.expect("subscribe");
+    client
+        .publish_with_reply(
+            format!("$JS.API.CONSUMER.MSG.NEXT.APPRODO_CASE_LOG.{consumer}"),
+            inbox,
+            r#"{"batch":1,"no_wait":true}"#.into(),
+        )
+        .await
+        .expect("pull request");
+    let stolen = tokio::time::timeout(PATIENCE, futures::StreamExt::next(&mut delivered))
+        .await
+        .expect("a delivery taken from the runner's consumer")
+        .expect("subscribed");
+    assert!(
+        stolen.status.is_none(),
+        "a message, not a status: {stolen:?}"
+    );
+    // `$JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<time>.<pending>`
+    let reply = stolen.reply.expect("ack subject").to_string();
+    let lost: u64 = reply
+        .split('.')
+        .nth(5)
+        .expect("stream seq")
+        .parse()
+        .expect("u64");
+    let last = append(&log, "c9", "test.v1.A", 1).await;
+    gate.open();
+
+    // Pulling one message at a time, async-nats can count a pull request as
+    // outstanding that the server already answered, and stop pulling until
+    // the server's heartbeats are missed (10 s); the runner then follows
+    // again. So more patience than the other tests.
+    let patience = PATIENCE * 3;
+    handle.wait_for(last, patience).await.expect("caught up");
+    let seen: Vec<u64> = handle
+        .store()
+        .scan("seen", b"")
+        .expect("rows")
+        .iter()
+        .map(|(key, _)| u64::from_be_bytes(key[..].try_into().expect("8 bytes")))
+        .collect();
+    assert!(
+        seen.contains(&lost),
+        "commit {lost} lost in flight was skipped: {seen:?}"
+    );
+    assert_eq!(
+        seen,
+        (first..=last).collect::<Vec<_>>(),
+        "each commit once, in order"
+    );
+    let digest = handle.store().content_digest().expect("digest");
+    handle.rebuild().await.expect("rebuild");
+    handle.wait_for(last, patience).await.expect("rebuilt");
+    assert_eq!(handle.store().content_digest().expect("digest"), digest);
+    shutdown.cancel();
+}
