@@ -512,6 +512,73 @@ impl ProjectionStore {
     }
 }
 
+/// A secondary-index entry: its key within the index table, and its value.
+pub type IndexEntry = (Vec<u8>, Vec<u8>);
+
+/// Secondary indexes: a projection keeps them as tables of its own, written
+/// in the transaction that changes the rows they point to (so an index never
+/// disagrees with its rows, and a rebuild writes the same entries).
+impl Rows<'_> {
+    /// Moves one row's entries in the index `table` from `old` (what the row
+    /// gave before this change) to `new`: an old key that is not a new one is
+    /// removed, a new entry not already stored with that value is written.
+    pub fn reindex(
+        &self,
+        table: &str,
+        old: &[IndexEntry],
+        new: &[IndexEntry],
+    ) -> Result<(), RowsError> {
+        for (key, _) in old {
+            if !new.iter().any(|(k, _)| k == key) {
+                self.delete(table, key)?;
+            }
+        }
+        for (key, value) in new {
+            if !old.iter().any(|(k, v)| k == key && v == value) {
+                self.put(table, key, value)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl ProjectionStore {
+    /// Walks, lazily and in key order, the entries of `table` whose keys
+    /// start with `within` and come after `after` (keys within the table; an
+    /// `after` before `within` starts at its first key): `visit` sees each
+    /// (key, value) and answers whether to go on. Answers how many entries
+    /// it read, so that a page's cost is counted, not timed.
+    pub fn walk_after(
+        &self,
+        table: &str,
+        within: &[u8],
+        after: &[u8],
+        mut visit: impl FnMut(&[u8], &[u8]) -> Result<bool, StoreError>,
+    ) -> Result<u64, StoreError> {
+        use std::ops::Bound;
+        let table_len = table.len() + 1;
+        let within = row_key(table, within);
+        let after = row_key(table, after);
+        let start = if after < within {
+            Bound::Included(within.clone())
+        } else {
+            Bound::Excluded(after)
+        };
+        let mut read = 0;
+        for row in self.rows().range((start, Bound::Unbounded)) {
+            let (key, value) = row?;
+            if !key.starts_with(&within) {
+                break;
+            }
+            read += 1;
+            if !visit(&key[table_len..], &value)? {
+                break;
+            }
+        }
+        Ok(read)
+    }
+}
+
 fn rows_tree(generation: u64) -> String {
     format!("rows-{generation}")
 }
@@ -645,6 +712,74 @@ mod tests {
                 .expect("other table")
                 .is_empty()
         );
+    }
+
+    /// Index entries written with `reindex` in the batch's transaction.
+    struct Indexed;
+
+    impl Projection for Indexed {
+        fn name(&self) -> &'static str {
+            "indexed"
+        }
+
+        fn producer(&self) -> Option<case_log_jetstream::Producer> {
+            None
+        }
+
+        fn consumes(&self) -> crate::Consumes {
+            crate::Consumes::All
+        }
+
+        /// The request id is `row:old:new`: the row's index key moves from old to new.
+        fn apply(&self, rows: &mut Rows<'_>, commit: &RecordedCommit) -> Result<(), ApplyError> {
+            let mut parts = commit.request_id().split(':');
+            let (row, old, new) = (
+                parts.next().unwrap_or_default(),
+                parts.next().unwrap_or_default(),
+                parts.next().unwrap_or_default(),
+            );
+            let entry = |key: &str| -> Vec<IndexEntry> {
+                if key.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![(format!("{key}/{row}").into_bytes(), row.as_bytes().to_vec())]
+                }
+            };
+            rows.reindex("i", &entry(old), &entry(new))?;
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn index_entries_move_with_their_rows_and_a_walk_reads_only_what_it_visits() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = ProjectionStore::open(dir.path()).expect("store");
+        let commits = [
+            commit(1, "r1::a"),
+            commit(2, "r2::a"),
+            commit(3, "r3::b"),
+            commit(4, "r1:a:b"),
+            commit(5, "r2:a:"),
+        ];
+        store.apply_batch(&Indexed, &commits).expect("apply");
+        let keys = |within: &[u8], after: &[u8], stop: usize| {
+            let mut seen = Vec::new();
+            let read = store
+                .walk_after("i", within, after, |key, _| {
+                    seen.push(String::from_utf8_lossy(key).into_owned());
+                    Ok(seen.len() < stop)
+                })
+                .expect("walk");
+            (seen, read)
+        };
+        assert_eq!(keys(b"a/", b"", 10), (vec![], 0), "r1 moved, r2 removed");
+        assert_eq!(
+            keys(b"b/", b"", 10),
+            (vec!["b/r1".to_owned(), "b/r3".to_owned()], 2)
+        );
+        assert_eq!(keys(b"b/", b"b/r1", 10), (vec!["b/r3".to_owned()], 1));
+        assert_eq!(keys(b"b/", b"", 1), (vec!["b/r1".to_owned()], 1));
+        assert_eq!(keys(b"b/", b"z", 10), (vec![], 0), "after the prefix");
     }
 
     #[test]
