@@ -543,18 +543,16 @@ impl Rows<'_> {
 }
 
 impl ProjectionStore {
-    /// Walks, lazily and in key order, the entries of `table` whose keys
-    /// start with `within` and come after `after` (keys within the table; an
-    /// `after` before `within` starts at its first key): `visit` sees each
-    /// (key, value) and answers whether to go on. Answers how many entries
-    /// it read, so that a page's cost is counted, not timed.
-    pub fn walk_after(
+    /// The entries of `table` whose keys start with `within` and come after
+    /// `after` (keys within the table; an `after` before `within` starts at
+    /// its first key), lazily, in key order: several can be read side by
+    /// side and merged.
+    pub fn range_after(
         &self,
         table: &str,
         within: &[u8],
         after: &[u8],
-        mut visit: impl FnMut(&[u8], &[u8]) -> Result<bool, StoreError>,
-    ) -> Result<u64, StoreError> {
+    ) -> Box<dyn Iterator<Item = Result<Row, StoreError>> + Send> {
         use std::ops::Bound;
         let table_len = table.len() + 1;
         let within = row_key(table, within);
@@ -564,14 +562,32 @@ impl ProjectionStore {
         } else {
             Bound::Excluded(after)
         };
+        Box::new(
+            self.rows()
+                .range((start, Bound::Unbounded))
+                .take_while(move |row| row.as_ref().map_or(true, |(key, _)| key.starts_with(&within)))
+                .map(move |row| {
+                    let (key, value) = row?;
+                    Ok((key[table_len..].to_vec(), value.to_vec()))
+                }),
+        )
+    }
+
+    /// Walks [`Self::range_after`]'s entries: `visit` sees each (key, value)
+    /// and answers whether to go on. Answers how many entries it read, so
+    /// that a page's cost is counted, not timed.
+    pub fn walk_after(
+        &self,
+        table: &str,
+        within: &[u8],
+        after: &[u8],
+        mut visit: impl FnMut(&[u8], &[u8]) -> Result<bool, StoreError>,
+    ) -> Result<u64, StoreError> {
         let mut read = 0;
-        for row in self.rows().range((start, Bound::Unbounded)) {
+        for row in self.range_after(table, within, after) {
             let (key, value) = row?;
-            if !key.starts_with(&within) {
-                break;
-            }
             read += 1;
-            if !visit(&key[table_len..], &value)? {
+            if !visit(&key, &value)? {
                 break;
             }
         }
