@@ -565,12 +565,35 @@ impl ProjectionStore {
         Box::new(
             self.rows()
                 .range((start, Bound::Unbounded))
-                .take_while(move |row| row.as_ref().map_or(true, |(key, _)| key.starts_with(&within)))
+                .take_while(move |row| {
+                    row.as_ref()
+                        .map_or(true, |(key, _)| key.starts_with(&within))
+                })
                 .map(move |row| {
                     let (key, value) = row?;
                     Ok((key[table_len..].to_vec(), value.to_vec()))
                 }),
         )
+    }
+
+    /// Several ranges of one table read side by side and merged in the
+    /// order of their keys' suffixes (what follows each range's `prefix`):
+    /// one index read across the values of a part of its key (a list of any
+    /// status merges each status's range). Each range is `(prefix, within,
+    /// after)`, as for [`Self::range_after`]; a suffix is in one range only.
+    pub fn merge_after(&self, table: &str, ranges: Vec<(Vec<u8>, Vec<u8>, Vec<u8>)>) -> Merged {
+        Merged {
+            ranges: ranges
+                .into_iter()
+                .map(|(prefix, within, after)| MergedRange {
+                    prefix: prefix.len(),
+                    rows: self.range_after(table, &within, &after),
+                    head: None,
+                    done: false,
+                })
+                .collect(),
+            read: 0,
+        }
     }
 
     /// Walks [`Self::range_after`]'s entries: `visit` sees each (key, value)
@@ -592,6 +615,49 @@ impl ProjectionStore {
             }
         }
         Ok(read)
+    }
+}
+
+/// Ranges of a table merged ([`ProjectionStore::merge_after`]): yields
+/// (suffix, value) in suffix order, reading each range's next entry only
+/// when its last was taken.
+pub struct Merged {
+    ranges: Vec<MergedRange>,
+    /// Entries read so far.
+    pub read: u64,
+}
+
+struct MergedRange {
+    prefix: usize,
+    rows: Box<dyn Iterator<Item = Result<Row, StoreError>> + Send>,
+    head: Option<Row>,
+    done: bool,
+}
+
+impl Iterator for Merged {
+    type Item = Result<Row, StoreError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        for range in self
+            .ranges
+            .iter_mut()
+            .filter(|r| r.head.is_none() && !r.done)
+        {
+            match range.rows.next() {
+                Some(Ok((key, value))) => {
+                    self.read += 1;
+                    range.head = Some((key[range.prefix..].to_vec(), value));
+                }
+                Some(Err(error)) => return Some(Err(error)),
+                None => range.done = true,
+            }
+        }
+        self.ranges
+            .iter_mut()
+            .filter(|range| range.head.is_some())
+            .min_by(|a, b| a.head.cmp(&b.head))
+            .and_then(|range| range.head.take())
+            .map(Ok)
     }
 }
 
@@ -796,6 +862,39 @@ mod tests {
         assert_eq!(keys(b"b/", b"b/r1", 10), (vec!["b/r3".to_owned()], 1));
         assert_eq!(keys(b"b/", b"", 1), (vec!["b/r1".to_owned()], 1));
         assert_eq!(keys(b"b/", b"z", 10), (vec![], 0), "after the prefix");
+    }
+
+    #[test]
+    fn merged_ranges_come_in_the_order_of_their_suffixes_reading_one_entry_ahead_each() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = ProjectionStore::open(dir.path()).expect("store");
+        let commits = [
+            commit(1, "r1::x/3"),
+            commit(2, "r2::y/1"),
+            commit(3, "r3::x/2"),
+            commit(4, "r4::y/4"),
+        ];
+        store.apply_batch(&Indexed, &commits).expect("apply");
+        let range = |prefix: &str, after: &str| {
+            (
+                prefix.as_bytes().to_vec(),
+                prefix.as_bytes().to_vec(),
+                format!("{prefix}{after}").into_bytes(),
+            )
+        };
+        let suffixes = |merged: &mut Merged, n: usize| -> Vec<String> {
+            merged
+                .by_ref()
+                .take(n)
+                .map(|row| String::from_utf8(row.expect("row").0).expect("utf8"))
+                .collect()
+        };
+        let mut merged = store.merge_after("i", vec![range("x/", ""), range("y/", "")]);
+        assert_eq!(suffixes(&mut merged, 10), ["1/r2", "2/r3", "3/r1", "4/r4"]);
+        assert_eq!(merged.read, 4);
+        let mut merged = store.merge_after("i", vec![range("x/", "2"), range("y/", "2")]);
+        assert_eq!(suffixes(&mut merged, 1), ["2/r3"]);
+        assert_eq!(merged.read, 2, "one entry ahead in each range");
     }
 
     #[test]

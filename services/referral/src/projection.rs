@@ -360,13 +360,13 @@ fn apply_case(
 }
 
 /// The list index's entries of a case's referrals:
-/// `<scope>\0<state scope>\0<case_id>/<referral_id>` (the lists' order and
+/// `<scope>\0s=<state>\0<case_id>/<referral_id>` (the lists' order and
 /// page token), for each scope a caller lists in (`*` everyone's; `r=` the
 /// receiver's, drafts left out; `f=` and `p=` the facility and province the
-/// case is in, when screening's facts are known) and each state scope (`*`;
-/// `s=` its state; `o` while open). The value is the case's province as its
-/// facts say, `\0`, then what the filters read of the referral (a trimmed
-/// `ReferralView`).
+/// case is in, when screening's facts are known), under the referral's
+/// state: a list of several states merges their ranges. The value is the
+/// case's province as its facts say, `\0`, then what the filters read of
+/// the referral (a trimmed `ReferralView`).
 pub fn list_entries(
     case_id: &str,
     facts: Option<&CaseFacts>,
@@ -382,10 +382,7 @@ pub fn list_entries(
             scopes.push(format!("f={}", facts.facility_id));
             scopes.push(format!("p={}", facts.province));
         }
-        let mut states = vec!["*".to_owned(), format!("s={}", view.state)];
-        if ReferralState::from_code(&view.state).is_ok_and(|s| !s.is_terminal()) {
-            states.push("o".to_owned());
-        }
+        let state = format!("s={}", view.state);
         let mut value = facts
             .map_or("", |f| f.province.as_str())
             .as_bytes()
@@ -404,10 +401,8 @@ pub fn list_entries(
             .encode_to_vec(),
         );
         for scope in &scopes {
-            for state in &states {
-                let key = list_key(scope, state, &format!("{case_id}/{}", view.referral_id));
-                entries.push((key, value.clone()));
-            }
+            let key = list_key(scope, &state, &format!("{case_id}/{}", view.referral_id));
+            entries.push((key, value.clone()));
         }
     }
     entries
@@ -424,40 +419,49 @@ pub struct ListCost {
     pub rows: u64,
 }
 
-/// A list page read from the index: the referrals of one scope and state
-/// scope whose keys (`<case_id>/<referral_id>`) come after `after`, that
-/// `admits` (the facts' province, the trimmed view), at most `size` of them;
-/// the key of the last when more follow.
+/// A list page read from the index: the referrals of one scope in
+/// `states` (their ranges merged) whose keys (`<case_id>/<referral_id>`) come
+/// after `after`, that `admits` (the facts' province, the trimmed view), at
+/// most `size` of them; the key of the last when more follow.
 pub fn list_page(
     store: &ProjectionStore,
     scope: &str,
-    state: &str,
+    states: &[&str],
     after: Option<&str>,
     size: usize,
     admits: impl Fn(&str, &wire::ReferralView) -> bool,
 ) -> Result<(Vec<wire::ReferralView>, Option<String>, ListCost), StoreError> {
-    let base = list_key(scope, state, "");
-    let from = list_key(scope, state, after.unwrap_or_default());
+    let ranges = states
+        .iter()
+        .map(|state| {
+            let state = format!("s={state}");
+            let base = list_key(scope, &state, "");
+            let from = list_key(scope, &state, after.unwrap_or_default());
+            (base.clone(), base, from)
+        })
+        .collect();
     let corrupt = |key: &[u8], reason: String| StoreError::CorruptRow {
         table: LIST_INDEX.to_owned(),
         key: String::from_utf8_lossy(key).into_owned(),
         reason,
     };
+    let mut merged = store.merge_after(LIST_INDEX, ranges);
     let mut found: Vec<(String, String)> = Vec::new();
-    let entries = store.walk_after(LIST_INDEX, &base, &from, |key, value| {
+    while found.len() <= size {
+        let Some(row) = merged.next() else { break };
+        let (order, value) = row?;
         let (province, view) = value
             .iter()
             .position(|b| *b == 0)
             .map(|at| value.split_at(at))
-            .ok_or_else(|| corrupt(key, "no province".to_owned()))?;
+            .ok_or_else(|| corrupt(&order, "no province".to_owned()))?;
         let view =
-            wire::ReferralView::decode(&view[1..]).map_err(|e| corrupt(key, e.to_string()))?;
+            wire::ReferralView::decode(&view[1..]).map_err(|e| corrupt(&order, e.to_string()))?;
         if admits(&String::from_utf8_lossy(province), &view) {
-            let order = String::from_utf8_lossy(&key[base.len()..]).into_owned();
-            found.push((order, view.case_id));
+            found.push((String::from_utf8_lossy(&order).into_owned(), view.case_id));
         }
-        Ok(found.len() <= size)
-    })?;
+    }
+    let entries = merged.read;
     let more = found.len() > size;
     found.truncate(size);
     let mut cost = ListCost { entries, rows: 0 };

@@ -28,16 +28,6 @@ pub const INDEX: &str = "screening.case_list";
 /// The orders, by their byte in the index key.
 const ORDERS: [(u8, bool); 2] = [(b'n', false), (b'p', true)];
 
-/// One status's range of the index in a page's merge.
-struct Range {
-    /// Where the sort key starts in its keys.
-    base: usize,
-    rows: Box<dyn Iterator<Item = Result<projection_sled::store::Row, StoreError>> + Send>,
-    /// Its next entry not taken yet: (sort key, value).
-    head: Option<(Vec<u8>, Vec<u8>)>,
-    done: bool,
-}
-
 /// What a page cost: index entries walked and case rows read.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Cost {
@@ -307,8 +297,7 @@ impl ListQuery {
             key: String::from_utf8_lossy(key).into_owned(),
             reason,
         };
-        let mut entries = 0;
-        // Each status's range, and its next entry (sort key, value).
+        // Each status's range, merged in the order's key.
         let mut ranges = Vec::with_capacity(statuses.len());
         for status in statuses {
             let base = index_key(order, &scope, status, "");
@@ -320,34 +309,13 @@ impl ListQuery {
             }
             let mut after = base.clone();
             after.extend_from_slice(self.after.as_deref().unwrap_or_default().as_bytes());
-            ranges.push(Range {
-                base: base.len(),
-                rows: store.range_after(INDEX, &within, &after),
-                head: None,
-                done: false,
-            });
+            ranges.push((base, within, after));
         }
+        let mut merged = store.merge_after(INDEX, ranges);
         let mut found: Vec<(String, String)> = Vec::new();
         while found.len() <= self.page_size {
-            // Each range's next entry, read only when the last was taken.
-            for range in ranges.iter_mut().filter(|r| r.head.is_none() && !r.done) {
-                match range.rows.next() {
-                    Some(row) => {
-                        entries += 1;
-                        let (key, value) = row?;
-                        range.head = Some((key[range.base..].to_vec(), value));
-                    }
-                    None => range.done = true,
-                }
-            }
-            let Some((sort, value)) = ranges
-                .iter_mut()
-                .filter(|range| range.head.is_some())
-                .min_by(|a, b| a.head.cmp(&b.head))
-                .and_then(|range| range.head.take())
-            else {
-                break;
-            };
+            let Some(row) = merged.next() else { break };
+            let (sort, value) = row?;
             let case = api::CaseView::decode(value.as_slice())
                 .map_err(|e| corrupt(&sort, e.to_string()))?;
             if self.matches(&case) {
@@ -355,6 +323,7 @@ impl ListQuery {
                 found.push((sort, case.case_id));
             }
         }
+        let entries = merged.read;
         let more = found.len() > self.page_size;
         found.truncate(self.page_size);
         let mut cases = Vec::with_capacity(found.len());

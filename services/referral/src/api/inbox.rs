@@ -24,15 +24,20 @@ pub(crate) fn list_inbox(
     state: &str,
     page: &Page,
 ) -> Result<(Vec<api::ReferralView>, String, projection::ListCost), projection_sled::StoreError> {
-    let state = if state.is_empty() {
-        "*".to_owned()
+    // One state, or every state but drafts (never in a receiver's scope).
+    let states: Vec<&str> = if state.is_empty() {
+        case_referral::ReferralState::ALL
+            .iter()
+            .filter(|s| **s != case_referral::ReferralState::Draft)
+            .map(|s| s.code())
+            .collect()
     } else {
-        format!("s={state}")
+        vec![state]
     };
     let (referrals, next, cost) = projection::list_page(
         store,
         &format!("r={organisation}"),
-        &state,
+        &states,
         page.after.as_deref(),
         page.size,
         |_, _| true,

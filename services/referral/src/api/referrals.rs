@@ -123,8 +123,9 @@ impl ReferralApi {
 /// A page of the referrals a caller of `jurisdiction` lists, read from the
 /// list index: the scope is the caller's (everyone's for a caller not
 /// limited by place, the receiver's own without drafts, the case's facility
-/// or province as screening's facts say), the state scope the filter's state,
-/// or open ones; the rest of the filter is read on the entries, not the rows.
+/// or province as screening's facts say), under the filter's state, or the
+/// open ones, or any; the rest of the filter is read on the entries, not the
+/// rows.
 /// Answers the page, its token, and what it cost.
 pub(crate) fn list_referrals(
     store: &projection_sled::ProjectionStore,
@@ -145,15 +146,17 @@ pub(crate) fn list_referrals(
         }
         Jurisdiction::Province(own) => (format!("p={own}"), None),
     };
-    let state = match (filter.state, r.open_only) {
-        (Some(state), _) => format!("s={}", state.code()),
-        (None, true) => "o".to_owned(),
-        (None, false) => "*".to_owned(),
-    };
+    // The filter's state, or the open ones, or every state: their ranges merged.
+    let states: Vec<&str> = ReferralState::ALL
+        .iter()
+        .filter(|s| filter.state.is_none_or(|only| only == **s))
+        .filter(|s| !r.open_only || !s.is_terminal())
+        .map(|s| s.code())
+        .collect();
     let (referrals, next, cost) = projection::list_page(
         store,
         &scope,
-        &state,
+        &states,
         page.after.as_deref(),
         page.size,
         |case_province, referral| {
