@@ -7,6 +7,7 @@
 
 mod apply;
 mod catch_up;
+mod lists;
 mod publish;
 mod raw_nats;
 mod stats;
@@ -45,6 +46,10 @@ const CATCH_UP: catch_up::Limits = catch_up::Limits {
 };
 
 fn main() -> Result<()> {
+    // `approdo-bench lists`: list pages from the projection's index (no NATS).
+    if std::env::args().nth(1).as_deref() == Some("lists") {
+        return lists::run();
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

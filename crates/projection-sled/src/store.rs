@@ -512,6 +512,155 @@ impl ProjectionStore {
     }
 }
 
+/// A secondary-index entry: its key within the index table, and its value.
+pub type IndexEntry = (Vec<u8>, Vec<u8>);
+
+/// Secondary indexes: a projection keeps them as tables of its own, written
+/// in the transaction that changes the rows they point to (so an index never
+/// disagrees with its rows, and a rebuild writes the same entries).
+impl Rows<'_> {
+    /// Moves one row's entries in the index `table` from `old` (what the row
+    /// gave before this change) to `new`: an old key that is not a new one is
+    /// removed, a new entry not already stored with that value is written.
+    pub fn reindex(
+        &self,
+        table: &str,
+        old: &[IndexEntry],
+        new: &[IndexEntry],
+    ) -> Result<(), RowsError> {
+        for (key, _) in old {
+            if !new.iter().any(|(k, _)| k == key) {
+                self.delete(table, key)?;
+            }
+        }
+        for (key, value) in new {
+            if !old.iter().any(|(k, v)| k == key && v == value) {
+                self.put(table, key, value)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl ProjectionStore {
+    /// The entries of `table` whose keys start with `within` and come after
+    /// `after` (keys within the table; an `after` before `within` starts at
+    /// its first key), lazily, in key order: several can be read side by
+    /// side and merged.
+    pub fn range_after(
+        &self,
+        table: &str,
+        within: &[u8],
+        after: &[u8],
+    ) -> Box<dyn Iterator<Item = Result<Row, StoreError>> + Send> {
+        use std::ops::Bound;
+        let table_len = table.len() + 1;
+        let within = row_key(table, within);
+        let after = row_key(table, after);
+        let start = if after < within {
+            Bound::Included(within.clone())
+        } else {
+            Bound::Excluded(after)
+        };
+        Box::new(
+            self.rows()
+                .range((start, Bound::Unbounded))
+                .take_while(move |row| {
+                    row.as_ref()
+                        .map_or(true, |(key, _)| key.starts_with(&within))
+                })
+                .map(move |row| {
+                    let (key, value) = row?;
+                    Ok((key[table_len..].to_vec(), value.to_vec()))
+                }),
+        )
+    }
+
+    /// Several ranges of one table read side by side and merged in the
+    /// order of their keys' suffixes (what follows each range's `prefix`):
+    /// one index read across the values of a part of its key (a list of any
+    /// status merges each status's range). Each range is `(prefix, within,
+    /// after)`, as for [`Self::range_after`]; a suffix is in one range only.
+    pub fn merge_after(&self, table: &str, ranges: Vec<(Vec<u8>, Vec<u8>, Vec<u8>)>) -> Merged {
+        Merged {
+            ranges: ranges
+                .into_iter()
+                .map(|(prefix, within, after)| MergedRange {
+                    prefix: prefix.len(),
+                    rows: self.range_after(table, &within, &after),
+                    head: None,
+                    done: false,
+                })
+                .collect(),
+            read: 0,
+        }
+    }
+
+    /// Walks [`Self::range_after`]'s entries: `visit` sees each (key, value)
+    /// and answers whether to go on. Answers how many entries it read, so
+    /// that a page's cost is counted, not timed.
+    pub fn walk_after(
+        &self,
+        table: &str,
+        within: &[u8],
+        after: &[u8],
+        mut visit: impl FnMut(&[u8], &[u8]) -> Result<bool, StoreError>,
+    ) -> Result<u64, StoreError> {
+        let mut read = 0;
+        for row in self.range_after(table, within, after) {
+            let (key, value) = row?;
+            read += 1;
+            if !visit(&key, &value)? {
+                break;
+            }
+        }
+        Ok(read)
+    }
+}
+
+/// Ranges of a table merged ([`ProjectionStore::merge_after`]): yields
+/// (suffix, value) in suffix order, reading each range's next entry only
+/// when its last was taken.
+pub struct Merged {
+    ranges: Vec<MergedRange>,
+    /// Entries read so far.
+    pub read: u64,
+}
+
+struct MergedRange {
+    prefix: usize,
+    rows: Box<dyn Iterator<Item = Result<Row, StoreError>> + Send>,
+    head: Option<Row>,
+    done: bool,
+}
+
+impl Iterator for Merged {
+    type Item = Result<Row, StoreError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        for range in self
+            .ranges
+            .iter_mut()
+            .filter(|r| r.head.is_none() && !r.done)
+        {
+            match range.rows.next() {
+                Some(Ok((key, value))) => {
+                    self.read += 1;
+                    range.head = Some((key[range.prefix..].to_vec(), value));
+                }
+                Some(Err(error)) => return Some(Err(error)),
+                None => range.done = true,
+            }
+        }
+        self.ranges
+            .iter_mut()
+            .filter(|range| range.head.is_some())
+            .min_by(|a, b| a.head.cmp(&b.head))
+            .and_then(|range| range.head.take())
+            .map(Ok)
+    }
+}
+
 fn rows_tree(generation: u64) -> String {
     format!("rows-{generation}")
 }
@@ -645,6 +794,107 @@ mod tests {
                 .expect("other table")
                 .is_empty()
         );
+    }
+
+    /// Index entries written with `reindex` in the batch's transaction.
+    struct Indexed;
+
+    impl Projection for Indexed {
+        fn name(&self) -> &'static str {
+            "indexed"
+        }
+
+        fn producer(&self) -> Option<case_log_jetstream::Producer> {
+            None
+        }
+
+        fn consumes(&self) -> crate::Consumes {
+            crate::Consumes::All
+        }
+
+        /// The request id is `row:old:new`: the row's index key moves from old to new.
+        fn apply(&self, rows: &mut Rows<'_>, commit: &RecordedCommit) -> Result<(), ApplyError> {
+            let mut parts = commit.request_id().split(':');
+            let (row, old, new) = (
+                parts.next().unwrap_or_default(),
+                parts.next().unwrap_or_default(),
+                parts.next().unwrap_or_default(),
+            );
+            let entry = |key: &str| -> Vec<IndexEntry> {
+                if key.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![(format!("{key}/{row}").into_bytes(), row.as_bytes().to_vec())]
+                }
+            };
+            rows.reindex("i", &entry(old), &entry(new))?;
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn index_entries_move_with_their_rows_and_a_walk_reads_only_what_it_visits() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = ProjectionStore::open(dir.path()).expect("store");
+        let commits = [
+            commit(1, "r1::a"),
+            commit(2, "r2::a"),
+            commit(3, "r3::b"),
+            commit(4, "r1:a:b"),
+            commit(5, "r2:a:"),
+        ];
+        store.apply_batch(&Indexed, &commits).expect("apply");
+        let keys = |within: &[u8], after: &[u8], stop: usize| {
+            let mut seen = Vec::new();
+            let read = store
+                .walk_after("i", within, after, |key, _| {
+                    seen.push(String::from_utf8_lossy(key).into_owned());
+                    Ok(seen.len() < stop)
+                })
+                .expect("walk");
+            (seen, read)
+        };
+        assert_eq!(keys(b"a/", b"", 10), (vec![], 0), "r1 moved, r2 removed");
+        assert_eq!(
+            keys(b"b/", b"", 10),
+            (vec!["b/r1".to_owned(), "b/r3".to_owned()], 2)
+        );
+        assert_eq!(keys(b"b/", b"b/r1", 10), (vec!["b/r3".to_owned()], 1));
+        assert_eq!(keys(b"b/", b"", 1), (vec!["b/r1".to_owned()], 1));
+        assert_eq!(keys(b"b/", b"z", 10), (vec![], 0), "after the prefix");
+    }
+
+    #[test]
+    fn merged_ranges_come_in_the_order_of_their_suffixes_reading_one_entry_ahead_each() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = ProjectionStore::open(dir.path()).expect("store");
+        let commits = [
+            commit(1, "r1::x/3"),
+            commit(2, "r2::y/1"),
+            commit(3, "r3::x/2"),
+            commit(4, "r4::y/4"),
+        ];
+        store.apply_batch(&Indexed, &commits).expect("apply");
+        let range = |prefix: &str, after: &str| {
+            (
+                prefix.as_bytes().to_vec(),
+                prefix.as_bytes().to_vec(),
+                format!("{prefix}{after}").into_bytes(),
+            )
+        };
+        let suffixes = |merged: &mut Merged, n: usize| -> Vec<String> {
+            merged
+                .by_ref()
+                .take(n)
+                .map(|row| String::from_utf8(row.expect("row").0).expect("utf8"))
+                .collect()
+        };
+        let mut merged = store.merge_after("i", vec![range("x/", ""), range("y/", "")]);
+        assert_eq!(suffixes(&mut merged, 10), ["1/r2", "2/r3", "3/r1", "4/r4"]);
+        assert_eq!(merged.read, 4);
+        let mut merged = store.merge_after("i", vec![range("x/", "2"), range("y/", "2")]);
+        assert_eq!(suffixes(&mut merged, 1), ["2/r3"]);
+        assert_eq!(merged.read, 2, "one entry ahead in each range");
     }
 
     #[test]

@@ -118,7 +118,8 @@ impl MonitoringApi {
         let population = self.options.population.clone();
         tokio::task::spawn_blocking(move || {
             let position = projection.status().position;
-            let cases = projection::cases(projection.store())?;
+            // Within a province scope or filter, only the cases recorded there.
+            let (cases, _cost) = projection::cases_in(projection.store(), &query.provinces)?;
             let spaces = projection::spaces(projection.store())?;
             let training = projection::training(projection.store())?;
             Ok((
@@ -363,9 +364,13 @@ impl MonitoringService for MonitoringApi {
         violations.finish()?;
         self.reads.wait_for(request.min_sequence).await?;
         let projection = self.projection.clone();
-        let cases = tokio::task::spawn_blocking(move || projection::cases(projection.store()))
-            .await
-            .map_err(|e| ServiceError::Internal(format!("export task: {e}")))??;
+        // The cases opened in the period, in the provinces asked, from the index.
+        let provinces = query.provinces.clone();
+        let (cases, _cost) = tokio::task::spawn_blocking(move || {
+            projection::cases_opened(projection.store(), &provinces, from, to)
+        })
+        .await
+        .map_err(|e| ServiceError::Internal(format!("export task: {e}")))??;
         let keep =
             |list: &[String], value: &str| list.is_empty() || list.iter().any(|v| v == value);
         let selected: Vec<(&String, &crate::pathway::CasePathway)> = cases

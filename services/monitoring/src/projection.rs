@@ -33,6 +33,15 @@ pub const VISITS: &str = "monitoring.visit";
 pub const TRAINING: &str = "monitoring.training";
 /// Each facility's province, from screening's registry: `<facility_id>` -> province.
 pub const FACILITIES: &str = "monitoring.facility";
+/// The cases' index (`case_index_keys`), kept in the transaction that writes
+/// the case: `t\0<opened>\0<case>` (every case with its facts and opening
+/// time, by that time), `tp\0<province>\0<opened>\0<case>` (the same by the
+/// province it is in), `p\0<province>\0<case>` (each province any part of
+/// its pathway was recorded in). Values are empty.
+pub const CASE_INDEX: &str = "monitoring.case_index";
+/// The index keys each case holds now (`<case>` -> the keys, each preceded
+/// by its length as two bytes), so that a change moves them.
+pub const CASE_INDEXED: &str = "monitoring.case_indexed";
 
 /// The event types the projection reads; every other type is skipped and counted.
 pub fn allowlist() -> &'static [String] {
@@ -109,9 +118,9 @@ impl Projection for MonitoringProjection {
     }
 
     /// 4: facilities' visits and training sessions, and the facilities'
-    /// provinces, kept too.
+    /// provinces, kept too. 5: the cases' index (`CASE_INDEX`, issue 14).
     fn shape(&self) -> u32 {
-        4
+        5
     }
 
     fn apply(&self, rows: &mut Rows<'_>, commit: &RecordedCommit) -> Result<(), ApplyError> {
@@ -327,7 +336,200 @@ fn put_case(rows: &mut Rows<'_>, case: &str, pathway: &CasePathway) -> Result<()
     let bytes = serde_json::to_vec(pathway)
         .map_err(|e| ApplyError::Inconsistent(format!("case row: {e}")))?;
     rows.put(CASES, case.as_bytes(), &bytes)?;
+    // The case's index entries move with it.
+    let keys = case_index_keys(case, pathway)?;
+    let stored = rows.get(CASE_INDEXED, case.as_bytes())?.unwrap_or_default();
+    let indexed = decode_keys(&stored)
+        .ok_or_else(|| ApplyError::Inconsistent(format!("case {case}'s index keys")))?;
+    if indexed != keys {
+        let entries = |keys: &[Vec<u8>]| -> Vec<projection_sled::store::IndexEntry> {
+            keys.iter().map(|k| (k.clone(), Vec::new())).collect()
+        };
+        rows.reindex(CASE_INDEX, &entries(&indexed), &entries(&keys))?;
+        rows.put(CASE_INDEXED, case.as_bytes(), &encode_keys(&keys))?;
+    }
     Ok(())
+}
+
+/// A time as a key that sorts as the time does (nanoseconds, shifted
+/// positive, fixed-width decimal).
+fn time_key(at: time::OffsetDateTime) -> String {
+    let shifted = at.unix_timestamp_nanos() + (1_i128 << 100);
+    format!("{shifted:040}")
+}
+
+/// When a case counts as opened for exports: its opening time, or (old
+/// events) its arrival.
+pub fn opened_at(pathway: &CasePathway) -> Option<time::OffsetDateTime> {
+    pathway
+        .opened
+        .as_ref()
+        .and_then(|o| o.opened_at.or(o.arrived_at))
+}
+
+/// The index keys of one case (`CASE_INDEX`), sorted.
+fn case_index_keys(case: &str, pathway: &CasePathway) -> Result<Vec<Vec<u8>>, ApplyError> {
+    let mut keys = Vec::new();
+    if let (Some(facts), Some(opened)) = (&pathway.facts, opened_at(pathway)) {
+        let opened = time_key(opened);
+        keys.push(format!("t\0{opened}\0{case}").into_bytes());
+        keys.push(format!("tp\0{}\0{opened}\0{case}", facts.province).into_bytes());
+    }
+    // Every province recorded anywhere in the pathway: each observation of
+    // the indicators is in one of them.
+    let value = serde_json::to_value(pathway)
+        .map_err(|e| ApplyError::Inconsistent(format!("case row: {e}")))?;
+    let mut provinces = std::collections::BTreeSet::new();
+    recorded_provinces(&value, &mut provinces);
+    for province in provinces {
+        keys.push(format!("p\0{province}\0{case}").into_bytes());
+    }
+    keys.sort();
+    Ok(keys)
+}
+
+/// The values of every `province` field, at any depth (empty ones left out:
+/// no filter names an empty province).
+fn recorded_provinces<'a>(
+    value: &'a serde_json::Value,
+    into: &mut std::collections::BTreeSet<&'a str>,
+) {
+    match value {
+        serde_json::Value::Object(fields) => {
+            for (name, field) in fields {
+                match field {
+                    serde_json::Value::String(p) if name == "province" && !p.is_empty() => {
+                        into.insert(p.as_str());
+                    }
+                    _ => recorded_provinces(field, into),
+                }
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for item in items {
+                recorded_provinces(item, into);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn encode_keys(keys: &[Vec<u8>]) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    for key in keys {
+        bytes.extend_from_slice(&(key.len() as u16).to_be_bytes());
+        bytes.extend_from_slice(key);
+    }
+    bytes
+}
+
+fn decode_keys(mut bytes: &[u8]) -> Option<Vec<Vec<u8>>> {
+    let mut keys = Vec::new();
+    while let Some((len, rest)) = bytes.split_first_chunk::<2>() {
+        let len = usize::from(u16::from_be_bytes(*len));
+        keys.push(rest.get(..len)?.to_vec());
+        bytes = &rest[len..];
+    }
+    bytes.is_empty().then_some(keys)
+}
+
+/// How many index entries and case rows a read of the index walked.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IndexCost {
+    pub entries: u64,
+    pub rows: u64,
+}
+
+fn case_at(store: &ProjectionStore, case: &str) -> Result<(String, CasePathway), ServiceError> {
+    let bytes = store
+        .get(CASES, case.as_bytes())?
+        .ok_or_else(|| ServiceError::Internal(format!("monitoring index names no case {case}")))?;
+    serde_json::from_slice::<CasePathway>(&bytes)
+        .map(|pathway| (case.to_owned(), pathway))
+        .map_err(|e| ServiceError::Internal(format!("monitoring case row {case}: {e}")))
+}
+
+/// The cases opened (`opened_at`) in `[from, to)` with screening's facts,
+/// in one of `provinces` (any when empty), by case id as `cases` lists them:
+/// read from the index, the period's range of each province.
+pub fn cases_opened(
+    store: &ProjectionStore,
+    provinces: &[String],
+    from: Option<time::OffsetDateTime>,
+    to: time::OffsetDateTime,
+) -> Result<(Vec<(String, CasePathway)>, IndexCost), ServiceError> {
+    let ranges: std::collections::BTreeSet<String> = if provinces.is_empty() {
+        ["t\0".to_owned()].into()
+    } else {
+        provinces.iter().map(|p| format!("tp\0{p}\0")).collect()
+    };
+    let from = from.map(time_key).unwrap_or_default();
+    let to = time_key(to);
+    let mut ids = std::collections::BTreeSet::new();
+    let mut cost = IndexCost::default();
+    for within in &ranges {
+        let after = format!("{within}{from}");
+        cost.entries +=
+            store.walk_after(CASE_INDEX, within.as_bytes(), after.as_bytes(), |key, _| {
+                let rest = String::from_utf8_lossy(&key[within.len()..]).into_owned();
+                let Some((opened, case)) = rest.split_once('\0') else {
+                    return Ok(true);
+                };
+                if *opened >= *to {
+                    return Ok(false);
+                }
+                ids.insert(case.to_owned());
+                Ok(true)
+            })?;
+    }
+    cost.rows = ids.len() as u64;
+    let cases = ids
+        .iter()
+        .map(|case| case_at(store, case))
+        .collect::<Result<_, _>>()?;
+    Ok((cases, cost))
+}
+
+/// The cases any part of whose pathway was recorded in one of `provinces`
+/// (every case when empty), by case id as `cases` lists them: each
+/// observation of the indicators is in a province its case recorded, so
+/// the indicators of these provinces computed on these cases are those
+/// computed on every case.
+pub fn cases_in(
+    store: &ProjectionStore,
+    provinces: &[String],
+) -> Result<(Vec<(String, CasePathway)>, IndexCost), ServiceError> {
+    if provinces.is_empty() {
+        let cases = cases(store)?;
+        let read = cases.len() as u64;
+        return Ok((
+            cases,
+            IndexCost {
+                entries: 0,
+                rows: read,
+            },
+        ));
+    }
+    let mut ids = std::collections::BTreeSet::new();
+    let mut cost = IndexCost::default();
+    for province in provinces.iter().collect::<std::collections::BTreeSet<_>>() {
+        let within = format!("p\0{province}\0");
+        cost.entries += store.walk_after(
+            CASE_INDEX,
+            within.as_bytes(),
+            within.as_bytes(),
+            |key, _| {
+                ids.insert(String::from_utf8_lossy(&key[within.len()..]).into_owned());
+                Ok(true)
+            },
+        )?;
+    }
+    cost.rows = ids.len() as u64;
+    let cases = ids
+        .iter()
+        .map(|case| case_at(store, case))
+        .collect::<Result<_, _>>()?;
+    Ok((cases, cost))
 }
 
 /// Every case's pathway (case id, pathway), read from the store; a row

@@ -32,6 +32,9 @@ pub const REFERRAL_FACILITIES: &str = "referral.referral_facility";
 /// Cases with something for the watcher to react to (closure, transfer,
 /// tightening), by the domain's rules on what this projection holds.
 pub const REACTIONS: &str = "referral.reaction_due";
+/// The referral lists' index (`list_entries`), kept in the transaction that
+/// changes a referral or its case's facts.
+pub const LIST_INDEX: &str = "referral.list";
 const CURRENT: &[u8] = b"current";
 
 /// Changes within one commit get consecutive cursors: `sequence * 256 + index`.
@@ -63,9 +66,10 @@ impl Projection for ReferralProjection {
     }
 
     /// 2: the pathway's issue (case facts with placement, urgency since, age
-    /// band and its assessment, closure; the reaction index).
+    /// band and its assessment, closure; the reaction index). 3: the list
+    /// index (`LIST_INDEX`, issue 14).
     fn shape(&self) -> u32 {
-        2
+        3
     }
 
     /// The screening service's case subjects (the case facts) and all of its own.
@@ -104,6 +108,7 @@ fn apply_screening(
     commit: &RecordedCommit,
 ) -> Result<(), ApplyError> {
     let mut facts = stored_facts(rows, case_id)?;
+    let listed = list_entries(case_id, facts.as_ref(), &stored_case(rows, case_id)?);
     let at = Recorded::commit(commit);
     for event in &commit.commit.events {
         CaseFacts::apply(&mut facts, at, &event.event_type, &event.payload);
@@ -117,6 +122,12 @@ fn apply_screening(
         rows.put(CASE_FACTS, case_id.as_bytes(), &bytes)?;
         let case = stored_case(rows, case_id)?;
         index_reactions(rows, case_id, &facts, &case)?;
+        // The case moved, or was placed: its referrals' list entries follow.
+        rows.reindex(
+            LIST_INDEX,
+            &listed,
+            &list_entries(case_id, Some(&facts), &case),
+        )?;
     }
     Ok(())
 }
@@ -251,6 +262,7 @@ fn apply_case(
 ) -> Result<(), ApplyError> {
     let mut case = stored_case(rows, case_id)?;
     let facts = stored_facts(rows, case_id)?;
+    let listed = list_entries(case_id, facts.as_ref(), &case);
     let province = facts
         .as_ref()
         .map(|f| f.province.clone())
@@ -336,10 +348,145 @@ fn apply_case(
         rows.delete(SEALED_DATASETS, &sealed_key(case_id, &referral.referral_id))?;
     }
     rows.put(CASES, case_id.as_bytes(), &case.encode_to_vec())?;
+    rows.reindex(
+        LIST_INDEX,
+        &listed,
+        &list_entries(case_id, facts.as_ref(), &case),
+    )?;
     if let Some(facts) = &facts {
         index_reactions(rows, case_id, facts, &case)?;
     }
     Ok(())
+}
+
+/// The list index's entries of a case's referrals:
+/// `<scope>\0s=<state>\0<case_id>/<referral_id>` (the lists' order and
+/// page token), for each scope a caller lists in (`*` everyone's; `r=` the
+/// receiver's, drafts left out; `f=` and `p=` the facility and province the
+/// case is in, when screening's facts are known), under the referral's
+/// state: a list of several states merges their ranges. The value is the
+/// case's province as its facts say, `\0`, then what the filters read of
+/// the referral (a trimmed `ReferralView`).
+pub fn list_entries(
+    case_id: &str,
+    facts: Option<&CaseFacts>,
+    case: &wire::GetCaseReferralsResponse,
+) -> Vec<projection_sled::store::IndexEntry> {
+    let mut entries = Vec::new();
+    for view in &case.referrals {
+        let mut scopes = vec!["*".to_owned()];
+        if view.state != ReferralState::Draft.code() {
+            scopes.push(format!("r={}", view.receiver_organisation_id));
+        }
+        if let Some(facts) = facts {
+            scopes.push(format!("f={}", facts.facility_id));
+            scopes.push(format!("p={}", facts.province));
+        }
+        let state = format!("s={}", view.state);
+        let mut value = facts
+            .map_or("", |f| f.province.as_str())
+            .as_bytes()
+            .to_vec();
+        value.push(0);
+        value.extend(
+            wire::ReferralView {
+                case_id: case_id.to_owned(),
+                referral_id: view.referral_id.clone(),
+                province: view.province.clone(),
+                service_type: view.service_type.clone(),
+                state: view.state.clone(),
+                missed_deadlines: view.missed_deadlines.iter().take(1).cloned().collect(),
+                ..Default::default()
+            }
+            .encode_to_vec(),
+        );
+        for scope in &scopes {
+            let key = list_key(scope, &state, &format!("{case_id}/{}", view.referral_id));
+            entries.push((key, value.clone()));
+        }
+    }
+    entries
+}
+
+fn list_key(scope: &str, state: &str, order: &str) -> Vec<u8> {
+    format!("{scope}\0{state}\0{order}").into_bytes()
+}
+
+/// What a list page cost: index entries walked and case rows read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ListCost {
+    pub entries: u64,
+    pub rows: u64,
+}
+
+/// A list page read from the index: the referrals of one scope in
+/// `states` (their ranges merged) whose keys (`<case_id>/<referral_id>`) come
+/// after `after`, that `admits` (the facts' province, the trimmed view), at
+/// most `size` of them; the key of the last when more follow.
+pub fn list_page(
+    store: &ProjectionStore,
+    scope: &str,
+    states: &[&str],
+    after: Option<&str>,
+    size: usize,
+    admits: impl Fn(&str, &wire::ReferralView) -> bool,
+) -> Result<(Vec<wire::ReferralView>, Option<String>, ListCost), StoreError> {
+    let ranges = states
+        .iter()
+        .map(|state| {
+            let state = format!("s={state}");
+            let base = list_key(scope, &state, "");
+            let from = list_key(scope, &state, after.unwrap_or_default());
+            (base.clone(), base, from)
+        })
+        .collect();
+    let corrupt = |key: &[u8], reason: String| StoreError::CorruptRow {
+        table: LIST_INDEX.to_owned(),
+        key: String::from_utf8_lossy(key).into_owned(),
+        reason,
+    };
+    let mut merged = store.merge_after(LIST_INDEX, ranges);
+    let mut found: Vec<(String, String)> = Vec::new();
+    while found.len() <= size {
+        let Some(row) = merged.next() else { break };
+        let (order, value) = row?;
+        let (province, view) = value
+            .iter()
+            .position(|b| *b == 0)
+            .map(|at| value.split_at(at))
+            .ok_or_else(|| corrupt(&order, "no province".to_owned()))?;
+        let view =
+            wire::ReferralView::decode(&view[1..]).map_err(|e| corrupt(&order, e.to_string()))?;
+        if admits(&String::from_utf8_lossy(province), &view) {
+            found.push((String::from_utf8_lossy(&order).into_owned(), view.case_id));
+        }
+    }
+    let entries = merged.read;
+    let more = found.len() > size;
+    found.truncate(size);
+    let mut cost = ListCost { entries, rows: 0 };
+    let mut case: Option<(String, wire::GetCaseReferralsResponse)> = None;
+    let mut referrals = Vec::with_capacity(found.len());
+    for (order, case_id) in &found {
+        if case.as_ref().is_none_or(|(id, _)| id != case_id) {
+            let read = case_referrals(store, case_id)?
+                .ok_or_else(|| corrupt(order.as_bytes(), "an entry of no case".to_owned()))?;
+            cost.rows += 1;
+            case = Some((case_id.clone(), read));
+        }
+        let referral_id = &order[case_id.len() + 1..];
+        let view = case
+            .as_ref()
+            .and_then(|(_, c)| c.referrals.iter().find(|r| r.referral_id == referral_id))
+            .ok_or_else(|| corrupt(order.as_bytes(), "an entry of no referral".to_owned()))?;
+        referrals.push(view.clone());
+    }
+    let next = if more {
+        found.last().map(|(order, _)| order.clone())
+    } else {
+        None
+    };
+    Ok((referrals, next, cost))
 }
 
 /// The referral `id` of the case's views, if there.

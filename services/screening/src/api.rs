@@ -608,8 +608,10 @@ impl api::screening_service_server::ScreeningService for ScreeningApi {
         }
         let query = queries::ListQuery::parse(&request)?;
         self.wait_for(request.min_log_sequence).await?;
-        let cases = projection::all_cases(self.projection.store()).map_err(ServiceError::from)?;
-        Ok(Response::new(query.run(cases)))
+        let (page, _cost) = query
+            .page(self.projection.store())
+            .map_err(ServiceError::from)?;
+        Ok(Response::new(page))
     }
 
     async fn get_case_history(

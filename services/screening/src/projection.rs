@@ -34,8 +34,9 @@ impl Projection for ScreeningProjection {
 
     /// 2: the pathway's issue (age band, minority presumed until assessed,
     /// deadlines in Rome days, follow-ups, current urgency). 3: the safe-space arrivals to place (issue 12).
+    /// 4: the list index (`queries::INDEX`, issue 14).
     fn shape(&self) -> u32 {
-        3
+        4
     }
 
     /// Its own case subjects, and its vocabularies.
@@ -75,12 +76,17 @@ impl Projection for ScreeningProjection {
         if ends_arrival {
             rows.delete(ARRIVALS, case_id.as_bytes())?;
         }
+        let row_key = case_id;
         let case_id = case_id.as_bytes();
-        let mut view = match rows.get(CASES, case_id)? {
-            Some(bytes) => wire::CaseView::decode(bytes.as_slice()).map_err(|e| {
-                ApplyError::Inconsistent(format!("stored case view cannot be decoded: {e}"))
-            })?,
-            None => wire::CaseView::default(),
+        let (mut view, indexed) = match rows.get(CASES, case_id)? {
+            Some(bytes) => {
+                let view = wire::CaseView::decode(bytes.as_slice()).map_err(|e| {
+                    ApplyError::Inconsistent(format!("stored case view cannot be decoded: {e}"))
+                })?;
+                let indexed = crate::queries::index_entries(row_key, &view);
+                (view, indexed)
+            }
+            None => (wire::CaseView::default(), Vec::new()),
         };
         let (organisation_id, role) = commit.author();
         let who = |status: &str, at| wire::CategoryStatusChange {
@@ -101,6 +107,12 @@ impl Projection for ScreeningProjection {
         crate::protection_view::refresh(&mut view);
         view.last_log_sequence = commit.sequence;
         rows.put(CASES, case_id, &view.encode_to_vec())?;
+        // The case's list entries move with it (status, place, urgency, order).
+        rows.reindex(
+            crate::queries::INDEX,
+            &indexed,
+            &crate::queries::index_entries(row_key, &view),
+        )?;
         Ok(())
     }
 }

@@ -6,7 +6,6 @@
 
 use std::pin::Pin;
 
-use case_referral::ReferralState;
 use contracts::referral::v1 as api;
 use service_runtime::paging::Page;
 use service_runtime::{Caller, ServiceError, Violations};
@@ -14,9 +13,37 @@ use tokio::sync::mpsc;
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
-use super::referrals::referral_key;
 use super::{ReferralApi, WatchSlot};
 use crate::projection;
+
+/// A page of `organisation`'s inbox (the referrals addressed to it, drafts
+/// left out; of one state if `state` is not empty), read from the list index.
+pub(crate) fn list_inbox(
+    store: &projection_sled::ProjectionStore,
+    organisation: &str,
+    state: &str,
+    page: &Page,
+) -> Result<(Vec<api::ReferralView>, String, projection::ListCost), projection_sled::StoreError> {
+    // One state, or every state but drafts (never in a receiver's scope).
+    let states: Vec<&str> = if state.is_empty() {
+        case_referral::ReferralState::ALL
+            .iter()
+            .filter(|s| **s != case_referral::ReferralState::Draft)
+            .map(|s| s.code())
+            .collect()
+    } else {
+        vec![state]
+    };
+    let (referrals, next, cost) = projection::list_page(
+        store,
+        &format!("r={organisation}"),
+        &states,
+        page.after.as_deref(),
+        page.size,
+        |_, _| true,
+    )?;
+    Ok((referrals, next.map(hex::encode).unwrap_or_default(), cost))
+}
 
 pub type WatchStream = Pin<Box<dyn Stream<Item = Result<api::WatchInboxResponse, Status>> + Send>>;
 
@@ -34,14 +61,9 @@ impl ReferralApi {
         let store = self.projection.store();
         let cursor =
             projection::inbox_head(store, &caller.organisation_id).map_err(ServiceError::from)?;
-        let referrals: Vec<api::ReferralView> = projection::all_referrals(store)
-            .map_err(ServiceError::from)?
-            .into_iter()
-            .filter(|x| x.receiver_organisation_id == caller.organisation_id)
-            .filter(|x| x.state != ReferralState::Draft.code())
-            .filter(|x| r.state.is_empty() || x.state == r.state)
-            .collect();
-        let (mut referrals, next_page_token) = page.take(referrals, referral_key);
+        let (mut referrals, next_page_token, _cost) =
+            list_inbox(store, &caller.organisation_id, &r.state, &page)
+                .map_err(ServiceError::from)?;
         self.reveal_datasets(&caller, &mut referrals).await?;
         Ok(Response::new(api::ListInboxResponse {
             referrals,

@@ -12,6 +12,8 @@ mod consents;
 mod datasets;
 mod directory;
 mod inbox;
+#[cfg(test)]
+mod list_tests;
 mod referrals;
 mod rules;
 mod vocabularies;

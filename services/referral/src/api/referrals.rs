@@ -1,15 +1,13 @@
 //! The referral lifecycle's RPCs (create, then every transition by referrer
 //! or receiver) and the referral queries (a case's referrals, the list).
 
-use std::collections::BTreeMap;
-
 use case_referral::{Command, ReferralId, ReferralState, ServiceType};
 use contracts::referral::v1 as api;
 use service_runtime::paging::Page;
-use service_runtime::{Jurisdiction, ServiceError, Violations, Whereabouts};
+use service_runtime::{Jurisdiction, ServiceError, Violations};
 use tonic::{Request, Response, Status};
 
-use super::datasets::{sees, visible};
+use super::datasets::visible;
 use super::{ReferralApi, derived_id};
 use crate::case_facts::ReferralFacts as _;
 use crate::codec::WireEvent;
@@ -111,31 +109,9 @@ impl ReferralApi {
             .into());
         }
         self.wait_for(r.min_log_sequence).await?;
-        let store = self.projection.store();
-        let mut whereabouts: BTreeMap<String, Option<Whereabouts>> = BTreeMap::new();
-        let mut referrals = Vec::new();
-        for referral in projection::all_referrals(store).map_err(ServiceError::from)? {
-            if !sees(&caller, &referral) || !filter.admits(&r, &referral) {
-                continue;
-            }
-            // Receivers see their own referrals (`sees`), wherever the case is.
-            if matches!(
-                jurisdiction,
-                Jurisdiction::Facility { .. } | Jurisdiction::Province(_)
-            ) {
-                if !whereabouts.contains_key(&referral.case_id) {
-                    let facts = projection::case_facts(store, &referral.case_id)
-                        .map_err(ServiceError::from)?;
-                    whereabouts.insert(referral.case_id.clone(), facts.map(|f| f.whereabouts()));
-                }
-                let at = &whereabouts[&referral.case_id];
-                if !at.as_ref().is_some_and(|at| jurisdiction.covers(at)) {
-                    continue;
-                }
-            }
-            referrals.push(referral);
-        }
-        let (mut referrals, next_page_token) = page.take(referrals, referral_key);
+        let (mut referrals, next_page_token, _cost) =
+            list_referrals(self.projection.store(), &jurisdiction, &filter, &r, &page)
+                .map_err(ServiceError::from)?;
         self.reveal_datasets(&caller, &mut referrals).await?;
         Ok(Response::new(api::ListReferralsResponse {
             referrals,
@@ -144,19 +120,66 @@ impl ReferralApi {
     }
 }
 
-/// A referral's place in lists: by case, then referral.
+/// A page of the referrals a caller of `jurisdiction` lists, read from the
+/// list index: the scope is the caller's (everyone's for a caller not
+/// limited by place, the receiver's own without drafts, the case's facility
+/// or province as screening's facts say), under the filter's state, or the
+/// open ones, or any; the rest of the filter is read on the entries, not the
+/// rows.
+/// Answers the page, its token, and what it cost.
+pub(crate) fn list_referrals(
+    store: &projection_sled::ProjectionStore,
+    jurisdiction: &Jurisdiction,
+    filter: &ReferralFilter,
+    r: &api::ListReferralsRequest,
+    page: &Page,
+) -> Result<(Vec<api::ReferralView>, String, projection::ListCost), projection_sled::StoreError> {
+    let (scope, own_province) = match jurisdiction {
+        Jurisdiction::Unplaced => ("*".to_owned(), None),
+        Jurisdiction::Receiver(own) => (format!("r={own}"), None),
+        Jurisdiction::Facility { facility, province } => {
+            (format!("f={facility}"), province.as_deref())
+        }
+        // A province caller without a province covers none.
+        Jurisdiction::Province(own) if own.is_empty() => {
+            return Ok((Vec::new(), String::new(), projection::ListCost::default()));
+        }
+        Jurisdiction::Province(own) => (format!("p={own}"), None),
+    };
+    // The filter's state, or the open ones, or every state: their ranges merged.
+    let states: Vec<&str> = ReferralState::ALL
+        .iter()
+        .filter(|s| filter.state.is_none_or(|only| only == **s))
+        .filter(|s| !r.open_only || !s.is_terminal())
+        .map(|s| s.code())
+        .collect();
+    let (referrals, next, cost) = projection::list_page(
+        store,
+        &scope,
+        &states,
+        page.after.as_deref(),
+        page.size,
+        |case_province, referral| {
+            own_province.is_none_or(|own| own == case_province) && filter.admits(r, referral)
+        },
+    )?;
+    Ok((referrals, next.map(hex::encode).unwrap_or_default(), cost))
+}
+
+/// A referral's place in lists: by case, then referral (the index's order).
+#[cfg(test)]
 pub(super) fn referral_key(referral: &api::ReferralView) -> String {
     format!("{}/{}", referral.case_id, referral.referral_id)
 }
 
 /// The list's filters, validated.
-struct ReferralFilter {
+pub(crate) struct ReferralFilter {
     state: Option<ReferralState>,
     service_type: Option<ServiceType>,
 }
 
 impl ReferralFilter {
-    fn parse(
+    pub(crate) fn parse(
         mut v: Violations,
         r: &api::ListReferralsRequest,
     ) -> Result<ReferralFilter, ServiceError> {
@@ -173,7 +196,7 @@ impl ReferralFilter {
         })
     }
 
-    fn admits(&self, r: &api::ListReferralsRequest, x: &api::ReferralView) -> bool {
+    pub(crate) fn admits(&self, r: &api::ListReferralsRequest, x: &api::ReferralView) -> bool {
         let state = ReferralState::from_code(&x.state).ok();
         (r.province.is_empty() || x.province == r.province)
             && self.service_type.is_none_or(|t| x.service_type == t.code())
