@@ -4,6 +4,7 @@
 // playwright-core. It talks to the test over stdin/stdout, one JSON object a line:
 //   -> {"ready": true}            both centres are signed in, their inboxes live
 //   <- {"case_id", "referral_id"} the referral the test just sent over gRPC
+//   -> {"seen": referral_id}      it is in centre A's open inbox (the test times it from before the send)
 //   -> {"answered": ...}          centre A accepted and took charge in its browser
 //   -> {"done": true, ...}        every check passed (exit 0); any failure exits 1
 // Environment: GATEWAY_URL, CHROMIUM_BIN, SCREENSHOTS (a directory),
@@ -129,6 +130,7 @@ async function main() {
     const row = `tr[data-referral-id="${sent.referral_id}"]`;
     await a.page.waitForSelector(row, { timeout: 1000 });
     const appearedMs = Date.now() - started;
+    say({ seen: sent.referral_id, appeared_ms: appearedMs });
     await a.page.waitForFunction((id) => document.getElementById("announcer").textContent.includes(id), sent.referral_id, { timeout: 2000 });
     await axe(a.page, "inbox");
     await shoot(a.page, "02-inbox-new-referral");
@@ -144,6 +146,17 @@ async function main() {
     await axe(a.page, "detail");
     await shoot(a.page, "03-detail");
 
+    // The service's field violations appear next to their fields, the first focused.
+    await a.page.fill("#decline-redirect", "not an id!");
+    await a.page.click('form[data-action="decline"] button[type=submit]');
+    await a.page.waitForSelector("#decline-reason-error");
+    await a.page.waitForSelector("#decline-redirect-error");
+    check(await a.page.getAttribute("#decline-reason", "aria-invalid") === "true", "the reason is not marked invalid");
+    check(await a.page.getAttribute("#decline-redirect", "aria-describedby") === "decline-redirect-error", "the redirect's error is not tied to it");
+    check(await a.page.evaluate(() => document.activeElement.id) === "decline-reason", "focus is not on the first invalid field");
+    check(await a.page.locator('form[data-action="decline"] [role=alert]').count() === 1, "no error summary");
+    await axe(a.page, "detail-errors");
+    await shoot(a.page, "03b-field-errors");
     await a.page.click('form[data-action="accept"] button[type=submit]');
     await a.page.waitForSelector('#detail-status[data-state="accepted"]');
     // A double click is one action: one request id.

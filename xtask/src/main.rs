@@ -159,10 +159,18 @@ fn setup() -> Result<Tools> {
 /// missing) and playwright-core and axe-core (npm, pinned, in `.tools/node`).
 fn browser_test_tools(tools: &Path) -> Result<()> {
     if !Path::new(CHROMIUM).exists() {
-        println!("setup: installing Chromium (Debian package chromium), for the web inbox's browser test");
+        println!(
+            "setup: installing Chromium (Debian package chromium), for the web inbox's browser test"
+        );
         run(Command::new("apt-get").arg("update").arg("-qq"))?;
         run(Command::new("apt-get")
-            .args(["install", "-y", "-qq", "--no-install-recommends", "chromium"])
+            .args([
+                "install",
+                "-y",
+                "-qq",
+                "--no-install-recommends",
+                "chromium",
+            ])
             .env("DEBIAN_FRONTEND", "noninteractive"))?;
     }
     let pinned = [
@@ -189,7 +197,11 @@ fn browser_test_tools(tools: &Path) -> Result<()> {
         run(Command::new("npm")
             .args(["install", "--no-audit", "--no-fund", "--silent", "--prefix"])
             .arg(tools.join("node"))
-            .args(pinned.iter().map(|(name, version)| format!("{name}@{version}"))))?;
+            .args(
+                pinned
+                    .iter()
+                    .map(|(name, version)| format!("{name}@{version}")),
+            ))?;
     }
     Ok(())
 }

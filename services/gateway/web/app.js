@@ -485,7 +485,7 @@ async function detailView(caseId, referralId, focus = true) {
     h("section", { "aria-labelledby": "timeline-title" },
       h("h2", { id: "timeline-title" }, s.timeline),
       h("ol", { class: "timeline" }, d.timeline.map((e) =>
-        h("li", {}, `${when(e.at)} · ${code(e.state)} · ${e.organisation_id}`)))),
+        h("li", {}, [when(e.at), code(e.state), e.organisation_id].filter(Boolean).join(" · "))))),
   ];
   if (focus) {
     show(...nodes);

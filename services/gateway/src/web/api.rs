@@ -52,11 +52,14 @@ pub(crate) enum ApiError {
 impl ApiError {
     fn problem(&self) -> Problem {
         match self {
-            ApiError::Unauthenticated => {
-                Problem::unauthorized("unauthenticated", "sign in first (the session is missing or has expired)")
-            }
+            ApiError::Unauthenticated => Problem::unauthorized(
+                "unauthenticated",
+                "sign in first (the session is missing or has expired)",
+            ),
             ApiError::Forbidden(detail) => Problem::forbidden("forbidden", *detail),
-            ApiError::NotFound => Problem::not_found("no such referral in this organisation's inbox"),
+            ApiError::NotFound => {
+                Problem::not_found("no such referral in this organisation's inbox")
+            }
             ApiError::Invalid(detail, errors) => Problem::invalid(detail.clone(), errors.clone()),
             ApiError::Upstream(status) => Problem::from_status(status),
         }
@@ -175,15 +178,16 @@ fn session_for_change(web: &Web, headers: &HeaderMap) -> Result<(String, Session
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
     if !same(token, &session.csrf) {
-        return Err(ApiError::Forbidden("the CSRF token does not match the session"));
+        return Err(ApiError::Forbidden(
+            "the CSRF token does not match the session",
+        ));
     }
     Ok((id, session))
 }
 
 fn parse<T: for<'de> Deserialize<'de>>(body: &Bytes) -> Result<T, ApiError> {
-    serde_json::from_slice(body).map_err(|_| {
-        ApiError::Invalid("the body is not the JSON expected".to_owned(), Vec::new())
-    })
+    serde_json::from_slice(body)
+        .map_err(|_| ApiError::Invalid("the body is not the JSON expected".to_owned(), Vec::new()))
 }
 
 /// A page's request id: what it drew for one user action (a UUID).
@@ -195,7 +199,10 @@ fn request_id(value: &str) -> Result<String, ApiError> {
     } else {
         Err(ApiError::Invalid(
             "each action needs its request id".to_owned(),
-            vec![FieldViolation::new("request_id", "8 to 64 letters, digits or dashes")],
+            vec![FieldViolation::new(
+                "request_id",
+                "8 to 64 letters, digits or dashes",
+            )],
         ))
     }
 }
@@ -220,7 +227,9 @@ impl Web {
                 None,
                 Validity::from_now(self.token_lifetime_secs),
             )
-            .map_err(|_| ApiError::Upstream(tonic::Status::internal("the gateway cannot sign its token")))?;
+            .map_err(|_| {
+                ApiError::Upstream(tonic::Status::internal("the gateway cannot sign its token"))
+            })?;
         let mut request = tonic::Request::new(message);
         let bearer = tonic::metadata::MetadataValue::try_from(format!("Bearer {token}"))
             .map_err(|_| ApiError::Upstream(tonic::Status::internal("bad token")))?;
@@ -239,8 +248,12 @@ impl Web {
     /// A service refusing the gateway's own token is the gateway's configuration, not the user's.
     fn upstream(status: tonic::Status) -> ApiError {
         if status.code() == tonic::Code::Unauthenticated {
-            tracing::error!("a service refused the gateway's token: is the gateway's issuer in its [auth] issuers?");
-            return ApiError::Upstream(tonic::Status::unavailable("the service did not accept the gateway"));
+            tracing::error!(
+                "a service refused the gateway's token: is the gateway's issuer in its [auth] issuers?"
+            );
+            return ApiError::Upstream(tonic::Status::unavailable(
+                "the service did not accept the gateway",
+            ));
         }
         ApiError::Upstream(status)
     }
@@ -371,7 +384,8 @@ pub(crate) async fn session_sign_out(State(web): WebState, headers: HeaderMap) -
     let result = session_for_change(&web, &headers).map(|(id, session)| {
         web.sessions.remove(&id);
         let mut response = StatusCode::NO_CONTENT.into_response();
-        let mut cookie = format!("{SESSION_COOKIE}=; Path=/web; HttpOnly; SameSite=Strict; Max-Age=0");
+        let mut cookie =
+            format!("{SESSION_COOKIE}=; Path=/web; HttpOnly; SameSite=Strict; Max-Age=0");
         if web.secure {
             cookie.push_str("; Secure");
         }
@@ -381,7 +395,9 @@ pub(crate) async fn session_sign_out(State(web): WebState, headers: HeaderMap) -
         (session.principal.organisation, response)
     });
     match result {
-        Ok((organisation, response)) => answer("DELETE /web/api/session", &organisation, Ok(response)),
+        Ok((organisation, response)) => {
+            answer("DELETE /web/api/session", &organisation, Ok(response))
+        }
         Err(error) => answer("DELETE /web/api/session", "", Err(error)),
     }
 }
@@ -390,7 +406,10 @@ pub(crate) async fn session_sign_out(State(web): WebState, headers: HeaderMap) -
 
 pub(crate) async fn inbox(State(web): WebState, headers: HeaderMap) -> Response {
     let (organisation, result) = match session(&web, &headers) {
-        Ok((_, s)) => (s.principal.organisation.clone(), list_inbox(&web, &s.principal).await),
+        Ok((_, s)) => (
+            s.principal.organisation.clone(),
+            list_inbox(&web, &s.principal).await,
+        ),
         Err(e) => (String::new(), Err(e)),
     };
     answer("GET /web/api/inbox", &organisation, result)
@@ -417,7 +436,12 @@ async fn list_inbox(web: &Web, principal: &Principal) -> Result<Response, ApiErr
             .into_inner();
         // The first page's cursor: what changes after it comes through the watch.
         cursor.get_or_insert(answer.cursor);
-        rows.extend(answer.referrals.iter().map(|r| (r.last_log_sequence, views::summary(r))));
+        rows.extend(
+            answer
+                .referrals
+                .iter()
+                .map(|r| (r.last_log_sequence, views::summary(r))),
+        );
         if answer.next_page_token.is_empty() {
             break;
         }
@@ -551,7 +575,9 @@ async fn receiver_view(
         .into_inner();
     case.referrals
         .into_iter()
-        .find(|r| r.referral_id == referral_id && r.receiver_organisation_id == principal.organisation)
+        .find(|r| {
+            r.referral_id == referral_id && r.receiver_organisation_id == principal.organisation
+        })
         .ok_or(ApiError::NotFound)
 }
 
@@ -739,7 +765,12 @@ pub(crate) async fn place_action(
 /// The access log line of a web request: method, route template, status,
 /// organisation, gRPC code, problem code, time. Never a name, a value, a
 /// cookie or a token.
-pub(crate) fn log_access(method: &Method, status: StatusCode, note: Option<&AccessNote>, elapsed: Duration) {
+pub(crate) fn log_access(
+    method: &Method,
+    status: StatusCode,
+    note: Option<&AccessNote>,
+    elapsed: Duration,
+) {
     let note = note.cloned().unwrap_or_default();
     tracing::info!(
         target: "access",

@@ -49,7 +49,9 @@ impl Sessions {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Session>> {
-        self.map.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.map
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// A new session for `principal`: its id (for the cookie) and the session.
@@ -130,14 +132,37 @@ mod tests {
         let (id, session) = sessions.create(principal(), start);
         assert_eq!(id.len(), 64);
         assert_ne!(id, session.csrf);
-        assert!(sessions.touch(&id, start + Duration::from_secs(50)).is_some());
-        assert!(sessions.touch(&id, start + Duration::from_secs(100)).is_some());
+        assert!(
+            sessions
+                .touch(&id, start + Duration::from_secs(50))
+                .is_some()
+        );
+        assert!(
+            sessions
+                .touch(&id, start + Duration::from_secs(100))
+                .is_some()
+        );
         // Used within its idle time each time, it still ends at its lifetime.
-        assert!(sessions.touch(&id, start + Duration::from_secs(149)).is_some());
-        assert!(sessions.touch(&id, start + Duration::from_secs(151)).is_none());
+        assert!(
+            sessions
+                .touch(&id, start + Duration::from_secs(149))
+                .is_some()
+        );
+        assert!(
+            sessions
+                .touch(&id, start + Duration::from_secs(151))
+                .is_none()
+        );
         let (id, _) = sessions.create(principal(), start);
-        assert!(sessions.touch(&id, start + Duration::from_secs(61)).is_none());
-        assert!(sessions.touch(&id, start).is_none(), "an expired session is gone");
+        assert!(
+            sessions
+                .touch(&id, start + Duration::from_secs(61))
+                .is_none()
+        );
+        assert!(
+            sessions.touch(&id, start).is_none(),
+            "an expired session is gone"
+        );
         let (id, _) = sessions.create(principal(), start);
         sessions.remove(&id);
         assert!(sessions.touch(&id, start).is_none());
@@ -151,9 +176,21 @@ mod tests {
         let (second, _) = sessions.create(principal(), start + Duration::from_secs(1));
         let (third, _) = sessions.create(principal(), start + Duration::from_secs(2));
         assert_ne!(first, second);
-        assert!(sessions.touch(&first, start + Duration::from_secs(3)).is_none());
-        assert!(sessions.touch(&second, start + Duration::from_secs(3)).is_some());
-        assert!(sessions.touch(&third, start + Duration::from_secs(3)).is_some());
+        assert!(
+            sessions
+                .touch(&first, start + Duration::from_secs(3))
+                .is_none()
+        );
+        assert!(
+            sessions
+                .touch(&second, start + Duration::from_secs(3))
+                .is_some()
+        );
+        assert!(
+            sessions
+                .touch(&third, start + Duration::from_secs(3))
+                .is_some()
+        );
         assert!(same("abc", "abc"));
         assert!(!same("abc", "abd"));
         assert!(!same("abc", "abcd"));
