@@ -282,6 +282,14 @@ fn test() -> Result<()> {
     )?;
     println!("xtask test: checks done in {:.0?}", started.elapsed());
     println!("tests: {passed} passed, {failed} failed");
+    // What CI keeps: the browser test's screenshots.
+    let artefacts = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"))
+        .join("e2e-artifacts");
+    if artefacts.is_dir() {
+        println!("test artefacts (screenshots): {}", artefacts.display());
+    }
     if failed > 0 || passed == 0 {
         bail!("tests failed or none ran");
     }

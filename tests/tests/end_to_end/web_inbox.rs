@@ -25,8 +25,9 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio_util::sync::CancellationToken;
 
 use crate::referral::{CAV, Fixture};
+use crate::safe_space::{SHELTER, open_cases, place_request, profile, register};
 use crate::support::auth::issuer;
-use crate::support::{Service, eventually};
+use crate::support::{Caller, Service, System, eventually};
 
 /// The second receiving organisation, which must never see CAV's referral.
 const OTHER_CAV: &str = "cav-napoli";
@@ -59,20 +60,28 @@ struct WebGateway {
 }
 
 impl WebGateway {
-    async fn start(fixture: &Fixture) -> WebGateway {
+    /// In front of `system`'s screening and referral services, and its
+    /// safe-space service if `safe_space`.
+    async fn start(system: &System, safe_space: bool) -> WebGateway {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
         let address = listener.local_addr().expect("address");
-        let upstream = |service| format!("http://{}", fixture.address(service));
+        let upstream = |service| format!("http://{}", system.address(service));
+        let safe_space = if safe_space {
+            upstream(Service::SafeSpace)
+        } else {
+            // Not started: the detail shows no places.
+            "http://127.0.0.1:9".to_owned()
+        };
         let config = GatewayConfig {
             listen: address,
             public_url: format!("http://{address}"),
             upstreams: [
                 ("screening", upstream(Service::Screening)),
                 ("referral", upstream(Service::Referral)),
-                // Not started here: the detail shows no places, the REST routes are unused.
-                ("safe_space", "http://127.0.0.1:9".to_owned()),
+                ("safe_space", safe_space),
+                // The REST routes are not used here.
                 ("monitoring", "http://127.0.0.1:9".to_owned()),
             ]
             .into_iter()
@@ -247,7 +256,7 @@ async fn sessions_come_from_the_identity_provider_and_every_change_needs_the_ses
         .refer(&case_id, "web-http-refer", CAV, &consent_id, "high")
         .await
         .expect("referred");
-    let gateway = WebGateway::start(&fixture).await;
+    let gateway = WebGateway::start(&fixture, false).await;
     let at = gateway.address;
 
     // The page: embedded, no inline script, the strict headers.
@@ -533,6 +542,143 @@ async fn sessions_come_from_the_identity_provider_and_every_change_needs_the_ses
     gateway.stop().await;
 }
 
+/// Signs `organisation`'s user in over HTTP: its session cookie and CSRF token.
+async fn signed_in(at: SocketAddr, organisation: &str) -> (String, String) {
+    let reply = send(
+        at,
+        "POST",
+        "/web/api/session",
+        &[("X-CSRF-Token", "sign-in")],
+        Some(&json!({ "token": identity_token(organisation, OrganisationType::ReceivingService) })),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let cookie = reply
+        .header("set-cookie")
+        .and_then(|c| c.split(';').next())
+        .expect("a session")
+        .to_owned();
+    let csrf = reply.json()["csrf"].as_str().unwrap_or_default().to_owned();
+    (cookie, csrf)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_shelters_managing_organisation_confirms_arrival_and_releases_the_place_from_the_web() {
+    let system = System::start_at(
+        crate::safe_space::NOW,
+        &[Service::Screening, Service::Referral, Service::SafeSpace],
+    )
+    .await;
+    register(&system, "web-shelter", profile(1, false)).await;
+    let case_id = open_cases(&system, "web-place", 1).await.remove(0);
+    let mut requester = crate::safe_space::client(
+        system.channel(Service::SafeSpace).await,
+        &crate::safe_space::operator(),
+    );
+    let reserved = requester
+        .request_place(place_request(
+            "web-place-request",
+            &case_id,
+            Default::default(),
+        ))
+        .await
+        .expect("requested")
+        .into_inner();
+    assert_eq!(reserved.standing, "reserved");
+    let gateway = WebGateway::start(&system, true).await;
+    let at = gateway.address;
+    let places = format!("/web/api/cases/{case_id}/places/actions");
+    let standing = || async {
+        crate::safe_space::client(
+            system.channel(Service::SafeSpace).await,
+            &Caller::prefecture("prefettura-ag", "AG"),
+        )
+        .get_case_places(contracts::safe_space::v1::GetCasePlacesRequest {
+            case_id: case_id.clone(),
+        })
+        .await
+        .expect("places")
+        .into_inner()
+        .places
+        .into_iter()
+        .map(|p| p.standing)
+        .collect::<Vec<_>>()
+    };
+    let arrival = json!({
+        "action": "confirm_arrival",
+        "province": "AG",
+        "kind": "trafficking_shelter",
+        "request_id": "6a0c1d2e-0000-4000-8000-000000000001",
+    });
+
+    // Another centre's session cannot confirm the shelter's arrivals.
+    let (other, other_csrf) = signed_in(at, CAV).await;
+    let refused = send(
+        at,
+        "POST",
+        &places,
+        &[("Cookie", &other), ("X-CSRF-Token", &other_csrf)],
+        Some(&arrival),
+    )
+    .await;
+    assert!(
+        refused.status == 403 || refused.status == 404,
+        "{}",
+        refused.text()
+    );
+    assert_eq!(standing().await, vec!["reserved"], "nothing appended");
+
+    // The shelter's own session does, once however often it is sent, then releases.
+    let (cookie, csrf) = signed_in(at, SHELTER).await;
+    let with = [("Cookie", cookie.as_str()), ("X-CSRF-Token", csrf.as_str())];
+    let first = send(at, "POST", &places, &with, Some(&arrival)).await;
+    assert_eq!(first.status, 200, "{}", first.text());
+    let again = send(at, "POST", &places, &with, Some(&arrival)).await;
+    assert_eq!(again.status, 200, "{}", again.text());
+    assert_eq!(first.json()["log_sequence"], again.json()["log_sequence"]);
+    eventually("the person occupies the place", || async {
+        standing().await == vec!["occupying"]
+    })
+    .await;
+    let bad_reason = send(
+        at,
+        "POST",
+        &places,
+        &with,
+        Some(&json!({
+            "action": "release", "province": "AG", "kind": "trafficking_shelter",
+            "reason": "expired", "request_id": "6a0c1d2e-0000-4000-8000-000000000002",
+        })),
+    )
+    .await;
+    assert_eq!(bad_reason.status, 400, "{}", bad_reason.text());
+    assert!(
+        bad_reason.json()["errors"]
+            .as_array()
+            .is_some_and(|e| e.iter().any(|v| v["field"] == "reason")),
+        "{}",
+        bad_reason.text()
+    );
+    let released = send(
+        at,
+        "POST",
+        &places,
+        &with,
+        Some(&json!({
+            "action": "release", "province": "AG", "kind": "trafficking_shelter",
+            "reason": "discharge", "request_id": "6a0c1d2e-0000-4000-8000-000000000003",
+        })),
+    )
+    .await;
+    assert_eq!(released.status, 200, "{}", released.text());
+    eventually("the place is released", || async {
+        standing().await.is_empty()
+    })
+    .await;
+    gateway.stop().await;
+    system.stop().await;
+}
+
 /// The browser tools `cargo xtask setup` installs: playwright-core and
 /// axe-core in `.tools/node`, Debian's Chromium.
 fn browser_tools() -> (PathBuf, PathBuf) {
@@ -570,7 +716,7 @@ async fn a_referral_sent_over_grpc_appears_live_in_the_centres_browser_and_is_an
     let (modules, chromium) = browser_tools();
     let fixture = Fixture::start().await;
     let (case_id, consent_id) = referable_case(&fixture, "web-browser").await;
-    let gateway = WebGateway::start(&fixture).await;
+    let gateway = WebGateway::start(&fixture, false).await;
     let screenshots = artefacts();
     println!("web inbox screenshots: {}", screenshots.display());
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("web/inbox_scenario.cjs");

@@ -147,10 +147,11 @@ fn session(web: &Web, headers: &HeaderMap) -> Result<(String, Session), ApiError
 /// cross-site form cannot send.
 fn same_origin(headers: &HeaderMap) -> Result<(), ApiError> {
     let refused = ApiError::Forbidden("the request does not come from the inbox's own pages");
-    if let Some(site) = headers.get("sec-fetch-site") {
-        if site.as_bytes() != b"same-origin" {
-            return Err(refused);
-        }
+    if headers
+        .get("sec-fetch-site")
+        .is_some_and(|site| site.as_bytes() != b"same-origin")
+    {
+        return Err(refused);
     }
     if let Some(origin) = headers.get(header::ORIGIN) {
         let host = headers
@@ -447,7 +448,7 @@ async fn list_inbox(web: &Web, principal: &Principal) -> Result<Response, ApiErr
         }
         page_token = answer.next_page_token;
     }
-    rows.sort_by(|a, b| b.0.cmp(&a.0));
+    rows.sort_by_key(|row| std::cmp::Reverse(row.0));
     let referrals: Vec<Value> = rows.into_iter().map(|(_, v)| v).collect();
     Ok(json_response(&json!({
         "cursor": cursor.unwrap_or_default(),
