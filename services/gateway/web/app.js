@@ -278,6 +278,8 @@ async function inboxView(load = true) {
       if (e.status === 401) return sessionEnded();
       return show(h("h1", {}, s.inboxTitle), h("p", { class: "error-summary", role: "alert" }, e.problem?.detail || s.failed));
     }
+    // Listed: watch from the list's cursor.
+    listen();
   }
   show(
     h("h1", {}, s.inboxTitle),
@@ -438,6 +440,10 @@ function facts(pairs) {
 async function detailView(caseId, referralId, focus = true) {
   state.view = "detail";
   const s = t();
+  if (!state.events) {
+    // Opened directly: the inbox's live events from its current cursor.
+    await loadInbox().then(listen, () => {});
+  }
   let d;
   try {
     d = await api("GET", `/cases/${encodeURIComponent(caseId)}/referrals/${encodeURIComponent(referralId)}`);
@@ -501,13 +507,12 @@ function route(focus = true) {
   const match = location.hash.match(/^#\/cases\/([^/]+)\/referrals\/([^/]+)$/);
   if (match) return detailView(decodeURIComponent(match[1]), decodeURIComponent(match[2]), focus);
   if (state.fresh.size && state.view === "inbox") state.fresh.clear();
-  return inboxView(true);
+  // The live events keep the inbox current: it is listed again only when they stopped.
+  return inboxView(!state.events || state.live !== "live");
 }
 
 async function start() {
   chrome();
-  await loadInbox().catch(() => {});
-  listen();
   if (!location.hash) location.hash = "#/inbox";
   else await route();
 }

@@ -530,6 +530,44 @@ async fn sessions_come_from_the_identity_provider_and_every_change_needs_the_ses
     assert_eq!(own.status, 200, "{}", own.text());
     assert_eq!(own.json()["dataset"]["categories"], json!(["GBV"]));
 
+    // The rest of the receiver's lifecycle, each action through the service.
+    let mut last = 0;
+    for (n, (action, extra)) in [
+        ("take_charge", json!({})),
+        ("hold", json!({})),
+        ("resume", json!({})),
+        ("complete", json!({ "outcome": "goals_met" })),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut body = json!({
+            "action": action,
+            "request_id": format!("5f0c1d2e-0000-4000-8000-00000000010{n}"),
+        });
+        if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
+            body.extend(extra.clone());
+        }
+        let reply = send(at, "POST", &actions, &with, Some(&body)).await;
+        assert_eq!(reply.status, 200, "{action}: {}", reply.text());
+        last = reply.json()["log_sequence"].as_u64().unwrap_or_default();
+    }
+    let completed = referral_of(
+        &fixture.case_referrals(&case_id, last).await,
+        &sent.referral_id,
+    );
+    assert_eq!(
+        (completed.state.as_str(), completed.outcome.as_str()),
+        ("completed", "goals_met")
+    );
+    for state in ["in_care", "on_hold", "completed"] {
+        assert!(
+            entries(&completed, state) >= 1,
+            "{state}: {:?}",
+            completed.timeline
+        );
+    }
+
     // Signed out, the session is gone.
     let out = send(at, "DELETE", "/web/api/session", &with, None).await;
     assert_eq!(out.status, 204);
