@@ -248,8 +248,47 @@ fn entries(view: &api::ReferralView, state: &str) -> usize {
     view.timeline.iter().filter(|t| t.state == state).count()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn sessions_come_from_the_identity_provider_and_every_change_needs_the_sessions_csrf_token() {
+/// Over HTTP, with the gateway's log captured: what the scenario saw that
+/// no log line may hold (session ids, CSRF tokens, the identity token, the user).
+#[test]
+fn sessions_come_from_the_identity_provider_and_every_change_needs_the_sessions_csrf_token() {
+    use tracing_subscriber::layer::SubscriberExt;
+    let logs = crate::telemetry_privacy::Captured::default();
+    let subscriber = tracing_subscriber::registry()
+        .with(tracing_subscriber::EnvFilter::new("info"))
+        .with(
+            tracing_subscriber::fmt::layer()
+                .json()
+                .with_writer(logs.clone()),
+        );
+    let secrets = crate::support::traced::with_subscriber(subscriber, sessions_over_http());
+    let captured = String::from_utf8_lossy(&logs.0.lock().expect("logs")).to_string();
+    for route in [
+        r#""route":"POST /web/api/session""#,
+        r#""route":"GET /web/api/inbox""#,
+        r#""route":"POST /web/api/cases/{case_id}/referrals/{referral_id}/actions""#,
+        r#""route":"/web/""#,
+        r#""organisation":"differenza-donna""#,
+    ] {
+        assert!(
+            captured.contains(route),
+            "control: the access log has {route}: {}",
+            captured
+                .lines()
+                .filter(|l| l.contains("web request"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+    }
+    for secret in &secrets {
+        assert!(
+            !captured.contains(secret.as_str()),
+            "a log line holds {secret:?}"
+        );
+    }
+}
+
+async fn sessions_over_http() -> Vec<String> {
     let fixture = Fixture::start().await;
     let (case_id, consent_id) = referable_case(&fixture, "web-http").await;
     let sent = fixture
@@ -578,6 +617,18 @@ async fn sessions_come_from_the_identity_provider_and_every_change_needs_the_ses
     let after = send(at, "GET", "/web/api/inbox", &[("Cookie", &cookie)], None).await;
     assert_eq!(after.status, 401);
     gateway.stop().await;
+    let other_session = other_cookie
+        .trim_start_matches("approdo_session=")
+        .to_owned();
+    vec![
+        session_id,
+        csrf,
+        other_session,
+        other_csrf,
+        "operatrice-7".to_owned(),
+        // Any JWT (an identity token, the gateway's own).
+        "eyJ".to_owned(),
+    ]
 }
 
 /// Signs `organisation`'s user in over HTTP: its session cookie and CSRF token.

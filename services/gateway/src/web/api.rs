@@ -297,9 +297,17 @@ pub(crate) async fn session_options(State(web): WebState) -> Response {
     )
 }
 
+/// The answer of a sign-in, logged with the organisation signed in.
+fn signed_in_answer(route: &'static str, result: Result<(Response, String), ApiError>) -> Response {
+    match result {
+        Ok((response, organisation)) => answer(route, &organisation, Ok(response)),
+        Err(error) => answer(route, "", Err(error)),
+    }
+}
+
 /// A session from an identity token: the identity provider's signature,
 /// audience and time checked, a receiving service's user only.
-fn sign_in(web: &Web, token: &str) -> Result<Response, ApiError> {
+fn sign_in(web: &Web, token: &str) -> Result<(Response, String), ApiError> {
     let claims = web
         .identity
         .verify(token, access_token::now_unix())
@@ -328,7 +336,7 @@ fn sign_in(web: &Web, token: &str) -> Result<Response, ApiError> {
     if let Ok(value) = HeaderValue::from_str(&cookie) {
         response.headers_mut().insert(header::SET_COOKIE, value);
     }
-    Ok(response)
+    Ok((response, session.principal.organisation))
 }
 
 #[derive(Deserialize)]
@@ -344,7 +352,7 @@ pub(crate) async fn session_sign_in(
     let result = same_origin(&headers)
         .and_then(|()| parse::<SignIn>(&body))
         .and_then(|s| sign_in(&web, &s.token));
-    answer("POST /web/api/session", "", result)
+    signed_in_answer("POST /web/api/session", result)
 }
 
 #[derive(Deserialize)]
@@ -378,7 +386,7 @@ pub(crate) async fn session_development(
                 .map_err(|_| ApiError::Upstream(tonic::Status::internal("cannot sign")))?;
             sign_in(&web, &token)
         });
-    answer("POST /web/api/session/development", "", result)
+    signed_in_answer("POST /web/api/session/development", result)
 }
 
 pub(crate) async fn session_sign_out(State(web): WebState, headers: HeaderMap) -> Response {
@@ -770,9 +778,13 @@ pub(crate) fn log_access(
     method: &Method,
     status: StatusCode,
     note: Option<&AccessNote>,
+    asset: Option<&'static str>,
     elapsed: Duration,
 ) {
-    let note = note.cloned().unwrap_or_default();
+    let mut note = note.cloned().unwrap_or_default();
+    if note.route.is_empty() {
+        note.route = asset.unwrap_or("other");
+    }
     tracing::info!(
         target: "access",
         method = %method,

@@ -185,6 +185,15 @@ fn redirect_to_app() -> Response {
         .into_response()
 }
 
+/// The paths of the embedded files.
+const ASSETS: [&str; 5] = [
+    "/web",
+    "/web/",
+    "/web/app.js",
+    "/web/i18n.js",
+    "/web/style.css",
+];
+
 /// The Content-Security-Policy of every page: scripts, styles and
 /// connections from the gateway only, no inline script or style, no framing.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
@@ -194,11 +203,14 @@ async fn security_headers(request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
     let api = request.uri().path().starts_with("/web/api/");
+    // The embedded files' paths (never data) name their own route.
+    let asset = ASSETS.iter().find(|a| **a == request.uri().path()).copied();
     let mut response = next.run(request).await;
     api::log_access(
         &method,
         response.status(),
         response.extensions().get::<api::AccessNote>(),
+        asset,
         started.elapsed(),
     );
     let headers = response.headers_mut();
