@@ -189,6 +189,10 @@ async function main() {
 
     await storageIsEmpty(a.page, "centre A");
     await storageIsEmpty(b.page, "centre B");
+    // Signing out ends the session on the server: the inbox answers 401 after it.
+    await a.page.click("#sign-out");
+    await a.page.waitForSelector(`button[data-account="${process.env.CENTRE_A_ACCOUNT}"]`);
+    check(await a.page.evaluate(() => fetch("/web/api/inbox").then((r) => r.status)) === 401, "the session outlived sign-out");
     check(cspViolations.length === 0, `Content-Security-Policy violations or page errors: ${cspViolations.join("; ")}`);
     say({ done: true, appeared_ms: appearedMs, ...summary });
   } catch (error) {

@@ -195,7 +195,14 @@ fn browser_test_tools(tools: &Path) -> Result<()> {
         );
         std::fs::create_dir_all(tools.join("node"))?;
         run(Command::new("npm")
-            .args(["install", "--no-audit", "--no-fund", "--silent", "--prefix"])
+            .args([
+                "install",
+                "--no-audit",
+                "--no-fund",
+                "--silent",
+                "--save-exact",
+                "--prefix",
+            ])
             .arg(tools.join("node"))
             .args(
                 pinned
