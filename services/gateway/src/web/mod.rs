@@ -141,6 +141,12 @@ pub fn router<S: Clone + Send + Sync + 'static>(
         development_accounts = web.development_accounts.len(),
         "web inbox served under /web/"
     );
+    if !web.development_accounts.is_empty() && config.public_url.starts_with("https://") {
+        tracing::warn!(
+            development_accounts = web.development_accounts.len(),
+            "the web inbox offers development sign-in on a public HTTPS address: remove [web] development_accounts outside development"
+        );
+    }
     let router = Router::new()
         .route("/web", get(|| async { redirect_to_app() }))
         .route("/web/", get(asset_index))
