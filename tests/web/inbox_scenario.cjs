@@ -6,6 +6,8 @@
 //   <- {"case_id", "referral_id"} the referral the test just sent over gRPC
 //   -> {"seen": referral_id}      it is in centre A's open inbox (the test times it from before the send)
 //   -> {"answered": ...}          centre A accepted and took charge in its browser
+//   <- {"place": "reserved"}      the test reserved a place for the case in a space A manages
+//   -> {"released": true}         A confirmed the arrival, then released the place, in its browser
 //   -> {"done": true, ...}        every check passed (exit 0); any failure exits 1
 // Environment: GATEWAY_URL, CHROMIUM_BIN, SCREENSHOTS (a directory),
 // CENTRE_A_ACCOUNT (the development account's index), CENTRE_B_TOKEN (an
@@ -166,6 +168,19 @@ async function main() {
     // A decline is no longer possible; holding is.
     check(await a.page.locator('form[data-action="hold"]').count() === 1, "no hold action in care");
     say({ answered: true });
+
+    // The test reserves a place for the case in a space centre A manages: A confirms the arrival, then releases it.
+    const placed = await hear();
+    check(placed.place === "reserved", "no place reserved");
+    await a.page.reload();
+    await a.page.waitForSelector('li[data-standing="reserved"] form[data-action="confirm_arrival"]');
+    await a.page.click('li[data-standing="reserved"] form[data-action="confirm_arrival"] button[type=submit]');
+    await a.page.waitForSelector('li[data-standing="occupying"] form[data-action="release"]');
+    await shoot(a.page, "04b-place-occupied");
+    await a.page.selectOption('li[data-standing="occupying"] select[name="reason"]', "discharge");
+    await a.page.click('li[data-standing="occupying"] form[data-action="release"] button[type=submit]');
+    await a.page.waitForSelector("#places-empty");
+    say({ released: true });
 
     // Centre B never sees it: not in its live inbox, not after a reload, not by its URL.
     check(await b.page.locator(row).count() === 0, "centre B's live inbox shows centre A's referral");

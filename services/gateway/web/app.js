@@ -415,7 +415,7 @@ function referralActions(d) {
 
 function placeActions(d) {
   const s = t();
-  if (d.places.length === 0) return h("p", {}, s.noPlaces);
+  if (d.places.length === 0) return h("p", { id: "places-empty" }, s.noPlaces);
   const path = `/cases/${encodeURIComponent(d.case_id)}/places/actions`;
   return h("ul", {}, d.places.map((p, index) => {
     const where = { province: p.province, kind: p.kind };
@@ -428,7 +428,7 @@ function placeActions(d) {
         select(`release-reason-${index}`, "reason", s.releaseReason, RELEASE_REASONS));
       action.querySelector("button").textContent = s.release;
     }
-    return h("li", {}, `${p.province} · ${p.kind} · ${s.standing}: ${code(p.standing)} · ${s.space}: ${p.space_id || "—"}`, action);
+    return h("li", { dataset: { standing: p.standing } }, `${p.province} · ${p.kind} · ${s.standing}: ${code(p.standing)} · ${s.space}: ${p.space_id || "—"}`, action);
   }));
 }
 

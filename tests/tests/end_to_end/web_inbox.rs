@@ -803,9 +803,25 @@ fn artefacts() -> PathBuf {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_referral_sent_over_grpc_appears_live_in_the_centres_browser_and_is_answered_there() {
     let (modules, chromium) = browser_tools();
-    let fixture = Fixture::start().await;
+    let mut fixture = Fixture::start().await;
+    fixture.start_service(Service::SafeSpace).await;
     let (case_id, consent_id) = referable_case(&fixture, "web-browser").await;
-    let gateway = WebGateway::start(&fixture, false).await;
+    // A shelter place that centre A manages.
+    crate::safe_space::client(
+        fixture.channel(Service::SafeSpace).await,
+        &Caller::receiver(CAV, Some("AG")),
+    )
+    .register_safe_space(contracts::safe_space::v1::RegisterSafeSpaceRequest {
+        request_id: "web-browser-space".to_owned(),
+        profile: Some(contracts::safe_space::v1::SpaceProfile {
+            organisation_id: CAV.to_owned(),
+            ..profile(1, false)
+        }),
+        ..Default::default()
+    })
+    .await
+    .expect("centre A registers its space");
+    let gateway = WebGateway::start(&fixture, true).await;
     let screenshots = artefacts();
     println!("web inbox screenshots: {}", screenshots.display());
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("web/inbox_scenario.cjs");
@@ -831,6 +847,8 @@ async fn a_referral_sent_over_grpc_appears_live_in_the_centres_browser_and_is_an
     let mut done = None;
     let mut sending = None;
     let mut appeared = None;
+    let mut released = false;
+    let mut referrer_view = None;
     let scenario = async {
         while let Some(line) = from_browser.next_line().await.expect("the script's output") {
             println!("browser: {line}");
@@ -849,6 +867,39 @@ async fn a_referral_sent_over_grpc_appears_live_in_the_centres_browser_and_is_an
                     .await
                     .expect("tell the browser");
                 to_browser.flush().await.expect("flush");
+            } else if message["answered"] == true {
+                // The referrer's view (gRPC) shows what the centre did in its
+                // browser (read now: once the person arrives in the shelter, the
+                // hotspot no longer answers for the case).
+                eventually("the referrer sees the referral in care", || async {
+                    referral_of(&fixture.case_referrals(&case_id, 0).await, &referral_id).state
+                        == "in_care"
+                })
+                .await;
+                referrer_view = Some(referral_of(
+                    &fixture.case_referrals(&case_id, 0).await,
+                    &referral_id,
+                ));
+                // The case needs a place: one is reserved in centre A's space.
+                let reserved = crate::safe_space::client(
+                    fixture.channel(Service::SafeSpace).await,
+                    &crate::safe_space::operator(),
+                )
+                .request_place(contracts::safe_space::v1::RequestPlaceRequest {
+                    referral_id: referral_id.clone(),
+                    ..place_request("web-browser-place", &case_id, Default::default())
+                })
+                .await
+                .expect("a place requested")
+                .into_inner();
+                let line = json!({ "place": reserved.standing });
+                to_browser
+                    .write_all(format!("{line}\n").as_bytes())
+                    .await
+                    .expect("tell the browser");
+                to_browser.flush().await.expect("flush");
+            } else if message["released"] == true {
+                released = true;
             } else if message["seen"].is_string() {
                 appeared = sending.map(|at| at.elapsed());
             } else if message["done"] == true {
@@ -866,6 +917,19 @@ async fn a_referral_sent_over_grpc_appears_live_in_the_centres_browser_and_is_an
         screenshots.display()
     );
     let done = done.expect("the scenario reported its checks");
+    assert!(released, "centre A released the place in its browser");
+    let places = crate::safe_space::client(
+        fixture.channel(Service::SafeSpace).await,
+        &Caller::prefecture("prefettura-ag", "AG"),
+    )
+    .get_case_places(contracts::safe_space::v1::GetCasePlacesRequest {
+        case_id: case_id.clone(),
+    })
+    .await
+    .expect("the case's places")
+    .into_inner()
+    .places;
+    assert!(places.is_empty(), "the place was released: {places:?}");
     // From before the referrer's gRPC call to the browser's word that the row is there.
     let appeared = appeared.expect("the browser saw the referral");
     println!("the referral appeared in the open inbox {appeared:?} after the referrer sent it");
@@ -880,29 +944,31 @@ async fn a_referral_sent_over_grpc_appears_live_in_the_centres_browser_and_is_an
         assert_eq!(done["axe"][page]["serious_or_critical"], 0, "{done}");
     }
     assert!(
-        done["screenshots"].as_array().is_some_and(|s| s.len() == 7),
+        done["screenshots"].as_array().is_some_and(|s| s.len() == 8),
         "{done}"
     );
 
-    // The referrer's view (gRPC) shows what the centre did in its browser, once each.
-    eventually("the referrer sees the referral in care", || async {
-        referral_of(&fixture.case_referrals(&case_id, 0).await, &referral_id).state == "in_care"
-    })
-    .await;
-    let view = referral_of(&fixture.case_referrals(&case_id, 0).await, &referral_id);
-    assert_eq!(entries(&view, "accepted"), 1, "{:?}", view.timeline);
+    let referrer_view = referrer_view.expect("the referrer's view was read");
+    assert_eq!(referrer_view.state, "in_care");
     assert_eq!(
-        entries(&view, "in_care"),
+        entries(&referrer_view, "accepted"),
+        1,
+        "{:?}",
+        referrer_view.timeline
+    );
+    assert_eq!(
+        entries(&referrer_view, "in_care"),
         1,
         "a double click is one command"
     );
     assert!(
-        view.timeline
+        referrer_view
+            .timeline
             .iter()
             .filter(|t| t.state == "accepted" || t.state == "in_care")
             .all(|t| t.organisation_id == CAV),
         "{:?}",
-        view.timeline
+        referrer_view.timeline
     );
     gateway.stop().await;
 }
