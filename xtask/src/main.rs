@@ -1,6 +1,6 @@
 //! Project automation, in Rust so that a fresh machine needs only cargo:
 //!
-//! - `cargo xtask setup`  installs the pinned tools into `.tools/` (nats-server, buf);
+//! - `cargo xtask setup`  installs the pinned tools into `.tools/` (nats-server, buf, the browser test's);
 //! - `cargo xtask up`     runs nats-server, the four services and the REST gateway, shows the demo, runs until Ctrl-C;
 //! - `cargo xtask test`   format, lints, contract checks, then every test (what CI runs).
 
@@ -19,6 +19,12 @@ const BUF_VERSION: &str = "1.75.0";
 const SCHEMATHESIS_VERSION: &str = "4.32.5";
 const PYJWT_VERSION: &str = "2.15.1";
 const CRYPTOGRAPHY_VERSION: &str = "50.0.2";
+/// The web inbox's browser test: playwright-core drives Debian's Chromium,
+/// axe-core checks accessibility (tests/web/inbox_scenario.cjs).
+const PLAYWRIGHT_CORE_VERSION: &str = "1.65.1";
+const AXE_CORE_VERSION: &str = "4.14.1";
+/// Where the browser test finds Chromium (Debian's `chromium` package).
+const CHROMIUM: &str = "/usr/bin/chromium";
 /// The REST gateway's port (deploy/local/gateway.toml).
 const GATEWAY_PORT: u16 = 8080;
 const SERVICES: [(&str, u16); 4] = [
@@ -140,12 +146,71 @@ fn setup() -> Result<Tools> {
             .arg(tools.join("node"))
             .arg(format!("@bufbuild/buf@{BUF_VERSION}")))?;
     }
+    browser_test_tools(&tools)?;
     for (tool, flag) in [(&nats_server, "--version"), (&buf, "--version")] {
         if version_of(tool, flag).is_none() {
             bail!("{} was installed but does not run", tool.display());
         }
     }
     Ok(Tools { nats_server, buf })
+}
+
+/// The web inbox's browser test: Debian's Chromium (apt-get, as root, when
+/// missing) and playwright-core and axe-core (npm, pinned, in `.tools/node`).
+fn browser_test_tools(tools: &Path) -> Result<()> {
+    if !Path::new(CHROMIUM).exists() {
+        println!(
+            "setup: installing Chromium (Debian package chromium), for the web inbox's browser test"
+        );
+        run(Command::new("apt-get").arg("update").arg("-qq"))?;
+        run(Command::new("apt-get")
+            .args([
+                "install",
+                "-y",
+                "-qq",
+                "--no-install-recommends",
+                "chromium",
+            ])
+            .env("DEBIAN_FRONTEND", "noninteractive"))?;
+    }
+    let pinned = [
+        ("playwright-core", PLAYWRIGHT_CORE_VERSION),
+        ("axe-core", AXE_CORE_VERSION),
+    ];
+    let installed = |name: &str| {
+        std::fs::read_to_string(tools.join(format!("node/node_modules/{name}/package.json")))
+            .ok()
+            .and_then(|text| {
+                text.lines()
+                    .find(|l| l.trim_start().starts_with("\"version\""))
+                    .map(str::to_owned)
+            })
+    };
+    if pinned.iter().any(|(name, version)| {
+        installed(name).is_none_or(|line| !line.contains(&format!("\"{version}\"")))
+    }) {
+        ensure_npm()?;
+        println!(
+            "setup: installing playwright-core {PLAYWRIGHT_CORE_VERSION} and axe-core {AXE_CORE_VERSION} (npm), for the web inbox's browser test"
+        );
+        std::fs::create_dir_all(tools.join("node"))?;
+        run(Command::new("npm")
+            .args([
+                "install",
+                "--no-audit",
+                "--no-fund",
+                "--silent",
+                "--save-exact",
+                "--prefix",
+            ])
+            .arg(tools.join("node"))
+            .args(
+                pinned
+                    .iter()
+                    .map(|(name, version)| format!("{name}@{version}")),
+            ))?;
+    }
+    Ok(())
 }
 
 fn ensure_npm() -> Result<()> {
@@ -224,6 +289,14 @@ fn test() -> Result<()> {
     )?;
     println!("xtask test: checks done in {:.0?}", started.elapsed());
     println!("tests: {passed} passed, {failed} failed");
+    // What CI keeps: the browser test's screenshots.
+    let artefacts = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"))
+        .join("e2e-artifacts");
+    if artefacts.is_dir() {
+        println!("test artefacts (screenshots): {}", artefacts.display());
+    }
     if failed > 0 || passed == 0 {
         bail!("tests failed or none ran");
     }
@@ -499,6 +572,10 @@ fn up(sandbox: Option<Sandbox>) -> Result<()> {
         local.display()
     );
 
+    println!(
+        "web inbox   on http://127.0.0.1:{gateway_port}/web/ (receiving services; development sign-in as differenza-donna)"
+    );
+
     let demo = match sandbox {
         // The sandbox: a synthetic landing to train on, not the demo.
         Some(Sandbox { seed, people }) => Command::new(bin.join("approdo"))
@@ -523,7 +600,7 @@ fn up(sandbox: Option<Sandbox>) -> Result<()> {
             "\nThe sandbox is running. Try: target/debug/approdo --sandbox status   (Ctrl-C stops everything)"
         ),
         None => println!(
-            "\nThe system is running. Try: target/debug/approdo status   (Ctrl-C stops everything)"
+            "\nThe system is running. Try: target/debug/approdo status   (Ctrl-C stops everything)\nA centre's inbox: open http://127.0.0.1:{gateway_port}/web/ in a browser and sign in as differenza-donna."
         ),
     }
     wait_for_interrupt(&signal);

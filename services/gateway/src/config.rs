@@ -38,6 +38,9 @@ pub struct GatewayConfig {
     /// The gateway's own Approdo token issuer (one more issuer in the services' `[auth]`).
     pub issuer: IssuerSection,
     pub pdnd: PdndConfig,
+    /// The web inbox of receiving services (`/web/`); absent: not served.
+    #[serde(default)]
+    pub web: Option<crate::web::WebConfig>,
     #[serde(default)]
     pub telemetry: telemetry::TelemetryConfig,
 }

@@ -17,6 +17,7 @@ pub mod openapi;
 pub mod problem;
 pub mod routes;
 pub mod transcode;
+pub mod web;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -127,6 +128,7 @@ pub fn router(config: &GatewayConfig, issuer: TokenIssuer) -> Result<Router, Gat
     Ok(Router::new()
         .route("/openapi.json", get(openapi_document))
         .route("/healthz", get(|| async { "ok" }))
+        .merge(web::router(&config, &gateway.issuer)?)
         .fallback(handle)
         .with_state(gateway))
 }

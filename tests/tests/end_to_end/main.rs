@@ -37,3 +37,4 @@ mod services_smoke;
 mod telemetry_privacy;
 mod tidy;
 mod trace_propagation;
+mod web_inbox;

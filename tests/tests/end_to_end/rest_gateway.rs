@@ -399,6 +399,7 @@ impl Gateway {
                     consumer(PA, "prefettura-pa", "PA"),
                 ],
             },
+            web: None,
             telemetry: Default::default(),
         };
         let shutdown = CancellationToken::new();
