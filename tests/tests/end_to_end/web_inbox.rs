@@ -89,6 +89,7 @@ impl WebGateway {
             .collect(),
             upstream_timeout_ms: 10_000,
             max_body_bytes: 64 * 1024,
+            upstream_tls: None,
             issuer: IssuerSection {
                 issuer: issuer().issuer().to_owned(),
                 seed_file: PathBuf::new(),
