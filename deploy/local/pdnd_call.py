@@ -6,10 +6,10 @@ gateway, deploy/local/gateway.toml, trusts them; no deployment does): the "platf
 voucher (RS256), the consumer signs its tracking evidence (AUDIT_REST_02) and, for a body, the
 Digest in Agid-JWT-Signature (INTEGRITY_REST_02). Prints the curl command it runs, then runs it.
 
-    PYTHONPATH=.tools/python python3 deploy/local/pdnd_call.py GET /v1/referrals?overdueOnly=true
-    PYTHONPATH=.tools/python python3 deploy/local/pdnd_call.py POST /v1/cases '{"facilityId": ...}'
+    PYTHONPATH=.tools/pylib python3 deploy/local/pdnd_call.py GET /v1/referrals?overdueOnly=true
+    PYTHONPATH=.tools/pylib python3 deploy/local/pdnd_call.py POST /v1/cases '{"facilityId": ...}'
 
-Needs PyJWT and cryptography (installed by `cargo xtask setup` into .tools/python).
+Needs PyJWT and cryptography (installed by `cargo xtask setup` into .tools/pylib).
 """
 
 import base64

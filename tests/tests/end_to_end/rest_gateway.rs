@@ -894,9 +894,9 @@ async fn another_provinces_case_is_not_visible() {
     system.stop().await;
 }
 
-/// The schemathesis CLI of `.tools/python` (`cargo xtask setup`).
+/// The schemathesis CLI of `.tools/pylib` (`cargo xtask setup`).
 fn schemathesis_python() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../.tools/python")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../.tools/pylib")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
