@@ -4,12 +4,21 @@
 //! Run it with `cargo run --release -p bench --bin approdo-bench`; what each
 //! figure means is in BENCHMARKS.md. It starts its own nats-server (JetStream,
 //! `sync_interval: always`) on 127.0.0.1 and keeps every store in a temporary folder.
+//!
+//! `approdo-bench e2e` and `approdo-bench million` run the real services as
+//! release processes (build them first: `cargo build --release -p screening -p
+//! referral -p safe-space -p monitoring -p bench`): [`e2e`] and [`million`].
 
 mod apply;
 mod catch_up;
+mod cli;
+mod e2e;
+mod load;
+mod million;
 mod publish;
 mod raw_nats;
 mod stats;
+mod system;
 mod workload;
 
 use std::time::{Duration, Instant};
@@ -45,10 +54,22 @@ const CATCH_UP: catch_up::Limits = catch_up::Limits {
 };
 
 fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let command = match cli::parse(&args) {
+        Ok(command) => command,
+        Err(error) => {
+            eprintln!("approdo-bench: {error:#}\n{}", cli::USAGE);
+            std::process::exit(2);
+        }
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(run())
+    match command {
+        cli::Command::Micro => runtime.block_on(run()),
+        cli::Command::E2e(options) => runtime.block_on(e2e::run(&options)),
+        cli::Command::Million(options) => runtime.block_on(million::run(&options)),
+    }
 }
 
 async fn run() -> Result<()> {
@@ -83,7 +104,7 @@ async fn run() -> Result<()> {
 }
 
 /// The 1, 5 and 15 minute load averages (Linux), to judge how quiet the machine was.
-fn load_average() -> String {
+pub(crate) fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .ok()
         .map(|text| {
