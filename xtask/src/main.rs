@@ -353,7 +353,13 @@ fn up(options: Up) -> Result<()> {
     if options.release {
         // Only what runs: the four services and the CLI (keys, demo, landing).
         build.arg("--release");
-        for package in ["screening", "referral", "safe-space", "monitoring", "approdo-cli"] {
+        for package in [
+            "screening",
+            "referral",
+            "safe-space",
+            "monitoring",
+            "approdo-cli",
+        ] {
             build.args(["-p", package]);
         }
     } else {
@@ -488,9 +494,9 @@ fn up(options: Up) -> Result<()> {
         Some(_) => println!(
             "\nThe sandbox is running. Try: {approdo} --sandbox status   (Ctrl-C stops everything)"
         ),
-        None => println!(
-            "\nThe system is running. Try: {approdo} status   (Ctrl-C stops everything)"
-        ),
+        None => {
+            println!("\nThe system is running. Try: {approdo} status   (Ctrl-C stops everything)")
+        }
     }
     wait_for_interrupt(&signal);
     stop(&mut children);

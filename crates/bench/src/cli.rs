@@ -35,7 +35,7 @@ pub struct E2e {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Million {
-    /// Commits in the log at the last measurement; the first is at a tenth of it.
+    /// Commits in the log at the last measurement; the others are at a hundredth and a tenth of it.
     pub events: u64,
     /// Clients filling the log over gRPC.
     pub clients: usize,
@@ -70,9 +70,9 @@ impl Default for Million {
 }
 
 impl Million {
-    /// Where figures are taken: at a tenth of the events, and at all of them.
-    pub fn checkpoints(&self) -> [u64; 2] {
-        [self.events / 10, self.events]
+    /// Where figures are taken: at a hundredth and a tenth of the events, and at all of them.
+    pub fn checkpoints(&self) -> [u64; 3] {
+        [self.events / 100, self.events / 10, self.events]
     }
 }
 
@@ -122,8 +122,8 @@ pub fn parse(args: &[String]) -> Result<Command> {
                     other => bail!("unknown option {other} for million"),
                 }
             }
-            if million.events < 10 {
-                bail!("--events: at least 10");
+            if million.events < 100 {
+                bail!("--events: at least 100");
             }
             Ok(Command::Million(million))
         }
@@ -189,10 +189,10 @@ mod tests {
             parse(&args("e2e")).expect("parsed"),
             Command::E2e(E2e::default())
         );
-        let Command::E2e(e2e) =
-            parse(&args("e2e --clients 8 --seconds 3 --runs 1 --people 4 --mode always"))
-                .expect("parsed")
-        else {
+        let Command::E2e(e2e) = parse(&args(
+            "e2e --clients 8 --seconds 3 --runs 1 --people 4 --mode always",
+        ))
+        .expect("parsed") else {
             panic!("not e2e");
         };
         assert_eq!(
@@ -208,10 +208,7 @@ mod tests {
         let Command::E2e(both) = parse(&args("e2e --mode both")).expect("parsed") else {
             panic!("not e2e");
         };
-        assert_eq!(
-            both.modes,
-            [Durability::ServerDefault, Durability::Always]
-        );
+        assert_eq!(both.modes, [Durability::ServerDefault, Durability::Always]);
     }
 
     #[test]
@@ -220,13 +217,13 @@ mod tests {
             panic!("not million");
         };
         assert_eq!(default.events, 100_000);
-        assert_eq!(default.checkpoints(), [10_000, 100_000]);
+        assert_eq!(default.checkpoints(), [1_000, 10_000, 100_000]);
         let Command::Million(million) =
             parse(&args("million --events 1000000 --mode always --samples 50")).expect("parsed")
         else {
             panic!("not million");
         };
-        assert_eq!(million.checkpoints(), [100_000, 1_000_000]);
+        assert_eq!(million.checkpoints(), [10_000, 100_000, 1_000_000]);
         assert_eq!(million.mode, Durability::Always);
         assert_eq!(million.samples, 50);
     }
@@ -241,7 +238,7 @@ mod tests {
             "e2e --speed 3",
             "e2e 64",
             "million --mode both",
-            "million --events 5",
+            "million --events 50",
             "micro --runs 3",
             "benchmark",
         ] {

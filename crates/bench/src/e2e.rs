@@ -60,11 +60,8 @@ async fn measure_mode(options: &E2e, mode: Durability, seeds: u64) -> Result<()>
         warm[0].last = sequence;
     }
 
-    let registered = synthetic_landing::register(
-        &system.endpoints()?,
-        system.credentials.as_ref(),
-    )
-    .await?;
+    let registered =
+        synthetic_landing::register(&system.endpoints()?, system.credentials.as_ref()).await?;
     drop(registered);
     let load = Load {
         endpoints: system.endpoints()?,
@@ -75,16 +72,34 @@ async fn measure_mode(options: &E2e, mode: Durability, seeds: u64) -> Result<()>
     };
     let seconds = Duration::from_secs(options.seconds);
     eprintln!("  warm-up: 8 clients, 3 s");
-    load::run(&load, 8, seeds * 100 + 99, load::for_time(Duration::from_secs(3))).await?;
+    load::run(
+        &load,
+        8,
+        seeds * 100 + 99,
+        load::for_time(Duration::from_secs(3)),
+    )
+    .await?;
 
     let (mut raw_ones, mut raw_manys, mut ones, mut manys) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for run in 0..options.runs {
         let tag = format!("m{seeds}r{run}");
-        eprintln!("  run {}/{}: raw, one publish at a time", run + 1, options.runs);
+        eprintln!(
+            "  run {}/{}: raw, one publish at a time",
+            run + 1,
+            options.runs
+        );
         raw_ones.push(raw_one_at_a_time(&mut raw, &tag, seconds).await?);
         eprintln!("  run {}/{}: gRPC, one client", run + 1, options.runs);
-        ones.push(load::run(&load, 1, seeds * 100 + run as u64 * 2, load::for_time(seconds)).await?);
+        ones.push(
+            load::run(
+                &load,
+                1,
+                seeds * 100 + run as u64 * 2,
+                load::for_time(seconds),
+            )
+            .await?,
+        );
         eprintln!(
             "  run {}/{}: raw, {} publishes in flight",
             run + 1,
@@ -92,7 +107,12 @@ async fn measure_mode(options: &E2e, mode: Durability, seeds: u64) -> Result<()>
             options.clients
         );
         raw_manys.push(raw_in_flight(&mut raw, &tag, options.clients, seconds).await?);
-        eprintln!("  run {}/{}: gRPC, {} clients", run + 1, options.runs, options.clients);
+        eprintln!(
+            "  run {}/{}: gRPC, {} clients",
+            run + 1,
+            options.runs,
+            options.clients
+        );
         manys.push(
             load::run(
                 &load,
@@ -279,9 +299,17 @@ fn print(options: &E2e, mode: Durability, f: &Figures, rss: &[(&str, f64)]) {
         "Calls per run (all methods): 1 client {}, {} clients {}; raw one at a time {} and {} in \
          flight {} publishes per run (fewest). Errors {errors}{}; queries out of the \
          prefecture's reach (case moved to another province), not timed: {out_of_reach}.",
-        f.one.iter().map(|r| r.commands + r.queries).min().unwrap_or(0),
+        f.one
+            .iter()
+            .map(|r| r.commands + r.queries)
+            .min()
+            .unwrap_or(0),
         options.clients,
-        f.many.iter().map(|r| r.commands + r.queries).min().unwrap_or(0),
+        f.many
+            .iter()
+            .map(|r| r.commands + r.queries)
+            .min()
+            .unwrap_or(0),
         f.raw_one.min_ops,
         options.clients,
         f.raw_many.min_ops,

@@ -21,6 +21,9 @@ use crate::system::{BenchCredentials, with_token};
 const NO_CALL: &[&str] = &["", "court_not_seized"];
 /// A query after every this many commands.
 const COMMANDS_PER_QUERY: usize = 2;
+/// A client stops after this many failures in a row (the system is down: a
+/// run must end, not spin).
+const FAILURES_IN_A_ROW: usize = 100;
 /// A page of a list query.
 pub const PAGE_SIZE: u32 = 20;
 
@@ -70,7 +73,10 @@ impl LoadRun {
 
     fn merge(&mut self, other: LoadRun) {
         for (name, mut latencies) in other.latencies {
-            self.latencies.entry(name).or_default().append(&mut latencies);
+            self.latencies
+                .entry(name)
+                .or_default()
+                .append(&mut latencies);
         }
         self.commands += other.commands;
         self.queries += other.queries;
@@ -164,10 +170,12 @@ async fn one_client(
     let mut screening = screening::screening_service_client::ScreeningServiceClient::new(
         load.endpoints.screening.clone(),
     );
-    let mut referral =
-        referral::referral_service_client::ReferralServiceClient::new(load.endpoints.referral.clone());
+    let mut referral = referral::referral_service_client::ReferralServiceClient::new(
+        load.endpoints.referral.clone(),
+    );
     let mut queries_done = 0_usize;
     let mut since_query = 0_usize;
+    let mut failures = 0_usize;
     'landings: for landing_number in 0.. {
         let landing = Landing::plan(seed_base + landing_number, load.people);
         let pace = RealTime::ending_now(&landing);
@@ -186,9 +194,14 @@ async fn one_client(
                 Err(error) => {
                     out.errors += 1;
                     out.first_error.get_or_insert_with(|| format!("{error:#}"));
+                    failures += 1;
+                    if failures >= FAILURES_IN_A_ROW {
+                        break 'landings;
+                    }
                     continue;
                 }
             };
+            failures = 0;
             if NO_CALL.contains(&done.what) {
                 continue;
             }

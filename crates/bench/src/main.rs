@@ -65,10 +65,31 @@ fn main() -> Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    match command {
-        cli::Command::Micro => runtime.block_on(run()),
-        cli::Command::E2e(options) => runtime.block_on(e2e::run(&options)),
-        cli::Command::Million(options) => runtime.block_on(million::run(&options)),
+    runtime.block_on(async {
+        // On Ctrl-C or SIGTERM the benchmark returns, so the processes it
+        // started (nats-server, the services) are stopped as it unwinds.
+        tokio::select! {
+            done = async {
+                match command {
+                    cli::Command::Micro => run().await,
+                    cli::Command::E2e(options) => e2e::run(&options).await,
+                    cli::Command::Million(options) => million::run(&options).await,
+                }
+            } => done,
+            signal = interrupted() => {
+                signal?;
+                anyhow::bail!("interrupted");
+            }
+        }
+    })
+}
+
+/// Ctrl-C or SIGTERM.
+async fn interrupted() -> Result<()> {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        signal = tokio::signal::ctrl_c() => Ok(signal?),
+        _ = terminate.recv() => Ok(()),
     }
 }
 

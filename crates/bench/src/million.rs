@@ -1,6 +1,6 @@
 //! `approdo-bench million`: fills a log with synthetic landings through the real
-//! services over gRPC (64 clients by default, no queries), and at a tenth of the
-//! target and at the target measures: each service's projection rebuild (the
+//! services over gRPC (64 clients by default, no queries), and at a hundredth, a
+//! tenth of the target and at the target measures: each service's projection rebuild (the
 //! release binary started on an empty data folder, until its admin status is
 //! live, without lag, at the position it had), a case history read
 //! (`GetCaseHistory`, read from the log), a list page (`ListCases`,
@@ -41,7 +41,6 @@ struct Checkpoint {
 }
 
 struct ServiceFigures {
-    name: &'static str,
     rebuild: Duration,
     rss_following: f64,
     rss_rebuilt: f64,
@@ -66,16 +65,30 @@ pub async fn run(options: &Million) -> Result<()> {
     let mut cases = Vec::new();
     let mut checkpoints = Vec::new();
     for (i, target) in options.checkpoints().into_iter().enumerate() {
-        eprintln!("million: filling to {target} commits with {} clients", options.clients);
+        eprintln!(
+            "million: filling to {target} commits with {} clients",
+            options.clients
+        );
         let fill_started = Instant::now();
         let progress = tokio::spawn(progress(Arc::clone(&load.last_sequence)));
-        let filled = load::run(&load, options.clients, 1_000 + i as u64, move |load: &Load| {
-            load.last_sequence.load(Ordering::Relaxed) >= target
-        })
+        let filled = load::run(
+            &load,
+            options.clients,
+            1_000 + i as u64,
+            move |load: &Load| load.last_sequence.load(Ordering::Relaxed) >= target,
+        )
         .await;
         progress.abort();
         let filled = filled?;
         let fill = fill_started.elapsed();
+        let reached = load.last_sequence.load(Ordering::Relaxed);
+        if reached < target {
+            anyhow::bail!(
+                "the fill stopped at {reached} commits ({} errors, first: {})",
+                filled.errors,
+                filled.first_error.as_deref().unwrap_or("none")
+            );
+        }
         eprintln!(
             "million: filled in {:.0} s ({:.0} commands/s, {} errors{})",
             fill.as_secs_f64(),
@@ -88,8 +101,9 @@ pub async fn run(options: &Million) -> Result<()> {
         );
         cases.extend(filled.cases);
         checkpoints.push(measure(&mut system, &load, options, &cases, fill).await?);
+        // Printed at each point, so a long run that is stopped keeps what it measured.
+        print(options, &idle, &checkpoints, started.elapsed());
     }
-    print(options, &idle, &checkpoints, started.elapsed());
     system.stop().await;
     Ok(())
 }
@@ -180,13 +194,14 @@ async fn measure(
         system.wait_caught_up(service, position).await?;
         let rebuild = started.elapsed();
         services.push(ServiceFigures {
-            name: service,
             rebuild,
             rss_following,
             rss_rebuilt: system.rss_mib(service)?,
         });
     }
-    let summary = |latencies: Vec<Duration>| Summary::of(&[Run::new(latencies.len(), Duration::ZERO, latencies)]);
+    let summary = |latencies: Vec<Duration>| {
+        Summary::of(&[Run::new(latencies.len(), Duration::ZERO, latencies)])
+    };
     Ok(Checkpoint {
         commits,
         fill,
@@ -208,9 +223,20 @@ fn change(earlier: f64, later: f64) -> String {
     }
 }
 
+/// One row: a name, a value per checkpoint, whether the change between the
+/// last two is worth showing, and the target.
+struct Row {
+    name: String,
+    values: Vec<f64>,
+    show: fn(f64) -> String,
+    change: bool,
+    target: &'static str,
+}
+
 fn print(options: &Million, idle: &[(&str, f64)], checkpoints: &[Checkpoint], took: Duration) {
     println!(
-        "## million: {} commits, {}",
+        "## million: {} of {} commits, {}",
+        checkpoints.last().map_or(0, |c| c.commits),
         options.events,
         options.mode.name()
     );
@@ -218,7 +244,7 @@ fn print(options: &Million, idle: &[(&str, f64)], checkpoints: &[Checkpoint], to
     println!(
         "approdo-bench million {} on {}; {}; approdo {}; release services; filled over gRPC by \
          {} clients running synthetic landings of {} people; {} reads per read figure; load \
-         average at the end: {}; total {:.0} s",
+         average now: {}; {:.0} s so far",
         time::OffsetDateTime::now_utc().date(),
         crate::system::machine(),
         crate::system::nats_version(),
@@ -230,112 +256,175 @@ fn print(options: &Million, idle: &[(&str, f64)], checkpoints: &[Checkpoint], to
         took.as_secs_f64(),
     );
     println!();
-    let [small, large] = checkpoints else {
-        return;
-    };
-    println!(
-        "| figure | at {} commits | at {} commits | change | target |",
-        small.commits, large.commits
-    );
-    println!("|---|---:|---:|---:|---|");
-    let row = |name: &str, a: f64, b: f64, unit: &str, target: &str| {
-        println!(
-            "| {name} | {a:.3}{unit} | {b:.3}{unit} | {} | {target} |",
-            change(a, b)
-        );
-    };
     let ms = |d: Duration| d.as_secs_f64() * 1_000.0;
-    println!(
-        "| fill through gRPC (commands/s) | {:.0} | {:.0} | | |",
-        small.commits as f64 / small.fill.as_secs_f64(),
-        (large.commits - small.commits) as f64 / large.fill.as_secs_f64()
-    );
-    row(
-        "case history (GetCaseHistory) p50 ms",
-        ms(small.history.p50),
-        ms(large.history.p50),
-        "",
-        "",
-    );
-    row(
-        "case history (GetCaseHistory) p99 ms",
-        ms(small.history.p99),
-        ms(large.history.p99),
-        "",
-        "<= 5 ms at 1M; within 20 %",
-    );
-    println!(
-        "| of which commits per history (mean) | {:.1} | {:.1} | | |",
-        small.history_entries, large.history_entries
-    );
-    for (name, a, b) in [
-        ("ListCases page p50 ms", small.list_cases.p50, large.list_cases.p50),
-        ("ListCases page p99 ms", small.list_cases.p99, large.list_cases.p99),
-        ("ListInbox page p50 ms", small.list_inbox.p50, large.list_inbox.p50),
-        ("ListInbox page p99 ms", small.list_inbox.p99, large.list_inbox.p99),
-    ] {
-        row(
-            name,
-            ms(a),
-            ms(b),
-            "",
-            if name.contains("p99") {
-                "<= 10 ms at 1M; within 20 %"
-            } else {
-                ""
-            },
-        );
+    let three = |v: f64| format!("{v:.3}");
+    let one = |v: f64| format!("{v:.1}");
+    let whole = |v: f64| format!("{v:.0}");
+    let each = |f: &dyn Fn(&Checkpoint) -> f64| checkpoints.iter().map(f).collect::<Vec<_>>();
+    let mut rows = vec![
+        Row {
+            name: "fill through gRPC since the previous point (commands/s)".to_owned(),
+            values: checkpoints
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    let before = if i == 0 {
+                        0
+                    } else {
+                        checkpoints[i - 1].commits
+                    };
+                    c.commits.saturating_sub(before) as f64 / c.fill.as_secs_f64().max(1e-9)
+                })
+                .collect(),
+            show: whole,
+            change: true,
+            target: "",
+        },
+        Row {
+            name: "case history (GetCaseHistory) p50 ms".to_owned(),
+            values: each(&|c| ms(c.history.p50)),
+            show: three,
+            change: true,
+            target: "",
+        },
+        Row {
+            name: "case history (GetCaseHistory) p99 ms".to_owned(),
+            values: each(&|c| ms(c.history.p99)),
+            show: three,
+            change: true,
+            target: "<= 5 ms at 1M; within 20 %",
+        },
+        Row {
+            name: "commits per case history (mean)".to_owned(),
+            values: each(&|c| c.history_entries),
+            show: one,
+            change: false,
+            target: "",
+        },
+        Row {
+            name: "ListCases page p50 ms".to_owned(),
+            values: each(&|c| ms(c.list_cases.p50)),
+            show: three,
+            change: true,
+            target: "",
+        },
+        Row {
+            name: "ListCases page p99 ms".to_owned(),
+            values: each(&|c| ms(c.list_cases.p99)),
+            show: three,
+            change: true,
+            target: "<= 10 ms at 1M; within 20 %",
+        },
+        Row {
+            name: "ListInbox page p50 ms".to_owned(),
+            values: each(&|c| ms(c.list_inbox.p50)),
+            show: three,
+            change: true,
+            target: "",
+        },
+        Row {
+            name: "ListInbox page p99 ms".to_owned(),
+            values: each(&|c| ms(c.list_inbox.p99)),
+            show: three,
+            change: true,
+            target: "<= 10 ms at 1M; within 20 %",
+        },
+        Row {
+            name: "command p50 ms (one client)".to_owned(),
+            values: each(&|c| ms(c.commands.p50)),
+            show: three,
+            change: true,
+            target: "",
+        },
+        Row {
+            name: "command p99 ms (one client)".to_owned(),
+            values: each(&|c| ms(c.commands.p99)),
+            show: three,
+            change: true,
+            target: "within 20 %",
+        },
+    ];
+    for (s, service) in SERVICES.iter().enumerate() {
+        rows.push(Row {
+            name: format!("{service} rebuild s"),
+            values: each(&|c| c.services[s].rebuild.as_secs_f64()),
+            show: one,
+            change: true,
+            target: "",
+        });
+        rows.push(Row {
+            name: format!("{service} rebuild, log commits/s"),
+            values: each(&|c| c.commits as f64 / c.services[s].rebuild.as_secs_f64()),
+            show: whole,
+            change: true,
+            target: "linear (the rate holds)",
+        });
     }
-    row(
-        "command p50 ms (one client)",
-        ms(small.commands.p50),
-        ms(large.commands.p50),
-        "",
-        "",
-    );
-    row(
-        "command p99 ms (one client)",
-        ms(small.commands.p99),
-        ms(large.commands.p99),
-        "",
-        "within 20 %",
-    );
-    for (a, b) in small.services.iter().zip(&large.services) {
-        println!(
-            "| {} rebuild s (log commits/s) | {:.1} ({:.0}/s) | {:.1} ({:.0}/s) | {} (rate) | linear |",
-            a.name,
-            a.rebuild.as_secs_f64(),
-            small.commits as f64 / a.rebuild.as_secs_f64(),
-            b.rebuild.as_secs_f64(),
-            large.commits as f64 / b.rebuild.as_secs_f64(),
-            change(
-                small.commits as f64 / a.rebuild.as_secs_f64(),
-                large.commits as f64 / b.rebuild.as_secs_f64()
-            ),
-        );
-    }
-    for (a, b) in small.services.iter().zip(&large.services) {
+    for (s, service) in SERVICES.iter().enumerate() {
         let idle = idle
             .iter()
-            .find(|(s, _)| *s == a.name)
+            .find(|(name, _)| name == service)
             .map_or(0.0, |(_, m)| *m);
+        rows.push(Row {
+            name: format!("{service} VmRSS MiB following (idle on the empty log: {idle:.0})"),
+            values: each(&|c| c.services[s].rss_following),
+            show: whole,
+            change: true,
+            target: "<= 150 MB at 1M",
+        });
+        rows.push(Row {
+            name: format!("{service} VmRSS MiB just rebuilt"),
+            values: each(&|c| c.services[s].rss_rebuilt),
+            show: whole,
+            change: true,
+            target: "<= 150 MB at 1M",
+        });
+    }
+    let columns: Vec<String> = checkpoints
+        .iter()
+        .map(|c| format!("at {} commits", c.commits))
+        .collect();
+    println!(
+        "| figure | {} | change (last two) | target |",
+        columns.join(" | ")
+    );
+    println!("|---|{}---:|---|", "---:|".repeat(columns.len()));
+    for row in rows {
+        let values: Vec<String> = row.values.iter().map(|v| (row.show)(*v)).collect();
+        let change_cell = match row.values.as_slice() {
+            [.., a, b] if row.change => change(*a, *b),
+            _ => String::new(),
+        };
         println!(
-            "| {} VmRSS MiB: idle on an empty log {idle:.0}; following / just rebuilt | {:.0} / {:.0} | {:.0} / {:.0} | {} | <= 150 MB at 1M |",
-            a.name,
-            a.rss_following,
-            a.rss_rebuilt,
-            b.rss_following,
-            b.rss_rebuilt,
-            change(a.rss_rebuilt.max(a.rss_following), b.rss_rebuilt.max(b.rss_following)),
+            "| {} | {} | {change_cell} | {} |",
+            row.name,
+            values.join(" | "),
+            row.target
         );
     }
     println!();
     println!(
-        "Reads timed: histories {} and {}, pages {} each; commands {} and {}.",
-        small.history.min_ops,
-        large.history.min_ops,
-        large.list_cases.min_ops,
-        small.commands.min_ops,
-        large.commands.min_ops,
+        "Reads timed at each point: histories {}, ListCases pages {}, ListInbox pages {}, commands {}.",
+        checkpoints
+            .iter()
+            .map(|c| c.history.min_ops.to_string())
+            .collect::<Vec<_>>()
+            .join("/"),
+        checkpoints
+            .iter()
+            .map(|c| c.list_cases.min_ops.to_string())
+            .collect::<Vec<_>>()
+            .join("/"),
+        checkpoints
+            .iter()
+            .map(|c| c.list_inbox.min_ops.to_string())
+            .collect::<Vec<_>>()
+            .join("/"),
+        checkpoints
+            .iter()
+            .map(|c| c.commands.min_ops.to_string())
+            .collect::<Vec<_>>()
+            .join("/"),
     );
+    println!();
 }

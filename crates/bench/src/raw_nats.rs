@@ -138,7 +138,8 @@ impl RawClient {
             if !sampler.more() {
                 break;
             }
-            self.send_next(subjects, index, payload, &mut pending).await?;
+            self.send_next(subjects, index, payload, &mut pending)
+                .await?;
         }
         while !pending.is_empty() {
             let frame = tokio::time::timeout(PATIENCE, self.next_frame())
@@ -422,7 +423,10 @@ mod tests {
         let refused = client
             .publish_expecting(&first.subject, first.last, b"y")
             .await;
-        assert!(refused.is_err(), "a stale expected sequence must be refused");
+        assert!(
+            refused.is_err(),
+            "a stale expected sequence must be refused"
+        );
     }
 
     #[test]

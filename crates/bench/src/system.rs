@@ -109,7 +109,12 @@ impl BenchCredentials {
 
     /// An analyst (reads case histories anywhere: event types and times only).
     pub fn analyst(&self) -> String {
-        self.for_organisation(OrganisationType::Analyst, "bench-analyst", &["analyst"], None)
+        self.for_organisation(
+            OrganisationType::Analyst,
+            "bench-analyst",
+            &["analyst"],
+            None,
+        )
     }
 
     pub fn administrator(&self) -> String {
@@ -174,6 +179,9 @@ pub struct System {
     pub services: Vec<Service>,
     /// Data folders started so far (each service start may get a fresh one).
     generation: usize,
+    /// Each service's port: a service started again listens where it did, so
+    /// the clients' channels (which reconnect) reach it.
+    ports: BTreeMap<&'static str, u16>,
 }
 
 impl System {
@@ -188,13 +196,16 @@ impl System {
         let mut system = System {
             nats,
             binaries,
-            folder: tempfile::Builder::new().prefix("approdo-bench-").tempdir()?,
+            folder: tempfile::Builder::new()
+                .prefix("approdo-bench-")
+                .tempdir()?,
             kek: person_crypto::KeyEncryptionKey::generate_hex()
                 .map_err(|e| anyhow::anyhow!("a key-encryption key: {e}"))?
                 .to_string(),
             credentials: Arc::new(BenchCredentials::new()?),
             services: Vec::new(),
             generation: 0,
+            ports: BTreeMap::new(),
         };
         for name in SERVICES {
             system.start_service(name).await?;
@@ -211,7 +222,11 @@ impl System {
         self.generation += 1;
         let data = self.folder.path().join(format!("data-{}", self.generation));
         std::fs::create_dir_all(&data)?;
-        let port = free_port()?;
+        let port = match self.ports.get(name) {
+            Some(port) => *port,
+            None => free_port()?,
+        };
+        self.ports.insert(name, port);
         let prefix = format!("APPRODO_{}__", name.to_uppercase().replace('-', "_"));
         let issuer = &self.credentials.issuer;
         let courts = format!(
@@ -227,10 +242,7 @@ impl System {
             .env(format!("{prefix}LISTEN"), format!("127.0.0.1:{port}"))
             .env(format!("{prefix}DATA_DIR"), &data)
             .env(format!("{prefix}CASE_LOG__URL"), self.nats.url())
-            .env(
-                format!("{prefix}ENCRYPTION__KEY_ENCRYPTION_KEY"),
-                &self.kek,
-            )
+            .env(format!("{prefix}ENCRYPTION__KEY_ENCRYPTION_KEY"), &self.kek)
             .env(
                 format!("{prefix}AUTH__ISSUERS"),
                 format!(
@@ -251,12 +263,16 @@ impl System {
             )?);
         if name == "screening" {
             command
-                .env(format!("{prefix}OPTIONS__AGE_ASSESSMENT_AUTHORITIES"), &courts)
-                .env(format!("{prefix}OPTIONS__GUARDIANSHIP_AUTHORITIES"), &courts);
+                .env(
+                    format!("{prefix}OPTIONS__AGE_ASSESSMENT_AUTHORITIES"),
+                    &courts,
+                )
+                .env(
+                    format!("{prefix}OPTIONS__GUARDIANSHIP_AUTHORITIES"),
+                    &courts,
+                );
         }
-        let child = command
-            .spawn()
-            .with_context(|| format!("start {name}"))?;
+        let child = command.spawn().with_context(|| format!("start {name}"))?;
         let channel = connect(port).await.with_context(|| {
             format!(
                 "{name} did not accept connections (its log: {})",
@@ -289,10 +305,9 @@ impl System {
     /// The projection's admin status.
     pub async fn status(&self, name: &str) -> Result<admin::ProjectionStatus> {
         let service = self.service(name)?;
-        let mut client =
-            admin::projection_admin_service_client::ProjectionAdminServiceClient::new(
-                service.channel.clone(),
-            );
+        let mut client = admin::projection_admin_service_client::ProjectionAdminServiceClient::new(
+            service.channel.clone(),
+        );
         client
             .get_projection_status(with_token(
                 admin::GetProjectionStatusRequest {},

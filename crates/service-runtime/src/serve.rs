@@ -308,10 +308,7 @@ where
                 .add_service(reflection)
                 .add_service(reflection_v1alpha),
         )
-        .serve_with_incoming_shutdown(
-            without_nagle(listener),
-            shutdown.clone().cancelled_owned(),
-        );
+        .serve_with_incoming_shutdown(without_nagle(listener), shutdown.clone().cancelled_owned());
 
     let grace = config.grace_period();
     let served = tokio::select! {

@@ -270,9 +270,11 @@ impl<'a> Stepper<'a> {
         self.pace.reach(step.at).await;
         let person = &self.landing.people[step.person as usize];
         self.driver.last = "";
-        let result = self.driver.step(index, person, step).await.with_context(|| {
-            format!("step {index} of person {}: {:?}", step.person, step.action)
-        });
+        let result = self
+            .driver
+            .step(index, person, step)
+            .await
+            .with_context(|| format!("step {index} of person {}: {:?}", step.person, step.action));
         Some(result.map(|()| Done {
             what: self.driver.last,
             person: step.person,
