@@ -111,13 +111,14 @@ pub async fn run(options: &Million) -> Result<()> {
 /// Prints the fill's progress every 30 s (stderr).
 async fn progress(sequence: Arc<AtomicU64>) {
     let started = Instant::now();
+    let from = sequence.load(Ordering::Relaxed);
     loop {
         tokio::time::sleep(Duration::from_secs(30)).await;
         let now = sequence.load(Ordering::Relaxed);
         eprintln!(
-            "  {now} commits after {:.0} s ({:.0}/s)",
+            "  {now} commits after {:.0} s ({:.0}/s since this fill began)",
             started.elapsed().as_secs_f64(),
-            now as f64 / started.elapsed().as_secs_f64()
+            now.saturating_sub(from) as f64 / started.elapsed().as_secs_f64()
         );
     }
 }
