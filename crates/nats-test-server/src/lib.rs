@@ -381,6 +381,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_server_default_sync_leaves_sync_interval_out_and_always_writes_it() {
+        let always = NatsServer::start();
+        let default = NatsServer::start_with(ServerOptions {
+            sync: Durability::ServerDefault,
+            ..ServerOptions::default()
+        })
+        .expect("a server with the default sync");
+        let config = |server: &NatsServer| {
+            std::fs::read_to_string(server.dir.path().join("nats.conf")).expect("its config")
+        };
+        assert!(config(&always).contains("sync_interval: always"));
+        assert!(!config(&default).contains("sync_interval"));
+        std::net::TcpStream::connect(("127.0.0.1", default.port())).expect("it listens");
+    }
+
+    #[test]
     fn parses_the_client_port() {
         let text = r#"{"nats":["nats://127.0.0.1:40123"],"monitoring":[]}"#;
         assert_eq!(parse_client_port(text), Some(40123));
