@@ -1,7 +1,8 @@
 //! Project automation, in Rust so that a fresh machine needs only cargo:
 //!
 //! - `cargo xtask setup`  installs the pinned tools into `.tools/` (nats-server, buf, the browser test's);
-//! - `cargo xtask up`     runs nats-server, the four services and the REST gateway, shows the demo, runs until Ctrl-C;
+//! - `cargo xtask up`     runs nats-server, the four services and the REST gateway, shows the demo, runs until Ctrl-C
+//!   (`--release`: optimised builds of the binaries, from `target/release/`);
 //! - `cargo xtask test`   format, lints, contract checks, then every test (what CI runs).
 
 use std::os::unix::process::CommandExt;
@@ -38,10 +39,12 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("setup") => setup().map(|_| ()),
-        Some("up") => Sandbox::from_args(&args[1..]).and_then(up),
+        Some("up") => Up::from_args(&args[1..]).and_then(up),
         Some("test") => test(),
         _ => {
-            eprintln!("usage: cargo xtask <setup|up [--sandbox [--seed N] [--people N]]|test>");
+            eprintln!(
+                "usage: cargo xtask <setup|up [--release] [--sandbox [--seed N] [--people N]]|test>"
+            );
             return ExitCode::from(2);
         }
     };
@@ -375,10 +378,36 @@ fn buf_breaking(buf: &Path) -> Result<()> {
 /// operators: its own nats-server (port 4223, store `.local/sandbox/nats`, so
 /// its own case log stream), services on ports 50061-50064 with their own
 /// projections, filled with a synthetic landing instead of the demo.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Sandbox {
     seed: u64,
     people: u32,
+}
+
+/// `cargo xtask up`'s options.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Up {
+    /// `None` for the ordinary system.
+    sandbox: Option<Sandbox>,
+    /// `--release`: build and run optimised binaries (`target/release/`), as the
+    /// benchmarks do; the default is the faster debug build.
+    release: bool,
+}
+
+impl Up {
+    fn from_args(args: &[String]) -> Result<Up> {
+        let release = args.iter().any(|a| a == "--release");
+        let rest: Vec<String> = args.iter().filter(|a| *a != "--release").cloned().collect();
+        Ok(Up {
+            sandbox: Sandbox::from_args(&rest)?,
+            release,
+        })
+    }
+
+    /// Where the binaries are built, under the target folder.
+    fn profile_dir(&self) -> &'static str {
+        if self.release { "release" } else { "debug" }
+    }
 }
 
 impl Sandbox {
@@ -426,7 +455,8 @@ impl Sandbox {
 const SANDBOX_PORT_OFFSET: u16 = 10;
 const SANDBOX_NATS_PORT: u16 = 4223;
 
-fn up(sandbox: Option<Sandbox>) -> Result<()> {
+fn up(options: Up) -> Result<()> {
+    let sandbox = options.sandbox;
     let (interrupt, signal) = std::sync::mpsc::channel();
     ctrlc::set_handler(move || {
         let _ = interrupt.send(());
@@ -434,9 +464,32 @@ fn up(sandbox: Option<Sandbox>) -> Result<()> {
     .context("cannot handle Ctrl-C")?;
     let tools = setup()?;
     let root = root();
+    let mut build = cargo();
+    build.args(["build", "--bins", "--quiet"]);
+    if options.release {
+        // Only what runs: the four services, the REST gateway and the CLI
+        // (keys, demo, landing).
+        build.arg("--release");
+        for package in [
+            "screening",
+            "referral",
+            "safe-space",
+            "monitoring",
+            "gateway",
+            "approdo-cli",
+        ] {
+            build.args(["-p", package]);
+        }
+    } else {
+        build.arg("--workspace");
+    }
     step(
-        "build",
-        cargo().args(["build", "--workspace", "--bins", "--quiet"]),
+        if options.release {
+            "build (release)"
+        } else {
+            "build"
+        },
+        &mut build,
     )?;
     let local = match sandbox {
         Some(_) => root.join(".local/sandbox"),
@@ -445,7 +498,7 @@ fn up(sandbox: Option<Sandbox>) -> Result<()> {
     std::fs::create_dir_all(local.join("logs"))?;
     let offset = sandbox.map_or(0, |_| SANDBOX_PORT_OFFSET);
     let nats_port = sandbox.map_or(4222, |_| SANDBOX_NATS_PORT);
-    let bin = root.join("target/debug");
+    let bin = target_dir().join(options.profile_dir());
     // The local token issuer's keys: services trust its public key, the CLI signs with it.
     run(Command::new(bin.join("approdo"))
         .arg("keys")
@@ -598,17 +651,31 @@ fn up(sandbox: Option<Sandbox>) -> Result<()> {
             bail!("the demo failed ({other:?}); see .local/logs/");
         }
     }
+    let approdo = bin.join("approdo");
+    let approdo = approdo
+        .strip_prefix(&root)
+        .unwrap_or(&approdo)
+        .display()
+        .to_string();
     match sandbox {
         Some(_) => println!(
-            "\nThe sandbox is running. Try: target/debug/approdo --sandbox status   (Ctrl-C stops everything)"
+            "\nThe sandbox is running. Try: {approdo} --sandbox status   (Ctrl-C stops everything)"
         ),
         None => println!(
-            "\nThe system is running. Try: target/debug/approdo status   (Ctrl-C stops everything)\nA centre's inbox: open http://127.0.0.1:{gateway_port}/web/ in a browser and sign in as differenza-donna."
+            "\nThe system is running. Try: {approdo} status   (Ctrl-C stops everything)\nA centre's inbox: open http://127.0.0.1:{gateway_port}/web/ in a browser and sign in as differenza-donna."
         ),
     }
     wait_for_interrupt(&signal);
     stop(&mut children);
     Ok(())
+}
+
+/// Cargo's target folder: `$CARGO_TARGET_DIR` when set, else `target/` at the root.
+fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => root().join(dir),
+        None => root().join("target"),
+    }
 }
 
 /// The environment variable deploy/local/nats-permissions.conf reads a service's password from.
@@ -666,5 +733,35 @@ fn stop(children: &mut [(&str, Child)]) {
             }
         }
         println!("stopped {name}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(line: &str) -> Vec<String> {
+        line.split_whitespace().map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn up_takes_release_alone_or_with_the_sandbox() {
+        let plain = Up::from_args(&[]).expect("parsed");
+        assert_eq!((plain.sandbox, plain.release), (None, false));
+        assert_eq!(plain.profile_dir(), "debug");
+        let release = Up::from_args(&args("--release")).expect("parsed");
+        assert_eq!((release.sandbox, release.release), (None, true));
+        assert_eq!(release.profile_dir(), "release");
+        let both = Up::from_args(&args("--sandbox --release --seed 7")).expect("parsed");
+        assert!(both.release);
+        assert_eq!(
+            both.sandbox,
+            Some(Sandbox {
+                seed: 7,
+                people: 200
+            })
+        );
+        assert!(Up::from_args(&args("--seed 7 --release")).is_err());
+        assert!(Up::from_args(&args("--fast")).is_err());
     }
 }

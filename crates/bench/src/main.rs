@@ -4,13 +4,22 @@
 //! Run it with `cargo run --release -p bench --bin approdo-bench`; what each
 //! figure means is in BENCHMARKS.md. It starts its own nats-server (JetStream,
 //! `sync_interval: always`) on 127.0.0.1 and keeps every store in a temporary folder.
+//!
+//! `approdo-bench e2e` and `approdo-bench million` run the real services as
+//! release processes (build them first: `cargo build --release -p screening -p
+//! referral -p safe-space -p monitoring -p bench`): [`e2e`] and [`million`].
 
 mod apply;
 mod catch_up;
+mod cli;
+mod e2e;
 mod lists;
+mod load;
+mod million;
 mod publish;
 mod raw_nats;
 mod stats;
+mod system;
 mod workload;
 
 use std::time::{Duration, Instant};
@@ -46,25 +55,54 @@ const CATCH_UP: catch_up::Limits = catch_up::Limits {
 };
 
 fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let command = match cli::parse(&args) {
+        Ok(command) => command,
+        Err(error) => {
+            eprintln!("approdo-bench: {error:#}\n{}", cli::USAGE);
+            std::process::exit(2);
+        }
+    };
     // `approdo-bench lists`: list pages from the projection's index (no NATS).
-    if std::env::args().nth(1).as_deref() == Some("lists") {
+    if command == cli::Command::Lists {
         return lists::run();
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(run())
+    runtime.block_on(async {
+        // On Ctrl-C or SIGTERM the benchmark returns, so the processes it
+        // started (nats-server, the services) are stopped as it unwinds.
+        tokio::select! {
+            done = async {
+                match command {
+                    cli::Command::Micro => run(true).await,
+                    cli::Command::Projections => run(false).await,
+                    cli::Command::Lists => unreachable!("run before the runtime"),
+                    cli::Command::E2e(options) => e2e::run(&options).await,
+                    cli::Command::Million(options) => million::run(&options).await,
+                }
+            } => done,
+            signal = interrupted() => {
+                signal?;
+                anyhow::bail!("interrupted");
+            }
+        }
+    })
 }
 
-async fn run() -> Result<()> {
-    // `approdo-bench` measures everything; `approdo-bench projections` only
-    // phases 2 and 3 (the projections against the sled baseline).
-    let section = std::env::args().nth(1);
-    let everything = match section.as_deref() {
-        None => true,
-        Some("projections") => false,
-        Some(other) => anyhow::bail!("unknown section {other:?}: none, or `projections`"),
-    };
+/// Ctrl-C or SIGTERM.
+async fn interrupted() -> Result<()> {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        signal = tokio::signal::ctrl_c() => Ok(signal?),
+        _ = terminate.recv() => Ok(()),
+    }
+}
+
+/// Phases 1-3 (`everything`), or only 2 and 3 (`approdo-bench projections`:
+/// the projections against the sled baseline).
+async fn run(everything: bool) -> Result<()> {
     let started = Instant::now();
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     let date = time::OffsetDateTime::now_utc().date();
@@ -98,7 +136,7 @@ async fn run() -> Result<()> {
 }
 
 /// The 1, 5 and 15 minute load averages (Linux), to judge how quiet the machine was.
-fn load_average() -> String {
+pub(crate) fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .ok()
         .map(|text| {

@@ -29,6 +29,12 @@ impl Sampler {
         self.latencies.len() < self.max_ops && self.started.elapsed() < self.max_time
     }
 
+    /// True while the run may start one more operation with `in_flight`
+    /// others started and not yet recorded.
+    pub fn more_beside(&self, in_flight: usize) -> bool {
+        self.latencies.len() + in_flight < self.max_ops && self.started.elapsed() < self.max_time
+    }
+
     /// Records one operation that handled `items` items (commits, messages).
     pub fn record(&mut self, latency: Duration, items: usize) {
         self.latencies.push(latency);

@@ -70,6 +70,38 @@ pub struct ServerOptions {
     /// Configuration files to include (copied beside the generated file, since
     /// nats-server resolves includes relative to it).
     pub include: Vec<PathBuf>,
+    /// How JetStream syncs its files to disk: `always` unless said.
+    pub sync: Durability,
+}
+
+/// JetStream's `sync_interval`: when stored messages reach the disk.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Durability {
+    /// `sync_interval: always`: each message synced before it is acknowledged,
+    /// as in production (architecture invariant 3).
+    #[default]
+    Always,
+    /// The server's default (no `sync_interval`: a sync every two minutes), for
+    /// benchmarks that compare both modes.
+    ServerDefault,
+}
+
+impl Durability {
+    /// The `jetstream { }` block's line for this mode (empty for the default).
+    fn config_line(self) -> &'static str {
+        match self {
+            Durability::Always => "  sync_interval: always\n",
+            Durability::ServerDefault => "",
+        }
+    }
+
+    /// How the mode is named in benchmark output.
+    pub fn name(self) -> &'static str {
+        match self {
+            Durability::Always => "sync_interval: always",
+            Durability::ServerDefault => "server default sync (every 2 min)",
+        }
+    }
 }
 
 /// A running nats-server. Dropping it kills the process and removes its store.
@@ -120,7 +152,8 @@ impl NatsServer {
         std::fs::write(
             &config,
             format!(
-                "jetstream {{\n  store_dir: {store:?}\n  sync_interval: always\n}}\n{}\n{includes}",
+                "jetstream {{\n  store_dir: {store:?}\n{}}}\n{}\n{includes}",
+                self.options.sync.config_line(),
                 self.options.extra_config
             ),
         )?;
@@ -246,6 +279,7 @@ impl NatsCluster {
                     port: Some(clients[i]),
                     env: options.env.clone(),
                     include: options.include.clone(),
+                    sync: options.sync,
                 })
             })
             .collect::<Result<_, _>>()?;
@@ -345,6 +379,22 @@ impl Drop for NatsServer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_server_default_sync_leaves_sync_interval_out_and_always_writes_it() {
+        let always = NatsServer::start();
+        let default = NatsServer::start_with(ServerOptions {
+            sync: Durability::ServerDefault,
+            ..ServerOptions::default()
+        })
+        .expect("a server with the default sync");
+        let config = |server: &NatsServer| {
+            std::fs::read_to_string(server.dir.path().join("nats.conf")).expect("its config")
+        };
+        assert!(config(&always).contains("sync_interval: always"));
+        assert!(!config(&default).contains("sync_interval"));
+        std::net::TcpStream::connect(("127.0.0.1", default.port())).expect("it listens");
+    }
 
     #[test]
     fn parses_the_client_port() {

@@ -10,7 +10,7 @@ use case_log_jetstream::CaseLog;
 use projection_sled::{
     Projection, ProjectionHandle, ProjectionState, ProjectionStore, RunnerConfig,
 };
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
 use tonic_health::ServingStatus;
@@ -309,10 +309,7 @@ where
                 .add_service(reflection)
                 .add_service(reflection_v1alpha),
         )
-        .serve_with_incoming_shutdown(
-            tokio_stream::wrappers::TcpListenerStream::new(listener),
-            shutdown.clone().cancelled_owned(),
-        );
+        .serve_with_incoming_shutdown(without_nagle(listener), shutdown.clone().cancelled_owned());
 
     let grace = config.grace_period();
     let served = tokio::select! {
@@ -409,4 +406,21 @@ async fn report_health(
     health
         .set_service_status("", ServingStatus::NotServing)
         .await;
+}
+
+/// The listener's connections with `TCP_NODELAY` set. tonic sets it only on
+/// listeners it binds itself (`serve_with_incoming` ignores its `tcp_nodelay`):
+/// without it, an answer written in more than one segment waited for the
+/// client's delayed acknowledgement, about 40 ms (found by `approdo-bench e2e`:
+/// `GetCase` and `ListCases` at p50 42 ms with one client).
+fn without_nagle(
+    listener: TcpListener,
+) -> impl tokio_stream::Stream<Item = std::io::Result<TcpStream>> {
+    use tokio_stream::StreamExt;
+    tokio_stream::wrappers::TcpListenerStream::new(listener).map(|accepted| {
+        let stream = accepted?;
+        // A socket that refuses the option still serves, only slower.
+        let _ = stream.set_nodelay(true);
+        Ok(stream)
+    })
 }

@@ -205,30 +205,90 @@ pub async fn run(
     pace: &dyn Pace,
 ) -> Result<Report> {
     register(endpoints, credentials).await?;
-    let mut driver = Driver {
-        seed: landing.seed,
-        origin: pace.origin(),
-        credentials,
-        screening: screening::screening_service_client::ScreeningServiceClient::new(
-            endpoints.screening.clone(),
-        ),
-        referral: referral::referral_service_client::ReferralServiceClient::new(
-            endpoints.referral.clone(),
-        ),
-        safe_space: safe_space::safe_space_service_client::SafeSpaceServiceClient::new(
-            endpoints.safe_space.clone(),
-        ),
-        people: BTreeMap::new(),
-        report: Report::default(),
-    };
-    for (index, step) in landing.steps.iter().enumerate() {
-        pace.reach(step.at).await;
-        let person = &landing.people[step.person as usize];
-        driver.step(index, person, step).await.with_context(|| {
-            format!("step {index} of person {}: {:?}", step.person, step.action)
-        })?;
+    let mut stepper = Stepper::new(landing, endpoints, credentials, pace);
+    while let Some(done) = stepper.step().await {
+        done?;
     }
-    Ok(driver.report)
+    Ok(stepper.into_report())
+}
+
+/// One step taken by a [`Stepper`]: what it did (the [`Report`]'s kind:
+/// `open`, `accept`, `answer_too_late`, ...) and whose case it was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Done {
+    pub what: &'static str,
+    /// The person's index in the landing ([`Report::cases`] has their case id).
+    pub person: u32,
+}
+
+/// Runs a landing one step at a time, for a caller that does something
+/// between steps (the benchmark times each and interleaves queries). The
+/// registry must be registered first ([`register`]); [`run`] is this in a loop.
+pub struct Stepper<'a> {
+    landing: &'a Landing,
+    pace: &'a dyn Pace,
+    driver: Driver<'a>,
+    next: usize,
+}
+
+impl<'a> Stepper<'a> {
+    pub fn new(
+        landing: &'a Landing,
+        endpoints: &Endpoints,
+        credentials: &'a dyn Credentials,
+        pace: &'a dyn Pace,
+    ) -> Stepper<'a> {
+        Stepper {
+            landing,
+            pace,
+            driver: Driver {
+                seed: landing.seed,
+                origin: pace.origin(),
+                credentials,
+                screening: screening::screening_service_client::ScreeningServiceClient::new(
+                    endpoints.screening.clone(),
+                ),
+                referral: referral::referral_service_client::ReferralServiceClient::new(
+                    endpoints.referral.clone(),
+                ),
+                safe_space: safe_space::safe_space_service_client::SafeSpaceServiceClient::new(
+                    endpoints.safe_space.clone(),
+                ),
+                people: BTreeMap::new(),
+                report: Report::default(),
+                last: "",
+            },
+            next: 0,
+        }
+    }
+
+    /// Takes the next step in time order; `None` when every step is taken.
+    pub async fn step(&mut self) -> Option<Result<Done>> {
+        let index = self.next;
+        let step = self.landing.steps.get(index)?;
+        self.next += 1;
+        self.pace.reach(step.at).await;
+        let person = &self.landing.people[step.person as usize];
+        self.driver.last = "";
+        let result = self
+            .driver
+            .step(index, person, step)
+            .await
+            .with_context(|| format!("step {index} of person {}: {:?}", step.person, step.action));
+        Some(result.map(|()| Done {
+            what: self.driver.last,
+            person: step.person,
+        }))
+    }
+
+    /// What the steps taken so far did.
+    pub fn report(&self) -> &Report {
+        &self.driver.report
+    }
+
+    pub fn into_report(self) -> Report {
+        self.driver.report
+    }
 }
 
 /// What the driver knows of one person while the landing runs.
@@ -254,9 +314,16 @@ struct Driver<'a> {
     safe_space: safe_space::safe_space_service_client::SafeSpaceServiceClient<Channel>,
     people: BTreeMap<u32, Followed>,
     report: Report,
+    /// What the current step did (its kind in the report), "" for nothing.
+    last: &'static str,
 }
 
 impl Driver<'_> {
+    fn count(&mut self, what: &'static str, sequence: u64) {
+        self.last = what;
+        self.report.count(what, sequence);
+    }
+
     async fn step(&mut self, index: usize, person: &Person, step: &Step) -> Result<()> {
         let request_id = format!(
             "landing-v{}-{}-{index}",
@@ -300,7 +367,7 @@ impl Driver<'_> {
             self.report
                 .cases
                 .insert(person.index, opened.case_id.clone());
-            self.report.count("open", opened.log_sequence);
+            self.count("open", opened.log_sequence);
             self.people.insert(
                 person.index,
                 Followed {
@@ -340,7 +407,7 @@ impl Driver<'_> {
                     ))
                     .await?
                     .into_inner();
-                self.report.count("preliminary_check", answer.log_sequence);
+                self.count("preliminary_check", answer.log_sequence);
             }
             Action::Signal(s) => {
                 let answer = self
@@ -360,7 +427,7 @@ impl Driver<'_> {
                     ))
                     .await?
                     .into_inner();
-                self.report.count("signal", answer.log_sequence);
+                self.count("signal", answer.log_sequence);
             }
             Action::Application => {
                 let answer = self
@@ -376,7 +443,7 @@ impl Driver<'_> {
                     ))
                     .await?
                     .into_inner();
-                self.report.count("application", answer.log_sequence);
+                self.count("application", answer.log_sequence);
             }
             Action::Transfer { facility: to } => {
                 let target = &FACILITIES[*to];
@@ -396,7 +463,7 @@ impl Driver<'_> {
                     .await?
                     .into_inner();
                 followed.facility = *to;
-                self.report.count("transfer", answer.log_sequence);
+                self.count("transfer", answer.log_sequence);
             }
             Action::Assessment {
                 confirmed,
@@ -429,7 +496,7 @@ impl Driver<'_> {
                     ))
                     .await?
                     .into_inner();
-                self.report.count("assessment", answer.log_sequence);
+                self.count("assessment", answer.log_sequence);
             }
             Action::Consent { receiver } => {
                 let answer = self
@@ -459,7 +526,7 @@ impl Driver<'_> {
                 followed
                     .consents
                     .insert(receiver.organisation_id, answer.consent_id);
-                self.report.count("consent", answer.log_sequence);
+                self.count("consent", answer.log_sequence);
             }
             Action::RefuseConsent { receiver } => {
                 let answer = self
@@ -477,7 +544,7 @@ impl Driver<'_> {
                     ))
                     .await?
                     .into_inner();
-                self.report.count("consent_refused", answer.log_sequence);
+                self.count("consent_refused", answer.log_sequence);
             }
             Action::Refer { receiver, category } => {
                 let consent_id = followed
@@ -512,7 +579,7 @@ impl Driver<'_> {
                 followed
                     .referrals
                     .insert(receiver.organisation_id, answer.referral_id);
-                self.report.count("referral_sent", answer.log_sequence);
+                self.count("referral_sent", answer.log_sequence);
             }
             Action::WithdrawConsent { receiver } => {
                 let consent_id = followed
@@ -533,7 +600,7 @@ impl Driver<'_> {
                     ))
                     .await?
                     .into_inner();
-                self.report.count("consent_withdrawn", answer.log_sequence);
+                self.count("consent_withdrawn", answer.log_sequence);
             }
             Action::Receive { receiver }
             | Action::Accept { receiver }
@@ -583,20 +650,20 @@ impl Driver<'_> {
                     ))
                     .await;
                 match answer {
-                    Ok(answer) => self.report.count(what, answer.into_inner().log_sequence),
+                    Ok(answer) => self.count(what, answer.into_inner().log_sequence),
                     // The referral ended meanwhile (its deadline passed and it
                     // expired, the consent was withdrawn, the case closed):
                     // the receiver's answer comes too late, as it would.
                     Err(status) if status.code() == tonic::Code::FailedPrecondition => {
                         followed.ended.push(receiver.organisation_id);
-                        self.report.count("answer_too_late", 0);
+                        self.count("answer_too_late", 0);
                     }
                     Err(status) => return Err(status.into()),
                 }
             }
             Action::AgeAssessment { band } => {
                 let Some(court) = court(followed) else {
-                    self.report.count("court_not_seized", 0);
+                    self.count("court_not_seized", 0);
                     return Ok(());
                 };
                 let answer = self
@@ -615,11 +682,11 @@ impl Driver<'_> {
                     ))
                     .await?
                     .into_inner();
-                self.report.count("age_assessment", answer.log_sequence);
+                self.count("age_assessment", answer.log_sequence);
             }
             Action::Guardian => {
                 let Some(court) = court(followed) else {
-                    self.report.count("court_not_seized", 0);
+                    self.count("court_not_seized", 0);
                     return Ok(());
                 };
                 let answer = self
@@ -639,7 +706,7 @@ impl Driver<'_> {
                     ))
                     .await?
                     .into_inner();
-                self.report.count("guardian", answer.log_sequence);
+                self.count("guardian", answer.log_sequence);
             }
             Action::RequestPlace { kind, linked } => {
                 let referral_id = linked
@@ -671,16 +738,16 @@ impl Driver<'_> {
                     Ok(answer) => answer.into_inner(),
                     // The linked referral is no longer accepted, or the case ended.
                     Err(status) if status.code() == tonic::Code::FailedPrecondition => {
-                        self.report.count("place_refused", 0);
+                        self.count("place_refused", 0);
                         return Ok(());
                     }
                     Err(status) => return Err(status.into()),
                 };
                 if answer.standing == "reserved" {
                     followed.reserved = Some((facility.province.to_owned(), (*kind).to_owned()));
-                    self.report.count("place_reserved", answer.log_sequence);
+                    self.count("place_reserved", answer.log_sequence);
                 } else {
-                    self.report.count("place_waiting", answer.log_sequence);
+                    self.count("place_waiting", answer.log_sequence);
                 }
             }
             Action::ConfirmArrival { kind } => {
@@ -719,7 +786,7 @@ impl Driver<'_> {
                         .count("arrival", answer.into_inner().log_sequence),
                     // The hold expired before the arrival: the place went back to the list.
                     Err(status) if status.code() == tonic::Code::FailedPrecondition => {
-                        self.report.count("arrival_too_late", 0);
+                        self.count("arrival_too_late", 0);
                     }
                     Err(status) => return Err(status.into()),
                 }
@@ -739,7 +806,7 @@ impl Driver<'_> {
                     ))
                     .await?
                     .into_inner();
-                self.report.count("close", answer.log_sequence);
+                self.count("close", answer.log_sequence);
             }
         }
         Ok(())

@@ -17,5 +17,7 @@ pub mod drive;
 pub mod plan;
 pub mod registry;
 
-pub use drive::{Actor, Credentials, Endpoints, Pace, RealTime, Report, register, run};
+pub use drive::{
+    Actor, Credentials, Done, Endpoints, Pace, RealTime, Report, Stepper, register, run,
+};
 pub use plan::{Action, Landing, Person, Step};

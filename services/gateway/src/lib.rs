@@ -128,7 +128,7 @@ pub fn router(config: &GatewayConfig, issuer: TokenIssuer) -> Result<Router, Gat
     Ok(Router::new()
         .route("/openapi.json", get(openapi_document))
         .route("/healthz", get(|| async { "ok" }))
-        .merge(web::router(&config, &gateway.issuer)?)
+        .merge(web::router(config, &gateway.issuer)?)
         .fallback(handle)
         .with_state(gateway))
 }
