@@ -286,9 +286,21 @@ async fn send(
     headers: &[(String, String)],
     body: &[u8],
 ) -> Reply {
-    let mut stream = tokio::net::TcpStream::connect(address)
+    exchange(address, method, target, headers, body)
         .await
-        .expect("connect to the gateway");
+        .expect("an HTTP exchange with the gateway")
+}
+
+/// One HTTP/1.1 exchange, or the I/O error that ended it (a server still
+/// starting may reset a connection).
+async fn exchange(
+    address: SocketAddr,
+    method: &str,
+    target: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+) -> std::io::Result<Reply> {
+    let mut stream = tokio::net::TcpStream::connect(address).await?;
     let mut head = format!(
         "{method} {target} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nContent-Length: {}\r\n",
         body.len()
@@ -297,10 +309,10 @@ async fn send(
         head.push_str(&format!("{name}: {value}\r\n"));
     }
     head.push_str("\r\n");
-    stream.write_all(head.as_bytes()).await.expect("send");
-    stream.write_all(body).await.expect("send body");
+    stream.write_all(head.as_bytes()).await?;
+    stream.write_all(body).await?;
     let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).await.expect("read");
+    stream.read_to_end(&mut raw).await?;
     let split = raw
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
@@ -322,11 +334,11 @@ async fn send(
             .any(|(n, v)| n.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked")),
         "answers carry a length"
     );
-    Reply {
+    Ok(Reply {
         status,
         headers,
         body: raw[split + 4..].to_vec(),
-    }
+    })
 }
 
 /// The gateway, in process, in front of `system`.
@@ -1192,11 +1204,24 @@ async fn the_gateway_binary_makes_its_key_serves_the_local_configuration_and_sto
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("free port");
+    // The local configuration, with the web inbox's identity provider (the
+    // gateway's own issuer in development) reading this test's key set.
+    let config = dir.path().join("gateway.toml");
+    let local = std::fs::read_to_string(root.join("deploy/local/gateway.toml")).expect("config");
+    assert!(local.contains("\".local/keys/approdo-gateway.jwks.json\""));
+    std::fs::write(
+        &config,
+        local.replace(
+            "\".local/keys/approdo-gateway.jwks.json\"",
+            &format!("{:?}", jwks.display().to_string()),
+        ),
+    )
+    .expect("write config");
     let gateway = |args: &[&str]| {
         let mut command = std::process::Command::new(end_to_end::binary("gateway"));
         command
             .arg("--config")
-            .arg(root.join("deploy/local/gateway.toml"))
+            .arg(&config)
             .args(args)
             .current_dir(&root)
             .env("APPRODO_GATEWAY__LISTEN", format!("127.0.0.1:{port}"))
@@ -1240,11 +1265,10 @@ async fn the_gateway_binary_makes_its_key_serves_the_local_configuration_and_sto
         .expect("start the gateway");
     let address = SocketAddr::from(([127, 0, 0, 1], port));
     let document = crate::support::until_some("the gateway serves", || async move {
-        let connected = tokio::net::TcpStream::connect(address).await.is_ok();
-        if !connected {
-            return None;
-        }
-        let reply = send(address, "GET", "/openapi.json", &[], b"").await;
+        // Refused or reset while it starts: try again.
+        let reply = exchange(address, "GET", "/openapi.json", &[], b"")
+            .await
+            .ok()?;
         (reply.status == 200).then(|| reply.json())
     })
     .await;
