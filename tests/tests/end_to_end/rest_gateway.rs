@@ -1171,8 +1171,10 @@ async fn the_gateway_reaches_services_that_require_mutual_tls() {
     assert!(listed.json().is_object());
     gateway.stop().await;
 
-    // Without its client certificate, the services refuse the gateway: a 502 (the
-    // service side failed), a problem detail like any other.
+    // Without its client certificate, the services refuse the gateway: a problem
+    // detail like any other, never an answer. Usually a 502 (the handshake
+    // refused); under load the refusal may reach the client only as its
+    // connection retries run out, a 504.
     let anonymous = gateway::config::UpstreamTls {
         ca_file,
         cert_file: None,
@@ -1183,8 +1185,12 @@ async fn the_gateway_reaches_services_that_require_mutual_tls() {
     let refused = gateway
         .call(AG, "GET", "/v1/referrals?overdueOnly=true", None, None)
         .await;
-    assert_eq!(refused.status, 502, "{refused:?}");
-    assert_eq!(refused.problem()["code"], "upstream-error");
+    let problem = refused.problem();
+    match refused.status {
+        502 => assert_eq!(problem["code"], "upstream-error", "{problem}"),
+        504 => assert_eq!(problem["code"], "deadline-exceeded", "{problem}"),
+        other => panic!("a refused handshake answered {other}: {problem}"),
+    }
     gateway.stop().await;
     system.stop().await;
 }
