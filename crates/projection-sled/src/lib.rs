@@ -24,7 +24,9 @@ pub use catalogue::Catalogue;
 pub use runner::{
     ProjectionHandle, ProjectionState, ProjectionStatus, RunnerConfig, Timings, WaitError, spawn,
 };
-pub use store::{Applied, Incoming, ParkedCommit, ProjectionStore, Rows, RowsError, StoreError};
+pub use store::{
+    Applied, Incoming, ParkedCommit, ProjectionStore, Rows, RowsError, StoreError, StoreReleased,
+};
 
 /// How one service's read model changes with each commit of the log.
 /// `apply` must be deterministic: the same commits give the same rows, so that a

@@ -200,9 +200,32 @@ pub struct ProjectionStore {
     /// The shape the projection keeps (0: not stated), recorded with each
     /// batch, in the transaction that stores its rows and position.
     shape: std::sync::atomic::AtomicU64,
+    /// Dropped with the store, after its trees (fields drop in order): tells
+    /// [`StoreReleased`] that the folder can be opened again.
+    released: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+/// Resolves once a [`ProjectionStore`] and every handle on it are dropped,
+/// so its folder (and sled's lock on it) is free to open again.
+pub struct StoreReleased(tokio::sync::oneshot::Receiver<()>);
+
+impl StoreReleased {
+    /// Waits up to `limit`; `false` if something still holds the store then.
+    pub async fn wait(self, limit: std::time::Duration) -> bool {
+        // The sender is never used: its drop is the signal.
+        tokio::time::timeout(limit, self.0).await.is_ok()
+    }
 }
 
 impl ProjectionStore {
+    /// The signal of this store's release (one per store: a second call
+    /// replaces the first, whose wait then resolves at once).
+    pub fn on_release(&mut self) -> StoreReleased {
+        let (sender, receiver) = tokio::sync::oneshot::channel();
+        self.released = Some(sender);
+        StoreReleased(receiver)
+    }
+
     /// Opens (or creates) the store in `dir`.
     pub fn open(dir: &Path) -> Result<ProjectionStore, StoreError> {
         let db = sled::Config::new().path(dir).open()?;
@@ -220,6 +243,7 @@ impl ProjectionStore {
             meta,
             rows: std::sync::RwLock::new(rows),
             shape: std::sync::atomic::AtomicU64::new(0),
+            released: None,
         })
     }
 

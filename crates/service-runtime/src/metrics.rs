@@ -305,15 +305,16 @@ impl KeyOutcome {
 
 /// Registers the projection's gauges: position, lag and parked commits, read
 /// from the runner's status at each collection (no work between scrapes).
+/// They hold the status alone, never the store: the meter outlives a stop.
 pub fn observe_projection(meter: &Meter, projection: &ProjectionHandle) -> ProjectionGauges {
     let position = {
-        let projection = projection.clone();
+        let status = projection.watch();
         meter
             .u64_observable_gauge("approdo.projection.position")
             .with_unit("{sequence}")
             .with_description("Last case-log sequence the projection applied")
             .with_callback(move |observer| {
-                let status = projection.status();
+                let status = status.borrow().clone();
                 observer.observe(
                     status.position,
                     &[KeyValue::new("approdo.projection", status.name)],
@@ -322,13 +323,13 @@ pub fn observe_projection(meter: &Meter, projection: &ProjectionHandle) -> Proje
             .build()
     };
     let lag = {
-        let projection = projection.clone();
+        let status = projection.watch();
         meter
             .u64_observable_gauge("approdo.projection.lag")
             .with_unit("{commit}")
             .with_description("Commits on the projection's subjects not applied yet")
             .with_callback(move |observer| {
-                let status = projection.status();
+                let status = status.borrow().clone();
                 observer.observe(
                     status.lag,
                     &[KeyValue::new("approdo.projection", status.name)],
@@ -337,13 +338,13 @@ pub fn observe_projection(meter: &Meter, projection: &ProjectionHandle) -> Proje
             .build()
     };
     let parked = {
-        let projection = projection.clone();
+        let status = projection.watch();
         meter
             .u64_observable_gauge("approdo.projection.parked")
             .with_unit("{commit}")
             .with_description("Commits parked by the projection (skipped and listed)")
             .with_callback(move |observer| {
-                let status = projection.status();
+                let status = status.borrow().clone();
                 observer.observe(
                     status.parked,
                     &[KeyValue::new("approdo.projection", status.name)],

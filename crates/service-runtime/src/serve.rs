@@ -180,7 +180,8 @@ where
     };
     let store_dir = config.data_dir.join(spec.name).join("projection");
     std::fs::create_dir_all(&store_dir).map_err(ServeError::DataDir)?;
-    let store = ProjectionStore::open(&store_dir)?;
+    let mut store = ProjectionStore::open(&store_dir)?;
+    let store_released = store.on_release();
     let projection_shutdown = CancellationToken::new();
     let (projection, projection_task) = projection_sled::spawn(
         log.clone(),
@@ -329,6 +330,18 @@ where
         endpoint.abort();
     }
     service_metrics.shutdown();
+    // Return only once the store is released, so the same folder opens again
+    // at once: the service's own tasks (its deadline watcher, watch streams,
+    // a query on a blocking thread) end with the shutdown and drop their handles.
+    drop((context, projection, _projection_gauges));
+    let _ = tokio::join!(health_task, usage_task);
+    if !store_released.wait(grace).await {
+        tracing::warn!(
+            service = spec.name,
+            ?grace,
+            "the projection store is still held after the grace period"
+        );
+    }
     // The server and its senders are gone: the recorder writes what it holds and ends.
     if tokio::time::timeout(Duration::from_secs(5), recorder)
         .await
