@@ -345,7 +345,9 @@ async fn health(channel: Channel) -> ServingStatus {
 async fn projection_status(channel: Channel) -> Result<admin::ProjectionStatus> {
     admin::projection_admin_service_client::ProjectionAdminServiceClient::new(channel)
         .get_projection_status(authorised(
-            admin::GetProjectionStatusRequest {},
+            admin::GetProjectionStatusRequest {
+                with_content_digest: true,
+            },
             OrganisationType::Administrator,
         ))
         .await?

@@ -310,7 +310,7 @@ impl System {
         );
         client
             .get_projection_status(with_token(
-                admin::GetProjectionStatusRequest {},
+                admin::GetProjectionStatusRequest::default(),
                 &self.credentials.administrator(),
             ))
             .await?

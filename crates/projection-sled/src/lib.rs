@@ -83,13 +83,33 @@ impl Consumes {
         }
     }
 
-    /// The consumer's filter subjects: empty for the whole log.
-    pub fn filter_subjects(&self) -> Vec<String> {
+    /// Whether a commit stored on `subject` is the projection's. The runner
+    /// follows the whole log and skips the others before decoding them: a
+    /// JetStream consumer with several filter subjects makes the server match
+    /// every next message against the subjects of its block, which on a log of
+    /// many cases cost more than delivering everything (BENCHMARKS.md).
+    pub fn matches(&self, subject: &str) -> bool {
         match self {
-            Consumes::All => Vec::new(),
-            Consumes::Subjects(subjects) => subjects.clone(),
+            Consumes::All => true,
+            Consumes::Subjects(filters) => filters
+                .iter()
+                .any(|filter| subject_matches(filter, subject)),
         }
     }
+}
+
+/// NATS subject matching: `*` is one token, a final `>` one or more.
+fn subject_matches(filter: &str, subject: &str) -> bool {
+    let mut subject_tokens = subject.split('.');
+    for wanted in filter.split('.') {
+        match (wanted, subject_tokens.next()) {
+            (">", Some(_)) => return true,
+            ("*", Some(_)) => {}
+            (wanted, Some(token)) if wanted == token => {}
+            _ => return false,
+        }
+    }
+    subject_tokens.next().is_none()
 }
 
 /// Why a commit could not be applied.
@@ -142,5 +162,28 @@ impl<A: Projection, B: Projection> Projection for (A, B) {
     /// reported shape 1, so a domain view's new shape never rebuilt it).
     fn shape(&self) -> u32 {
         self.0.shape().max(self.1.shape())
+    }
+}
+
+#[cfg(test)]
+mod subject_tests {
+    use super::Consumes;
+
+    #[test]
+    fn subjects_match_as_nats_matches_them() {
+        let consumes = Consumes::Subjects(vec![
+            "approdo.case.*.screening".to_owned(),
+            "approdo.configuration.vocabularies.>".to_owned(),
+        ]);
+        assert!(consumes.matches("approdo.case.c-1.screening"));
+        assert!(!consumes.matches("approdo.case.c-1.referral"));
+        assert!(!consumes.matches("approdo.case.c-1.screening.more"));
+        assert!(!consumes.matches("approdo.case.screening"));
+        assert!(consumes.matches("approdo.configuration.vocabularies.screening"));
+        assert!(consumes.matches("approdo.configuration.vocabularies.a.b"));
+        assert!(!consumes.matches("approdo.configuration.vocabularies"));
+        assert!(!consumes.matches("approdo.configuration.other.screening"));
+        assert!(Consumes::All.matches("anything.at.all"));
+        assert!(!Consumes::Subjects(Vec::new()).matches("approdo.case.c-1.screening"));
     }
 }

@@ -13,8 +13,8 @@ use case_log_jetstream::{CaseLog, Delivery, Following, LogError};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
-use crate::Projection;
 use crate::store::{Incoming, ParkedCommit, ProjectionStore, StoreError};
+use crate::{Consumes, Projection};
 
 #[derive(Debug, Clone)]
 pub struct RunnerConfig {
@@ -289,10 +289,11 @@ impl<P: Projection> Runner<P> {
             Ok(position) => position,
             Err(error) => return self.fail(0, String::new(), error.to_string()),
         };
-        let filter = self.projection.consumes().filter_subjects();
+        // The whole log, its other subjects skipped here (`Consumes::matches`).
+        let consumes = Arc::new(self.projection.consumes());
         let following = match self
             .log
-            .follow(name, filter, position, self.config.batch)
+            .follow(name, Vec::new(), position, self.config.batch)
             .await
         {
             Ok(following) => following,
@@ -301,8 +302,7 @@ impl<P: Projection> Runner<P> {
                 return PassEnd::Reconnect;
             }
         };
-        // Caught up when nothing on its subjects is left after its position
-        // (the end of the whole log may hold only subjects it does not consume).
+        // Caught up when nothing is left in the log after its position.
         let pending = following.pending_at_start();
         self.status.send_modify(|s| {
             s.position = position;
@@ -317,6 +317,7 @@ impl<P: Projection> Runner<P> {
         let (batches, mut read) = mpsc::channel(1);
         let _reader = AbortOnDrop(tokio::spawn(read_ahead(
             following,
+            consumes,
             self.config.batch,
             batches,
             self.timings.clone(),
@@ -468,6 +469,7 @@ enum Fetched {
 /// are read ahead of the store.
 async fn read_ahead(
     mut following: Following,
+    consumes: Arc<Consumes>,
     max: usize,
     batches: mpsc::Sender<Fetched>,
     timings: Arc<RunnerTimings>,
@@ -496,7 +498,7 @@ async fn read_ahead(
             }
             if end.is_some() || batch.len() >= max {
                 if !batch.is_empty() {
-                    let Some(decoded) = decode(batch, &timings).await else {
+                    let Some(decoded) = decode(batch, &consumes, &timings).await else {
                         return;
                     };
                     if batches.send(decoded).await.is_err() {
@@ -509,7 +511,7 @@ async fn read_ahead(
                 biased;
                 permit = batches.reserve() => match permit {
                     Ok(permit) => {
-                        let Some(decoded) = decode(std::mem::take(&mut batch), &timings).await
+                        let Some(decoded) = decode(std::mem::take(&mut batch), &consumes, &timings).await
                         else {
                             return;
                         };
@@ -533,15 +535,24 @@ async fn read_ahead(
 }
 
 /// Decodes a batch on a blocking thread, moving each payload (no copy of
-/// an envelope); `None` if the blocking thread panicked.
-async fn decode(batch: Vec<Delivery>, timings: &Arc<RunnerTimings>) -> Option<Fetched> {
+/// an envelope), the commits on subjects the projection does not consume
+/// left undecoded; `None` if the blocking thread panicked.
+async fn decode(
+    batch: Vec<Delivery>,
+    consumes: &Arc<Consumes>,
+    timings: &Arc<RunnerTimings>,
+) -> Option<Fetched> {
     let lag = batch.last().map_or(0, |delivery| delivery.pending);
     let timings = timings.clone();
+    let consumes = consumes.clone();
     let incoming = tokio::task::spawn_blocking(move || {
         let decoding = Instant::now();
         let incoming = batch
             .into_iter()
             .map(|delivery| {
+                if !consumes.matches(delivery.subject()) {
+                    return Incoming::Elsewhere(delivery.sequence);
+                }
                 let decoded = delivery.decode();
                 match decoded.commit {
                     Ok(commit) => Incoming::Commit(commit, decoded.trace),

@@ -97,6 +97,9 @@ impl ParkedCommit {
 pub enum Incoming {
     Commit(RecordedCommit, telemetry::TraceContext),
     Untrusted(ParkedCommit),
+    /// A commit on a subject the projection does not consume, never decoded:
+    /// only the position moves past it.
+    Elsewhere(u64),
 }
 
 impl Incoming {
@@ -104,6 +107,7 @@ impl Incoming {
         match self {
             Incoming::Commit(commit, _) => commit.sequence,
             Incoming::Untrusted(parked) => parked.sequence,
+            Incoming::Elsewhere(sequence) => *sequence,
         }
     }
 }
@@ -192,6 +196,11 @@ fn corrupt_row(table: &str, key: &[u8], reason: impl std::fmt::Display) -> Store
 /// A row read back: its key within the table, and its value.
 pub type Row = (Vec<u8>, Vec<u8>);
 
+/// The page cache a store keeps by default, in bytes: sled's own default
+/// (1 GiB) let a service's memory grow with its projection to well past
+/// 100 MiB at 100,000 commits (BENCHMARKS.md, "A million events").
+pub const DEFAULT_CACHE_BYTES: u64 = 32 * 1024 * 1024;
+
 /// One projection's database.
 pub struct ProjectionStore {
     db: sled::Db,
@@ -226,9 +235,18 @@ impl ProjectionStore {
         StoreReleased(receiver)
     }
 
-    /// Opens (or creates) the store in `dir`.
+    /// Opens (or creates) the store in `dir`, with the default page cache.
     pub fn open(dir: &Path) -> Result<ProjectionStore, StoreError> {
-        let db = sled::Config::new().path(dir).open()?;
+        ProjectionStore::open_with_cache(dir, DEFAULT_CACHE_BYTES)
+    }
+
+    /// Opens (or creates) the store in `dir`, keeping at most about
+    /// `cache_bytes` of its pages in memory (sled's default is 1 GiB).
+    pub fn open_with_cache(dir: &Path, cache_bytes: u64) -> Result<ProjectionStore, StoreError> {
+        let db = sled::Config::new()
+            .path(dir)
+            .cache_capacity(cache_bytes)
+            .open()?;
         let meta = db.open_tree("meta")?;
         let generation = read_u64(&meta, GENERATION)?;
         let rows = db.open_tree(rows_tree(generation))?;
@@ -324,6 +342,10 @@ impl ProjectionStore {
                     continue;
                 }
                 let (commit, trace) = match (entry, refused.get(&sequence)) {
+                    (Incoming::Elsewhere(_), _) => {
+                        position = sequence;
+                        continue;
+                    }
                     (Incoming::Untrusted(skip), _) | (_, Some(skip)) => {
                         rows_tx.insert(row_key(PARKED, &sequence.to_be_bytes()), skip.encode())?;
                         parked_total += 1;

@@ -83,13 +83,22 @@ impl ProjectionAdmin {
         api::projection_admin_service_server::ProjectionAdminServiceServer::new(self)
     }
 
-    async fn status(&self) -> Result<api::ProjectionStatus, ServiceError> {
+    /// The projection's status; its content digest only `with_content_digest`
+    /// (it reads the whole store).
+    async fn status(
+        &self,
+        with_content_digest: bool,
+    ) -> Result<api::ProjectionStatus, ServiceError> {
         let status = self.projection.status();
-        let digest = self.projection.store().content_digest().map_err(|error| {
-            ServiceError::internal(format_args!(
-                "cannot compute the projection digest: {error}"
-            ))
-        })?;
+        let digest = if with_content_digest {
+            self.projection.store().content_digest().map_err(|error| {
+                ServiceError::internal(format_args!(
+                    "cannot compute the projection digest: {error}"
+                ))
+            })?
+        } else {
+            String::new()
+        };
         let mut status = to_proto(&status, digest);
         status.deadlines_checked_at = self
             .deadline_passes
@@ -181,8 +190,9 @@ impl api::projection_admin_service_server::ProjectionAdminService for Projection
         request: Request<api::GetProjectionStatusRequest>,
     ) -> Result<Response<api::GetProjectionStatusResponse>, Status> {
         self.callers.caller(&request)?;
+        let with_content_digest = request.get_ref().with_content_digest;
         Ok(Response::new(api::GetProjectionStatusResponse {
-            status: Some(self.status().await?),
+            status: Some(self.status(with_content_digest).await?),
         }))
     }
 
@@ -198,7 +208,7 @@ impl api::projection_admin_service_server::ProjectionAdminService for Projection
             .map_err(|_| ServiceError::Unavailable("projection is shut down".to_owned()))?;
         tracing::info!(subject = %caller.subject, "projection rebuild requested");
         Ok(Response::new(api::RebuildProjectionResponse {
-            status: Some(self.status().await?),
+            status: Some(self.status(false).await?),
         }))
     }
 

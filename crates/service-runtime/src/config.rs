@@ -31,6 +31,9 @@ pub struct ServiceConfig {
     pub grace_period_ms: u64,
     /// Commits applied per projection transaction.
     pub projection_batch: usize,
+    /// The projection store's page cache (sled's `cache_capacity`), in bytes:
+    /// what bounds a service's memory as its projection grows.
+    pub projection_cache_bytes: u64,
     /// How often deadlines are checked against the clock, in milliseconds.
     pub deadline_check_interval_ms: u64,
     /// Refused calls of one organisation to one RPC within this window, in
@@ -138,6 +141,7 @@ impl Default for ServiceConfig {
             read_patience_ms: 5_000,
             grace_period_ms: 10_000,
             projection_batch: 512,
+            projection_cache_bytes: projection_sled::store::DEFAULT_CACHE_BYTES,
             deadline_check_interval_ms: 30_000,
             refusal_window_ms: 10_000,
             options: toml::Table::new(),

@@ -327,7 +327,7 @@ pub fn observe_projection(meter: &Meter, projection: &ProjectionHandle) -> Proje
         meter
             .u64_observable_gauge("approdo.projection.lag")
             .with_unit("{commit}")
-            .with_description("Commits on the projection's subjects not applied yet")
+            .with_description("Commits in the log after the projection's position")
             .with_callback(move |observer| {
                 let status = status.borrow().clone();
                 observer.observe(

@@ -180,7 +180,7 @@ where
     };
     let store_dir = config.data_dir.join(spec.name).join("projection");
     std::fs::create_dir_all(&store_dir).map_err(ServeError::DataDir)?;
-    let mut store = ProjectionStore::open(&store_dir)?;
+    let mut store = ProjectionStore::open_with_cache(&store_dir, config.projection_cache_bytes)?;
     let store_released = store.on_release();
     let projection_shutdown = CancellationToken::new();
     let (projection, projection_task) = projection_sled::spawn(

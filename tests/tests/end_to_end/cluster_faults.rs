@@ -175,7 +175,9 @@ async fn projection_status(channel: &Channel) -> Option<admin::ProjectionStatus>
         channel.clone(),
         Caller::administrator().bearer(),
     )
-    .get_projection_status(admin::GetProjectionStatusRequest {})
+    .get_projection_status(admin::GetProjectionStatusRequest {
+        with_content_digest: true,
+    })
     .await
     .ok()
     .and_then(|r| r.into_inner().status)

@@ -99,7 +99,9 @@ async fn projection_status(channel: &Channel) -> admin::ProjectionStatus {
         channel.clone(),
         Caller::administrator().bearer(),
     )
-    .get_projection_status(admin::GetProjectionStatusRequest {})
+    .get_projection_status(admin::GetProjectionStatusRequest {
+        with_content_digest: true,
+    })
     .await
     .expect("projection status")
     .into_inner()

@@ -196,7 +196,7 @@ async fn the_services_serve_health_and_reflection_and_stop_on_sigterm() {
             "{}: {names:?}",
             service.name
         );
-        let request = Caller::administrator().request(admin::GetProjectionStatusRequest {});
+        let request = Caller::administrator().request(admin::GetProjectionStatusRequest::default());
         let status =
             admin::projection_admin_service_client::ProjectionAdminServiceClient::new(channel)
                 .get_projection_status(request)

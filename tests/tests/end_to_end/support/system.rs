@@ -162,7 +162,9 @@ impl Running {
             self.channel().await,
             Caller::administrator().bearer(),
         )
-        .get_projection_status(admin::GetProjectionStatusRequest {})
+        .get_projection_status(admin::GetProjectionStatusRequest {
+            with_content_digest: true,
+        })
         .await
         .expect("projection status")
         .into_inner()
