@@ -50,6 +50,8 @@ struct Read {
     last_sequence: u64,
     /// A message beyond the bound was seen: nothing later can be within it.
     ended: bool,
+    /// Messages read within the bound, trusted or not.
+    messages: u64,
 }
 
 impl Read {
@@ -68,6 +70,7 @@ impl Read {
             return;
         }
         self.last_sequence = sequence;
+        self.messages += 1;
         match RecordedCommit::from_log(sequence, subject, time, payload) {
             Ok(commit) => self.commits.push(commit),
             Err(distrust) => tracing::warn!(
@@ -514,14 +517,14 @@ impl CaseLog {
     async fn read(&self, scope: &HistoryScope, bound: HistoryBound) -> Result<Read, LogError> {
         let filter = scope.filter_subject();
         match scope {
-            HistoryScope::Aggregate(_) => self.read_subject(&filter, bound).await,
+            HistoryScope::Aggregate(_) => self.read_subject(&filter, bound, None).await,
             HistoryScope::Root { .. } => {
                 let subjects = self.subjects_matching(&filter).await?;
                 // The subjects are read at once: the history costs the longest read.
                 let reads = futures::future::try_join_all(
                     subjects
                         .iter()
-                        .map(|subject| self.read_subject(subject, bound)),
+                        .map(|(subject, held)| self.read_subject(subject, bound, Some(*held))),
                 )
                 .await?;
                 let mut merged = Read::default();
@@ -535,8 +538,9 @@ impl CaseLog {
         }
     }
 
-    /// The stream's subjects matching `filter`, as its leader knows them.
-    async fn subjects_matching(&self, filter: &str) -> Result<Vec<String>, LogError> {
+    /// The stream's subjects matching `filter` and how many messages each
+    /// holds, as its leader knows them.
+    async fn subjects_matching(&self, filter: &str) -> Result<Vec<(String, u64)>, LogError> {
         let failed =
             |e: &dyn std::fmt::Display| LogError::unavailable("read history", e.to_string());
         let mut listed = self
@@ -546,20 +550,29 @@ impl CaseLog {
             .map_err(|e| failed(&e))?;
         let mut subjects = Vec::new();
         while let Some(subject) = listed.next().await {
-            let (subject, _count) = subject.map_err(|e| failed(&e))?;
-            subjects.push(subject);
+            let (subject, held) = subject.map_err(|e| failed(&e))?;
+            subjects.push((subject, held as u64));
         }
         Ok(subjects)
     }
 
-    /// Reads one subject's history (see [`Self::read`]).
-    async fn read_subject(&self, filter: &str, bound: HistoryBound) -> Result<Read, LogError> {
+    /// Reads one subject's history (see [`Self::read`]). `held`: how many
+    /// messages the leader counted on the subject before the read began; a
+    /// read that found as many misses no acknowledged append, and needs no
+    /// confirmation from the leader.
+    async fn read_subject(
+        &self,
+        filter: &str,
+        bound: HistoryBound,
+        held: Option<u64>,
+    ) -> Result<Read, LogError> {
         let mut read = Read::default();
         if let Err(error) = self.read_batched(filter, bound, &mut read).await {
             tracing::warn!(%error, "batched history read failed, reading from the leader");
             read = Read::default();
         }
-        if !read.ended {
+        let complete = held.is_some_and(|held| read.messages >= held);
+        if !read.ended && !complete {
             let from = read.next(1);
             self.read_from_leader(filter, from, bound, &mut read)
                 .await?;

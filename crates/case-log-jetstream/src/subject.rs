@@ -217,7 +217,7 @@ impl HistoryScope {
 }
 
 /// The subjects of `producer`'s aggregates under roots of `kind`, with and
-/// without an entity: for NATS permissions and projections' consumer filters.
+/// without an entity: for NATS permissions and what projections consume.
 pub fn producer_subjects(kind: RootKind, producer: Producer) -> [String; 2] {
     let base = format!("{SUBJECT_PREFIX}.{}.*.{}", kind.token(), producer.token());
     [base.clone(), format!("{base}.*")]

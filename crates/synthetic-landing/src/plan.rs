@@ -371,12 +371,20 @@ fn plan_person(rng: &mut ChaCha8Rng, index: u32) -> (Person, Vec<Step>) {
     // Referrals for what was confirmed, with consent; a place in a shelter for
     // a survivor of gender-based violence whose centre accepted.
     let mut last = assessed;
+    // Consent is given to a receiver: one path per receiver, even when it
+    // offers the service types of two confirmed categories (a second path
+    // would withdraw or refer on a consent the first already withdrew).
+    let mut receivers: Vec<&'static str> = Vec::new();
     for category in confirmed {
         let Some(service_type) = registry::service_type_for(category) else {
             continue;
         };
         let consent_at = assessed + hours(rng, 1, 48);
         let receiver = registry::receiver_for(service_type, province(consent_at));
+        if receivers.contains(&receiver.organisation_id) {
+            continue;
+        }
+        receivers.push(receiver.organisation_id);
         let outcome = referral(rng, &mut plan, receiver, category, consent_at, false);
         if let Some(accepted_at) = outcome {
             last = last.max(accepted_at);
@@ -591,11 +599,23 @@ mod tests {
     fn suspicion_then_consent_then_referral(landing: &Landing) {
         for person in &landing.people {
             let mut consented = Vec::new();
+            // Whom the person was asked to consent to, whatever the answer.
+            let mut asked = Vec::new();
             let mut referred = Vec::new();
             let mut on_record = Vec::new();
             for step in landing.steps.iter().filter(|s| s.person == person.index) {
                 match &step.action {
-                    Action::Consent { receiver } => consented.push(receiver.organisation_id),
+                    Action::Consent { receiver } | Action::RefuseConsent { receiver } => {
+                        assert!(
+                            !asked.contains(&receiver.organisation_id),
+                            "a person asked twice for consent to {}",
+                            receiver.organisation_id
+                        );
+                        asked.push(receiver.organisation_id);
+                        if matches!(step.action, Action::Consent { .. }) {
+                            consented.push(receiver.organisation_id);
+                        }
+                    }
                     Action::PreliminaryCheck { suspected } => {
                         on_record.extend(suspected.iter().map(|s| s.category));
                     }
